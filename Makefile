@@ -1,0 +1,67 @@
+# stampede — the commands a newcomer needs:
+#   make demo   install what is missing, build, run the 100-request burst on
+#               the local Lambda emulator, serve the dashboard
+#   make test   install what is missing, build, run every test
+# and the ones CI and developers use:
+#   make deps | build | test-sanitize | bench | clean
+
+BUILD      ?= build
+SAN_BUILD  ?= build-sanitize
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+# Debian packages the project builds, tests and runs with.
+DEB_PACKAGES = build-essential cmake pkg-config clang \
+	libczmq-dev libzmq3-dev libcurl4-openssl-dev libprotobuf-c-dev \
+	protobuf-c-compiler libsqlite3-dev sqlite3 libmicrohttpd-dev \
+	libjansson-dev libhttp-parser-dev nodejs npm chromium curl python3 \
+	procps time
+
+.PHONY: all deps build demo test test-sanitize bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "make deps: installing" $$missing; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		else \
+			echo "make deps: missing Debian packages; run:"; \
+			echo "  sudo apt-get install -y" $$missing; exit 1; \
+		fi; \
+	fi
+	@if [ -f web/package-lock.json ] && [ ! -f web/node_modules/.package-lock.json -o web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+		echo "make deps: npm ci (web/)"; \
+		cd web && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DSTAMPEDE_WERROR=ON $(CMAKE_ARGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/bin/stampede demo
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The same suite with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	cmake -S . -B $(SAN_BUILD) -DSTAMPEDE_WERROR=ON -DSTAMPEDE_ASAN=ON -DSTAMPEDE_UBSAN=ON \
+		-DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	tests/bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD) web/dist

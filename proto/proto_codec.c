@@ -1,0 +1,466 @@
+/*  proto_codec — frame <-> Envelope with validation; see proto_codec.h.
+
+    Every rule a field must meet lives in one s_check_* function per message
+    type, so the limits in docs/protocol.md can be read off this file.
+*/
+#include "proto_codec.h"
+#include "sp_check.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+
+#define S_FAIL(...)                                                                  \
+    do {                                                                             \
+        snprintf(err, err_size, __VA_ARGS__);                                        \
+        return -1;                                                                   \
+    } while (0)
+
+//  True when s is at most max bytes and holds no control characters.
+static bool
+s_printable(const char *s, size_t max)
+{
+    if (!s)
+        return true;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++, n++)
+        if (n >= max || *p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+//  RFC 9110 token characters.
+static bool
+s_token(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_agent_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > PROTO_MAX_ID)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (!(isalnum(c) || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int
+s_check_hello(const Stampede__Hello *m, char *err, size_t err_size)
+{
+    if (!s_agent_id(m->agent_id))
+        S_FAIL("hello: agent_id must be 1-%d of [A-Za-z0-9._-]", PROTO_MAX_ID);
+    if (!s_printable(m->host, PROTO_MAX_HOST))
+        S_FAIL("hello: host longer than %d or not printable", PROTO_MAX_HOST);
+    if (!s_printable(m->version, PROTO_MAX_VERSION))
+        S_FAIL("hello: version longer than %d or not printable", PROTO_MAX_VERSION);
+    if (m->capacity < 1)
+        S_FAIL("hello: capacity must be at least 1");
+    if (m->protocol != STAMPEDE__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT)
+        S_FAIL("hello: protocol %u is not supported (want %d)", m->protocol,
+               STAMPEDE__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT);
+    return 0;
+}
+
+static int
+s_check_heartbeat(const Stampede__Heartbeat *m, char *err, size_t err_size)
+{
+    if (m->sent_ns < 0 || m->echo_sent_ns < 0 || m->echo_received_ns < 0)
+        S_FAIL("heartbeat: negative timestamp");
+    return 0;
+}
+
+static int
+s_check_target(const Stampede__Target *t, char *err, size_t err_size)
+{
+    if (!t)
+        S_FAIL("prepare: target missing");
+    size_t url_len = t->url ? strlen(t->url) : 0;
+    if (url_len == 0 || url_len > PROTO_MAX_URL)
+        S_FAIL("prepare: url must be 1-%d bytes", PROTO_MAX_URL);
+    if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0)
+        S_FAIL("prepare: url must start with http:// or https://");
+    for (const unsigned char *p = (const unsigned char *) t->url; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            S_FAIL("prepare: url holds a space or control character");
+    if (!s_token(t->method, PROTO_MAX_METHOD))
+        S_FAIL("prepare: method must be a 1-%d character token", PROTO_MAX_METHOD);
+    if (t->n_headers > PROTO_MAX_HEADERS)
+        S_FAIL("prepare: %zu headers, at most %d", t->n_headers, PROTO_MAX_HEADERS);
+    for (size_t i = 0; i < t->n_headers; i++) {
+        const Stampede__Header *h = t->headers[i];
+        if (!s_token(h->name, PROTO_MAX_HEADER_NAME))
+            S_FAIL("prepare: header %zu: name must be a token of 1-%d characters", i,
+                   PROTO_MAX_HEADER_NAME);
+        if (!s_printable(h->value, PROTO_MAX_HEADER_VALUE))
+            S_FAIL("prepare: header %zu: value longer than %d or holds control "
+                   "characters",
+                   i, PROTO_MAX_HEADER_VALUE);
+    }
+    if (t->body.len > PROTO_MAX_BODY)
+        S_FAIL("prepare: body of %zu bytes, at most %d", t->body.len, PROTO_MAX_BODY);
+    if (t->timeout_ms < 1 || t->timeout_ms > PROTO_MAX_TIMEOUT_MS)
+        S_FAIL("prepare: timeout_ms must be 1-%d", PROTO_MAX_TIMEOUT_MS);
+    return 0;
+}
+
+static int
+s_check_prepare(const Stampede__Prepare *m, char *err, size_t err_size)
+{
+    if (m->run_id < 1)
+        S_FAIL("prepare: run_id must be at least 1");
+    if (m->count < 1 || m->count > PROTO_MAX_SHARE)
+        S_FAIL("prepare: count must be 1-%d", PROTO_MAX_SHARE);
+    if ((uint64_t) m->first_index + m->count > UINT32_MAX)
+        S_FAIL("prepare: first_index + count overflows");
+    if (m->start_mode != STAMPEDE__START_MODE__START_MODE_AT_GO)
+        S_FAIL("prepare: unknown start_mode %d", (int) m->start_mode);
+    return s_check_target(m->target, err, err_size);
+}
+
+static int
+s_check_result(const Stampede__Result *r, size_t i, char *err, size_t err_size)
+{
+    if (r->outcome < STAMPEDE__OUTCOME__OUTCOME_OK ||
+        r->outcome > STAMPEDE__OUTCOME__OUTCOME_OTHER_ERROR)
+        S_FAIL("result_batch: result %zu: unknown outcome %d", i, (int) r->outcome);
+    if (r->http_status > 999)
+        S_FAIL("result_batch: result %zu: http_status %u out of range", i,
+               r->http_status);
+    if (r->scheduled_ns < 0 || r->sent_ns < 0 || r->first_byte_ns < 0 ||
+        r->done_ns < 0 || r->received_ns < 0 || r->function_started_ns < 0 ||
+        r->function_finished_ns < 0)
+        S_FAIL("result_batch: result %zu: negative timestamp", i);
+    if (!s_printable(r->request_id, PROTO_MAX_FIELD) ||
+        !s_printable(r->environment_id, PROTO_MAX_FIELD) ||
+        !s_printable(r->initialization_type, PROTO_MAX_FIELD))
+        S_FAIL("result_batch: result %zu: Lambda field longer than %d or not "
+               "printable",
+               i, PROTO_MAX_FIELD);
+    if (!s_printable(r->error, PROTO_MAX_ERROR))
+        S_FAIL("result_batch: result %zu: error longer than %d or not printable", i,
+               PROTO_MAX_ERROR);
+    if (r->invocation_count < -1)
+        S_FAIL("result_batch: result %zu: invocation_count below -1", i);
+    if (r->cold_start_time < 0 || r->cold_start_time != r->cold_start_time)
+        S_FAIL("result_batch: result %zu: cold_start_time must be >= 0", i);
+    return 0;
+}
+
+static int
+s_check_batch(const Stampede__ResultBatch *m, char *err, size_t err_size)
+{
+    if (m->run_id < 1 || m->seq < 1)
+        S_FAIL("result_batch: run_id and seq must be at least 1");
+    if (m->n_results < 1 || m->n_results > PROTO_MAX_BATCH)
+        S_FAIL("result_batch: %zu results, must be 1-%d", m->n_results,
+               PROTO_MAX_BATCH);
+    for (size_t i = 0; i < m->n_results; i++)
+        if (s_check_result(m->results[i], i, err, err_size))
+            return -1;
+    return 0;
+}
+
+int
+proto_validate(const proto_envelope_t *env, char *err, size_t err_size)
+{
+    assert(env);
+    switch (env->body_case) {
+    case STAMPEDE__ENVELOPE__BODY_HELLO:
+        return s_check_hello(env->hello, err, err_size);
+    case STAMPEDE__ENVELOPE__BODY_HEARTBEAT:
+        return s_check_heartbeat(env->heartbeat, err, err_size);
+    case STAMPEDE__ENVELOPE__BODY_PREPARE:
+        return s_check_prepare(env->prepare, err, err_size);
+    case STAMPEDE__ENVELOPE__BODY_READY:
+        if (env->ready->run_id < 1)
+            S_FAIL("ready: run_id must be at least 1");
+        if (!s_printable(env->ready->error, PROTO_MAX_ERROR))
+            S_FAIL("ready: error longer than %d or not printable", PROTO_MAX_ERROR);
+        return 0;
+    case STAMPEDE__ENVELOPE__BODY_GO:
+        if (env->go->run_id < 1 || env->go->start_at_ns <= 0)
+            S_FAIL("go: run_id and start_at_ns must be positive");
+        return 0;
+    case STAMPEDE__ENVELOPE__BODY_RESULT_BATCH:
+        return s_check_batch(env->result_batch, err, err_size);
+    case STAMPEDE__ENVELOPE__BODY_ACK:
+        if (env->ack->run_id < 1 || env->ack->seq < 1)
+            S_FAIL("ack: run_id and seq must be at least 1");
+        return 0;
+    case STAMPEDE__ENVELOPE__BODY_DONE:
+        if (env->done->run_id < 1)
+            S_FAIL("done: run_id must be at least 1");
+        return 0;
+    case STAMPEDE__ENVELOPE__BODY_CANCEL:
+        if (env->cancel->run_id < 1)
+            S_FAIL("cancel: run_id must be at least 1");
+        if (!s_printable(env->cancel->reason, PROTO_MAX_ERROR))
+            S_FAIL("cancel: reason longer than %d or not printable", PROTO_MAX_ERROR);
+        return 0;
+    default:
+        S_FAIL("envelope: no message set");
+    }
+}
+
+proto_envelope_t *
+proto_decode(const uint8_t *data, size_t size, char *err, size_t err_size)
+{
+    if (size > PROTO_MAX_FRAME) {
+        snprintf(err, err_size, "frame of %zu bytes exceeds the %d byte limit", size,
+                 PROTO_MAX_FRAME);
+        return NULL;
+    }
+    proto_envelope_t *env = stampede__envelope__unpack(NULL, size, data);
+    if (!env) {
+        snprintf(err, err_size, "frame of %zu bytes is not a valid protobuf Envelope",
+                 size);
+        return NULL;
+    }
+    if (proto_validate(env, err, err_size)) {
+        proto_envelope_destroy(&env);
+        return NULL;
+    }
+    return env;
+}
+
+zframe_t *
+proto_encode(const proto_envelope_t *env)
+{
+    char err[256];
+    if (proto_validate(env, err, sizeof err)) {
+        zsys_error("proto: refusing to send an invalid message reason=\"%s\"", err);
+        return NULL;
+    }
+    size_t size = stampede__envelope__get_packed_size(env);
+    if (size > PROTO_MAX_FRAME) {
+        zsys_error("proto: message too large size=%zu", size);
+        return NULL;
+    }
+    zframe_t *frame = zframe_new(NULL, size);
+    if (!frame)
+        return NULL;
+    stampede__envelope__pack(env, zframe_data(frame));
+    return frame;
+}
+
+void
+proto_envelope_destroy(proto_envelope_t **self_p)
+{
+    assert(self_p);
+    if (*self_p) {
+        stampede__envelope__free_unpacked(*self_p, NULL);
+        *self_p = NULL;
+    }
+}
+
+const char *
+proto_body_name(const proto_envelope_t *env)
+{
+    switch (env->body_case) {
+    case STAMPEDE__ENVELOPE__BODY_HELLO: return "hello";
+    case STAMPEDE__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
+    case STAMPEDE__ENVELOPE__BODY_PREPARE: return "prepare";
+    case STAMPEDE__ENVELOPE__BODY_READY: return "ready";
+    case STAMPEDE__ENVELOPE__BODY_GO: return "go";
+    case STAMPEDE__ENVELOPE__BODY_RESULT_BATCH: return "result_batch";
+    case STAMPEDE__ENVELOPE__BODY_ACK: return "ack";
+    case STAMPEDE__ENVELOPE__BODY_DONE: return "done";
+    case STAMPEDE__ENVELOPE__BODY_CANCEL: return "cancel";
+    default: return "none";
+    }
+}
+
+const char *
+proto_outcome_name(Stampede__Outcome outcome)
+{
+    switch (outcome) {
+    case STAMPEDE__OUTCOME__OUTCOME_OK: return "ok";
+    case STAMPEDE__OUTCOME__OUTCOME_THROTTLED: return "throttled";
+    case STAMPEDE__OUTCOME__OUTCOME_HTTP_ERROR: return "http_error";
+    case STAMPEDE__OUTCOME__OUTCOME_FUNCTION_ERROR: return "function_error";
+    case STAMPEDE__OUTCOME__OUTCOME_TIMEOUT: return "timeout";
+    case STAMPEDE__OUTCOME__OUTCOME_CONNECT_ERROR: return "connect_error";
+    case STAMPEDE__OUTCOME__OUTCOME_OTHER_ERROR: return "other_error";
+    default: return "unspecified";
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  Packs env into a frame without validation, so tests can build bad input.
+static zframe_t *
+s_pack_raw(const proto_envelope_t *env)
+{
+    size_t size = stampede__envelope__get_packed_size(env);
+    zframe_t *frame = zframe_new(NULL, size);
+    stampede__envelope__pack(env, zframe_data(frame));
+    return frame;
+}
+
+//  Expects decoding env to fail with a reason containing `why`.
+static void
+s_expect_reject(const proto_envelope_t *env, const char *why)
+{
+    zframe_t *frame = s_pack_raw(env);
+    char err[256] = "";
+    proto_envelope_t *out = proto_decode(zframe_data(frame), zframe_size(frame), err,
+                                         sizeof err);
+    if (out || !strstr(err, why)) {
+        fprintf(stderr, "expected rejection containing \"%s\", got \"%s\"\n", why, err);
+        abort();
+    }
+    zframe_destroy(&frame);
+}
+
+void
+proto_codec_test(bool verbose)
+{
+    char err[256];
+
+    //  A valid hello round-trips.
+    Stampede__Hello hello = STAMPEDE__HELLO__INIT;
+    hello.agent_id = "agent-1";
+    hello.host = "box";
+    hello.version = "0.1.0";
+    hello.capacity = 100;
+    hello.protocol = STAMPEDE__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
+    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
+    env.body_case = STAMPEDE__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    zframe_t *frame = proto_encode(&env);
+    CHECK_NOT_NULL(frame);
+    proto_envelope_t *got =
+        proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
+    CHECK_NOT_NULL(got);
+    CHECK_STR(proto_body_name(got), "hello");
+    CHECK_STR(got->hello->agent_id, "agent-1");
+    CHECK_INT(got->hello->capacity, 100);
+    proto_envelope_destroy(&got);
+    proto_envelope_destroy(&got); //  safe twice
+    zframe_destroy(&frame);
+
+    //  Bad hellos: id charset, protocol, capacity.
+    hello.agent_id = "bad id";
+    s_expect_reject(&env, "agent_id");
+    CHECK_NULL(proto_encode(&env));
+    hello.agent_id = "agent-1";
+    hello.protocol = 7;
+    s_expect_reject(&env, "protocol 7");
+    hello.protocol = STAMPEDE__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
+    hello.capacity = 0;
+    s_expect_reject(&env, "capacity");
+    hello.capacity = 1;
+
+    //  Prepare: url scheme, method, header injection, count.
+    Stampede__Header header = STAMPEDE__HEADER__INIT;
+    header.name = "X-Test";
+    header.value = "1";
+    Stampede__Header *headers[] = {&header};
+    Stampede__Target target = STAMPEDE__TARGET__INIT;
+    target.url = "http://127.0.0.1:9000/url/demo/";
+    target.method = "GET";
+    target.headers = headers;
+    target.n_headers = 1;
+    target.timeout_ms = 30000;
+    Stampede__Prepare prepare = STAMPEDE__PREPARE__INIT;
+    prepare.run_id = 3;
+    prepare.first_index = 25;
+    prepare.count = 25;
+    prepare.target = &target;
+    prepare.start_mode = STAMPEDE__START_MODE__START_MODE_AT_GO;
+    env.body_case = STAMPEDE__ENVELOPE__BODY_PREPARE;
+    env.prepare = &prepare;
+    frame = proto_encode(&env);
+    CHECK_NOT_NULL(frame);
+    got = proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
+    CHECK_NOT_NULL(got);
+    CHECK_INT(got->prepare->first_index, 25);
+    CHECK_STR(got->prepare->target->headers[0]->name, "X-Test");
+    proto_envelope_destroy(&got);
+    zframe_destroy(&frame);
+    target.url = "ftp://x/";
+    s_expect_reject(&env, "http://");
+    target.url = "http://127.0.0.1/a b";
+    s_expect_reject(&env, "space");
+    target.url = "http://127.0.0.1/";
+    target.method = "GE T";
+    s_expect_reject(&env, "method");
+    target.method = "POST";
+    header.value = "a\r\nInjected: yes";
+    s_expect_reject(&env, "header 0");
+    header.value = "1";
+    prepare.count = 0;
+    s_expect_reject(&env, "count");
+    prepare.count = 5;
+    target.timeout_ms = 0;
+    s_expect_reject(&env, "timeout_ms");
+    target.timeout_ms = 1000;
+    prepare.target = NULL;
+    s_expect_reject(&env, "target missing");
+    prepare.target = &target;
+
+    //  Result batches: outcome range and field caps.
+    Stampede__Result result = STAMPEDE__RESULT__INIT;
+    result.index = 4;
+    result.outcome = STAMPEDE__OUTCOME__OUTCOME_THROTTLED;
+    result.http_status = 429;
+    result.invocation_count = -1;
+    Stampede__Result *results[] = {&result};
+    Stampede__ResultBatch batch = STAMPEDE__RESULT_BATCH__INIT;
+    batch.run_id = 3;
+    batch.seq = 1;
+    batch.results = results;
+    batch.n_results = 1;
+    env.body_case = STAMPEDE__ENVELOPE__BODY_RESULT_BATCH;
+    env.result_batch = &batch;
+    frame = proto_encode(&env);
+    CHECK_NOT_NULL(frame);
+    got = proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
+    CHECK_NOT_NULL(got);
+    CHECK_INT(got->result_batch->results[0]->http_status, 429);
+    CHECK_STR(proto_outcome_name(got->result_batch->results[0]->outcome), "throttled");
+    proto_envelope_destroy(&got);
+    zframe_destroy(&frame);
+    result.outcome = 99;
+    s_expect_reject(&env, "unknown outcome 99");
+    result.outcome = STAMPEDE__OUTCOME__OUTCOME_OK;
+    char long_id[PROTO_MAX_FIELD + 2];
+    memset(long_id, 'e', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    result.environment_id = long_id;
+    s_expect_reject(&env, "Lambda field");
+    result.environment_id = "env-1";
+    batch.seq = 0;
+    s_expect_reject(&env, "seq");
+    batch.seq = 1;
+    batch.n_results = 0;
+    s_expect_reject(&env, "results");
+
+    //  An envelope with nothing set, garbage bytes and an oversized frame.
+    proto_envelope_t empty = STAMPEDE__ENVELOPE__INIT;
+    s_expect_reject(&empty, "no message");
+    const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12};
+    CHECK_NULL(proto_decode(garbage, sizeof garbage, err, sizeof err));
+    CHECK_TRUE(strstr(err, "not a valid protobuf") != NULL);
+    CHECK_NULL(proto_decode(garbage, PROTO_MAX_FRAME + 1, err, sizeof err));
+    CHECK_TRUE(strstr(err, "exceeds") != NULL);
+
+    CHECK_STR(proto_outcome_name(STAMPEDE__OUTCOME__OUTCOME_CONNECT_ERROR),
+              "connect_error");
+    if (verbose)
+        printf("(proto checks done) ");
+}

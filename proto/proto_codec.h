@@ -1,0 +1,64 @@
+/*  proto_codec — the only way stampede puts a protocol message on the wire
+    or takes one off it.
+
+    One ZeroMQ frame carries one serialised stampede.Envelope (see
+    stampede.proto). proto_decode refuses frames above PROTO_MAX_FRAME before
+    parsing, then validates every field against the caps below, so code past
+    the boundary works on messages whose strings are bounded and printable,
+    whose counts are in range and whose oneof is set. No state; any thread.
+*/
+#ifndef PROTO_CODEC_H
+#define PROTO_CODEC_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stampede.pb-c.h"
+
+#define PROTO_MAX_FRAME (8 * 1024 * 1024)
+#define PROTO_MAX_ID 64
+#define PROTO_MAX_HOST 255
+#define PROTO_MAX_VERSION 32
+#define PROTO_MAX_URL 8192
+#define PROTO_MAX_METHOD 16
+#define PROTO_MAX_HEADERS 64
+#define PROTO_MAX_HEADER_NAME 256
+#define PROTO_MAX_HEADER_VALUE 8192
+#define PROTO_MAX_BODY (6 * 1024 * 1024)
+#define PROTO_MAX_TIMEOUT_MS 900000
+#define PROTO_MAX_SHARE 1000000
+#define PROTO_MAX_BATCH 1024
+#define PROTO_MAX_FIELD 128
+#define PROTO_MAX_ERROR 1024
+
+typedef Stampede__Envelope proto_envelope_t;
+
+//  Parses and validates one frame. Returns the envelope (caller frees with
+//  proto_envelope_destroy) or NULL with a one-line reason in err.
+proto_envelope_t *proto_decode(const uint8_t *data, size_t size, char *err,
+                               size_t err_size);
+
+//  Checks every field of env against the protocol's rules. Returns 0, or -1
+//  with a one-line reason in err. Encoders call it too: we never send what
+//  we would refuse to receive.
+int proto_validate(const proto_envelope_t *env, char *err, size_t err_size);
+
+//  Validates and serialises env into a new frame (caller owns), or NULL with
+//  the reason logged when env is invalid.
+zframe_t *proto_encode(const proto_envelope_t *env);
+
+//  Frees an envelope returned by proto_decode; safe on NULL, nulls *self_p.
+void proto_envelope_destroy(proto_envelope_t **self_p);
+
+//  "hello", "heartbeat", … for logs; "none" when the oneof is unset.
+const char *proto_body_name(const proto_envelope_t *env);
+
+//  "ok", "throttled", "http_error", "function_error", "timeout",
+//  "connect_error", "other_error"; "unspecified" otherwise.
+const char *proto_outcome_name(Stampede__Outcome outcome);
+
+void proto_codec_test(bool verbose);
+
+#endif
