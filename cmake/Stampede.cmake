@@ -33,3 +33,26 @@ function(stampede_embed out symbol file)
     DEPENDS ${file} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake
     COMMENT "Embedding ${file}")
 endfunction()
+
+# stampede_fuzz_target(<name> <source> <library>...)
+#
+# A fuzz target defines LLVMFuzzerTestOneInput. Every build links it with
+# tests/fuzz/replay_main.c and registers a ctest entry (label "fuzz") that
+# replays the checked-in corpus tests/fuzz/corpus/<name>/, so the suite and
+# its sanitizer build exercise each parser on known-nasty inputs. With
+# -DSTAMPEDE_FUZZ=ON and clang, <name>_fuzz is also built against libFuzzer
+# for coverage-guided runs (tests/fuzz/run.sh).
+function(stampede_fuzz_target name source)
+  set(libs ${ARGN})
+  add_executable(${name}_replay ${source} ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.c)
+  target_link_libraries(${name}_replay PRIVATE ${libs})
+  add_test(NAME fuzz_${name}
+           COMMAND ${name}_replay ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${name})
+  set_tests_properties(fuzz_${name} PROPERTIES LABELS fuzz TIMEOUT 120)
+  if(STAMPEDE_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
+    add_executable(${name}_fuzz ${source})
+    target_compile_options(${name}_fuzz PRIVATE -fsanitize=fuzzer)
+    target_link_options(${name}_fuzz PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(${name}_fuzz PRIVATE ${libs})
+  endif()
+endfunction()
