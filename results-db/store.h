@@ -24,6 +24,9 @@
 
 typedef struct _store_t store_t;
 
+//  store_runs_json never lists more runs than this.
+#define STORE_RUNS_LIMIT_MAX 1000
+
 //  One run as created by the controller.
 typedef struct {
     const char *url;       //  target URL
@@ -123,19 +126,27 @@ int64_t store_mark_lost(store_t *self, int64_t run_id, const char *agent_id,
 //  Fills *out for run_id. Returns 0, or -1 when the run does not exist.
 int store_summary(store_t *self, int64_t run_id, store_summary_t *out);
 
-//  Id of the newest run, or 0 when there is none.
+//  Id of the newest run, or 0 when there is none (-1 on a database error).
 int64_t store_latest_run(store_t *self);
 
 //  JSON views for the HTTP API (caller owns the returned reference):
 //  the newest `limit` runs, newest first, each with its summary;
 //  one run with its summary, shares and, when with_requests, every row;
-//  NULL when the run does not exist.
+//  NULL when the run does not exist (or on a database error, logged).
+//  limit is capped at STORE_RUNS_LIMIT_MAX; below 1 gives an empty array.
+//  Row objects use the column names of the export; unknown values (NULL
+//  strings, cold_start/invocation_count not reported, latency_ms of a row
+//  without a response) are JSON null.
 json_t *store_runs_json(store_t *self, int limit);
 json_t *store_run_json(store_t *self, int64_t run_id, bool with_requests);
 
 //  Writes every request row of run_id to out, ordered by index, as "csv"
 //  (header line first) or "json" (one array). Returns 0, or -1 when the run
-//  does not exist or the format is unknown.
+//  does not exist or the format is unknown (nothing written then), or when
+//  writing to out fails. CSV follows RFC 4180: CRLF line ends, a field
+//  holding a comma, quote, CR or LF is quoted with inner quotes doubled;
+//  NULL is an empty field, booleans are true/false. JSON is one compact
+//  object per line, reals with 15 significant digits.
 int store_export(store_t *self, int64_t run_id, const char *format, FILE *out);
 
 void store_test(bool verbose);

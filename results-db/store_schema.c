@@ -1,0 +1,283 @@
+/*  store_schema — migrations of the results database; see store_schema.h.
+
+    Invariants the schema enforces (so a caller bug cannot corrupt a run):
+    - requests.outcome is one of the eight known words; a run's status one
+      of the four known words (CHECK).
+    - a request row belongs to an existing run (foreign key) and its index
+      lies in [0, runs.requested) (CHECK + trigger), so every run satisfies
+      requested = recorded + lost once store_mark_lost has covered it.
+    - unknown values are NULL, never magic numbers: cold_start and
+      invocation_count are NULL when the agent could not tell.
+
+    Every query the store runs selects by run id; the primary keys
+    (runs.id, run_agents (run_id, agent_id), requests (run_id,
+    request_index)) are the indexes those queries use, and requests is a
+    WITHOUT ROWID table clustered on its key, so a run's rows are one
+    contiguous range read in index order with no extra lookup.
+*/
+#include "store_schema.h"
+#include "store.h"
+
+#include "sp_check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static const char *const s_migrations[] = {
+    //  1: runs, agents, shares, one row per request.
+    "CREATE TABLE runs ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  created_ns  INTEGER NOT NULL,"
+    "  started_ns  INTEGER NOT NULL DEFAULT 0,"
+    "  finished_ns INTEGER NOT NULL DEFAULT 0,"
+    "  status      TEXT NOT NULL DEFAULT 'pending'"
+    "              CHECK (status IN ('pending', 'running', 'completed', 'failed')),"
+    "  url         TEXT NOT NULL,"
+    "  method      TEXT NOT NULL,"
+    "  requested   INTEGER NOT NULL CHECK (requested >= 0),"
+    "  agents      INTEGER NOT NULL CHECK (agents >= 0),"
+    "  label       TEXT,"
+    "  error       TEXT"
+    ");"
+    "CREATE TABLE agents ("
+    "  id            TEXT NOT NULL PRIMARY KEY,"
+    "  host          TEXT,"
+    "  version       TEXT,"
+    "  capacity      INTEGER NOT NULL DEFAULT 0 CHECK (capacity >= 0),"
+    "  first_seen_ns INTEGER NOT NULL,"
+    "  last_seen_ns  INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE run_agents ("
+    "  run_id          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+    "  agent_id        TEXT NOT NULL REFERENCES agents (id),"
+    "  first_index     INTEGER NOT NULL CHECK (first_index >= 0),"
+    "  count           INTEGER NOT NULL CHECK (count >= 0),"
+    "  clock_offset_ns INTEGER NOT NULL DEFAULT 0,"
+    "  clock_error_ns  INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_id, agent_id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE requests ("
+    "  run_id               INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+    "  request_index        INTEGER NOT NULL CHECK (request_index >= 0),"
+    "  agent_id             TEXT,"
+    "  outcome              TEXT NOT NULL CHECK (outcome IN ('ok', 'throttled', "
+    "'http_error', 'function_error', 'timeout', 'connect_error', 'other_error', 'lost')),"
+    "  http_status          INTEGER NOT NULL DEFAULT 0,"
+    "  scheduled_ns         INTEGER NOT NULL DEFAULT 0,"
+    "  sent_ns              INTEGER NOT NULL DEFAULT 0,"
+    "  first_byte_ns        INTEGER NOT NULL DEFAULT 0,"
+    "  done_ns              INTEGER NOT NULL DEFAULT 0,"
+    "  received_ns          INTEGER NOT NULL DEFAULT 0,"
+    "  bytes                INTEGER NOT NULL DEFAULT 0 CHECK (bytes >= 0),"
+    "  reused               INTEGER NOT NULL DEFAULT 0 CHECK (reused IN (0, 1)),"
+    "  request_id           TEXT,"
+    "  environment_id       TEXT,"
+    "  cold_start           INTEGER CHECK (cold_start IN (0, 1)),"
+    "  cold_start_time      REAL NOT NULL DEFAULT 0,"
+    "  initialization_type  TEXT,"
+    "  invocation_count     INTEGER CHECK (invocation_count >= 0),"
+    "  function_started_ns  INTEGER NOT NULL DEFAULT 0,"
+    "  function_finished_ns INTEGER NOT NULL DEFAULT 0,"
+    "  error                TEXT,"
+    "  PRIMARY KEY (run_id, request_index)"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER requests_index_in_run BEFORE INSERT ON requests"
+    "  WHEN NEW.request_index >= (SELECT requested FROM runs WHERE id = NEW.run_id)"
+    "  BEGIN SELECT RAISE(ABORT, 'request_index outside the run'); END;",
+};
+
+#define S_MIGRATION_COUNT ((int)(sizeof s_migrations / sizeof s_migrations[0]))
+
+static void __attribute__((format(printf, 3, 4)))
+s_set_err(char *err, size_t err_size, const char *format, ...)
+{
+    if (!err || err_size == 0)
+        return;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(err, err_size, format, args);
+    va_end(args);
+}
+
+int
+store_schema_version(void)
+{
+    return S_MIGRATION_COUNT;
+}
+
+int
+store_schema_user_version(sqlite3 *db)
+{
+    assert(db);
+    sqlite3_stmt *stmt = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+        goto out;
+    if (sqlite3_step(stmt) != SQLITE_ROW)
+        goto out;
+    version = sqlite3_column_int(stmt, 0);
+out:
+    sqlite3_finalize(stmt);
+    return version;
+}
+
+//  Runs one step under the write lock. Sets *done when the file was already
+//  at or past `count` (another process got there first).
+static int
+s_apply_next(sqlite3 *db, const char *const *steps, int count, bool *done, char *err,
+             size_t err_size)
+{
+    int result = -1;
+    bool in_tx = false;
+    char *msg = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+        s_set_err(err, err_size, "cannot lock the database for migration: %s",
+                  msg ? msg : sqlite3_errmsg(db));
+        goto out;
+    }
+    in_tx = true;
+    int version = store_schema_user_version(db);
+    if (version < 0) {
+        s_set_err(err, err_size, "cannot read the schema version: %s",
+                  sqlite3_errmsg(db));
+        goto out;
+    }
+    if (version > count) {
+        s_set_err(err, err_size,
+                  "database schema version %d is newer than this build supports (%d)",
+                  version, count);
+        goto out;
+    }
+    if (version == count) {
+        *done = true;
+        result = 0;
+        goto out;
+    }
+    if (sqlite3_exec(db, steps[version], NULL, NULL, &msg) != SQLITE_OK) {
+        s_set_err(err, err_size, "migration %d failed: %s", version + 1,
+                  msg ? msg : sqlite3_errmsg(db));
+        goto out;
+    }
+    //  A pragma takes no parameters; the value is our own loop counter.
+    char pragma[48];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+    if (sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+        s_set_err(err, err_size, "migration %d failed to commit: %s", version + 1,
+                  msg ? msg : sqlite3_errmsg(db));
+        goto out;
+    }
+    in_tx = false;
+    result = 0;
+out:
+    //  Still open only when nothing was written or a write failed.
+    if (in_tx)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_free(msg);
+    return result;
+}
+
+int
+store_schema_apply(sqlite3 *db, const char *const *steps, int count, char *err,
+                   size_t err_size)
+{
+    assert(db);
+    assert(steps || count == 0);
+    int version = store_schema_user_version(db);
+    if (version < 0) {
+        s_set_err(err, err_size, "cannot read the schema version: %s",
+                  sqlite3_errmsg(db));
+        return -1;
+    }
+    if (version > count) {
+        s_set_err(err, err_size,
+                  "database schema version %d is newer than this build supports (%d)",
+                  version, count);
+        return -1;
+    }
+    //  Each pass applies one step or learns that none is left; at most
+    //  count passes, since user_version only grows.
+    bool done = version == count;
+    for (int pass = 0; !done && pass < count; pass++) {
+        if (s_apply_next(db, steps, count, &done, err, err_size))
+            return -1;
+    }
+    return 0;
+}
+
+int
+store_schema_migrate(sqlite3 *db, char *err, size_t err_size)
+{
+    return store_schema_apply(db, s_migrations, S_MIGRATION_COUNT, err, err_size);
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+static int
+s_count_tables(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(
+        db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", -1,
+        &stmt, NULL);
+    CHECK_INT(rc, SQLITE_OK);
+    CHECK_INT(sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC), SQLITE_OK);
+    CHECK_INT(sqlite3_step(stmt), SQLITE_ROW);
+    int count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return count;
+}
+
+void
+store_schema_test(bool verbose)
+{
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    char err[256] = "";
+
+    //  The toy steps exercise the mechanism independently of the real schema.
+    static const char *const steps[] = {
+        "CREATE TABLE t1 (a INTEGER);",
+        "CREATE TABLE t2 (b INTEGER); INSERT INTO t1 VALUES (1);",
+        "CREATE TABLE t3 (c INTEGER);",
+        //  Fails half-way: t4 must not survive the rollback.
+        "CREATE TABLE t4 (d INTEGER); CREATE TABLE t1 (again INTEGER);",
+    };
+    CHECK_INT(store_schema_user_version(db), 0);
+    CHECK_INT(store_schema_apply(db, steps, 2, err, sizeof err), 0);
+    CHECK_INT(store_schema_user_version(db), 2);
+    CHECK_INT(s_count_tables(db, "t2"), 1);
+    //  Re-applying the same list is a no-op (t1 would be recreated otherwise).
+    CHECK_INT(store_schema_apply(db, steps, 2, err, sizeof err), 0);
+    CHECK_INT(store_schema_user_version(db), 2);
+    //  A longer list applies only what is new.
+    CHECK_INT(store_schema_apply(db, steps, 3, err, sizeof err), 0);
+    CHECK_INT(store_schema_user_version(db), 3);
+    CHECK_INT(s_count_tables(db, "t3"), 1);
+    //  A failing step rolls back whole and leaves the version where it was.
+    CHECK_INT(store_schema_apply(db, steps, 4, err, sizeof err), -1);
+    CHECK_STR(err, "migration 4 failed: table t1 already exists");
+    CHECK_INT(store_schema_user_version(db), 3);
+    CHECK_INT(s_count_tables(db, "t4"), 0);
+    //  A file newer than the list is refused and untouched.
+    CHECK_INT(store_schema_apply(db, steps, 1, err, sizeof err), -1);
+    CHECK_STR(err, "database schema version 3 is newer than this build supports (1)");
+    CHECK_INT(store_schema_user_version(db), 3);
+    sqlite3_close(db);
+    db = NULL;
+
+    //  The real migrations on a fresh database.
+    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
+    CHECK_INT(store_schema_user_version(db), store_schema_version());
+    CHECK_INT(store_schema_version(), 1);
+    const char *tables[] = {"runs", "agents", "run_agents", "requests"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
+        CHECK_INT(s_count_tables(db, tables[i]), 1);
+    CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
+    CHECK_INT(store_schema_user_version(db), 1);
+    sqlite3_close(db);
+    if (verbose)
+        printf("schema version %d ", store_schema_version());
+}
