@@ -42,6 +42,17 @@
         }                                                                            \
     } while (0)
 
+//  Exact equality: for values the code computes exactly (or rounds on purpose).
+#define CHECK_REAL(actual, expected)                                                     \
+    do {                                                                                 \
+        double sp_a_ = (actual), sp_e_ = (expected);                                     \
+        if (sp_a_ != sp_e_) {                                                            \
+            fprintf(stderr, "%s:%d: CHECK_REAL(%s) failed: got %.17g, expected %.17g\n", \
+                    __FILE__, __LINE__, #actual, sp_a_, sp_e_);                          \
+            abort();                                                                     \
+        }                                                                                \
+    } while (0)
+
 #define CHECK_NULL(ptr) CHECK_TRUE((ptr) == NULL)
 #define CHECK_NOT_NULL(ptr) CHECK_TRUE((ptr) != NULL)
 

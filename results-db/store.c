@@ -972,16 +972,6 @@ out:
 //  --------------------------------------------------------------------------
 //  Selftest
 
-#define CHECK_REAL(actual, expected)                                                     \
-    do {                                                                                 \
-        double sp_a_ = (actual), sp_e_ = (expected);                                     \
-        if (sp_a_ != sp_e_) {                                                            \
-            fprintf(stderr, "%s:%d: CHECK_REAL(%s) failed: got %.17g, expected %.17g\n", \
-                    __FILE__, __LINE__, #actual, sp_a_, sp_e_);                          \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
-
 #define S_MS INT64_C(1000000)
 #define S_BASE INT64_C(1700000000000000000)
 
