@@ -1,0 +1,287 @@
+/*  fn_handler — the demo function's handler; see fn_handler.h. */
+#include "fn_handler.h"
+#include "sp_check.h"
+#include "sp_clock.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define S_INIT_TYPE_MAX 64
+#define S_PROVISIONED "provisioned-concurrency"
+
+struct _fn_handler_t {
+    char environment_id[17];    //  16 hex digits
+    char initialization_type[S_INIT_TYPE_MAX + 1];
+    bool provisioned;           //  initialised ahead of any request
+    int hold_ms;                //  hold per invocation
+    double init_seconds;        //  process start to end of init
+    uint64_t invocations;       //  served so far
+};
+
+static int
+s_parse_hold(const char *text, int *hold_ms, char *err, size_t err_size)
+{
+    if (!text) {
+        *hold_ms = FN_HANDLER_HOLD_MS_DEFAULT;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    //  Digits only: strtol alone would also take blanks and a sign.
+    bool digits = text[0] >= '0' && text[0] <= '9';
+    if (!digits || errno || *end || value > FN_HANDLER_HOLD_MS_MAX) {
+        snprintf(err, err_size, "STAMPEDE_HOLD_MS must be an integer 0..%d, got \"%.32s\"",
+                 FN_HANDLER_HOLD_MS_MAX, text);
+        return -1;
+    }
+    *hold_ms = (int) value;
+    return 0;
+}
+
+static int
+s_parse_init_type(const char *text, char *out, char *err, size_t err_size)
+{
+    if (!text || !*text)
+        text = "on-demand";
+    size_t len = strlen(text);
+    bool printable = len <= S_INIT_TYPE_MAX;
+    for (size_t i = 0; printable && i < len; i++)
+        printable = text[i] > 0x20 && text[i] < 0x7f;
+    if (!printable) {
+        snprintf(err, err_size,
+                 "AWS_LAMBDA_INITIALIZATION_TYPE must be 1..%d printable characters",
+                 S_INIT_TYPE_MAX);
+        return -1;
+    }
+    memcpy(out, text, len + 1);
+    return 0;
+}
+
+static int
+s_random_id(char *out, char *err, size_t err_size)
+{
+    unsigned char bytes[8];
+    size_t got = 0;
+    while (got < sizeof bytes) {
+        ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, err_size, "getrandom: %s", strerror(errno));
+            return -1;
+        }
+        got += (size_t) n;
+    }
+    for (size_t i = 0; i < sizeof bytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+    return 0;
+}
+
+fn_handler_t *
+fn_handler_new(const char *hold_ms, const char *init_type, char *err, size_t err_size)
+{
+    fn_handler_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    if (s_parse_hold(hold_ms, &self->hold_ms, err, err_size)
+        || s_parse_init_type(init_type, self->initialization_type, err, err_size)
+        || s_random_id(self->environment_id, err, err_size)) {
+        free(self);
+        return NULL;
+    }
+    self->provisioned = strcmp(self->initialization_type, S_PROVISIONED) == 0;
+    return self;
+}
+
+void
+fn_handler_destroy(fn_handler_t **self_p)
+{
+    assert(self_p);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+fn_handler_init_done(fn_handler_t *self, double seconds)
+{
+    assert(self);
+    self->init_seconds = seconds;
+}
+
+//  Sleeps `ms` milliseconds of CLOCK_MONOTONIC, restarting after signals.
+static void
+s_hold(int ms)
+{
+    int64_t until = sp_clock_mono_ns() + (int64_t) ms * SP_NS_PER_MS;
+    struct timespec ts = {.tv_sec = until / SP_NS_PER_S, .tv_nsec = until % SP_NS_PER_S};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
+char *
+fn_handler_invoke(fn_handler_t *self, const char *request_id)
+{
+    assert(self && request_id);
+    self->invocations++;
+    bool cold = self->invocations == 1 && !self->provisioned;
+    fn_handler_result_t result = {
+        .request_id = request_id,
+        .environment_id = self->environment_id,
+        .cold_start = cold,
+        .cold_start_time = cold ? self->init_seconds : 0.0,
+        .initialization_type = self->initialization_type,
+        .invocation_count = self->invocations,
+    };
+    result.started_at_ns = sp_clock_wall_ns();
+    if (self->hold_ms > 0)
+        s_hold(self->hold_ms);
+    result.finished_at_ns = sp_clock_wall_ns();
+    return fn_handler_render(&result);
+}
+
+char *
+fn_handler_render(const fn_handler_result_t *r)
+{
+    assert(r && r->request_id && r->environment_id && r->initialization_type);
+    json_t *doc = json_pack("{s:s, s:s, s:b, s:f, s:s, s:I, s:I, s:I}",
+                            "request_id", r->request_id,
+                            "environment_id", r->environment_id,
+                            "cold_start", r->cold_start,
+                            "cold_start_time", r->cold_start_time,
+                            "initialization_type", r->initialization_type,
+                            "invocation_count", (json_int_t) r->invocation_count,
+                            "started_at_ns", (json_int_t) r->started_at_ns,
+                            "finished_at_ns", (json_int_t) r->finished_at_ns);
+    if (!doc)
+        return NULL;
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(doc);
+    return text;
+}
+
+const char *
+fn_handler_environment_id(fn_handler_t *self)
+{
+    assert(self);
+    return self->environment_id;
+}
+
+int
+fn_handler_hold_ms(fn_handler_t *self)
+{
+    assert(self);
+    return self->hold_ms;
+}
+
+void
+fn_handler_test(bool verbose)
+{
+    //  The exact response shape.
+    fn_handler_result_t result = {
+        .request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678",
+        .environment_id = "0123456789abcdef",
+        .cold_start = true,
+        .cold_start_time = 0.0125,
+        .initialization_type = "on-demand",
+        .invocation_count = 1,
+        .started_at_ns = INT64_C(1700000000123456789),
+        .finished_at_ns = INT64_C(1700000002123456789),
+    };
+    char *json = fn_handler_render(&result);
+    CHECK_STR(json, "{\"request_id\":\"c6af9ac6-7b61-11e6-9a41-93e812345678\","
+                    "\"environment_id\":\"0123456789abcdef\",\"cold_start\":true,"
+                    "\"cold_start_time\":0.0125,\"initialization_type\":\"on-demand\","
+                    "\"invocation_count\":1,\"started_at_ns\":1700000000123456789,"
+                    "\"finished_at_ns\":1700000002123456789}");
+    free(json);
+    result.cold_start = false;
+    result.cold_start_time = 0;
+    result.invocation_count = 2;
+    json = fn_handler_render(&result);
+    CHECK_TRUE(strstr(json, "\"cold_start\":false,\"cold_start_time\":0.0,") != NULL);
+    CHECK_TRUE(strstr(json, "\"invocation_count\":2,") != NULL);
+    free(json);
+    result.request_id = "\xff";
+    CHECK_NULL(fn_handler_render(&result));
+
+    //  Settings.
+    char err[256];
+    fn_handler_t *handler = fn_handler_new(NULL, NULL, err, sizeof err);
+    CHECK_NOT_NULL(handler);
+    CHECK_INT(fn_handler_hold_ms(handler), 2000);
+    fn_handler_destroy(&handler);
+    CHECK_NULL(handler);
+    fn_handler_destroy(&handler);
+    const char *bad_holds[] = {"", "-1", "900001", "12ms", " 5", "99999999999999999999", "1.5"};
+    for (size_t i = 0; i < sizeof bad_holds / sizeof bad_holds[0]; i++) {
+        CHECK_NULL(fn_handler_new(bad_holds[i], NULL, err, sizeof err));
+        CHECK_TRUE(strncmp(err, "STAMPEDE_HOLD_MS must be an integer 0..900000", 45) == 0);
+    }
+    CHECK_NULL(fn_handler_new("-1", NULL, err, sizeof err));
+    CHECK_STR(err, "STAMPEDE_HOLD_MS must be an integer 0..900000, got \"-1\"");
+    CHECK_NULL(fn_handler_new("0", "on demand", err, sizeof err));
+    CHECK_STR(err, "AWS_LAMBDA_INITIALIZATION_TYPE must be 1..64 printable characters");
+    handler = fn_handler_new("900000", "", err, sizeof err);
+    CHECK_NOT_NULL(handler);
+    CHECK_INT(fn_handler_hold_ms(handler), 900000);
+    fn_handler_destroy(&handler);
+
+    //  An on-demand environment: cold once, then warm; ids stay fixed.
+    handler = fn_handler_new("0", "on-demand", err, sizeof err);
+    CHECK_NOT_NULL(handler);
+    const char *id = fn_handler_environment_id(handler);
+    CHECK_INT(strlen(id), 16);
+    CHECK_INT(strspn(id, "0123456789abcdef"), 16);
+    fn_handler_init_done(handler, 0.25);
+    json = fn_handler_invoke(handler, "r1");
+    json_t *doc = json_loads(json, 0, NULL);
+    CHECK_NOT_NULL(doc);
+    CHECK_STR(json_string_value(json_object_get(doc, "request_id")), "r1");
+    CHECK_STR(json_string_value(json_object_get(doc, "environment_id")), id);
+    CHECK_TRUE(json_is_true(json_object_get(doc, "cold_start")));
+    CHECK_TRUE(json_real_value(json_object_get(doc, "cold_start_time")) == 0.25);
+    CHECK_STR(json_string_value(json_object_get(doc, "initialization_type")), "on-demand");
+    CHECK_INT(json_integer_value(json_object_get(doc, "invocation_count")), 1);
+    int64_t started = json_integer_value(json_object_get(doc, "started_at_ns"));
+    int64_t finished = json_integer_value(json_object_get(doc, "finished_at_ns"));
+    CHECK_TRUE(started > 0 && finished >= started);
+    json_decref(doc);
+    free(json);
+    json = fn_handler_invoke(handler, "r2");
+    doc = json_loads(json, 0, NULL);
+    CHECK_TRUE(json_is_false(json_object_get(doc, "cold_start")));
+    CHECK_TRUE(json_real_value(json_object_get(doc, "cold_start_time")) == 0.0);
+    CHECK_INT(json_integer_value(json_object_get(doc, "invocation_count")), 2);
+    CHECK_STR(json_string_value(json_object_get(doc, "environment_id")), id);
+    json_decref(doc);
+    free(json);
+    fn_handler_destroy(&handler);
+
+    //  A provisioned environment is never cold.
+    handler = fn_handler_new("0", "provisioned-concurrency", err, sizeof err);
+    CHECK_NOT_NULL(handler);
+    fn_handler_init_done(handler, 1.5);
+    json = fn_handler_invoke(handler, "p1");
+    doc = json_loads(json, 0, NULL);
+    CHECK_TRUE(json_is_false(json_object_get(doc, "cold_start")));
+    CHECK_TRUE(json_real_value(json_object_get(doc, "cold_start_time")) == 0.0);
+    CHECK_STR(json_string_value(json_object_get(doc, "initialization_type")),
+              "provisioned-concurrency");
+    CHECK_INT(json_integer_value(json_object_get(doc, "invocation_count")), 1);
+    json_decref(doc);
+    free(json);
+    //  Two environments have different ids.
+    fn_handler_t *other = fn_handler_new("0", NULL, err, sizeof err);
+    CHECK_TRUE(strcmp(fn_handler_environment_id(other), fn_handler_environment_id(handler)) != 0);
+    fn_handler_destroy(&other);
+    fn_handler_destroy(&handler);
+    (void) verbose;
+}

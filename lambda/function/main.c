@@ -1,0 +1,66 @@
+/*  bootstrap — the stampede demo function as a Lambda custom runtime
+    (provided.al2023). Talks to $AWS_LAMBDA_RUNTIME_API, holds every
+    invocation for $STAMPEDE_HOLD_MS ms and answers with the facts of its
+    execution environment (see fn_handler.h). Init failures are reported to
+    /runtime/init/error, then the process exits 1. Linked statically so the
+    same binary runs on AWS and in stampede-lambda.
+*/
+#include "fn_handler.h"
+#include "fn_runtime.h"
+#include "sp_clock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+main(int argc, char **argv)
+{
+    int64_t started_ns = sp_clock_mono_ns();
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("bootstrap (stampede) %s\n", STAMPEDE_VERSION);
+        return 0;
+    }
+    char err[512];
+    fn_runtime_t *runtime = fn_runtime_new(getenv("AWS_LAMBDA_RUNTIME_API"), err, sizeof err);
+    if (!runtime) {
+        fprintf(stderr, "bootstrap: init failed error=\"%s\"\n", err);
+        return 1;
+    }
+    int rc = 1;
+    fn_handler_t *handler = fn_handler_new(getenv("STAMPEDE_HOLD_MS"),
+                                           getenv("AWS_LAMBDA_INITIALIZATION_TYPE"), err,
+                                           sizeof err);
+    if (!handler) {
+        fprintf(stderr, "bootstrap: init failed error=\"%s\"\n", err);
+        if (fn_runtime_init_error(runtime, "Runtime.InvalidConfig", err))
+            fprintf(stderr, "bootstrap: init error not reported error=\"%s\"\n",
+                    fn_runtime_error(runtime));
+        goto out;
+    }
+    fn_handler_init_done(handler, (double) (sp_clock_mono_ns() - started_ns) / SP_NS_PER_S);
+
+    for (;;) {
+        fn_runtime_invocation_t inv;
+        if (fn_runtime_next(runtime, &inv)) {
+            fprintf(stderr, "bootstrap: runtime api failed error=\"%s\"\n",
+                    fn_runtime_error(runtime));
+            goto out;
+        }
+        char *response = fn_handler_invoke(handler, inv.request_id);
+        int posted = response ? fn_runtime_respond(runtime, inv.request_id, response,
+                                                   strlen(response))
+                              : fn_runtime_fail(runtime, inv.request_id,
+                                                "Runtime.OutOfMemory", "cannot build response");
+        free(response);
+        //  A rejected response (e.g. the invocation timed out meanwhile)
+        //  is the API's decision; keep serving.
+        if (posted)
+            fprintf(stderr, "bootstrap: response not accepted request_id=%s error=\"%s\"\n",
+                    inv.request_id, fn_runtime_error(runtime));
+    }
+out:
+    fn_handler_destroy(&handler);
+    fn_runtime_destroy(&runtime);
+    return rc;
+}
