@@ -1,0 +1,53 @@
+/*  ctl_clock — one agent's clock estimate relative to the controller, from
+    NTP-style four-timestamp probes.
+
+    For a probe sent at t1 (controller clock), received by the agent at t2
+    and answered at t3 (agent clock), and whose answer arrived at t4:
+        offset = ((t2 - t1) + (t3 - t4)) / 2    (agent minus controller)
+        rtt    = (t4 - t1) - (t3 - t2)
+    The estimate is the sample with the smallest rtt among the last
+    CTL_CLOCK_SAMPLES accepted ones (queueing delay only ever adds to the
+    rtt, so the fastest exchange is the most trustworthy); its error bound
+    is rtt / 2. Samples come from the network: a sample whose timestamps
+    are inconsistent or absurd is refused and leaves the estimate alone.
+
+    Thread model: owned and used by one thread (the controller's loop).
+*/
+#ifndef CTL_CLOCK_H
+#define CTL_CLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_CLOCK_SAMPLES 8
+//  Largest |offset| believed: clocks a day apart are a broken agent.
+#define CTL_CLOCK_MAX_OFFSET_NS (INT64_C(86400) * INT64_C(1000000000))
+//  Oldest answer accepted: t4 - t1 beyond this is a stale or forged echo.
+#define CTL_CLOCK_MAX_RTT_NS (INT64_C(10) * INT64_C(1000000000))
+
+typedef struct _ctl_clock_t ctl_clock_t;
+
+//  A new estimator with no samples (offset 0, rtt 0 until the first one).
+ctl_clock_t *ctl_clock_new(void);
+
+//  Frees; safe on NULL and twice; nulls *self_p.
+void ctl_clock_destroy(ctl_clock_t **self_p);
+
+//  Adds one exchange. Returns 0 when accepted, -1 when refused: t1 > t4,
+//  t4 - t1 above CTL_CLOCK_MAX_RTT_NS, t3 < t2, a negative rtt, or an
+//  offset beyond CTL_CLOCK_MAX_OFFSET_NS.
+int ctl_clock_sample(ctl_clock_t *self, int64_t t1, int64_t t2, int64_t t3, int64_t t4);
+
+//  Accepted samples currently kept (0..CTL_CLOCK_SAMPLES).
+size_t ctl_clock_samples(ctl_clock_t *self);
+
+//  The estimate: agent clock minus controller clock, the rtt of the sample
+//  it came from, and its error bound (rtt / 2). All 0 without samples.
+int64_t ctl_clock_offset_ns(ctl_clock_t *self);
+int64_t ctl_clock_rtt_ns(ctl_clock_t *self);
+int64_t ctl_clock_error_ns(ctl_clock_t *self);
+
+void ctl_clock_test(bool verbose);
+
+#endif

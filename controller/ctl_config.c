@@ -1,0 +1,966 @@
+/*  ctl_config — the stampede command line; see ctl_config.h.
+
+    Each subcommand has its own getopt_long table; one switch applies any
+    option to the config, so a flag means the same thing wherever it is
+    accepted. Cross-option rules are checked once, after the options of a
+    subcommand are read, in s_finish.
+*/
+#include "ctl_config.h"
+#include "sp_check.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MAX_ENDPOINT 256
+#define S_MAX_HOSTPORT 300
+
+enum {
+    S_OPT_HELP = 'h',
+    S_OPT_REQUESTS = 'n',
+    S_OPT_LISTEN = 256,
+    S_OPT_HTTP,
+    S_OPT_DB,
+    S_OPT_KEYS,
+    S_OPT_INSECURE,
+    S_OPT_TARGET,
+    S_OPT_TOKEN,
+    S_OPT_URL,
+    S_OPT_LOCAL_AGENTS,
+    S_OPT_WAIT_AGENTS,
+    S_OPT_METHOD,
+    S_OPT_DATA,
+    S_OPT_HEADER,
+    S_OPT_TIMEOUT_MS,
+    S_OPT_JSON,
+    S_OPT_LAMBDA_LISTEN,
+    S_OPT_RESERVED,
+    S_OPT_EXIT,
+    S_OPT_FORMAT,
+    S_OPT_VERSION,
+};
+
+#define S_COMMON_OPTIONS                                                             \
+    {"help", no_argument, NULL, S_OPT_HELP},                                         \
+    {"version", no_argument, NULL, S_OPT_VERSION}
+
+static const struct option s_serve_options[] = {
+    {"listen", required_argument, NULL, S_OPT_LISTEN},
+    {"http", required_argument, NULL, S_OPT_HTTP},
+    {"db", required_argument, NULL, S_OPT_DB},
+    {"keys", required_argument, NULL, S_OPT_KEYS},
+    {"insecure", no_argument, NULL, S_OPT_INSECURE},
+    {"target", required_argument, NULL, S_OPT_TARGET},
+    {"token", required_argument, NULL, S_OPT_TOKEN},
+    S_COMMON_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option s_run_options[] = {
+    {"url", required_argument, NULL, S_OPT_URL},
+    {"requests", required_argument, NULL, S_OPT_REQUESTS},
+    {"local-agents", required_argument, NULL, S_OPT_LOCAL_AGENTS},
+    {"wait-agents", required_argument, NULL, S_OPT_WAIT_AGENTS},
+    {"listen", required_argument, NULL, S_OPT_LISTEN},
+    {"method", required_argument, NULL, S_OPT_METHOD},
+    {"data", required_argument, NULL, S_OPT_DATA},
+    {"header", required_argument, NULL, S_OPT_HEADER},
+    {"timeout-ms", required_argument, NULL, S_OPT_TIMEOUT_MS},
+    {"db", required_argument, NULL, S_OPT_DB},
+    {"json", no_argument, NULL, S_OPT_JSON},
+    {"keys", required_argument, NULL, S_OPT_KEYS},
+    {"insecure", no_argument, NULL, S_OPT_INSECURE},
+    S_COMMON_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option s_demo_options[] = {
+    {"http", required_argument, NULL, S_OPT_HTTP},
+    {"lambda-listen", required_argument, NULL, S_OPT_LAMBDA_LISTEN},
+    {"db", required_argument, NULL, S_OPT_DB},
+    {"requests", required_argument, NULL, S_OPT_REQUESTS},
+    {"reserved", required_argument, NULL, S_OPT_RESERVED},
+    {"local-agents", required_argument, NULL, S_OPT_LOCAL_AGENTS},
+    {"exit", no_argument, NULL, S_OPT_EXIT},
+    {"keys", required_argument, NULL, S_OPT_KEYS},
+    {"insecure", no_argument, NULL, S_OPT_INSECURE},
+    {"token", required_argument, NULL, S_OPT_TOKEN},
+    S_COMMON_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option s_export_options[] = {
+    {"format", required_argument, NULL, S_OPT_FORMAT},
+    {"db", required_argument, NULL, S_OPT_DB},
+    S_COMMON_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+static const char s_usage_main[] =
+    "Usage: stampede COMMAND [OPTIONS]\n"
+    "Fire N simultaneous requests from several agents and record every result.\n"
+    "\n"
+    "Commands:\n"
+    "  serve    controller daemon: agent registry, runs, results, dashboard\n"
+    "  run      one headless run, with local agents or remote ones\n"
+    "  demo     local Lambda emulator + controller + agents + dashboard\n"
+    "  export   every request row of a run as CSV or JSON\n"
+    "\n"
+    "`stampede COMMAND --help` describes a command's options.\n";
+
+static const char s_usage_serve[] =
+    "Usage: stampede serve [OPTIONS]\n"
+    "Run the controller: agents connect, runs start from the dashboard/API.\n"
+    "\n"
+    "  --listen ENDPOINT  ZeroMQ endpoint for agents (tcp://127.0.0.1:5555)\n"
+    "  --http HOST:PORT   dashboard and API address (127.0.0.1:5000)\n"
+    "  --db PATH          results database (results/stampede.db)\n"
+    "  --keys DIR         CURVE keys: DIR/controller.key, DIR/agents/ (results/keys)\n"
+    "  --insecure         plain TCP without CURVE; loopback --listen only\n"
+    "  --target URL       default target of runs started from the dashboard\n"
+    "  --token TOKEN      API token (or STAMPEDE_TOKEN); required when --http\n"
+    "                     is not a loopback address\n"
+    "  -h, --help         this text\n"
+    "      --version      print the version\n";
+
+static const char s_usage_run[] =
+    "Usage: stampede run --url URL -n N [OPTIONS]\n"
+    "Run one burst of N simultaneous requests and print its summary.\n"
+    "Exit status: 0 the run completed, 1 it failed, 2 bad usage.\n"
+    "\n"
+    "  --url URL            target (http:// or https://)\n"
+    "  -n, --requests N     requests in the burst (1-1000000)\n"
+    "  --local-agents K     spawn K local stampede-agent processes (default 4)\n"
+    "  --wait-agents K      wait (up to 60 s) for K remote agents instead\n"
+    "  --listen ENDPOINT    ZeroMQ endpoint for agents (tcp://127.0.0.1:* with\n"
+    "                       local agents, tcp://127.0.0.1:5555 otherwise)\n"
+    "  --method M           HTTP method (GET)\n"
+    "  --data BODY          request body\n"
+    "  --header 'K: V'      request header, repeatable (up to 64)\n"
+    "  --timeout-ms MS      per-request timeout (30000)\n"
+    "  --db PATH            results database (results/stampede.db)\n"
+    "  --json               print one JSON object instead of the text summary\n"
+    "  --keys DIR           CURVE keys (results/keys)\n"
+    "  --insecure           plain TCP without CURVE; loopback --listen only\n"
+    "  -h, --help           this text\n"
+    "      --version        print the version\n";
+
+static const char s_usage_demo[] =
+    "Usage: stampede demo [OPTIONS]\n"
+    "Start the local Lambda emulator (reserved concurrency 5), the controller\n"
+    "and 4 local agents, fire the burst, then serve the dashboard until Ctrl-C.\n"
+    "\n"
+    "  --http HOST:PORT          dashboard address (127.0.0.1:5000)\n"
+    "  --lambda-listen HOST:PORT emulator address (127.0.0.1:9000)\n"
+    "  --db PATH                 results database (results/stampede.db)\n"
+    "  -n, --requests N          requests in the burst (100)\n"
+    "  --reserved N              the function's reserved concurrency (5)\n"
+    "  --local-agents K          local agents (4)\n"
+    "  --exit                    leave after the summary\n"
+    "  --keys DIR                CURVE keys (results/keys)\n"
+    "  --insecure                plain TCP between controller and agents\n"
+    "  --token TOKEN             API token (or STAMPEDE_TOKEN)\n"
+    "  -h, --help                this text\n"
+    "      --version             print the version\n";
+
+static const char s_usage_export[] =
+    "Usage: stampede export RUN_ID [OPTIONS]\n"
+    "Write every request row of a run to stdout.\n"
+    "\n"
+    "  --format csv|json  output format (csv)\n"
+    "  --db PATH          results database (results/stampede.db)\n"
+    "  -h, --help         this text\n"
+    "      --version      print the version\n";
+
+//  Reports a usage error as "stampede CMD: message" plus a hint; returns
+//  CTL_CONFIG_USAGE so callers can `return s_usage(...)`.
+static int
+s_usage(FILE *err, const char *command, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fprintf(err, "stampede%s%s: ", command ? " " : "", command ? command : "");
+    vfprintf(err, format, args);
+    va_end(args);
+    fprintf(err, "\nTry 'stampede%s%s --help'.\n", command ? " " : "",
+            command ? command : "");
+    return CTL_CONFIG_USAGE;
+}
+
+//  Parses a whole decimal number in [min, max].
+static int
+s_parse_int(const char *text, long long min, long long max, long long *out)
+{
+    if (!text || !isdigit((unsigned char) *text))
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    long long value = strtoll(text, &end, 10);
+    if (errno || end == text || *end != '\0' || value < min || value > max)
+        return -1;
+    *out = value;
+    return 0;
+}
+
+static int
+s_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+    long long value;
+    if (s_parse_int(text, min, max, &value))
+        return -1;
+    *out = (uint32_t) value;
+    return 0;
+}
+
+static bool
+s_printable(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static bool
+s_token(const char *s, size_t n, size_t max)
+{
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+int
+ctl_config_split_hostport(const char *hostport, char *host, size_t host_size, int *port)
+{
+    if (!hostport || strlen(hostport) > S_MAX_HOSTPORT)
+        return -1;
+    const char *colon = NULL;
+    const char *host_start = hostport;
+    size_t host_len;
+    if (hostport[0] == '[') {
+        const char *close = strchr(hostport, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        host_start = hostport + 1;
+        host_len = (size_t) (close - host_start);
+        colon = close + 1;
+    }
+    else {
+        colon = strrchr(hostport, ':');
+        if (!colon || strchr(hostport, ':') != colon)
+            return -1;
+        host_len = (size_t) (colon - hostport);
+    }
+    if (host_len == 0 || host_len >= host_size)
+        return -1;
+    for (size_t i = 0; i < host_len; i++)
+        if (!(isalnum((unsigned char) host_start[i]) || strchr(".-:_", host_start[i])))
+            return -1;
+    long long value;
+    if (s_parse_int(colon + 1, 0, 65535, &value))
+        return -1;
+    memcpy(host, host_start, host_len);
+    host[host_len] = '\0';
+    *port = (int) value;
+    return 0;
+}
+
+static bool
+s_host_is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
+bool
+ctl_config_hostport_is_loopback(const char *hostport)
+{
+    char host[S_MAX_HOSTPORT + 1];
+    int port;
+    if (ctl_config_split_hostport(hostport, host, sizeof host, &port))
+        return false;
+    return s_host_is_loopback(host);
+}
+
+bool
+ctl_config_endpoint_is_loopback(const char *endpoint)
+{
+    if (!endpoint)
+        return false;
+    if (strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0)
+        return true;
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *rest = endpoint + 6;
+    //  "tcp://127.0.0.1:*" binds an ephemeral port: take the host part only.
+    char host[S_MAX_ENDPOINT];
+    size_t len;
+    if (rest[0] == '[') {
+        const char *close = strchr(rest, ']');
+        if (!close)
+            return false;
+        len = (size_t) (close - rest - 1);
+        rest++;
+    }
+    else {
+        const char *colon = strrchr(rest, ':');
+        if (!colon)
+            return false;
+        len = (size_t) (colon - rest);
+    }
+    if (len == 0 || len >= sizeof host)
+        return false;
+    memcpy(host, rest, len);
+    host[len] = '\0';
+    return s_host_is_loopback(host);
+}
+
+static int
+s_check_endpoint(const char *endpoint)
+{
+    size_t n = strlen(endpoint);
+    if (n > S_MAX_ENDPOINT || !s_printable(endpoint, S_MAX_ENDPOINT))
+        return -1;
+    if (strncmp(endpoint, "tcp://", 6) == 0 && n > 6 && strchr(endpoint + 6, ':'))
+        return 0;
+    if (strncmp(endpoint, "ipc://", 6) == 0 && n > 6)
+        return 0;
+    return -1;
+}
+
+int
+ctl_config_check_url(const char *url, char *err, size_t err_size)
+{
+    size_t n = url ? strlen(url) : 0;
+    if (n == 0 || n > PROTO_MAX_URL) {
+        snprintf(err, err_size, "URL must be 1-%d bytes", PROTO_MAX_URL);
+        return -1;
+    }
+    size_t scheme = strncmp(url, "http://", 7) == 0    ? 7
+                    : strncmp(url, "https://", 8) == 0 ? 8
+                                                       : 0;
+    if (scheme == 0) {
+        snprintf(err, err_size, "URL must start with http:// or https://");
+        return -1;
+    }
+    if (n == scheme || url[scheme] == '/') {
+        snprintf(err, err_size, "URL has no host");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) url[i] <= 0x20 || url[i] == 0x7f) {
+            snprintf(err, err_size, "URL holds a space or control character");
+            return -1;
+        }
+    return 0;
+}
+
+int
+ctl_config_split_header(const char *header, char *name, size_t name_size,
+                        const char **value, char *err, size_t err_size)
+{
+    const char *colon = header ? strchr(header, ':') : NULL;
+    if (!colon) {
+        snprintf(err, err_size, "header must look like 'Name: value'");
+        return -1;
+    }
+    size_t name_len = (size_t) (colon - header);
+    if (!s_token(header, name_len, PROTO_MAX_HEADER_NAME) || name_len >= name_size) {
+        snprintf(err, err_size, "header name must be a token of 1-%d characters",
+                 PROTO_MAX_HEADER_NAME);
+        return -1;
+    }
+    const char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (!s_printable(v, PROTO_MAX_HEADER_VALUE)) {
+        snprintf(err, err_size,
+                 "header value longer than %d or holds control characters",
+                 PROTO_MAX_HEADER_VALUE);
+        return -1;
+    }
+    memcpy(name, header, name_len);
+    name[name_len] = '\0';
+    *value = v;
+    return 0;
+}
+
+const char *
+ctl_config_command_name(ctl_command_t command)
+{
+    switch (command) {
+    case CTL_COMMAND_SERVE: return "serve";
+    case CTL_COMMAND_RUN: return "run";
+    case CTL_COMMAND_DEMO: return "demo";
+    case CTL_COMMAND_EXPORT: return "export";
+    default: return "none";
+    }
+}
+
+void
+ctl_config_defaults(ctl_config_t *self)
+{
+    assert(self);
+    memset(self, 0, sizeof *self);
+    self->command = CTL_COMMAND_NONE;
+    self->db = "results/stampede.db";
+    self->keys = "results/keys";
+    self->method = "GET";
+    self->timeout_ms = 30000;
+    self->lambda_listen = "127.0.0.1:9000";
+    self->reserved = 5;
+    self->format = "csv";
+}
+
+//  Applies one option; returns 0 or CTL_CONFIG_USAGE.
+static int
+s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_given,
+        FILE *err)
+{
+    char why[256];
+    switch (opt) {
+    case S_OPT_LISTEN:
+        if (s_check_endpoint(arg))
+            return s_usage(err, cmd, "--listen must be tcp://HOST:PORT or ipc://PATH");
+        self->listen = arg;
+        break;
+    case S_OPT_HTTP:
+    case S_OPT_LAMBDA_LISTEN: {
+        char host[S_MAX_HOSTPORT + 1];
+        int port;
+        const char *flag = opt == S_OPT_HTTP ? "--http" : "--lambda-listen";
+        if (ctl_config_split_hostport(arg, host, sizeof host, &port))
+            return s_usage(err, cmd, "%s must be HOST:PORT (port 0-65535)", flag);
+        if (opt == S_OPT_HTTP)
+            self->http = arg;
+        else
+            self->lambda_listen = arg;
+        break;
+    }
+    case S_OPT_DB:
+    case S_OPT_KEYS:
+        if (*arg == '\0' || strlen(arg) > CTL_MAX_PATH)
+            return s_usage(err, cmd, "%s must be a path of 1-%d bytes",
+                           opt == S_OPT_DB ? "--db" : "--keys", CTL_MAX_PATH);
+        if (opt == S_OPT_DB)
+            self->db = arg;
+        else
+            self->keys = arg;
+        break;
+    case S_OPT_INSECURE: self->insecure = true; break;
+    case S_OPT_TARGET:
+    case S_OPT_URL:
+        if (ctl_config_check_url(arg, why, sizeof why))
+            return s_usage(err, cmd, "%s: %s", opt == S_OPT_URL ? "--url" : "--target",
+                           why);
+        if (opt == S_OPT_URL)
+            self->url = arg;
+        else
+            self->target = arg;
+        break;
+    case S_OPT_TOKEN:
+        if (*arg == '\0' || strchr(arg, ' ') || !s_printable(arg, CTL_MAX_TOKEN))
+            return s_usage(err, cmd, "--token must be 1-%d printable characters "
+                           "without spaces", CTL_MAX_TOKEN);
+        self->token = arg;
+        break;
+    case S_OPT_REQUESTS:
+        if (s_parse_u32(arg, 1, CTL_MAX_REQUESTS, &self->requests))
+            return s_usage(err, cmd, "-n must be a number from 1 to %d",
+                           CTL_MAX_REQUESTS);
+        *n_given = true;
+        break;
+    case S_OPT_LOCAL_AGENTS:
+    case S_OPT_WAIT_AGENTS: {
+        uint32_t k;
+        const char *flag = opt == S_OPT_LOCAL_AGENTS ? "--local-agents" : "--wait-agents";
+        if (s_parse_u32(arg, 1, CTL_MAX_AGENTS, &k))
+            return s_usage(err, cmd, "%s must be a number from 1 to %d", flag,
+                           CTL_MAX_AGENTS);
+        if (opt == S_OPT_LOCAL_AGENTS)
+            self->local_agents = k;
+        else
+            self->wait_agents = k;
+        break;
+    }
+    case S_OPT_METHOD:
+        if (!s_token(arg, strlen(arg), PROTO_MAX_METHOD))
+            return s_usage(err, cmd, "--method must be a token of 1-%d characters",
+                           PROTO_MAX_METHOD);
+        self->method = arg;
+        break;
+    case S_OPT_DATA:
+        if (strlen(arg) > PROTO_MAX_BODY)
+            return s_usage(err, cmd, "--data is longer than %d bytes", PROTO_MAX_BODY);
+        self->data = arg;
+        break;
+    case S_OPT_HEADER: {
+        char name[PROTO_MAX_HEADER_NAME + 1];
+        const char *value;
+        if (self->n_headers >= PROTO_MAX_HEADERS)
+            return s_usage(err, cmd, "at most %d --header options", PROTO_MAX_HEADERS);
+        if (ctl_config_split_header(arg, name, sizeof name, &value, why, sizeof why))
+            return s_usage(err, cmd, "--header: %s", why);
+        self->headers[self->n_headers++] = arg;
+        break;
+    }
+    case S_OPT_TIMEOUT_MS:
+        if (s_parse_u32(arg, 1, PROTO_MAX_TIMEOUT_MS, &self->timeout_ms))
+            return s_usage(err, cmd, "--timeout-ms must be a number from 1 to %d",
+                           PROTO_MAX_TIMEOUT_MS);
+        break;
+    case S_OPT_JSON: self->json = true; break;
+    case S_OPT_RESERVED:
+        if (s_parse_u32(arg, 0, CTL_MAX_RESERVED, &self->reserved))
+            return s_usage(err, cmd, "--reserved must be a number from 0 to %d",
+                           CTL_MAX_RESERVED);
+        break;
+    case S_OPT_EXIT: self->exit_after = true; break;
+    case S_OPT_FORMAT:
+        if (strcmp(arg, "csv") != 0 && strcmp(arg, "json") != 0)
+            return s_usage(err, cmd, "--format must be csv or json");
+        self->format = arg;
+        break;
+    default: assert(false);
+    }
+    return 0;
+}
+
+//  Cross-option rules and per-command defaults, once every option is read.
+static int
+s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_token,
+         FILE *err)
+{
+    if (!self->token && env_token && *env_token) {
+        if (strchr(env_token, ' ') || !s_printable(env_token, CTL_MAX_TOKEN))
+            return s_usage(err, cmd, "STAMPEDE_TOKEN must be 1-%d printable "
+                           "characters without spaces", CTL_MAX_TOKEN);
+        self->token = env_token;
+    }
+    switch (self->command) {
+    case CTL_COMMAND_SERVE:
+        if (!self->listen)
+            self->listen = "tcp://127.0.0.1:5555";
+        if (!self->http)
+            self->http = "127.0.0.1:5000";
+        break;
+    case CTL_COMMAND_RUN:
+        if (!self->url)
+            return s_usage(err, cmd, "--url is required");
+        if (!n_given)
+            return s_usage(err, cmd, "-n is required");
+        if (self->local_agents && self->wait_agents)
+            return s_usage(err, cmd, "--local-agents and --wait-agents exclude each other");
+        if (!self->local_agents && !self->wait_agents)
+            self->local_agents = 4;
+        if (!self->listen)
+            self->listen = self->local_agents ? "tcp://127.0.0.1:*" : "tcp://127.0.0.1:5555";
+        break;
+    case CTL_COMMAND_DEMO:
+        if (!n_given)
+            self->requests = 100;
+        if (!self->local_agents)
+            self->local_agents = 4;
+        self->listen = "tcp://127.0.0.1:*";
+        if (!self->http)
+            self->http = "127.0.0.1:5000";
+        break;
+    case CTL_COMMAND_EXPORT:
+        if (self->run_id < 1)
+            return s_usage(err, cmd, "RUN_ID is required");
+        break;
+    default: assert(false);
+    }
+    if (self->insecure && !ctl_config_endpoint_is_loopback(self->listen))
+        return s_usage(err, cmd, "--insecure is only allowed with a loopback --listen "
+                       "(got %s)", self->listen);
+    if (self->http && !ctl_config_hostport_is_loopback(self->http) && !self->token)
+        return s_usage(err, cmd, "--http %s is not a loopback address: give --token "
+                       "or set STAMPEDE_TOKEN", self->http);
+    return CTL_CONFIG_RUN;
+}
+
+int
+ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_token,
+                 FILE *out, FILE *err)
+{
+    assert(self && argv && out && err);
+    ctl_config_defaults(self);
+    if (argc < 2)
+        return s_usage(err, NULL, "missing command (serve, run, demo or export)");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(s_usage_main, out);
+        return CTL_CONFIG_EXIT;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        fprintf(out, "stampede %s\n", STAMPEDE_VERSION);
+        return CTL_CONFIG_EXIT;
+    }
+    const struct option *options;
+    const char *usage;
+    if (strcmp(cmd, "serve") == 0) {
+        self->command = CTL_COMMAND_SERVE;
+        options = s_serve_options;
+        usage = s_usage_serve;
+    }
+    else if (strcmp(cmd, "run") == 0) {
+        self->command = CTL_COMMAND_RUN;
+        options = s_run_options;
+        usage = s_usage_run;
+    }
+    else if (strcmp(cmd, "demo") == 0) {
+        self->command = CTL_COMMAND_DEMO;
+        options = s_demo_options;
+        usage = s_usage_demo;
+    }
+    else if (strcmp(cmd, "export") == 0) {
+        self->command = CTL_COMMAND_EXPORT;
+        options = s_export_options;
+        usage = s_usage_export;
+    }
+    else
+        return s_usage(err, NULL, "unknown command '%.64s'", cmd);
+
+    //  -n takes a value only where the command has --requests.
+    bool has_n = false;
+    for (const struct option *o = options; o->name; o++)
+        if (o->val == S_OPT_REQUESTS)
+            has_n = true;
+    const char *shortopts = has_n ? ":hn:" : ":h";
+    bool n_given = false;
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    optind = 0; //  GNU: reinitialise, so the parser can run more than once
+    opterr = 0;
+    for (;;) {
+        int opt = getopt_long(sub_argc, sub_argv, shortopts, options, NULL);
+        if (opt == -1)
+            break;
+        if (opt == S_OPT_HELP) {
+            fputs(usage, out);
+            return CTL_CONFIG_EXIT;
+        }
+        if (opt == S_OPT_VERSION) {
+            fprintf(out, "stampede %s\n", STAMPEDE_VERSION);
+            return CTL_CONFIG_EXIT;
+        }
+        if (opt == ':')
+            return s_usage(err, cmd, "option '%.64s' needs a value",
+                           sub_argv[optind - 1]);
+        if (opt == '?') {
+            if (optopt)
+                return s_usage(err, cmd, "unknown option '-%c'", optopt);
+            return s_usage(err, cmd, "unknown option '%.64s'", sub_argv[optind - 1]);
+        }
+        int rc = s_apply(self, cmd, opt, optarg, &n_given, err);
+        if (rc)
+            return rc;
+    }
+    int positional = sub_argc - optind;
+    if (self->command == CTL_COMMAND_EXPORT && positional >= 1) {
+        long long run_id;
+        if (s_parse_int(sub_argv[optind], 1, INT64_MAX, &run_id))
+            return s_usage(err, cmd, "RUN_ID must be a positive number, got '%.64s'",
+                           sub_argv[optind]);
+        self->run_id = run_id;
+        optind++;
+        positional--;
+    }
+    if (positional > 0)
+        return s_usage(err, cmd, "unexpected argument '%.64s'", sub_argv[optind]);
+    return s_finish(self, cmd, n_given, env_token, err);
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  Parses a NULL-terminated list of words; returns the code and leaves the
+//  error text in err_text (when given).
+static int
+s_try(ctl_config_t *config, const char *env_token, char *err_text, size_t err_size,
+      const char *first, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = (char *) "stampede";
+    va_list args;
+    va_start(args, first);
+    for (const char *word = first; word; word = va_arg(args, const char *)) {
+        assert(argc < 63);
+        argv[argc++] = (char *) word;
+    }
+    va_end(args);
+    argv[argc] = NULL;
+    char *out_buf = NULL, *err_buf = NULL;
+    size_t out_size = 0, err_len = 0;
+    FILE *out = open_memstream(&out_buf, &out_size);
+    FILE *err = open_memstream(&err_buf, &err_len);
+    assert(out && err);
+    int rc = ctl_config_parse(config, argc, argv, env_token, out, err);
+    fclose(out);
+    fclose(err);
+    if (err_text)
+        snprintf(err_text, err_size, "%s%s", err_buf, rc == CTL_CONFIG_EXIT ? out_buf : "");
+    free(out_buf);
+    free(err_buf);
+    return rc;
+}
+
+//  Expects a usage error whose message contains `why`.
+#define S_EXPECT_USAGE(why, ...)                                                     \
+    do {                                                                             \
+        char text_[1024] = "";                                                       \
+        CHECK_INT(s_try(&config, NULL, text_, sizeof text_, __VA_ARGS__, NULL),      \
+                  CTL_CONFIG_USAGE);                                                 \
+        if (!strstr(text_, why)) {                                                   \
+            fprintf(stderr, "expected \"%s\" in \"%s\"\n", why, text_);             \
+            abort();                                                                 \
+        }                                                                            \
+    } while (0)
+
+void
+ctl_config_test(bool verbose)
+{
+    ctl_config_t config;
+    char text[1024];
+
+    //  Defaults.
+    ctl_config_defaults(&config);
+    CHECK_INT(config.command, CTL_COMMAND_NONE);
+    CHECK_STR(config.db, "results/stampede.db");
+    CHECK_STR(config.keys, "results/keys");
+    CHECK_INT(config.timeout_ms, 30000);
+    CHECK_STR(ctl_config_command_name(CTL_COMMAND_DEMO), "demo");
+    CHECK_STR(ctl_config_command_name(CTL_COMMAND_NONE), "none");
+
+    //  Top level.
+    S_EXPECT_USAGE("missing command", NULL);
+    S_EXPECT_USAGE("unknown command 'fly'", "fly");
+    CHECK_INT(s_try(&config, NULL, text, sizeof text, "--help", NULL), CTL_CONFIG_EXIT);
+    CHECK_TRUE(strstr(text, "Usage: stampede COMMAND") != NULL);
+    CHECK_INT(s_try(&config, NULL, text, sizeof text, "--version", NULL),
+              CTL_CONFIG_EXIT);
+    CHECK_STR(text, "stampede " STAMPEDE_VERSION "\n");
+
+    //  serve: defaults, every option, the loopback rules.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", NULL), CTL_CONFIG_RUN);
+    CHECK_INT(config.command, CTL_COMMAND_SERVE);
+    CHECK_STR(config.listen, "tcp://127.0.0.1:5555");
+    CHECK_STR(config.http, "127.0.0.1:5000");
+    CHECK_NULL(config.token);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", "--listen", "tcp://127.0.0.1:*",
+                    "--http", "127.0.0.1:0", "--db", "/tmp/x.db", "--keys", "/tmp/k",
+                    "--insecure", "--target", "http://127.0.0.1:9000/url/demo/",
+                    "--token", "s3cret", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_STR(config.listen, "tcp://127.0.0.1:*");
+    CHECK_STR(config.http, "127.0.0.1:0");
+    CHECK_STR(config.db, "/tmp/x.db");
+    CHECK_STR(config.keys, "/tmp/k");
+    CHECK_TRUE(config.insecure);
+    CHECK_STR(config.target, "http://127.0.0.1:9000/url/demo/");
+    CHECK_STR(config.token, "s3cret");
+    CHECK_INT(s_try(&config, NULL, text, sizeof text, "serve", "--help", NULL),
+              CTL_CONFIG_EXIT);
+    CHECK_TRUE(strstr(text, "Usage: stampede serve") != NULL);
+    CHECK_INT(s_try(&config, NULL, text, sizeof text, "serve", "--version", NULL),
+              CTL_CONFIG_EXIT);
+    S_EXPECT_USAGE("not a loopback address", "serve", "--http", "0.0.0.0:5000");
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", "--http", "0.0.0.0:5000", "--token",
+                    "t", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(s_try(&config, "from-env", NULL, 0, "serve", "--http", "0.0.0.0:5000",
+                    NULL),
+              CTL_CONFIG_RUN);
+    CHECK_STR(config.token, "from-env");
+    CHECK_INT(s_try(&config, "from-env", NULL, 0, "serve", "--token", "flag", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_STR(config.token, "flag");
+    CHECK_INT(s_try(&config, "a b", text, sizeof text, "serve", NULL), CTL_CONFIG_USAGE);
+    CHECK_TRUE(strstr(text, "STAMPEDE_TOKEN must be") != NULL);
+    S_EXPECT_USAGE("--insecure is only allowed", "serve", "--insecure", "--listen",
+                   "tcp://0.0.0.0:5555");
+    S_EXPECT_USAGE("--listen must be", "serve", "--listen", "udp://1.2.3.4:5");
+    S_EXPECT_USAGE("--http must be HOST:PORT", "serve", "--http", "localhost");
+    S_EXPECT_USAGE("--http must be HOST:PORT", "serve", "--http", "127.0.0.1:70000");
+    S_EXPECT_USAGE("--target: URL must start", "serve", "--target", "ftp://x/");
+    S_EXPECT_USAGE("--token must be", "serve", "--token", "a b");
+    S_EXPECT_USAGE("--db must be a path", "serve", "--db", "");
+    S_EXPECT_USAGE("unknown option '--url'", "serve", "--url", "http://x/");
+    S_EXPECT_USAGE("unknown option '-x'", "serve", "-x");
+    S_EXPECT_USAGE("needs a value", "serve", "--http");
+    S_EXPECT_USAGE("unexpected argument 'extra'", "serve", "extra");
+
+    //  run: required options, defaults and every option.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://127.0.0.1:9/", "-n",
+                    "100", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.command, CTL_COMMAND_RUN);
+    CHECK_INT(config.requests, 100);
+    CHECK_INT(config.local_agents, 4);
+    CHECK_INT(config.wait_agents, 0);
+    CHECK_STR(config.listen, "tcp://127.0.0.1:*");
+    CHECK_STR(config.method, "GET");
+    CHECK_NULL(config.http);
+    CHECK_TRUE(!config.json);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "https://example.com/x",
+                    "--requests", "10", "--wait-agents", "3", "--method", "POST",
+                    "--data", "{}", "--header", "Content-Type: application/json",
+                    "--header", "X-A:1", "--timeout-ms", "500", "--db", "r.db",
+                    "--json", "--keys", "k", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.requests, 10);
+    CHECK_INT(config.wait_agents, 3);
+    CHECK_INT(config.local_agents, 0);
+    CHECK_STR(config.listen, "tcp://127.0.0.1:5555");
+    CHECK_STR(config.method, "POST");
+    CHECK_STR(config.data, "{}");
+    CHECK_INT(config.n_headers, 2);
+    CHECK_STR(config.headers[1], "X-A:1");
+    CHECK_INT(config.timeout_ms, 500);
+    CHECK_TRUE(config.json);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://127.0.0.1:9/", "-n",
+                    "3", "--local-agents", "2", "--insecure", "--listen",
+                    "tcp://127.0.0.1:7000", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.local_agents, 2);
+    CHECK_TRUE(config.insecure);
+    CHECK_INT(s_try(&config, NULL, text, sizeof text, "run", "-h", NULL),
+              CTL_CONFIG_EXIT);
+    CHECK_TRUE(strstr(text, "Usage: stampede run") != NULL);
+    S_EXPECT_USAGE("--url is required", "run", "-n", "5");
+    S_EXPECT_USAGE("-n is required", "run", "--url", "http://127.0.0.1/");
+    S_EXPECT_USAGE("-n must be a number from 1 to 1000000", "run", "--url",
+                   "http://h/", "-n", "0");
+    S_EXPECT_USAGE("-n must be", "run", "--url", "http://h/", "-n", "1000001");
+    S_EXPECT_USAGE("-n must be", "run", "--url", "http://h/", "-n", "12abc");
+    S_EXPECT_USAGE("-n must be", "run", "--url", "http://h/", "-n", "-5");
+    S_EXPECT_USAGE("--url: URL must start", "run", "--url", "file:///etc/passwd", "-n",
+                   "1");
+    S_EXPECT_USAGE("--url: URL has no host", "run", "--url", "http://", "-n", "1");
+    S_EXPECT_USAGE("space or control", "run", "--url", "http://h/a b", "-n", "1");
+    S_EXPECT_USAGE("exclude each other", "run", "--url", "http://h/", "-n", "1",
+                   "--local-agents", "2", "--wait-agents", "2");
+    S_EXPECT_USAGE("--local-agents must be a number from 1 to 256", "run", "--url",
+                   "http://h/", "-n", "1", "--local-agents", "0");
+    S_EXPECT_USAGE("--wait-agents must be", "run", "--url", "http://h/", "-n", "1",
+                   "--wait-agents", "257");
+    S_EXPECT_USAGE("--method must be a token", "run", "--url", "http://h/", "-n", "1",
+                   "--method", "GE T");
+    S_EXPECT_USAGE("--header: header must look like", "run", "--url", "http://h/",
+                   "-n", "1", "--header", "NoColon");
+    S_EXPECT_USAGE("--header: header name", "run", "--url", "http://h/", "-n", "1",
+                   "--header", "Bad Name: v");
+    S_EXPECT_USAGE("--header: header value", "run", "--url", "http://h/", "-n", "1",
+                   "--header", "X-A: a\r\nInjected: 1");
+    S_EXPECT_USAGE("--timeout-ms must be a number from 1 to 900000", "run", "--url",
+                   "http://h/", "-n", "1", "--timeout-ms", "900001");
+    S_EXPECT_USAGE("--insecure is only allowed", "run", "--url", "http://h/", "-n", "1",
+                   "--insecure", "--listen", "tcp://*:5555");
+    S_EXPECT_USAGE("unknown option '--reserved'", "run", "--reserved", "5");
+
+    //  demo: defaults and options.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", NULL), CTL_CONFIG_RUN);
+    CHECK_INT(config.command, CTL_COMMAND_DEMO);
+    CHECK_INT(config.requests, 100);
+    CHECK_INT(config.reserved, 5);
+    CHECK_INT(config.local_agents, 4);
+    CHECK_STR(config.http, "127.0.0.1:5000");
+    CHECK_STR(config.lambda_listen, "127.0.0.1:9000");
+    CHECK_STR(config.listen, "tcp://127.0.0.1:*");
+    CHECK_TRUE(!config.exit_after);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", "--http", "127.0.0.1:0",
+                    "--lambda-listen", "[::1]:0", "--db", "d.db", "-n", "20",
+                    "--reserved", "3", "--local-agents", "3", "--exit", "--insecure",
+                    "--keys", "kk", "--token", "tok", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_STR(config.lambda_listen, "[::1]:0");
+    CHECK_INT(config.requests, 20);
+    CHECK_INT(config.reserved, 3);
+    CHECK_INT(config.local_agents, 3);
+    CHECK_TRUE(config.exit_after);
+    CHECK_TRUE(config.insecure);
+    CHECK_STR(config.token, "tok");
+    CHECK_INT(s_try(&config, NULL, text, sizeof text, "demo", "--help", NULL),
+              CTL_CONFIG_EXIT);
+    CHECK_TRUE(strstr(text, "Usage: stampede demo") != NULL);
+    S_EXPECT_USAGE("--reserved must be a number from 0 to 1000", "demo", "--reserved",
+                   "1001");
+    S_EXPECT_USAGE("--lambda-listen must be HOST:PORT", "demo", "--lambda-listen",
+                   "nowhere");
+    S_EXPECT_USAGE("not a loopback address", "demo", "--http", "10.0.0.1:5000");
+
+    //  export.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "export", "7", NULL), CTL_CONFIG_RUN);
+    CHECK_INT(config.command, CTL_COMMAND_EXPORT);
+    CHECK_INT(config.run_id, 7);
+    CHECK_STR(config.format, "csv");
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "export", "--format", "json", "12", "--db",
+                    "x.db", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.run_id, 12);
+    CHECK_STR(config.format, "json");
+    CHECK_STR(config.db, "x.db");
+    CHECK_INT(s_try(&config, NULL, text, sizeof text, "export", "--help", NULL),
+              CTL_CONFIG_EXIT);
+    CHECK_TRUE(strstr(text, "Usage: stampede export") != NULL);
+    S_EXPECT_USAGE("RUN_ID is required", "export");
+    S_EXPECT_USAGE("RUN_ID must be a positive number", "export", "0");
+    S_EXPECT_USAGE("RUN_ID must be a positive number", "export", "seven");
+    S_EXPECT_USAGE("--format must be csv or json", "export", "1", "--format", "xml");
+    S_EXPECT_USAGE("unexpected argument '2'", "export", "1", "2");
+    S_EXPECT_USAGE("unknown option '-n'", "export", "1", "-n", "3");
+
+    //  The helpers on their own.
+    char host[64];
+    int port = -1;
+    CHECK_INT(ctl_config_split_hostport("[::1]:8080", host, sizeof host, &port), 0);
+    CHECK_STR(host, "::1");
+    CHECK_INT(port, 8080);
+    CHECK_INT(ctl_config_split_hostport("localhost:0", host, sizeof host, &port), 0);
+    CHECK_STR(host, "localhost");
+    CHECK_INT(port, 0);
+    CHECK_INT(ctl_config_split_hostport("a:b:1", host, sizeof host, &port), -1);
+    CHECK_INT(ctl_config_split_hostport(":80", host, sizeof host, &port), -1);
+    CHECK_INT(ctl_config_split_hostport("h/x:80", host, sizeof host, &port), -1);
+    CHECK_TRUE(ctl_config_hostport_is_loopback("127.0.0.1:5000"));
+    CHECK_TRUE(ctl_config_hostport_is_loopback("[::1]:5000"));
+    CHECK_TRUE(!ctl_config_hostport_is_loopback("0.0.0.0:5000"));
+    CHECK_TRUE(!ctl_config_hostport_is_loopback("garbage"));
+    CHECK_TRUE(ctl_config_endpoint_is_loopback("tcp://127.0.0.1:*"));
+    CHECK_TRUE(ctl_config_endpoint_is_loopback("tcp://[::1]:5555"));
+    CHECK_TRUE(ctl_config_endpoint_is_loopback("tcp://localhost:5555"));
+    CHECK_TRUE(ctl_config_endpoint_is_loopback("ipc:///tmp/x"));
+    CHECK_TRUE(!ctl_config_endpoint_is_loopback("tcp://*:5555"));
+    CHECK_TRUE(!ctl_config_endpoint_is_loopback("tcp://10.1.2.3:5555"));
+    CHECK_TRUE(!ctl_config_endpoint_is_loopback(NULL));
+    char name[PROTO_MAX_HEADER_NAME + 1];
+    const char *value = NULL;
+    CHECK_INT(ctl_config_split_header("X-Trace:  abc", name, sizeof name, &value, text,
+                                      sizeof text),
+              0);
+    CHECK_STR(name, "X-Trace");
+    CHECK_STR(value, "abc");
+    CHECK_INT(ctl_config_split_header(": v", name, sizeof name, &value, text,
+                                      sizeof text),
+              -1);
+    CHECK_TRUE(strstr(text, "header name") != NULL);
+    CHECK_INT(ctl_config_check_url("http://127.0.0.1:9000/url/demo/", text, sizeof text),
+              0);
+    CHECK_INT(ctl_config_check_url("", text, sizeof text), -1);
+    CHECK_TRUE(strstr(text, "1-8192") != NULL);
+    if (verbose)
+        printf("(config checks done) ");
+}

@@ -1,0 +1,55 @@
+/*  ctl_keys — the controller's CurveZMQ key directory.
+
+    Layout of DIR (default results/keys, mode 0700):
+        DIR/controller.key          the controller's public certificate
+                                    (agents pin it with --server-key)
+        DIR/controller.key_secret   its secret pair (mode 0600)
+        DIR/agents/                 public certificates of admitted agents;
+                                    the ZAP handler (zauth) reads this
+                                    directory and rereads it when it changes
+    The controller certificate is created on first use and loaded after.
+
+    Local agents (spawned by `stampede run` / `demo`) get a certificate
+    issued here: its public half goes into DIR/agents/ under a name unique
+    to this process, its secret pair into a private temporary directory
+    (mode 0700) passed to the agent with --key. Both are removed again when
+    the object is destroyed, so local runs leave no admitted keys behind.
+
+    Thread model: created, used and destroyed by one thread; the zcert_t it
+    lends out is read-only and may be read by another thread while this
+    object lives.
+*/
+#ifndef CTL_KEYS_H
+#define CTL_KEYS_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct _ctl_keys_t ctl_keys_t;
+
+//  Opens DIR, creating it, DIR/agents and the controller certificate when
+//  missing. Returns NULL with the reason in err (unreadable or half-present
+//  certificate, no permission, …).
+ctl_keys_t *ctl_keys_new(const char *dir, char *err, size_t err_size);
+
+//  Removes the certificates issued to local agents and frees; safe on NULL
+//  and twice; nulls *self_p.
+void ctl_keys_destroy(ctl_keys_t **self_p);
+
+//  The controller certificate (borrowed until destroy).
+zcert_t *ctl_keys_cert(ctl_keys_t *self);
+
+//  Paths: DIR/controller.key and DIR/agents (borrowed until destroy).
+const char *ctl_keys_public_path(ctl_keys_t *self);
+const char *ctl_keys_agents_dir(ctl_keys_t *self);
+
+//  Issues a certificate for the local agent `name` ([A-Za-z0-9._-]) and
+//  admits its public key. Returns the path of its secret certificate for
+//  the agent's --key (borrowed until destroy), or NULL with err.
+const char *ctl_keys_issue_local(ctl_keys_t *self, const char *name, char *err,
+                                 size_t err_size);
+
+void ctl_keys_test(bool verbose);
+
+#endif

@@ -1,0 +1,299 @@
+/*  ctl_share — one agent's share of a run; see ctl_share.h.
+
+    Stored batches are a bitmap over 1..count, allocated on the first
+    stored batch, so a share never holds more than count / 8 bytes whatever
+    sequence numbers an agent sends.
+*/
+#include "ctl_share.h"
+#include "proto_codec.h"
+#include "sp_check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct _ctl_share_t {
+    char agent_id[PROTO_MAX_ID + 1]; //  the agent firing this share
+    uint32_t first;                  //  first request index
+    uint32_t count;                  //  requests in the share (>= 1)
+    int64_t offset_ns;               //  agent clock minus controller clock at Prepare
+    int64_t rtt_ns;                  //  rtt of that estimate
+    bool ready;                      //  Ready without error received
+    uint8_t *stored;                 //  bit seq-1 set when batch seq is stored
+    uint32_t stored_count;           //  bits set in stored
+    bool done;                       //  Done received
+    uint32_t done_results;           //  Done.results
+    uint32_t done_batches;           //  Done.batches
+    char *abandoned;                 //  reason when the agent went away, or NULL
+};
+
+void
+ctl_share_split(uint32_t n, size_t agents, uint32_t *first, uint32_t *count)
+{
+    assert(agents >= 1 && first && count);
+    uint32_t base = (uint32_t) (n / agents);
+    uint32_t extra = (uint32_t) (n % agents);
+    uint32_t next = 0;
+    for (size_t i = 0; i < agents; i++) {
+        first[i] = next;
+        count[i] = base + (i < extra ? 1 : 0);
+        next += count[i];
+    }
+}
+
+ctl_share_t *
+ctl_share_new(const char *agent_id, uint32_t first_index, uint32_t count,
+              int64_t clock_offset_ns, int64_t clock_rtt_ns)
+{
+    assert(agent_id);
+    if (count == 0 || strlen(agent_id) > PROTO_MAX_ID)
+        return NULL;
+    ctl_share_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf(self->agent_id, sizeof self->agent_id, "%s", agent_id);
+    self->first = first_index;
+    self->count = count;
+    self->offset_ns = clock_offset_ns;
+    self->rtt_ns = clock_rtt_ns;
+    return self;
+}
+
+void
+ctl_share_destroy(ctl_share_t **self_p)
+{
+    assert(self_p);
+    ctl_share_t *self = *self_p;
+    if (self) {
+        free(self->stored);
+        free(self->abandoned);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+ctl_share_agent_id(ctl_share_t *self)
+{
+    assert(self);
+    return self->agent_id;
+}
+
+uint32_t
+ctl_share_first(ctl_share_t *self)
+{
+    assert(self);
+    return self->first;
+}
+
+uint32_t
+ctl_share_count(ctl_share_t *self)
+{
+    assert(self);
+    return self->count;
+}
+
+int64_t
+ctl_share_offset_ns(ctl_share_t *self)
+{
+    assert(self);
+    return self->offset_ns;
+}
+
+int64_t
+ctl_share_rtt_ns(ctl_share_t *self)
+{
+    assert(self);
+    return self->rtt_ns;
+}
+
+bool
+ctl_share_contains(ctl_share_t *self, uint32_t index)
+{
+    assert(self);
+    return index >= self->first && index - self->first < self->count;
+}
+
+void
+ctl_share_set_ready(ctl_share_t *self)
+{
+    assert(self);
+    self->ready = true;
+}
+
+bool
+ctl_share_ready(ctl_share_t *self)
+{
+    assert(self);
+    return self->ready;
+}
+
+bool
+ctl_share_batch_seen(ctl_share_t *self, uint32_t seq)
+{
+    assert(self);
+    if (seq < 1 || seq > self->count || !self->stored)
+        return false;
+    uint32_t bit = seq - 1;
+    return (self->stored[bit / 8] >> (bit % 8)) & 1;
+}
+
+int
+ctl_share_batch_stored(ctl_share_t *self, uint32_t seq)
+{
+    assert(self);
+    if (seq < 1 || seq > self->count)
+        return -1;
+    if (!self->stored) {
+        self->stored = calloc((self->count + 7) / 8, 1);
+        if (!self->stored)
+            return -1;
+    }
+    if (ctl_share_batch_seen(self, seq))
+        return 0;
+    uint32_t bit = seq - 1;
+    self->stored[bit / 8] |= (uint8_t) (1u << (bit % 8));
+    self->stored_count++;
+    return 1;
+}
+
+int
+ctl_share_set_done(ctl_share_t *self, uint32_t results, uint32_t batches)
+{
+    assert(self);
+    if (results > self->count || batches > self->count || (batches == 0 && results > 0) ||
+        batches > results)
+        return -1;
+    self->done = true;
+    self->done_results = results;
+    self->done_batches = batches;
+    return 0;
+}
+
+uint32_t
+ctl_share_done_results(ctl_share_t *self)
+{
+    assert(self);
+    return self->done_results;
+}
+
+bool
+ctl_share_complete(ctl_share_t *self)
+{
+    assert(self);
+    if (!self->done)
+        return false;
+    //  Every stored seq is <= count; complete when 1..batches are all in.
+    for (uint32_t seq = 1; seq <= self->done_batches; seq++)
+        if (!ctl_share_batch_seen(self, seq))
+            return false;
+    return true;
+}
+
+void
+ctl_share_abandon(ctl_share_t *self, const char *reason)
+{
+    assert(self && reason);
+    if (!self->abandoned)
+        self->abandoned = strdup(reason);
+}
+
+const char *
+ctl_share_abandoned(ctl_share_t *self)
+{
+    assert(self);
+    return self->abandoned;
+}
+
+void
+ctl_share_test(bool verbose)
+{
+    //  The split rule: equal parts, remainder over the first agents.
+    uint32_t first[8], count[8];
+    ctl_share_split(100, 4, first, count);
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(first[i], 25 * i);
+        CHECK_INT(count[i], 25);
+    }
+    ctl_share_split(10, 3, first, count);
+    CHECK_INT(count[0], 4);
+    CHECK_INT(count[1], 3);
+    CHECK_INT(count[2], 3);
+    CHECK_INT(first[0], 0);
+    CHECK_INT(first[1], 4);
+    CHECK_INT(first[2], 7);
+    ctl_share_split(20, 3, first, count);
+    CHECK_INT(count[0], 7);
+    CHECK_INT(count[1], 7);
+    CHECK_INT(count[2], 6);
+    CHECK_INT(first[2], 14);
+    ctl_share_split(2, 3, first, count);
+    CHECK_INT(count[0], 1);
+    CHECK_INT(count[1], 1);
+    CHECK_INT(count[2], 0);
+    ctl_share_split(7, 1, first, count);
+    CHECK_INT(first[0], 0);
+    CHECK_INT(count[0], 7);
+    //  Differential check against the naive rule: deal requests one by
+    //  one round-robin, then count.
+    for (uint32_t n = 0; n < 40; n++)
+        for (size_t k = 1; k <= 8; k++) {
+            uint32_t dealt[8] = {0};
+            for (uint32_t r = 0; r < n; r++)
+                dealt[r % k]++;
+            ctl_share_split(n, k, first, count);
+            uint32_t next = 0;
+            for (size_t i = 0; i < k; i++) {
+                CHECK_INT(count[i], dealt[i]);
+                CHECK_INT(first[i], next);
+                next += count[i];
+            }
+            CHECK_INT(next, n);
+        }
+
+    //  A share's life: ready, batches (one resent), done, complete.
+    CHECK_NULL(ctl_share_new("a", 0, 0, 0, 0));
+    ctl_share_t *share = ctl_share_new("agent-2", 25, 25, -3000, 800);
+    CHECK_NOT_NULL(share);
+    CHECK_STR(ctl_share_agent_id(share), "agent-2");
+    CHECK_INT(ctl_share_first(share), 25);
+    CHECK_INT(ctl_share_count(share), 25);
+    CHECK_INT(ctl_share_offset_ns(share), -3000);
+    CHECK_INT(ctl_share_rtt_ns(share), 800);
+    CHECK_TRUE(ctl_share_contains(share, 25));
+    CHECK_TRUE(ctl_share_contains(share, 49));
+    CHECK_TRUE(!ctl_share_contains(share, 24));
+    CHECK_TRUE(!ctl_share_contains(share, 50));
+    CHECK_TRUE(!ctl_share_ready(share));
+    ctl_share_set_ready(share);
+    CHECK_TRUE(ctl_share_ready(share));
+    CHECK_TRUE(!ctl_share_batch_seen(share, 1));
+    CHECK_INT(ctl_share_batch_stored(share, 1), 1);
+    CHECK_INT(ctl_share_batch_stored(share, 1), 0);
+    CHECK_INT(ctl_share_batch_stored(share, 0), -1);
+    CHECK_INT(ctl_share_batch_stored(share, 26), -1);
+    CHECK_TRUE(ctl_share_batch_seen(share, 1));
+    CHECK_TRUE(!ctl_share_complete(share));
+    CHECK_INT(ctl_share_set_done(share, 26, 2), -1);
+    CHECK_INT(ctl_share_set_done(share, 25, 26), -1);
+    CHECK_INT(ctl_share_set_done(share, 5, 0), -1);
+    CHECK_INT(ctl_share_set_done(share, 25, 2), 0);
+    CHECK_INT(ctl_share_done_results(share), 25);
+    CHECK_TRUE(!ctl_share_complete(share)); //  batch 2 missing
+    CHECK_INT(ctl_share_batch_stored(share, 2), 1);
+    CHECK_TRUE(ctl_share_complete(share));
+    CHECK_NULL(ctl_share_abandoned(share));
+    ctl_share_abandon(share, "agent agent-2 disconnected");
+    ctl_share_abandon(share, "second reason is ignored");
+    CHECK_STR(ctl_share_abandoned(share), "agent agent-2 disconnected");
+    ctl_share_destroy(&share);
+    CHECK_NULL(share);
+    ctl_share_destroy(&share);
+
+    //  A share sent in no batch at all: Done{0, 0} completes it at once.
+    share = ctl_share_new("agent-3", 0, 3, 0, 0);
+    CHECK_INT(ctl_share_set_done(share, 0, 0), 0);
+    CHECK_TRUE(ctl_share_complete(share));
+    ctl_share_destroy(&share);
+    if (verbose)
+        printf("(share checks done) ");
+}

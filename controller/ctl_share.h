@@ -1,0 +1,78 @@
+/*  ctl_share — one agent's part of a run: the contiguous index range
+    [first_index, first_index + count) it fires, its clock estimate at
+    Prepare, and the delivery bookkeeping that says when every one of its
+    results is stored (Ready received, batches 1..batches stored, Done
+    received).
+
+    Also home of ctl_share_split, the rule that divides N requests over K
+    agents: contiguous ranges in agent order, equal sizes, the remainder
+    spread one each over the first agents (100 over 4 → 25/25/25/25; 10
+    over 3 → 4/3/3).
+
+    Batch numbers come from agents: ctl_share_batch_stored refuses a seq
+    outside 1..count (every batch carries at least one result) rather than
+    trusting it to size anything.
+
+    Thread model: owned and used by one thread (the controller's loop).
+*/
+#ifndef CTL_SHARE_H
+#define CTL_SHARE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _ctl_share_t ctl_share_t;
+
+//  Splits n requests over `agents` slots: fills first[i] and count[i] for
+//  i < agents (count may be 0 when n < agents). agents >= 1.
+void ctl_share_split(uint32_t n, size_t agents, uint32_t *first, uint32_t *count);
+
+//  A share of agent_id (copied) with its range and clock estimate, or NULL
+//  when count is 0 or allocation fails.
+ctl_share_t *ctl_share_new(const char *agent_id, uint32_t first_index, uint32_t count,
+                           int64_t clock_offset_ns, int64_t clock_rtt_ns);
+
+//  Frees; safe on NULL and twice; nulls *self_p.
+void ctl_share_destroy(ctl_share_t **self_p);
+
+const char *ctl_share_agent_id(ctl_share_t *self);
+uint32_t ctl_share_first(ctl_share_t *self);
+uint32_t ctl_share_count(ctl_share_t *self);
+int64_t ctl_share_offset_ns(ctl_share_t *self);
+int64_t ctl_share_rtt_ns(ctl_share_t *self);
+
+//  True when index belongs to the share.
+bool ctl_share_contains(ctl_share_t *self, uint32_t index);
+
+//  Readiness: set once the agent answered Ready without error.
+void ctl_share_set_ready(ctl_share_t *self);
+bool ctl_share_ready(ctl_share_t *self);
+
+//  Notes that batch seq is stored. Returns 1 when new, 0 when it was
+//  already stored (a resend), -1 when seq is outside 1..count.
+int ctl_share_batch_stored(ctl_share_t *self, uint32_t seq);
+
+//  True when batch seq is already stored.
+bool ctl_share_batch_seen(ctl_share_t *self, uint32_t seq);
+
+//  Records Done{results, batches}. Returns 0, or -1 when the numbers cannot
+//  be true (results or batches above count, batches 0 with results).
+int ctl_share_set_done(ctl_share_t *self, uint32_t results, uint32_t batches);
+
+//  Results the agent said it sent in Done (0 before Done).
+uint32_t ctl_share_done_results(ctl_share_t *self);
+
+//  True once Done arrived and batches 1..batches are all stored.
+bool ctl_share_complete(ctl_share_t *self);
+
+//  Abandons the share (its agent expired): it counts as settled, and
+//  reason (copied) is what its missing results are marked lost with.
+void ctl_share_abandon(ctl_share_t *self, const char *reason);
+
+//  The abandon reason, or NULL while the share is live.
+const char *ctl_share_abandoned(ctl_share_t *self);
+
+void ctl_share_test(bool verbose);
+
+#endif
