@@ -1,0 +1,128 @@
+/*  ctl_run — one run's state machine: from the run row in the store,
+    through Prepare/Ready and Go, to every result stored (or marked lost)
+    and the run completed, or failed.
+
+        preparing --all Ready--> running --all shares settled--> completed
+            |                      |  (deadline: start + timeout + grace)
+            +--Ready error, ready  +--agent expired: its share is settled
+               timeout, agent         as lost, the others carry on
+               expired--> failed (Cancel sent to every agent of the run)
+
+    A share is settled when its Done arrived and batches 1..batches are
+    stored, or when its agent went away. On completion every index without
+    a row is marked lost with the reason (agent disconnected, deadline
+    passed, not reported), so requested = recorded + lost always holds.
+
+    Results arrive in agent clock; instants the agent measured (scheduled,
+    sent, first byte, done) are converted to controller clock with the
+    offset estimated at Prepare — the same one Go was converted with and
+    that is stored with the share. Instants from the target
+    (received_ns, function_*) are stored as they are.
+
+    Every batch a run accepts is stored in one transaction and then
+    acknowledged; a batch already stored is acknowledged again without
+    touching the store. A completed run still accepts late batches (a late
+    real result replaces its lost row), so an agent that reconnects after
+    the end can hand its results over.
+
+    Thread model: owned and used by the controller's loop thread, which
+    also owns the store_t and the registry it borrows.
+*/
+#ifndef CTL_RUN_H
+#define CTL_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl_registry.h"
+#include "proto_codec.h"
+#include "store.h"
+
+typedef struct _ctl_run_t ctl_run_t;
+
+//  What to fire. Strings are borrowed for the ctl_run_new call only.
+typedef struct {
+    const char *url;              //  http:// or https://
+    const char *method;           //  NULL means GET
+    const char *const *headers;   //  "Name: value" each
+    size_t n_headers;             //  <= PROTO_MAX_HEADERS
+    const char *body;             //  may be NULL
+    size_t body_size;             //  <= PROTO_MAX_BODY
+    uint32_t requests;            //  N, 1 .. CTL_RUN_MAX_REQUESTS
+    uint32_t timeout_ms;          //  per request; 0 means 30000
+    const char *label;            //  shown in the UI, may be NULL
+} ctl_run_spec_t;
+
+//  The run's clocks; ctl_run_timing_defaults gives the values of the design:
+//  10 s for every Ready, a 15 s grace after start + timeout, a start at
+//  least 250 ms (and 4 × the largest rtt) after Go is sent.
+typedef struct {
+    int64_t ready_timeout_ns;
+    int64_t deadline_grace_ns;
+    int64_t min_lead_ns;
+} ctl_run_timing_t;
+
+#define CTL_RUN_MAX_REQUESTS 1000000
+
+void ctl_run_timing_defaults(ctl_run_timing_t *timing);
+
+//  Checks a spec against the protocol's rules (URL, method, headers, body,
+//  counts). Returns 0, or -1 with a reason for the user in err.
+int ctl_run_spec_check(const ctl_run_spec_t *spec, char *err, size_t err_size);
+
+//  Starts a run of spec over every agent in registry (sorted by id; agents
+//  whose share would be empty are left out): creates the run row and the
+//  shares in store, sends Prepare. now_ns is the controller's wall clock.
+//  Returns the run, or NULL with err and *status set to 400 (bad spec, a
+//  share above an agent's capacity), 503 (no agents) or 500 (store or send
+//  failure). timing may be NULL for the defaults. store and registry are
+//  borrowed for the run's life.
+ctl_run_t *ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing,
+                       store_t *store, ctl_registry_t *registry, int64_t now_ns,
+                       char *err, size_t err_size, int *status);
+
+//  Frees; safe on NULL and twice; nulls *self_p. Does not touch the store:
+//  cancel first to end a live run.
+void ctl_run_destroy(ctl_run_t **self_p);
+
+int64_t ctl_run_id(ctl_run_t *self);
+
+//  "preparing", "running", "completed" or "failed".
+const char *ctl_run_state(ctl_run_t *self);
+
+//  True once completed or failed.
+bool ctl_run_finished(ctl_run_t *self);
+
+//  Why the run failed ("" otherwise).
+const char *ctl_run_error(ctl_run_t *self);
+
+//  Number of agents taking part.
+size_t ctl_run_agents(ctl_run_t *self);
+
+//  The controller instant the agents fire at (0 before Go).
+int64_t ctl_run_start_ns(ctl_run_t *self);
+
+//  Messages of this run from agent_id (validated by proto_decode), handled
+//  at controller wall clock now_ns. Messages that do not fit the run's
+//  state or the agent's share are logged and dropped.
+void ctl_run_on_ready(ctl_run_t *self, const char *agent_id, const Stampede__Ready *ready,
+                      int64_t now_ns);
+void ctl_run_on_batch(ctl_run_t *self, const char *agent_id,
+                      const Stampede__ResultBatch *batch, int64_t now_ns);
+void ctl_run_on_done(ctl_run_t *self, const char *agent_id, const Stampede__Done *done,
+                     int64_t now_ns);
+
+//  agent_id was expired by the registry.
+void ctl_run_on_agent_expired(ctl_run_t *self, const char *agent_id, int64_t now_ns);
+
+//  Advances timers: the Ready timeout and the run deadline.
+void ctl_run_tick(ctl_run_t *self, int64_t now_ns);
+
+//  Ends a live run as failed with reason and sends Cancel; no-op once
+//  finished.
+void ctl_run_cancel(ctl_run_t *self, const char *reason, int64_t now_ns);
+
+void ctl_run_test(bool verbose);
+
+#endif
