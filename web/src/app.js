@@ -56,12 +56,12 @@ function showError(message) {
   banner.hidden = !message;
 }
 
-// The numbers of a run, wherever the API nests them.
+// The numbers of a run: its summary object, with requested beside it.
 function totals(run) {
   const s = run && typeof run.summary === 'object' && run.summary ? run.summary : run || {};
   const n = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   return {
-    requested: n(s.requested),
+    requested: n(s.requested ?? (run && run.requested)),
     ok: n(s.ok),
     throttled: n(s.throttled),
     errors: n(s.errors),
