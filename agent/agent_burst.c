@@ -34,6 +34,7 @@ typedef struct {
     CURL *easy;                    //  NULL once its result is taken
     agent_response_t *response;    //  what the transfer received
     int64_t sent_ns;               //  wall clock when the request went out
+    int64_t first_byte_ns;         //  wall clock when the answer began
     char errbuf[CURL_ERROR_SIZE];  //  curl's text for a failure
 } s_slot_t;
 
@@ -91,7 +92,10 @@ s_on_prereq(void *user, char *primary_ip, char *local_ip, int primary_port,
 static size_t
 s_on_header(char *data, size_t size, size_t count, void *user)
 {
-    agent_response_header(user, data, size * count);
+    s_slot_t *slot = user;
+    if (slot->first_byte_ns == 0)
+        slot->first_byte_ns = sp_clock_wall_ns();
+    agent_response_header(slot->response, data, size * count);
     return size * count;
 }
 
@@ -197,7 +201,7 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
     S_SETOPT(easy, CURLOPT_USERAGENT, "stampede-agent/" STAMPEDE_VERSION);
     S_SETOPT(easy, CURLOPT_HTTPHEADER, self->headers);
     S_SETOPT(easy, CURLOPT_HEADERFUNCTION, s_on_header);
-    S_SETOPT(easy, CURLOPT_HEADERDATA, (void *) slot->response);
+    S_SETOPT(easy, CURLOPT_HEADERDATA, (void *) slot);
     S_SETOPT(easy, CURLOPT_WRITEFUNCTION, s_on_body);
     S_SETOPT(easy, CURLOPT_WRITEDATA, (void *) slot->response);
     S_SETOPT(easy, CURLOPT_PREREQFUNCTION, s_on_prereq);
@@ -306,12 +310,6 @@ s_flush(s_engine_t *self)
     self->pending_count = 0;
 }
 
-static int64_t
-s_at(int64_t anchor_ns, curl_off_t offset_us)
-{
-    return offset_us > 0 ? anchor_ns + (int64_t) offset_us * 1000 : 0;
-}
-
 //  Turns one finished transfer into a pending Result and frees its handle.
 static void
 s_take_result(s_engine_t *self, CURL *easy, CURLcode code)
@@ -324,25 +322,17 @@ s_take_result(s_engine_t *self, CURL *easy, CURLcode code)
     assert(result);
     agent_response_result_init(result,
                                self->first_index + (uint32_t) (slot - self->slots));
-    curl_off_t pre = 0, first = 0, total = 0, downloaded = 0;
+    curl_off_t downloaded = 0;
     long status = 0, connects = 0;
-    curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
-    curl_easy_getinfo(easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
-    curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total);
     curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
-    //  curl's times are offsets from its own start of the transfer, an
-    //  instant we cannot see. Pin them to the wall clock where we can: at
-    //  the prereq callback (= PRETRANSFER), else at completion (= now).
-    int64_t anchor = slot->sent_ns > 0 ? slot->sent_ns - (int64_t) pre * 1000
-                                       : sp_clock_wall_ns() - (int64_t) total * 1000;
     result->scheduled_ns = self->start_at_ns;
-    result->sent_ns = slot->sent_ns > 0 ? slot->sent_ns : 0;
-    result->first_byte_ns = slot->sent_ns > 0 ? s_at(anchor, first) : 0;
-    result->done_ns = anchor + (int64_t) total * 1000;
+    result->sent_ns = slot->sent_ns;
+    result->first_byte_ns = slot->first_byte_ns;
+    result->done_ns = sp_clock_wall_ns();
     result->bytes_received = downloaded > 0 ? (uint64_t) downloaded : 0;
-    result->connection_reused = connects == 0 && pre > 0;
+    result->connection_reused = connects == 0 && slot->sent_ns > 0;
     agent_response_finish(slot->response, result, code, slot->errbuf, status);
     curl_multi_remove_handle(self->multi, easy);
     curl_easy_cleanup(easy);
@@ -780,7 +770,7 @@ agent_burst_test(bool verbose)
         CHECK_INT(r->function_started_ns, AGENT_TESTSERVER_STARTED_NS);
         CHECK_INT(r->function_finished_ns, AGENT_TESTSERVER_FINISHED_NS);
         //  Same host, same clock: the target got it between send and done.
-        CHECK_TRUE(r->received_ns >= r->sent_ns && r->received_ns <= r->done_ns);
+        CHECK_TRUE(r->received_ns >= r->sent_ns && r->received_ns <= r->first_byte_ns);
         CHECK_INT(r->connection_reused, false);
         CHECK_STR(r->error, "");
         CHECK_INT(r->bytes_received, 218);

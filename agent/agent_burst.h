@@ -19,15 +19,16 @@
     its pipe at least every 20 ms, so cancel and shutdown are prompt even
     mid-burst or while waiting for the start instant.
 
-    Timings in a Result are the agent's CLOCK_REALTIME: scheduled =
-    start_at_ns; sent = wall clock read in curl's prereq callback, right
-    before the request is written; first byte and done = sent + curl's
-    (STARTTRANSFER - PRETRANSFER) and (TOTAL - PRETRANSFER). A transfer that
-    never got to send (connect error, connect timeout) has sent = first
-    byte = 0 and done = wall clock when its failure was collected. Pinning
-    curl's offsets at the send instant, rather than at curl_multi_add_handle,
-    keeps them true for big bursts, where curl starts the transfers one
-    after another inside the first curl_multi_perform.
+    Timings in a Result are the agent's CLOCK_REALTIME, each read on the
+    engine thread at the moment it describes: scheduled = start_at_ns;
+    sent = curl's prereq callback (connected, request about to be written);
+    first byte = first header line of the answer; done = when the finished
+    transfer is collected from the multi handle (at most one multi-loop
+    turn late). 0 when the point was never reached (no connection, no
+    answer). curl's own PRETRANSFER/STARTTRANSFER/TOTAL offsets are not
+    used: PRETRANSFER is stamped when the transfer enters its PERFORMING
+    state, which can be after the request went out, so times derived from it
+    contradicted the target's own receive stamp.
 */
 #ifndef AGENT_BURST_H
 #define AGENT_BURST_H

@@ -7,6 +7,7 @@
 #include "agent_config.h"
 #include "sp_check.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -311,6 +312,15 @@ s_lower(char *dest, size_t dest_size, const char *src)
     return true;
 }
 
+//  A pattern of digits, dots and wildcards only ("127.*", "10.0.?.5") names
+//  IPv4 addresses, so it must never match a DNS name that merely starts
+//  with digits ("127.0.0.1.evil.example").
+static bool
+s_address_pattern(const char *pattern)
+{
+    return strspn(pattern, "0123456789.*?") == strlen(pattern);
+}
+
 bool
 agent_config_allows(const agent_config_t *self, const char *host)
 {
@@ -319,11 +329,18 @@ agent_config_allows(const agent_config_t *self, const char *host)
     if (!host || !host[0] || strchr(host, '%') ||
         !s_lower(lower_host, sizeof lower_host, host))
         return false;
+    struct in_addr ipv4;
+    bool is_ipv4 = inet_pton(AF_INET, lower_host, &ipv4) == 1;
     for (size_t i = 0; i < self->allow_count; i++) {
         char pattern[AGENT_CONFIG_MAX_PATTERN + 1];
+        if (!s_lower(pattern, sizeof pattern, self->allow[i]))
+            continue;
         //  A literal match first: "[::1]" is a bracket expression to fnmatch.
-        if (s_lower(pattern, sizeof pattern, self->allow[i]) &&
-            (strcmp(pattern, lower_host) == 0 || fnmatch(pattern, lower_host, 0) == 0))
+        if (strcmp(pattern, lower_host) == 0)
+            return true;
+        if (s_address_pattern(pattern) && !is_ipv4)
+            continue;
+        if (fnmatch(pattern, lower_host, 0) == 0)
             return true;
     }
     return false;
@@ -443,6 +460,9 @@ agent_config_test(bool verbose)
     CHECK_INT(agent_config_allows(&config, "::1"), true);
     CHECK_INT(agent_config_allows(&config, "10.0.0.1"), false);
     CHECK_INT(agent_config_allows(&config, "127.0.0.1%2eevil.com"), false);
+    CHECK_INT(agent_config_allows(&config, "127.0.0.1.evil.example"), false);
+    CHECK_INT(agent_config_allows(&config, "127.evil.example"), false);
+    CHECK_INT(agent_config_allows(&config, "127.0.0.1.1"), false);
     CHECK_INT(agent_config_allows(&config, ""), false);
     CHECK_INT(agent_config_allows(&config, NULL), false);
     CHECK_INT(s_parse(&config, err, sizeof err, "--controller", "tcp://[::1]:7000",

@@ -58,8 +58,10 @@ agent_config_action_t agent_config_parse(agent_config_t *self, int argc,
 
 //  True when host (as it appears in a URL, e.g. "127.0.0.1", "[::1]",
 //  "example.com") equals or matches a pattern of the allow-list (fnmatch,
-//  case-insensitive). Hosts holding '%' never match: a percent-encoded host
-//  could decode to something the pattern did not mean.
+//  case-insensitive). A pattern made only of digits, dots and wildcards
+//  ("127.*") matches IPv4 literals only, never a DNS name that starts with
+//  digits. Hosts holding '%' never match. Pass the host as curl will use it
+//  (decoded and normalised, e.g. from curl_url).
 bool agent_config_allows(const agent_config_t *self, const char *host);
 
 //  True when the controller endpoint's host is loopback (127.0.0.1,
