@@ -12,6 +12,7 @@ const POLL_MS = 500;
 const RUNS_LIMIT = 50;
 const COLORS = { ok: '#1f9d55', throttled: '#e08a00', errors: '#d64545', lost: '#8a94a3' };
 const ACTIVE = new Set(['pending', 'running']);
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
 
 // A token given as ?token= is read once, kept in memory only, and taken
 // out of the address bar so it does not linger in history or screenshots.
@@ -85,7 +86,7 @@ function statusOf(run) {
 
 function formatMs(ms) {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
-  if (ms >= 100) return `${Math.round(ms)} ms`;
+  if (ms >= 10) return `${Math.round(ms)} ms`;
   return `${ms.toFixed(1)} ms`;
 }
 
@@ -112,7 +113,7 @@ function renderChart(t) {
         responsive: true,
         maintainAspectRatio: true,
         cutout: '62%',
-        animation: { duration: 250 },
+        animation: reducedMotion ? false : { duration: 250 },
         plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
       },
     });
@@ -189,7 +190,7 @@ function renderRuns(runs) {
     when.className = 'run-when';
     when.textContent = formatWhen(run.created_ns) || (typeof run.url === 'string' ? run.url : '');
 
-    button.append(idSpan, counts, badge, when);
+    button.append(idSpan, badge, counts, when);
     button.addEventListener('click', () => selectRun(id));
     item.append(button);
     list.append(item);

@@ -1,0 +1,310 @@
+// Browser test of the dashboard, against the real binaries:
+//   stampede-lambda (reserved concurrency 5) <- stampede run (100 requests,
+//   4 local agents) -> SQLite <- stampede serve -> headless Chromium.
+// The page must show exactly 100 requested / 5 ok / 95 throttled, draw its
+// chart, list exactly one run, and raise no console error or CSP
+// violation. Then one agent joins `stampede serve` and a second burst is
+// started from the page's form, which must poll until the run finishes and
+// show it too.
+//
+// Run by ctest with STAMPEDE_BIN (the build's bin/) in the environment.
+// Exits non-zero on failure. Every process it starts is killed by pid.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// ESM ignores NODE_PATH: resolve from web/package.json, whose node_modules
+// `make deps` fills.
+const require = createRequire(path.resolve(here, '../../web/package.json'));
+const { chromium } = require('playwright-core');
+
+const BIN = process.env.STAMPEDE_BIN;
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const STEP_MS = 60000;
+
+const children = new Set();
+let failures = 0;
+
+function log(message) {
+  process.stdout.write(`${message}\n`);
+}
+
+function check(condition, message) {
+  if (condition) {
+    log(`ok - ${message}`);
+  } else {
+    failures += 1;
+    log(`not ok - ${message}`);
+  }
+}
+
+function checkEqual(actual, expected, message) {
+  check(actual === expected, `${message}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+}
+
+// Starts a process; resolves with the regex match once `ready` appears on
+// its stdout, rejects if it exits or stays silent past timeoutMs.
+function start(name, file, args, ready, timeoutMs = STEP_MS) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    let err = '';
+    let isReady = false;
+    const timer = setTimeout(() => reject(new Error(`${name}: not ready after ${timeoutMs} ms\n${err}`)), timeoutMs);
+    child.stdout.on('data', (chunk) => {
+      if (isReady) return;
+      out += chunk;
+      const match = out.match(ready);
+      if (match) {
+        isReady = true;
+        clearTimeout(timer);
+        resolve({ child, match });
+      }
+    });
+    child.stderr.on('data', (chunk) => {
+      err += chunk;
+      if (err.length > 65536) err = err.slice(-32768);
+    });
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before it was ready\n${err}`));
+    });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`${name}: ${error.message}`));
+    });
+  });
+}
+
+// Starts a process that runs in the background until stopAll; its stderr
+// is kept (bounded) for diagnostics.
+function launch(file, args) {
+  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(child);
+  let err = '';
+  child.stderr.on('data', (chunk) => {
+    err += chunk;
+    if (err.length > 65536) err = err.slice(-32768);
+  });
+  child.on('exit', () => { children.delete(child); });
+  child.on('error', (error) => { err += `\n${error.message}`; });
+  return { child, stderr: () => err };
+}
+
+// Runs a process to completion (bounded by timeoutMs).
+function run(name, file, args, timeoutMs = STEP_MS) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name}: still running after ${timeoutMs} ms\n${err}`));
+    }, timeoutMs);
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.stderr.on('data', (chunk) => { err += chunk; });
+    child.on('exit', (code) => {
+      children.delete(child);
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`${name}: ${error.message}`));
+    });
+  });
+}
+
+// SIGTERM each child we started, SIGKILL what is left after 5 s.
+async function stopAll() {
+  const waiting = [...children].map((child) => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(() => { child.kill('SIGKILL'); }, 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  }));
+  await Promise.all(waiting);
+  children.clear();
+}
+
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+async function stats(page) {
+  return page.evaluate(() => Object.fromEntries(
+    [...document.querySelectorAll('[data-stat]')].map((dd) => [dd.dataset.stat, dd.textContent])));
+}
+
+// Pixels of the chart canvas close to the ok and throttled colours.
+async function chartPixels(page) {
+  return page.evaluate(() => {
+    const canvas = document.getElementById('chart');
+    const { width, height } = canvas;
+    const data = canvas.getContext('2d').getImageData(0, 0, width, height).data;
+    const near = (i, r, g, b) => Math.abs(data[i] - r) < 24 && Math.abs(data[i + 1] - g) < 24
+      && Math.abs(data[i + 2] - b) < 24 && data[i + 3] > 200;
+    let ok = 0;
+    let throttled = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (near(i, 0x1f, 0x9d, 0x55)) ok += 1;
+      if (near(i, 0xe0, 0x8a, 0x00)) throttled += 1;
+    }
+    return { width, height, ok, throttled };
+  });
+}
+
+async function main() {
+  if (!BIN) throw new Error('STAMPEDE_BIN is not set (ctest sets it to the build bin/ directory)');
+  for (const binary of ['stampede', 'stampede-lambda', 'stampede-agent', 'bootstrap']) {
+    if (!existsSync(path.join(BIN, binary))) throw new Error(`${path.join(BIN, binary)} is missing: build the project first`);
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run make deps`);
+  const tmp = mkdtempSync(path.join(tmpdir(), 'stampede-e2e-'));
+  const db = path.join(tmp, 's.db');
+  const keys = path.join(tmp, 'keys');
+  let context = null;
+  try {
+    const lambda = await start('stampede-lambda', path.join(BIN, 'stampede-lambda'),
+      ['--listen', '127.0.0.1:0', '--function', `demo=${path.join(BIN, 'bootstrap')}`, '--reserved', '5'],
+      /stampede-lambda listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const target = `${lambda.match[1]}/url/demo/`;
+    log(`# lambda ${target}`);
+
+    const burst = await run('stampede run', path.join(BIN, 'stampede'),
+      ['run', '--url', target, '-n', '100', '--local-agents', '4', '--db', db, '--keys', keys, '--json'],
+      120000);
+    if (burst.code !== 0) throw new Error(`stampede run exited ${burst.code}\n${burst.err}`);
+    log(`# stampede run: ${burst.out.trim().slice(0, 400)}`);
+
+    const serve = await start('stampede serve', path.join(BIN, 'stampede'),
+      ['serve', '--db', db, '--http', '127.0.0.1:0', '--listen', 'tcp://127.0.0.1:*', '--insecure', '--keys', keys],
+      /stampede serve: agents (tcp:\/\/127\.0\.0\.1:\d+) http (http:\/\/127\.0\.0\.1:\d+)/);
+    const [, agentsEndpoint, dashboard] = serve.match;
+    log(`# dashboard ${dashboard}`);
+
+    context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      reducedMotion: 'reduce',
+      viewport: { width: 1280, height: 860 },
+    });
+    // Installed through the DevTools protocol, so the page's CSP does not
+    // apply to it; it records every violation the page itself causes.
+    await context.addInitScript(() => {
+      window.cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (event) => {
+        window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+      });
+    });
+    const page = context.pages()[0] || await context.newPage();
+    const problems = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
+    });
+
+    const response = await page.goto(`${dashboard}/`, { waitUntil: 'load', timeout: STEP_MS });
+    checkEqual(response.status(), 200, 'GET / status');
+    const headers = response.headers();
+    checkEqual(headers['content-security-policy'],
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+      + "frame-ancestors 'none'; base-uri 'none'; form-action 'self'", 'Content-Security-Policy');
+    checkEqual(headers['x-content-type-options'], 'nosniff', 'X-Content-Type-Options');
+
+    await page.waitForFunction(() => document.querySelector('#runs li')
+      && document.querySelector('[data-stat="requested"]').textContent !== '–', null, { timeout: 15000 });
+    const first = await stats(page);
+    checkEqual(first.requested, '100', 'requested');
+    checkEqual(first.ok, '5', 'ok');
+    checkEqual(first.throttled, '95', 'throttled');
+    checkEqual(first.errors, '0', 'errors');
+    checkEqual(first.lost, '0', 'lost');
+    checkEqual(first.environments, '5', 'environments');
+    checkEqual(await page.textContent('#run-title'), 'Run #1', 'run title');
+    checkEqual(await page.textContent('#run-status'), 'completed', 'run status');
+    checkEqual(await page.locator('#runs li').count(), 1, 'runs listed');
+    checkEqual(await page.textContent('#runs li .run-counts'), '5 ok · 95 throttled of 100', 'runs list entry');
+    const pixels = await chartPixels(page);
+    check(pixels.width > 0 && pixels.height > 0, `chart canvas has a size (${pixels.width}x${pixels.height})`);
+    check(pixels.ok > 0 && pixels.throttled > 0, `chart drew ok (${pixels.ok} px) and throttled (${pixels.throttled} px) arcs`);
+    check(pixels.throttled > 5 * pixels.ok, 'throttled arc is the larger one (95 vs 5)');
+    checkEqual(await page.textContent('#chart-caption'), '5 of 100 succeeded, 95 throttled (100 recorded)', 'chart caption');
+    checkEqual(await page.textContent('#agents'), '0 agents connected', 'agents shown');
+    await page.screenshot({ path: path.join(tmp, 'dashboard.png'), fullPage: true });
+    log(`# screenshot ${path.join(tmp, 'dashboard.png')}`);
+
+    // Clicking the run in the list shows it (again).
+    await page.click('#runs li button');
+    await page.waitForFunction(() => document.querySelector('#runs li button').getAttribute('aria-current') === 'true');
+    checkEqual((await stats(page)).ok, '5', 'ok after selecting the run');
+
+    // A second burst from the form, through one agent joining serve.
+    const agent = launch(path.join(BIN, 'stampede-agent'),
+      ['--controller', agentsEndpoint, '--insecure', '--id', 'e2e-agent']);
+    const deadline = Date.now() + 30000;
+    let agents = 0;
+    while (Date.now() < deadline) {
+      const status = await page.evaluate(async () => (await fetch('/api/status')).json());
+      agents = Array.isArray(status.agents) ? status.agents.length : 0;
+      if (agents === 1) break;
+      await new Promise((resolve) => { setTimeout(resolve, 200); });
+    }
+    checkEqual(agents, 1, 'agents connected to serve');
+    if (agents !== 1) throw new Error(`the agent did not join serve\n${agent.stderr()}`);
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForFunction(() => document.querySelector('#agents').textContent === '1 agent connected', null, { timeout: 10000 });
+    await page.fill('#burst-url', target);
+    await page.fill('#burst-requests', '100');
+    await page.click('#burst-submit');
+    await page.waitForFunction(() => document.querySelector('#run-title').textContent === 'Run #2'
+      && document.querySelector('#run-status').textContent === 'completed'
+      && document.querySelectorAll('#runs li').length === 2, null, { timeout: 90000 });
+    const second = await stats(page);
+    checkEqual(second.requested, '100', 'second run requested');
+    checkEqual(second.ok, '5', 'second run ok');
+    checkEqual(second.throttled, '95', 'second run throttled');
+    checkEqual(second.lost, '0', 'second run lost');
+    checkEqual(await page.textContent('#burst-message'), 'Run #2 started.', 'form message');
+    checkEqual(await page.getAttribute('#runs li:first-child button', 'aria-current'), 'true', 'new run selected in the list');
+    await page.screenshot({ path: path.join(tmp, 'dashboard-second.png'), fullPage: true });
+
+    const violations = await page.evaluate(() => window.cspViolations);
+    checkEqual(violations.length, 0, `CSP violations ${JSON.stringify(violations)}`);
+    checkEqual(problems.length, 0, `console errors, failed requests ${JSON.stringify(problems)}`);
+  } finally {
+    if (context) await context.close().catch(() => {});
+    await stopAll();
+    if (failures === 0 && !process.env.STAMPEDE_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
+    else log(`# files kept in ${tmp}`);
+  }
+}
+
+main().then(() => {
+  log(failures === 0 ? '# dashboard: all checks passed' : `# dashboard: ${failures} checks failed`);
+  process.exit(failures === 0 ? 0 : 1);
+}, async (error) => {
+  log(`not ok - ${error.stack || error.message}`);
+  await stopAll();
+  process.exit(1);
+});
