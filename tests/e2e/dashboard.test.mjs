@@ -206,11 +206,13 @@ async function main() {
       viewport: { width: 1280, height: 860 },
     });
     // Installed through the DevTools protocol, so the page's CSP does not
-    // apply to it; it records every violation the page itself causes.
+    // apply to it; it reports every violation the page causes, on every
+    // page loaded.
+    const violations = [];
+    await context.exposeBinding('reportCspViolation', (source, text) => { violations.push(text); });
     await context.addInitScript(() => {
-      window.cspViolations = [];
       document.addEventListener('securitypolicyviolation', (event) => {
-        window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+        window.reportCspViolation(`${event.violatedDirective} ${event.blockedURI}`);
       });
     });
     const page = context.pages()[0] || await context.newPage();
@@ -289,7 +291,23 @@ async function main() {
     checkEqual(await page.getAttribute('#runs li:first-child button', 'aria-current'), 'true', 'new run selected in the list');
     await page.screenshot({ path: path.join(tmp, 'dashboard-second.png'), fullPage: true });
 
-    const violations = await page.evaluate(() => window.cspViolations);
+    // With a token: the API refuses requests without it, and the page
+    // takes it from ?token= once, sends it as a header and drops it from
+    // the address bar.
+    const guarded = await start('stampede serve --token', path.join(BIN, 'stampede'),
+      ['serve', '--db', db, '--http', '127.0.0.1:0', '--listen', 'tcp://127.0.0.1:*', '--insecure', '--keys', keys,
+        '--token', 'e2e-token'],
+      /stampede serve: agents (tcp:\/\/127\.0\.0\.1:\d+) http (http:\/\/127\.0\.0\.1:\d+)/);
+    const guardedUrl = guarded.match[2];
+    const refused = await fetch(`${guardedUrl}/api/runs`);
+    checkEqual(refused.status, 401, 'API without the token');
+    checkEqual(JSON.stringify(await refused.json()), '{"error":"missing or wrong bearer token"}', 'API refusal body');
+    await page.goto(`${guardedUrl}/?token=e2e-token`, { waitUntil: 'load', timeout: STEP_MS });
+    await page.waitForFunction(() => document.querySelectorAll('#runs li').length === 2
+      && document.querySelector('#run-title').textContent === 'Run #2', null, { timeout: 15000 });
+    checkEqual(new URL(page.url()).search, '', 'token removed from the address bar');
+    checkEqual((await stats(page)).throttled, '95', 'run shown with the token');
+
     checkEqual(violations.length, 0, `CSP violations ${JSON.stringify(violations)}`);
     checkEqual(problems.length, 0, `console errors, failed requests ${JSON.stringify(problems)}`);
   } finally {
