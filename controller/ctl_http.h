@@ -12,7 +12,9 @@
     libmicrohttpd's single internal polling thread (epoll); the store_t and
     the REQ socket are used only there, so they need no locking. The REQ
     socket is created lazily on that thread and recreated after a timeout
-    (a REQ socket that missed a reply is stuck).
+    (a REQ socket that missed a reply is stuck). A command holds that one
+    thread for at most CTL_HTTP_COMMAND_TIMEOUT_MS per direction, so the
+    core must answer commands promptly and never block on HTTP.
 
     Untrusted input: everything a client sends. The request is checked by
     the pure functions below before anything acts on it: URL <= 8 KiB,
