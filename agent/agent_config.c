@@ -43,6 +43,9 @@ static const struct option s_options[] = {
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}};
 
+static void s_fail(char *err, size_t err_size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 s_fail(char *err, size_t err_size, const char *format, ...)
 {
