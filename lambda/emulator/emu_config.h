@@ -1,0 +1,82 @@
+/*  emu_config — the command line of stampede-lambda:
+
+      stampede-lambda [--listen HOST:PORT] --function NAME=PATH [--reserved N]
+                      [--env KEY=VALUE]... [--function ...]... [--timeout SECONDS]
+                      [--verbose] [--help] [--version]
+
+    --reserved and --env apply to the most recent --function. Owns the
+    parsed settings (copies of every string). Validation happens here, at
+    the boundary: names, paths (executable files, made absolute), ranges,
+    counts (EMU_CONFIG_FUNCTIONS_MAX functions, EMU_CONFIG_ENV_MAX --env
+    per function), lengths.
+
+    Thread model: built once by main before the loop starts, then read-only.
+*/
+#ifndef EMU_CONFIG_H
+#define EMU_CONFIG_H
+
+#include "emu_route.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define EMU_CONFIG_FUNCTIONS_MAX 64
+#define EMU_CONFIG_ENV_MAX 64
+#define EMU_CONFIG_KEY_MAX 128
+#define EMU_CONFIG_VALUE_MAX 4096
+#define EMU_CONFIG_RESERVED_MAX 1000
+#define EMU_CONFIG_TIMEOUT_MAX 900
+#define EMU_CONFIG_LISTEN_DEFAULT "127.0.0.1:9000"
+#define EMU_CONFIG_TIMEOUT_DEFAULT 3
+//  The account's concurrency limit: the cap of a function without
+//  reserved concurrency.
+#define EMU_CONFIG_ACCOUNT_LIMIT 1000
+
+typedef struct _emu_config_t emu_config_t;
+
+//  One --function with its --reserved and --env. Strings are owned by the
+//  emu_config_t and live as long as it.
+typedef struct {
+    char name[EMU_ROUTE_NAME_MAX + 1];
+    const char *path;           //  absolute path of the executable
+    int reserved;               //  0..1000, or -1 when not reserved
+    const char *const *env;     //  "KEY=VALUE" strings, in order given
+    size_t env_count;
+    int timeout_s;              //  function timeout, seconds
+} emu_function_config_t;
+
+typedef enum {
+    EMU_CONFIG_RUN,             //  valid: run
+    EMU_CONFIG_EXIT,            //  --help or --version printed: exit 0
+    EMU_CONFIG_USAGE,           //  invalid: message printed, exit 2
+} emu_config_result_t;
+
+//  Creates an empty configuration with the defaults. NULL without memory.
+emu_config_t *emu_config_new(void);
+
+//  Frees it. Safe on NULL; nulls *self_p.
+void emu_config_destroy(emu_config_t **self_p);
+
+//  Parses `argv`. Help and version go to `out`; usage errors to `err`, as
+//  one line "stampede-lambda: <problem>" then a hint to --help. Call once.
+emu_config_result_t emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out,
+                                     FILE *err);
+
+//  The --listen address ("127.0.0.1:9000" by default).
+const char *emu_config_listen(emu_config_t *self);
+
+size_t emu_config_function_count(emu_config_t *self);
+
+//  Function `index`; borrowed for the configuration's life.
+const emu_function_config_t *emu_config_function(emu_config_t *self, size_t index);
+
+//  --timeout in seconds (default 3).
+int emu_config_timeout_s(emu_config_t *self);
+
+//  --verbose: log every request.
+bool emu_config_verbose(emu_config_t *self);
+
+void emu_config_test(bool verbose);
+
+#endif

@@ -1,0 +1,800 @@
+/*  emu_furl — Function URL event and response mapping; see emu_furl.h. */
+#include "emu_furl.h"
+#include "sp_check.h"
+
+#include <ctype.h>
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+//  Length of the valid UTF-8 sequence at `s`, or 0 when it is invalid.
+static size_t
+s_utf8_sequence(const unsigned char *s, size_t len)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    }
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    }
+    else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    }
+    else
+        return 0;
+    if (len < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        return 0;
+    if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        return 0;
+    return n;
+}
+
+//  A JSON string of `len` bytes of `text`; invalid UTF-8 bytes become
+//  U+FFFD. NULL when memory runs out.
+static json_t *
+s_text(const char *text, size_t len)
+{
+    json_t *string = json_stringn(text, len);
+    if (string)
+        return string;
+    char *lossy = malloc(len * 3 + 1);
+    if (!lossy)
+        return NULL;
+    size_t out = 0;
+    const unsigned char *in = (const unsigned char *) text;
+    for (size_t i = 0; i < len;) {
+        size_t n = s_utf8_sequence(in + i, len - i);
+        if (n == 0) {
+            memcpy(lossy + out, "\xef\xbf\xbd", 3);
+            out += 3;
+            i++;
+        }
+        else {
+            memcpy(lossy + out, in + i, n);
+            out += n;
+            i += n;
+        }
+    }
+    string = json_stringn(lossy, out);
+    free(lossy);
+    return string;
+}
+
+static json_t *
+s_cstr(const char *text)
+{
+    return s_text(text ? text : "", text ? strlen(text) : 0);
+}
+
+void
+emu_furl_url_id(const char *function, char out[33])
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    uint64_t hash = UINT64_C(0xcbf29ce484222325);
+    for (const char *p = function; *p; p++) {
+        hash ^= (unsigned char) *p;
+        hash *= UINT64_C(0x100000001b3);
+    }
+    for (int i = 0; i < 32; i++) {
+        hash = hash * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+        out[i] = alphabet[(hash >> 33) % 36];
+    }
+    out[32] = '\0';
+}
+
+static int
+s_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+//  Percent-decodes `len` bytes of `in` into `out` (room for len bytes);
+//  malformed escapes stay as they are. Returns the decoded length.
+static size_t
+s_percent_decode(const char *in, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi = -1, lo = -1;
+        if (in[i] == '%' && i + 2 < len) {
+            hi = s_hex(in[i + 1]);
+            lo = s_hex(in[i + 2]);
+        }
+        if (hi >= 0 && lo >= 0) {
+            out[o++] = (char) (hi * 16 + lo);
+            i += 2;
+        }
+        else
+            out[o++] = in[i];
+    }
+    return o;
+}
+
+//  Sets key to value in `object`, joining repeats with ",".
+static int
+s_join(json_t *object, const char *key, json_t *value)
+{
+    json_t *existing = json_object_get(object, key);
+    if (!existing)
+        return json_object_set_new(object, key, value);
+    size_t a = json_string_length(existing), b = json_string_length(value);
+    char *joined = malloc(a + b + 2);
+    if (!joined) {
+        json_decref(value);
+        return -1;
+    }
+    memcpy(joined, json_string_value(existing), a);
+    joined[a] = ',';
+    memcpy(joined + a + 1, json_string_value(value), b);
+    json_decref(value);
+    int rc = json_object_set_new(object, key, json_stringn(joined, a + b + 1));
+    free(joined);
+    return rc;
+}
+
+json_t *
+emu_furl_query_parameters(const char *query, size_t len)
+{
+    json_t *params = json_object();
+    char *key = malloc(len + 1), *value = malloc(len + 1);
+    if (!params || !key || !value)
+        goto fail;
+    size_t count = 0;
+    for (size_t start = 0; start < len && count < EMU_FURL_PARAMS_MAX;) {
+        const char *piece = query + start;
+        const char *amp = memchr(piece, '&', len - start);
+        size_t piece_len = amp ? (size_t) (amp - piece) : len - start;
+        start += piece_len + 1;
+        if (piece_len == 0)
+            continue;
+        const char *eq = memchr(piece, '=', piece_len);
+        size_t key_len = eq ? (size_t) (eq - piece) : piece_len;
+        size_t key_out = s_percent_decode(piece, key_len, key);
+        size_t value_out = eq ? s_percent_decode(eq + 1, piece_len - key_len - 1, value) : 0;
+        json_t *key_json = s_text(key, key_out);
+        json_t *value_json = s_text(value, value_out);
+        //  Keys are C strings in jansson: one with a NUL cannot be a key.
+        bool usable = key_json && value_json && strlen(json_string_value(key_json))
+                                                     == json_string_length(key_json);
+        if (usable && s_join(params, json_string_value(key_json), json_incref(value_json)))
+            usable = false;
+        json_decref(key_json);
+        json_decref(value_json);
+        count += usable;
+    }
+    free(key);
+    free(value);
+    if (json_object_size(params) == 0) {
+        json_decref(params);
+        return NULL;
+    }
+    return params;
+fail:
+    free(key);
+    free(value);
+    json_decref(params);
+    return NULL;
+}
+
+//  Adds the headers (lower-cased) to `headers` and the cookies to
+//  `cookies`.
+static int
+s_add_headers(const emu_furl_request_t *request, json_t *headers, json_t *cookies)
+{
+    size_t count = request->header_count;
+    if (count > EMU_FURL_PARAMS_MAX)
+        count = EMU_FURL_PARAMS_MAX;
+    for (size_t i = 0; i < count; i++) {
+        const emu_furl_header_t *header = &request->headers[i];
+        char name[257];
+        size_t name_len = strlen(header->name);
+        if (name_len == 0 || name_len >= sizeof name)
+            continue;
+        for (size_t c = 0; c <= name_len; c++)
+            name[c] = (char) tolower((unsigned char) header->name[c]);
+        if (strcmp(name, "cookie") == 0) {
+            //  "a=1; b=2" -> ["a=1", "b=2"]
+            const char *at = header->value;
+            while (*at) {
+                at += strspn(at, " ;");
+                size_t piece = strcspn(at, ";");
+                size_t trimmed = piece;
+                while (trimmed > 0 && at[trimmed - 1] == ' ')
+                    trimmed--;
+                if (trimmed > 0 && json_array_append_new(cookies, s_text(at, trimmed)))
+                    return -1;
+                at += piece;
+            }
+            continue;
+        }
+        json_t *value = s_cstr(header->value);
+        json_t *key = s_cstr(name);
+        int rc = value && key ? s_join(headers, json_string_value(key), value) : -1;
+        if (!key || !value)
+            json_decref(value);
+        json_decref(key);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+static const char *
+s_header_value(const emu_furl_request_t *request, const char *name)
+{
+    for (size_t i = 0; i < request->header_count; i++)
+        if (strcasecmp(request->headers[i].name, name) == 0)
+            return request->headers[i].value;
+    return NULL;
+}
+
+char *
+emu_furl_event(const emu_furl_request_t *r, size_t *len_p)
+{
+    assert(r && r->function && r->request_id && r->method && r->protocol && r->source_ip);
+    char *text = NULL;
+    char url_id[33];
+    emu_furl_url_id(r->function, url_id);
+    char domain[96];
+    snprintf(domain, sizeof domain, "%s.lambda-url.%s.on.aws", url_id, EMU_FURL_REGION);
+    time_t seconds = (time_t) (r->time_ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    char when[64];
+    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    const char *agent = s_header_value(r, "user-agent");
+
+    json_t *headers = json_object();
+    json_t *cookies = json_array();
+    json_t *event = NULL, *context = NULL;
+    if (!headers || !cookies || s_add_headers(r, headers, cookies))
+        goto out;
+    json_t *http = json_pack("{s:o, s:o, s:s, s:s, s:o}",
+                             "method", s_cstr(r->method),
+                             "path", s_text(r->path, r->path_len),
+                             "protocol", r->protocol,
+                             "sourceIp", r->source_ip,
+                             "userAgent", s_cstr(agent));
+    context = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:I}",
+                                "accountId", EMU_FURL_ACCOUNT_ID,
+                                "apiId", url_id,
+                                "domainName", domain,
+                                "domainPrefix", url_id,
+                                "http", http,
+                                "requestId", r->request_id,
+                                "routeKey", "$default",
+                                "stage", "$default",
+                                "time", when,
+                                "timeEpoch", (json_int_t) (r->time_ns / 1000000));
+    event = json_pack("{s:s, s:s, s:o, s:o}",
+                      "version", "2.0",
+                      "routeKey", "$default",
+                      "rawPath", s_text(r->path, r->path_len),
+                      "rawQueryString", s_text(r->query, r->query_len));
+    if (!context || !event)
+        goto out;
+    if (json_array_size(cookies) > 0 && json_object_set(event, "cookies", cookies))
+        goto out;
+    if (json_object_set(event, "headers", headers))
+        goto out;
+    json_t *params = emu_furl_query_parameters(r->query, r->query_len);
+    if (params && json_object_set_new(event, "queryStringParameters", params))
+        goto out;
+    if (json_object_set_new(event, "requestContext", context))
+        goto out;
+    context = NULL;
+    bool base64 = false;
+    if (r->body_len > 0) {
+        json_t *body = json_stringn(r->body, r->body_len);
+        if (!body) {
+            zarmour_t *armour = zarmour_new();
+            char *encoded = armour ? zarmour_encode(armour, r->body, r->body_len) : NULL;
+            zarmour_destroy(&armour);
+            body = encoded ? json_string(encoded) : NULL;
+            free(encoded);
+            base64 = true;
+        }
+        if (!body || json_object_set_new(event, "body", body))
+            goto out;
+    }
+    if (json_object_set_new(event, "isBase64Encoded", json_boolean(base64)))
+        goto out;
+    text = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text && len_p)
+        *len_p = strlen(text);
+out:
+    json_decref(context);
+    json_decref(event);
+    json_decref(headers);
+    json_decref(cookies);
+    return text;
+}
+
+emu_reply_t *
+emu_furl_error(int status, const char *type, const char *message)
+{
+    emu_reply_t *reply = emu_reply_new(status);
+    json_t *doc = json_pack("{s:s}", "Message", message);
+    if (!reply || !doc || emu_reply_set_json(reply, doc)
+        || (type && emu_reply_add_header(reply, "x-amzn-ErrorType", type))) {
+        json_decref(doc);
+        emu_reply_destroy(&reply);
+        return NULL;
+    }
+    json_decref(doc);
+    return reply;
+}
+
+emu_reply_t *
+emu_furl_throttle(void)
+{
+    return emu_furl_error(429, "TooManyRequestsException", "Rate Exceeded.");
+}
+
+//  Headers a function may not set: they belong to the connection.
+static bool
+s_hop_by_hop(const char *name)
+{
+    static const char *names[] = {"connection", "content-length", "transfer-encoding",
+                                  "keep-alive", "upgrade", "date", "trailer", NULL};
+    for (int i = 0; names[i]; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+//  The answer to a structured response that is not valid.
+static emu_reply_t *
+s_invalid(const char *reason)
+{
+    emu_reply_t *reply = emu_furl_error(502, NULL, "Internal Server Error");
+    if (reply)
+        emu_reply_add_header(reply, "X-Stampede-Error", reason);
+    return reply;
+}
+
+//  Text of a header value given as a JSON scalar.
+static bool
+s_scalar_text(json_t *value, char *out, size_t size)
+{
+    if (json_is_string(value)) {
+        if (json_string_length(value) >= size
+            || strlen(json_string_value(value)) != json_string_length(value))
+            return false;
+        snprintf(out, size, "%s", json_string_value(value));
+        return true;
+    }
+    if (json_is_integer(value))
+        return snprintf(out, size, "%" JSON_INTEGER_FORMAT, json_integer_value(value)) > 0;
+    if (json_is_real(value))
+        return snprintf(out, size, "%.17g", json_real_value(value)) > 0;
+    if (json_is_boolean(value))
+        return snprintf(out, size, "%s", json_is_true(value) ? "true" : "false") > 0;
+    return false;
+}
+
+static bool
+s_valid_base64(const char *text, size_t len)
+{
+    static const char *alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (len % 4 != 0)
+        return false;
+    size_t pad = 0;
+    while (pad < 2 && pad < len && text[len - 1 - pad] == '=')
+        pad++;
+    for (size_t i = 0; i < len - pad; i++)
+        if (!text[i] || !strchr(alphabet, text[i]))
+            return false;
+    return true;
+}
+
+//  Sets the reply body from the structured response's body.
+static const char *
+s_map_body(emu_reply_t *reply, json_t *body, bool base64)
+{
+    if (!body || json_is_null(body))
+        return emu_reply_set_body(reply, NULL, 0) ? "out of memory" : NULL;
+    if (!json_is_string(body)) {
+        if (base64)
+            return "isBase64Encoded with a body that is not a string";
+        char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        int rc = text ? emu_reply_set_body(reply, text, strlen(text)) : -1;
+        free(text);
+        return rc ? "body too large" : NULL;
+    }
+    const char *text = json_string_value(body);
+    size_t len = json_string_length(body);
+    if (!base64)
+        return emu_reply_set_body(reply, text, len) ? "body too large" : NULL;
+    if (!s_valid_base64(text, len))
+        return "body is not valid base64";
+    zarmour_t *armour = zarmour_new();
+    zchunk_t *decoded = armour ? zarmour_decode(armour, text) : NULL;
+    zarmour_destroy(&armour);
+    if (!decoded)
+        return "out of memory";
+    int rc = emu_reply_set_body(reply, zchunk_data(decoded), zchunk_size(decoded) - 1);
+    zchunk_destroy(&decoded);
+    return rc ? "body too large" : NULL;
+}
+
+//  Maps a structured response; returns NULL on success or the reason it
+//  is invalid.
+static const char *
+s_map_structured(emu_reply_t *reply, json_t *doc)
+{
+    json_t *status = json_object_get(doc, "statusCode");
+    if (!json_is_integer(status) || json_integer_value(status) < 100
+        || json_integer_value(status) > 599)
+        return "statusCode must be an integer 100..599";
+    emu_reply_set_status(reply, (int) json_integer_value(status));
+
+    json_t *headers = json_object_get(doc, "headers");
+    if (headers && !json_is_null(headers)) {
+        if (!json_is_object(headers))
+            return "headers must be an object";
+        const char *name;
+        json_t *value;
+        json_object_foreach(headers, name, value) {
+            char text[EMU_REPLY_VALUE_MAX + 1];
+            if (!s_scalar_text(value, text, sizeof text))
+                return "header values must be strings, numbers or booleans";
+            if (s_hop_by_hop(name))
+                continue;
+            if (emu_reply_add_header(reply, name, text))
+                return "invalid header name or value, or too many headers";
+        }
+    }
+    json_t *cookies = json_object_get(doc, "cookies");
+    if (cookies && !json_is_null(cookies)) {
+        if (!json_is_array(cookies))
+            return "cookies must be an array";
+        size_t i;
+        json_t *cookie;
+        json_array_foreach(cookies, i, cookie) {
+            char text[EMU_REPLY_VALUE_MAX + 1];
+            if (!json_is_string(cookie) || !s_scalar_text(cookie, text, sizeof text)
+                || emu_reply_add_header(reply, "Set-Cookie", text))
+                return "cookies must be valid header values";
+        }
+    }
+    json_t *base64 = json_object_get(doc, "isBase64Encoded");
+    if (base64 && !json_is_boolean(base64) && !json_is_null(base64))
+        return "isBase64Encoded must be a boolean";
+    const char *reason = s_map_body(reply, json_object_get(doc, "body"), json_is_true(base64));
+    if (reason)
+        return reason;
+    if (!emu_reply_header(reply, "Content-Type")
+        && emu_reply_add_header(reply, "Content-Type", "application/json"))
+        return "too many headers";
+    return NULL;
+}
+
+emu_reply_t *
+emu_furl_map_payload(const char *payload, size_t len)
+{
+    assert(payload || len == 0);
+    emu_reply_t *reply = emu_reply_new(200);
+    if (!reply)
+        return NULL;
+    json_t *doc = len > 0 ? json_loadb(payload, len, 0, NULL) : NULL;
+    if (json_is_object(doc) && json_object_get(doc, "statusCode")) {
+        const char *reason = s_map_structured(reply, doc);
+        json_decref(doc);
+        if (reason) {
+            emu_reply_destroy(&reply);
+            return s_invalid(reason);
+        }
+        return reply;
+    }
+    json_decref(doc);
+    if (emu_reply_set_body(reply, payload, len)
+        || emu_reply_add_header(reply, "Content-Type", "application/json")) {
+        emu_reply_destroy(&reply);
+        return s_invalid("response too large");
+    }
+    return reply;
+}
+
+emu_reply_t *
+emu_furl_reply(emu_invocation_t *invocation)
+{
+    assert(invocation);
+    size_t len = 0;
+    const char *payload = emu_invocation_payload(invocation, &len);
+    switch (emu_invocation_outcome(invocation)) {
+    case EMU_INVOCATION_OK:
+        return emu_furl_map_payload(payload, len);
+    case EMU_INVOCATION_ABORTED:
+        return emu_furl_error(503, "ServiceException", "The emulator is shutting down.");
+    case EMU_INVOCATION_PENDING:
+        assert(false);
+        return NULL;
+    default:
+        break;
+    }
+    emu_reply_t *reply = emu_reply_new(502);
+    if (!reply)
+        return NULL;
+    if (emu_reply_set_body(reply, payload, len)
+        || emu_reply_add_header(reply, "Content-Type", "application/json")
+        || emu_reply_add_header(reply, "X-Amz-Function-Error", "Unhandled"))
+        emu_reply_destroy(&reply);
+    return reply;
+}
+
+//  --- selftest -----------------------------------------------------------
+
+static void
+s_check_params(const char *query, const char *expected)
+{
+    json_t *params = emu_furl_query_parameters(query, strlen(query));
+    if (!expected) {
+        CHECK_NULL(params);
+        return;
+    }
+    CHECK_NOT_NULL(params);
+    char *text = json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    CHECK_STR(text, expected);
+    free(text);
+    json_decref(params);
+}
+
+static void
+s_check_map(const char *payload, int status, const char *body, const char *content_type)
+{
+    emu_reply_t *reply = emu_furl_map_payload(payload, strlen(payload));
+    CHECK_NOT_NULL(reply);
+    CHECK_INT(emu_reply_status(reply), status);
+    CHECK_STR(emu_reply_body(reply, NULL), body);
+    if (content_type)
+        CHECK_STR(emu_reply_header(reply, "Content-Type"), content_type);
+    emu_reply_destroy(&reply);
+}
+
+static void
+s_test_event(void)
+{
+    emu_furl_header_t headers[] = {
+        {"Host", "127.0.0.1:9000"},
+        {"User-Agent", "curl/7.88.1"},
+        {"X-Multi", "a"},
+        {"x-multi", "b"},
+        {"Cookie", "s=1; theme=dark"},
+        {"X-Bin", "\xff" "ok"},
+    };
+    emu_furl_request_t request = {
+        .function = "demo",
+        .request_id = "11111111-2222-4333-8444-555555555555",
+        .method = "POST",
+        .path = "/my/path",
+        .path_len = 8,
+        .query = "a=1&a=2&b=%41+c&flag",
+        .query_len = 20,
+        .protocol = "HTTP/1.1",
+        .source_ip = "127.0.0.1",
+        .time_ns = INT64_C(1583348638390123456),
+        .headers = headers,
+        .header_count = 6,
+        .body = "Hello from client!",
+        .body_len = 18,
+    };
+    char url_id[33];
+    emu_furl_url_id("demo", url_id);
+    CHECK_INT(strlen(url_id), 32);
+    char again[33];
+    emu_furl_url_id("demo", again);
+    CHECK_STR(again, url_id);
+    emu_furl_url_id("demo2", again);
+    CHECK_TRUE(strcmp(again, url_id) != 0);
+
+    size_t len = 0;
+    char *event = emu_furl_event(&request, &len);
+    CHECK_NOT_NULL(event);
+    CHECK_INT(len, strlen(event));
+    char expected[4096];
+    snprintf(expected, sizeof expected,
+             "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"rawPath\":\"/my/path\","
+             "\"rawQueryString\":\"a=1&a=2&b=%%41+c&flag\","
+             "\"cookies\":[\"s=1\",\"theme=dark\"],"
+             "\"headers\":{\"host\":\"127.0.0.1:9000\",\"user-agent\":\"curl/7.88.1\","
+             "\"x-multi\":\"a,b\",\"x-bin\":\"\xef\xbf\xbdok\"},"
+             "\"queryStringParameters\":{\"a\":\"1,2\",\"b\":\"A+c\",\"flag\":\"\"},"
+             "\"requestContext\":{\"accountId\":\"123456789012\",\"apiId\":\"%s\","
+             "\"domainName\":\"%s.lambda-url.us-east-1.on.aws\",\"domainPrefix\":\"%s\","
+             "\"http\":{\"method\":\"POST\",\"path\":\"/my/path\",\"protocol\":\"HTTP/1.1\","
+             "\"sourceIp\":\"127.0.0.1\",\"userAgent\":\"curl/7.88.1\"},"
+             "\"requestId\":\"11111111-2222-4333-8444-555555555555\",\"routeKey\":\"$default\","
+             "\"stage\":\"$default\",\"time\":\"04/Mar/2020:19:03:58 +0000\","
+             "\"timeEpoch\":1583348638390},"
+             "\"body\":\"Hello from client!\",\"isBase64Encoded\":false}",
+             url_id, url_id, url_id);
+    CHECK_STR(event, expected);
+    free(event);
+
+    //  A binary body is base64; absent parts are left out.
+    request.body = "\x00\xff\x10";
+    request.body_len = 3;
+    request.query_len = 0;
+    request.header_count = 0;
+    event = emu_furl_event(&request, NULL);
+    CHECK_TRUE(strstr(event, "\"body\":\"AP8Q\",\"isBase64Encoded\":true}") != NULL);
+    CHECK_TRUE(strstr(event, "\"headers\":{},\"requestContext\"") != NULL);
+    CHECK_TRUE(strstr(event, "cookies") == NULL);
+    CHECK_TRUE(strstr(event, "queryStringParameters") == NULL);
+    CHECK_TRUE(strstr(event, "\"userAgent\":\"\"") != NULL);
+    free(event);
+    request.body_len = 0;
+    event = emu_furl_event(&request, NULL);
+    CHECK_TRUE(strstr(event, "\"body\"") == NULL);
+    CHECK_TRUE(strstr(event, "\"isBase64Encoded\":false}") != NULL);
+    free(event);
+}
+
+static void
+s_test_mapping(void)
+{
+    //  Not structured: the payload is the body of a 200 JSON answer.
+    s_check_map("{\"request_id\":\"r\",\"cold_start\":true}", 200,
+                "{\"request_id\":\"r\",\"cold_start\":true}", "application/json");
+    s_check_map("\"just a string\"", 200, "\"just a string\"", "application/json");
+    s_check_map("not json at all", 200, "not json at all", "application/json");
+    s_check_map("", 200, "", "application/json");
+    s_check_map("[1,2]", 200, "[1,2]", "application/json");
+    s_check_map("{\"status\":201}", 200, "{\"status\":201}", "application/json");
+
+    //  Structured.
+    const char *structured =
+        "{\"statusCode\":201,\"headers\":{\"Content-Type\":\"text/plain\",\"X-N\":5,"
+        "\"X-B\":true,\"Content-Length\":\"999\"},\"cookies\":[\"a=1\",\"b=2; Secure\"],"
+        "\"body\":\"created\"}";
+    emu_reply_t *reply = emu_furl_map_payload(structured, strlen(structured));
+    CHECK_NOT_NULL(reply);
+    CHECK_INT(emu_reply_status(reply), 201);
+    CHECK_STR(emu_reply_body(reply, NULL), "created");
+    CHECK_STR(emu_reply_header(reply, "content-type"), "text/plain");
+    CHECK_STR(emu_reply_header(reply, "X-N"), "5");
+    CHECK_STR(emu_reply_header(reply, "X-B"), "true");
+    CHECK_NULL(emu_reply_header(reply, "Content-Length"));
+    CHECK_STR(emu_reply_header(reply, "Set-Cookie"), "a=1");
+    CHECK_INT(emu_reply_header_count(reply), 5);
+    emu_reply_destroy(&reply);
+    s_check_map("{\"statusCode\":204}", 204, "", "application/json");
+    s_check_map("{\"statusCode\":200,\"body\":{\"k\":[1]}}", 200, "{\"k\":[1]}", NULL);
+    s_check_map("{\"statusCode\":200,\"body\":\"aGk=\",\"isBase64Encoded\":true}", 200, "hi",
+                NULL);
+    s_check_map("{\"statusCode\":200,\"body\":\"aGk=\",\"isBase64Encoded\":false}", 200,
+                "aGk=", NULL);
+    s_check_map("{\"statusCode\":200,\"body\":null,\"headers\":null,\"cookies\":null}", 200, "",
+                NULL);
+
+    //  Invalid structured answers: 502 with the reason in a header.
+    const char *invalid[] = {
+        "{\"statusCode\":\"200\"}",
+        "{\"statusCode\":99}",
+        "{\"statusCode\":600}",
+        "{\"statusCode\":200.5}",
+        "{\"statusCode\":200,\"headers\":[]}",
+        "{\"statusCode\":200,\"headers\":{\"X-A\":{}}}",
+        "{\"statusCode\":200,\"headers\":{\"X-A\":\"a\\r\\nInjected: 1\"}}",
+        "{\"statusCode\":200,\"headers\":{\"Bad Name\":\"v\"}}",
+        "{\"statusCode\":200,\"cookies\":\"a=1\"}",
+        "{\"statusCode\":200,\"cookies\":[1]}",
+        "{\"statusCode\":200,\"isBase64Encoded\":\"yes\"}",
+        "{\"statusCode\":200,\"body\":\"***\",\"isBase64Encoded\":true}",
+        "{\"statusCode\":200,\"body\":\"aGk\",\"isBase64Encoded\":true}",
+        "{\"statusCode\":200,\"body\":{},\"isBase64Encoded\":true}",
+    };
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        reply = emu_furl_map_payload(invalid[i], strlen(invalid[i]));
+        CHECK_NOT_NULL(reply);
+        CHECK_INT(emu_reply_status(reply), 502);
+        CHECK_STR(emu_reply_body(reply, NULL), "{\"Message\":\"Internal Server Error\"}");
+        CHECK_NOT_NULL(emu_reply_header(reply, "X-Stampede-Error"));
+        CHECK_NULL(emu_reply_header(reply, "Injected"));
+        emu_reply_destroy(&reply);
+    }
+    reply = emu_furl_map_payload(invalid[0], strlen(invalid[0]));
+    CHECK_STR(emu_reply_header(reply, "X-Stampede-Error"), "statusCode must be an integer 100..599");
+    emu_reply_destroy(&reply);
+}
+
+static void
+s_test_done(emu_invocation_t *invocation, void *arg)
+{
+}
+
+static void
+s_test_outcomes(void)
+{
+    emu_reply_t *reply = emu_furl_throttle();
+    CHECK_INT(emu_reply_status(reply), 429);
+    CHECK_STR(emu_reply_header(reply, "x-amzn-ErrorType"), "TooManyRequestsException");
+    CHECK_STR(emu_reply_body(reply, NULL), "{\"Message\":\"Rate Exceeded.\"}");
+    CHECK_STR(emu_reply_header(reply, "Content-Type"), "application/json");
+    emu_reply_destroy(&reply);
+    reply = emu_furl_error(404, NULL, "Not Found");
+    CHECK_INT(emu_reply_status(reply), 404);
+    CHECK_NULL(emu_reply_header(reply, "x-amzn-ErrorType"));
+    CHECK_STR(emu_reply_body(reply, NULL), "{\"Message\":\"Not Found\"}");
+    emu_reply_destroy(&reply);
+
+    char *event = strdup("{}");
+    emu_invocation_t *inv = emu_invocation_new("id", &event, 2, s_test_done, NULL);
+    emu_invocation_t *borrowed = inv;
+    emu_invocation_complete(&borrowed, EMU_INVOCATION_OK, "{\"statusCode\":418}", 18);
+    reply = emu_furl_reply(inv);
+    CHECK_INT(emu_reply_status(reply), 418);
+    emu_reply_destroy(&reply);
+    emu_invocation_destroy(&inv);
+
+    const emu_invocation_outcome_t failures[] = {
+        EMU_INVOCATION_FUNCTION_ERROR, EMU_INVOCATION_TIMEOUT, EMU_INVOCATION_EXIT,
+        EMU_INVOCATION_INIT_ERROR, EMU_INVOCATION_TOO_LARGE};
+    for (size_t i = 0; i < sizeof failures / sizeof failures[0]; i++) {
+        event = strdup("{}");
+        inv = emu_invocation_new("id", &event, 2, s_test_done, NULL);
+        borrowed = inv;
+        emu_invocation_fail(&borrowed, failures[i], "Sandbox.Timedout", "too slow");
+        reply = emu_furl_reply(inv);
+        CHECK_INT(emu_reply_status(reply), 502);
+        CHECK_STR(emu_reply_header(reply, "X-Amz-Function-Error"), "Unhandled");
+        CHECK_STR(emu_reply_header(reply, "Content-Type"), "application/json");
+        CHECK_STR(emu_reply_body(reply, NULL),
+                  "{\"errorMessage\":\"too slow\",\"errorType\":\"Sandbox.Timedout\"}");
+        emu_reply_destroy(&reply);
+        emu_invocation_destroy(&inv);
+    }
+    event = strdup("{}");
+    inv = emu_invocation_new("id", &event, 2, s_test_done, NULL);
+    borrowed = inv;
+    emu_invocation_fail(&borrowed, EMU_INVOCATION_ABORTED, "x", "y");
+    reply = emu_furl_reply(inv);
+    CHECK_INT(emu_reply_status(reply), 503);
+    emu_reply_destroy(&reply);
+    emu_invocation_destroy(&inv);
+}
+
+void
+emu_furl_test(bool verbose)
+{
+    s_check_params("", NULL);
+    s_check_params("&&", NULL);
+    s_check_params("a=1", "{\"a\":\"1\"}");
+    s_check_params("a=1&a=2&a=", "{\"a\":\"1,2,\"}");
+    s_check_params("k%20ey=v%2Fal%zz%4", "{\"k ey\":\"v/al%zz%4\"}");
+    s_check_params("x=%ff", "{\"x\":\"\xef\xbf\xbd\"}");
+    s_check_params("=v", "{\"\":\"v\"}");
+    s_check_params("%00=v&ok=1", "{\"ok\":\"1\"}");
+    s_check_params("a=b=c", "{\"a\":\"b=c\"}");
+    s_check_params("plus+sign=a+b", "{\"plus+sign\":\"a+b\"}");
+    s_test_event();
+    s_test_mapping();
+    s_test_outcomes();
+    (void) verbose;
+}

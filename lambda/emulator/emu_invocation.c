@@ -1,0 +1,284 @@
+/*  emu_invocation — one synchronous invocation; see emu_invocation.h. */
+#include "emu_invocation.h"
+#include "sp_check.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+struct _emu_invocation_t {
+    char request_id[129];       //  ours (36 chars) or a caller's, truncated
+    char *event;                //  owned
+    size_t event_len;
+    emu_invocation_done_fn *done;
+    void *done_arg;
+    char environment[96];       //  which environment served it
+    bool cold;                  //  that environment started for it
+    int64_t init_ns;            //  its init duration
+    emu_invocation_outcome_t outcome;
+    char *payload;              //  owned, NUL-terminated
+    size_t payload_len;
+};
+
+void
+emu_invocation_new_id(char out[EMU_INVOCATION_ID_SIZE])
+{
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert(n > 0);  //  getrandom never fails for 16 bytes once seeded
+        got += (size_t) n;
+    }
+    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
+    snprintf(out, EMU_INVOCATION_ID_SIZE,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+emu_invocation_t *
+emu_invocation_new(const char *request_id, char **event_p, size_t event_len,
+                   emu_invocation_done_fn *done, void *arg)
+{
+    assert(request_id && event_p && *event_p && done);
+    emu_invocation_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        free(*event_p);
+        *event_p = NULL;
+        return NULL;
+    }
+    snprintf(self->request_id, sizeof self->request_id, "%s", request_id);
+    self->event = *event_p;
+    *event_p = NULL;
+    self->event_len = event_len;
+    self->done = done;
+    self->done_arg = arg;
+    self->outcome = EMU_INVOCATION_PENDING;
+    return self;
+}
+
+void
+emu_invocation_destroy(emu_invocation_t **self_p)
+{
+    assert(self_p);
+    emu_invocation_t *self = *self_p;
+    if (!self)
+        return;
+    free(self->event);
+    free(self->payload);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *
+emu_invocation_request_id(emu_invocation_t *self)
+{
+    assert(self);
+    return self->request_id;
+}
+
+const char *
+emu_invocation_event(emu_invocation_t *self, size_t *len_p)
+{
+    assert(self);
+    if (len_p)
+        *len_p = self->event_len;
+    return self->event;
+}
+
+void
+emu_invocation_set_environment(emu_invocation_t *self, const char *environment, bool cold,
+                               int64_t init_ns)
+{
+    assert(self && environment);
+    snprintf(self->environment, sizeof self->environment, "%s", environment);
+    self->cold = cold;
+    self->init_ns = init_ns;
+}
+
+const char *
+emu_invocation_environment(emu_invocation_t *self)
+{
+    assert(self);
+    return self->environment;
+}
+
+bool
+emu_invocation_cold(emu_invocation_t *self)
+{
+    assert(self);
+    return self->cold;
+}
+
+int64_t
+emu_invocation_init_ns(emu_invocation_t *self)
+{
+    assert(self);
+    return self->init_ns;
+}
+
+void
+emu_invocation_complete(emu_invocation_t **self_p, emu_invocation_outcome_t outcome,
+                        const void *payload, size_t len)
+{
+    assert(self_p && *self_p && outcome != EMU_INVOCATION_PENDING);
+    emu_invocation_t *self = *self_p;
+    *self_p = NULL;
+    assert(self->outcome == EMU_INVOCATION_PENDING);
+    self->outcome = outcome;
+    self->payload = malloc(len + 1);
+    if (self->payload) {
+        if (len)
+            memcpy(self->payload, payload, len);
+        self->payload[len] = '\0';
+        self->payload_len = len;
+    }
+    self->done(self, self->done_arg);
+}
+
+void
+emu_invocation_fail(emu_invocation_t **self_p, emu_invocation_outcome_t outcome,
+                    const char *type, const char *message)
+{
+    assert(self_p && type && message);
+    json_t *doc = json_pack("{s:s, s:s}", "errorMessage", message, "errorType", type);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    emu_invocation_complete(self_p, outcome, text ? text : "", text ? strlen(text) : 0);
+    free(text);
+}
+
+emu_invocation_outcome_t
+emu_invocation_outcome(emu_invocation_t *self)
+{
+    assert(self);
+    return self->outcome;
+}
+
+const char *
+emu_invocation_payload(emu_invocation_t *self, size_t *len_p)
+{
+    assert(self);
+    if (len_p)
+        *len_p = self->payload_len;
+    return self->payload ? self->payload : "";
+}
+
+const char *
+emu_invocation_outcome_name(emu_invocation_outcome_t outcome)
+{
+    switch (outcome) {
+    case EMU_INVOCATION_PENDING:
+        return "pending";
+    case EMU_INVOCATION_OK:
+        return "ok";
+    case EMU_INVOCATION_FUNCTION_ERROR:
+        return "function_error";
+    case EMU_INVOCATION_TIMEOUT:
+        return "timeout";
+    case EMU_INVOCATION_EXIT:
+        return "exit";
+    case EMU_INVOCATION_INIT_ERROR:
+        return "init_error";
+    case EMU_INVOCATION_TOO_LARGE:
+        return "too_large";
+    case EMU_INVOCATION_ABORTED:
+        return "aborted";
+    }
+    return "unknown";
+}
+
+typedef struct {
+    int calls;
+    emu_invocation_outcome_t seen;
+    bool destroy;               //  destroy inside the callback
+} s_done_t;
+
+static void
+s_test_done(emu_invocation_t *invocation, void *arg)
+{
+    s_done_t *done = arg;
+    done->calls++;
+    done->seen = emu_invocation_outcome(invocation);
+    if (done->destroy)
+        emu_invocation_destroy(&invocation);
+}
+
+void
+emu_invocation_test(bool verbose)
+{
+    char id[EMU_INVOCATION_ID_SIZE], other[EMU_INVOCATION_ID_SIZE];
+    emu_invocation_new_id(id);
+    emu_invocation_new_id(other);
+    CHECK_INT(strlen(id), 36);
+    CHECK_TRUE(strcmp(id, other) != 0);
+    CHECK_INT(id[8], '-');
+    CHECK_INT(id[14], '4');
+    CHECK_TRUE(strchr("89ab", id[19]) != NULL);
+
+    s_done_t done = {0};
+    char *event = strdup("{\"a\":1}");
+    emu_invocation_t *inv = emu_invocation_new(id, &event, 7, s_test_done, &done);
+    CHECK_NOT_NULL(inv);
+    CHECK_NULL(event);
+    CHECK_STR(emu_invocation_request_id(inv), id);
+    size_t len = 0;
+    CHECK_STR(emu_invocation_event(inv, &len), "{\"a\":1}");
+    CHECK_INT(len, 7);
+    CHECK_INT(emu_invocation_outcome(inv), EMU_INVOCATION_PENDING);
+    CHECK_STR(emu_invocation_environment(inv), "");
+    emu_invocation_set_environment(inv, "demo#1", true, 1500000);
+    CHECK_STR(emu_invocation_environment(inv), "demo#1");
+    CHECK_TRUE(emu_invocation_cold(inv));
+    CHECK_INT(emu_invocation_init_ns(inv), 1500000);
+
+    //  The environment hands it back: its pointer is nulled.
+    emu_invocation_t *borrowed = inv;
+    emu_invocation_complete(&borrowed, EMU_INVOCATION_OK, "{\"r\":2}", 7);
+    CHECK_NULL(borrowed);
+    CHECK_INT(done.calls, 1);
+    CHECK_INT(done.seen, EMU_INVOCATION_OK);
+    CHECK_STR(emu_invocation_payload(inv, &len), "{\"r\":2}");
+    CHECK_INT(len, 7);
+    emu_invocation_destroy(&inv);
+    CHECK_NULL(inv);
+    emu_invocation_destroy(&inv);
+
+    //  Failures carry an AWS-shaped error; the owner may free in done.
+    done = (s_done_t){.destroy = true};
+    event = strdup("{}");
+    inv = emu_invocation_new("caller-id", &event, 2, s_test_done, &done);
+    CHECK_STR(emu_invocation_request_id(inv), "caller-id");
+    CHECK_STR(emu_invocation_payload(inv, NULL), "");
+    emu_invocation_fail(&inv, EMU_INVOCATION_TIMEOUT, "Sandbox.Timedout",
+                        "RequestId: caller-id Error: Task timed out after 3.00 seconds");
+    CHECK_NULL(inv);
+    CHECK_INT(done.calls, 1);
+    CHECK_INT(done.seen, EMU_INVOCATION_TIMEOUT);
+
+    done = (s_done_t){0};
+    event = strdup("{}");
+    inv = emu_invocation_new("x", &event, 2, s_test_done, &done);
+    borrowed = inv;
+    emu_invocation_fail(&borrowed, EMU_INVOCATION_EXIT, "Runtime.ExitError", "exit status 3");
+    CHECK_STR(emu_invocation_payload(inv, NULL),
+              "{\"errorMessage\":\"exit status 3\",\"errorType\":\"Runtime.ExitError\"}");
+    emu_invocation_destroy(&inv);
+
+    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_PENDING), "pending");
+    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_OK), "ok");
+    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_FUNCTION_ERROR), "function_error");
+    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_TIMEOUT), "timeout");
+    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_EXIT), "exit");
+    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_INIT_ERROR), "init_error");
+    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_TOO_LARGE), "too_large");
+    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_ABORTED), "aborted");
+    (void) verbose;
+}

@@ -1,0 +1,84 @@
+/*  emu_invocation — one synchronous invocation of a function: the request
+    id, the event, and, once it is over, its outcome and payload.
+
+    Owned by the front door that received the request. While dispatched, an
+    execution environment holds a borrowed pointer; it hands the invocation
+    back exactly once with emu_invocation_complete (or _fail), which records
+    the outcome, nulls the environment's pointer and calls the owner's done
+    callback (the owner may destroy the invocation inside it). The outcome
+    is protocol-neutral; each front door maps it to its own HTTP answer.
+
+    Thread model: owned by one thread (the emulator loop).
+*/
+#ifndef EMU_INVOCATION_H
+#define EMU_INVOCATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  Length of a request id ("8-4-4-4-12" hex digits) plus NUL.
+#define EMU_INVOCATION_ID_SIZE 37
+
+typedef struct _emu_invocation_t emu_invocation_t;
+
+typedef enum {
+    EMU_INVOCATION_PENDING,         //  not over yet
+    EMU_INVOCATION_OK,              //  the function posted its response
+    EMU_INVOCATION_FUNCTION_ERROR,  //  the function posted an invocation error
+    EMU_INVOCATION_TIMEOUT,         //  over the function timeout (Sandbox.Timedout)
+    EMU_INVOCATION_EXIT,            //  the runtime exited or crashed
+    EMU_INVOCATION_INIT_ERROR,      //  init failed, timed out, or could not start
+    EMU_INVOCATION_TOO_LARGE,       //  response over the payload limit
+    EMU_INVOCATION_ABORTED,         //  the emulator is shutting down
+} emu_invocation_outcome_t;
+
+typedef void(emu_invocation_done_fn)(emu_invocation_t *invocation, void *arg);
+
+//  Writes a fresh random request id (UUID v4 form) into `out`.
+void emu_invocation_new_id(char out[EMU_INVOCATION_ID_SIZE]);
+
+//  Creates an invocation of `request_id` (copied) taking ownership of the
+//  malloc'd `*event_p` (nulled). `done` is called once at completion.
+//  NULL when memory runs out (the event is freed then too).
+emu_invocation_t *emu_invocation_new(const char *request_id, char **event_p, size_t event_len,
+                                     emu_invocation_done_fn *done, void *arg);
+
+//  Frees the invocation. Safe on NULL; nulls *self_p.
+void emu_invocation_destroy(emu_invocation_t **self_p);
+
+const char *emu_invocation_request_id(emu_invocation_t *self);
+
+//  The event; borrowed for the invocation's life.
+const char *emu_invocation_event(emu_invocation_t *self, size_t *len_p);
+
+//  Notes which environment took the invocation and whether it had to
+//  start for it (cold), with its init duration.
+void emu_invocation_set_environment(emu_invocation_t *self, const char *environment, bool cold,
+                                    int64_t init_ns);
+const char *emu_invocation_environment(emu_invocation_t *self);
+bool emu_invocation_cold(emu_invocation_t *self);
+int64_t emu_invocation_init_ns(emu_invocation_t *self);
+
+//  Ends the invocation with `outcome` (not PENDING) and a copy of
+//  `payload`, nulls *self_p, then calls the done callback. On a copy
+//  failure the payload is left empty.
+void emu_invocation_complete(emu_invocation_t **self_p, emu_invocation_outcome_t outcome,
+                             const void *payload, size_t len);
+
+//  Ends the invocation with an error payload
+//  {"errorMessage": message, "errorType": type}.
+void emu_invocation_fail(emu_invocation_t **self_p, emu_invocation_outcome_t outcome,
+                         const char *type, const char *message);
+
+emu_invocation_outcome_t emu_invocation_outcome(emu_invocation_t *self);
+
+//  The payload; borrowed until destroy.
+const char *emu_invocation_payload(emu_invocation_t *self, size_t *len_p);
+
+//  Short name of an outcome ("ok", "timeout"...), for logs.
+const char *emu_invocation_outcome_name(emu_invocation_outcome_t outcome);
+
+void emu_invocation_test(bool verbose);
+
+#endif

@@ -1,0 +1,255 @@
+/*  emu_server — the emulator as one object; see emu_server.h. */
+#include "emu_server.h"
+#include "emu_frontdoor.h"
+#include "emu_function.h"
+#include "emu_listener.h"
+#include "emu_loop.h"
+#include "emu_probe.h"
+#include "sp_check.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct _emu_server_t {
+    emu_config_t *config;       //  borrowed
+    emu_loop_t *loop;
+    emu_function_t *functions[EMU_CONFIG_FUNCTIONS_MAX];
+    size_t function_count;
+    emu_frontdoor_t *door;
+    int signal_fd;
+    sigset_t old_mask;          //  restored by destroy
+    bool mask_set;
+    char url[96];
+};
+
+static void
+s_raise_file_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+static void
+s_signalled(emu_loop_t *loop, int fd, uint32_t events, void *arg)
+{
+    struct signalfd_siginfo info;
+    if (read(fd, &info, sizeof info) != sizeof info)
+        return;
+    zsys_notice("stopping signal=%s", strsignal((int) info.ssi_signo));
+    emu_loop_stop(loop);
+}
+
+emu_server_t *
+emu_server_new(emu_config_t *config, char *err, size_t err_size)
+{
+    assert(config);
+    emu_server_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    self->config = config;
+    self->signal_fd = -1;
+    s_raise_file_limit();
+    //  A peer closing its socket must not kill us; writes report EPIPE.
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &stop, &self->old_mask) != 0) {
+        snprintf(err, err_size, "cannot block signals");
+        goto fail;
+    }
+    self->mask_set = true;
+    self->signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+    self->loop = emu_loop_new();
+    if (self->signal_fd < 0 || !self->loop
+        || emu_loop_watch(self->loop, self->signal_fd, EPOLLIN, s_signalled, self)) {
+        snprintf(err, err_size, "cannot set up the event loop: %s", strerror(errno));
+        goto fail;
+    }
+    bool verbose = emu_config_verbose(config);
+    self->door = emu_frontdoor_new(self->loop, emu_config_listen(config), verbose, err, err_size);
+    if (!self->door)
+        goto fail;
+    for (size_t i = 0; i < emu_config_function_count(config); i++) {
+        const emu_function_config_t *fc = emu_config_function(config, i);
+        emu_function_t *function = emu_function_new(self->loop, fc, verbose);
+        if (!function) {
+            snprintf(err, err_size, "out of memory");
+            goto fail;
+        }
+        self->functions[self->function_count++] = function;
+        emu_frontdoor_add_function(self->door, function);
+        char cap[16];
+        snprintf(cap, sizeof cap, "%d", fc->reserved);
+        zsys_notice("function ready name=%s path=%s reserved=%s timeout_s=%d", fc->name, fc->path,
+                    fc->reserved >= 0 ? cap : "none", fc->timeout_s);
+    }
+    char hostport[80];
+    if (emu_listener_format(emu_config_listen(config), emu_frontdoor_port(self->door), hostport,
+                            sizeof hostport)) {
+        snprintf(err, err_size, "cannot format the listen address");
+        goto fail;
+    }
+    snprintf(self->url, sizeof self->url, "http://%s", hostport);
+    return self;
+fail:
+    emu_server_destroy(&self);
+    return NULL;
+}
+
+void
+emu_server_destroy(emu_server_t **self_p)
+{
+    assert(self_p);
+    emu_server_t *self = *self_p;
+    if (!self)
+        return;
+    //  Functions first: their invocations are handed back to the door.
+    for (size_t i = 0; i < self->function_count; i++) {
+        emu_function_stats_t stats;
+        emu_function_stats(self->functions[i], &stats);
+        zsys_notice("function stopped name=%s invocations=%llu throttles=%llu "
+                    "environments_started=%llu",
+                    emu_function_name(self->functions[i]), (unsigned long long) stats.invocations,
+                    (unsigned long long) stats.throttles, (unsigned long long) stats.spawns);
+        emu_function_destroy(&self->functions[i]);
+    }
+    emu_frontdoor_destroy(&self->door);
+    if (self->loop && self->signal_fd >= 0)
+        emu_loop_unwatch(self->loop, self->signal_fd);
+    emu_loop_destroy(&self->loop);
+    if (self->signal_fd >= 0)
+        close(self->signal_fd);
+    if (self->mask_set)
+        pthread_sigmask(SIG_SETMASK, &self->old_mask, NULL);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *
+emu_server_url(emu_server_t *self)
+{
+    assert(self);
+    return self->url;
+}
+
+uint16_t
+emu_server_port(emu_server_t *self)
+{
+    assert(self);
+    return emu_frontdoor_port(self->door);
+}
+
+int
+emu_server_run(emu_server_t *self)
+{
+    assert(self);
+    zsys_notice("serving url=%s functions=%zu", self->url, self->function_count);
+    return emu_loop_run(self->loop);
+}
+
+//  --- selftest -----------------------------------------------------------
+
+typedef struct {
+    uint16_t port;
+    pthread_barrier_t *barrier;
+    int status;
+} s_shot_t;
+
+static void *
+s_test_shot(void *arg)
+{
+    s_shot_t *shot = arg;
+    pthread_barrier_wait(shot->barrier);
+    emu_probe_t *probe = emu_probe_request(shot->port, "GET", "/url/demo/", NULL);
+    shot->status = probe ? emu_probe_status(probe) : -1;
+    emu_probe_destroy(&probe);
+    return NULL;
+}
+
+//  Fires 5 requests at once, then stops the server with SIGTERM.
+static void *
+s_test_burst(void *arg)
+{
+    uint16_t port = *(uint16_t *) arg;
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, 5);
+    s_shot_t shots[5];
+    pthread_t threads[5];
+    for (int i = 0; i < 5; i++) {
+        shots[i] = (s_shot_t){.port = port, .barrier = &barrier};
+        CHECK_INT(pthread_create(&threads[i], NULL, s_test_shot, &shots[i]), 0);
+    }
+    int ok = 0, throttled = 0;
+    for (int i = 0; i < 5; i++) {
+        pthread_join(threads[i], NULL);
+        ok += shots[i].status == 200;
+        throttled += shots[i].status == 429;
+    }
+    pthread_barrier_destroy(&barrier);
+    CHECK_INT(ok, 2);
+    CHECK_INT(throttled, 3);
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+void
+emu_server_test(bool verbose)
+{
+    char err[256];
+    char *argv[] = {"stampede-lambda", "--listen", "127.0.0.1:0", "--function",
+                    "demo=" EMU_TEST_BOOTSTRAP, "--reserved", "2", "--env",
+                    "STAMPEDE_HOLD_MS=500", NULL};
+    emu_config_t *config = emu_config_new();
+    CHECK_INT(emu_config_parse(config, 9, argv, stdout, stderr), EMU_CONFIG_RUN);
+    emu_server_t *server = emu_server_new(config, err, sizeof err);
+    CHECK_NOT_NULL(server);
+    uint16_t port = emu_server_port(server);
+    CHECK_TRUE(port > 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", port);
+    CHECK_STR(emu_server_url(server), url);
+
+    pthread_t client;
+    CHECK_INT(pthread_create(&client, NULL, s_test_burst, &port), 0);
+    CHECK_INT(emu_server_run(server), 0);
+    pthread_join(client, NULL);
+    emu_server_destroy(&server);
+    CHECK_NULL(server);
+    emu_server_destroy(&server);
+    //  Nothing left to reap.
+    CHECK_INT(waitpid(-1, NULL, WNOHANG), -1);
+    CHECK_INT(errno, ECHILD);
+
+    //  The front door address in use: a clear error.
+    emu_config_t *busy = emu_config_new();
+    char listen[32];
+    uint16_t taken = 0;
+    int fd = emu_listener_open("127.0.0.1:0", 4, &taken, err, sizeof err);
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", taken);
+    char *argv2[] = {"stampede-lambda", "--listen", listen, "--function", "demo=/bin/true", NULL};
+    CHECK_INT(emu_config_parse(busy, 5, argv2, stdout, stderr), EMU_CONFIG_RUN);
+    CHECK_NULL(emu_server_new(busy, err, sizeof err));
+    char expected[96];
+    snprintf(expected, sizeof expected, "bind %s: Address already in use", listen);
+    CHECK_STR(err, expected);
+    close(fd);
+    emu_config_destroy(&busy);
+    emu_config_destroy(&config);
+}
