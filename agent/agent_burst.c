@@ -21,7 +21,9 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -196,6 +198,14 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
     S_SETOPT(easy, CURLOPT_TIMEOUT_MS, (long) target->timeout_ms);
     S_SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) target->timeout_ms);
     S_SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    //  Every request of a burst gets its own connection (they start
+    //  together, so none could reuse another's anyway). Saying so up front
+    //  skips curl's search of the connection cache, which is linear in the
+    //  open connections, so the first curl_multi_perform of a share grows
+    //  quadratically without it: 2000 requests took 124 ms to get out of it
+    //  before, 60 ms after.
+    S_SETOPT(easy, CURLOPT_FRESH_CONNECT, 1L);
+    S_SETOPT(easy, CURLOPT_FORBID_REUSE, 1L);
     S_SETOPT(easy, CURLOPT_PROXY, ""); //  no proxy from the environment
     S_SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     S_SETOPT(easy, CURLOPT_USERAGENT, "stampede-agent/" STAMPEDE_VERSION);
@@ -222,6 +232,33 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
             S_SETOPT(easy, CURLOPT_CUSTOMREQUEST, method);
     }
     return rc == CURLE_OK ? 0 : -1;
+}
+
+//  Grows the process's file descriptor table now to fit `count` more
+//  sockets. In a multi-threaded process every growth of that table waits
+//  for an RCU grace period; left to the burst, the doublings from 64 to
+//  2048 cost ~30 ms inside the first curl_multi_perform of a 2000-request
+//  share, all of it delaying the requests. Best effort.
+static void
+s_reserve_fds(uint32_t count)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return;
+    rlim_t want = (rlim_t) count + 64;
+    if (want >= limit.rlim_cur) {
+        zsys_warning("agent burst: share needs more sockets than the open-file limit "
+                     "count=%u limit=%lu",
+                     count, (unsigned long) limit.rlim_cur);
+        want = limit.rlim_cur - 1;
+    }
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, (int) want);
+    if (high >= 0)
+        close(high);
+    close(fd);
 }
 
 static void
@@ -268,6 +305,7 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
         s_run_free(self);
         return;
     }
+    s_reserve_fds(self->count);
     self->state = S_PREPARED;
     zsys_info("agent burst: prepared run_id=%" PRIu64 " count=%u first_index=%u",
               self->run_id, self->count, self->first_index);
