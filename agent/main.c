@@ -56,8 +56,9 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    s_raise_fd_limit();
     zsys_init(); //  SIGINT/SIGTERM set zsys_interrupted: a clean stop
+    zsys_set_logstream(stderr);
+    s_raise_fd_limit();
     agent_link_t *link = agent_link_new(&config, cert);
     int rc = link ? agent_link_run(link) : 1;
     agent_link_destroy(&link);
