@@ -504,6 +504,13 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
     zsock_set_sndhwm(self->router, 100000);
     zsock_set_rcvhwm(self->router, 100000);
     if (self->cert) {
+        //  zauth stops at an interrupt like any czmq poller; started after
+        //  one, its exit signal would be taken for the CURVE command's reply
+        //  and it could never be stopped.
+        if (zsys_interrupted) {
+            snprintf(err, err_size, "interrupted");
+            return -1;
+        }
         self->auth = zactor_new(zauth, NULL);
         if (!self->auth) {
             snprintf(err, err_size, "cannot start the ZAP handler");
@@ -529,6 +536,9 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
     }
     self->loop = zloop_new();
     assert(self->loop);
+    //  Only $TERM from the owner ends the loop, not SIGINT: the owner
+    //  decides how to shut down (and still needs answers meanwhile).
+    zloop_set_nonstop(self->loop, true);
     zloop_reader(self->loop, self->pipe, s_on_pipe, self);
     zloop_reader(self->loop, self->router, s_on_router, self);
     zloop_reader(self->loop, self->command, s_on_command, self);

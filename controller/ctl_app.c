@@ -1,0 +1,769 @@
+/*  ctl_app — the subcommands of stampede; see ctl_app.h.
+
+    Each command is a short sequence of s_start_* steps followed by a wait;
+    any step that fails says why on err and the command returns 1, leaving
+    the teardown to ctl_app_destroy, which undoes the steps in reverse.
+*/
+#include "ctl_app.h"
+#include "ctl_keys.h"
+#include "ctl_local.h"
+#include "ctl_report.h"
+#include "ctl_server.h"
+#include "sp_check.h"
+#include "sp_clock.h"
+#include "store.h"
+#ifdef STAMPEDE_HAVE_HTTP
+#include "ctl_http.h"
+#endif
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_PATH 4096
+#define S_URL 512
+#define S_POLL_MS 50
+//  How long a run may take beyond its own limits before we stop waiting:
+//  the core itself ends every run (Ready timeout, deadline), so this only
+//  guards against a core that stopped answering.
+#define S_RUN_SLACK_MS 60000
+
+struct _ctl_app_t {
+    const ctl_config_t *config;         //  borrowed
+    FILE *out;                          //  results
+    FILE *err;                          //  problems
+    char exe_dir[S_PATH];               //  where our sibling binaries live
+    ctl_keys_t *keys;                   //  CURVE keys, NULL with --insecure
+    ctl_server_t *server;               //  the core
+#ifdef STAMPEDE_HAVE_HTTP
+    ctl_http_t *http;                   //  the dashboard and API
+#endif
+    char dashboard_url[S_URL];          //  http://HOST:PORT/, "" without HTTP
+    ctl_local_t *lambda;                //  the emulator (demo)
+    char lambda_url[S_URL];             //  its base URL
+    char target_url[S_URL + 16];        //  the demo function's URL
+    ctl_local_t *agents[CTL_MAX_AGENTS]; //  local agents
+    size_t n_agents;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+s_say(ctl_app_t *self, const char *format, ...)
+{
+    fprintf(self->err, "stampede %s: ", ctl_config_command_name(self->config->command));
+    va_list args;
+    va_start(args, format);
+    vfprintf(self->err, format, args);
+    va_end(args);
+    fputc('\n', self->err);
+    fflush(self->err);
+}
+
+ctl_app_t *
+ctl_app_new(const ctl_config_t *config, FILE *out, FILE *err)
+{
+    assert(config && out && err);
+    ctl_app_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = config;
+    self->out = out;
+    self->err = err;
+    return self;
+}
+
+void
+ctl_app_destroy(ctl_app_t **self_p)
+{
+    assert(self_p);
+    ctl_app_t *self = *self_p;
+    if (!self)
+        return;
+#ifdef STAMPEDE_HAVE_HTTP
+    ctl_http_destroy(&self->http);
+#endif
+    //  Agents first: they would only reconnect to a stopped core.
+    for (size_t i = 0; i < self->n_agents; i++)
+        if (self->agents[i])
+            kill(ctl_local_pid(self->agents[i]), SIGTERM);
+    for (size_t i = 0; i < self->n_agents; i++)
+        ctl_local_destroy(&self->agents[i]);
+    ctl_server_destroy(&self->server);
+    ctl_local_destroy(&self->lambda);
+    ctl_keys_destroy(&self->keys);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+ctl_app_parse_lambda_line(const char *line, char *url, size_t url_size)
+{
+    static const char prefix[] = "stampede-lambda listening on ";
+    if (!line || strncmp(line, prefix, sizeof prefix - 1) != 0)
+        return -1;
+    const char *rest = line + sizeof prefix - 1;
+    size_t n = strcspn(rest, " \t\r\n");
+    if (n == 0 || n >= url_size || strncmp(rest, "http://", 7) != 0)
+        return -1;
+    memcpy(url, rest, n);
+    url[n] = '\0';
+    //  The base URL, without a trailing slash.
+    if (n > 7 && url[n - 1] == '/')
+        url[n - 1] = '\0';
+    return 0;
+}
+
+int
+ctl_app_url_host(const char *url, char *host, size_t host_size)
+{
+    assert(url && host && host_size > 0);
+    const char *rest = strncmp(url, "http://", 7) == 0    ? url + 7
+                       : strncmp(url, "https://", 8) == 0 ? url + 8
+                                                          : NULL;
+    if (!rest)
+        return -1;
+    //  Skip userinfo: the host follows the last '@' before the path.
+    size_t authority = strcspn(rest, "/?#");
+    const char *at = memchr(rest, '@', authority);
+    while (at) {
+        authority -= (size_t) (at + 1 - rest);
+        rest = at + 1;
+        at = memchr(rest, '@', authority);
+    }
+    size_t len;
+    if (rest[0] == '[') {
+        const char *close = memchr(rest, ']', authority);
+        if (!close)
+            return -1;
+        rest++;
+        len = (size_t) (close - rest);
+    }
+    else {
+        const char *colon = memchr(rest, ':', authority);
+        len = colon ? (size_t) (colon - rest) : authority;
+    }
+    if (len == 0 || len >= host_size)
+        return -1;
+    memcpy(host, rest, len);
+    host[len] = '\0';
+    return 0;
+}
+
+//  "http://HOST:PORT/" for a HOST:PORT listen address and its bound port.
+static void
+s_http_url(const char *hostport, int port, char *url, size_t size)
+{
+    char host[300];
+    int unused;
+    if (ctl_config_split_hostport(hostport, host, sizeof host, &unused))
+        snprintf(host, sizeof host, "127.0.0.1");
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        snprintf(host, sizeof host, "127.0.0.1"); //  reachable from here
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(url, size, "http://%s%s%s:%d/", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+//  --------------------------------------------------------------------------
+//  Steps
+
+static int
+s_start_keys(ctl_app_t *self)
+{
+    if (self->config->insecure)
+        return 0;
+    char err[512];
+    self->keys = ctl_keys_new(self->config->keys, err, sizeof err);
+    if (!self->keys) {
+        s_say(self, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_start_server(ctl_app_t *self, const char *default_url, uint32_t default_requests)
+{
+    char err[512];
+    ctl_server_config_t config = {
+        .listen = self->config->listen,
+        .db_path = self->config->db,
+        .cert = self->keys ? ctl_keys_cert(self->keys) : NULL,
+        .agents_dir = self->keys ? ctl_keys_agents_dir(self->keys) : NULL,
+        .default_url = default_url,
+        .default_requests = default_requests,
+    };
+    self->server = ctl_server_new(&config, err, sizeof err);
+    if (!self->server) {
+        s_say(self, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_start_http(ctl_app_t *self)
+{
+#ifdef STAMPEDE_HAVE_HTTP
+    char err[512];
+    ctl_http_config_t config = {
+        .listen = self->config->http,
+        .db_path = self->config->db,
+        .token = self->config->token,
+        .command_endpoint = ctl_server_command_endpoint(self->server),
+    };
+    self->http = ctl_http_new(&config, err, sizeof err);
+    if (!self->http) {
+        s_say(self, "%s", err);
+        return -1;
+    }
+    s_http_url(self->config->http, ctl_http_port(self->http), self->dashboard_url,
+               sizeof self->dashboard_url);
+#else
+    zsys_warning("app: this build has no HTTP API; the dashboard is not served");
+#endif
+    return 0;
+}
+
+static int
+s_find_sibling(ctl_app_t *self, const char *name, char *path, size_t size)
+{
+    if (!self->exe_dir[0] && ctl_local_exe_dir(self->exe_dir, sizeof self->exe_dir)) {
+        s_say(self, "cannot find the directory of the running executable");
+        return -1;
+    }
+    int n = snprintf(path, size, "%s/%s", self->exe_dir, name);
+    if (n < 0 || (size_t) n >= size || access(path, X_OK) != 0) {
+        s_say(self, "%s not found next to stampede (in %s)", name, self->exe_dir);
+        return -1;
+    }
+    return 0;
+}
+
+//  Spawns count local agents connected to the core; allow_host, when set,
+//  is added to their target allow-list.
+static int
+s_start_agents(ctl_app_t *self, uint32_t count, uint32_t requests, const char *allow_host)
+{
+    char agent_path[S_PATH + 32];
+    if (s_find_sibling(self, "stampede-agent", agent_path, sizeof agent_path))
+        return -1;
+    //  Each agent must accept its whole share (ceil(requests / count)).
+    uint32_t share = requests / count + (requests % count ? 1 : 0);
+    char capacity[16];
+    snprintf(capacity, sizeof capacity, "%u", share > 10000 ? share : 10000);
+    for (uint32_t i = 0; i < count; i++) {
+        char id[32], err[512];
+        snprintf(id, sizeof id, "local-%u", i + 1);
+        const char *argv[16];
+        int argc = 0;
+        argv[argc++] = agent_path;
+        argv[argc++] = "--controller";
+        argv[argc++] = ctl_server_endpoint(self->server);
+        argv[argc++] = "--id";
+        argv[argc++] = id;
+        argv[argc++] = "--capacity";
+        argv[argc++] = capacity;
+        if (self->keys) {
+            const char *key = ctl_keys_issue_local(self->keys, id, err, sizeof err);
+            if (!key) {
+                s_say(self, "%s", err);
+                return -1;
+            }
+            argv[argc++] = "--server-key";
+            argv[argc++] = ctl_keys_public_path(self->keys);
+            argv[argc++] = "--key";
+            argv[argc++] = key;
+        }
+        else
+            argv[argc++] = "--insecure";
+        if (allow_host) {
+            argv[argc++] = "--allow";
+            argv[argc++] = allow_host;
+        }
+        argv[argc] = NULL;
+        self->agents[i] = ctl_local_new((char *const *) argv, false, err, sizeof err);
+        if (!self->agents[i]) {
+            s_say(self, "%s", err);
+            return -1;
+        }
+        self->n_agents = i + 1;
+    }
+    return 0;
+}
+
+//  A status command's reply (caller owns), or NULL when the core is gone.
+static json_t *
+s_status(ctl_app_t *self)
+{
+    json_t *request = json_pack("{s:s}", "action", "status");
+    json_t *reply = ctl_server_request(self->server, request);
+    json_decref(request);
+    return reply;
+}
+
+//  True when a local child we started has exited (and says which).
+static bool
+s_local_died(ctl_app_t *self)
+{
+    for (size_t i = 0; i < self->n_agents; i++)
+        if (!ctl_local_running(self->agents[i])) {
+            s_say(self, "local agent local-%zu exited with status %d", i + 1,
+                  ctl_local_exit_status(self->agents[i]));
+            return true;
+        }
+    if (self->lambda && !ctl_local_running(self->lambda)) {
+        s_say(self, "stampede-lambda exited with status %d",
+              ctl_local_exit_status(self->lambda));
+        return true;
+    }
+    return false;
+}
+
+static int
+s_wait_agents(ctl_app_t *self, uint32_t count, int timeout_ms)
+{
+    int64_t deadline = sp_clock_mono_ns() + (int64_t) timeout_ms * SP_NS_PER_MS;
+    size_t have = 0;
+    while (!zsys_interrupted && sp_clock_mono_ns() < deadline) {
+        json_t *status = s_status(self);
+        have = status ? json_array_size(json_object_get(status, "agents")) : 0;
+        json_decref(status);
+        if (have >= count)
+            return 0;
+        if (s_local_died(self))
+            return -1;
+        zclock_sleep(S_POLL_MS);
+    }
+    if (zsys_interrupted)
+        s_say(self, "interrupted");
+    else
+        s_say(self, "%zu of %u agents connected within %d s", have, count,
+              timeout_ms / 1000);
+    return -1;
+}
+
+static int
+s_start_lambda(ctl_app_t *self)
+{
+    char lambda_path[S_PATH + 32], bootstrap_path[S_PATH + 32];
+    if (s_find_sibling(self, "stampede-lambda", lambda_path, sizeof lambda_path) ||
+        s_find_sibling(self, "bootstrap", bootstrap_path, sizeof bootstrap_path))
+        return -1;
+    char function[S_PATH + 64], reserved[16];
+    snprintf(function, sizeof function, "demo=%s", bootstrap_path);
+    snprintf(reserved, sizeof reserved, "%u", self->config->reserved);
+    const char *argv[] = {lambda_path, "--listen", self->config->lambda_listen,
+                          "--function", function, "--reserved", reserved, NULL};
+    char err[512];
+    self->lambda = ctl_local_new((char *const *) argv, true, err, sizeof err);
+    if (!self->lambda) {
+        s_say(self, "%s", err);
+        return -1;
+    }
+    char line[CTL_LOCAL_MAX_LINE];
+    int64_t deadline = sp_clock_mono_ns() + CTL_APP_WAIT_LOCAL_MS * SP_NS_PER_MS;
+    while (!zsys_interrupted && sp_clock_mono_ns() < deadline) {
+        if (ctl_local_read_line(self->lambda, line, sizeof line, 200) >= 0) {
+            if (ctl_app_parse_lambda_line(line, self->lambda_url,
+                                          sizeof self->lambda_url) == 0) {
+                snprintf(self->target_url, sizeof self->target_url, "%s/url/demo/",
+                         self->lambda_url);
+                return 0;
+            }
+            continue; //  some other line
+        }
+        if (!ctl_local_running(self->lambda)) {
+            s_say(self, "stampede-lambda exited with status %d before it was ready",
+                  ctl_local_exit_status(self->lambda));
+            return -1;
+        }
+    }
+    s_say(self, "stampede-lambda did not announce itself within %d s",
+          CTL_APP_WAIT_LOCAL_MS / 1000);
+    return -1;
+}
+
+//  Waits until SIGINT/SIGTERM (or a child we depend on dies).
+static void
+s_wait_interrupt(ctl_app_t *self)
+{
+    while (!zsys_interrupted) {
+        if (s_local_died(self))
+            return;
+        zclock_sleep(200);
+    }
+}
+
+//  Starts one run with command (consumed), waits for its end and reports
+//  it. Returns the exit status.
+static int
+s_run_once(ctl_app_t *self, json_t *command, bool json_output)
+{
+    uint32_t timeout_ms = (uint32_t) json_integer_value(json_object_get(command,
+                                                                        "timeout_ms"));
+    json_t *reply = ctl_server_request(self->server, command);
+    json_decref(command);
+    if (!reply || !json_is_integer(json_object_get(reply, "run_id"))) {
+        s_say(self, "the run was not started: %s",
+              reply ? json_string_value(json_object_get(reply, "error"))
+                    : "the controller did not answer");
+        json_decref(reply);
+        return 1;
+    }
+    int64_t run_id = json_integer_value(json_object_get(reply, "run_id"));
+    json_decref(reply);
+
+    int64_t limit_ms = 10000 + (int64_t) (timeout_ms ? timeout_ms : 30000) + 15000 +
+                       S_RUN_SLACK_MS;
+    int64_t deadline = sp_clock_mono_ns() + limit_ms * SP_NS_PER_MS;
+    char error[PROTO_MAX_ERROR + 256] = "";
+    bool ended = false;
+    while (!zsys_interrupted && sp_clock_mono_ns() < deadline) {
+        json_t *status = s_status(self);
+        if (!status)
+            break;
+        json_t *active = json_object_get(status, "active_run");
+        json_t *last = json_object_get(status, "last_run");
+        if (!json_is_integer(active) || json_integer_value(active) != run_id) {
+            if (json_integer_value(json_object_get(last, "run_id")) == run_id)
+                snprintf(error, sizeof error, "%s",
+                         json_string_value(json_object_get(last, "error")) ?: "");
+            ended = true;
+        }
+        json_decref(status);
+        if (ended)
+            break;
+        zclock_sleep(S_POLL_MS);
+    }
+    if (!ended) {
+        s_say(self, zsys_interrupted ? "interrupted during run %" PRId64
+                                     : "run %" PRId64 " did not end in time",
+              run_id);
+        return 1;
+    }
+    char err[512];
+    store_t *store = store_open(self->config->db, err, sizeof err);
+    store_summary_t summary;
+    if (!store || store_summary(store, run_id, &summary)) {
+        s_say(self, "cannot read run %" PRId64 " from %s: %s", run_id, self->config->db,
+              store ? "not found" : err);
+        store_destroy(&store);
+        return 1;
+    }
+    store_destroy(&store);
+    if (json_output) {
+        json_t *json = ctl_report_json(&summary, self->config->db, error);
+        char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+        fprintf(self->out, "%s\n", text ? text : "{}");
+        free(text);
+        json_decref(json);
+    }
+    else
+        ctl_report_text(&summary, self->config->db, error, self->out);
+    fflush(self->out);
+    return strcmp(summary.status, "completed") == 0 ? 0 : 1;
+}
+
+//  The run command of the `run` subcommand's options (caller owns).
+static json_t *
+s_run_command(const ctl_config_t *config, const char *url)
+{
+    json_t *headers = json_array();
+    for (size_t i = 0; i < config->n_headers; i++)
+        json_array_append_new(headers, json_string(config->headers[i]));
+    json_t *command = json_pack("{s:s, s:s, s:I, s:s, s:o, s:I}", "action", "run", "url",
+                                url, "requests", (json_int_t) config->requests, "method",
+                                config->method, "headers", headers, "timeout_ms",
+                                (json_int_t) config->timeout_ms);
+    if (command && config->data)
+        json_object_set_new(command, "body", json_string(config->data));
+    return command;
+}
+
+//  --------------------------------------------------------------------------
+//  Commands
+
+static int
+s_serve(ctl_app_t *self)
+{
+    if (s_start_keys(self) || s_start_server(self, self->config->target, 100) ||
+        s_start_http(self))
+        return 1;
+    char http[S_URL];
+    snprintf(http, sizeof http, "%s", self->dashboard_url[0] ? self->dashboard_url : "none");
+    size_t len = strlen(http);
+    if (len > 8 && http[len - 1] == '/')
+        http[len - 1] = '\0';
+    fprintf(self->out, "stampede serve: agents %s http %s\n",
+            ctl_server_endpoint(self->server), http);
+    fflush(self->out);
+    s_wait_interrupt(self);
+    zsys_notice("controller stopping");
+    return 0;
+}
+
+static int
+s_run(ctl_app_t *self)
+{
+    const ctl_config_t *config = self->config;
+    if (s_start_keys(self) || s_start_server(self, config->url, config->requests))
+        return 1;
+    if (config->local_agents) {
+        char host[300];
+        const char *allow = NULL;
+        if (ctl_app_url_host(config->url, host, sizeof host) == 0)
+            allow = host;
+        if (s_start_agents(self, config->local_agents, config->requests, allow) ||
+            s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
+            return 1;
+    }
+    else {
+        zsys_notice("waiting for agents count=%u endpoint=%s", config->wait_agents,
+                    ctl_server_endpoint(self->server));
+        if (s_wait_agents(self, config->wait_agents, CTL_APP_WAIT_REMOTE_MS))
+            return 1;
+    }
+    return s_run_once(self, s_run_command(config, config->url), config->json);
+}
+
+static int
+s_demo(ctl_app_t *self)
+{
+    const ctl_config_t *config = self->config;
+    if (s_start_lambda(self) || s_start_keys(self) ||
+        s_start_server(self, self->target_url, config->requests) || s_start_http(self))
+        return 1;
+    fprintf(self->out, "stampede demo: function %s (reserved concurrency %u), "
+                       "dashboard %s\n",
+            self->target_url, config->reserved,
+            self->dashboard_url[0] ? self->dashboard_url : "none");
+    fflush(self->out);
+    if (s_start_agents(self, config->local_agents, config->requests, NULL) ||
+        s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
+        return 1;
+    json_t *command = json_pack("{s:s, s:s, s:I, s:s}", "action", "run", "url",
+                                self->target_url, "requests",
+                                (json_int_t) config->requests, "label", "demo");
+    int rc = s_run_once(self, command, false);
+    if (self->dashboard_url[0])
+        fprintf(self->out, "dashboard: %s\n", self->dashboard_url);
+    if (!config->exit_after) {
+        fprintf(self->out, "serving until Ctrl-C\n");
+        fflush(self->out);
+        s_wait_interrupt(self);
+    }
+    fflush(self->out);
+    return rc;
+}
+
+static int
+s_export(ctl_app_t *self)
+{
+    const ctl_config_t *config = self->config;
+    struct stat st;
+    if (stat(config->db, &st) != 0) {
+        s_say(self, "no results database at %s", config->db);
+        return 1;
+    }
+    char err[512];
+    store_t *store = store_open(config->db, err, sizeof err);
+    if (!store) {
+        s_say(self, "%s", err);
+        return 1;
+    }
+    int rc = store_export(store, config->run_id, config->format, self->out);
+    store_destroy(&store);
+    fflush(self->out);
+    if (rc) {
+        s_say(self, "run %" PRId64 " not found in %s", config->run_id, config->db);
+        return 1;
+    }
+    return 0;
+}
+
+int
+ctl_app_run(ctl_app_t *self)
+{
+    assert(self);
+    switch (self->config->command) {
+    case CTL_COMMAND_SERVE: return s_serve(self);
+    case CTL_COMMAND_RUN: return s_run(self);
+    case CTL_COMMAND_DEMO: return s_demo(self);
+    case CTL_COMMAND_EXPORT: return s_export(self);
+    default: assert(false); return 2;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  Runs argv (NULL-terminated words after "stampede") through the parser
+//  and the app; returns the exit status, out and err in the buffers.
+static int
+s_try(char *out_text, size_t out_size, char *err_text, size_t err_size, ...)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *) "stampede";
+    va_list args;
+    va_start(args, err_size);
+    for (char *word = va_arg(args, char *); word; word = va_arg(args, char *))
+        argv[argc++] = word;
+    va_end(args);
+    argv[argc] = NULL;
+    char *out_buf = NULL, *err_buf = NULL;
+    size_t out_len = 0, err_len = 0;
+    FILE *out = open_memstream(&out_buf, &out_len);
+    FILE *err = open_memstream(&err_buf, &err_len);
+    ctl_config_t config;
+    int rc = ctl_config_parse(&config, argc, argv, NULL, out, err);
+    if (rc == CTL_CONFIG_RUN) {
+        ctl_app_t *app = ctl_app_new(&config, out, err);
+        CHECK_NOT_NULL(app);
+        rc = ctl_app_run(app);
+        ctl_app_destroy(&app);
+        CHECK_NULL(app);
+        ctl_app_destroy(&app);
+    }
+    fclose(out);
+    fclose(err);
+    snprintf(out_text, out_size, "%s", out_buf);
+    snprintf(err_text, err_size, "%s", err_buf);
+    free(out_buf);
+    free(err_buf);
+    return rc;
+}
+
+void
+ctl_app_test(bool verbose)
+{
+    char url[128], host[64];
+    CHECK_INT(ctl_app_parse_lambda_line("stampede-lambda listening on http://127.0.0.1:9000",
+                                        url, sizeof url),
+              0);
+    CHECK_STR(url, "http://127.0.0.1:9000");
+    CHECK_INT(ctl_app_parse_lambda_line("stampede-lambda listening on http://[::1]:80/",
+                                        url, sizeof url),
+              0);
+    CHECK_STR(url, "http://[::1]:80");
+    CHECK_INT(ctl_app_parse_lambda_line("something else", url, sizeof url), -1);
+    CHECK_INT(ctl_app_parse_lambda_line("stampede-lambda listening on ftp://x", url,
+                                        sizeof url),
+              -1);
+    CHECK_INT(ctl_app_parse_lambda_line("stampede-lambda listening on http://x", url, 5),
+              -1);
+    CHECK_INT(ctl_app_url_host("http://127.0.0.1:9000/url/demo/", host, sizeof host), 0);
+    CHECK_STR(host, "127.0.0.1");
+    CHECK_INT(ctl_app_url_host("https://abc.lambda-url.us-east-1.on.aws/", host,
+                               sizeof host),
+              0);
+    CHECK_STR(host, "abc.lambda-url.us-east-1.on.aws");
+    CHECK_INT(ctl_app_url_host("http://[::1]:8080/x", host, sizeof host), 0);
+    CHECK_STR(host, "::1");
+    CHECK_INT(ctl_app_url_host("http://user:pw@example.com:81?q", host, sizeof host), 0);
+    CHECK_STR(host, "example.com");
+    CHECK_INT(ctl_app_url_host("mailto:x", host, sizeof host), -1);
+    CHECK_INT(ctl_app_url_host("http:///path", host, sizeof host), -1);
+
+    char dir[] = "/tmp/ctl_app_test-XXXXXX";
+    CHECK_NOT_NULL(mkdtemp(dir));
+    char db[128], keys[128];
+    snprintf(db, sizeof db, "%s/r.db", dir);
+    snprintf(keys, sizeof keys, "%s/keys", dir);
+    char out[8192], err[2048];
+
+    //  export: a missing database, an unknown run, then a real one.
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "1", "--db", db, NULL), 1);
+    char expect[512];
+    snprintf(expect, sizeof expect, "stampede export: no results database at %s\n", db);
+    CHECK_STR(err, expect);
+    char store_err[256];
+    store_t *store = store_open(db, store_err, sizeof store_err);
+    CHECK_NOT_NULL(store);
+    store_run_t run = {.url = "http://127.0.0.1:9/", .method = "GET", .requested = 2,
+                       .agents = 1, .created_ns = 1};
+    CHECK_INT(store_run_create(store, &run), 1);
+    CHECK_INT(store_agent_upsert(store, "a", "h", "v", 10, 1), 0);
+    CHECK_INT(store_share_add(store, 1, "a", 0, 2, 0, 0), 0);
+    CHECK_INT(store_mark_lost(store, 1, "a", 0, 2, "deadline passed"), 2);
+    store_destroy(&store);
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "2", "--db", db, NULL), 1);
+    snprintf(expect, sizeof expect, "stampede export: run 2 not found in %s\n", db);
+    CHECK_STR(err, expect);
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "1", "--db", db, NULL), 0);
+    CHECK_STR(err, "");
+    int lines = 0;
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
+    CHECK_INT(lines, 3); //  header + 2 rows
+    CHECK_TRUE(strstr(out, "deadline passed") != NULL);
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "1", "--db", db,
+                    "--format", "json", NULL),
+              0);
+    CHECK_TRUE(out[0] == '[');
+
+    //  serve: the ready line names the real ports; an interrupt stops it.
+    zsys_interrupted = 1;
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "serve", "--listen",
+                    "tcp://127.0.0.1:*", "--http", "127.0.0.1:0", "--db", db, "--insecure",
+                    NULL),
+              0);
+    zsys_interrupted = 0;
+    CHECK_TRUE(strncmp(out, "stampede serve: agents tcp://127.0.0.1:", 39) == 0);
+    CHECK_TRUE(strstr(out, ":*") == NULL);
+#ifdef STAMPEDE_HAVE_HTTP
+    CHECK_TRUE(strstr(out, " http http://127.0.0.1:") != NULL);
+    CHECK_TRUE(strstr(out, "http://127.0.0.1:0\n") == NULL);
+#endif
+    //  Started after an interrupt, the CURVE set-up refuses cleanly.
+    zsys_interrupted = 1;
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "serve", "--listen",
+                    "tcp://127.0.0.1:*", "--http", "127.0.0.1:0", "--db", db, "--keys",
+                    keys, NULL),
+              1);
+    zsys_interrupted = 0;
+    CHECK_STR(err, "stampede serve: interrupted\n");
+    char public_key[256];
+    snprintf(public_key, sizeof public_key, "%s/controller.key", keys);
+    CHECK_INT(access(public_key, R_OK), 0);
+    //  A port in use is a clear error.
+    zsock_t *squatter = zsock_new(ZMQ_ROUTER);
+    CHECK_TRUE(zsock_bind(squatter, "tcp://127.0.0.1:*") > 0);
+    char taken[128];
+    snprintf(taken, sizeof taken, "%s", zsock_last_endpoint(squatter));
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "serve", "--listen", taken, "--db",
+                    db, "--insecure", "--http", "127.0.0.1:0", NULL),
+              1);
+    snprintf(expect, sizeof expect, "stampede serve: cannot bind %s: Address already in use\n",
+             taken);
+    CHECK_STR(err, expect);
+    zsock_destroy(&squatter);
+
+    //  run: no agents come within the wait -> failure, not a hang. (An
+    //  interrupt ends the wait at once.)
+    zsys_interrupted = 1;
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "run", "--url", "http://127.0.0.1:9/",
+                    "-n", "3", "--wait-agents", "2", "--listen", "tcp://127.0.0.1:*",
+                    "--db", db, "--insecure", NULL),
+              1);
+    zsys_interrupted = 0;
+    CHECK_STR(err, "stampede run: interrupted\n");
+
+    //  Clean up the temp directory.
+    char path[256];
+    const char *files[] = {"r.db", "r.db-wal", "r.db-shm", "keys/controller.key",
+                           "keys/controller.key_secret"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/keys/agents", dir);
+    rmdir(path);
+    rmdir(keys);
+    CHECK_INT(rmdir(dir), 0);
+    if (verbose)
+        printf("(app checks done) ");
+}

@@ -1,0 +1,29 @@
+/*  ctl_report — how a run's summary is shown: the human text of
+    `stampede run` / `demo`, and the one JSON object of `run --json`.
+
+    Works only on a store_summary_t (computed in SQL by the store); no
+    state, any thread.
+*/
+#ifndef CTL_REPORT_H
+#define CTL_REPORT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "store.h"
+
+//  The summary as one JSON object (caller owns): run_id, status,
+//  requested, recorded, ok, throttled, errors, lost, environments,
+//  cold_starts, peak_concurrency, p50_ms, p90_ms, p99_ms, max_ms,
+//  spread_ms, wall_ms (milliseconds rounded to the microsecond), db, and
+//  error when non-NULL and non-empty.
+json_t *ctl_report_json(const store_summary_t *summary, const char *db_path,
+                        const char *error);
+
+//  Writes the summary as a few lines of text to out.
+void ctl_report_text(const store_summary_t *summary, const char *db_path,
+                     const char *error, FILE *out);
+
+void ctl_report_test(bool verbose);
+
+#endif
