@@ -27,40 +27,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define S_PIPE_CHECK_MS 20 //  longest the engine goes without reading its pipe
+#define S_PIPE_CHECK_MS 20           //  longest the engine goes without reading its pipe
 #define S_SPIN_NS (2 * SP_NS_PER_MS) //  the last stretch before GO is a sleep
 
 typedef enum { S_IDLE, S_PREPARED, S_ARMED, S_RUNNING } s_state_t;
 
 typedef struct {
-    CURL *easy;                    //  NULL once its result is taken
-    agent_response_t *response;    //  what the transfer received
-    int64_t sent_ns;               //  wall clock when the request went out
-    int64_t first_byte_ns;         //  wall clock when the answer began
-    char errbuf[CURL_ERROR_SIZE];  //  curl's text for a failure
+    CURL *easy;                   //  NULL once its result is taken
+    agent_response_t *response;   //  what the transfer received
+    int64_t sent_ns;              //  wall clock when the request went out
+    int64_t first_byte_ns;        //  wall clock when the answer began
+    char errbuf[CURL_ERROR_SIZE]; //  curl's text for a failure
 } s_slot_t;
 
 typedef struct {
-    zsock_t *pipe;              //  actor pipe
-    bool terminated;            //  $TERM received
-    uint32_t flush_max;         //  results that force a batch out
-    int64_t flush_ns;           //  longest a finished result waits
+    zsock_t *pipe;      //  actor pipe
+    bool terminated;    //  $TERM received
+    uint32_t flush_max; //  results that force a batch out
+    int64_t flush_ns;   //  longest a finished result waits
     //  The run (state != S_IDLE)
     s_state_t state;
     uint64_t run_id;
-    uint32_t first_index;       //  index of slots[0]
-    uint32_t count;             //  slots
-    proto_envelope_t *prepare;  //  the Prepare: owns URL, method and body
-    CURLM *multi;               //  per run
-    struct curl_slist *headers; //  shared by every easy handle of the run
-    s_slot_t *slots;            //  count slots
-    bool added;                 //  easy handles are in the multi
-    int64_t start_at_ns;        //  GO instant, agent wall clock
-    uint32_t finished;          //  results taken from curl
-    uint32_t seq;               //  last batch number sent
+    uint32_t first_index;                       //  index of slots[0]
+    uint32_t count;                             //  slots
+    proto_envelope_t *prepare;                  //  the Prepare: owns URL, method and body
+    CURLM *multi;                               //  per run
+    struct curl_slist *headers;                 //  shared by every easy handle of the run
+    s_slot_t *slots;                            //  count slots
+    bool added;                                 //  easy handles are in the multi
+    int64_t start_at_ns;                        //  GO instant, agent wall clock
+    uint32_t finished;                          //  results taken from curl
+    uint32_t seq;                               //  last batch number sent
     Stampede__Result *pending[PROTO_MAX_BATCH]; //  results not yet batched
     uint32_t pending_count;
-    int64_t pending_since;      //  mono ns when pending became non-empty
+    int64_t pending_since; //  mono ns when pending became non-empty
 } s_engine_t;
 
 struct _agent_burst_t {
@@ -71,13 +71,12 @@ struct _agent_burst_t {
 //  Engine (runs on the actor thread)
 
 static void
-s_emit(s_engine_t *self, const char *name, uint32_t a, uint32_t b, const char *error,
-       const void *data, size_t size)
+s_emit(s_engine_t *self, const char *name, uint64_t run_id, uint32_t a, uint32_t b,
+       const char *error, const void *data, size_t size)
 {
-    if (zsock_send(self->pipe, "s844sb", name, self->run_id, a, b, error ? error : "",
-                   data, size) != 0)
-        zsys_error("agent burst: event lost event=%s run_id=%" PRIu64, name,
-                   self->run_id);
+    if (zsock_send(self->pipe, "s844sb", name, run_id, a, b, error ? error : "", data,
+                   size) != 0)
+        zsys_error("agent burst: event lost event=%s run_id=%" PRIu64, name, run_id);
 }
 
 //  curl calls this once connected, right before the request is sent: the
@@ -157,8 +156,9 @@ s_headers_build(s_engine_t *self, const Stampede__Target *target)
         const Stampede__Header *header = target->headers[i];
         has_expect |= strcasecmp(header->name, "Expect") == 0;
         //  "Name;" is curl's spelling of a header with an empty value.
-        char *line = header->value[0] ? zsys_sprintf("%s: %s", header->name, header->value)
-                                      : zsys_sprintf("%s;", header->name);
+        char *line = header->value[0]
+                         ? zsys_sprintf("%s: %s", header->name, header->value)
+                         : zsys_sprintf("%s;", header->name);
         struct curl_slist *grown = line ? curl_slist_append(self->headers, line) : NULL;
         zstr_free(&line);
         if (!grown)
@@ -174,10 +174,10 @@ s_headers_build(s_engine_t *self, const Stampede__Target *target)
     return 0;
 }
 
-#define S_SETOPT(easy, option, value)                                                \
-    do {                                                                             \
-        if (rc == CURLE_OK)                                                          \
-            rc = curl_easy_setopt(easy, option, value);                              \
+#define S_SETOPT(easy, option, value)                                                    \
+    do {                                                                                 \
+        if (rc == CURLE_OK)                                                              \
+            rc = curl_easy_setopt(easy, option, value);                                  \
     } while (0)
 
 //  Builds one easy handle of the share into slot.
@@ -192,11 +192,11 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
     CURL *easy = slot->easy;
     CURLcode rc = CURLE_OK;
     S_SETOPT(easy, CURLOPT_URL, target->url);
-    S_SETOPT(easy, CURLOPT_PRIVATE, (void *) slot);
+    S_SETOPT(easy, CURLOPT_PRIVATE, (void *)slot);
     S_SETOPT(easy, CURLOPT_ERRORBUFFER, slot->errbuf);
     S_SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
-    S_SETOPT(easy, CURLOPT_TIMEOUT_MS, (long) target->timeout_ms);
-    S_SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) target->timeout_ms);
+    S_SETOPT(easy, CURLOPT_TIMEOUT_MS, (long)target->timeout_ms);
+    S_SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)target->timeout_ms);
     S_SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
     //  Every request of a burst gets its own connection (they start
     //  together, so none could reuse another's anyway). Saying so up front
@@ -211,11 +211,11 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
     S_SETOPT(easy, CURLOPT_USERAGENT, "stampede-agent/" STAMPEDE_VERSION);
     S_SETOPT(easy, CURLOPT_HTTPHEADER, self->headers);
     S_SETOPT(easy, CURLOPT_HEADERFUNCTION, s_on_header);
-    S_SETOPT(easy, CURLOPT_HEADERDATA, (void *) slot);
+    S_SETOPT(easy, CURLOPT_HEADERDATA, (void *)slot);
     S_SETOPT(easy, CURLOPT_WRITEFUNCTION, s_on_body);
-    S_SETOPT(easy, CURLOPT_WRITEDATA, (void *) slot->response);
+    S_SETOPT(easy, CURLOPT_WRITEDATA, (void *)slot->response);
     S_SETOPT(easy, CURLOPT_PREREQFUNCTION, s_on_prereq);
-    S_SETOPT(easy, CURLOPT_PREREQDATA, (void *) slot);
+    S_SETOPT(easy, CURLOPT_PREREQDATA, (void *)slot);
     const char *method = target->method;
     bool has_body = target->body.len > 0 || strcmp(method, "POST") == 0;
     if (strcmp(method, "HEAD") == 0)
@@ -224,9 +224,9 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
         if (has_body) {
             //  The run holds one copy of the body for every handle, instead
             //  of each handle copying it (up to 6 MiB × count).
-            S_SETOPT(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) target->body.len);
+            S_SETOPT(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)target->body.len);
             S_SETOPT(easy, CURLOPT_POSTFIELDS,
-                     target->body.len ? (const char *) target->body.data : "");
+                     target->body.len ? (const char *)target->body.data : "");
         }
         if (strcmp(method, has_body ? "POST" : "GET") != 0)
             S_SETOPT(easy, CURLOPT_CUSTOMREQUEST, method);
@@ -245,17 +245,17 @@ s_reserve_fds(uint32_t count)
     struct rlimit limit;
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
         return;
-    rlim_t want = (rlim_t) count + 64;
+    rlim_t want = (rlim_t)count + 64;
     if (want >= limit.rlim_cur) {
         zsys_warning("agent burst: share needs more sockets than the open-file limit "
                      "count=%u limit=%lu",
-                     count, (unsigned long) limit.rlim_cur);
+                     count, (unsigned long)limit.rlim_cur);
         want = limit.rlim_cur - 1;
     }
     int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, (int) want);
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)want);
     if (high >= 0)
         close(high);
     close(fd);
@@ -272,10 +272,7 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
     const Stampede__Prepare *prepare = env->prepare;
     if (self->state != S_IDLE) {
         snprintf(error, sizeof error, "agent is busy with run %" PRIu64, self->run_id);
-        uint64_t busy_id = self->run_id;
-        self->run_id = prepare->run_id;
-        s_emit(self, "READY", 0, 0, error, NULL, 0);
-        self->run_id = busy_id;
+        s_emit(self, "READY", prepare->run_id, 0, 0, error, NULL, 0);
         proto_envelope_destroy(&env);
         return;
     }
@@ -287,8 +284,7 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
     self->count = self->slots ? prepare->count : 0;
     int rc = self->multi && self->slots ? 0 : -1;
     if (rc == 0)
-        rc = curl_multi_setopt(self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) ==
-                     CURLM_OK
+        rc = curl_multi_setopt(self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) == CURLM_OK
                  ? 0
                  : -1;
     if (rc == 0)
@@ -301,7 +297,7 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
                  prepare->count);
         zsys_warning("agent burst: prepare failed run_id=%" PRIu64 " count=%u",
                      prepare->run_id, prepare->count);
-        s_emit(self, "READY", 0, 0, error, NULL, 0);
+        s_emit(self, "READY", self->run_id, 0, 0, error, NULL, 0);
         s_run_free(self);
         return;
     }
@@ -309,7 +305,7 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
     self->state = S_PREPARED;
     zsys_info("agent burst: prepared run_id=%" PRIu64 " count=%u first_index=%u",
               self->run_id, self->count, self->first_index);
-    s_emit(self, "READY", self->count, 0, "", NULL, 0);
+    s_emit(self, "READY", self->run_id, self->count, 0, "", NULL, 0);
 }
 
 //  Sends the pending results as the next batch of the run.
@@ -341,7 +337,8 @@ s_flush(s_engine_t *self)
         assert(frame);
     }
     self->seq++;
-    s_emit(self, "BATCH", self->seq, 0, "", zframe_data(frame), zframe_size(frame));
+    s_emit(self, "BATCH", self->run_id, self->seq, 0, "", zframe_data(frame),
+           zframe_size(frame));
     zframe_destroy(&frame);
     for (uint32_t i = 0; i < self->pending_count; i++)
         s_result_free(&self->pending[i]);
@@ -354,12 +351,12 @@ s_take_result(s_engine_t *self, CURL *easy, CURLcode code)
 {
     char *private = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, &private);
-    s_slot_t *slot = (s_slot_t *) private;
+    s_slot_t *slot = (s_slot_t *)private;
     assert(slot && slot->easy == easy);
     Stampede__Result *result = malloc(sizeof *result);
     assert(result);
     agent_response_result_init(result,
-                               self->first_index + (uint32_t) (slot - self->slots));
+                               self->first_index + (uint32_t)(slot - self->slots));
     curl_off_t downloaded = 0;
     long status = 0, connects = 0;
     curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
@@ -369,7 +366,7 @@ s_take_result(s_engine_t *self, CURL *easy, CURLcode code)
     result->sent_ns = slot->sent_ns;
     result->first_byte_ns = slot->first_byte_ns;
     result->done_ns = sp_clock_wall_ns();
-    result->bytes_received = downloaded > 0 ? (uint64_t) downloaded : 0;
+    result->bytes_received = downloaded > 0 ? (uint64_t)downloaded : 0;
     result->connection_reused = connects == 0 && slot->sent_ns > 0;
     agent_response_finish(slot->response, result, code, slot->errbuf, status);
     curl_multi_remove_handle(self->multi, easy);
@@ -407,7 +404,8 @@ s_run_step(s_engine_t *self)
 {
     int running = 0;
     if (curl_multi_perform(self->multi, &running) != CURLM_OK)
-        zsys_error("agent burst: curl_multi_perform failed run_id=%" PRIu64, self->run_id);
+        zsys_error("agent burst: curl_multi_perform failed run_id=%" PRIu64,
+                   self->run_id);
     for (;;) {
         int left = 0;
         CURLMsg *msg = curl_multi_info_read(self->multi, &left);
@@ -423,7 +421,7 @@ s_run_step(s_engine_t *self)
         s_flush(self);
         zsys_info("agent burst: run complete run_id=%" PRIu64 " results=%u batches=%u",
                   self->run_id, self->finished, self->seq);
-        s_emit(self, "DONE", self->finished, self->seq, "", NULL, 0);
+        s_emit(self, "DONE", self->run_id, self->finished, self->seq, "", NULL, 0);
         s_run_free(self);
         return;
     }
@@ -432,7 +430,7 @@ s_run_step(s_engine_t *self)
         int64_t flush_in = (self->pending_since + self->flush_ns - now) / SP_NS_PER_MS;
         wait_ms = flush_in < wait_ms ? (flush_in > 0 ? flush_in : 0) : wait_ms;
     }
-    curl_multi_poll(self->multi, NULL, 0, (int) wait_ms, NULL);
+    curl_multi_poll(self->multi, NULL, 0, (int)wait_ms, NULL);
 }
 
 static void
@@ -449,24 +447,21 @@ s_on_command(s_engine_t *self)
         s_on_prepare(self, frame);
     else if (name && streq(name, "GO")) {
         if (self->state == S_PREPARED && self->run_id == a) {
-            self->start_at_ns = (int64_t) b;
+            self->start_at_ns = (int64_t)b;
             self->state = S_ARMED;
         } else
             zsys_warning("agent burst: go ignored run_id=%" PRIu64 " state=%d", a,
-                         (int) self->state);
+                         (int)self->state);
     } else if (name && streq(name, "CANCEL")) {
         if (self->state != S_IDLE && self->run_id == a) {
             zsys_notice("agent burst: run cancelled run_id=%" PRIu64 " finished=%u/%u", a,
                         self->finished, self->count);
             s_run_free(self);
         }
-        uint64_t current = self->run_id;
-        self->run_id = a;
-        s_emit(self, "CANCELLED", 0, 0, "", NULL, 0);
-        self->run_id = current;
+        s_emit(self, "CANCELLED", a, 0, 0, "", NULL, 0);
     } else if (name && streq(name, "FLUSH")) {
-        self->flush_max = a < 1 ? 1 : a > PROTO_MAX_BATCH ? PROTO_MAX_BATCH : (uint32_t) a;
-        self->flush_ns = (int64_t) b * SP_NS_PER_MS;
+        self->flush_max = a < 1 ? 1 : a > PROTO_MAX_BATCH ? PROTO_MAX_BATCH : (uint32_t)a;
+        self->flush_ns = (int64_t)b * SP_NS_PER_MS;
     }
     zstr_free(&name);
     zframe_destroy(&frame);
@@ -494,8 +489,8 @@ s_engine_actor(zsock_t *pipe, void *args)
         if (self->state == S_ARMED) {
             int64_t until = self->start_at_ns - sp_clock_wall_ns() - S_SPIN_NS;
             if (until > 0)
-                s_wait_command(self, (long) (until / SP_NS_PER_MS) < S_PIPE_CHECK_MS
-                                         ? (long) (until / SP_NS_PER_MS)
+                s_wait_command(self, (long)(until / SP_NS_PER_MS) < S_PIPE_CHECK_MS
+                                         ? (long)(until / SP_NS_PER_MS)
                                          : S_PIPE_CHECK_MS);
             else
                 s_fire(self);
@@ -549,11 +544,11 @@ agent_burst_prepare(agent_burst_t *self, const Stampede__Prepare *prepare)
     assert(prepare);
     proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
     env.body_case = STAMPEDE__ENVELOPE__BODY_PREPARE;
-    env.prepare = (Stampede__Prepare *) prepare;
+    env.prepare = (Stampede__Prepare *)prepare;
     zframe_t *frame = proto_encode(&env);
     if (!frame)
         return -1;
-    int rc = zsock_send(self->actor, "s88b", "PREPARE", (uint64_t) 0, (uint64_t) 0,
+    int rc = zsock_send(self->actor, "s88b", "PREPARE", (uint64_t)0, (uint64_t)0,
                         zframe_data(frame), zframe_size(frame));
     zframe_destroy(&frame);
     return rc;
@@ -563,16 +558,16 @@ int
 agent_burst_go(agent_burst_t *self, uint64_t run_id, int64_t start_at_ns)
 {
     assert(self);
-    return zsock_send(self->actor, "s88b", "GO", run_id, (uint64_t) start_at_ns, NULL,
-                      (size_t) 0);
+    return zsock_send(self->actor, "s88b", "GO", run_id, (uint64_t)start_at_ns, NULL,
+                      (size_t)0);
 }
 
 int
 agent_burst_set_flush(agent_burst_t *self, uint32_t max_results, uint32_t interval_ms)
 {
     assert(self);
-    return zsock_send(self->actor, "s88b", "FLUSH", (uint64_t) max_results,
-                      (uint64_t) interval_ms, NULL, (size_t) 0);
+    return zsock_send(self->actor, "s88b", "FLUSH", (uint64_t)max_results,
+                      (uint64_t)interval_ms, NULL, (size_t)0);
 }
 
 zsock_t *
@@ -604,8 +599,8 @@ int
 agent_burst_cancel(agent_burst_t *self, uint64_t run_id)
 {
     assert(self);
-    if (zsock_send(self->actor, "s88b", "CANCEL", run_id, (uint64_t) 0, NULL,
-                   (size_t) 0) != 0)
+    if (zsock_send(self->actor, "s88b", "CANCEL", run_id, (uint64_t)0, NULL, (size_t)0) !=
+        0)
         return -1;
     //  Everything the engine said before CANCELLED is stale for this run.
     for (;;) {
@@ -768,8 +763,8 @@ s_closed_port(void)
     struct sockaddr_in addr = {.sin_family = AF_INET,
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof addr;
-    CHECK_INT(bind(fd, (struct sockaddr *) &addr, sizeof addr), 0);
-    CHECK_INT(getsockname(fd, (struct sockaddr *) &addr, &len), 0);
+    CHECK_INT(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    CHECK_INT(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
     close(fd);
     return ntohs(addr.sin_port);
 }
@@ -869,7 +864,7 @@ agent_burst_test(bool verbose)
     share.headers[0] = &share.header;
     share.target.headers = share.headers;
     share.target.n_headers = 1;
-    share.target.body.data = (uint8_t *) "hello";
+    share.target.body.data = (uint8_t *)"hello";
     share.target.body.len = 5;
     s_run(burst, &share, &out);
     CHECK_STR(out.results[0]->request_id, "PUT");

@@ -14,10 +14,10 @@
 
     One run at a time: a prepare while a run is held is refused. Prepare
     builds `count` easy handles (URL, method, headers, body, timeout, no
-    redirects, no proxy, a fresh connection each, closed after its request); go sleeps until start_at_ns, adds them all and
-    runs the multi loop with no per-host connection limit. The thread checks
-    its pipe at least every 20 ms, so cancel and shutdown are prompt even
-    mid-burst or while waiting for the start instant.
+    redirects, no proxy, a fresh connection each, closed after its request); go sleeps
+   until start_at_ns, adds them all and runs the multi loop with no per-host connection
+   limit. The thread checks its pipe at least every 20 ms, so cancel and shutdown are
+   prompt even mid-burst or while waiting for the start instant.
 
     Timings in a Result are the agent's CLOCK_REALTIME, each read on the
     engine thread at the moment it describes: scheduled = start_at_ns;

@@ -9,8 +9,8 @@
 #define S_NO_SECRET "0000000000000000000000000000000000000000"
 
 struct _agent_cert_t {
-    zcert_t *own;                 //  our certificate, secret key included
-    char server_public[41];       //  controller's public key, Z85
+    zcert_t *own;           //  our certificate, secret key included
+    char server_public[41]; //  controller's public key, Z85
 };
 
 static bool
@@ -151,8 +151,8 @@ agent_cert_test(bool verbose)
     //  Errors: missing server key, missing secret, public key given as --key.
     snprintf(path, sizeof path, "%s/missing.key", dir);
     CHECK_NULL(agent_cert_load(path, agent_path, err, sizeof err));
-    snprintf(path, sizeof path, "--server-key %s/missing.key: not a readable certificate file",
-             dir);
+    snprintf(path, sizeof path,
+             "--server-key %s/missing.key: not a readable certificate file", dir);
     CHECK_STR(err, path);
     char public_only[256];
     snprintf(public_only, sizeof public_only, "%s/public-only.key", dir);

@@ -81,7 +81,7 @@ s_set_id(agent_config_t *self, const char *value, char *err, size_t err_size)
     size_t len = strlen(value);
     bool valid = len >= 1 && len <= PROTO_MAX_ID;
     for (size_t i = 0; valid && i < len; i++)
-        valid = s_id_char((unsigned char) value[i]);
+        valid = s_id_char((unsigned char)value[i]);
     if (!valid) {
         s_fail(err, err_size, "--id must be 1-%d characters of [A-Za-z0-9._-]",
                PROTO_MAX_ID);
@@ -96,13 +96,13 @@ s_set_capacity(agent_config_t *self, const char *value, char *err, size_t err_si
 {
     char *end = NULL;
     errno = 0;
-    long n = isdigit((unsigned char) value[0]) ? strtol(value, &end, 10) : -1;
+    long n = isdigit((unsigned char)value[0]) ? strtol(value, &end, 10) : -1;
     if (n < 1 || n > PROTO_MAX_SHARE || errno != 0 || !end || *end != '\0') {
         s_fail(err, err_size, "--capacity must be a whole number from 1 to %d",
                PROTO_MAX_SHARE);
         return -1;
     }
-    self->capacity = (uint32_t) n;
+    self->capacity = (uint32_t)n;
     return 0;
 }
 
@@ -144,24 +144,25 @@ s_parse_endpoint(agent_config_t *self, char *err, size_t err_size)
         s_fail(err, err_size, "--controller must look like tcp://HOST:PORT");
         return -1;
     }
-    size_t host_len = (size_t) (colon - rest);
+    size_t host_len = (size_t)(colon - rest);
     bool valid = host_len >= 1 && host_len <= PROTO_MAX_HOST;
     bool bracketed = valid && rest[0] == '[';
     if (bracketed)
         valid = host_len > 2 && rest[host_len - 1] == ']';
     for (size_t i = bracketed ? 1 : 0; valid && i < host_len - (bracketed ? 1 : 0); i++) {
-        unsigned char c = (unsigned char) rest[i];
+        unsigned char c = (unsigned char)rest[i];
         valid = bracketed ? (isxdigit(c) || c == ':' || c == '.')
                           : (isalnum(c) || c == '.' || c == '-' || c == '_');
     }
     if (!valid) {
-        s_fail(err, err_size, "--controller host must be a name, an IPv4 address "
-                              "or a bracketed IPv6 address");
+        s_fail(err, err_size,
+               "--controller host must be a name, an IPv4 address "
+               "or a bracketed IPv6 address");
         return -1;
     }
     char *end = NULL;
     errno = 0;
-    long port = isdigit((unsigned char) colon[1]) ? strtol(colon + 1, &end, 10) : -1;
+    long port = isdigit((unsigned char)colon[1]) ? strtol(colon + 1, &end, 10) : -1;
     if (port < 1 || port > 65535 || errno != 0 || !end || *end != '\0') {
         s_fail(err, err_size, "--controller port must be 1-65535");
         return -1;
@@ -190,7 +191,8 @@ s_check(agent_config_t *self, int others, char *err, size_t err_size)
         return AGENT_CONFIG_ERROR;
     if (self->insecure) {
         if (self->server_key[0] || self->key[0]) {
-            s_fail(err, err_size, "--insecure cannot be combined with --server-key or --key");
+            s_fail(err, err_size,
+                   "--insecure cannot be combined with --server-key or --key");
             return AGENT_CONFIG_ERROR;
         }
         if (!agent_config_loopback(self)) {
@@ -228,12 +230,12 @@ agent_config_defaults(agent_config_t *self)
         snprintf(host, sizeof host, "agent");
     host[sizeof host - 1] = '\0';
     char pid[24];
-    int pid_len = snprintf(pid, sizeof pid, "-%ld", (long) getpid());
-    size_t host_max = PROTO_MAX_ID - (size_t) pid_len;
+    int pid_len = snprintf(pid, sizeof pid, "-%ld", (long)getpid());
+    size_t host_max = PROTO_MAX_ID - (size_t)pid_len;
     size_t n = strlen(host) < host_max ? strlen(host) : host_max;
     for (size_t i = 0; i < n; i++)
-        self->id[i] = s_id_char((unsigned char) host[i]) ? host[i] : '-';
-    memcpy(self->id + n, pid, (size_t) pid_len + 1);
+        self->id[i] = s_id_char((unsigned char)host[i]) ? host[i] : '-';
+    memcpy(self->id + n, pid, (size_t)pid_len + 1);
 }
 
 agent_config_action_t
@@ -270,8 +272,8 @@ agent_config_parse(agent_config_t *self, int argc, char **argv, char *err,
                               "--server-key", err, err_size);
             break;
         case S_OPT_KEY:
-            rc = s_set_string(self->key, sizeof self->key, optarg, "--key", err,
-                              err_size);
+            rc =
+                s_set_string(self->key, sizeof self->key, optarg, "--key", err, err_size);
             break;
         case S_OPT_INSECURE:
             self->insecure = true;
@@ -283,8 +285,8 @@ agent_config_parse(agent_config_t *self, int argc, char **argv, char *err,
             rc = s_add_allow(self, optarg, &allow_replaced, err, err_size);
             break;
         case S_OPT_KEYGEN:
-            rc = s_set_string(self->keygen, sizeof self->keygen, optarg, "--keygen",
-                              err, err_size);
+            rc = s_set_string(self->keygen, sizeof self->keygen, optarg, "--keygen", err,
+                              err_size);
             break;
         case ':':
             s_fail(err, err_size, "option %s needs a value", argv[optind - 1]);
@@ -311,7 +313,7 @@ s_lower(char *dest, size_t dest_size, const char *src)
     if (len >= dest_size)
         return false;
     for (size_t i = 0; i <= len; i++)
-        dest[i] = (char) tolower((unsigned char) src[i]);
+        dest[i] = (char)tolower((unsigned char)src[i]);
     return true;
 }
 
@@ -361,25 +363,26 @@ agent_config_loopback(const agent_config_t *self)
 void
 agent_config_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: stampede-agent --controller tcp://HOST:PORT [options]\n"
-            "       stampede-agent --keygen FILE\n"
-            "\n"
-            "Connects to a stampede controller, prepares its share of each run and\n"
-            "fires it at the start instant, streaming results back.\n"
-            "\n"
-            "  --controller tcp://HOST:PORT  the controller's agent endpoint (required)\n"
-            "  --id NAME            agent id, [A-Za-z0-9._-]{1,64} (default hostname-pid)\n"
-            "  --server-key FILE    the controller's public CURVE certificate\n"
-            "  --key FILE           this agent's CURVE certificate (FILE_secret is read)\n"
-            "  --insecure           plain TCP; only to a loopback controller\n"
-            "  --capacity N         most requests accepted per run (default %d)\n"
-            "  --allow PATTERN      target hosts allowed (fnmatch, repeatable); the\n"
-            "                       first replaces the default 127.* localhost ::1 [::1]\n"
-            "  --keygen FILE        write a new certificate (FILE, FILE_secret), exit\n"
-            "  -h, --help           this text\n"
-            "  -V, --version        print the version\n",
-            AGENT_CONFIG_DEFAULT_CAPACITY);
+    fprintf(
+        out,
+        "usage: stampede-agent --controller tcp://HOST:PORT [options]\n"
+        "       stampede-agent --keygen FILE\n"
+        "\n"
+        "Connects to a stampede controller, prepares its share of each run and\n"
+        "fires it at the start instant, streaming results back.\n"
+        "\n"
+        "  --controller tcp://HOST:PORT  the controller's agent endpoint (required)\n"
+        "  --id NAME            agent id, [A-Za-z0-9._-]{1,64} (default hostname-pid)\n"
+        "  --server-key FILE    the controller's public CURVE certificate\n"
+        "  --key FILE           this agent's CURVE certificate (FILE_secret is read)\n"
+        "  --insecure           plain TCP; only to a loopback controller\n"
+        "  --capacity N         most requests accepted per run (default %d)\n"
+        "  --allow PATTERN      target hosts allowed (fnmatch, repeatable); the\n"
+        "                       first replaces the default 127.* localhost ::1 [::1]\n"
+        "  --keygen FILE        write a new certificate (FILE, FILE_secret), exit\n"
+        "  -h, --help           this text\n"
+        "  -V, --version        print the version\n",
+        AGENT_CONFIG_DEFAULT_CAPACITY);
 }
 
 //  --------------------------------------------------------------------------
@@ -422,9 +425,9 @@ agent_config_test(bool verbose)
     size_t id_len = strlen(config.id);
     CHECK_TRUE(id_len >= 3 && id_len <= PROTO_MAX_ID);
     for (size_t i = 0; i < id_len; i++)
-        CHECK_TRUE(s_id_char((unsigned char) config.id[i]));
+        CHECK_TRUE(s_id_char((unsigned char)config.id[i]));
     char pid[24];
-    snprintf(pid, sizeof pid, "-%ld", (long) getpid());
+    snprintf(pid, sizeof pid, "-%ld", (long)getpid());
     CHECK_STR(config.id + id_len - strlen(pid), pid);
 
     //  A full secure command line.
@@ -514,11 +517,14 @@ agent_config_test(bool verbose)
         {{"--controller", "tcp://[]:5555", "--insecure", NULL},
          "--controller host must be a name, an IPv4 address or a bracketed IPv6 "
          "address"},
-        {{"--capacity", "0", NULL}, "--capacity must be a whole number from 1 to 1000000"},
+        {{"--capacity", "0", NULL},
+         "--capacity must be a whole number from 1 to 1000000"},
         {{"--capacity", "1000001", NULL},
          "--capacity must be a whole number from 1 to 1000000"},
-        {{"--capacity", "-5", NULL}, "--capacity must be a whole number from 1 to 1000000"},
-        {{"--capacity", "10k", NULL}, "--capacity must be a whole number from 1 to 1000000"},
+        {{"--capacity", "-5", NULL},
+         "--capacity must be a whole number from 1 to 1000000"},
+        {{"--capacity", "10k", NULL},
+         "--capacity must be a whole number from 1 to 1000000"},
         {{"--capacity", "99999999999999999999", NULL},
          "--capacity must be a whole number from 1 to 1000000"},
         {{"--id", "bad id", NULL}, "--id must be 1-64 characters of [A-Za-z0-9._-]"},
@@ -536,7 +542,7 @@ agent_config_test(bool verbose)
         char *argv[8] = {"stampede-agent"};
         int argc = 1;
         for (size_t j = 0; bad[i].args[j]; j++)
-            argv[argc++] = (char *) bad[i].args[j];
+            argv[argc++] = (char *)bad[i].args[j];
         agent_config_defaults(&config);
         CHECK_INT(agent_config_parse(&config, argc, argv, err, sizeof err),
                   AGENT_CONFIG_ERROR);

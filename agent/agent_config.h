@@ -53,8 +53,8 @@ void agent_config_defaults(agent_config_t *self);
 //  Parses argv (getopt_long; may be called repeatedly) over the defaults.
 //  Returns what main should do; on AGENT_CONFIG_ERROR err holds a one-line
 //  reason. Never prints and never exits.
-agent_config_action_t agent_config_parse(agent_config_t *self, int argc,
-                                         char **argv, char *err, size_t err_size);
+agent_config_action_t agent_config_parse(agent_config_t *self, int argc, char **argv,
+                                         char *err, size_t err_size);
 
 //  True when host (as it appears in a URL, e.g. "127.0.0.1", "[::1]",
 //  "example.com") equals or matches a pattern of the allow-list (fnmatch,

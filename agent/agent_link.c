@@ -18,40 +18,40 @@
 #include <unistd.h>
 
 #define S_REJECT_WINDOW_NS (10 * SP_NS_PER_S) //  rejected-input log window
-#define S_REJECT_LOGS 5                        //  logged per window
-#define S_DRAIN_MAX 256                        //  messages handled per wakeup
-#define S_RETRY_MS 10                          //  wait when sends are pending
+#define S_REJECT_LOGS 5                       //  logged per window
+#define S_DRAIN_MAX 256                       //  messages handled per wakeup
+#define S_RETRY_MS 10                         //  wait when sends are pending
 
 typedef enum { S_IDLE, S_PREPARING, S_PREPARED, S_RUNNING, S_FINISHED } s_state_t;
 
 struct _agent_link_t {
-    const agent_config_t *config; //  borrowed
-    zsock_t *dealer;              //  to the controller
-    agent_burst_t *burst;         //  the engine thread
-    agent_spool_t *spool;         //  unacked result batches
-    zpoller_t *poller;            //  dealer + engine events
-    char host[PROTO_MAX_HOST + 1];//  our hostname, for Hello
+    const agent_config_t *config;  //  borrowed
+    zsock_t *dealer;               //  to the controller
+    agent_burst_t *burst;          //  the engine thread
+    agent_spool_t *spool;          //  unacked result batches
+    zpoller_t *poller;             //  dealer + engine events
+    char host[PROTO_MAX_HOST + 1]; //  our hostname, for Hello
     //  Timers (monotonic ns)
-    int64_t heartbeat_ns;         //  heartbeat interval
-    int64_t silence_ns;           //  silence that triggers a Hello
-    int64_t last_rx;              //  last frame from the controller
-    int64_t last_hello;           //  last Hello attempt
-    int64_t next_heartbeat;       //  when the next Heartbeat is due
-    bool hello_failed;            //  last Hello could not be sent: retry soon
-    bool silent;                  //  we are in a silence (logged once)
+    int64_t heartbeat_ns;   //  heartbeat interval
+    int64_t silence_ns;     //  silence that triggers a Hello
+    int64_t last_rx;        //  last frame from the controller
+    int64_t last_hello;     //  last Hello attempt
+    int64_t next_heartbeat; //  when the next Heartbeat is due
+    bool hello_failed;      //  last Hello could not be sent: retry soon
+    bool silent;            //  we are in a silence (logged once)
     //  The current run
     s_state_t state;
     uint64_t run_id;
-    uint32_t count;               //  requests in the share
-    int64_t prepared_at;          //  mono ns when Ready went out
-    uint32_t done_results;        //  from the engine's DONE
+    uint32_t count;        //  requests in the share
+    int64_t prepared_at;   //  mono ns when Ready went out
+    uint32_t done_results; //  from the engine's DONE
     uint32_t done_batches;
-    bool done_pending;            //  Done must be (re)sent
-    bool done_sent;               //  Done went out since the last Hello
+    bool done_pending; //  Done must be (re)sent
+    bool done_sent;    //  Done went out since the last Hello
     //  Rejected-input logging
-    int64_t reject_window;        //  start of the current window (mono)
-    unsigned reject_logged;       //  logged in this window
-    unsigned reject_suppressed;   //  not logged in this window
+    int64_t reject_window;      //  start of the current window (mono)
+    unsigned reject_logged;     //  logged in this window
+    unsigned reject_suppressed; //  not logged in this window
 };
 
 //  --------------------------------------------------------------------------
@@ -77,7 +77,7 @@ s_send_ready(agent_link_t *self, uint64_t run_id, uint32_t prepared, const char 
     Stampede__Ready ready = STAMPEDE__READY__INIT;
     ready.run_id = run_id;
     ready.prepared = prepared;
-    ready.error = (char *) error;
+    ready.error = (char *)error;
     proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
     env.body_case = STAMPEDE__ENVELOPE__BODY_READY;
     env.ready = &ready;
@@ -106,7 +106,7 @@ static void
 s_hello(agent_link_t *self)
 {
     Stampede__Hello hello = STAMPEDE__HELLO__INIT;
-    hello.agent_id = (char *) self->config->id;
+    hello.agent_id = (char *)self->config->id;
     hello.host = self->host;
     hello.version = STAMPEDE_VERSION;
     hello.capacity = self->config->capacity;
@@ -266,7 +266,8 @@ static void
 s_on_cancel(agent_link_t *self, const Stampede__Cancel *cancel)
 {
     if (self->state != S_IDLE && self->run_id == cancel->run_id)
-        s_abandon(self, cancel->reason && cancel->reason[0] ? cancel->reason : "cancelled");
+        s_abandon(self,
+                  cancel->reason && cancel->reason[0] ? cancel->reason : "cancelled");
     else
         agent_spool_drop(self->spool, cancel->run_id);
 }
@@ -343,8 +344,8 @@ s_on_dealer(agent_link_t *self)
 static void
 s_on_engine(agent_link_t *self)
 {
-    for (int i = 0; i < S_DRAIN_MAX &&
-                    (zsock_events(agent_burst_sock(self->burst)) & ZMQ_POLLIN);
+    for (int i = 0;
+         i < S_DRAIN_MAX && (zsock_events(agent_burst_sock(self->burst)) & ZMQ_POLLIN);
          i++) {
         agent_burst_event_t event;
         if (agent_burst_recv(self->burst, &event) != 0)
@@ -362,7 +363,8 @@ s_on_engine(agent_link_t *self)
         } else if (event.type == AGENT_BURST_BATCH && current &&
                    self->state == S_RUNNING) {
             agent_spool_put(self->spool, event.run_id, event.seq, &event.frame);
-        } else if (event.type == AGENT_BURST_DONE && current && self->state == S_RUNNING) {
+        } else if (event.type == AGENT_BURST_DONE && current &&
+                   self->state == S_RUNNING) {
             self->state = S_FINISHED;
             self->done_results = event.results;
             self->done_batches = event.batches;
@@ -386,8 +388,9 @@ s_timers(agent_link_t *self)
     if (now - self->last_rx >= self->silence_ns &&
         now - self->last_hello >= self->silence_ns) {
         if (!self->silent)
-            zsys_warning("agent: controller silent, saying hello again silent_ms=%" PRId64,
-                         (now - self->last_rx) / SP_NS_PER_MS);
+            zsys_warning(
+                "agent: controller silent, saying hello again silent_ms=%" PRId64,
+                (now - self->last_rx) / SP_NS_PER_MS);
         self->silent = true;
         s_hello(self);
     } else if (self->hello_failed &&
@@ -404,8 +407,9 @@ s_next_timer_ms(agent_link_t *self)
 {
     int64_t now = sp_clock_mono_ns();
     int64_t due = self->next_heartbeat;
-    int64_t silence = (self->last_rx > self->last_hello ? self->last_rx : self->last_hello) +
-                      self->silence_ns;
+    int64_t silence =
+        (self->last_rx > self->last_hello ? self->last_rx : self->last_hello) +
+        self->silence_ns;
     if (silence < due)
         due = silence;
     if (self->hello_failed &&
@@ -414,7 +418,7 @@ s_next_timer_ms(agent_link_t *self)
     int64_t ms = (due - now + SP_NS_PER_MS - 1) / SP_NS_PER_MS;
     if (agent_spool_unsent(self->spool) > 0 || self->done_pending)
         ms = ms < S_RETRY_MS ? ms : S_RETRY_MS;
-    return ms < 0 ? 0 : (int) ms;
+    return ms < 0 ? 0 : (int)ms;
 }
 
 int
@@ -440,8 +444,8 @@ int
 agent_link_run(agent_link_t *self)
 {
     assert(self);
-    while (agent_link_step(self, 1000) == 0)
-        ;
+    while (agent_link_step(self, 1000) == 0) {
+    }
     zsys_notice("agent: shutting down id=%s", self->config->id);
     return 0;
 }
@@ -450,8 +454,8 @@ void
 agent_link_set_timing(agent_link_t *self, int heartbeat_ms, int silence_ms)
 {
     assert(self);
-    self->heartbeat_ns = (int64_t) heartbeat_ms * SP_NS_PER_MS;
-    self->silence_ns = (int64_t) silence_ms * SP_NS_PER_MS;
+    self->heartbeat_ns = (int64_t)heartbeat_ms * SP_NS_PER_MS;
+    self->silence_ns = (int64_t)silence_ms * SP_NS_PER_MS;
     self->next_heartbeat = sp_clock_mono_ns() + self->heartbeat_ns;
 }
 
@@ -474,7 +478,7 @@ agent_link_new(const agent_config_t *config, agent_cert_t *cert)
         snprintf(self->host, sizeof self->host, "unknown");
     self->host[sizeof self->host - 1] = '\0';
     for (char *p = self->host; *p; p++)
-        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';
     self->heartbeat_ns = AGENT_LINK_HEARTBEAT_MS * SP_NS_PER_MS;
     self->silence_ns = AGENT_LINK_SILENCE_MS * SP_NS_PER_MS;
@@ -582,14 +586,15 @@ s_ctl_expect(s_ctl_t *ctl, Stampede__Envelope__BodyCase want, zframe_t **raw)
                 return env;
             }
             if (!periodic) {
-                fprintf(stderr, "controller got %s while waiting\n", proto_body_name(env));
+                fprintf(stderr, "controller got %s while waiting\n",
+                        proto_body_name(env));
                 abort();
             }
             proto_envelope_destroy(&env);
             zframe_destroy(&frame);
         }
     }
-    fprintf(stderr, "timed out waiting for message type %d\n", (int) want);
+    fprintf(stderr, "timed out waiting for message type %d\n", (int)want);
     abort();
 }
 
@@ -597,7 +602,7 @@ static void
 s_ctl_prepare(s_ctl_t *ctl, uint64_t run_id, uint32_t count, const char *url)
 {
     Stampede__Target target = STAMPEDE__TARGET__INIT;
-    target.url = (char *) url;
+    target.url = (char *)url;
     target.method = "GET";
     target.timeout_ms = 5000;
     Stampede__Prepare prepare = STAMPEDE__PREPARE__INIT;

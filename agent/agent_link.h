@@ -64,8 +64,7 @@ int agent_link_run(agent_link_t *self);
 void agent_link_set_timing(agent_link_t *self, int heartbeat_ms, int silence_ms);
 
 //  Overrides the engine's batch flush rules (see agent_burst_set_flush).
-void agent_link_set_flush(agent_link_t *self, uint32_t max_results,
-                          uint32_t interval_ms);
+void agent_link_set_flush(agent_link_t *self, uint32_t max_results, uint32_t interval_ms);
 
 void agent_link_test(bool verbose);
 

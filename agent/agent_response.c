@@ -16,13 +16,13 @@
 #include <strings.h>
 
 struct _agent_response_t {
-    char *body;            //  kept body bytes, NUL-terminated when allocated
-    size_t body_kept;      //  bytes in body
-    size_t body_alloc;     //  allocated size of body
-    uint64_t body_seen;    //  every body byte fed, kept or counted
-    bool function_error;   //  X-Amz-Function-Error present
-    bool has_received_ns;  //  a valid X-Stampede-Received-Ns arrived
-    int64_t received_ns;   //  its value
+    char *body;           //  kept body bytes, NUL-terminated when allocated
+    size_t body_kept;     //  bytes in body
+    size_t body_alloc;    //  allocated size of body
+    uint64_t body_seen;   //  every body byte fed, kept or counted
+    bool function_error;  //  X-Amz-Function-Error present
+    bool has_received_ns; //  a valid X-Stampede-Received-Ns arrived
+    int64_t received_ns;  //  its value
 };
 
 agent_response_t *
@@ -103,12 +103,12 @@ agent_response_header(agent_response_t *self, const char *line, size_t size)
     s_trim(&name, &name_end);
     const char *value = colon + 1, *value_end = line + size;
     s_trim(&value, &value_end);
-    size_t name_len = (size_t) (name_end - name);
+    size_t name_len = (size_t)(name_end - name);
     if (s_name_is(name, name_len, "X-Amz-Function-Error"))
         self->function_error = true;
     else if (s_name_is(name, name_len, "X-Stampede-Received-Ns")) {
         int64_t ns;
-        if (agent_response_parse_received_ns(value, (size_t) (value_end - value), &ns)) {
+        if (agent_response_parse_received_ns(value, (size_t)(value_end - value), &ns)) {
             self->received_ns = ns;
             self->has_received_ns = true;
         }
@@ -158,23 +158,23 @@ s_set_error(Stampede__Result *result, const char *text)
     if (!copy)
         return;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) text[i];
-        copy[i] = c >= 0x20 && c < 0x7f ? (char) c : '?';
+        unsigned char c = (unsigned char)text[i];
+        copy[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
     }
     copy[len] = '\0';
     result->error = copy;
 }
 
 void
-agent_response_finish(agent_response_t *self, Stampede__Result *result,
-                      int curl_code, const char *curl_error, long http_status)
+agent_response_finish(agent_response_t *self, Stampede__Result *result, int curl_code,
+                      const char *curl_error, long http_status)
 {
     assert(self);
     assert(result);
     result->outcome =
         agent_response_classify(curl_code, http_status, self->function_error);
     result->http_status =
-        http_status > 0 && http_status <= 999 ? (uint32_t) http_status : 0;
+        http_status > 0 && http_status <= 999 ? (uint32_t)http_status : 0;
     result->received_ns = self->has_received_ns ? self->received_ns : 0;
     if (curl_code != CURLE_OK) {
         char fallback[64];
@@ -220,7 +220,7 @@ agent_response_parse_received_ns(const char *value, size_t size, int64_t *ns)
         return false;
     const char *start = value, *end = value + size;
     s_trim(&start, &end);
-    size_t digits = (size_t) (end - start);
+    size_t digits = (size_t)(end - start);
     if (digits < 1 || digits > AGENT_RESPONSE_MAX_RECEIVED_DIGITS)
         return false;
     int64_t n = 0;
@@ -248,11 +248,11 @@ s_field_copy(json_t *value)
     if (len == 0 || len > PROTO_MAX_FIELD || strlen(s) != len)
         return NULL;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
+        unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f)
             return NULL;
-        if (c == 0xc2 && i + 1 < len && (unsigned char) s[i + 1] >= 0x80 &&
-            (unsigned char) s[i + 1] <= 0x9f)
+        if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+            (unsigned char)s[i + 1] <= 0x9f)
             return NULL; //  U+0080..U+009F
     }
     return strdup(s);
@@ -273,7 +273,7 @@ s_take_count(json_t *object, const char *key, int64_t *out)
     json_t *value = json_object_get(object, key);
     if (!json_is_integer(value) || json_integer_value(value) < 0)
         return false;
-    *out = (int64_t) json_integer_value(value);
+    *out = (int64_t)json_integer_value(value);
     return true;
 }
 
@@ -292,7 +292,8 @@ agent_response_parse_lambda(Stampede__Result *result, const char *body, size_t s
     //  JSON_ALLOW_NUL: a "\u0000" inside one string drops that field (see
     //  s_field_copy), not the whole document.
     json_error_t error;
-    json_t *root = json_loadb(body, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &error);
+    json_t *root =
+        json_loadb(body, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &error);
     if (!json_is_object(root))
         goto out;
 
@@ -359,7 +360,7 @@ s_feed_headers(agent_response_t *self, const char *block)
     const char *p = block;
     while (*p) {
         const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t) (nl - p) + 1 : strlen(p);
+        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
         agent_response_header(self, p, len);
         p += len;
     }
@@ -387,8 +388,10 @@ void
 agent_response_test(bool verbose)
 {
     //  Classification, every branch.
-    CHECK_INT(agent_response_classify(CURLE_OK, 200, false), STAMPEDE__OUTCOME__OUTCOME_OK);
-    CHECK_INT(agent_response_classify(CURLE_OK, 204, false), STAMPEDE__OUTCOME__OUTCOME_OK);
+    CHECK_INT(agent_response_classify(CURLE_OK, 200, false),
+              STAMPEDE__OUTCOME__OUTCOME_OK);
+    CHECK_INT(agent_response_classify(CURLE_OK, 204, false),
+              STAMPEDE__OUTCOME__OUTCOME_OK);
     CHECK_INT(agent_response_classify(CURLE_OK, 429, false),
               STAMPEDE__OUTCOME__OUTCOME_THROTTLED);
     CHECK_INT(agent_response_classify(CURLE_OK, 500, false),
@@ -493,8 +496,9 @@ agent_response_test(bool verbose)
 
     //  Function error; an interim 100 Continue's headers are forgotten.
     agent_response_reset(response);
-    s_feed_headers(response, "HTTP/1.1 100 Continue\r\nX-Stampede-Received-Ns: 5\r\n\r\n"
-                             "HTTP/1.1 200 OK\r\nX-Amz-Function-Error: Unhandled\r\n\r\n");
+    s_feed_headers(response,
+                   "HTTP/1.1 100 Continue\r\nX-Stampede-Received-Ns: 5\r\n\r\n"
+                   "HTTP/1.1 200 OK\r\nX-Amz-Function-Error: Unhandled\r\n\r\n");
     agent_response_result_init(&result, 4);
     agent_response_finish(response, &result, CURLE_OK, NULL, 200);
     CHECK_STR(proto_outcome_name(result.outcome), "function_error");
@@ -569,9 +573,12 @@ agent_response_test(bool verbose)
     s_check_encodes(&result);
     agent_response_result_clear(&result);
     //  Not an object, not JSON, duplicate keys, deep nesting: nothing taken.
-    const char *not_lambda[] = {"[1,2]", "\"request_id\"", "{\"request_id\":",
+    const char *not_lambda[] = {"[1,2]",
+                                "\"request_id\"",
+                                "{\"request_id\":",
                                 "{\"request_id\":\"a\",\"request_id\":\"b\"}",
-                                "<html>request_id</html>", "   "};
+                                "<html>request_id</html>",
+                                "   "};
     for (size_t i = 0; i < sizeof not_lambda / sizeof not_lambda[0]; i++) {
         agent_response_result_init(&result, 10);
         agent_response_parse_lambda(&result, not_lambda[i], strlen(not_lambda[i]));

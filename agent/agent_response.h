@@ -75,8 +75,7 @@ bool agent_response_parse_received_ns(const char *value, size_t size, int64_t *n
 //  has_cold_start), cold_start_time (number >= 0), invocation_count
 //  (integer >= 0, else left at -1), started_at_ns / finished_at_ns (integers
 //  >= 0, into function_started_ns / function_finished_ns).
-void agent_response_parse_lambda(Stampede__Result *result, const char *body,
-                                 size_t size);
+void agent_response_parse_lambda(Stampede__Result *result, const char *body, size_t size);
 
 //  Resets result to an empty record for request `index` (invocation_count
 //  -1, every string the protobuf empty string).

@@ -20,7 +20,7 @@ struct _agent_spool_t {
 static void
 s_entry_destroy(void **item)
 {
-    s_entry_t *entry = (s_entry_t *) *item;
+    s_entry_t *entry = (s_entry_t *)*item;
     if (entry) {
         zframe_destroy(&entry->frame);
         free(entry);

@@ -25,23 +25,23 @@
 #define S_MAX_REQUEST (64 * 1024)
 
 typedef struct {
-    int fd;               //  -1 when the slot is free
-    char *in;             //  request bytes, NUL-terminated
-    size_t in_len;        //  bytes in `in`
-    int64_t received_ns;  //  wall clock when the request was complete
-    char *out;            //  answer to write, NULL while there is none
-    size_t out_len;       //  its length
-    size_t out_off;       //  bytes written
-    bool complete;        //  request fully read
-    unsigned gather;      //  N of /gather/N, 0 otherwise
+    int fd;              //  -1 when the slot is free
+    char *in;            //  request bytes, NUL-terminated
+    size_t in_len;       //  bytes in `in`
+    int64_t received_ns; //  wall clock when the request was complete
+    char *out;           //  answer to write, NULL while there is none
+    size_t out_len;      //  its length
+    size_t out_off;      //  bytes written
+    bool complete;       //  request fully read
+    unsigned gather;     //  N of /gather/N, 0 otherwise
 } s_conn_t;
 
 typedef struct {
-    zsock_t *pipe;                //  actor pipe
-    int listen_fd;                //  owned
-    s_conn_t conns[S_MAX_CONNS];  //  open connections
-    uint32_t requests;            //  complete requests received
-    bool terminated;              //  $TERM seen
+    zsock_t *pipe;               //  actor pipe
+    int listen_fd;               //  owned
+    s_conn_t conns[S_MAX_CONNS]; //  open connections
+    uint32_t requests;           //  complete requests received
+    bool terminated;             //  $TERM seen
 } s_server_t;
 
 struct _agent_testserver_t {
@@ -67,18 +67,18 @@ s_answer(s_conn_t *conn, int status, const char *reason, const char *extra,
          const char *body, size_t body_len)
 {
     char head[1024];
-    int head_len = snprintf(head, sizeof head,
-                            "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n"
-                            "Connection: close\r\nX-Stampede-Received-Ns: %" PRId64
-                            "\r\n%s\r\n",
-                            status, reason, body_len, conn->received_ns, extra);
-    assert(head_len > 0 && (size_t) head_len < sizeof head);
-    conn->out = malloc((size_t) head_len + body_len);
+    int head_len =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\nX-Stampede-Received-Ns: %" PRId64 "\r\n%s\r\n",
+                 status, reason, body_len, conn->received_ns, extra);
+    assert(head_len > 0 && (size_t)head_len < sizeof head);
+    conn->out = malloc((size_t)head_len + body_len);
     assert(conn->out);
-    memcpy(conn->out, head, (size_t) head_len);
+    memcpy(conn->out, head, (size_t)head_len);
     if (body_len)
         memcpy(conn->out + head_len, body, body_len);
-    conn->out_len = (size_t) head_len + body_len;
+    conn->out_len = (size_t)head_len + body_len;
     conn->out_off = 0;
 }
 
@@ -104,7 +104,7 @@ s_header(const char *head, const char *name, char *value, size_t value_size)
             while (*v == ' ')
                 v++;
             const char *end = strstr(v, "\r\n");
-            size_t len = end ? (size_t) (end - v) : strlen(v);
+            size_t len = end ? (size_t)(end - v) : strlen(v);
             if (len >= value_size)
                 len = value_size - 1;
             memcpy(value, v, len);
@@ -173,8 +173,7 @@ s_route(s_server_t *server, s_conn_t *conn, const char *method, const char *path
         snprintf(json, sizeof json,
                  "{\"request_id\":\"%s\",\"environment_id\":\"%s\","
                  "\"initialization_type\":\"%.*s\",\"invocation_count\":%zu}",
-                 method, test_header, body_len < 64 ? (int) body_len : 64, body,
-                 body_len);
+                 method, test_header, body_len < 64 ? (int)body_len : 64, body, body_len);
         s_answer_text(conn, 200, "OK", "", json);
     } else if (strncmp(path, "/gather/", 8) == 0) {
         char *end = NULL;
@@ -183,8 +182,8 @@ s_route(s_server_t *server, s_conn_t *conn, const char *method, const char *path
             s_answer_text(conn, 400, "Bad Request", "", "bad gather count");
             return;
         }
-        conn->gather = (unsigned) n;
-        s_gather_release(server, (unsigned) n);
+        conn->gather = (unsigned)n;
+        s_gather_release(server, (unsigned)n);
     } else if (strcmp(path, "/hang") == 0) {
         //  never answered
     } else
@@ -198,11 +197,17 @@ s_request_check(s_server_t *server, s_conn_t *conn)
     char *head_end = strstr(conn->in, "\r\n\r\n");
     if (!head_end)
         return;
-    size_t head_len = (size_t) (head_end - conn->in) + 4;
+    size_t head_len = (size_t)(head_end - conn->in) + 4;
     char length[32];
     s_header(conn->in, "Content-Length", length, sizeof length);
-    size_t body_len = length[0] ? strtoul(length, NULL, 10) : 0;
-    if (conn->in_len < head_len + body_len)
+    char *end = NULL;
+    long body_len = length[0] ? strtol(length, &end, 10) : 0;
+    if (body_len < 0 || body_len > S_MAX_REQUEST || (end && *end)) {
+        conn->complete = true;
+        s_answer_text(conn, 400, "Bad Request", "", "bad content-length");
+        return;
+    }
+    if (conn->in_len < head_len + (size_t)body_len)
         return;
     conn->complete = true;
     conn->received_ns = sp_clock_wall_ns();
@@ -210,14 +215,14 @@ s_request_check(s_server_t *server, s_conn_t *conn)
     char method[17] = "", path[256] = "";
     const char *space = strchr(conn->in, ' ');
     const char *space2 = space ? strchr(space + 1, ' ') : NULL;
-    if (!space || !space2 || (size_t) (space - conn->in) >= sizeof method ||
-        (size_t) (space2 - space - 1) >= sizeof path) {
+    if (!space || !space2 || (size_t)(space - conn->in) >= sizeof method ||
+        (size_t)(space2 - space - 1) >= sizeof path) {
         s_answer_text(conn, 400, "Bad Request", "", "bad request line");
         return;
     }
-    memcpy(method, conn->in, (size_t) (space - conn->in));
-    memcpy(path, space + 1, (size_t) (space2 - space - 1));
-    s_route(server, conn, method, path, conn->in + head_len, body_len);
+    memcpy(method, conn->in, (size_t)(space - conn->in));
+    memcpy(path, space + 1, (size_t)(space2 - space - 1));
+    s_route(server, conn, method, path, conn->in + head_len, (size_t)body_len);
 }
 
 static void
@@ -233,16 +238,16 @@ s_on_readable(s_server_t *server, s_conn_t *conn)
     }
     if (conn->complete)
         return; //  bytes after the request: ignored
-    if (conn->in_len + (size_t) got > S_MAX_REQUEST) {
+    if (conn->in_len + (size_t)got > S_MAX_REQUEST) {
         s_answer_text(conn, 400, "Bad Request", "", "request too large");
         conn->complete = true;
         return;
     }
-    char *grown = realloc(conn->in, conn->in_len + (size_t) got + 1);
+    char *grown = realloc(conn->in, conn->in_len + (size_t)got + 1);
     assert(grown);
     conn->in = grown;
-    memcpy(conn->in + conn->in_len, buf, (size_t) got);
-    conn->in_len += (size_t) got;
+    memcpy(conn->in + conn->in_len, buf, (size_t)got);
+    conn->in_len += (size_t)got;
     conn->in[conn->in_len] = '\0';
     s_request_check(server, conn);
 }
@@ -250,14 +255,15 @@ s_on_readable(s_server_t *server, s_conn_t *conn)
 static void
 s_on_writable(s_conn_t *conn)
 {
-    ssize_t put = write(conn->fd, conn->out + conn->out_off, conn->out_len - conn->out_off);
+    ssize_t put =
+        write(conn->fd, conn->out + conn->out_off, conn->out_len - conn->out_off);
     if (put < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (put < 0) {
         s_conn_close(conn);
         return;
     }
-    conn->out_off += (size_t) put;
+    conn->out_off += (size_t)put;
     if (conn->out_off == conn->out_len)
         s_conn_close(conn);
 }
@@ -300,7 +306,7 @@ s_server_actor(zsock_t *pipe, void *args)
     s_server_t *server = calloc(1, sizeof *server);
     assert(server);
     server->pipe = pipe;
-    server->listen_fd = *(int *) args;
+    server->listen_fd = *(int *)args;
     for (int i = 0; i < S_MAX_CONNS; i++)
         server->conns[i].fd = -1;
     zmq_pollitem_t *items = calloc(S_MAX_CONNS + 2, sizeof *items);
@@ -317,8 +323,8 @@ s_server_actor(zsock_t *pipe, void *args)
             if (conn->fd < 0)
                 continue;
             index[n] = i;
-            items[n++] = (zmq_pollitem_t){NULL, conn->fd,
-                                          (short) (conn->out ? ZMQ_POLLOUT : ZMQ_POLLIN), 0};
+            items[n++] = (zmq_pollitem_t){
+                NULL, conn->fd, (short)(conn->out ? ZMQ_POLLOUT : ZMQ_POLLIN), 0};
         }
         if (zmq_poll(items, n, 500) < 0) {
             if (errno == EINTR)
@@ -360,9 +366,9 @@ agent_testserver_new(void)
     struct sockaddr_in addr = {.sin_family = AF_INET,
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof addr;
-    if (bind(fd, (struct sockaddr *) &addr, sizeof addr) != 0 ||
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
         listen(fd, S_MAX_CONNS) != 0 ||
-        getsockname(fd, (struct sockaddr *) &addr, &len) != 0)
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
         goto fail;
     self->port = ntohs(addr.sin_port);
     //  The actor reads the fd before it signals, so a stack copy is enough.
@@ -463,7 +469,7 @@ agent_testserver_test(bool verbose)
     CHECK_INT(s_get(server, "/ok", chunk), 200);
     CHECK_TRUE(zchunk_size(chunk) > 0);
     zchunk_extend(chunk, "", 1);
-    CHECK_TRUE(strstr((char *) zchunk_data(chunk), "\"request_id\":\"req-ok\"") != NULL);
+    CHECK_TRUE(strstr((char *)zchunk_data(chunk), "\"request_id\":\"req-ok\"") != NULL);
     zchunk_destroy(&chunk);
     chunk = zchunk_new(NULL, 0);
     CHECK_INT(s_get(server, "/throttle", chunk), 429);

@@ -8,8 +8,9 @@
 #include <curl/curl.h>
 #include <string.h>
 
-static const int s_codes[] = {CURLE_OK, CURLE_OK, CURLE_OK, CURLE_OPERATION_TIMEDOUT,
-                              CURLE_COULDNT_CONNECT, CURLE_RECV_ERROR};
+static const int s_codes[] = {
+    CURLE_OK,        CURLE_OK, CURLE_OK, CURLE_OPERATION_TIMEDOUT, CURLE_COULDNT_CONNECT,
+    CURLE_RECV_ERROR};
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -17,8 +18,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 3)
         return 0;
     int code = s_codes[data[0] % (sizeof s_codes / sizeof s_codes[0])];
-    long status = ((long) data[1] << 8 | data[2]) % 1100;
-    const char *text = (const char *) data + 3;
+    long status = ((long)data[1] << 8 | data[2]) % 1100;
+    const char *text = (const char *)data + 3;
     size_t len = size - 3;
 
     int64_t ns;
@@ -31,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     //  Header lines until an empty line.
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t line = nl ? (size_t) (nl - (text + pos)) + 1 : len - pos;
+        size_t line = nl ? (size_t)(nl - (text + pos)) + 1 : len - pos;
         agent_response_header(response, text + pos, line);
         pos += line;
         if (line <= 2 && (text[pos - 1] == '\n'))
@@ -39,7 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     //  Body in chunks whose sizes come from the data itself.
     while (pos < len) {
-        size_t chunk = 1 + (unsigned char) text[pos] * 7u;
+        size_t chunk = 1 + (unsigned char)text[pos] * 7u;
         if (chunk > len - pos)
             chunk = len - pos;
         agent_response_body(response, text + pos, chunk);
