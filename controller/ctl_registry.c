@@ -224,8 +224,6 @@ s_send(ctl_registry_t *self, ctl_agent_t *agent, const proto_envelope_t *env)
     zframe_t *rid = agent->routing_id;
     if (zframe_send(&rid, self->router, ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT)) {
         zframe_destroy(&data);
-        zsys_debug("registry: send failed agent_id=%s message=%s errno=%d", agent->id,
-                   proto_body_name(env), errno);
         return -1;
     }
     if (zframe_send(&data, self->router, ZFRAME_DONTWAIT)) {

@@ -440,7 +440,7 @@ ctl_run_on_ready(ctl_run_t *self, const char *agent_id, const Stampede__Ready *r
     assert(self && agent_id && ready);
     ctl_share_t *share = s_share_of(self, agent_id);
     if (!share || self->state != S_PREPARING) {
-        zsys_debug("run: ready ignored run_id=%" PRId64 " agent_id=%s state=%s", self->id,
+        zsys_info("run: ready ignored run_id=%" PRId64 " agent_id=%s state=%s", self->id,
                    agent_id, ctl_run_state(self));
         return;
     }
@@ -486,9 +486,8 @@ s_ack(ctl_run_t *self, const char *agent_id, uint32_t seq)
     proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
     env.body_case = STAMPEDE__ENVELOPE__BODY_ACK;
     env.ack = &ack;
-    if (ctl_registry_send(self->registry, agent_id, &env))
-        zsys_debug("run: ack not sent run_id=%" PRId64 " agent_id=%s seq=%u", self->id,
-                   agent_id, seq);
+    //  A lost ack costs a resend, which is acknowledged again.
+    ctl_registry_send(self->registry, agent_id, &env);
 }
 
 void
@@ -564,8 +563,6 @@ ctl_run_on_batch(ctl_run_t *self, const char *agent_id, const Stampede__ResultBa
     }
     ctl_share_batch_stored(share, batch->seq);
     s_ack(self, agent_id, batch->seq);
-    zsys_debug("run: batch stored run_id=%" PRId64 " agent_id=%s seq=%u results=%zu",
-               self->id, agent_id, batch->seq, batch->n_results);
     s_check_settled(self, now_ns);
 }
 
@@ -576,7 +573,7 @@ ctl_run_on_done(ctl_run_t *self, const char *agent_id, const Stampede__Done *don
     assert(self && agent_id && done);
     ctl_share_t *share = s_share_of(self, agent_id);
     if (!share || self->state != S_RUNNING) {
-        zsys_debug("run: done ignored run_id=%" PRId64 " agent_id=%s state=%s", self->id,
+        zsys_info("run: done ignored run_id=%" PRId64 " agent_id=%s state=%s", self->id,
                    agent_id, ctl_run_state(self));
         return;
     }

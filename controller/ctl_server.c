@@ -151,8 +151,8 @@ s_on_message(s_core_t *self, ctl_agent_t *agent, const proto_envelope_t *env,
     ctl_run_t *run = NULL;
     switch (env->body_case) {
     case STAMPEDE__ENVELOPE__BODY_HEARTBEAT:
-        if (ctl_registry_heartbeat(self->registry, agent, env->heartbeat, now_wall))
-            zsys_debug("server: clock sample refused agent_id=%s", agent->id);
+        //  A refused clock sample leaves the estimate as it was.
+        ctl_registry_heartbeat(self->registry, agent, env->heartbeat, now_wall);
         break;
     case STAMPEDE__ENVELOPE__BODY_READY:
         run = s_run_for(self, env->ready->run_id);
@@ -209,14 +209,12 @@ s_on_router(zloop_t *loop, zsock_t *router, void *arg)
     }
     if (env->body_case == STAMPEDE__ENVELOPE__BODY_HELLO)
         s_on_hello(self, routing_id, env->hello);
-    else if (!agent)
-        //  Not registered (yet, or any more): it re-hellos after 3 s.
-        zsys_debug("server: message from an unregistered connection dropped message=%s",
-                   proto_body_name(env));
-    else {
+    else if (agent) {
         ctl_registry_touch(self->registry, agent, sp_clock_mono_ns());
         s_on_message(self, agent, env, now_wall);
     }
+    //  Anything else from an unregistered connection is dropped: the agent
+    //  says Hello again after 3 s without an answer.
     proto_envelope_destroy(&env);
     zmsg_destroy(&msg);
     s_settle(self);

@@ -1,0 +1,239 @@
+"""Shared helpers for stampede's system tests.
+
+The binaries come from $STAMPEDE_BIN. Every process a test starts goes
+through Procs, which remembers its pid and stops exactly that pid (SIGTERM,
+then SIGKILL after a grace period) in tearDown. Tests make this process a
+child subreaper, so anything a stampede process leaves behind is reparented
+here and shows up in orphans() - a leaked agent or emulator fails the test
+instead of lingering.
+
+Network: everything binds 127.0.0.1 with port 0 / '*'; every wait is bounded.
+"""
+import ctypes
+import http.client
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+BIN = os.environ.get("STAMPEDE_BIN", "")
+LAMBDA_READY = "stampede-lambda listening on "
+SERVE_READY = "stampede serve: agents "
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def binary(name):
+    """Absolute path of a stampede binary; skips the test when missing."""
+    path = os.path.join(BIN, name)
+    if not BIN or not os.access(path, os.X_OK):
+        raise unittest.SkipTest("%s not built (STAMPEDE_BIN=%r)" % (name, BIN))
+    return path
+
+
+def set_subreaper():
+    """Orphans of our children get reparented to this process."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def children_of(pid, zombies=True):
+    """Pids whose parent is pid, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # comm may hold spaces: the fields after ')' are fixed.
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and (zombies or fields[0] != "Z"):
+            found.append(int(entry))
+    return found
+
+
+def wait_until(predicate, timeout, interval=0.05, what="condition"):
+    """Polls predicate() until it returns a true value; returns that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Proc:
+    """One started process; stdout lines are read by a thread into a queue."""
+
+    def __init__(self, argv, env=None, capture=True):
+        self.argv = argv
+        self.lines = queue.Queue()
+        self.output = []
+        self.popen = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+            stderr=None, env=env, text=True)
+        self.pid = self.popen.pid
+        if capture:
+            self.reader = threading.Thread(target=self._read, daemon=True)
+            self.reader.start()
+
+    def _read(self):
+        for line in self.popen.stdout:
+            self.output.append(line)
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def read_line(self, prefix, timeout=30):
+        """The first stdout line starting with prefix (bounded wait)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("%s: no line starting %r within %d s"
+                                     % (self.argv[0], prefix, timeout))
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError("%s exited (status %s) before printing %r"
+                                     % (self.argv[0], self.popen.poll(), prefix))
+            if line.startswith(prefix):
+                return line
+
+    def running(self):
+        return self.popen.poll() is None
+
+    def stop(self, grace=5.0):
+        """SIGTERM, then SIGKILL after grace; reaps. Returns the exit status."""
+        if self.popen.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait(timeout=grace)
+        if self.popen.stdout:
+            self.popen.stdout.close()
+        return self.popen.returncode
+
+
+class Procs:
+    """The processes one test started, stopped in reverse order."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, env=None, capture=True):
+        proc = Proc(argv, env=env, capture=capture)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self):
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.procs = []
+
+
+class SystemTest(unittest.TestCase):
+    """Base class: a fresh temp dir, process bookkeeping, leak check."""
+
+    @classmethod
+    def setUpClass(cls):
+        set_subreaper()
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="stampede-test-")
+        self.procs = Procs()
+        self.env = dict(os.environ, TMPDIR=self.tmp)
+
+    def tearDown(self):
+        self.procs.stop_all()
+        # Children of stopped processes get a moment to finish exiting.
+        deadline = time.monotonic() + 5
+        leaked = self.orphans()
+        while leaked and time.monotonic() < deadline:
+            time.sleep(0.05)
+            leaked = self.orphans()
+        for pid in leaked:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.reap()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.assertEqual(leaked, [], "processes left behind")
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def orphans(self):
+        """Live descendants reparented to us (not ones we started)."""
+        ours = {p.pid for p in self.procs.procs}
+        self.reap()
+        return [pid for pid in children_of(os.getpid(), zombies=False)
+                if pid not in ours]
+
+    def reap(self):
+        """Collects exited orphans (zombies) reparented to us."""
+        ours = {p.pid for p in self.procs.procs}
+        for pid in children_of(os.getpid()):
+            if pid in ours:
+                continue
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+    def run_cli(self, args, timeout=120):
+        """Runs `stampede ARGS` to completion; returns CompletedProcess."""
+        return subprocess.run([binary("stampede")] + args, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout,
+                              env=self.env)
+
+    def start_lambda(self, reserved, extra=()):
+        """stampede-lambda serving the demo function; returns its base URL."""
+        proc = self.procs.start([binary("stampede-lambda"), "--listen", "127.0.0.1:0",
+                                 "--function", "demo=" + binary("bootstrap"),
+                                 "--reserved", str(reserved)] + list(extra),
+                                env=self.env)
+        line = proc.read_line(LAMBDA_READY)
+        return line[len(LAMBDA_READY):].strip().rstrip("/")
+
+
+def http_json(url, method="GET", body=None, token=None, timeout=10):
+    """One HTTP request to 127.0.0.1; returns (status, decoded JSON or None)."""
+    rest = url[len("http://"):]
+    hostport, _, path = rest.partition("/")
+    host, _, port = hostport.rpartition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    headers = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    try:
+        conn.request(method, "/" + path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(raw) if raw else None
+    except ValueError:
+        return resp.status, None

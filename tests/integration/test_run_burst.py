@@ -1,0 +1,135 @@
+"""System test of `stampede run`, `stampede export` and `stampede demo`.
+
+The real emulator (stampede-lambda with the real bootstrap, which holds each
+request 2 s) behind reserved concurrency R, and `stampede run` with K local
+agents firing N requests at once: exactly R succeed, N - R are throttled,
+every index is stored once, the shares are the contiguous split of N, and
+nothing the commands started is left running afterwards.
+"""
+import json
+import sqlite3
+import unittest
+
+from stampede_testlib import SystemTest, binary
+
+
+class RunBurstTest(SystemTest):
+
+    def run_json(self, url, requests, agents, db):
+        result = self.run_cli(["run", "--url", url, "-n", str(requests),
+                               "--local-agents", str(agents), "--json",
+                               "--db", db, "--keys", self.path("keys")])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        lines = result.stdout.splitlines()
+        self.assertEqual(len(lines), 1, "stdout must hold exactly one JSON object: %r"
+                         % result.stdout)
+        return json.loads(lines[0])
+
+    def check_rows(self, db, run_id, requests, shares):
+        conn = sqlite3.connect(db)
+        try:
+            indices = [row[0] for row in conn.execute(
+                "SELECT request_index FROM requests WHERE run_id = ? "
+                "ORDER BY request_index", (run_id,))]
+            self.assertEqual(indices, list(range(requests)))
+            got = conn.execute(
+                "SELECT first_index, count FROM run_agents WHERE run_id = ? "
+                "ORDER BY first_index", (run_id,)).fetchall()
+            self.assertEqual(got, shares)
+            agents = {row[0] for row in conn.execute(
+                "SELECT DISTINCT agent_id FROM requests WHERE run_id = ?", (run_id,))}
+            self.assertEqual(agents, {"local-%d" % (i + 1) for i in range(len(shares))})
+            status = conn.execute("SELECT status FROM runs WHERE id = ?",
+                                  (run_id,)).fetchone()[0]
+            self.assertEqual(status, "completed")
+        finally:
+            conn.close()
+
+    def test_headline_100_requests_reserved_5(self):
+        base = self.start_lambda(reserved=5)
+        db = self.path("results", "stampede.db")
+        summary = self.run_json(base + "/url/demo/", 100, 4, db)
+        expected = {"requested": 100, "recorded": 100, "ok": 5, "throttled": 95,
+                    "errors": 0, "lost": 0, "environments": 5, "cold_starts": 5,
+                    "peak_concurrency": 5, "status": "completed", "db": db}
+        self.assertEqual({k: summary[k] for k in expected}, expected)
+        for key in ("run_id", "p50_ms", "p90_ms", "p99_ms", "max_ms", "spread_ms",
+                    "wall_ms"):
+            self.assertIn(key, summary)
+        # The 5 admitted requests are held 2 s by the function.
+        self.assertGreaterEqual(summary["max_ms"], 2000)
+        run_id = summary["run_id"]
+        self.check_rows(db, run_id, 100, [(0, 25), (25, 25), (50, 25), (75, 25)])
+
+        export = self.run_cli(["export", str(run_id), "--format", "csv", "--db", db])
+        self.assertEqual(export.returncode, 0, export.stderr)
+        self.assertEqual(len(export.stdout.splitlines()), 101)
+        export = self.run_cli(["export", str(run_id), "--format", "json", "--db", db])
+        self.assertEqual(export.returncode, 0, export.stderr)
+        rows = json.loads(export.stdout)
+        self.assertEqual(len(rows), 100)
+        self.assertEqual(sum(1 for r in rows if r["outcome"] == "throttled"), 95)
+        missing = self.run_cli(["export", str(run_id + 1), "--db", db])
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("run %d not found" % (run_id + 1), missing.stderr)
+        self.assertEqual(missing.stdout, "")
+
+    def test_20_requests_reserved_3_on_3_agents(self):
+        base = self.start_lambda(reserved=3)
+        db = self.path("other.db")
+        summary = self.run_json(base + "/url/demo/", 20, 3, db)
+        self.assertEqual((summary["ok"], summary["throttled"], summary["errors"],
+                          summary["lost"], summary["environments"],
+                          summary["cold_starts"]), (3, 17, 0, 0, 3, 3))
+        self.check_rows(db, summary["run_id"], 20, [(0, 7), (7, 7), (14, 6)])
+
+    def test_insecure_text_summary(self):
+        base = self.start_lambda(reserved=2)
+        db = self.path("plain.db")
+        result = self.run_cli(["run", "--url", base + "/url/demo/", "-n", "4",
+                               "--local-agents", "2", "--insecure", "--db", db])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("4 requested, 2 ok, 2 throttled, 0 errors, 0 lost",
+                      result.stdout)
+
+    def test_demo_exit(self):
+        db = self.path("demo.db")
+        result = self.run_cli(["demo", "--exit", "--http", "127.0.0.1:0",
+                               "--lambda-listen", "127.0.0.1:0", "--db", db,
+                               "--keys", self.path("keys")])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("100 requested, 5 ok, 95 throttled, 0 errors, 0 lost",
+                      result.stdout)
+        self.assertIn("5 environments, 5 cold starts", result.stdout)
+        self.assertRegex(result.stdout, r"dashboard: http://127\.0\.0\.1:\d+/")
+        # The local agents' keys were withdrawn again.
+        self.assertEqual(sorted(__import__("os").listdir(self.path("keys", "agents"))), [])
+
+    def test_usage_and_failures(self):
+        binary("stampede")
+        result = self.run_cli(["run", "-n", "5"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--url is required", result.stderr)
+        result = self.run_cli(["run", "--url", "http://127.0.0.1:9/", "-n", "5",
+                               "--insecure", "--listen", "tcp://0.0.0.0:5555"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--insecure is only allowed with a loopback --listen",
+                      result.stderr)
+        result = self.run_cli(["serve", "--http", "0.0.0.0:0"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("give --token or set STAMPEDE_TOKEN", result.stderr)
+        # A key directory that cannot be created fails the run (exit 1).
+        blocker = self.path("file")
+        open(blocker, "w").close()
+        result = self.run_cli(["run", "--url", "http://127.0.0.1:9/", "-n", "5",
+                               "--local-agents", "1", "--keys", blocker + "/keys",
+                               "--db", self.path("x.db")])
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("cannot create key directory", result.stderr)
+        result = self.run_cli(["--version"])
+        self.assertEqual(result.returncode, 0)
+        self.assertRegex(result.stdout, r"^stampede \d+\.\d+\.\d+\n$")
+
+
+if __name__ == "__main__":
+    unittest.main()
