@@ -1,0 +1,134 @@
+"""System test of `stampede serve` with agents started separately.
+
+The controller runs as a daemon with CURVE keys; agents generate their own
+certificates (stampede-agent --keygen) and are admitted by copying the public
+half into KEYS/agents/. An agent whose key was not copied never registers.
+Runs are started over the HTTP API (POST /api/test) against the real
+emulator, and a controller restarted on the same endpoint gets its agents
+back without touching them.
+"""
+import os
+import shutil
+import time
+import unittest
+
+from stampede_testlib import (SERVE_READY, SystemTest, binary, http_json,
+                              wait_until)
+
+
+class ControllerServeTest(SystemTest):
+
+    def start_serve(self, listen, target, token=None):
+        argv = [binary("stampede"), "serve", "--listen", listen, "--http",
+                "127.0.0.1:0", "--db", self.path("r.db"), "--keys", self.path("keys"),
+                "--target", target]
+        if token:
+            argv += ["--token", token]
+        proc = self.procs.start(argv, env=self.env)
+        line = proc.read_line(SERVE_READY)
+        # "stampede serve: agents tcp://127.0.0.1:PORT http http://127.0.0.1:PORT"
+        words = line.split()
+        self.assertEqual(words[:3], ["stampede", "serve:", "agents"])
+        self.assertEqual(words[4], "http")
+        self.assertRegex(words[3], r"^tcp://127\.0\.0\.1:\d+$")
+        self.assertRegex(words[5], r"^http://127\.0\.0\.1:\d+$")
+        self.assertNotEqual(words[5], "http://127.0.0.1:0")
+        return proc, words[3], words[5]
+
+    def keygen(self, name, admit):
+        key = self.path(name + ".key")
+        result = self.run_agent_cli(["--keygen", key])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        if admit:
+            shutil.copy(key, self.path("keys", "agents", name + ".key"))
+        return key
+
+    def run_agent_cli(self, args):
+        import subprocess
+        return subprocess.run([binary("stampede-agent")] + args, capture_output=True,
+                              text=True, timeout=30, env=self.env)
+
+    def start_agent(self, name, endpoint, key):
+        return self.procs.start([binary("stampede-agent"), "--controller", endpoint,
+                                 "--id", name, "--server-key",
+                                 self.path("keys", "controller.key"), "--key", key],
+                                env=self.env, capture=False)
+
+    def agent_ids(self, http):
+        status, body = http_json(http + "/api/status")
+        self.assertEqual(status, 200, body)
+        return sorted(a["id"] for a in body["agents"])
+
+    def burst(self, http, requests):
+        """POST /api/test and wait for the run to complete; returns it."""
+        status, body = http_json(http + "/api/test", "POST", {"requests": requests})
+        self.assertEqual(status, 202, body)
+        run_id = body["run_id"]
+
+        def finished():
+            code, run = http_json(http + "/api/runs/%d?requests=0" % run_id)
+            return run if code == 200 and run["status"] in ("completed", "failed") \
+                else None
+        run = wait_until(finished, 60, 0.1, "run %d to finish" % run_id)
+        self.assertEqual(run["status"], "completed", run)
+        return run
+
+    def test_serve_admission_runs_and_restart(self):
+        base = self.start_lambda(reserved=5)
+        target = base + "/url/demo/"
+        serve, endpoint, http = self.start_serve("tcp://127.0.0.1:*", target)
+        # The keys directory exists once serve is up; admit two agents.
+        keys = [self.keygen("agent-%d" % i, admit=True) for i in (1, 2)]
+        intruder_key = self.keygen("intruder", admit=False)
+        for i, key in enumerate(keys, 1):
+            self.start_agent("agent-%d" % i, endpoint, key)
+        self.start_agent("intruder", endpoint, intruder_key)
+        wait_until(lambda: self.agent_ids(http) == ["agent-1", "agent-2"], 30, 0.1,
+                   "both admitted agents")
+        status, body = http_json(http + "/api/status")
+        self.assertEqual(body["default_url"], target)
+        self.assertIsNone(body["active_run"])
+        # The intruder keeps retrying (it says Hello every 3 s) and is never in.
+        time.sleep(4)
+        self.assertEqual(self.agent_ids(http), ["agent-1", "agent-2"])
+
+        run = self.burst(http, 20)
+        summary = run["summary"]
+        self.assertEqual((summary["ok"], summary["throttled"], summary["errors"],
+                          summary["lost"]), (5, 15, 0, 0))
+        self.assertEqual([(s["agent_id"], s["first_index"], s["count"])
+                          for s in run["shares"]],
+                         [("agent-1", 0, 10), ("agent-2", 10, 10)])
+        # A second run while none is active is fine; bad input is a 400.
+        status, body = http_json(http + "/api/test", "POST", {"requests": 0})
+        self.assertEqual(status, 400, body)
+
+        # Restart the controller on the same endpoint; the agents stay up.
+        self.assertEqual(serve.stop(), 0)
+        serve, endpoint2, http = self.start_serve(endpoint, target)
+        self.assertEqual(endpoint2, endpoint)
+        wait_until(lambda: self.agent_ids(http) == ["agent-1", "agent-2"], 30, 0.1,
+                   "the agents to re-register")
+        run = self.burst(http, 10)
+        self.assertEqual((run["summary"]["ok"], run["summary"]["throttled"],
+                          run["summary"]["lost"]), (5, 5, 0))
+        self.assertEqual(run["run_id"], 2)  # same database, next id
+
+    def test_token_required_off_loopback_and_checked(self):
+        base = self.start_lambda(reserved=1)
+        serve, endpoint, http = self.start_serve("tcp://127.0.0.1:*", base + "/url/demo/",
+                                                 token="s3cret-token")
+        status, _ = http_json(http + "/api/status")
+        self.assertEqual(status, 401)
+        status, body = http_json(http + "/api/status", token="s3cret-token")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["agents"], [])
+        status, body = http_json(http + "/api/test", "POST", {}, token="s3cret-token")
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body["error"], "no agents connected")
+        # SIGTERM is a clean shutdown.
+        self.assertEqual(serve.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
