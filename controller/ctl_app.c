@@ -733,7 +733,9 @@ ctl_app_test(bool verbose)
     zsock_t *squatter = zsock_new(ZMQ_ROUTER);
     CHECK_TRUE(zsock_bind(squatter, "tcp://127.0.0.1:*") > 0);
     char taken[128];
-    snprintf(taken, sizeof taken, "%s", zsock_last_endpoint(squatter));
+    char *bound = zsock_last_endpoint(squatter);
+    snprintf(taken, sizeof taken, "%s", bound);
+    freen(bound);
     CHECK_INT(s_try(out, sizeof out, err, sizeof err, "serve", "--listen", taken, "--db",
                     db, "--insecure", "--http", "127.0.0.1:0", NULL),
               1);

@@ -171,9 +171,7 @@ ctl_registry_expire(ctl_registry_t *self, int64_t now_mono_ns, int64_t silence_n
     size_t count = 0;
     for (ctl_agent_t *agent = (ctl_agent_t *) zlist_first(victims); agent;
          agent = (ctl_agent_t *) zlist_next(victims)) {
-        char *id = strdup(agent->id);
-        assert(id);
-        zlist_append(expired, id);
+        zlist_append(expired, agent->id); //  autofree: the list copies it
         s_remove(self, agent);
         count++;
     }

@@ -67,7 +67,8 @@ ctl_agent_t *ctl_registry_lookup(ctl_registry_t *self, const char *agent_id);
 void ctl_registry_touch(ctl_registry_t *self, ctl_agent_t *agent, int64_t now_mono_ns);
 
 //  Removes agents silent for more than silence_ns and appends their ids
-//  (strings the caller frees) to expired. Returns how many expired.
+//  to expired, which must be an autofree list (it keeps copies). Returns
+//  how many expired.
 size_t ctl_registry_expire(ctl_registry_t *self, int64_t now_mono_ns, int64_t silence_ns,
                            zlist_t *expired);
 

@@ -687,7 +687,7 @@ s_rig_start(s_rig_t *rig, size_t agents, uint32_t capacity)
         rig->route[i] = zframe_recv(rig->router);
         char *hi = zstr_recv(rig->router);
         zstr_free(&hi);
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "agent-%zu", i + 1);
         Stampede__Hello hello = STAMPEDE__HELLO__INIT;
         hello.agent_id = id;
@@ -733,7 +733,7 @@ s_expect_prepare(ctl_run_t *run, s_rig_t *rig, size_t agent, uint32_t first,
     Stampede__Ready ready = STAMPEDE__READY__INIT;
     ready.run_id = env->prepare->run_id;
     ready.prepared = count;
-    char id[16];
+    char id[32];
     snprintf(id, sizeof id, "agent-%zu", agent + 1);
     ctl_run_on_ready(run, id, &ready, now);
     proto_envelope_destroy(&env);
@@ -763,7 +763,7 @@ s_batch(ctl_run_t *run, size_t agent, uint32_t seq, uint32_t first, uint32_t n,
     batch.seq = seq;
     batch.results = ptrs;
     batch.n_results = n;
-    char id[16];
+    char id[32];
     snprintf(id, sizeof id, "agent-%zu", agent + 1);
     ctl_run_on_batch(run, id, &batch, now);
 }
@@ -785,7 +785,7 @@ s_done(ctl_run_t *run, size_t agent, uint32_t results, uint32_t batches, int64_t
     done.run_id = (uint64_t) ctl_run_id(run);
     done.results = results;
     done.batches = batches;
-    char id[16];
+    char id[32];
     snprintf(id, sizeof id, "agent-%zu", agent + 1);
     ctl_run_on_done(run, id, &done, now);
 }

@@ -524,8 +524,9 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
         snprintf(err, err_size, "cannot bind %s: %s", self->listen, zmq_strerror(errno));
         return -1;
     }
-    const char *bound = zsock_last_endpoint(self->router);
+    char *bound = zsock_last_endpoint(self->router);
     snprintf(endpoint, S_ENDPOINT_MAX, "%s", bound ? bound : self->listen);
+    freen(bound);
     snprintf(command_endpoint, S_ENDPOINT_MAX, "inproc://stampede-ctl-%ld-%p",
              (long) getpid(), (void *) self);
     if (zsock_bind(self->command, "%s", command_endpoint) < 0) {
