@@ -33,19 +33,19 @@
 #define S_RUN_SLACK_MS 60000
 
 struct _ctl_app_t {
-    const ctl_config_t *config;         //  borrowed
-    FILE *out;                          //  results
-    FILE *err;                          //  problems
-    char exe_dir[S_PATH];               //  where our sibling binaries live
-    ctl_keys_t *keys;                   //  CURVE keys, NULL with --insecure
-    ctl_server_t *server;               //  the core
+    const ctl_config_t *config; //  borrowed
+    FILE *out;                  //  results
+    FILE *err;                  //  problems
+    char exe_dir[S_PATH];       //  where our sibling binaries live
+    ctl_keys_t *keys;           //  CURVE keys, NULL with --insecure
+    ctl_server_t *server;       //  the core
 #ifdef STAMPEDE_HAVE_HTTP
-    ctl_http_t *http;                   //  the dashboard and API
+    ctl_http_t *http; //  the dashboard and API
 #endif
-    char dashboard_url[S_URL];          //  http://HOST:PORT/, "" without HTTP
-    ctl_local_t *lambda;                //  the emulator (demo)
-    char lambda_url[S_URL];             //  its base URL
-    char target_url[S_URL + 16];        //  the demo function's URL
+    char dashboard_url[S_URL];           //  http://HOST:PORT/, "" without HTTP
+    ctl_local_t *lambda;                 //  the emulator (demo)
+    char lambda_url[S_URL];              //  its base URL
+    char target_url[S_URL + 16];         //  the demo function's URL
     ctl_local_t *agents[CTL_MAX_AGENTS]; //  local agents
     size_t n_agents;
 };
@@ -129,7 +129,7 @@ ctl_app_url_host(const char *url, char *host, size_t host_size)
     size_t authority = strcspn(rest, "/?#");
     const char *at = memchr(rest, '@', authority);
     while (at) {
-        authority -= (size_t) (at + 1 - rest);
+        authority -= (size_t)(at + 1 - rest);
         rest = at + 1;
         at = memchr(rest, '@', authority);
     }
@@ -139,11 +139,10 @@ ctl_app_url_host(const char *url, char *host, size_t host_size)
         if (!close)
             return -1;
         rest++;
-        len = (size_t) (close - rest);
-    }
-    else {
+        len = (size_t)(close - rest);
+    } else {
         const char *colon = memchr(rest, ':', authority);
-        len = colon ? (size_t) (colon - rest) : authority;
+        len = colon ? (size_t)(colon - rest) : authority;
     }
     if (len == 0 || len >= host_size)
         return -1;
@@ -235,7 +234,7 @@ s_find_sibling(ctl_app_t *self, const char *name, char *path, size_t size)
         return -1;
     }
     int n = snprintf(path, size, "%s/%s", self->exe_dir, name);
-    if (n < 0 || (size_t) n >= size || access(path, X_OK) != 0) {
+    if (n < 0 || (size_t)n >= size || access(path, X_OK) != 0) {
         s_say(self, "%s not found next to stampede (in %s)", name, self->exe_dir);
         return -1;
     }
@@ -276,15 +275,14 @@ s_start_agents(ctl_app_t *self, uint32_t count, uint32_t requests, const char *a
             argv[argc++] = ctl_keys_public_path(self->keys);
             argv[argc++] = "--key";
             argv[argc++] = key;
-        }
-        else
+        } else
             argv[argc++] = "--insecure";
         if (allow_host) {
             argv[argc++] = "--allow";
             argv[argc++] = allow_host;
         }
         argv[argc] = NULL;
-        self->agents[i] = ctl_local_new((char *const *) argv, false, err, sizeof err);
+        self->agents[i] = ctl_local_new((char *const *)argv, false, err, sizeof err);
         if (!self->agents[i]) {
             s_say(self, "%s", err);
             return -1;
@@ -325,7 +323,7 @@ s_local_died(ctl_app_t *self)
 static int
 s_wait_agents(ctl_app_t *self, uint32_t count, int timeout_ms)
 {
-    int64_t deadline = sp_clock_mono_ns() + (int64_t) timeout_ms * SP_NS_PER_MS;
+    int64_t deadline = sp_clock_mono_ns() + (int64_t)timeout_ms * SP_NS_PER_MS;
     size_t have = 0;
     while (!zsys_interrupted && sp_clock_mono_ns() < deadline) {
         json_t *status = s_status(self);
@@ -355,10 +353,11 @@ s_start_lambda(ctl_app_t *self)
     char function[S_PATH + 64], reserved[16];
     snprintf(function, sizeof function, "demo=%s", bootstrap_path);
     snprintf(reserved, sizeof reserved, "%u", self->config->reserved);
-    const char *argv[] = {lambda_path, "--listen", self->config->lambda_listen,
-                          "--function", function, "--reserved", reserved, NULL};
+    const char *argv[] = {lambda_path,  "--listen", self->config->lambda_listen,
+                          "--function", function,   "--reserved",
+                          reserved,     NULL};
     char err[512];
-    self->lambda = ctl_local_new((char *const *) argv, true, err, sizeof err);
+    self->lambda = ctl_local_new((char *const *)argv, true, err, sizeof err);
     if (!self->lambda) {
         s_say(self, "%s", err);
         return -1;
@@ -402,8 +401,8 @@ s_wait_interrupt(ctl_app_t *self)
 static int
 s_run_once(ctl_app_t *self, json_t *command, bool json_output)
 {
-    uint32_t timeout_ms = (uint32_t) json_integer_value(json_object_get(command,
-                                                                        "timeout_ms"));
+    uint32_t timeout_ms =
+        (uint32_t)json_integer_value(json_object_get(command, "timeout_ms"));
     json_t *reply = ctl_server_request(self->server, command);
     json_decref(command);
     if (!reply || !json_is_integer(json_object_get(reply, "run_id"))) {
@@ -416,8 +415,8 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output)
     int64_t run_id = json_integer_value(json_object_get(reply, "run_id"));
     json_decref(reply);
 
-    int64_t limit_ms = 10000 + (int64_t) (timeout_ms ? timeout_ms : 30000) + 15000 +
-                       S_RUN_SLACK_MS;
+    int64_t limit_ms =
+        10000 + (int64_t)(timeout_ms ? timeout_ms : 30000) + 15000 + S_RUN_SLACK_MS;
     int64_t deadline = sp_clock_mono_ns() + limit_ms * SP_NS_PER_MS;
     char error[PROTO_MAX_ERROR + 256] = "";
     bool ended = false;
@@ -439,8 +438,9 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output)
         zclock_sleep(S_POLL_MS);
     }
     if (!ended) {
-        s_say(self, zsys_interrupted ? "interrupted during run %" PRId64
-                                     : "run %" PRId64 " did not end in time",
+        s_say(self,
+              zsys_interrupted ? "interrupted during run %" PRId64
+                               : "run %" PRId64 " did not end in time",
               run_id);
         return 1;
     }
@@ -456,12 +456,11 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output)
     store_destroy(&store);
     if (json_output) {
         json_t *json = ctl_report_json(&summary, self->config->db, error);
-        char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+        char *text = json ? json_dumps(json, CTL_REPORT_JSON_FLAGS) : NULL;
         fprintf(self->out, "%s\n", text ? text : "{}");
         free(text);
         json_decref(json);
-    }
-    else
+    } else
         ctl_report_text(&summary, self->config->db, error, self->out);
     fflush(self->out);
     return strcmp(summary.status, "completed") == 0 ? 0 : 1;
@@ -474,10 +473,10 @@ s_run_command(const ctl_config_t *config, const char *url)
     json_t *headers = json_array();
     for (size_t i = 0; i < config->n_headers; i++)
         json_array_append_new(headers, json_string(config->headers[i]));
-    json_t *command = json_pack("{s:s, s:s, s:I, s:s, s:o, s:I}", "action", "run", "url",
-                                url, "requests", (json_int_t) config->requests, "method",
-                                config->method, "headers", headers, "timeout_ms",
-                                (json_int_t) config->timeout_ms);
+    json_t *command =
+        json_pack("{s:s, s:s, s:I, s:s, s:o, s:I}", "action", "run", "url", url,
+                  "requests", (json_int_t)config->requests, "method", config->method,
+                  "headers", headers, "timeout_ms", (json_int_t)config->timeout_ms);
     if (command && config->data)
         json_object_set_new(command, "body", json_string(config->data));
     return command;
@@ -493,7 +492,8 @@ s_serve(ctl_app_t *self)
         s_start_http(self))
         return 1;
     char http[S_URL];
-    snprintf(http, sizeof http, "%s", self->dashboard_url[0] ? self->dashboard_url : "none");
+    snprintf(http, sizeof http, "%s",
+             self->dashboard_url[0] ? self->dashboard_url : "none");
     size_t len = strlen(http);
     if (len > 8 && http[len - 1] == '/')
         http[len - 1] = '\0';
@@ -519,8 +519,7 @@ s_run(ctl_app_t *self)
         if (s_start_agents(self, config->local_agents, config->requests, allow) ||
             s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
             return 1;
-    }
-    else {
+    } else {
         zsys_notice("waiting for agents count=%u endpoint=%s", config->wait_agents,
                     ctl_server_endpoint(self->server));
         if (s_wait_agents(self, config->wait_agents, CTL_APP_WAIT_REMOTE_MS))
@@ -536,17 +535,18 @@ s_demo(ctl_app_t *self)
     if (s_start_lambda(self) || s_start_keys(self) ||
         s_start_server(self, self->target_url, config->requests) || s_start_http(self))
         return 1;
-    fprintf(self->out, "stampede demo: function %s (reserved concurrency %u), "
-                       "dashboard %s\n",
+    fprintf(self->out,
+            "stampede demo: function %s (reserved concurrency %u), "
+            "dashboard %s\n",
             self->target_url, config->reserved,
             self->dashboard_url[0] ? self->dashboard_url : "none");
     fflush(self->out);
     if (s_start_agents(self, config->local_agents, config->requests, NULL) ||
         s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
         return 1;
-    json_t *command = json_pack("{s:s, s:s, s:I, s:s}", "action", "run", "url",
-                                self->target_url, "requests",
-                                (json_int_t) config->requests, "label", "demo");
+    json_t *command =
+        json_pack("{s:s, s:s, s:I, s:s}", "action", "run", "url", self->target_url,
+                  "requests", (json_int_t)config->requests, "label", "demo");
     int rc = s_run_once(self, command, false);
     if (self->dashboard_url[0])
         fprintf(self->out, "dashboard: %s\n", self->dashboard_url);
@@ -589,11 +589,17 @@ ctl_app_run(ctl_app_t *self)
 {
     assert(self);
     switch (self->config->command) {
-    case CTL_COMMAND_SERVE: return s_serve(self);
-    case CTL_COMMAND_RUN: return s_run(self);
-    case CTL_COMMAND_DEMO: return s_demo(self);
-    case CTL_COMMAND_EXPORT: return s_export(self);
-    default: assert(false); return 2;
+    case CTL_COMMAND_SERVE:
+        return s_serve(self);
+    case CTL_COMMAND_RUN:
+        return s_run(self);
+    case CTL_COMMAND_DEMO:
+        return s_demo(self);
+    case CTL_COMMAND_EXPORT:
+        return s_export(self);
+    default:
+        assert(false);
+        return 2;
     }
 }
 
@@ -607,7 +613,7 @@ s_try(char *out_text, size_t out_size, char *err_text, size_t err_size, ...)
 {
     char *argv[32];
     int argc = 0;
-    argv[argc++] = (char *) "stampede";
+    argv[argc++] = (char *)"stampede";
     va_list args;
     va_start(args, err_size);
     for (char *word = va_arg(args, char *); word; word = va_arg(args, char *))
@@ -641,8 +647,8 @@ void
 ctl_app_test(bool verbose)
 {
     char url[128], host[64];
-    CHECK_INT(ctl_app_parse_lambda_line("stampede-lambda listening on http://127.0.0.1:9000",
-                                        url, sizeof url),
+    CHECK_INT(ctl_app_parse_lambda_line(
+                  "stampede-lambda listening on http://127.0.0.1:9000", url, sizeof url),
               0);
     CHECK_STR(url, "http://127.0.0.1:9000");
     CHECK_INT(ctl_app_parse_lambda_line("stampede-lambda listening on http://[::1]:80/",
@@ -657,9 +663,9 @@ ctl_app_test(bool verbose)
               -1);
     CHECK_INT(ctl_app_url_host("http://127.0.0.1:9000/url/demo/", host, sizeof host), 0);
     CHECK_STR(host, "127.0.0.1");
-    CHECK_INT(ctl_app_url_host("https://abc.lambda-url.us-east-1.on.aws/", host,
-                               sizeof host),
-              0);
+    CHECK_INT(
+        ctl_app_url_host("https://abc.lambda-url.us-east-1.on.aws/", host, sizeof host),
+        0);
     CHECK_STR(host, "abc.lambda-url.us-east-1.on.aws");
     CHECK_INT(ctl_app_url_host("http://[::1]:8080/x", host, sizeof host), 0);
     CHECK_STR(host, "::1");
@@ -676,24 +682,30 @@ ctl_app_test(bool verbose)
     char out[8192], err[2048];
 
     //  export: a missing database, an unknown run, then a real one.
-    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "1", "--db", db, NULL), 1);
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "1", "--db", db, NULL),
+              1);
     char expect[512];
     snprintf(expect, sizeof expect, "stampede export: no results database at %s\n", db);
     CHECK_STR(err, expect);
     char store_err[256];
     store_t *store = store_open(db, store_err, sizeof store_err);
     CHECK_NOT_NULL(store);
-    store_run_t run = {.url = "http://127.0.0.1:9/", .method = "GET", .requested = 2,
-                       .agents = 1, .created_ns = 1};
+    store_run_t run = {.url = "http://127.0.0.1:9/",
+                       .method = "GET",
+                       .requested = 2,
+                       .agents = 1,
+                       .created_ns = 1};
     CHECK_INT(store_run_create(store, &run), 1);
     CHECK_INT(store_agent_upsert(store, "a", "h", "v", 10, 1), 0);
     CHECK_INT(store_share_add(store, 1, "a", 0, 2, 0, 0), 0);
     CHECK_INT(store_mark_lost(store, 1, "a", 0, 2, "deadline passed"), 2);
     store_destroy(&store);
-    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "2", "--db", db, NULL), 1);
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "2", "--db", db, NULL),
+              1);
     snprintf(expect, sizeof expect, "stampede export: run 2 not found in %s\n", db);
     CHECK_STR(err, expect);
-    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "1", "--db", db, NULL), 0);
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "export", "1", "--db", db, NULL),
+              0);
     CHECK_STR(err, "");
     int lines = 0;
     for (const char *p = out; *p; p++)
@@ -708,8 +720,8 @@ ctl_app_test(bool verbose)
     //  serve: the ready line names the real ports; an interrupt stops it.
     zsys_interrupted = 1;
     CHECK_INT(s_try(out, sizeof out, err, sizeof err, "serve", "--listen",
-                    "tcp://127.0.0.1:*", "--http", "127.0.0.1:0", "--db", db, "--insecure",
-                    NULL),
+                    "tcp://127.0.0.1:*", "--http", "127.0.0.1:0", "--db", db,
+                    "--insecure", NULL),
               0);
     zsys_interrupted = 0;
     CHECK_TRUE(strncmp(out, "stampede serve: agents tcp://127.0.0.1:", 39) == 0);
@@ -739,17 +751,17 @@ ctl_app_test(bool verbose)
     CHECK_INT(s_try(out, sizeof out, err, sizeof err, "serve", "--listen", taken, "--db",
                     db, "--insecure", "--http", "127.0.0.1:0", NULL),
               1);
-    snprintf(expect, sizeof expect, "stampede serve: cannot bind %s: Address already in use\n",
-             taken);
+    snprintf(expect, sizeof expect,
+             "stampede serve: cannot bind %s: Address already in use\n", taken);
     CHECK_STR(err, expect);
     zsock_destroy(&squatter);
 
     //  run: no agents come within the wait -> failure, not a hang. (An
     //  interrupt ends the wait at once.)
     zsys_interrupted = 1;
-    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "run", "--url", "http://127.0.0.1:9/",
-                    "-n", "3", "--wait-agents", "2", "--listen", "tcp://127.0.0.1:*",
-                    "--db", db, "--insecure", NULL),
+    CHECK_INT(s_try(out, sizeof out, err, sizeof err, "run", "--url",
+                    "http://127.0.0.1:9/", "-n", "3", "--wait-agents", "2", "--listen",
+                    "tcp://127.0.0.1:*", "--db", db, "--insecure", NULL),
               1);
     zsys_interrupted = 0;
     CHECK_STR(err, "stampede run: interrupted\n");

@@ -55,7 +55,8 @@ ctl_clock_sample(ctl_clock_t *self, int64_t t1, int64_t t2, int64_t t3, int64_t 
     int64_t rtt = (t4 - t1) - agent_busy;
     if (rtt < 0)
         return -1;
-    self->ring[self->next] = (s_sample_t){.offset_ns = (forward + back) / 2, .rtt_ns = rtt};
+    self->ring[self->next] =
+        (s_sample_t){.offset_ns = (forward + back) / 2, .rtt_ns = rtt};
     self->next = (self->next + 1) % CTL_CLOCK_SAMPLES;
     if (self->count < CTL_CLOCK_SAMPLES)
         self->count++;
@@ -143,9 +144,9 @@ ctl_clock_test(bool verbose)
 
     //  Refused samples leave the estimate alone.
     t1 = base + 20 * SP_NS_PER_S;
-    CHECK_INT(ctl_clock_sample(clock, t1, t1, t1, t1 - 1), -1);      //  t4 < t1
-    CHECK_INT(ctl_clock_sample(clock, t1, t1 + 5, t1 + 4, t1 + 10), -1); //  t3 < t2
-    CHECK_INT(ctl_clock_sample(clock, t1, t1, t1 + 100, t1 + 50), -1); //  rtt < 0
+    CHECK_INT(ctl_clock_sample(clock, t1, t1, t1, t1 - 1), -1);                //  t4 < t1
+    CHECK_INT(ctl_clock_sample(clock, t1, t1 + 5, t1 + 4, t1 + 10), -1);       //  t3 < t2
+    CHECK_INT(ctl_clock_sample(clock, t1, t1, t1 + 100, t1 + 50), -1);         //  rtt < 0
     CHECK_INT(ctl_clock_sample(clock, t1, t1, t1, t1 + 11 * SP_NS_PER_S), -1); //  stale
     CHECK_INT(ctl_clock_sample(clock, t1, INT64_MAX, INT64_MAX, t1 + 10), -1); //  absurd
     CHECK_INT(ctl_clock_sample(clock, 0, 1, 1, 10), -1);

@@ -43,10 +43,6 @@ enum {
     S_OPT_VERSION,
 };
 
-#define S_COMMON_OPTIONS                                                             \
-    {"help", no_argument, NULL, S_OPT_HELP},                                         \
-    {"version", no_argument, NULL, S_OPT_VERSION}
-
 static const struct option s_serve_options[] = {
     {"listen", required_argument, NULL, S_OPT_LISTEN},
     {"http", required_argument, NULL, S_OPT_HTTP},
@@ -55,7 +51,8 @@ static const struct option s_serve_options[] = {
     {"insecure", no_argument, NULL, S_OPT_INSECURE},
     {"target", required_argument, NULL, S_OPT_TARGET},
     {"token", required_argument, NULL, S_OPT_TOKEN},
-    S_COMMON_OPTIONS,
+    {"help", no_argument, NULL, S_OPT_HELP},
+    {"version", no_argument, NULL, S_OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -73,7 +70,8 @@ static const struct option s_run_options[] = {
     {"json", no_argument, NULL, S_OPT_JSON},
     {"keys", required_argument, NULL, S_OPT_KEYS},
     {"insecure", no_argument, NULL, S_OPT_INSECURE},
-    S_COMMON_OPTIONS,
+    {"help", no_argument, NULL, S_OPT_HELP},
+    {"version", no_argument, NULL, S_OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -88,14 +86,16 @@ static const struct option s_demo_options[] = {
     {"keys", required_argument, NULL, S_OPT_KEYS},
     {"insecure", no_argument, NULL, S_OPT_INSECURE},
     {"token", required_argument, NULL, S_OPT_TOKEN},
-    S_COMMON_OPTIONS,
+    {"help", no_argument, NULL, S_OPT_HELP},
+    {"version", no_argument, NULL, S_OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
 static const struct option s_export_options[] = {
     {"format", required_argument, NULL, S_OPT_FORMAT},
     {"db", required_argument, NULL, S_OPT_DB},
-    S_COMMON_OPTIONS,
+    {"help", no_argument, NULL, S_OPT_HELP},
+    {"version", no_argument, NULL, S_OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -194,7 +194,7 @@ s_usage(FILE *err, const char *command, const char *format, ...)
 static int
 s_parse_int(const char *text, long long min, long long max, long long *out)
 {
-    if (!text || !isdigit((unsigned char) *text))
+    if (!text || !isdigit((unsigned char)*text))
         return -1;
     errno = 0;
     char *end = NULL;
@@ -211,7 +211,7 @@ s_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
     long long value;
     if (s_parse_int(text, min, max, &value))
         return -1;
-    *out = (uint32_t) value;
+    *out = (uint32_t)value;
     return 0;
 }
 
@@ -222,7 +222,7 @@ s_printable(const char *s, size_t max)
     if (n > max)
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
     return true;
 }
@@ -233,7 +233,7 @@ s_token(const char *s, size_t n, size_t max)
     if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
+        unsigned char c = (unsigned char)s[i];
         if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c)))
             return false;
     }
@@ -253,26 +253,25 @@ ctl_config_split_hostport(const char *hostport, char *host, size_t host_size, in
         if (!close || close[1] != ':')
             return -1;
         host_start = hostport + 1;
-        host_len = (size_t) (close - host_start);
+        host_len = (size_t)(close - host_start);
         colon = close + 1;
-    }
-    else {
+    } else {
         colon = strrchr(hostport, ':');
         if (!colon || strchr(hostport, ':') != colon)
             return -1;
-        host_len = (size_t) (colon - hostport);
+        host_len = (size_t)(colon - hostport);
     }
     if (host_len == 0 || host_len >= host_size)
         return -1;
     for (size_t i = 0; i < host_len; i++)
-        if (!(isalnum((unsigned char) host_start[i]) || strchr(".-:_", host_start[i])))
+        if (!(isalnum((unsigned char)host_start[i]) || strchr(".-:_", host_start[i])))
             return -1;
     long long value;
     if (s_parse_int(colon + 1, 0, 65535, &value))
         return -1;
     memcpy(host, host_start, host_len);
     host[host_len] = '\0';
-    *port = (int) value;
+    *port = (int)value;
     return 0;
 }
 
@@ -310,14 +309,13 @@ ctl_config_endpoint_is_loopback(const char *endpoint)
         const char *close = strchr(rest, ']');
         if (!close)
             return false;
-        len = (size_t) (close - rest - 1);
+        len = (size_t)(close - rest - 1);
         rest++;
-    }
-    else {
+    } else {
         const char *colon = strrchr(rest, ':');
         if (!colon)
             return false;
-        len = (size_t) (colon - rest);
+        len = (size_t)(colon - rest);
     }
     if (len == 0 || len >= sizeof host)
         return false;
@@ -359,7 +357,7 @@ ctl_config_check_url(const char *url, char *err, size_t err_size)
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char) url[i] <= 0x20 || url[i] == 0x7f) {
+        if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f) {
             snprintf(err, err_size, "URL holds a space or control character");
             return -1;
         }
@@ -375,7 +373,7 @@ ctl_config_split_header(const char *header, char *name, size_t name_size,
         snprintf(err, err_size, "header must look like 'Name: value'");
         return -1;
     }
-    size_t name_len = (size_t) (colon - header);
+    size_t name_len = (size_t)(colon - header);
     if (!s_token(header, name_len, PROTO_MAX_HEADER_NAME) || name_len >= name_size) {
         snprintf(err, err_size, "header name must be a token of 1-%d characters",
                  PROTO_MAX_HEADER_NAME);
@@ -385,8 +383,7 @@ ctl_config_split_header(const char *header, char *name, size_t name_size,
     while (*v == ' ' || *v == '\t')
         v++;
     if (!s_printable(v, PROTO_MAX_HEADER_VALUE)) {
-        snprintf(err, err_size,
-                 "header value longer than %d or holds control characters",
+        snprintf(err, err_size, "header value longer than %d or holds control characters",
                  PROTO_MAX_HEADER_VALUE);
         return -1;
     }
@@ -400,11 +397,16 @@ const char *
 ctl_config_command_name(ctl_command_t command)
 {
     switch (command) {
-    case CTL_COMMAND_SERVE: return "serve";
-    case CTL_COMMAND_RUN: return "run";
-    case CTL_COMMAND_DEMO: return "demo";
-    case CTL_COMMAND_EXPORT: return "export";
-    default: return "none";
+    case CTL_COMMAND_SERVE:
+        return "serve";
+    case CTL_COMMAND_RUN:
+        return "run";
+    case CTL_COMMAND_DEMO:
+        return "demo";
+    case CTL_COMMAND_EXPORT:
+        return "export";
+    default:
+        return "none";
     }
 }
 
@@ -458,7 +460,9 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         else
             self->keys = arg;
         break;
-    case S_OPT_INSECURE: self->insecure = true; break;
+    case S_OPT_INSECURE:
+        self->insecure = true;
+        break;
     case S_OPT_TARGET:
     case S_OPT_URL:
         if (ctl_config_check_url(arg, why, sizeof why))
@@ -471,8 +475,10 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         break;
     case S_OPT_TOKEN:
         if (*arg == '\0' || strchr(arg, ' ') || !s_printable(arg, CTL_MAX_TOKEN))
-            return s_usage(err, cmd, "--token must be 1-%d printable characters "
-                           "without spaces", CTL_MAX_TOKEN);
+            return s_usage(err, cmd,
+                           "--token must be 1-%d printable characters "
+                           "without spaces",
+                           CTL_MAX_TOKEN);
         self->token = arg;
         break;
     case S_OPT_REQUESTS:
@@ -520,19 +526,24 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
             return s_usage(err, cmd, "--timeout-ms must be a number from 1 to %d",
                            PROTO_MAX_TIMEOUT_MS);
         break;
-    case S_OPT_JSON: self->json = true; break;
+    case S_OPT_JSON:
+        self->json = true;
+        break;
     case S_OPT_RESERVED:
         if (s_parse_u32(arg, 0, CTL_MAX_RESERVED, &self->reserved))
             return s_usage(err, cmd, "--reserved must be a number from 0 to %d",
                            CTL_MAX_RESERVED);
         break;
-    case S_OPT_EXIT: self->exit_after = true; break;
+    case S_OPT_EXIT:
+        self->exit_after = true;
+        break;
     case S_OPT_FORMAT:
         if (strcmp(arg, "csv") != 0 && strcmp(arg, "json") != 0)
             return s_usage(err, cmd, "--format must be csv or json");
         self->format = arg;
         break;
-    default: assert(false);
+    default:
+        assert(false);
     }
     return 0;
 }
@@ -544,8 +555,10 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
 {
     if (!self->token && env_token && *env_token) {
         if (strchr(env_token, ' ') || !s_printable(env_token, CTL_MAX_TOKEN))
-            return s_usage(err, cmd, "STAMPEDE_TOKEN must be 1-%d printable "
-                           "characters without spaces", CTL_MAX_TOKEN);
+            return s_usage(err, cmd,
+                           "STAMPEDE_TOKEN must be 1-%d printable "
+                           "characters without spaces",
+                           CTL_MAX_TOKEN);
         self->token = env_token;
     }
     switch (self->command) {
@@ -561,11 +574,13 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
         if (!n_given)
             return s_usage(err, cmd, "-n is required");
         if (self->local_agents && self->wait_agents)
-            return s_usage(err, cmd, "--local-agents and --wait-agents exclude each other");
+            return s_usage(err, cmd,
+                           "--local-agents and --wait-agents exclude each other");
         if (!self->local_agents && !self->wait_agents)
             self->local_agents = 4;
         if (!self->listen)
-            self->listen = self->local_agents ? "tcp://127.0.0.1:*" : "tcp://127.0.0.1:5555";
+            self->listen =
+                self->local_agents ? "tcp://127.0.0.1:*" : "tcp://127.0.0.1:5555";
         break;
     case CTL_COMMAND_DEMO:
         if (!n_given)
@@ -580,14 +595,19 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
         if (self->run_id < 1)
             return s_usage(err, cmd, "RUN_ID is required");
         break;
-    default: assert(false);
+    default:
+        assert(false);
     }
     if (self->insecure && !ctl_config_endpoint_is_loopback(self->listen))
-        return s_usage(err, cmd, "--insecure is only allowed with a loopback --listen "
-                       "(got %s)", self->listen);
+        return s_usage(err, cmd,
+                       "--insecure is only allowed with a loopback --listen "
+                       "(got %s)",
+                       self->listen);
     if (self->http && !ctl_config_hostport_is_loopback(self->http) && !self->token)
-        return s_usage(err, cmd, "--http %s is not a loopback address: give --token "
-                       "or set STAMPEDE_TOKEN", self->http);
+        return s_usage(err, cmd,
+                       "--http %s is not a loopback address: give --token "
+                       "or set STAMPEDE_TOKEN",
+                       self->http);
     return CTL_CONFIG_RUN;
 }
 
@@ -600,7 +620,8 @@ ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_toke
     if (argc < 2)
         return s_usage(err, NULL, "missing command (serve, run, demo or export)");
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
         fputs(s_usage_main, out);
         return CTL_CONFIG_EXIT;
     }
@@ -614,23 +635,19 @@ ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_toke
         self->command = CTL_COMMAND_SERVE;
         options = s_serve_options;
         usage = s_usage_serve;
-    }
-    else if (strcmp(cmd, "run") == 0) {
+    } else if (strcmp(cmd, "run") == 0) {
         self->command = CTL_COMMAND_RUN;
         options = s_run_options;
         usage = s_usage_run;
-    }
-    else if (strcmp(cmd, "demo") == 0) {
+    } else if (strcmp(cmd, "demo") == 0) {
         self->command = CTL_COMMAND_DEMO;
         options = s_demo_options;
         usage = s_usage_demo;
-    }
-    else if (strcmp(cmd, "export") == 0) {
+    } else if (strcmp(cmd, "export") == 0) {
         self->command = CTL_COMMAND_EXPORT;
         options = s_export_options;
         usage = s_usage_export;
-    }
-    else
+    } else
         return s_usage(err, NULL, "unknown command '%.64s'", cmd);
 
     //  -n takes a value only where the command has --requests.
@@ -694,12 +711,12 @@ s_try(ctl_config_t *config, const char *env_token, char *err_text, size_t err_si
 {
     char *argv[64];
     int argc = 0;
-    argv[argc++] = (char *) "stampede";
+    argv[argc++] = (char *)"stampede";
     va_list args;
     va_start(args, first);
     for (const char *word = first; word; word = va_arg(args, const char *)) {
         assert(argc < 63);
-        argv[argc++] = (char *) word;
+        argv[argc++] = (char *)word;
     }
     va_end(args);
     argv[argc] = NULL;
@@ -712,22 +729,23 @@ s_try(ctl_config_t *config, const char *env_token, char *err_text, size_t err_si
     fclose(out);
     fclose(err);
     if (err_text)
-        snprintf(err_text, err_size, "%s%s", err_buf, rc == CTL_CONFIG_EXIT ? out_buf : "");
+        snprintf(err_text, err_size, "%s%s", err_buf,
+                 rc == CTL_CONFIG_EXIT ? out_buf : "");
     free(out_buf);
     free(err_buf);
     return rc;
 }
 
 //  Expects a usage error whose message contains `why`.
-#define S_EXPECT_USAGE(why, ...)                                                     \
-    do {                                                                             \
-        char text_[1024] = "";                                                       \
-        CHECK_INT(s_try(&config, NULL, text_, sizeof text_, __VA_ARGS__, NULL),      \
-                  CTL_CONFIG_USAGE);                                                 \
-        if (!strstr(text_, why)) {                                                   \
-            fprintf(stderr, "expected \"%s\" in \"%s\"\n", why, text_);             \
-            abort();                                                                 \
-        }                                                                            \
+#define S_EXPECT_USAGE(why, ...)                                                         \
+    do {                                                                                 \
+        char text_[1024] = "";                                                           \
+        CHECK_INT(s_try(&config, NULL, text_, sizeof text_, __VA_ARGS__, NULL),          \
+                  CTL_CONFIG_USAGE);                                                     \
+        if (!strstr(text_, why)) {                                                       \
+            fprintf(stderr, "expected \"%s\" in \"%s\"\n", why, text_);                  \
+            abort();                                                                     \
+        }                                                                                \
     } while (0)
 
 void
@@ -781,9 +799,9 @@ ctl_config_test(bool verbose)
     CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", "--http", "0.0.0.0:5000", "--token",
                     "t", NULL),
               CTL_CONFIG_RUN);
-    CHECK_INT(s_try(&config, "from-env", NULL, 0, "serve", "--http", "0.0.0.0:5000",
-                    NULL),
-              CTL_CONFIG_RUN);
+    CHECK_INT(
+        s_try(&config, "from-env", NULL, 0, "serve", "--http", "0.0.0.0:5000", NULL),
+        CTL_CONFIG_RUN);
     CHECK_STR(config.token, "from-env");
     CHECK_INT(s_try(&config, "from-env", NULL, 0, "serve", "--token", "flag", NULL),
               CTL_CONFIG_RUN);
@@ -818,8 +836,8 @@ ctl_config_test(bool verbose)
     CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "https://example.com/x",
                     "--requests", "10", "--wait-agents", "3", "--method", "POST",
                     "--data", "{}", "--header", "Content-Type: application/json",
-                    "--header", "X-A:1", "--timeout-ms", "500", "--db", "r.db",
-                    "--json", "--keys", "k", NULL),
+                    "--header", "X-A:1", "--timeout-ms", "500", "--db", "r.db", "--json",
+                    "--keys", "k", NULL),
               CTL_CONFIG_RUN);
     CHECK_INT(config.requests, 10);
     CHECK_INT(config.wait_agents, 3);
@@ -842,8 +860,8 @@ ctl_config_test(bool verbose)
     CHECK_TRUE(strstr(text, "Usage: stampede run") != NULL);
     S_EXPECT_USAGE("--url is required", "run", "-n", "5");
     S_EXPECT_USAGE("-n is required", "run", "--url", "http://127.0.0.1/");
-    S_EXPECT_USAGE("-n must be a number from 1 to 1000000", "run", "--url",
-                   "http://h/", "-n", "0");
+    S_EXPECT_USAGE("-n must be a number from 1 to 1000000", "run", "--url", "http://h/",
+                   "-n", "0");
     S_EXPECT_USAGE("-n must be", "run", "--url", "http://h/", "-n", "1000001");
     S_EXPECT_USAGE("-n must be", "run", "--url", "http://h/", "-n", "12abc");
     S_EXPECT_USAGE("-n must be", "run", "--url", "http://h/", "-n", "-5");
@@ -859,8 +877,8 @@ ctl_config_test(bool verbose)
                    "--wait-agents", "257");
     S_EXPECT_USAGE("--method must be a token", "run", "--url", "http://h/", "-n", "1",
                    "--method", "GE T");
-    S_EXPECT_USAGE("--header: header must look like", "run", "--url", "http://h/",
-                   "-n", "1", "--header", "NoColon");
+    S_EXPECT_USAGE("--header: header must look like", "run", "--url", "http://h/", "-n",
+                   "1", "--header", "NoColon");
     S_EXPECT_USAGE("--header: header name", "run", "--url", "http://h/", "-n", "1",
                    "--header", "Bad Name: v");
     S_EXPECT_USAGE("--header: header value", "run", "--url", "http://h/", "-n", "1",
@@ -953,9 +971,8 @@ ctl_config_test(bool verbose)
               0);
     CHECK_STR(name, "X-Trace");
     CHECK_STR(value, "abc");
-    CHECK_INT(ctl_config_split_header(": v", name, sizeof name, &value, text,
-                                      sizeof text),
-              -1);
+    CHECK_INT(
+        ctl_config_split_header(": v", name, sizeof name, &value, text, sizeof text), -1);
     CHECK_TRUE(strstr(text, "header name") != NULL);
     CHECK_INT(ctl_config_check_url("http://127.0.0.1:9000/url/demo/", text, sizeof text),
               0);

@@ -44,32 +44,32 @@ typedef enum {
 typedef struct {
     ctl_command_t command;
     //  Shared by several subcommands.
-    const char *listen;      //  ZeroMQ endpoint agents connect to
-    const char *http;        //  HOST:PORT of the dashboard, NULL for none
-    const char *db;          //  SQLite results file
-    const char *keys;        //  CURVE key directory
-    bool insecure;           //  plain TCP instead of CURVE (loopback only)
-    const char *token;       //  API token (--token or STAMPEDE_TOKEN), or NULL
-    uint32_t local_agents;   //  agents to spawn next to the executable
-    uint32_t wait_agents;    //  remote agents to wait for (run)
-    uint32_t requests;       //  -n
+    const char *listen;    //  ZeroMQ endpoint agents connect to
+    const char *http;      //  HOST:PORT of the dashboard, NULL for none
+    const char *db;        //  SQLite results file
+    const char *keys;      //  CURVE key directory
+    bool insecure;         //  plain TCP instead of CURVE (loopback only)
+    const char *token;     //  API token (--token or STAMPEDE_TOKEN), or NULL
+    uint32_t local_agents; //  agents to spawn next to the executable
+    uint32_t wait_agents;  //  remote agents to wait for (run)
+    uint32_t requests;     //  -n
     //  serve
-    const char *target;      //  default URL for runs started from the dashboard
+    const char *target; //  default URL for runs started from the dashboard
     //  run
     const char *url;
     const char *method;
-    const char *data;        //  request body, or NULL
+    const char *data;                       //  request body, or NULL
     const char *headers[PROTO_MAX_HEADERS]; //  "Name: value"
     size_t n_headers;
-    uint32_t timeout_ms;     //  per request
-    bool json;               //  one JSON object instead of the text summary
+    uint32_t timeout_ms; //  per request
+    bool json;           //  one JSON object instead of the text summary
     //  demo
     const char *lambda_listen; //  HOST:PORT for stampede-lambda
-    uint32_t reserved;       //  the demo function's reserved concurrency
-    bool exit_after;         //  --exit: leave after the summary
+    uint32_t reserved;         //  the demo function's reserved concurrency
+    bool exit_after;           //  --exit: leave after the summary
     //  export
     int64_t run_id;
-    const char *format;      //  "csv" or "json"
+    const char *format; //  "csv" or "json"
 } ctl_config_t;
 
 //  Fills self with the defaults of every option (command NONE).

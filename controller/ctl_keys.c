@@ -12,12 +12,12 @@
 #define S_PATH 4200
 
 struct _ctl_keys_t {
-    zcert_t *cert;               //  the controller certificate
-    char public_path[S_PATH];    //  DIR/controller.key
-    char agents_dir[S_PATH];     //  DIR/agents
-    char private_dir[S_PATH];    //  temp dir for local agents' secrets, or ""
-    zlist_t *issued;             //  paths (owned strings) to remove at destroy
-    zlist_t *issued_paths;       //  --key paths handed out (owned strings)
+    zcert_t *cert;            //  the controller certificate
+    char public_path[S_PATH]; //  DIR/controller.key
+    char agents_dir[S_PATH];  //  DIR/agents
+    char private_dir[S_PATH]; //  temp dir for local agents' secrets, or ""
+    zlist_t *issued;          //  paths (owned strings) to remove at destroy
+    zlist_t *issued_paths;    //  --key paths handed out (owned strings)
 };
 
 //  mkdir -p with mode for the last component; 0 when it exists or was made.
@@ -84,13 +84,11 @@ ctl_keys_new(const char *dir, char *err, size_t err_size)
                      secret_path);
             goto fail;
         }
-    }
-    else if (s_exists(self->public_path)) {
+    } else if (s_exists(self->public_path)) {
         snprintf(err, err_size, "%s exists but its secret %s is missing",
                  self->public_path, secret_path);
         goto fail;
-    }
-    else {
+    } else {
         self->cert = zcert_new();
         if (!self->cert || zcert_save(self->cert, self->public_path) ||
             chmod(secret_path, 0600)) {
@@ -114,8 +112,8 @@ ctl_keys_destroy(ctl_keys_t **self_p)
     ctl_keys_t *self = *self_p;
     if (self) {
         if (self->issued)
-            for (char *path = (char *) zlist_first(self->issued); path;
-                 path = (char *) zlist_next(self->issued))
+            for (char *path = (char *)zlist_first(self->issued); path;
+                 path = (char *)zlist_next(self->issued))
                 unlink(path);
         if (self->private_dir[0])
             rmdir(self->private_dir);
@@ -156,8 +154,8 @@ s_valid_name(const char *name)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
             return false;
     }
     return name[0] != '.';
@@ -186,7 +184,7 @@ ctl_keys_issue_local(ctl_keys_t *self, const char *name, char *err, size_t err_s
     snprintf(private_path, sizeof private_path, "%s/%s.key", self->private_dir, name);
     snprintf(secret_path, sizeof secret_path, "%s_secret", private_path);
     snprintf(public_path, sizeof public_path, "%s/local-%ld-%s.key", self->agents_dir,
-             (long) getpid(), name);
+             (long)getpid(), name);
     zcert_t *cert = zcert_new();
     if (!cert) {
         snprintf(err, err_size, "cannot generate a certificate");
@@ -209,7 +207,7 @@ ctl_keys_issue_local(ctl_keys_t *self, const char *name, char *err, size_t err_s
         return NULL;
     }
     zlist_append(self->issued_paths, private_path);
-    return (const char *) zlist_last(self->issued_paths);
+    return (const char *)zlist_last(self->issued_paths);
 }
 
 void
@@ -246,11 +244,11 @@ ctl_keys_test(bool verbose)
     zcert_t *agent = zcert_load(key_path);
     CHECK_NOT_NULL(agent);
     CHECK_STR(zcert_meta(agent, "name"), "local-1");
-    CHECK_TRUE(strcmp(zcert_secret_txt(agent), "0000000000000000000000000000000000000000") !=
-               0);
+    CHECK_TRUE(
+        strcmp(zcert_secret_txt(agent), "0000000000000000000000000000000000000000") != 0);
     char admitted[S_PATH + 100];
     snprintf(admitted, sizeof admitted, "%s/local-%ld-local-1.key",
-             ctl_keys_agents_dir(keys), (long) getpid());
+             ctl_keys_agents_dir(keys), (long)getpid());
     zcert_t *pub = zcert_load(admitted);
     CHECK_NOT_NULL(pub);
     CHECK_STR(zcert_public_txt(pub), zcert_public_txt(agent));

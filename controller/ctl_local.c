@@ -27,13 +27,13 @@
 #endif
 
 struct _ctl_local_t {
-    pid_t pid;                     //  the child we started
-    int out_fd;                    //  read end of its stdout, or -1
-    char buf[CTL_LOCAL_MAX_LINE];  //  stdout bytes not yet returned as lines
-    size_t buf_len;                //  bytes in buf
-    bool eof;                      //  its stdout reached end of file
-    bool reaped;                   //  waitpid collected it
-    int status;                    //  exit status once reaped
+    pid_t pid;                    //  the child we started
+    int out_fd;                   //  read end of its stdout, or -1
+    char buf[CTL_LOCAL_MAX_LINE]; //  stdout bytes not yet returned as lines
+    size_t buf_len;               //  bytes in buf
+    bool eof;                     //  its stdout reached end of file
+    bool reaped;                  //  waitpid collected it
+    int status;                   //  exit status once reaped
 };
 
 static void
@@ -71,7 +71,7 @@ s_child(char *const argv[], int devnull, int out_fd, int err_fd, pid_t parent)
 fail:;
     int code = errno;
     ssize_t written = write(err_fd, &code, sizeof code);
-    (void) written;
+    (void)written;
     _exit(127);
 }
 
@@ -116,7 +116,7 @@ ctl_local_new(char *const argv[], bool capture_stdout, char *err, size_t err_siz
     do
         got = read(err_pipe[0], &code, sizeof code);
     while (got < 0 && errno == EINTR);
-    if (got == (ssize_t) sizeof code) {
+    if (got == (ssize_t)sizeof code) {
         snprintf(err, err_size, "cannot run %s: %s", argv[0], strerror(code));
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -163,14 +163,14 @@ s_take_line(ctl_local_t *self, char *line, size_t size, bool force)
     char *newline = memchr(self->buf, '\n', self->buf_len);
     if (!newline && !force)
         return -1;
-    size_t len = newline ? (size_t) (newline - self->buf) : self->buf_len;
+    size_t len = newline ? (size_t)(newline - self->buf) : self->buf_len;
     size_t consumed = newline ? len + 1 : len;
     size_t copy = len < size - 1 ? len : size - 1;
     memcpy(line, self->buf, copy);
     line[copy] = '\0';
     memmove(self->buf, self->buf + consumed, self->buf_len - consumed);
     self->buf_len -= consumed;
-    return (int) copy;
+    return (int)copy;
 }
 
 int
@@ -179,7 +179,7 @@ ctl_local_read_line(ctl_local_t *self, char *line, size_t size, int timeout_ms)
     assert(self && line && size > 0);
     if (self->out_fd < 0)
         return -1;
-    int64_t deadline = sp_clock_mono_ns() + (int64_t) timeout_ms * SP_NS_PER_MS;
+    int64_t deadline = sp_clock_mono_ns() + (int64_t)timeout_ms * SP_NS_PER_MS;
     for (;;) {
         int len = s_take_line(self, line, size, self->buf_len == sizeof self->buf);
         if (len >= 0)
@@ -190,7 +190,7 @@ ctl_local_read_line(ctl_local_t *self, char *line, size_t size, int timeout_ms)
         if (left_ms < 0)
             return -1;
         struct pollfd pfd = {.fd = self->out_fd, .events = POLLIN};
-        int rc = poll(&pfd, 1, (int) (left_ms > INT_MAX ? INT_MAX : left_ms));
+        int rc = poll(&pfd, 1, (int)(left_ms > INT_MAX ? INT_MAX : left_ms));
         if (rc < 0 && errno != EINTR)
             return -1;
         if (rc <= 0)
@@ -202,7 +202,7 @@ ctl_local_read_line(ctl_local_t *self, char *line, size_t size, int timeout_ms)
         if (got == 0)
             self->eof = true;
         if (got > 0)
-            self->buf_len += (size_t) got;
+            self->buf_len += (size_t)got;
     }
 }
 
@@ -249,7 +249,7 @@ ctl_local_stop(ctl_local_t *self, int grace_ms)
     if (!ctl_local_running(self))
         return self->status;
     kill(self->pid, SIGTERM);
-    int64_t deadline = sp_clock_mono_ns() + (int64_t) grace_ms * SP_NS_PER_MS;
+    int64_t deadline = sp_clock_mono_ns() + (int64_t)grace_ms * SP_NS_PER_MS;
     while (sp_clock_mono_ns() < deadline) {
         if (!ctl_local_running(self))
             return self->status;
@@ -277,7 +277,7 @@ ctl_local_exe_dir(char *dir, size_t size)
 {
     assert(dir && size > 1);
     ssize_t n = readlink("/proc/self/exe", dir, size - 1);
-    if (n <= 0 || (size_t) n >= size - 1)
+    if (n <= 0 || (size_t)n >= size - 1)
         return -1;
     dir[n] = '\0';
     char *slash = strrchr(dir, '/');

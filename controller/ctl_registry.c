@@ -11,16 +11,16 @@
 #include "sp_clock.h"
 
 struct _ctl_registry_t {
-    zsock_t *router;   //  borrowed ROUTER all sends go through
-    size_t max_agents; //  cap on entries
-    zhashx_t *by_id;   //  agent id -> ctl_agent_t (owned)
+    zsock_t *router;    //  borrowed ROUTER all sends go through
+    size_t max_agents;  //  cap on entries
+    zhashx_t *by_id;    //  agent id -> ctl_agent_t (owned)
     zhashx_t *by_route; //  hex routing id -> ctl_agent_t (borrowed from by_id)
 };
 
 static void
 s_agent_destroy(void **item)
 {
-    ctl_agent_t *agent = (ctl_agent_t *) *item;
+    ctl_agent_t *agent = (ctl_agent_t *)*item;
     if (agent) {
         ctl_clock_destroy(&agent->clock);
         zframe_destroy(&agent->routing_id);
@@ -87,8 +87,9 @@ s_remove(ctl_registry_t *self, ctl_agent_t *agent)
 }
 
 ctl_agent_t *
-ctl_registry_hello(ctl_registry_t *self, zframe_t *routing_id, const Stampede__Hello *hello,
-                   int64_t now_mono_ns, int64_t now_wall_ns, bool *is_new, bool *replaced)
+ctl_registry_hello(ctl_registry_t *self, zframe_t *routing_id,
+                   const Stampede__Hello *hello, int64_t now_mono_ns, int64_t now_wall_ns,
+                   bool *is_new, bool *replaced)
 {
     assert(self && routing_id && hello && is_new && replaced);
     *is_new = false;
@@ -96,10 +97,10 @@ ctl_registry_hello(ctl_registry_t *self, zframe_t *routing_id, const Stampede__H
     char key[S_ROUTE_KEY_SIZE];
     s_route_key(routing_id, key, sizeof key);
     //  This connection spoke before under another agent id: forget that.
-    ctl_agent_t *same_route = (ctl_agent_t *) zhashx_lookup(self->by_route, key);
+    ctl_agent_t *same_route = (ctl_agent_t *)zhashx_lookup(self->by_route, key);
     if (same_route && strcmp(same_route->id, hello->agent_id) != 0)
         s_remove(self, same_route);
-    ctl_agent_t *agent = (ctl_agent_t *) zhashx_lookup(self->by_id, hello->agent_id);
+    ctl_agent_t *agent = (ctl_agent_t *)zhashx_lookup(self->by_id, hello->agent_id);
     if (agent && !zframe_eq(agent->routing_id, routing_id)) {
         s_remove(self, agent);
         agent = NULL;
@@ -138,14 +139,14 @@ ctl_registry_find(ctl_registry_t *self, zframe_t *routing_id)
     assert(self && routing_id);
     char key[S_ROUTE_KEY_SIZE];
     s_route_key(routing_id, key, sizeof key);
-    return (ctl_agent_t *) zhashx_lookup(self->by_route, key);
+    return (ctl_agent_t *)zhashx_lookup(self->by_route, key);
 }
 
 ctl_agent_t *
 ctl_registry_lookup(ctl_registry_t *self, const char *agent_id)
 {
     assert(self && agent_id);
-    return (ctl_agent_t *) zhashx_lookup(self->by_id, agent_id);
+    return (ctl_agent_t *)zhashx_lookup(self->by_id, agent_id);
 }
 
 void
@@ -164,13 +165,13 @@ ctl_registry_expire(ctl_registry_t *self, int64_t now_mono_ns, int64_t silence_n
     //  Collect first: deleting while iterating a zhashx is not allowed.
     zlist_t *victims = zlist_new();
     assert(victims);
-    for (ctl_agent_t *agent = (ctl_agent_t *) zhashx_first(self->by_id); agent;
-         agent = (ctl_agent_t *) zhashx_next(self->by_id))
+    for (ctl_agent_t *agent = (ctl_agent_t *)zhashx_first(self->by_id); agent;
+         agent = (ctl_agent_t *)zhashx_next(self->by_id))
         if (now_mono_ns - agent->last_seen_ns > silence_ns)
             zlist_append(victims, agent);
     size_t count = 0;
-    for (ctl_agent_t *agent = (ctl_agent_t *) zlist_first(victims); agent;
-         agent = (ctl_agent_t *) zlist_next(victims)) {
+    for (ctl_agent_t *agent = (ctl_agent_t *)zlist_first(victims); agent;
+         agent = (ctl_agent_t *)zlist_next(victims)) {
         zlist_append(expired, agent->id); //  autofree: the list copies it
         s_remove(self, agent);
         count++;
@@ -189,8 +190,8 @@ ctl_registry_size(ctl_registry_t *self)
 static int
 s_compare_agents(const void *a, const void *b)
 {
-    const ctl_agent_t *x = *(ctl_agent_t *const *) a;
-    const ctl_agent_t *y = *(ctl_agent_t *const *) b;
+    const ctl_agent_t *x = *(ctl_agent_t *const *)a;
+    const ctl_agent_t *y = *(ctl_agent_t *const *)b;
     return strcmp(x->id, y->id);
 }
 
@@ -202,8 +203,8 @@ ctl_registry_list(ctl_registry_t *self, ctl_agent_t **out, size_t max)
     ctl_agent_t **all = calloc(total ? total : 1, sizeof *all);
     assert(all);
     size_t n = 0;
-    for (ctl_agent_t *agent = (ctl_agent_t *) zhashx_first(self->by_id); agent;
-         agent = (ctl_agent_t *) zhashx_next(self->by_id))
+    for (ctl_agent_t *agent = (ctl_agent_t *)zhashx_first(self->by_id); agent;
+         agent = (ctl_agent_t *)zhashx_next(self->by_id))
         all[n++] = agent;
     qsort(all, n, sizeof *all, s_compare_agents);
     size_t count = n < max ? n : max;
@@ -257,8 +258,8 @@ void
 ctl_registry_probe_all(ctl_registry_t *self)
 {
     assert(self);
-    for (ctl_agent_t *agent = (ctl_agent_t *) zhashx_first(self->by_id); agent;
-         agent = (ctl_agent_t *) zhashx_next(self->by_id))
+    for (ctl_agent_t *agent = (ctl_agent_t *)zhashx_first(self->by_id); agent;
+         agent = (ctl_agent_t *)zhashx_next(self->by_id))
         ctl_registry_probe(self, agent);
 }
 
@@ -299,13 +300,13 @@ ctl_registry_json(ctl_registry_t *self)
     for (size_t i = 0; i < n; i++) {
         ctl_agent_t *a = agents[i];
         json_array_append_new(
-            array, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", a->id,
-                             "host", a->host, "version", a->version, "capacity",
-                             (json_int_t) a->capacity, "clock_offset_ns",
-                             (json_int_t) ctl_clock_offset_ns(a->clock), "rtt_ns",
-                             (json_int_t) ctl_clock_rtt_ns(a->clock), "clock_error_ns",
-                             (json_int_t) ctl_clock_error_ns(a->clock), "clock_samples",
-                             (json_int_t) ctl_clock_samples(a->clock)));
+            array,
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", a->id, "host",
+                      a->host, "version", a->version, "capacity", (json_int_t)a->capacity,
+                      "clock_offset_ns", (json_int_t)ctl_clock_offset_ns(a->clock),
+                      "rtt_ns", (json_int_t)ctl_clock_rtt_ns(a->clock), "clock_error_ns",
+                      (json_int_t)ctl_clock_error_ns(a->clock), "clock_samples",
+                      (json_int_t)ctl_clock_samples(a->clock)));
     }
     free(agents);
     return array;
@@ -325,8 +326,8 @@ s_recv(zsock_t *dealer)
         return NULL;
     zframe_t *frame = zframe_recv(dealer);
     char err[256];
-    proto_envelope_t *env = proto_decode(zframe_data(frame), zframe_size(frame), err,
-                                         sizeof err);
+    proto_envelope_t *env =
+        proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
     zframe_destroy(&frame);
     return env;
 }
@@ -365,8 +366,8 @@ ctl_registry_test(bool verbose)
     hello.capacity = 50;
     hello.protocol = STAMPEDE__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
     bool is_new, replaced;
-    ctl_agent_t *b = ctl_registry_hello(registry, route_b, &hello, 1000, 5000, &is_new,
-                                        &replaced);
+    ctl_agent_t *b =
+        ctl_registry_hello(registry, route_b, &hello, 1000, 5000, &is_new, &replaced);
     CHECK_NOT_NULL(b);
     CHECK_TRUE(is_new && !replaced);
     CHECK_STR(b->host, "host-b");
@@ -374,8 +375,8 @@ ctl_registry_test(bool verbose)
     CHECK_INT(b->joined_ns, 5000);
     hello.agent_id = "agent-a";
     hello.host = "host-a";
-    ctl_agent_t *a = ctl_registry_hello(registry, route_a, &hello, 1000, 5000, &is_new,
-                                        &replaced);
+    ctl_agent_t *a =
+        ctl_registry_hello(registry, route_a, &hello, 1000, 5000, &is_new, &replaced);
     CHECK_TRUE(a && is_new && !replaced);
     CHECK_INT(ctl_registry_size(registry), 2);
     CHECK_TRUE(ctl_registry_find(registry, route_a) == a);
@@ -393,8 +394,8 @@ ctl_registry_test(bool verbose)
     //  Full: a third agent id is refused.
     zframe_t *route_c = zframe_new("c-route", 7);
     hello.agent_id = "agent-c";
-    CHECK_NULL(ctl_registry_hello(registry, route_c, &hello, 2000, 6000, &is_new,
-                                  &replaced));
+    CHECK_NULL(
+        ctl_registry_hello(registry, route_c, &hello, 2000, 6000, &is_new, &replaced));
     CHECK_INT(ctl_registry_size(registry), 2);
 
     //  Sorted listing and JSON.
@@ -408,7 +409,8 @@ ctl_registry_test(bool verbose)
     CHECK_INT(json_array_size(json), 2);
     CHECK_STR(json_string_value(json_object_get(json_array_get(json, 1), "host")),
               "host-b");
-    CHECK_INT(json_integer_value(json_object_get(json_array_get(json, 0), "capacity")), 7);
+    CHECK_INT(json_integer_value(json_object_get(json_array_get(json, 0), "capacity")),
+              7);
     json_decref(json);
 
     //  Sends reach the right connection; an unknown id fails.
@@ -483,7 +485,7 @@ ctl_registry_test(bool verbose)
     zlist_t *expired = zlist_new();
     zlist_autofree(expired);
     CHECK_INT(ctl_registry_expire(registry, 3000, 500, expired), 1);
-    CHECK_STR((char *) zlist_first(expired), "agent-a");
+    CHECK_STR((char *)zlist_first(expired), "agent-a");
     CHECK_INT(ctl_registry_size(registry), 1);
     CHECK_NULL(ctl_registry_lookup(registry, "agent-a"));
     CHECK_NULL(ctl_registry_find(registry, route_a));

@@ -12,6 +12,11 @@
 
 #include "store.h"
 
+//  json_dumps flags for printing it: compact, and 12 significant digits so
+//  milliseconds rounded to the microsecond print as such (2.717, not
+//  2.7170000000000001).
+#define CTL_REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
+
 //  The summary as one JSON object (caller owns): run_id, status,
 //  requested, recorded, ok, throttled, errors, lost, environments,
 //  cold_starts, peak_concurrency, p50_ms, p90_ms, p99_ms, max_ms,

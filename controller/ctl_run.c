@@ -24,20 +24,20 @@ typedef enum {
 } s_state_t;
 
 struct _ctl_run_t {
-    int64_t id;                     //  runs.id in the store
-    store_t *store;                 //  borrowed: the loop thread's writer
-    ctl_registry_t *registry;       //  borrowed: sends to agents
-    ctl_run_timing_t timing;        //  timeouts of this run
-    s_state_t state;                //  see the diagram in ctl_run.h
-    ctl_share_t **shares;           //  one per agent taking part, index order
-    size_t n_shares;                //  entries in shares
-    uint32_t requested;             //  N
-    uint32_t timeout_ms;            //  per request
-    int64_t prepare_deadline_ns;    //  Ready must all arrive before this
-    int64_t start_ns;               //  the instant agents fire at (controller clock)
-    int64_t deadline_ns;            //  results must all arrive before this
+    int64_t id;                        //  runs.id in the store
+    store_t *store;                    //  borrowed: the loop thread's writer
+    ctl_registry_t *registry;          //  borrowed: sends to agents
+    ctl_run_timing_t timing;           //  timeouts of this run
+    s_state_t state;                   //  see the diagram in ctl_run.h
+    ctl_share_t **shares;              //  one per agent taking part, index order
+    size_t n_shares;                   //  entries in shares
+    uint32_t requested;                //  N
+    uint32_t timeout_ms;               //  per request
+    int64_t prepare_deadline_ns;       //  Ready must all arrive before this
+    int64_t start_ns;                  //  the instant agents fire at (controller clock)
+    int64_t deadline_ns;               //  results must all arrive before this
     char error[PROTO_MAX_ERROR + 128]; //  why it failed
-    store_result_t *rows;           //  scratch for one batch (PROTO_MAX_BATCH)
+    store_result_t *rows;              //  scratch for one batch (PROTO_MAX_BATCH)
 };
 
 void
@@ -57,10 +57,10 @@ s_build_target(const ctl_run_spec_t *spec, Stampede__Target *target,
                char (*names)[PROTO_MAX_HEADER_NAME + 1], char *err, size_t err_size)
 {
     stampede__target__init(target);
-    target->url = (char *) spec->url;
-    target->method = (char *) (spec->method ? spec->method : "GET");
+    target->url = (char *)spec->url;
+    target->method = (char *)(spec->method ? spec->method : "GET");
     target->timeout_ms = spec->timeout_ms ? spec->timeout_ms : 30000;
-    target->body.data = (uint8_t *) spec->body;
+    target->body.data = (uint8_t *)spec->body;
     target->body.len = spec->body ? spec->body_size : 0;
     for (size_t i = 0; i < spec->n_headers; i++) {
         const char *value;
@@ -69,7 +69,7 @@ s_build_target(const ctl_run_spec_t *spec, Stampede__Target *target,
             return -1;
         stampede__header__init(&headers[i]);
         headers[i].name = names[i];
-        headers[i].value = (char *) value;
+        headers[i].value = (char *)value;
         header_ptrs[i] = &headers[i];
     }
     target->headers = header_ptrs;
@@ -133,7 +133,7 @@ static void
 s_send_cancel(ctl_run_t *self, const char *reason)
 {
     Stampede__Cancel cancel = STAMPEDE__CANCEL__INIT;
-    cancel.run_id = (uint64_t) self->id;
+    cancel.run_id = (uint64_t)self->id;
     char text[PROTO_MAX_ERROR + 1];
     snprintf(text, sizeof text, "%s", reason);
     cancel.reason = text;
@@ -170,15 +170,15 @@ s_finish(ctl_run_t *self, int64_t now_ns)
         else
             snprintf(reason, sizeof reason, "agent %s did not report it",
                      ctl_share_agent_id(share));
-        int64_t marked = store_mark_lost(self->store, self->id, ctl_share_agent_id(share),
-                                         ctl_share_first(share), ctl_share_count(share),
-                                         reason);
+        int64_t marked =
+            store_mark_lost(self->store, self->id, ctl_share_agent_id(share),
+                            ctl_share_first(share), ctl_share_count(share), reason);
         if (marked < 0)
             zsys_error("run: cannot mark lost requests run_id=%" PRId64 " agent_id=%s",
                        self->id, ctl_share_agent_id(share));
         else if (marked > 0)
-            zsys_warning("run: requests lost run_id=%" PRId64 " agent_id=%s count=%" PRId64
-                         " reason=\"%s\"",
+            zsys_warning("run: requests lost run_id=%" PRId64
+                         " agent_id=%s count=%" PRId64 " reason=\"%s\"",
                          self->id, ctl_share_agent_id(share), marked, reason);
     }
     self->state = S_COMPLETED;
@@ -186,8 +186,9 @@ s_finish(ctl_run_t *self, int64_t now_ns)
         zsys_error("run: cannot record completion run_id=%" PRId64, self->id);
     store_summary_t summary;
     if (store_summary(self->store, self->id, &summary) == 0)
-        zsys_notice("run finished run_id=%" PRId64 " ok=%u throttled=%u errors=%u lost=%u",
-                    self->id, summary.ok, summary.throttled, summary.errors, summary.lost);
+        zsys_notice(
+            "run finished run_id=%" PRId64 " ok=%u throttled=%u errors=%u lost=%u",
+            self->id, summary.ok, summary.throttled, summary.errors, summary.lost);
 }
 
 //  Completes a running run once every share is settled.
@@ -209,10 +210,10 @@ s_go(ctl_run_t *self, int64_t now_ns)
     for (size_t i = 0; i < self->n_shares; i++)
         if (ctl_share_rtt_ns(self->shares[i]) > max_rtt)
             max_rtt = ctl_share_rtt_ns(self->shares[i]);
-    int64_t lead = 4 * max_rtt > self->timing.min_lead_ns ? 4 * max_rtt
-                                                          : self->timing.min_lead_ns;
+    int64_t lead =
+        4 * max_rtt > self->timing.min_lead_ns ? 4 * max_rtt : self->timing.min_lead_ns;
     self->start_ns = now_ns + lead;
-    self->deadline_ns = self->start_ns + (int64_t) self->timeout_ms * SP_NS_PER_MS +
+    self->deadline_ns = self->start_ns + (int64_t)self->timeout_ms * SP_NS_PER_MS +
                         self->timing.deadline_grace_ns;
     self->state = S_RUNNING;
     if (store_run_set_status(self->store, self->id, "running", self->start_ns, 0, NULL))
@@ -222,7 +223,7 @@ s_go(ctl_run_t *self, int64_t now_ns)
     for (size_t i = 0; i < self->n_shares; i++) {
         ctl_share_t *share = self->shares[i];
         Stampede__Go go = STAMPEDE__GO__INIT;
-        go.run_id = (uint64_t) self->id;
+        go.run_id = (uint64_t)self->id;
         go.start_at_ns = self->start_ns + ctl_share_offset_ns(share);
         proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
         env.body_case = STAMPEDE__ENVELOPE__BODY_GO;
@@ -310,7 +311,7 @@ ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t 
     store_run_t row = {.url = spec->url,
                        .method = target.method,
                        .requested = spec->requests,
-                       .agents = (uint32_t) self->n_shares,
+                       .agents = (uint32_t)self->n_shares,
                        .created_ns = now_ns,
                        .label = spec->label};
     self->id = store_run_create(store, &row);
@@ -326,7 +327,8 @@ ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t 
         if (store_agent_upsert(store, agent->id, agent->host, agent->version,
                                agent->capacity, now_ns) ||
             store_share_add(store, self->id, agent->id, ctl_share_first(share),
-                            ctl_share_count(share), ctl_share_offset_ns(share), error_ns)) {
+                            ctl_share_count(share), ctl_share_offset_ns(share),
+                            error_ns)) {
             snprintf(err, err_size, "cannot record the shares in the results database");
             store_run_set_status(store, self->id, "failed", 0, now_ns, err);
             goto fail;
@@ -336,7 +338,7 @@ ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t 
     for (size_t i = 0; i < self->n_shares; i++) {
         ctl_share_t *share = self->shares[i];
         Stampede__Prepare prepare = STAMPEDE__PREPARE__INIT;
-        prepare.run_id = (uint64_t) self->id;
+        prepare.run_id = (uint64_t)self->id;
         prepare.first_index = ctl_share_first(share);
         prepare.count = ctl_share_count(share);
         prepare.target = &target;
@@ -398,10 +400,14 @@ ctl_run_state(ctl_run_t *self)
 {
     assert(self);
     switch (self->state) {
-    case S_PREPARING: return "preparing";
-    case S_RUNNING: return "running";
-    case S_COMPLETED: return "completed";
-    default: return "failed";
+    case S_PREPARING:
+        return "preparing";
+    case S_RUNNING:
+        return "running";
+    case S_COMPLETED:
+        return "completed";
+    default:
+        return "failed";
     }
 }
 
@@ -441,7 +447,7 @@ ctl_run_on_ready(ctl_run_t *self, const char *agent_id, const Stampede__Ready *r
     ctl_share_t *share = s_share_of(self, agent_id);
     if (!share || self->state != S_PREPARING) {
         zsys_info("run: ready ignored run_id=%" PRId64 " agent_id=%s state=%s", self->id,
-                   agent_id, ctl_run_state(self));
+                  agent_id, ctl_run_state(self));
         return;
     }
     char reason[PROTO_MAX_ERROR + 128];
@@ -481,7 +487,7 @@ static void
 s_ack(ctl_run_t *self, const char *agent_id, uint32_t seq)
 {
     Stampede__Ack ack = STAMPEDE__ACK__INIT;
-    ack.run_id = (uint64_t) self->id;
+    ack.run_id = (uint64_t)self->id;
     ack.seq = seq;
     proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
     env.body_case = STAMPEDE__ENVELOPE__BODY_ACK;
@@ -491,8 +497,8 @@ s_ack(ctl_run_t *self, const char *agent_id, uint32_t seq)
 }
 
 void
-ctl_run_on_batch(ctl_run_t *self, const char *agent_id, const Stampede__ResultBatch *batch,
-                 int64_t now_ns)
+ctl_run_on_batch(ctl_run_t *self, const char *agent_id,
+                 const Stampede__ResultBatch *batch, int64_t now_ns)
 {
     assert(self && agent_id && batch);
     ctl_share_t *share = s_share_of(self, agent_id);
@@ -535,7 +541,7 @@ ctl_run_on_batch(ctl_run_t *self, const char *agent_id, const Stampede__ResultBa
         self->rows[i] = (store_result_t){
             .index = r->index,
             .outcome = proto_outcome_name(r->outcome),
-            .http_status = (int) r->http_status,
+            .http_status = (int)r->http_status,
             .scheduled_ns = s_to_controller(r->scheduled_ns, offset),
             .sent_ns = s_to_controller(r->sent_ns, offset),
             .first_byte_ns = s_to_controller(r->first_byte_ns, offset),
@@ -574,14 +580,14 @@ ctl_run_on_done(ctl_run_t *self, const char *agent_id, const Stampede__Done *don
     ctl_share_t *share = s_share_of(self, agent_id);
     if (!share || self->state != S_RUNNING) {
         zsys_info("run: done ignored run_id=%" PRId64 " agent_id=%s state=%s", self->id,
-                   agent_id, ctl_run_state(self));
+                  agent_id, ctl_run_state(self));
         return;
     }
     if (ctl_share_set_done(share, done->results, done->batches)) {
-        zsys_warning("run: done dropped run_id=%" PRId64 " agent_id=%s reason=\"%u results "
-                     "in %u batches does not fit a share of %u\"",
-                     self->id, agent_id, done->results, done->batches,
-                     ctl_share_count(share));
+        zsys_warning(
+            "run: done dropped run_id=%" PRId64 " agent_id=%s reason=\"%u results "
+            "in %u batches does not fit a share of %u\"",
+            self->id, agent_id, done->results, done->batches, ctl_share_count(share));
         return;
     }
     s_check_settled(self, now_ns);
@@ -610,16 +616,15 @@ ctl_run_tick(ctl_run_t *self, int64_t now_ns)
     assert(self);
     if (self->state == S_PREPARING && now_ns >= self->prepare_deadline_ns) {
         char reason[PROTO_MAX_ERROR];
-        size_t used = (size_t) snprintf(reason, sizeof reason, "no Ready within %" PRId64
-                                        " ms from",
-                                        self->timing.ready_timeout_ns / SP_NS_PER_MS);
+        size_t used =
+            (size_t)snprintf(reason, sizeof reason, "no Ready within %" PRId64 " ms from",
+                             self->timing.ready_timeout_ns / SP_NS_PER_MS);
         for (size_t i = 0; i < self->n_shares && used < sizeof reason - 80; i++)
             if (!ctl_share_ready(self->shares[i]))
-                used += (size_t) snprintf(reason + used, sizeof reason - used, " %s",
-                                          ctl_share_agent_id(self->shares[i]));
+                used += (size_t)snprintf(reason + used, sizeof reason - used, " %s",
+                                         ctl_share_agent_id(self->shares[i]));
         s_fail(self, reason, now_ns);
-    }
-    else if (self->state == S_RUNNING && now_ns >= self->deadline_ns)
+    } else if (self->state == S_RUNNING && now_ns >= self->deadline_ns)
         s_finish(self, now_ns);
 }
 
@@ -652,8 +657,8 @@ s_recv(zsock_t *dealer)
         return NULL;
     zframe_t *frame = zframe_recv(dealer);
     char err[256];
-    proto_envelope_t *env = proto_decode(zframe_data(frame), zframe_size(frame), err,
-                                         sizeof err);
+    proto_envelope_t *env =
+        proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
     zframe_destroy(&frame);
     return env;
 }
@@ -672,7 +677,7 @@ static void
 s_rig_start(s_rig_t *rig, size_t agents, uint32_t capacity)
 {
     memset(rig, 0, sizeof *rig);
-    snprintf(rig->path, sizeof rig->path, "/tmp/ctl_run_test-%ld.db", (long) getpid());
+    snprintf(rig->path, sizeof rig->path, "/tmp/ctl_run_test-%ld.db", (long)getpid());
     unlink(rig->path);
     char err[256];
     rig->store = store_open(rig->path, err, sizeof err);
@@ -759,7 +764,7 @@ s_batch(ctl_run_t *run, size_t agent, uint32_t seq, uint32_t first, uint32_t n,
         ptrs[i] = &results[i];
     }
     Stampede__ResultBatch batch = STAMPEDE__RESULT_BATCH__INIT;
-    batch.run_id = (uint64_t) ctl_run_id(run);
+    batch.run_id = (uint64_t)ctl_run_id(run);
     batch.seq = seq;
     batch.results = ptrs;
     batch.n_results = n;
@@ -782,7 +787,7 @@ static void
 s_done(ctl_run_t *run, size_t agent, uint32_t results, uint32_t batches, int64_t now)
 {
     Stampede__Done done = STAMPEDE__DONE__INIT;
-    done.run_id = (uint64_t) ctl_run_id(run);
+    done.run_id = (uint64_t)ctl_run_id(run);
     done.results = results;
     done.batches = batches;
     char id[32];
@@ -855,8 +860,8 @@ ctl_run_test(bool verbose)
 
     //  No agents: 503.
     s_rig_start(&rig, 0, 100);
-    CHECK_NULL(ctl_run_new(&spec, NULL, rig.store, rig.registry, t0, err, sizeof err,
-                           &status));
+    CHECK_NULL(
+        ctl_run_new(&spec, NULL, rig.store, rig.registry, t0, err, sizeof err, &status));
     CHECK_INT(status, 503);
     CHECK_STR(err, "no agents connected");
     s_rig_stop(&rig);
@@ -865,8 +870,8 @@ ctl_run_test(bool verbose)
     //  with its clock 2 ms ahead.
     s_rig_start(&rig, 3, 100);
     ctl_agent_t *second = ctl_registry_lookup(rig.registry, "agent-2");
-    CHECK_INT(ctl_clock_sample(second->clock, t0, t0 + 2500000, t0 + 2500000, t0 + 1000000),
-              0);
+    CHECK_INT(
+        ctl_clock_sample(second->clock, t0, t0 + 2500000, t0 + 2500000, t0 + 1000000), 0);
     CHECK_INT(ctl_clock_offset_ns(second->clock), 2000000);
     ctl_run_t *run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err,
                                  sizeof err, &status);
@@ -891,8 +896,7 @@ ctl_run_test(bool verbose)
         proto_envelope_t *go = s_recv(rig.dealer[a]);
         CHECK_NOT_NULL(go);
         CHECK_STR(proto_body_name(go), "go");
-        CHECK_INT(go->go->start_at_ns,
-                  ctl_run_start_ns(run) + (a == 1 ? 2000000 : 0));
+        CHECK_INT(go->go->start_at_ns, ctl_run_start_ns(run) + (a == 1 ? 2000000 : 0));
         proto_envelope_destroy(&go);
     }
     //  agent-1: two batches, the first sent twice.
@@ -938,9 +942,9 @@ ctl_run_test(bool verbose)
               77);
     json_t *shares = json_object_get(json, "shares");
     CHECK_INT(json_array_size(shares), 3);
-    CHECK_INT(json_integer_value(json_object_get(json_array_get(shares, 1),
-                                                 "clock_offset_ns")),
-              2000000);
+    CHECK_INT(
+        json_integer_value(json_object_get(json_array_get(shares, 1), "clock_offset_ns")),
+        2000000);
     json_decref(json);
     ctl_run_destroy(&run);
     CHECK_NULL(run);
@@ -1017,7 +1021,7 @@ ctl_run_test(bool verbose)
                       &status);
     CHECK_NOT_NULL(run);
     Stampede__Ready refused = STAMPEDE__READY__INIT;
-    refused.run_id = (uint64_t) ctl_run_id(run);
+    refused.run_id = (uint64_t)ctl_run_id(run);
     refused.error = "target 10.0.0.1 is not on the allow-list";
     ctl_run_on_ready(run, "agent-3", &refused, t0);
     CHECK_STR(ctl_run_state(run), "failed");

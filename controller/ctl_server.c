@@ -20,26 +20,26 @@
 #define S_RUN_TICK_MS 100
 
 struct _ctl_server_t {
-    zactor_t *actor;                          //  the core's thread
-    char endpoint[S_ENDPOINT_MAX];            //  agents' endpoint as bound
-    char command_endpoint[S_ENDPOINT_MAX];    //  inproc REP for ctl_http
+    zactor_t *actor;                       //  the core's thread
+    char endpoint[S_ENDPOINT_MAX];         //  agents' endpoint as bound
+    char command_endpoint[S_ENDPOINT_MAX]; //  inproc REP for ctl_http
 };
 
 //  Everything the actor thread owns.
 typedef struct {
-    zsock_t *pipe;               //  to the owner
-    zloop_t *loop;               //  the reactor
-    zsock_t *router;             //  agents connect here
-    zsock_t *command;            //  REP for ctl_http
-    zactor_t *auth;              //  zauth (CURVE) or NULL
-    store_t *store;              //  the writer connection
-    ctl_registry_t *registry;    //  connected agents
-    ctl_run_t *run;              //  the active run, or NULL
-    ctl_run_t *last_run;         //  the previous run (late batches), or NULL
+    zsock_t *pipe;            //  to the owner
+    zloop_t *loop;            //  the reactor
+    zsock_t *router;          //  agents connect here
+    zsock_t *command;         //  REP for ctl_http
+    zactor_t *auth;           //  zauth (CURVE) or NULL
+    store_t *store;           //  the writer connection
+    ctl_registry_t *registry; //  connected agents
+    ctl_run_t *run;           //  the active run, or NULL
+    ctl_run_t *last_run;      //  the previous run (late batches), or NULL
     //  Configuration, copied.
     char *listen;
     char *db_path;
-    zcert_t *cert;               //  borrowed from the owner's config
+    zcert_t *cert; //  borrowed from the owner's config
     char *agents_dir;
     char *default_url;
     uint32_t default_requests;
@@ -48,9 +48,9 @@ typedef struct {
     ctl_run_timing_t timing;
     size_t max_agents;
     //  Rate limit of warnings about agents' input.
-    int64_t warn_window_ns;      //  start of the current 1 s window (mono)
-    int warn_count;              //  warnings logged in it
-    int warn_suppressed;         //  warnings dropped in it
+    int64_t warn_window_ns; //  start of the current 1 s window (mono)
+    int warn_count;         //  warnings logged in it
+    int warn_suppressed;    //  warnings dropped in it
 } s_core_t;
 
 //  Logs a warning about untrusted input, at most S_WARN_PER_SECOND a
@@ -83,9 +83,9 @@ s_warn(s_core_t *self, const char *format, ...)
 static ctl_run_t *
 s_run_for(s_core_t *self, uint64_t run_id)
 {
-    if (self->run && (uint64_t) ctl_run_id(self->run) == run_id)
+    if (self->run && (uint64_t)ctl_run_id(self->run) == run_id)
         return self->run;
-    if (self->last_run && (uint64_t) ctl_run_id(self->last_run) == run_id)
+    if (self->last_run && (uint64_t)ctl_run_id(self->last_run) == run_id)
         return self->last_run;
     return NULL;
 }
@@ -108,12 +108,13 @@ static void
 s_on_hello(s_core_t *self, zframe_t *routing_id, const Stampede__Hello *hello)
 {
     bool is_new, replaced;
-    ctl_agent_t *agent = ctl_registry_hello(self->registry, routing_id, hello,
-                                            sp_clock_mono_ns(), sp_clock_wall_ns(),
-                                            &is_new, &replaced);
+    ctl_agent_t *agent =
+        ctl_registry_hello(self->registry, routing_id, hello, sp_clock_mono_ns(),
+                           sp_clock_wall_ns(), &is_new, &replaced);
     if (!agent) {
-        s_warn(self, "server: hello refused agent_id=%s reason=\"%zu agents registered, "
-                     "the limit\"",
+        s_warn(self,
+               "server: hello refused agent_id=%s reason=\"%zu agents registered, "
+               "the limit\"",
                hello->agent_id, self->max_agents);
         return;
     }
@@ -132,8 +133,9 @@ s_on_hello(s_core_t *self, zframe_t *routing_id, const Stampede__Hello *hello)
 static void
 s_ack_foreign(s_core_t *self, ctl_agent_t *agent, const Stampede__ResultBatch *batch)
 {
-    s_warn(self, "server: batch of an unknown run acknowledged without storing "
-                 "agent_id=%s run_id=%" PRIu64 " seq=%u",
+    s_warn(self,
+           "server: batch of an unknown run acknowledged without storing "
+           "agent_id=%s run_id=%" PRIu64 " seq=%u",
            agent->id, batch->run_id, batch->seq);
     Stampede__Ack ack = STAMPEDE__ACK__INIT;
     ack.run_id = batch->run_id;
@@ -159,8 +161,9 @@ s_on_message(s_core_t *self, ctl_agent_t *agent, const proto_envelope_t *env,
         if (run)
             ctl_run_on_ready(run, agent->id, env->ready, now_wall);
         else
-            s_warn(self, "server: ready for an unknown run dropped agent_id=%s "
-                         "run_id=%" PRIu64,
+            s_warn(self,
+                   "server: ready for an unknown run dropped agent_id=%s "
+                   "run_id=%" PRIu64,
                    agent->id, env->ready->run_id);
         break;
     case STAMPEDE__ENVELOPE__BODY_RESULT_BATCH:
@@ -184,7 +187,7 @@ s_on_message(s_core_t *self, ctl_agent_t *agent, const proto_envelope_t *env,
 static int
 s_on_router(zloop_t *loop, zsock_t *router, void *arg)
 {
-    s_core_t *self = (s_core_t *) arg;
+    s_core_t *self = (s_core_t *)arg;
     zmsg_t *msg = zmsg_recv(router);
     if (!msg)
         return 0; //  interrupted
@@ -198,8 +201,8 @@ s_on_router(zloop_t *loop, zsock_t *router, void *arg)
         return 0;
     }
     char why[256];
-    proto_envelope_t *env = proto_decode(zframe_data(data), zframe_size(data), why,
-                                         sizeof why);
+    proto_envelope_t *env =
+        proto_decode(zframe_data(data), zframe_size(data), why, sizeof why);
     ctl_agent_t *agent = ctl_registry_find(self->registry, routing_id);
     if (!env) {
         s_warn(self, "server: invalid message dropped agent_id=%s reason=\"%s\"",
@@ -224,13 +227,13 @@ s_on_router(zloop_t *loop, zsock_t *router, void *arg)
 static int
 s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
 {
-    s_core_t *self = (s_core_t *) arg;
+    s_core_t *self = (s_core_t *)arg;
     zlist_t *expired = zlist_new();
     assert(expired);
     zlist_autofree(expired);
     ctl_registry_expire(self->registry, sp_clock_mono_ns(),
-                        (int64_t) self->expire_ms * SP_NS_PER_MS, expired);
-    for (char *id = (char *) zlist_first(expired); id; id = (char *) zlist_next(expired)) {
+                        (int64_t)self->expire_ms * SP_NS_PER_MS, expired);
+    for (char *id = (char *)zlist_first(expired); id; id = (char *)zlist_next(expired)) {
         zsys_notice("agent expired agent_id=%s silent_ms=%d", id, self->expire_ms);
         if (self->run)
             ctl_run_on_agent_expired(self->run, id, sp_clock_wall_ns());
@@ -244,7 +247,7 @@ s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
 static int
 s_on_run_tick(zloop_t *loop, int timer_id, void *arg)
 {
-    s_core_t *self = (s_core_t *) arg;
+    s_core_t *self = (s_core_t *)arg;
     if (self->run)
         ctl_run_tick(self->run, sp_clock_wall_ns());
     s_settle(self);
@@ -325,11 +328,11 @@ s_command_run(s_core_t *self, json_t *request)
                       self->default_requests, &requests))
         return s_error(400, "requests must be an integer from 1 to %d",
                        CTL_RUN_MAX_REQUESTS);
-    spec.requests = (uint32_t) requests;
+    spec.requests = (uint32_t)requests;
     if (s_member_uint(request, "timeout_ms", 1, PROTO_MAX_TIMEOUT_MS, 30000, &timeout_ms))
         return s_error(400, "timeout_ms must be an integer from 1 to %d",
                        PROTO_MAX_TIMEOUT_MS);
-    spec.timeout_ms = (uint32_t) timeout_ms;
+    spec.timeout_ms = (uint32_t)timeout_ms;
     if (s_member_string(request, "method", PROTO_MAX_METHOD, &spec.method, NULL))
         return s_error(400, "method must be a string of at most %d bytes",
                        PROTO_MAX_METHOD);
@@ -346,7 +349,8 @@ s_command_run(s_core_t *self, json_t *request)
             json_t *item = json_array_get(list, i);
             if (!json_is_string(item) ||
                 strlen(json_string_value(item)) != json_string_length(item))
-                return s_error(400, "headers must be an array of \"Name: value\" strings");
+                return s_error(400,
+                               "headers must be an array of \"Name: value\" strings");
             headers[i] = json_string_value(item);
         }
         spec.headers = headers;
@@ -360,7 +364,7 @@ s_command_run(s_core_t *self, json_t *request)
         return s_error(status, "%s", err);
     int64_t run_id = ctl_run_id(self->run);
     s_settle(self); //  a run whose Prepare could not be sent has failed already
-    return json_pack("{s:I}", "run_id", (json_int_t) run_id);
+    return json_pack("{s:I}", "run_id", (json_int_t)run_id);
 }
 
 static json_t *
@@ -368,16 +372,14 @@ s_command_status(s_core_t *self)
 {
     json_t *last = json_null();
     if (self->last_run)
-        last = json_pack("{s:I, s:s, s:s}", "run_id",
-                         (json_int_t) ctl_run_id(self->last_run), "state",
-                         ctl_run_state(self->last_run), "error",
-                         ctl_run_error(self->last_run));
-    return json_pack("{s:o, s:o, s:o, s:o}", "agents", ctl_registry_json(self->registry),
-                     "active_run",
-                     self->run ? json_integer(ctl_run_id(self->run)) : json_null(),
-                     "default_url",
-                     self->default_url ? json_string(self->default_url) : json_null(),
-                     "last_run", last);
+        last = json_pack(
+            "{s:I, s:s, s:s}", "run_id", (json_int_t)ctl_run_id(self->last_run), "state",
+            ctl_run_state(self->last_run), "error", ctl_run_error(self->last_run));
+    return json_pack(
+        "{s:o, s:o, s:o, s:o}", "agents", ctl_registry_json(self->registry), "active_run",
+        self->run ? json_integer(ctl_run_id(self->run)) : json_null(), "default_url",
+        self->default_url ? json_string(self->default_url) : json_null(), "last_run",
+        last);
 }
 
 //  Answers one command given as text (not NUL-terminated, size bytes).
@@ -412,7 +414,7 @@ s_command(s_core_t *self, const char *text, size_t size)
 static int
 s_on_command(zloop_t *loop, zsock_t *command, void *arg)
 {
-    s_core_t *self = (s_core_t *) arg;
+    s_core_t *self = (s_core_t *)arg;
     zmsg_t *msg = zmsg_recv(command);
     if (!msg)
         return 0;
@@ -421,7 +423,7 @@ s_on_command(zloop_t *loop, zsock_t *command, void *arg)
     if (zmsg_size(msg) != 1)
         answer = strdup("{\"error\":\"a command is one frame\",\"status\":400}");
     else
-        answer = s_command(self, (const char *) zframe_data(frame), zframe_size(frame));
+        answer = s_command(self, (const char *)zframe_data(frame), zframe_size(frame));
     zmsg_destroy(&msg);
     zstr_send(command, answer);
     free(answer);
@@ -431,7 +433,7 @@ s_on_command(zloop_t *loop, zsock_t *command, void *arg)
 static int
 s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
 {
-    s_core_t *self = (s_core_t *) arg;
+    s_core_t *self = (s_core_t *)arg;
     zmsg_t *msg = zmsg_recv(pipe);
     if (!msg)
         return -1;
@@ -441,9 +443,9 @@ s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
         rc = -1;
     else if (strcmp(verb, "REQUEST") == 0) {
         zframe_t *frame = zmsg_first(msg);
-        char *answer = frame ? s_command(self, (const char *) zframe_data(frame),
-                                         zframe_size(frame))
-                             : strdup("{\"error\":\"empty request\",\"status\":400}");
+        char *answer =
+            frame ? s_command(self, (const char *)zframe_data(frame), zframe_size(frame))
+                  : strdup("{\"error\":\"empty request\",\"status\":400}");
         zstr_send(pipe, answer);
         free(answer);
     }
@@ -528,7 +530,7 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
     snprintf(endpoint, S_ENDPOINT_MAX, "%s", bound ? bound : self->listen);
     freen(bound);
     snprintf(command_endpoint, S_ENDPOINT_MAX, "inproc://stampede-ctl-%ld-%p",
-             (long) getpid(), (void *) self);
+             (long)getpid(), (void *)self);
     if (zsock_bind(self->command, "%s", command_endpoint) < 0) {
         snprintf(err, err_size, "cannot bind %s", command_endpoint);
         return -1;
@@ -541,7 +543,7 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
     zloop_reader(self->loop, self->pipe, s_on_pipe, self);
     zloop_reader(self->loop, self->router, s_on_router, self);
     zloop_reader(self->loop, self->command, s_on_command, self);
-    zloop_timer(self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat, self);
+    zloop_timer(self->loop, (size_t)self->heartbeat_ms, 0, s_on_heartbeat, self);
     zloop_timer(self->loop, S_RUN_TICK_MS, 0, s_on_run_tick, self);
     return 0;
 }
@@ -549,7 +551,7 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
 static void
 s_actor(zsock_t *pipe, void *args)
 {
-    s_core_t *self = (s_core_t *) args;
+    s_core_t *self = (s_core_t *)args;
     self->pipe = pipe;
     zsock_signal(pipe, 0);
     char endpoint[S_ENDPOINT_MAX] = "", command_endpoint[S_ENDPOINT_MAX] = "";
@@ -783,7 +785,7 @@ s_fake_batch(s_fake_t *fake, uint64_t run_id, uint32_t seq, uint32_t first, uint
         stampede__result__init(&results[i]);
         results[i].index = first + i;
         results[i].outcome = (first + i) % 2 ? STAMPEDE__OUTCOME__OUTCOME_THROTTLED
-                                              : STAMPEDE__OUTCOME__OUTCOME_OK;
+                                             : STAMPEDE__OUTCOME__OUTCOME_OK;
         results[i].http_status = (first + i) % 2 ? 429 : 200;
         results[i].invocation_count = -1;
         ptrs[i] = &results[i];
@@ -830,7 +832,7 @@ s_status_int(ctl_server_t *server, const char *key)
     json_t *value = json_object_get(status, key);
     int64_t result = json_is_integer(value) ? json_integer_value(value) : -1;
     if (strcmp(key, "agents") == 0)
-        result = (int64_t) json_array_size(value);
+        result = (int64_t)json_array_size(value);
     json_decref(status);
     return result;
 }
@@ -897,8 +899,8 @@ s_test_plain(const char *db_path)
     CHECK_NOT_NULL(server);
     CHECK_TRUE(strncmp(ctl_server_endpoint(server), "tcp://127.0.0.1:", 16) == 0);
     CHECK_TRUE(strcmp(ctl_server_endpoint(server), "tcp://127.0.0.1:*") != 0);
-    CHECK_TRUE(strncmp(ctl_server_command_endpoint(server), "inproc://stampede-ctl-", 22) ==
-               0);
+    CHECK_TRUE(
+        strncmp(ctl_server_command_endpoint(server), "inproc://stampede-ctl-", 22) == 0);
 
     //  Commands: errors before any agent is there.
     s_expect_error(server, "{\"action\":\"run\"}", 503, "no agents connected");

@@ -40,17 +40,17 @@
 typedef struct _ctl_server_t ctl_server_t;
 
 typedef struct {
-    const char *listen;          //  agents' endpoint, e.g. tcp://127.0.0.1:5555 or :*
-    const char *db_path;         //  the results database
-    zcert_t *cert;               //  CURVE server certificate; NULL for plain TCP.
-                                 //  Borrowed: must outlive the server.
-    const char *agents_dir;      //  admitted agent certificates (with cert)
-    const char *default_url;     //  target of a "run" without url; may be NULL
-    uint32_t default_requests;   //  requests of a "run" without them; 0 = 100
-    int heartbeat_ms;            //  probe and expiry period; 0 = 1000
-    int expire_ms;               //  silence before an agent expires; 0 = 5000
+    const char *listen;             //  agents' endpoint, e.g. tcp://127.0.0.1:5555 or :*
+    const char *db_path;            //  the results database
+    zcert_t *cert;                  //  CURVE server certificate; NULL for plain TCP.
+                                    //  Borrowed: must outlive the server.
+    const char *agents_dir;         //  admitted agent certificates (with cert)
+    const char *default_url;        //  target of a "run" without url; may be NULL
+    uint32_t default_requests;      //  requests of a "run" without them; 0 = 100
+    int heartbeat_ms;               //  probe and expiry period; 0 = 1000
+    int expire_ms;                  //  silence before an agent expires; 0 = 5000
     const ctl_run_timing_t *timing; //  NULL = ctl_run_timing_defaults
-    size_t max_agents;           //  0 = 1024
+    size_t max_agents;              //  0 = 1024
 } ctl_server_config_t;
 
 //  Starts the actor and waits until it has opened the store and bound both

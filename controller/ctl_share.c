@@ -30,8 +30,8 @@ void
 ctl_share_split(uint32_t n, size_t agents, uint32_t *first, uint32_t *count)
 {
     assert(agents >= 1 && first && count);
-    uint32_t base = (uint32_t) (n / agents);
-    uint32_t extra = (uint32_t) (n % agents);
+    uint32_t base = (uint32_t)(n / agents);
+    uint32_t extra = (uint32_t)(n % agents);
     uint32_t next = 0;
     for (size_t i = 0; i < agents; i++) {
         first[i] = next;
@@ -151,7 +151,7 @@ ctl_share_batch_stored(ctl_share_t *self, uint32_t seq)
     if (ctl_share_batch_seen(self, seq))
         return 0;
     uint32_t bit = seq - 1;
-    self->stored[bit / 8] |= (uint8_t) (1u << (bit % 8));
+    self->stored[bit / 8] |= (uint8_t)(1u << (bit % 8));
     self->stored_count++;
     return 1;
 }

@@ -14,8 +14,8 @@ int
 main(int argc, char **argv)
 {
     ctl_config_t config;
-    int rc = ctl_config_parse(&config, argc, argv, getenv("STAMPEDE_TOKEN"), stdout,
-                              stderr);
+    int rc =
+        ctl_config_parse(&config, argc, argv, getenv("STAMPEDE_TOKEN"), stdout, stderr);
     if (rc == CTL_CONFIG_EXIT)
         return 0;
     if (rc != CTL_CONFIG_RUN)
