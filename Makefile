@@ -14,8 +14,10 @@ CMAKE_ARGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config clang \
 	libczmq-dev libzmq3-dev libcurl4-openssl-dev libprotobuf-c-dev \
 	protobuf-c-compiler libsqlite3-dev sqlite3 libmicrohttpd-dev \
-	libjansson-dev libhttp-parser-dev nodejs npm chromium curl python3 \
-	procps time
+	libjansson-dev libhttp-parser-dev chromium curl python3 procps time
+# Installed only when the node / npm commands are missing (a machine may
+# carry a newer Node.js from elsewhere that already brings npm).
+NODE_PACKAGES = nodejs npm
 
 .PHONY: all deps build demo test test-sanitize bench clean
 
@@ -24,7 +26,7 @@ all: build
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	done); \
+	done; command -v node >/dev/null && command -v npm >/dev/null || echo $(NODE_PACKAGES)); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "make deps: installing" $$missing; \
