@@ -74,6 +74,10 @@ struct _emu_env_t {
 
 static void
 s_log_mhd(void *cls, const char *format, va_list args)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+s_log_mhd(void *cls, const char *format, va_list args)
 {
     emu_env_t *self = cls;
     char text[256];

@@ -62,6 +62,10 @@ struct _emu_frontdoor_t {
 //  second: bad input must not flood the log.
 static void
 s_log_mhd(void *cls, const char *format, va_list args)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+s_log_mhd(void *cls, const char *format, va_list args)
 {
     emu_frontdoor_t *self = cls;
     int64_t second = sp_clock_mono_ns() / SP_NS_PER_S;
@@ -519,7 +523,15 @@ s_test_client(void *arg)
     CHECK_TRUE(strncmp(emu_probe_body(probe), expected, strlen(expected)) == 0);
     CHECK_TRUE(strstr(emu_probe_body(probe), "\"cold_start\":true") != NULL);
     emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/url/demo", NULL);
+    //  The environment takes work again once its runtime is back in
+    //  /next, a moment after it answered; until then reserved 1 throttles.
+    for (int i = 0; i < 200; i++) {
+        probe = emu_probe_request(test->port, "GET", "/url/demo", NULL);
+        if (emu_probe_status(probe) != 429)
+            break;
+        emu_probe_destroy(&probe);
+        usleep(5000);
+    }
     CHECK_INT(emu_probe_status(probe), 200);
     CHECK_TRUE(strstr(emu_probe_body(probe), "\"cold_start\":false") != NULL);
     emu_probe_destroy(&probe);
@@ -565,9 +577,10 @@ emu_frontdoor_test(bool verbose)
 
     emu_frontdoor_stats_t stats;
     emu_frontdoor_stats(door, &stats);
-    CHECK_INT(stats.requests, 7);   //  MHD answered the garbage itself
+    //  MHD answered the malformed requests itself.
+    CHECK_INT(stats.requests, 7 + (stats.throttled - 1));
     CHECK_INT(stats.ok, 2);
-    CHECK_INT(stats.throttled, 1);
+    CHECK_TRUE(stats.throttled >= 1);
     CHECK_INT(stats.errors, 4);
     CHECK_INT(stats.waiting, 0);
     emu_loop_unwatch(loop, test.efd);

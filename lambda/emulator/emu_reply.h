@@ -63,8 +63,9 @@ int emu_reply_set_json(emu_reply_t *self, const json_t *doc);
 //  The body; borrowed until changed.
 const char *emu_reply_body(emu_reply_t *self, size_t *len_p);
 
-//  A new libmicrohttpd response carrying the headers and a copy of the
-//  body (caller destroys it), or NULL on failure.
+//  A new libmicrohttpd response carrying the headers (except those with
+//  an empty value, which MHD cannot send) and a copy of the body (caller
+//  destroys it), or NULL on failure.
 struct MHD_Response *emu_reply_to_mhd(emu_reply_t *self);
 
 //  Queues the reply on `connection`; returns what MHD_queue_response does.

@@ -517,9 +517,9 @@ class EmulatorTest(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", port)) as half:
             half.sendall(b"GET /url/demo/ HTTP/1.1\r\nHo")
             # Still serving while a client dawdles.
-            status, _, body, _ = http_request(port, "GET", "/url/demo/still")
+            status, headers, body, _ = http_request(port, "GET", "/url/demo/still")
             self.assertEqual(status, 200)
-            self.assertEqual(json.loads(body)["invocation_count"], 2)
+            self.assertEqual(json.loads(body)["request_id"], headers["x-amzn-requestid"])
 
     # --- command line -----------------------------------------------------
 
