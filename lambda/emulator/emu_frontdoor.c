@@ -194,6 +194,13 @@ s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method, const ch
                            "operation");
         return s_answer(req, &reply);
     }
+    //  A throttle is decided before any work on the event: in a burst
+    //  most requests are throttled, and they are answered at once.
+    if (emu_function_saturated(function)) {
+        emu_function_count_throttle(function);
+        emu_reply_t *reply = emu_furl_throttle();
+        return s_answer(req, &reply);
+    }
     emu_invocation_new_id(req->request_id);
 
     s_headers_t collected = {.headers = calloc(EMU_FURL_PARAMS_MAX, sizeof(emu_furl_header_t))};
@@ -254,8 +261,7 @@ s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method, const ch
         return s_answer(req, &reply);
     case EMU_FUNCTION_FAILED:
         emu_invocation_destroy(&invocation);
-        reply = emu_furl_error(502, "ServiceException",
-                               "Could not start an execution environment");
+        reply = emu_furl_error(500, "ServiceException", "Out of memory");
         return s_answer(req, &reply);
     case EMU_FUNCTION_DISPATCHED:
         break;

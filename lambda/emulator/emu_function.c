@@ -15,6 +15,12 @@
 
 #define S_ENV_MAX (EMU_CONFIG_ENV_MAX + 20)
 
+//  An environment to start: its slot is taken, the invocation waits.
+typedef struct {
+    size_t slot;
+    emu_invocation_t *invocation;
+} s_start_t;
+
 struct _emu_function_t {
     emu_loop_t *loop;           //  borrowed
     const emu_function_config_t *config;    //  borrowed
@@ -27,6 +33,11 @@ struct _emu_function_t {
     size_t dead_count;
     size_t dead_cap;
     bool burial_queued;         //  a deferred call will destroy them
+    s_start_t *starts;          //  FIFO of environments to start
+    size_t start_head;          //  first queued
+    size_t start_count;         //  queued
+    size_t start_cap;
+    emu_timer_t *start_timer;   //  starts the next batch
     unsigned serial;            //  environments started so far
     emu_function_stats_t stats;
 };
@@ -132,6 +143,14 @@ emu_function_destroy(emu_function_t **self_p)
     emu_function_t *self = *self_p;
     if (!self)
         return;
+    emu_loop_timer_cancel(self->loop, &self->start_timer);
+    for (size_t i = 0; i < self->start_count; i++) {
+        s_start_t *start = &self->starts[(self->start_head + i) % self->start_cap];
+        emu_pool_remove(self->pool, start->slot);
+        emu_invocation_fail(&start->invocation, EMU_INVOCATION_ABORTED, "ServiceException",
+                            "the function was shut down");
+    }
+    free(self->starts);
     if (self->pool) {
         for (size_t slot = 0; slot < emu_pool_slots(self->pool); slot++) {
             emu_env_t *env = emu_pool_item(self->pool, slot);
@@ -191,38 +210,102 @@ s_env_gone(emu_env_t *env, void *arg)
 
 static const emu_env_events_t s_env_events = {.idle = s_env_idle, .gone = s_env_gone};
 
+//  Starts up to EMU_FUNCTION_SPAWN_BATCH queued environments, then
+//  re-arms itself for the next loop iteration while more are queued.
+static void
+s_start_batch(emu_loop_t *loop, void *arg)
+{
+    emu_function_t *self = arg;
+    self->start_timer = NULL;
+    for (int n = 0; n < EMU_FUNCTION_SPAWN_BATCH && self->start_count > 0; n++) {
+        s_start_t start = self->starts[self->start_head];
+        self->start_head = (self->start_head + 1) % self->start_cap;
+        self->start_count--;
+        char err[256];
+        emu_env_t *env = emu_env_new(self->loop, &self->spec, ++self->serial, start.slot,
+                                     &s_env_events, self, err, sizeof err);
+        if (!env) {
+            emu_pool_remove(self->pool, start.slot);
+            self->stats.spawn_failures++;
+            zsys_error("environment failed to start function=%s error=\"%s\"",
+                       self->config->name, err);
+            emu_invocation_fail(&start.invocation, EMU_INVOCATION_INIT_ERROR,
+                                "Runtime.InvalidEntrypoint", err);
+            continue;
+        }
+        emu_pool_set_item(self->pool, start.slot, env);
+        self->stats.spawns++;
+        emu_env_assign(env, start.invocation);
+    }
+    if (self->start_count > 0) {
+        self->start_timer = emu_loop_timer_start(loop, 0, s_start_batch, self);
+        assert(self->start_timer);
+    }
+}
+
+static int
+s_queue_start(emu_function_t *self, size_t slot, emu_invocation_t *invocation)
+{
+    if (self->start_count == self->start_cap) {
+        size_t cap = self->start_cap ? self->start_cap * 2 : 64;
+        s_start_t *grown = malloc(cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        for (size_t i = 0; i < self->start_count; i++)
+            grown[i] = self->starts[(self->start_head + i) % self->start_cap];
+        free(self->starts);
+        self->starts = grown;
+        self->start_cap = cap;
+        self->start_head = 0;
+    }
+    self->starts[(self->start_head + self->start_count) % self->start_cap] =
+        (s_start_t){.slot = slot, .invocation = invocation};
+    self->start_count++;
+    if (!self->start_timer) {
+        self->start_timer = emu_loop_timer_start(self->loop, 0, s_start_batch, self);
+        if (!self->start_timer) {
+            self->start_count--;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+bool
+emu_function_saturated(emu_function_t *self)
+{
+    assert(self);
+    return emu_pool_idle(self->pool) == 0 && emu_pool_size(self->pool) >= emu_pool_cap(self->pool);
+}
+
 emu_function_result_t
 emu_function_invoke(emu_function_t *self, emu_invocation_t *invocation)
 {
     assert(self && invocation);
     size_t slot = 0;
-    emu_env_t *env = NULL;
     switch (emu_pool_acquire(self->pool, &slot)) {
     case EMU_POOL_THROTTLE:
         self->stats.throttles++;
         return EMU_FUNCTION_THROTTLED;
     case EMU_POOL_REUSE:
-        env = emu_pool_item(self->pool, slot);
+        emu_env_assign(emu_pool_item(self->pool, slot), invocation);
         break;
-    case EMU_POOL_SPAWN: {
-        char err[256];
-        env = emu_env_new(self->loop, &self->spec, ++self->serial, slot, &s_env_events, self, err,
-                          sizeof err);
-        if (!env) {
+    case EMU_POOL_SPAWN:
+        if (s_queue_start(self, slot, invocation)) {
             emu_pool_remove(self->pool, slot);
-            self->stats.spawn_failures++;
-            zsys_error("environment failed to start function=%s error=\"%s\"", self->config->name,
-                       err);
             return EMU_FUNCTION_FAILED;
         }
-        emu_pool_set_item(self->pool, slot, env);
-        self->stats.spawns++;
         break;
     }
-    }
-    emu_env_assign(env, invocation);
     self->stats.invocations++;
     return EMU_FUNCTION_DISPATCHED;
+}
+
+void
+emu_function_count_throttle(emu_function_t *self)
+{
+    assert(self);
+    self->stats.throttles++;
 }
 
 const char *
@@ -246,6 +329,7 @@ emu_function_stats(emu_function_t *self, emu_function_stats_t *stats)
 {
     assert(self && stats);
     *stats = self->stats;
+    stats->starting = self->start_count;
     stats->environments = emu_pool_size(self->pool);
     stats->idle = emu_pool_idle(self->pool);
     stats->cap = emu_pool_cap(self->pool);
@@ -346,11 +430,14 @@ emu_function_test(bool verbose)
     }
     CHECK_INT(dispatched, 2);
     CHECK_INT(throttled, 3);
+    CHECK_TRUE(emu_function_saturated(function));
+    emu_function_count_throttle(function);
     emu_function_stats_t stats;
     emu_function_stats(function, &stats);
     CHECK_INT(stats.invocations, 2);
-    CHECK_INT(stats.throttles, 3);
-    CHECK_INT(stats.spawns, 2);
+    CHECK_INT(stats.throttles, 4);
+    CHECK_INT(stats.spawns, 0);         //  queued: started by the loop
+    CHECK_INT(stats.starting, 2);
     CHECK_INT(stats.environments, 2);
     CHECK_INT(stats.idle, 0);
     CHECK_INT(stats.cap, 2);
@@ -363,6 +450,9 @@ emu_function_test(bool verbose)
     CHECK_INT(emu_loop_run(test.loop), 0);
     emu_function_stats(function, &stats);
     CHECK_INT(stats.idle, 2);
+    CHECK_INT(stats.spawns, 2);
+    CHECK_INT(stats.starting, 0);
+    CHECK_TRUE(!emu_function_saturated(function));
 
     //  The second wave reuses them: no new spawn.
     for (int i = 5; i < 7; i++) {
@@ -381,7 +471,7 @@ emu_function_test(bool verbose)
     for (int i = 0; i < 7; i++)
         emu_invocation_destroy(&test.invocations[i]);
 
-    //  One in flight when the function is destroyed: handed back ABORTED.
+    //  In flight when the function is destroyed: handed back ABORTED.
     test.invocations[0] = s_test_invocation(&test);
     CHECK_INT(emu_function_invoke(function, test.invocations[0]), EMU_FUNCTION_DISPATCHED);
     emu_function_destroy(&function);
@@ -389,6 +479,13 @@ emu_function_test(bool verbose)
     CHECK_INT(emu_invocation_outcome(test.invocations[0]), EMU_INVOCATION_ABORTED);
     emu_invocation_destroy(&test.invocations[0]);
     emu_function_destroy(&function);
+    //  Still queued to start when the function is destroyed: the same.
+    function = emu_function_new(test.loop, &config, verbose);
+    test.invocations[0] = s_test_invocation(&test);
+    CHECK_INT(emu_function_invoke(function, test.invocations[0]), EMU_FUNCTION_DISPATCHED);
+    emu_function_destroy(&function);
+    CHECK_INT(emu_invocation_outcome(test.invocations[0]), EMU_INVOCATION_ABORTED);
+    emu_invocation_destroy(&test.invocations[0]);
 
     //  Reserved 0 throttles everything; a path that cannot start fails.
     config.reserved = 0;
@@ -401,7 +498,14 @@ emu_function_test(bool verbose)
     function = emu_function_new(test.loop, &config, verbose);
     emu_function_stats(function, &stats);
     CHECK_INT(stats.cap, EMU_CONFIG_ACCOUNT_LIMIT);
-    CHECK_INT(emu_function_invoke(function, test.invocations[0]), EMU_FUNCTION_FAILED);
+    CHECK_INT(emu_function_invoke(function, test.invocations[0]), EMU_FUNCTION_DISPATCHED);
+    test.done = 0;
+    test.target = 1;
+    CHECK_INT(emu_loop_run(test.loop), 0);
+    CHECK_INT(emu_invocation_outcome(test.invocations[0]), EMU_INVOCATION_INIT_ERROR);
+    CHECK_STR(emu_invocation_payload(test.invocations[0], NULL),
+              "{\"errorMessage\":\"cannot start /nonexistent/bootstrap: No such file or directory\","
+              "\"errorType\":\"Runtime.InvalidEntrypoint\"}");
     emu_function_stats(function, &stats);
     CHECK_INT(stats.spawn_failures, 1);
     CHECK_INT(stats.environments, 0);
