@@ -221,7 +221,9 @@ class Emulator:
         return code, rest
 
 
-class EmulatorTest(unittest.TestCase):
+class EmulatorHarness(unittest.TestCase):
+    """Starts emulators, stops them in tearDown and checks nothing is left."""
+
     def setUp(self):
         self.assertTrue(os.access(EMULATOR, os.X_OK), "set STAMPEDE_BIN to the bin directory")
         self.tmp = tempfile.TemporaryDirectory(prefix="stampede-emulator-")
@@ -285,6 +287,8 @@ class EmulatorTest(unittest.TestCase):
         return [(headers, json.loads(body)) for status, headers, body in results
                 if status == 200]
 
+
+class EmulatorTest(EmulatorHarness):
     # --- the headline -----------------------------------------------------
 
     def test_burst_100_reserved_5(self):
