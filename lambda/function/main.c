@@ -9,18 +9,43 @@
 #include "fn_runtime.h"
 #include "sp_clock.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+//  Lambda starts a runtime without arguments; these are for people.
+static int
+s_command_line(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int opt = getopt_long(argc, argv, "hV", options, NULL);
+    if (opt == 'h') {
+        printf("Usage: bootstrap\nThe stampede demo function, a Lambda custom runtime: serves "
+               "invocations from $AWS_LAMBDA_RUNTIME_API,\nholding each for $STAMPEDE_HOLD_MS "
+               "ms (default 2000).\n");
+        return 0;
+    }
+    if (opt == 'V') {
+        printf("bootstrap (stampede) %s\n", STAMPEDE_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "bootstrap: unexpected argument '%s'\nTry 'bootstrap --help'.\n",
+            argv[optind > 1 ? optind - 1 : 1]);
+    return 2;
+}
 
 int
 main(int argc, char **argv)
 {
     int64_t started_ns = sp_clock_mono_ns();
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("bootstrap (stampede) %s\n", STAMPEDE_VERSION);
-        return 0;
-    }
+    if (argc > 1)
+        return s_command_line(argc, argv);
     char err[512];
     fn_runtime_t *runtime = fn_runtime_new(getenv("AWS_LAMBDA_RUNTIME_API"), err, sizeof err);
     if (!runtime) {

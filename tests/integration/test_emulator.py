@@ -547,6 +547,19 @@ class EmulatorTest(EmulatorHarness):
             self.assertEqual(done.returncode, 2, args)
             self.assertEqual(done.stdout, b"")
             self.assertIn(message, done.stderr)
+        # The bootstrap outside Lambda: clear init failures, exit 1.
+        done = subprocess.run([BOOTSTRAP, "--version"], capture_output=True, timeout=10)
+        self.assertEqual((done.returncode, done.stdout[:21]), (0, b"bootstrap (stampede) "))
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        done = subprocess.run([BOOTSTRAP], capture_output=True, timeout=10, env=env)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn(b"AWS_LAMBDA_RUNTIME_API is not set", done.stderr)
+        env["AWS_LAMBDA_RUNTIME_API"] = "localhost:9001"
+        done = subprocess.run([BOOTSTRAP], capture_output=True, timeout=10, env=env)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn(b"host must be a numeric IP address", done.stderr)
+        done = subprocess.run([BOOTSTRAP, "extra"], capture_output=True, timeout=10)
+        self.assertEqual(done.returncode, 2)
         # The front door port taken: exit 1 with the reason, no ready line.
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))
