@@ -58,8 +58,8 @@ struct _emu_env_t {
     struct MHD_Daemon *daemon;  //  Runtime API endpoint
     emu_loop_mhd_t *source;     //  the daemon in the loop
     bool closing;               //  being destroyed: refuse every call
-    s_call_t *next_call;        //  the parked /next, if any
-    struct MHD_Connection *next_connection;
+    s_call_t *next_call;        //  the parked /next while suspended
+    struct MHD_Connection *next_connection;     //  its connection
     emu_invocation_t *invocation;   //  borrowed while served
     bool delivered;             //  its event went out on /next
     emu_timer_t *init_timer;    //  init limit
@@ -135,6 +135,30 @@ s_kill(emu_env_t *self, const char *why)
     emu_loop_timer_cancel(self->loop, &self->deadline_timer);
     if (!self->reaped)
         kill(-self->pid, SIGKILL);
+}
+
+//  Wakes the parked /next, if any; from then on it is no longer ours to
+//  resume (MHD forbids resuming twice).
+static void
+s_wake_next(emu_env_t *self)
+{
+    if (!self->next_connection)
+        return;
+    MHD_resume_connection(self->next_connection);
+    self->next_call = NULL;
+    self->next_connection = NULL;
+    if (self->source)
+        emu_loop_mhd_kick(self->loop, self->source);
+}
+
+//  Parks `call` as the /next long-poll.
+static void
+s_park(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
+{
+    call->parked = true;
+    self->next_call = call;
+    self->next_connection = connection;
+    MHD_suspend_connection(connection);
 }
 
 //  Hands the invocation back as a failure.
@@ -335,15 +359,15 @@ static enum MHD_Result
 s_next(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
 {
     if (call->parked) {
-        //  Resumed: work arrived, or a newer /next replaced this one.
+        //  Woken: work arrived, or a newer /next replaced this one.
         call->parked = false;
         if (call->superseded)
             return s_queue_error(connection, 409, "InvalidStateTransition",
                                  "replaced by a newer /next");
-        self->next_call = NULL;
-        self->next_connection = NULL;
-        assert(self->invocation && !self->delivered);
-        return s_deliver(self, connection);
+        if (self->invocation && !self->delivered)
+            return s_deliver(self, connection);
+        s_park(self, connection, call);
+        return MHD_YES;
     }
     if (self->state == EMU_ENV_RUNNING) {
         char message[256];
@@ -365,13 +389,9 @@ s_next(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
     //  connection lost on the runtime's side) is replaced.
     if (self->next_call) {
         self->next_call->superseded = true;
-        MHD_resume_connection(self->next_connection);
-        emu_loop_mhd_kick(self->loop, self->source);
+        s_wake_next(self);
     }
-    call->parked = true;
-    self->next_call = call;
-    self->next_connection = connection;
-    MHD_suspend_connection(connection);
+    s_park(self, connection, call);
     bool was_idle = self->state == EMU_ENV_IDLE;
     self->state = EMU_ENV_IDLE;
     if (!was_idle)
@@ -718,11 +738,10 @@ emu_env_destroy(emu_env_t **self_p)
         close(self->out_fd);
     }
     if (self->daemon) {
-        //  MHD must not be stopped with suspended connections: resume the
+        //  MHD must not be stopped with suspended connections: wake the
         //  parked /next and let one run close it.
-        if (self->next_connection)
-            MHD_resume_connection(self->next_connection);
         emu_loop_mhd_remove(self->loop, &self->source);
+        s_wake_next(self);
         MHD_run(self->daemon);
         MHD_stop_daemon(self->daemon);
     }
@@ -737,10 +756,7 @@ emu_env_assign(emu_env_t *self, emu_invocation_t *invocation)
     assert(self->state == EMU_ENV_STARTING || self->state == EMU_ENV_IDLE);
     self->invocation = invocation;
     self->delivered = false;
-    if (self->next_connection) {
-        MHD_resume_connection(self->next_connection);
-        emu_loop_mhd_kick(self->loop, self->source);
-    }
+    s_wake_next(self);
 }
 
 emu_env_state_t
