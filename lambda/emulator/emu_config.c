@@ -15,18 +15,18 @@
 #define S_PROGRAM "stampede-lambda"
 
 typedef struct {
-    emu_function_config_t view; //  what callers read
-    char *path;                 //  owned, view.path
-    char *env[EMU_CONFIG_ENV_MAX];  //  owned "KEY=VALUE", view.env
+    emu_function_config_t view;    //  what callers read
+    char *path;                    //  owned, view.path
+    char *env[EMU_CONFIG_ENV_MAX]; //  owned "KEY=VALUE", view.env
 } s_function_t;
 
 struct _emu_config_t {
-    char listen[128];           //  --listen
+    char listen[128]; //  --listen
     s_function_t functions[EMU_CONFIG_FUNCTIONS_MAX];
     size_t function_count;
-    int timeout_s;              //  --timeout
-    bool verbose;               //  --verbose
-    bool parsed;                //  parse was called
+    int timeout_s; //  --timeout
+    bool verbose;  //  --verbose
+    bool parsed;   //  parse was called
 };
 
 emu_config_t *
@@ -57,8 +57,8 @@ emu_config_destroy(emu_config_t **self_p)
     *self_p = NULL;
 }
 
-static emu_config_result_t
-s_usage(FILE *err, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static emu_config_result_t s_usage(FILE *err, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static emu_config_result_t
 s_usage(FILE *err, const char *format, ...)
@@ -75,28 +75,30 @@ s_usage(FILE *err, const char *format, ...)
 static void
 s_help(FILE *out)
 {
-    fprintf(out,
-            "Usage: " S_PROGRAM " [OPTION]... --function NAME=PATH [FUNCTION OPTION]...\n"
-            "A local AWS Lambda emulator: runs each function's execution environments as\n"
-            "child processes behind a Function URL front door.\n"
-            "\n"
-            "  --listen HOST:PORT      front door address (default " EMU_CONFIG_LISTEN_DEFAULT
-            "; port 0 picks one)\n"
-            "  --function NAME=PATH    serve executable PATH (a custom runtime) as function\n"
-            "                          NAME at http://HOST:PORT/url/NAME/; repeatable\n"
-            "  --reserved N            reserved concurrency of the last --function (0..%d;\n"
-            "                          default: the account limit, %d)\n"
-            "  --env KEY=VALUE         environment variable of the last --function; repeatable\n"
-            "  --timeout SECONDS       function timeout (1..%d, default %d)\n"
-            "  -v, --verbose           log every request\n"
-            "  -h, --help              show this help and exit\n"
-            "  -V, --version           show the version and exit\n"
-            "\n"
-            "When ready it prints one line to stdout:\n"
-            "  " S_PROGRAM " listening on http://HOST:PORT\n"
-            "Logs go to stderr. SIGINT or SIGTERM stops it and its environments.\n",
-            EMU_CONFIG_RESERVED_MAX, EMU_CONFIG_ACCOUNT_LIMIT, EMU_CONFIG_TIMEOUT_MAX,
-            EMU_CONFIG_TIMEOUT_DEFAULT);
+    fprintf(
+        out,
+        "Usage: " S_PROGRAM " [OPTION]... --function NAME=PATH [FUNCTION OPTION]...\n"
+        "A local AWS Lambda emulator: runs each function's execution environments as\n"
+        "child processes behind a Function URL front door.\n"
+        "\n"
+        "  --listen HOST:PORT      front door address (default " EMU_CONFIG_LISTEN_DEFAULT
+        "; port 0 picks one)\n"
+        "  --function NAME=PATH    serve executable PATH (a custom runtime) as function\n"
+        "                          NAME at http://HOST:PORT/url/NAME/; repeatable\n"
+        "  --reserved N            reserved concurrency of the last --function (0..%d;\n"
+        "                          default: the account limit, %d)\n"
+        "  --env KEY=VALUE         environment variable of the last --function; "
+        "repeatable\n"
+        "  --timeout SECONDS       function timeout (1..%d, default %d)\n"
+        "  -v, --verbose           log every request\n"
+        "  -h, --help              show this help and exit\n"
+        "  -V, --version           show the version and exit\n"
+        "\n"
+        "When ready it prints one line to stdout:\n"
+        "  " S_PROGRAM " listening on http://HOST:PORT\n"
+        "Logs go to stderr. SIGINT or SIGTERM stops it and its environments.\n",
+        EMU_CONFIG_RESERVED_MAX, EMU_CONFIG_ACCOUNT_LIMIT, EMU_CONFIG_TIMEOUT_MAX,
+        EMU_CONFIG_TIMEOUT_DEFAULT);
 }
 
 //  Parses a whole decimal integer in [min, max]; -1 when it is not one.
@@ -120,8 +122,8 @@ s_valid_key(const char *key, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = key[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_'))
             return false;
     }
     return true;
@@ -133,31 +135,32 @@ s_add_function(emu_config_t *self, const char *arg, FILE *err)
     const char *eq = strchr(arg, '=');
     if (!eq)
         return s_usage(err, "--function expects NAME=PATH, got '%s'", arg);
-    size_t name_len = (size_t) (eq - arg);
+    size_t name_len = (size_t)(eq - arg);
     if (!emu_route_valid_name(arg, name_len))
         return s_usage(err, "invalid function name '%.*s' (1..%d of A-Z a-z 0-9 _ -)",
-                       (int) (name_len > 80 ? 80 : name_len), arg, EMU_ROUTE_NAME_MAX);
+                       (int)(name_len > 80 ? 80 : name_len), arg, EMU_ROUTE_NAME_MAX);
     for (size_t i = 0; i < self->function_count; i++)
-        if (strlen(self->functions[i].view.name) == name_len
-            && strncmp(self->functions[i].view.name, arg, name_len) == 0)
-            return s_usage(err, "function '%.*s' given twice", (int) name_len, arg);
+        if (strlen(self->functions[i].view.name) == name_len &&
+            strncmp(self->functions[i].view.name, arg, name_len) == 0)
+            return s_usage(err, "function '%.*s' given twice", (int)name_len, arg);
     if (self->function_count == EMU_CONFIG_FUNCTIONS_MAX)
         return s_usage(err, "at most %d functions", EMU_CONFIG_FUNCTIONS_MAX);
     const char *path = eq + 1;
     struct stat st;
     if (!*path || stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, X_OK) != 0)
-        return s_usage(err, "function '%.*s': '%s' is not an executable file", (int) name_len,
-                       arg, path);
+        return s_usage(err, "function '%.*s': '%s' is not an executable file",
+                       (int)name_len, arg, path);
     char *absolute = realpath(path, NULL);
     if (!absolute)
-        return s_usage(err, "function '%.*s': cannot resolve '%s'", (int) name_len, arg, path);
+        return s_usage(err, "function '%.*s': cannot resolve '%s'", (int)name_len, arg,
+                       path);
     s_function_t *function = &self->functions[self->function_count++];
     memcpy(function->view.name, arg, name_len);
     function->view.name[name_len] = '\0';
     function->path = absolute;
     function->view.path = absolute;
     function->view.reserved = -1;
-    function->view.env = (const char *const *) function->env;
+    function->view.env = (const char *const *)function->env;
     return EMU_CONFIG_RUN;
 }
 
@@ -165,15 +168,17 @@ static emu_config_result_t
 s_add_env(s_function_t *function, const char *arg, FILE *err)
 {
     const char *eq = strchr(arg, '=');
-    size_t key_len = eq ? (size_t) (eq - arg) : 0;
+    size_t key_len = eq ? (size_t)(eq - arg) : 0;
     if (!eq || !s_valid_key(arg, key_len))
-        return s_usage(err, "--env expects KEY=VALUE with KEY of A-Z a-z 0-9 _ (at most %d), "
-                            "got '%.80s'", EMU_CONFIG_KEY_MAX, arg);
+        return s_usage(err,
+                       "--env expects KEY=VALUE with KEY of A-Z a-z 0-9 _ (at most %d), "
+                       "got '%.80s'",
+                       EMU_CONFIG_KEY_MAX, arg);
     if (strlen(eq + 1) > EMU_CONFIG_VALUE_MAX)
-        return s_usage(err, "--env %.*s: value longer than %d bytes", (int) key_len, arg,
+        return s_usage(err, "--env %.*s: value longer than %d bytes", (int)key_len, arg,
                        EMU_CONFIG_VALUE_MAX);
-    if (key_len == strlen("AWS_LAMBDA_RUNTIME_API")
-        && strncmp(arg, "AWS_LAMBDA_RUNTIME_API", key_len) == 0)
+    if (key_len == strlen("AWS_LAMBDA_RUNTIME_API") &&
+        strncmp(arg, "AWS_LAMBDA_RUNTIME_API", key_len) == 0)
         return s_usage(err, "--env AWS_LAMBDA_RUNTIME_API is set by the emulator");
     if (function->view.env_count == EMU_CONFIG_ENV_MAX)
         return s_usage(err, "function '%s': at most %d --env", function->view.name,
@@ -203,7 +208,7 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
         {NULL, 0, NULL, 0},
     };
     bool reserved_set[EMU_CONFIG_FUNCTIONS_MAX] = {false};
-    optind = 0;     //  full reinitialisation (GNU), so parse works more than once per process
+    optind = 0; //  full reinitialisation (GNU), so parse works more than once per process
     opterr = 0;
     for (;;) {
         int opt = getopt_long(argc, argv, ":vhV", options, NULL);
@@ -218,10 +223,11 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
         emu_config_result_t rc = EMU_CONFIG_RUN;
         switch (opt) {
         case OPT_LISTEN:
-            if (strlen(optarg) >= sizeof self->listen
-                || emu_listener_parse(optarg, &addr, &addr_len, reason, sizeof reason))
+            if (strlen(optarg) >= sizeof self->listen ||
+                emu_listener_parse(optarg, &addr, &addr_len, reason, sizeof reason))
                 return s_usage(err, "--listen '%.80s': %s", optarg,
-                               strlen(optarg) >= sizeof self->listen ? "too long" : reason);
+                               strlen(optarg) >= sizeof self->listen ? "too long"
+                                                                     : reason);
             snprintf(self->listen, sizeof self->listen, "%s", optarg);
             break;
         case OPT_FUNCTION:
@@ -231,11 +237,12 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
             if (!last)
                 return s_usage(err, "--reserved must follow a --function");
             if (reserved_set[self->function_count - 1])
-                return s_usage(err, "--reserved given twice for function '%s'", last->view.name);
+                return s_usage(err, "--reserved given twice for function '%s'",
+                               last->view.name);
             if (s_int(optarg, 0, EMU_CONFIG_RESERVED_MAX, &value))
                 return s_usage(err, "--reserved must be an integer 0..%d, got '%.80s'",
                                EMU_CONFIG_RESERVED_MAX, optarg);
-            last->view.reserved = (int) value;
+            last->view.reserved = (int)value;
             reserved_set[self->function_count - 1] = true;
             break;
         case OPT_ENV:
@@ -245,9 +252,10 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
             break;
         case OPT_TIMEOUT:
             if (s_int(optarg, 1, EMU_CONFIG_TIMEOUT_MAX, &value))
-                return s_usage(err, "--timeout must be an integer 1..%d (seconds), got '%.80s'",
-                               EMU_CONFIG_TIMEOUT_MAX, optarg);
-            self->timeout_s = (int) value;
+                return s_usage(
+                    err, "--timeout must be an integer 1..%d (seconds), got '%.80s'",
+                    EMU_CONFIG_TIMEOUT_MAX, optarg);
+            self->timeout_s = (int)value;
             break;
         case 'v':
             self->verbose = true;
@@ -324,9 +332,9 @@ s_parse(const char *const *args)
 {
     char *argv[256];
     int argc = 0;
-    argv[argc++] = (char *) "stampede-lambda";
+    argv[argc++] = (char *)"stampede-lambda";
     for (size_t i = 0; args[i] && argc < 255; i++)
-        argv[argc++] = (char *) args[i];
+        argv[argc++] = (char *)args[i];
     argv[argc] = NULL;
     s_run_t run = {.config = emu_config_new()};
     size_t out_len = 0, err_len = 0;
@@ -414,10 +422,12 @@ emu_config_test(bool verbose)
     CHECK_STR(run.out, "stampede-lambda (stampede) " STAMPEDE_VERSION "\n");
     s_done(&run);
 
-    s_check_usage((const char *[]){NULL}, "at least one --function NAME=PATH is required");
+    s_check_usage((const char *[]){NULL},
+                  "at least one --function NAME=PATH is required");
     s_check_usage((const char *[]){"--bogus", NULL}, "unknown option '--bogus'");
     s_check_usage((const char *[]){"-x", NULL}, "unknown option '-x'");
-    s_check_usage((const char *[]){"--function", NULL}, "option '--function' needs a value");
+    s_check_usage((const char *[]){"--function", NULL},
+                  "option '--function' needs a value");
     s_check_usage((const char *[]){"--function", "demo=/bin/sh", "extra", NULL},
                   "unexpected argument 'extra'");
     s_check_usage((const char *[]){"--function", "demo", NULL},
@@ -434,8 +444,9 @@ emu_config_test(bool verbose)
                   "function 'demo': '/bin' is not an executable file");
     s_check_usage((const char *[]){"--function", "demo=", NULL},
                   "function 'demo': '' is not an executable file");
-    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--function", "d=/bin/sh", NULL},
-                  "function 'd' given twice");
+    s_check_usage(
+        (const char *[]){"--function", "d=/bin/sh", "--function", "d=/bin/sh", NULL},
+        "function 'd' given twice");
     s_check_usage((const char *[]){"--reserved", "5", "--function", "d=/bin/sh", NULL},
                   "--reserved must follow a --function");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "1001", NULL},
@@ -444,15 +455,17 @@ emu_config_test(bool verbose)
                   "--reserved must be an integer 0..1000, got '-1'");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "5x", NULL},
                   "--reserved must be an integer 0..1000, got '5x'");
-    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "1", "--reserved",
-                                   "2", NULL},
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "1",
+                                   "--reserved", "2", NULL},
                   "--reserved given twice for function 'd'");
-    s_check_usage((const char *[]){"--env", "A=1", NULL}, "--env must follow a --function");
+    s_check_usage((const char *[]){"--env", "A=1", NULL},
+                  "--env must follow a --function");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--env", "NOEQUALS", NULL},
                   "--env expects KEY=VALUE with KEY of A-Z a-z 0-9 _ (at most 128), "
                   "got 'NOEQUALS'");
-    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--env", "1A=x", NULL},
-                  "--env expects KEY=VALUE with KEY of A-Z a-z 0-9 _ (at most 128), got '1A=x'");
+    s_check_usage(
+        (const char *[]){"--function", "d=/bin/sh", "--env", "1A=x", NULL},
+        "--env expects KEY=VALUE with KEY of A-Z a-z 0-9 _ (at most 128), got '1A=x'");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--env",
                                    "AWS_LAMBDA_RUNTIME_API=1.2.3.4:5", NULL},
                   "--env AWS_LAMBDA_RUNTIME_API is set by the emulator");
@@ -460,10 +473,12 @@ emu_config_test(bool verbose)
                   "--timeout must be an integer 1..900 (seconds), got '0'");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--timeout", "1.5", NULL},
                   "--timeout must be an integer 1..900 (seconds), got '1.5'");
-    s_check_usage((const char *[]){"--listen", "localhost:80", "--function", "d=/bin/sh", NULL},
-                  "--listen 'localhost:80': host must be a numeric IPv4 address or [IPv6]");
-    s_check_usage((const char *[]){"--listen", "127.0.0.1", "--function", "d=/bin/sh", NULL},
-                  "--listen '127.0.0.1': expected HOST:PORT");
+    s_check_usage(
+        (const char *[]){"--listen", "localhost:80", "--function", "d=/bin/sh", NULL},
+        "--listen 'localhost:80': host must be a numeric IPv4 address or [IPv6]");
+    s_check_usage(
+        (const char *[]){"--listen", "127.0.0.1", "--function", "d=/bin/sh", NULL},
+        "--listen '127.0.0.1': expected HOST:PORT");
 
     //  Counts are capped.
     const char *many[2 * EMU_CONFIG_ENV_MAX + 8];
@@ -476,5 +491,5 @@ emu_config_test(bool verbose)
     }
     many[n] = NULL;
     s_check_usage(many, "function 'd': at most 64 --env");
-    (void) verbose;
+    (void)verbose;
 }

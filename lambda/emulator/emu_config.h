@@ -39,17 +39,17 @@ typedef struct _emu_config_t emu_config_t;
 //  emu_config_t and live as long as it.
 typedef struct {
     char name[EMU_ROUTE_NAME_MAX + 1];
-    const char *path;           //  absolute path of the executable
-    int reserved;               //  0..1000, or -1 when not reserved
-    const char *const *env;     //  "KEY=VALUE" strings, in order given
+    const char *path;       //  absolute path of the executable
+    int reserved;           //  0..1000, or -1 when not reserved
+    const char *const *env; //  "KEY=VALUE" strings, in order given
     size_t env_count;
-    int timeout_s;              //  function timeout, seconds
+    int timeout_s; //  function timeout, seconds
 } emu_function_config_t;
 
 typedef enum {
-    EMU_CONFIG_RUN,             //  valid: run
-    EMU_CONFIG_EXIT,            //  --help or --version printed: exit 0
-    EMU_CONFIG_USAGE,           //  invalid: message printed, exit 2
+    EMU_CONFIG_RUN,   //  valid: run
+    EMU_CONFIG_EXIT,  //  --help or --version printed: exit 0
+    EMU_CONFIG_USAGE, //  invalid: message printed, exit 2
 } emu_config_result_t;
 
 //  Creates an empty configuration with the defaults. NULL without memory.

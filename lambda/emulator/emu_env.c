@@ -1,5 +1,5 @@
 /*  emu_env — one execution environment; see emu_env.h. */
-#define _GNU_SOURCE     //  pipe2, posix_spawn_file_actions_addchdir_np
+#define _GNU_SOURCE //  pipe2, posix_spawn_file_actions_addchdir_np
 #include "emu_env.h"
 #include "emu_furl.h"
 #include "emu_listener.h"
@@ -31,49 +31,48 @@
 typedef struct {
     emu_env_t *env;
     emu_route_rt_t route;
-    char *body;                 //  request body, capped at EMU_ENV_BODY_MAX
+    char *body; //  request body, capped at EMU_ENV_BODY_MAX
     size_t body_len;
     size_t body_cap;
-    bool too_large;             //  the body went over the cap
-    bool parked;                //  suspended as the /next long-poll
-    bool superseded;            //  parked, then replaced by a newer /next
+    bool too_large;  //  the body went over the cap
+    bool parked;     //  suspended as the /next long-poll
+    bool superseded; //  parked, then replaced by a newer /next
 } s_call_t;
 
 struct _emu_env_t {
-    emu_loop_t *loop;           //  borrowed
-    emu_env_spec_t spec;        //  borrowed strings
+    emu_loop_t *loop;    //  borrowed
+    emu_env_spec_t spec; //  borrowed strings
     const emu_env_events_t *events;
     void *events_arg;
-    char name[EMU_ROUTE_NAME_MAX + 16];     //  "NAME#serial"
-    size_t tag;                 //  owner's
+    char name[EMU_ROUTE_NAME_MAX + 16]; //  "NAME#serial"
+    size_t tag;                         //  owner's
     emu_env_state_t state;
-    pid_t pid;                  //  the runtime, leader of its process group
-    bool reaped;                //  waited for
-    int pidfd;                  //  readable when the process exits
-    int out_fd;                 //  read end of its stdout+stderr pipe
-    char line[EMU_ENV_LINE_MAX + 1];    //  partial output line
+    pid_t pid;                       //  the runtime, leader of its process group
+    bool reaped;                     //  waited for
+    int pidfd;                       //  readable when the process exits
+    int out_fd;                      //  read end of its stdout+stderr pipe
+    char line[EMU_ENV_LINE_MAX + 1]; //  partial output line
     size_t line_len;
-    bool line_cut;              //  dropping the rest of an overlong line
-    uint16_t port;              //  Runtime API endpoint port
-    struct MHD_Daemon *daemon;  //  Runtime API endpoint
-    emu_loop_mhd_t *source;     //  the daemon in the loop
-    bool closing;               //  being destroyed: refuse every call
-    s_call_t *next_call;        //  the parked /next while suspended
-    struct MHD_Connection *next_connection;     //  its connection
-    emu_invocation_t *invocation;   //  borrowed while served
-    bool delivered;             //  its event went out on /next
-    emu_timer_t *init_timer;    //  init limit
-    emu_timer_t *deadline_timer;    //  invocation timeout
-    int64_t spawned_ns;         //  CLOCK_MONOTONIC at spawn
-    int64_t init_ns;            //  spawn to first /next
-    uint64_t invocations;       //  delivered so far
-    char death[96];             //  why it died, for the invocation error
+    bool line_cut;                          //  dropping the rest of an overlong line
+    uint16_t port;                          //  Runtime API endpoint port
+    struct MHD_Daemon *daemon;              //  Runtime API endpoint
+    emu_loop_mhd_t *source;                 //  the daemon in the loop
+    bool closing;                           //  being destroyed: refuse every call
+    s_call_t *next_call;                    //  the parked /next while suspended
+    struct MHD_Connection *next_connection; //  its connection
+    emu_invocation_t *invocation;           //  borrowed while served
+    bool delivered;                         //  its event went out on /next
+    emu_timer_t *init_timer;                //  init limit
+    emu_timer_t *deadline_timer;            //  invocation timeout
+    int64_t spawned_ns;                     //  CLOCK_MONOTONIC at spawn
+    int64_t init_ns;                        //  spawn to first /next
+    uint64_t invocations;                   //  delivered so far
+    char death[96];                         //  why it died, for the invocation error
 };
 
 //  --- helpers ------------------------------------------------------------
 
-static void
-s_log_mhd(void *cls, const char *format, va_list args)
+static void s_log_mhd(void *cls, const char *format, va_list args)
     __attribute__((format(printf, 2, 0)));
 
 static void
@@ -113,7 +112,7 @@ s_queue_accepted(struct MHD_Connection *connection)
 {
     static const char body[] = "{\"status\":\"OK\"}";
     struct MHD_Response *response = MHD_create_response_from_buffer(
-        sizeof body - 1, (void *) body, MHD_RESPMEM_PERSISTENT);
+        sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
     if (!response)
         return MHD_NO;
     MHD_add_response_header(response, "Content-Type", "application/json");
@@ -170,7 +169,8 @@ s_fail(emu_env_t *self, emu_invocation_outcome_t outcome, const char *type,
         return;
     emu_loop_timer_cancel(self->loop, &self->deadline_timer);
     zsys_info("invocation failed function=%s env=%s request_id=%s outcome=%s type=%s",
-              self->spec.function, self->name, emu_invocation_request_id(self->invocation),
+              self->spec.function, self->name,
+              emu_invocation_request_id(self->invocation),
               emu_invocation_outcome_name(outcome), type);
     emu_invocation_fail(&self->invocation, outcome, type, message);
 }
@@ -238,17 +238,18 @@ s_reaped(emu_env_t *self, int status)
     bool expected = self->state == EMU_ENV_DYING;
     if (expected)
         zsys_info("environment stopped function=%s env=%s pid=%d reason=\"%s\"",
-                  self->spec.function, self->name, (int) self->pid, self->death);
+                  self->spec.function, self->name, (int)self->pid, self->death);
     else
         zsys_warning("environment exited function=%s env=%s pid=%d how=\"%s\"",
-                     self->spec.function, self->name, (int) self->pid, how);
+                     self->spec.function, self->name, (int)self->pid, how);
     if (self->invocation) {
         char message[256];
-        snprintf(message, sizeof message, "RequestId: %s Error: Runtime exited with error: %s",
+        snprintf(message, sizeof message,
+                 "RequestId: %s Error: Runtime exited with error: %s",
                  emu_invocation_request_id(self->invocation), how);
         bool init = !self->delivered && self->init_ns == 0;
-        s_fail(self, init ? EMU_INVOCATION_INIT_ERROR : EMU_INVOCATION_EXIT, "Runtime.ExitError",
-               message);
+        s_fail(self, init ? EMU_INVOCATION_INIT_ERROR : EMU_INVOCATION_EXIT,
+               "Runtime.ExitError", message);
     }
 }
 
@@ -269,10 +270,9 @@ s_exited(emu_loop_t *loop, int fd, uint32_t events, void *arg)
     if (pid < 0) {
         self->reaped = true;
         snprintf(self->death, sizeof self->death, "waitpid: %s", strerror(errno));
-    }
-    else
+    } else
         s_reaped(self, status);
-    kill(-self->pid, SIGKILL);      //  whatever it left behind in its group
+    kill(-self->pid, SIGKILL); //  whatever it left behind in its group
     emu_loop_timer_cancel(loop, &self->init_timer);
     emu_loop_timer_cancel(loop, &self->deadline_timer);
     self->state = EMU_ENV_GONE;
@@ -287,9 +287,10 @@ s_init_expired(emu_loop_t *loop, void *arg)
     emu_env_t *self = arg;
     self->init_timer = NULL;
     char message[256];
-    snprintf(message, sizeof message, "RequestId: %s Error: Init timed out after %.2f seconds",
+    snprintf(message, sizeof message,
+             "RequestId: %s Error: Init timed out after %.2f seconds",
              self->invocation ? emu_invocation_request_id(self->invocation) : "-",
-             (double) self->spec.init_timeout_ns / SP_NS_PER_S);
+             (double)self->spec.init_timeout_ns / SP_NS_PER_S);
     s_fail(self, EMU_INVOCATION_INIT_ERROR, "Sandbox.Timedout", message);
     s_kill(self, "init timed out");
 }
@@ -300,9 +301,10 @@ s_deadline_expired(emu_loop_t *loop, void *arg)
     emu_env_t *self = arg;
     self->deadline_timer = NULL;
     char message[256];
-    snprintf(message, sizeof message, "RequestId: %s Error: Task timed out after %.2f seconds",
+    snprintf(message, sizeof message,
+             "RequestId: %s Error: Task timed out after %.2f seconds",
              self->invocation ? emu_invocation_request_id(self->invocation) : "-",
-             (double) self->spec.timeout_ns / SP_NS_PER_S);
+             (double)self->spec.timeout_ns / SP_NS_PER_S);
     s_fail(self, EMU_INVOCATION_TIMEOUT, "Sandbox.Timedout", message);
     s_kill(self, "invocation timed out");
 }
@@ -320,11 +322,12 @@ s_deliver(emu_env_t *self, struct MHD_Connection *connection)
     self->delivered = true;
     self->state = EMU_ENV_RUNNING;
     self->invocations++;
-    emu_invocation_set_environment(inv, self->name, self->invocations == 1, self->init_ns);
+    emu_invocation_set_environment(inv, self->name, self->invocations == 1,
+                                   self->init_ns);
 
     int64_t deadline_ms = (sp_clock_wall_ns() + self->spec.timeout_ns) / SP_NS_PER_MS;
     char deadline[32], arn[160], trace[128], hex[40] = "";
-    snprintf(deadline, sizeof deadline, "%lld", (long long) deadline_ms);
+    snprintf(deadline, sizeof deadline, "%lld", (long long)deadline_ms);
     snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", EMU_FURL_REGION,
              EMU_FURL_ACCOUNT_ID, self->spec.function);
     size_t h = 0;
@@ -333,14 +336,14 @@ s_deliver(emu_env_t *self, struct MHD_Connection *connection)
             hex[h++] = *p;
     hex[h] = '\0';
     snprintf(trace, sizeof trace, "Root=1-%08llx-%.24s;Parent=%.16s;Sampled=0",
-             (unsigned long long) (deadline_ms / 1000), hex, h > 16 ? hex + h - 16 : hex);
+             (unsigned long long)(deadline_ms / 1000), hex, h > 16 ? hex + h - 16 : hex);
     emu_loop_timer_cancel(self->loop, &self->deadline_timer);
     self->deadline_timer =
         emu_loop_timer_start(self->loop, self->spec.timeout_ns, s_deadline_expired, self);
     assert(self->deadline_timer);
 
     struct MHD_Response *response =
-        MHD_create_response_from_buffer(len, (void *) event, MHD_RESPMEM_MUST_COPY);
+        MHD_create_response_from_buffer(len, (void *)event, MHD_RESPMEM_MUST_COPY);
     if (!response)
         return MHD_NO;
     MHD_add_response_header(response, "Content-Type", "application/json");
@@ -379,8 +382,8 @@ s_next(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
     if (self->state == EMU_ENV_STARTING) {
         self->init_ns = sp_clock_mono_ns() - self->spawned_ns;
         emu_loop_timer_cancel(self->loop, &self->init_timer);
-        zsys_info("environment ready function=%s env=%s init_ms=%.1f", self->spec.function,
-                  self->name, (double) self->init_ns / SP_NS_PER_MS);
+        zsys_info("environment ready function=%s env=%s init_ms=%.1f",
+                  self->spec.function, self->name, (double)self->init_ns / SP_NS_PER_MS);
     }
     if (self->invocation && !self->delivered)
         return s_deliver(self, connection);
@@ -409,14 +412,16 @@ s_result(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
     const char *id = emu_invocation_request_id(self->invocation);
     if (strcmp(call->route.request_id, id) != 0) {
         char message[EMU_ROUTE_ID_MAX + 64];
-        snprintf(message, sizeof message, "invalid request id %s", call->route.request_id);
+        snprintf(message, sizeof message, "invalid request id %s",
+                 call->route.request_id);
         return s_queue_error(connection, 400, "InvalidRequestID", message);
     }
     self->state = EMU_ENV_FINISHING;
     emu_loop_timer_cancel(self->loop, &self->deadline_timer);
     if (call->too_large) {
         s_fail(self, EMU_INVOCATION_TOO_LARGE, "Function.ResponseSizeTooLarge",
-               "Response payload size exceeded maximum allowed payload size (6291456 bytes).");
+               "Response payload size exceeded maximum allowed payload size (6291456 "
+               "bytes).");
         return s_queue_error(connection, 413, "RequestEntityTooLarge",
                              "payload over 6291456 bytes");
     }
@@ -424,7 +429,8 @@ s_result(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
     if (call->route.call == EMU_ROUTE_RT_RESPONSE) {
         if (self->spec.verbose)
             zsys_debug("invocation done env=%s request_id=%s", self->name, id);
-        emu_invocation_complete(&self->invocation, EMU_INVOCATION_OK, body, call->body_len);
+        emu_invocation_complete(&self->invocation, EMU_INVOCATION_OK, body,
+                                call->body_len);
         return s_queue_accepted(connection);
     }
     //  An error: the runtime's payload, or one made from its error type.
@@ -432,17 +438,18 @@ s_result(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
     bool object = json_is_object(doc);
     json_decref(doc);
     if (object) {
-        zsys_info("invocation failed function=%s env=%s request_id=%s outcome=function_error",
-                  self->spec.function, self->name, id);
+        zsys_info(
+            "invocation failed function=%s env=%s request_id=%s outcome=function_error",
+            self->spec.function, self->name, id);
         emu_invocation_complete(&self->invocation, EMU_INVOCATION_FUNCTION_ERROR, body,
                                 call->body_len);
-    }
-    else {
-        const char *type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                       "Lambda-Runtime-Function-Error-Type");
+    } else {
+        const char *type = MHD_lookup_connection_value(
+            connection, MHD_HEADER_KIND, "Lambda-Runtime-Function-Error-Type");
         char safe_type[128];
         snprintf(safe_type, sizeof safe_type, "%s", type ? type : "Unhandled");
-        s_fail(self, EMU_INVOCATION_FUNCTION_ERROR, safe_type, "the function reported an error");
+        s_fail(self, EMU_INVOCATION_FUNCTION_ERROR, safe_type,
+               "the function reported an error");
     }
     return s_queue_accepted(connection);
 }
@@ -453,16 +460,17 @@ s_init_error(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
     if (self->state != EMU_ENV_STARTING)
         return s_queue_error(connection, 403, "InvalidStateTransition",
                              "init already finished");
-    zsys_warning("environment init failed function=%s env=%s", self->spec.function, self->name);
-    json_t *doc = call->body_len > 0 ? json_loadb(call->body, call->body_len, 0, NULL) : NULL;
+    zsys_warning("environment init failed function=%s env=%s", self->spec.function,
+                 self->name);
+    json_t *doc =
+        call->body_len > 0 ? json_loadb(call->body, call->body_len, 0, NULL) : NULL;
     bool object = json_is_object(doc);
     json_decref(doc);
     if (self->invocation && object) {
         emu_loop_timer_cancel(self->loop, &self->deadline_timer);
         emu_invocation_complete(&self->invocation, EMU_INVOCATION_INIT_ERROR, call->body,
                                 call->body_len);
-    }
-    else
+    } else
         s_fail(self, EMU_INVOCATION_INIT_ERROR, "Runtime.InitError", "init failed");
     enum MHD_Result rc = s_queue_accepted(connection);
     s_kill(self, "init error");
@@ -470,8 +478,9 @@ s_init_error(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
 }
 
 static enum MHD_Result
-s_handle(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-         const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+s_handle(void *cls, struct MHD_Connection *connection, const char *url,
+         const char *method, const char *version, const char *upload_data,
+         size_t *upload_data_size, void **req_cls)
 {
     emu_env_t *self = cls;
     s_call_t *call = *req_cls;
@@ -574,7 +583,8 @@ s_spawn(emu_env_t *self, char *err, size_t err_size)
         if (*p != '-')
             hex[h++] = *p;
     hex[h] = '\0';
-    snprintf(stream, sizeof stream, "AWS_LAMBDA_LOG_STREAM_NAME=%s/[$LATEST]%s", day, hex);
+    snprintf(stream, sizeof stream, "AWS_LAMBDA_LOG_STREAM_NAME=%s/[$LATEST]%s", day,
+             hex);
 
     const char **envp = calloc(self->spec.env_count + 3, sizeof *envp);
     char *task_root = strdup(self->spec.path);
@@ -613,8 +623,10 @@ s_spawn(emu_env_t *self, char *err, size_t err_size)
     rc = rc ? rc : posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
     rc = rc ? rc : posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
     rc = rc ? rc : posix_spawn_file_actions_addchdir_np(&actions, dirname(task_root));
-    rc = rc ? rc : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                                       | POSIX_SPAWN_SETSIGDEF);
+    rc = rc ? rc
+            : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+                                                  POSIX_SPAWN_SETSIGMASK |
+                                                  POSIX_SPAWN_SETSIGDEF);
     rc = rc ? rc : posix_spawnattr_setpgroup(&attr, 0);
     rc = rc ? rc : posix_spawnattr_setsigmask(&attr, &none);
     rc = rc ? rc : posix_spawnattr_setsigdefault(&attr, &all);
@@ -622,8 +634,8 @@ s_spawn(emu_env_t *self, char *err, size_t err_size)
         snprintf(err, err_size, "posix_spawn setup: %s", strerror(rc));
         goto out;
     }
-    char *argv[] = {(char *) self->spec.path, NULL};
-    rc = posix_spawn(&self->pid, self->spec.path, &actions, &attr, argv, (char **) envp);
+    char *argv[] = {(char *)self->spec.path, NULL};
+    rc = posix_spawn(&self->pid, self->spec.path, &actions, &attr, argv, (char **)envp);
     if (rc) {
         snprintf(err, err_size, "cannot start %s: %s", self->spec.path, strerror(rc));
         goto out;
@@ -633,13 +645,13 @@ s_spawn(emu_env_t *self, char *err, size_t err_size)
     pipe_fds[1] = -1;
     self->out_fd = pipe_fds[0];
     pipe_fds[0] = -1;
-    self->pidfd = (int) syscall(SYS_pidfd_open, self->pid, 0);
+    self->pidfd = (int)syscall(SYS_pidfd_open, self->pid, 0);
     if (self->pidfd < 0) {
         snprintf(err, err_size, "pidfd_open: %s", strerror(errno));
         goto out;
     }
-    if (emu_loop_watch(self->loop, self->pidfd, EPOLLIN, s_exited, self)
-        || emu_loop_watch(self->loop, self->out_fd, EPOLLIN, s_output, self)) {
+    if (emu_loop_watch(self->loop, self->pidfd, EPOLLIN, s_exited, self) ||
+        emu_loop_watch(self->loop, self->out_fd, EPOLLIN, s_output, self)) {
         snprintf(err, err_size, "cannot watch the process");
         goto out;
     }
@@ -661,8 +673,8 @@ emu_env_t *
 emu_env_new(emu_loop_t *loop, const emu_env_spec_t *spec, unsigned serial, size_t tag,
             const emu_env_events_t *events, void *arg, char *err, size_t err_size)
 {
-    assert(loop && spec && spec->function && spec->path && events && events->idle
-           && events->gone);
+    assert(loop && spec && spec->function && spec->path && events && events->idle &&
+           events->gone);
     emu_env_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, err_size, "out of memory");
@@ -678,15 +690,16 @@ emu_env_new(emu_loop_t *loop, const emu_env_spec_t *spec, unsigned serial, size_
     self->state = EMU_ENV_STARTING;
     snprintf(self->name, sizeof self->name, "%s#%u", spec->function, serial);
 
-    int listen_fd = emu_listener_open("127.0.0.1:0", S_BACKLOG, &self->port, err, err_size);
+    int listen_fd =
+        emu_listener_open("127.0.0.1:0", S_BACKLOG, &self->port, err, err_size);
     if (listen_fd < 0)
         goto fail;
     self->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, s_handle,
-        self, MHD_OPTION_EXTERNAL_LOGGER, s_log_mhd, self, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned) S_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 32768,
-        MHD_OPTION_END);
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        s_handle, self, MHD_OPTION_EXTERNAL_LOGGER, s_log_mhd, self,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, s_completed,
+        self, MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONNECTIONS,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
     if (!self->daemon) {
         close(listen_fd);
         snprintf(err, err_size, "cannot start the Runtime API daemon");
@@ -699,10 +712,11 @@ emu_env_new(emu_loop_t *loop, const emu_env_spec_t *spec, unsigned serial, size_
     }
     if (s_spawn(self, err, err_size))
         goto fail;
-    self->init_timer = emu_loop_timer_start(loop, spec->init_timeout_ns, s_init_expired, self);
+    self->init_timer =
+        emu_loop_timer_start(loop, spec->init_timeout_ns, s_init_expired, self);
     assert(self->init_timer);
     zsys_info("environment started function=%s env=%s pid=%d runtime_api=127.0.0.1:%u",
-              spec->function, self->name, (int) self->pid, self->port);
+              spec->function, self->name, (int)self->pid, self->port);
     return self;
 fail:
     emu_env_destroy(&self);
@@ -845,7 +859,8 @@ s_test_done(emu_invocation_t *invocation, void *arg)
     s_test_t *test = arg;
     test->dones++;
     test->outcome = emu_invocation_outcome(invocation);
-    snprintf(test->payload, sizeof test->payload, "%s", emu_invocation_payload(invocation, NULL));
+    snprintf(test->payload, sizeof test->payload, "%s",
+             emu_invocation_payload(invocation, NULL));
 }
 
 static void
@@ -861,7 +876,8 @@ static const emu_env_events_t s_test_events = {.idle = s_test_idle, .gone = s_te
 static void
 s_test_run(s_test_t *test)
 {
-    emu_timer_t *guard = emu_loop_timer_start(test->loop, 20 * SP_NS_PER_S, s_test_expired, test);
+    emu_timer_t *guard =
+        emu_loop_timer_start(test->loop, 20 * SP_NS_PER_S, s_test_expired, test);
     CHECK_INT(emu_loop_run(test->loop), 0);
     emu_loop_timer_cancel(test->loop, &guard);
 }
@@ -921,7 +937,8 @@ emu_env_test(bool verbose)
     char err[256];
 
     //  The bootstrap: a cold invocation, then a warm one.
-    emu_env_t *env = emu_env_new(test.loop, &spec, 1, 7, &s_test_events, &test, err, sizeof err);
+    emu_env_t *env =
+        emu_env_new(test.loop, &spec, 1, 7, &s_test_events, &test, err, sizeof err);
     CHECK_NOT_NULL(env);
     CHECK_STR(emu_env_name(env), "demo#1");
     CHECK_INT(emu_env_tag(env), 7);
@@ -929,15 +946,16 @@ emu_env_test(bool verbose)
     CHECK_TRUE(emu_env_pid(env) > 0);
     CHECK_TRUE(emu_env_port(env) > 0);
     CHECK_INT(emu_env_init_ns(env), 0);
-    emu_invocation_t *inv = s_test_invocation(&test, "11111111-1111-4111-8111-111111111111");
+    emu_invocation_t *inv =
+        s_test_invocation(&test, "11111111-1111-4111-8111-111111111111");
     emu_env_assign(env, inv);
     test.stop_on_idle = true;
     s_test_run(&test);
     CHECK_INT(test.dones, 1);
     CHECK_INT(test.idles, 1);
     CHECK_INT(test.outcome, EMU_INVOCATION_OK);
-    CHECK_TRUE(strstr(test.payload, "\"request_id\":\"11111111-1111-4111-8111-111111111111\"")
-               != NULL);
+    CHECK_TRUE(strstr(test.payload,
+                      "\"request_id\":\"11111111-1111-4111-8111-111111111111\"") != NULL);
     CHECK_TRUE(strstr(test.payload, "\"cold_start\":true") != NULL);
     CHECK_TRUE(emu_invocation_cold(inv));
     CHECK_STR(emu_invocation_environment(inv), "demo#1");
@@ -977,9 +995,10 @@ emu_env_test(bool verbose)
     CHECK_INT(test.dones, 1);
     CHECK_INT(test.gones, 1);
     CHECK_INT(test.outcome, EMU_INVOCATION_TIMEOUT);
-    CHECK_STR(test.payload, "{\"errorMessage\":\"RequestId: 33333333-3333-4333-8333-333333333333 "
-                            "Error: Task timed out after 0.20 seconds\","
-                            "\"errorType\":\"Sandbox.Timedout\"}");
+    CHECK_STR(test.payload,
+              "{\"errorMessage\":\"RequestId: 33333333-3333-4333-8333-333333333333 "
+              "Error: Task timed out after 0.20 seconds\","
+              "\"errorType\":\"Sandbox.Timedout\"}");
     CHECK_INT(emu_env_state(env), EMU_ENV_GONE);
     emu_invocation_destroy(&inv);
     emu_env_destroy(&env);
@@ -995,8 +1014,9 @@ emu_env_test(bool verbose)
     emu_env_assign(env, inv);
     s_test_run(&test);
     CHECK_INT(test.outcome, EMU_INVOCATION_INIT_ERROR);
-    CHECK_STR(test.payload, "{\"errorMessage\":\"STAMPEDE_HOLD_MS must be an integer 0..900000, "
-                            "got \\\"soon\\\"\",\"errorType\":\"Runtime.InvalidConfig\"}");
+    CHECK_STR(test.payload,
+              "{\"errorMessage\":\"STAMPEDE_HOLD_MS must be an integer 0..900000, "
+              "got \\\"soon\\\"\",\"errorType\":\"Runtime.InvalidConfig\"}");
     CHECK_INT(test.gones, 1);
     emu_invocation_destroy(&inv);
     emu_env_destroy(&env);
@@ -1012,9 +1032,10 @@ emu_env_test(bool verbose)
     emu_env_assign(env, inv);
     s_test_run(&test);
     CHECK_INT(test.outcome, EMU_INVOCATION_INIT_ERROR);
-    CHECK_STR(test.payload, "{\"errorMessage\":\"RequestId: 55555555-5555-4555-8555-555555555555 "
-                            "Error: Runtime exited with error: exit status 3\","
-                            "\"errorType\":\"Runtime.ExitError\"}");
+    CHECK_STR(test.payload,
+              "{\"errorMessage\":\"RequestId: 55555555-5555-4555-8555-555555555555 "
+              "Error: Runtime exited with error: exit status 3\","
+              "\"errorType\":\"Runtime.ExitError\"}");
     emu_invocation_destroy(&inv);
     emu_env_destroy(&env);
 

@@ -66,13 +66,13 @@ typedef struct {
 
 //  How to start one. Strings are borrowed for the environment's life.
 typedef struct {
-    const char *function;       //  function name
-    const char *path;           //  executable (absolute)
-    const char *const *env;     //  "KEY=VALUE" environment, without
-    size_t env_count;           //  AWS_LAMBDA_RUNTIME_API (added here)
-    int64_t timeout_ns;         //  function timeout
-    int64_t init_timeout_ns;    //  init limit
-    bool verbose;               //  log every Runtime API call
+    const char *function;    //  function name
+    const char *path;        //  executable (absolute)
+    const char *const *env;  //  "KEY=VALUE" environment, without
+    size_t env_count;        //  AWS_LAMBDA_RUNTIME_API (added here)
+    int64_t timeout_ns;      //  function timeout
+    int64_t init_timeout_ns; //  init limit
+    bool verbose;            //  log every Runtime API call
 } emu_env_spec_t;
 
 //  Starts the Runtime API daemon and spawns the runtime. `serial` names

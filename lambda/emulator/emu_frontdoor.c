@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define S_BACKLOG 4096
-#define S_MEMORY_LIMIT ((size_t) 32768)
+#define S_MEMORY_LIMIT ((size_t)32768)
 #define S_IDLE_TIMEOUT_S 300u
 #define S_LOG_PER_S 10u
 
@@ -29,39 +29,38 @@ typedef struct _s_request_t s_request_t;
 struct _s_request_t {
     emu_frontdoor_t *door;
     struct MHD_Connection *connection;
-    char *target;               //  raw request target, as on the request line
-    bool started;               //  headers seen
-    char *body;                 //  capped at EMU_FURL_PAYLOAD_MAX
+    char *target; //  raw request target, as on the request line
+    bool started; //  headers seen
+    char *body;   //  capped at EMU_FURL_PAYLOAD_MAX
     size_t body_len;
     size_t body_cap;
     bool too_large;
-    int64_t received_ns;        //  complete request held, CLOCK_REALTIME
+    int64_t received_ns; //  complete request held, CLOCK_REALTIME
     char request_id[EMU_INVOCATION_ID_SIZE];
-    emu_invocation_t *invocation;   //  owned; lent to an environment while waiting
-    emu_reply_t *reply;         //  ready after the invocation completed
-    bool waiting;               //  suspended on the invocation
-    s_request_t *prev, *next;   //  list of waiting requests
+    emu_invocation_t *invocation; //  owned; lent to an environment while waiting
+    emu_reply_t *reply;           //  ready after the invocation completed
+    bool waiting;                 //  suspended on the invocation
+    s_request_t *prev, *next;     //  list of waiting requests
 };
 
 struct _emu_frontdoor_t {
-    emu_loop_t *loop;           //  borrowed
+    emu_loop_t *loop; //  borrowed
     bool verbose;
     uint16_t port;
     struct MHD_Daemon *daemon;
     emu_loop_mhd_t *source;
-    emu_function_t *functions[EMU_CONFIG_FUNCTIONS_MAX];    //  borrowed
+    emu_function_t *functions[EMU_CONFIG_FUNCTIONS_MAX]; //  borrowed
     size_t function_count;
-    s_request_t *waiting;       //  suspended requests
+    s_request_t *waiting; //  suspended requests
     emu_frontdoor_stats_t stats;
-    int64_t log_second;         //  rate limit of MHD's messages
+    int64_t log_second; //  rate limit of MHD's messages
     unsigned log_count;
     unsigned log_suppressed;
 };
 
 //  MHD's complaints about malformed requests, at most S_LOG_PER_S a
 //  second: bad input must not flood the log.
-static void
-s_log_mhd(void *cls, const char *format, va_list args)
+static void s_log_mhd(void *cls, const char *format, va_list args)
     __attribute__((format(printf, 2, 0)));
 
 static void
@@ -71,7 +70,8 @@ s_log_mhd(void *cls, const char *format, va_list args)
     int64_t second = sp_clock_mono_ns() / SP_NS_PER_S;
     if (second != self->log_second) {
         if (self->log_suppressed > 0)
-            zsys_warning("front door: messages suppressed count=%u", self->log_suppressed);
+            zsys_warning("front door: messages suppressed count=%u",
+                         self->log_suppressed);
         self->log_second = second;
         self->log_count = self->log_suppressed = 0;
     }
@@ -108,7 +108,7 @@ s_answer(s_request_t *req, emu_reply_t **reply_p)
     if (!req->request_id[0])
         emu_invocation_new_id(req->request_id);
     char received[32];
-    snprintf(received, sizeof received, "%lld", (long long) req->received_ns);
+    snprintf(received, sizeof received, "%lld", (long long)req->received_ns);
     emu_reply_set_header(reply, "X-Stampede-Received-Ns", received);
     emu_reply_set_header(reply, "x-amzn-RequestId", req->request_id);
     int status = emu_reply_status(reply);
@@ -171,13 +171,15 @@ s_collect_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key
 }
 
 static enum MHD_Result
-s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method, const char *version)
+s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method,
+           const char *version)
 {
     struct MHD_Connection *connection = req->connection;
     emu_route_url_t route;
     emu_route_parse_url(req->target, &route);
     if (route.door == EMU_ROUTE_NONE) {
-        emu_reply_t *reply = emu_furl_error(404, "ResourceNotFoundException", "Not Found");
+        emu_reply_t *reply =
+            emu_furl_error(404, "ResourceNotFoundException", "Not Found");
         return s_answer(req, &reply);
     }
     emu_function_t *function =
@@ -188,10 +190,10 @@ s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method, const ch
         return s_answer(req, &reply);
     }
     if (req->too_large) {
-        emu_reply_t *reply =
-            emu_furl_error(413, "RequestTooLargeException",
-                           "Request must be smaller than 6291456 bytes for the InvokeFunction "
-                           "operation");
+        emu_reply_t *reply = emu_furl_error(
+            413, "RequestTooLargeException",
+            "Request must be smaller than 6291456 bytes for the InvokeFunction "
+            "operation");
         return s_answer(req, &reply);
     }
     //  A throttle is decided before any work on the event: in a burst
@@ -203,20 +205,22 @@ s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method, const ch
     }
     emu_invocation_new_id(req->request_id);
 
-    s_headers_t collected = {.headers = calloc(EMU_FURL_PARAMS_MAX, sizeof(emu_furl_header_t))};
+    s_headers_t collected = {.headers =
+                                 calloc(EMU_FURL_PARAMS_MAX, sizeof(emu_furl_header_t))};
     if (!collected.headers)
         return MHD_NO;
-    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, s_collect_header, &collected);
+    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, s_collect_header,
+                                &collected);
     char source_ip[INET6_ADDRSTRLEN] = "127.0.0.1";
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (info && info->client_addr) {
         const struct sockaddr *sa = info->client_addr;
         if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, source_ip,
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, source_ip,
                       sizeof source_ip);
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, source_ip,
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, source_ip,
                       sizeof source_ip);
     }
     emu_furl_request_t request = {
@@ -304,8 +308,9 @@ s_append(s_request_t *req, const char *data, size_t len)
 }
 
 static enum MHD_Result
-s_handle(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-         const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+s_handle(void *cls, struct MHD_Connection *connection, const char *url,
+         const char *method, const char *version, const char *upload_data,
+         size_t *upload_data_size, void **req_cls)
 {
     emu_frontdoor_t *self = cls;
     s_request_t *req = *req_cls;
@@ -340,7 +345,7 @@ s_handle(void *cls, struct MHD_Connection *connection, const char *url, const ch
     if (req->reply)
         return s_answer(req, &req->reply);
     if (req->waiting || req->invocation)
-        return MHD_NO;      //  resumed without an answer: only at shutdown
+        return MHD_NO; //  resumed without an answer: only at shutdown
     req->received_ns = sp_clock_wall_ns();
     return s_dispatch(self, req, method, version);
 }
@@ -381,7 +386,8 @@ s_request_completed(void *cls, struct MHD_Connection *connection, void **req_cls
 }
 
 emu_frontdoor_t *
-emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose, char *err, size_t err_size)
+emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose, char *err,
+                  size_t err_size)
 {
     assert(loop && listen);
     emu_frontdoor_t *self = calloc(1, sizeof *self);
@@ -395,12 +401,13 @@ emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose, char *err,
     if (fd < 0)
         goto fail;
     self->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, s_handle,
-        self, MHD_OPTION_EXTERNAL_LOGGER, s_log_mhd, self, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_URI_LOG_CALLBACK, s_request_new, self, MHD_OPTION_NOTIFY_COMPLETED,
-        s_request_completed, self, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned) EMU_FRONTDOOR_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        S_MEMORY_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, S_IDLE_TIMEOUT_S, MHD_OPTION_END);
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        s_handle, self, MHD_OPTION_EXTERNAL_LOGGER, s_log_mhd, self,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, s_request_new, self,
+        MHD_OPTION_NOTIFY_COMPLETED, s_request_completed, self,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)EMU_FRONTDOOR_CONNECTIONS_MAX,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, S_MEMORY_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        S_IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (!self->daemon) {
         close(fd);
         snprintf(err, err_size, "cannot start the front door daemon");
@@ -463,7 +470,7 @@ emu_frontdoor_stats(emu_frontdoor_t *self, emu_frontdoor_stats_t *stats)
 
 typedef struct {
     uint16_t port;
-    int efd;                    //  written when the client is done
+    int efd; //  written when the client is done
 } s_test_t;
 
 static void
@@ -473,10 +480,12 @@ s_test_check(emu_probe_t *probe, int status, const char *error_type, const char 
     CHECK_INT(emu_probe_status(probe), status);
     char value[128];
     if (error_type)
-        CHECK_STR(emu_probe_header(probe, "x-amzn-ErrorType", value, sizeof value), error_type);
+        CHECK_STR(emu_probe_header(probe, "x-amzn-ErrorType", value, sizeof value),
+                  error_type);
     if (body)
         CHECK_STR(emu_probe_body(probe), body);
-    CHECK_NOT_NULL(emu_probe_header(probe, "X-Stampede-Received-Ns", value, sizeof value));
+    CHECK_NOT_NULL(
+        emu_probe_header(probe, "X-Stampede-Received-Ns", value, sizeof value));
     CHECK_TRUE(strtoll(value, NULL, 10) > INT64_C(1600000000) * SP_NS_PER_S);
     CHECK_NOT_NULL(emu_probe_header(probe, "x-amzn-RequestId", value, sizeof value));
     CHECK_INT(strlen(value), 36);
@@ -490,13 +499,15 @@ s_test_client(void *arg)
     s_test_check(probe, 404, "ResourceNotFoundException", "{\"Message\":\"Not Found\"}");
     emu_probe_destroy(&probe);
     probe = emu_probe_request(test->port, "GET", "/url/missing/", NULL);
-    s_test_check(probe, 404, "ResourceNotFoundException", "{\"Message\":\"Function not found\"}");
+    s_test_check(probe, 404, "ResourceNotFoundException",
+                 "{\"Message\":\"Function not found\"}");
     emu_probe_destroy(&probe);
     probe = emu_probe_request(test->port, "GET", "/url/bad.name/x", NULL);
     s_test_check(probe, 404, "ResourceNotFoundException", NULL);
     emu_probe_destroy(&probe);
     probe = emu_probe_request(test->port, "GET", "/url/closed/", NULL);
-    s_test_check(probe, 429, "TooManyRequestsException", "{\"Message\":\"Rate Exceeded.\"}");
+    s_test_check(probe, 429, "TooManyRequestsException",
+                 "{\"Message\":\"Rate Exceeded.\"}");
     emu_probe_destroy(&probe);
 
     //  Declared too large: refused before the body is sent.
@@ -523,7 +534,8 @@ s_test_client(void *arg)
     CHECK_INT(emu_probe_status(probe), 200);
     char id[64], type[64];
     CHECK_NOT_NULL(emu_probe_header(probe, "x-amzn-RequestId", id, sizeof id));
-    CHECK_STR(emu_probe_header(probe, "Content-Type", type, sizeof type), "application/json");
+    CHECK_STR(emu_probe_header(probe, "Content-Type", type, sizeof type),
+              "application/json");
     char expected[128];
     snprintf(expected, sizeof expected, "{\"request_id\":\"%s\",", id);
     CHECK_TRUE(strncmp(emu_probe_body(probe), expected, strlen(expected)) == 0);
@@ -560,15 +572,20 @@ emu_frontdoor_test(bool verbose)
     char err[256];
     CHECK_NULL(emu_frontdoor_new(loop, "localhost:0", verbose, err, sizeof err));
     CHECK_STR(err, "host must be a numeric IPv4 address or [IPv6]");
-    emu_frontdoor_t *door = emu_frontdoor_new(loop, "127.0.0.1:0", verbose, err, sizeof err);
+    emu_frontdoor_t *door =
+        emu_frontdoor_new(loop, "127.0.0.1:0", verbose, err, sizeof err);
     CHECK_NOT_NULL(door);
     CHECK_TRUE(emu_frontdoor_port(door) > 0);
 
     const char *pairs[] = {"STAMPEDE_HOLD_MS=0"};
-    emu_function_config_t demo = {.name = "demo", .path = EMU_TEST_BOOTSTRAP, .reserved = 1,
-                                  .env = pairs, .env_count = 1, .timeout_s = 3};
-    emu_function_config_t closed = {.name = "closed", .path = EMU_TEST_BOOTSTRAP, .reserved = 0,
-                                    .timeout_s = 3};
+    emu_function_config_t demo = {.name = "demo",
+                                  .path = EMU_TEST_BOOTSTRAP,
+                                  .reserved = 1,
+                                  .env = pairs,
+                                  .env_count = 1,
+                                  .timeout_s = 3};
+    emu_function_config_t closed = {
+        .name = "closed", .path = EMU_TEST_BOOTSTRAP, .reserved = 0, .timeout_s = 3};
     emu_function_t *functions[2] = {emu_function_new(loop, &demo, verbose),
                                     emu_function_new(loop, &closed, verbose)};
     CHECK_INT(emu_frontdoor_add_function(door, functions[0]), 0);

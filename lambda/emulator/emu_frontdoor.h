@@ -35,17 +35,17 @@
 typedef struct _emu_frontdoor_t emu_frontdoor_t;
 
 typedef struct {
-    uint64_t requests;          //  answered
-    uint64_t ok;                //  2xx
-    uint64_t throttled;         //  429
-    uint64_t errors;            //  anything else
-    size_t waiting;             //  suspended on an invocation now
+    uint64_t requests;  //  answered
+    uint64_t ok;        //  2xx
+    uint64_t throttled; //  429
+    uint64_t errors;    //  anything else
+    size_t waiting;     //  suspended on an invocation now
 } emu_frontdoor_stats_t;
 
 //  Listens on `listen` ("HOST:PORT", port 0 = ephemeral) and serves from
 //  `loop`. NULL with a reason in `err`.
-emu_frontdoor_t *emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose, char *err,
-                                   size_t err_size);
+emu_frontdoor_t *emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose,
+                                   char *err, size_t err_size);
 
 //  Stops serving and frees. Destroy the functions first, so that no
 //  request still waits on an invocation. Nulls *self_p.

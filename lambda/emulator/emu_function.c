@@ -1,5 +1,5 @@
 /*  emu_function — one function and its environments; see emu_function.h. */
-#define _GNU_SOURCE     //  asprintf
+#define _GNU_SOURCE //  asprintf
 #include "emu_function.h"
 #include "emu_env.h"
 #include "emu_furl.h"
@@ -22,23 +22,23 @@ typedef struct {
 } s_start_t;
 
 struct _emu_function_t {
-    emu_loop_t *loop;           //  borrowed
-    const emu_function_config_t *config;    //  borrowed
+    emu_loop_t *loop;                    //  borrowed
+    const emu_function_config_t *config; //  borrowed
     bool verbose;
-    char *env[S_ENV_MAX];       //  "KEY=VALUE", owned
+    char *env[S_ENV_MAX]; //  "KEY=VALUE", owned
     size_t env_count;
-    emu_env_spec_t spec;        //  how to start an environment
-    emu_pool_t *pool;           //  live environments
-    emu_env_t **dead;           //  gone environments awaiting destroy
+    emu_env_spec_t spec; //  how to start an environment
+    emu_pool_t *pool;    //  live environments
+    emu_env_t **dead;    //  gone environments awaiting destroy
     size_t dead_count;
     size_t dead_cap;
-    bool burial_queued;         //  a deferred call will destroy them
-    s_start_t *starts;          //  FIFO of environments to start
-    size_t start_head;          //  first queued
-    size_t start_count;         //  queued
+    bool burial_queued; //  a deferred call will destroy them
+    s_start_t *starts;  //  FIFO of environments to start
+    size_t start_head;  //  first queued
+    size_t start_count; //  queued
     size_t start_cap;
-    emu_timer_t *start_timer;   //  starts the next batch
-    unsigned serial;            //  environments started so far
+    emu_timer_t *start_timer; //  starts the next batch
+    unsigned serial;          //  environments started so far
     emu_function_stats_t stats;
 };
 
@@ -100,7 +100,8 @@ s_build_environment(emu_function_t *self)
     rc |= s_setenvf(self, "AWS_LAMBDA_LOG_GROUP_NAME", group);
     rc |= s_setenvf(self, "TZ", ":UTC");
     rc |= s_setenvf(self, "LANG", lang && *lang ? lang : "en_US.UTF-8");
-    rc |= s_setenvf(self, "PATH", search && *search ? search : "/usr/local/bin:/usr/bin:/bin");
+    rc |= s_setenvf(self, "PATH",
+                    search && *search ? search : "/usr/local/bin:/usr/bin:/bin");
     for (size_t i = 0; i < config->env_count; i++)
         rc |= s_setenv(self, config->env[i]);
     free(path);
@@ -118,7 +119,8 @@ emu_function_new(emu_loop_t *loop, const emu_function_config_t *config, bool ver
     self->loop = loop;
     self->config = config;
     self->verbose = verbose;
-    size_t cap = config->reserved >= 0 ? (size_t) config->reserved : EMU_CONFIG_ACCOUNT_LIMIT;
+    size_t cap =
+        config->reserved >= 0 ? (size_t)config->reserved : EMU_CONFIG_ACCOUNT_LIMIT;
     self->pool = emu_pool_new(cap);
     if (!self->pool || s_build_environment(self)) {
         emu_function_destroy(&self);
@@ -127,9 +129,9 @@ emu_function_new(emu_loop_t *loop, const emu_function_config_t *config, bool ver
     self->spec = (emu_env_spec_t){
         .function = config->name,
         .path = config->path,
-        .env = (const char *const *) self->env,
+        .env = (const char *const *)self->env,
         .env_count = self->env_count,
-        .timeout_ns = (int64_t) config->timeout_s * SP_NS_PER_S,
+        .timeout_ns = (int64_t)config->timeout_s * SP_NS_PER_S,
         .init_timeout_ns = EMU_ENV_INIT_TIMEOUT_NS,
         .verbose = verbose,
     };
@@ -147,8 +149,8 @@ emu_function_destroy(emu_function_t **self_p)
     for (size_t i = 0; i < self->start_count; i++) {
         s_start_t *start = &self->starts[(self->start_head + i) % self->start_cap];
         emu_pool_remove(self->pool, start->slot);
-        emu_invocation_fail(&start->invocation, EMU_INVOCATION_ABORTED, "ServiceException",
-                            "the function was shut down");
+        emu_invocation_fail(&start->invocation, EMU_INVOCATION_ABORTED,
+                            "ServiceException", "the function was shut down");
     }
     free(self->starts);
     if (self->pool) {
@@ -275,7 +277,8 @@ bool
 emu_function_saturated(emu_function_t *self)
 {
     assert(self);
-    return emu_pool_idle(self->pool) == 0 && emu_pool_size(self->pool) >= emu_pool_cap(self->pool);
+    return emu_pool_idle(self->pool) == 0 &&
+           emu_pool_size(self->pool) >= emu_pool_cap(self->pool);
 }
 
 emu_function_result_t
@@ -321,7 +324,7 @@ emu_function_environment(emu_function_t *self, size_t *count_p)
     assert(self);
     if (count_p)
         *count_p = self->env_count;
-    return (const char *const *) self->env;
+    return (const char *const *)self->env;
 }
 
 void
@@ -341,7 +344,7 @@ typedef struct {
     emu_loop_t *loop;
     int done;
     int ok;
-    int target;                 //  stop after this many completions
+    int target; //  stop after this many completions
     emu_invocation_t *invocations[8];
 } s_test_t;
 
@@ -415,7 +418,7 @@ emu_function_test(bool verbose)
     CHECK_STR(s_test_lookup(function, "AWS_LAMBDA_LOG_GROUP_NAME"), "/aws/lambda/demo");
     CHECK_STR(s_test_lookup(function, "_HANDLER"), "bootstrap");
     CHECK_TRUE(s_test_lookup(function, "LAMBDA_TASK_ROOT")[0] == '/');
-    CHECK_STR(s_test_lookup(function, "TZ"), ":Europe/Paris");   //  --env overrides
+    CHECK_STR(s_test_lookup(function, "TZ"), ":Europe/Paris"); //  --env overrides
     CHECK_STR(s_test_lookup(function, "STAMPEDE_HOLD_MS"), "300");
     CHECK_NOT_NULL(s_test_lookup(function, "PATH"));
     CHECK_NULL(s_test_lookup(function, "AWS_LAMBDA_RUNTIME_API"));
@@ -436,17 +439,19 @@ emu_function_test(bool verbose)
     emu_function_stats(function, &stats);
     CHECK_INT(stats.invocations, 2);
     CHECK_INT(stats.throttles, 4);
-    CHECK_INT(stats.spawns, 0);         //  queued: started by the loop
+    CHECK_INT(stats.spawns, 0); //  queued: started by the loop
     CHECK_INT(stats.starting, 2);
     CHECK_INT(stats.environments, 2);
     CHECK_INT(stats.idle, 0);
     CHECK_INT(stats.cap, 2);
     test.target = 2;
-    emu_timer_t *guard = emu_loop_timer_start(test.loop, 20 * SP_NS_PER_S, s_test_expired, NULL);
+    emu_timer_t *guard =
+        emu_loop_timer_start(test.loop, 20 * SP_NS_PER_S, s_test_expired, NULL);
     CHECK_INT(emu_loop_run(test.loop), 0);
     CHECK_INT(test.ok, 2);
     //  Let both environments come back to /next.
-    CHECK_NOT_NULL(emu_loop_timer_start(test.loop, 200 * SP_NS_PER_MS, s_test_stop, NULL));
+    CHECK_NOT_NULL(
+        emu_loop_timer_start(test.loop, 200 * SP_NS_PER_MS, s_test_stop, NULL));
     CHECK_INT(emu_loop_run(test.loop), 0);
     emu_function_stats(function, &stats);
     CHECK_INT(stats.idle, 2);
@@ -457,7 +462,8 @@ emu_function_test(bool verbose)
     //  The second wave reuses them: no new spawn.
     for (int i = 5; i < 7; i++) {
         test.invocations[i] = s_test_invocation(&test);
-        CHECK_INT(emu_function_invoke(function, test.invocations[i]), EMU_FUNCTION_DISPATCHED);
+        CHECK_INT(emu_function_invoke(function, test.invocations[i]),
+                  EMU_FUNCTION_DISPATCHED);
     }
     emu_function_stats(function, &stats);
     CHECK_INT(stats.spawns, 2);
@@ -466,14 +472,16 @@ emu_function_test(bool verbose)
     CHECK_INT(emu_loop_run(test.loop), 0);
     CHECK_INT(test.ok, 4);
     emu_loop_timer_cancel(test.loop, &guard);
-    CHECK_NOT_NULL(emu_loop_timer_start(test.loop, 200 * SP_NS_PER_MS, s_test_stop, NULL));
+    CHECK_NOT_NULL(
+        emu_loop_timer_start(test.loop, 200 * SP_NS_PER_MS, s_test_stop, NULL));
     CHECK_INT(emu_loop_run(test.loop), 0);
     for (int i = 0; i < 7; i++)
         emu_invocation_destroy(&test.invocations[i]);
 
     //  In flight when the function is destroyed: handed back ABORTED.
     test.invocations[0] = s_test_invocation(&test);
-    CHECK_INT(emu_function_invoke(function, test.invocations[0]), EMU_FUNCTION_DISPATCHED);
+    CHECK_INT(emu_function_invoke(function, test.invocations[0]),
+              EMU_FUNCTION_DISPATCHED);
     emu_function_destroy(&function);
     CHECK_NULL(function);
     CHECK_INT(emu_invocation_outcome(test.invocations[0]), EMU_INVOCATION_ABORTED);
@@ -482,7 +490,8 @@ emu_function_test(bool verbose)
     //  Still queued to start when the function is destroyed: the same.
     function = emu_function_new(test.loop, &config, verbose);
     test.invocations[0] = s_test_invocation(&test);
-    CHECK_INT(emu_function_invoke(function, test.invocations[0]), EMU_FUNCTION_DISPATCHED);
+    CHECK_INT(emu_function_invoke(function, test.invocations[0]),
+              EMU_FUNCTION_DISPATCHED);
     emu_function_destroy(&function);
     CHECK_INT(emu_invocation_outcome(test.invocations[0]), EMU_INVOCATION_ABORTED);
     emu_invocation_destroy(&test.invocations[0]);
@@ -498,13 +507,15 @@ emu_function_test(bool verbose)
     function = emu_function_new(test.loop, &config, verbose);
     emu_function_stats(function, &stats);
     CHECK_INT(stats.cap, EMU_CONFIG_ACCOUNT_LIMIT);
-    CHECK_INT(emu_function_invoke(function, test.invocations[0]), EMU_FUNCTION_DISPATCHED);
+    CHECK_INT(emu_function_invoke(function, test.invocations[0]),
+              EMU_FUNCTION_DISPATCHED);
     test.done = 0;
     test.target = 1;
     CHECK_INT(emu_loop_run(test.loop), 0);
     CHECK_INT(emu_invocation_outcome(test.invocations[0]), EMU_INVOCATION_INIT_ERROR);
     CHECK_STR(emu_invocation_payload(test.invocations[0], NULL),
-              "{\"errorMessage\":\"cannot start /nonexistent/bootstrap: No such file or directory\","
+              "{\"errorMessage\":\"cannot start /nonexistent/bootstrap: No such file or "
+              "directory\","
               "\"errorType\":\"Runtime.InvalidEntrypoint\"}");
     emu_function_stats(function, &stats);
     CHECK_INT(stats.spawn_failures, 1);

@@ -40,20 +40,20 @@
 typedef struct _emu_function_t emu_function_t;
 
 typedef enum {
-    EMU_FUNCTION_DISPATCHED,    //  an environment has it: completion follows
-    EMU_FUNCTION_THROTTLED,     //  concurrency cap reached: answer 429 now
-    EMU_FUNCTION_FAILED,        //  out of memory
+    EMU_FUNCTION_DISPATCHED, //  an environment has it: completion follows
+    EMU_FUNCTION_THROTTLED,  //  concurrency cap reached: answer 429 now
+    EMU_FUNCTION_FAILED,     //  out of memory
 } emu_function_result_t;
 
 typedef struct {
-    uint64_t invocations;       //  dispatched to an environment
+    uint64_t invocations; //  dispatched to an environment
     uint64_t throttles;
-    uint64_t spawns;            //  environments started (cold starts)
+    uint64_t spawns; //  environments started (cold starts)
     uint64_t spawn_failures;
-    size_t starting;            //  waiting in the start queue
-    size_t environments;        //  live now (busy + idle, queued included)
+    size_t starting;     //  waiting in the start queue
+    size_t environments; //  live now (busy + idle, queued included)
     size_t idle;
-    size_t cap;                 //  concurrency cap
+    size_t cap; //  concurrency cap
 } emu_function_stats_t;
 
 //  Creates the function from `config` (borrowed for the function's life).
@@ -72,7 +72,8 @@ bool emu_function_saturated(emu_function_t *self);
 //  Dispatches `invocation` (borrowed until handed back through its done
 //  callback, which never runs inside this call). An environment that
 //  cannot start hands it back as INIT_ERROR (Runtime.InvalidEntrypoint).
-emu_function_result_t emu_function_invoke(emu_function_t *self, emu_invocation_t *invocation);
+emu_function_result_t emu_function_invoke(emu_function_t *self,
+                                          emu_invocation_t *invocation);
 
 //  Counts a throttle answered by a front door without invoking.
 void emu_function_count_throttle(emu_function_t *self);

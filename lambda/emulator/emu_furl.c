@@ -22,16 +22,13 @@ s_utf8_sequence(const unsigned char *s, size_t len)
     if (c >= 0xc2 && c <= 0xdf) {
         n = 2;
         cp = c & 0x1f;
-    }
-    else if (c >= 0xe0 && c <= 0xef) {
+    } else if (c >= 0xe0 && c <= 0xef) {
         n = 3;
         cp = c & 0x0f;
-    }
-    else if (c >= 0xf0 && c <= 0xf4) {
+    } else if (c >= 0xf0 && c <= 0xf4) {
         n = 4;
         cp = c & 0x07;
-    }
-    else
+    } else
         return 0;
     if (len < n)
         return 0;
@@ -59,15 +56,14 @@ s_text(const char *text, size_t len)
     if (!lossy)
         return NULL;
     size_t out = 0;
-    const unsigned char *in = (const unsigned char *) text;
+    const unsigned char *in = (const unsigned char *)text;
     for (size_t i = 0; i < len;) {
         size_t n = s_utf8_sequence(in + i, len - i);
         if (n == 0) {
             memcpy(lossy + out, "\xef\xbf\xbd", 3);
             out += 3;
             i++;
-        }
-        else {
+        } else {
             memcpy(lossy + out, in + i, n);
             out += n;
             i += n;
@@ -90,7 +86,7 @@ emu_furl_url_id(const char *function, char out[33])
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     uint64_t hash = UINT64_C(0xcbf29ce484222325);
     for (const char *p = function; *p; p++) {
-        hash ^= (unsigned char) *p;
+        hash ^= (unsigned char)*p;
         hash *= UINT64_C(0x100000001b3);
     }
     for (int i = 0; i < 32; i++) {
@@ -125,10 +121,9 @@ s_percent_decode(const char *in, size_t len, char *out)
             lo = s_hex(in[i + 2]);
         }
         if (hi >= 0 && lo >= 0) {
-            out[o++] = (char) (hi * 16 + lo);
+            out[o++] = (char)(hi * 16 + lo);
             i += 2;
-        }
-        else
+        } else
             out[o++] = in[i];
     }
     return o;
@@ -167,20 +162,22 @@ emu_furl_query_parameters(const char *query, size_t len)
     for (size_t start = 0; start < len && count < EMU_FURL_PARAMS_MAX;) {
         const char *piece = query + start;
         const char *amp = memchr(piece, '&', len - start);
-        size_t piece_len = amp ? (size_t) (amp - piece) : len - start;
+        size_t piece_len = amp ? (size_t)(amp - piece) : len - start;
         start += piece_len + 1;
         if (piece_len == 0)
             continue;
         const char *eq = memchr(piece, '=', piece_len);
-        size_t key_len = eq ? (size_t) (eq - piece) : piece_len;
+        size_t key_len = eq ? (size_t)(eq - piece) : piece_len;
         size_t key_out = s_percent_decode(piece, key_len, key);
-        size_t value_out = eq ? s_percent_decode(eq + 1, piece_len - key_len - 1, value) : 0;
+        size_t value_out =
+            eq ? s_percent_decode(eq + 1, piece_len - key_len - 1, value) : 0;
         json_t *key_json = s_text(key, key_out);
         json_t *value_json = s_text(value, value_out);
         //  Keys are C strings in jansson: one with a NUL cannot be a key.
-        bool usable = key_json && value_json && strlen(json_string_value(key_json))
-                                                     == json_string_length(key_json);
-        if (usable && s_join(params, json_string_value(key_json), json_incref(value_json)))
+        bool usable = key_json && value_json &&
+                      strlen(json_string_value(key_json)) == json_string_length(key_json);
+        if (usable &&
+            s_join(params, json_string_value(key_json), json_incref(value_json)))
             usable = false;
         json_decref(key_json);
         json_decref(value_json);
@@ -215,7 +212,7 @@ s_add_headers(const emu_furl_request_t *request, json_t *headers, json_t *cookie
         if (name_len == 0 || name_len >= sizeof name)
             continue;
         for (size_t c = 0; c <= name_len; c++)
-            name[c] = (char) tolower((unsigned char) header->name[c]);
+            name[c] = (char)tolower((unsigned char)header->name[c]);
         if (strcmp(name, "cookie") == 0) {
             //  "a=1; b=2" -> ["a=1", "b=2"]
             const char *at = header->value;
@@ -261,7 +258,7 @@ emu_furl_event(const emu_furl_request_t *r, size_t *len_p)
     emu_furl_url_id(r->function, url_id);
     char domain[96];
     snprintf(domain, sizeof domain, "%s.lambda-url.%s.on.aws", url_id, EMU_FURL_REGION);
-    time_t seconds = (time_t) (r->time_ns / 1000000000);
+    time_t seconds = (time_t)(r->time_ns / 1000000000);
     struct tm tm;
     gmtime_r(&seconds, &tm);
     char when[64];
@@ -273,28 +270,18 @@ emu_furl_event(const emu_furl_request_t *r, size_t *len_p)
     json_t *event = NULL, *context = NULL;
     if (!headers || !cookies || s_add_headers(r, headers, cookies))
         goto out;
-    json_t *http = json_pack("{s:o, s:o, s:s, s:s, s:o}",
-                             "method", s_cstr(r->method),
-                             "path", s_text(r->path, r->path_len),
-                             "protocol", r->protocol,
-                             "sourceIp", r->source_ip,
-                             "userAgent", s_cstr(agent));
-    context = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:I}",
-                                "accountId", EMU_FURL_ACCOUNT_ID,
-                                "apiId", url_id,
-                                "domainName", domain,
-                                "domainPrefix", url_id,
-                                "http", http,
-                                "requestId", r->request_id,
-                                "routeKey", "$default",
-                                "stage", "$default",
-                                "time", when,
-                                "timeEpoch", (json_int_t) (r->time_ns / 1000000));
-    event = json_pack("{s:s, s:s, s:o, s:o}",
-                      "version", "2.0",
-                      "routeKey", "$default",
-                      "rawPath", s_text(r->path, r->path_len),
-                      "rawQueryString", s_text(r->query, r->query_len));
+    json_t *http =
+        json_pack("{s:o, s:o, s:s, s:s, s:o}", "method", s_cstr(r->method), "path",
+                  s_text(r->path, r->path_len), "protocol", r->protocol, "sourceIp",
+                  r->source_ip, "userAgent", s_cstr(agent));
+    context = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:I}", "accountId",
+                        EMU_FURL_ACCOUNT_ID, "apiId", url_id, "domainName", domain,
+                        "domainPrefix", url_id, "http", http, "requestId", r->request_id,
+                        "routeKey", "$default", "stage", "$default", "time", when,
+                        "timeEpoch", (json_int_t)(r->time_ns / 1000000));
+    event = json_pack("{s:s, s:s, s:o, s:o}", "version", "2.0", "routeKey", "$default",
+                      "rawPath", s_text(r->path, r->path_len), "rawQueryString",
+                      s_text(r->query, r->query_len));
     if (!context || !event)
         goto out;
     if (json_array_size(cookies) > 0 && json_object_set(event, "cookies", cookies))
@@ -339,8 +326,8 @@ emu_furl_error(int status, const char *type, const char *message)
 {
     emu_reply_t *reply = emu_reply_new(status);
     json_t *doc = json_pack("{s:s}", "Message", message);
-    if (!reply || !doc || emu_reply_set_json(reply, doc)
-        || (type && emu_reply_add_header(reply, "x-amzn-ErrorType", type))) {
+    if (!reply || !doc || emu_reply_set_json(reply, doc) ||
+        (type && emu_reply_add_header(reply, "x-amzn-ErrorType", type))) {
         json_decref(doc);
         emu_reply_destroy(&reply);
         return NULL;
@@ -359,8 +346,9 @@ emu_furl_throttle(void)
 static bool
 s_hop_by_hop(const char *name)
 {
-    static const char *names[] = {"connection", "content-length", "transfer-encoding",
-                                  "keep-alive", "upgrade", "date", "trailer", NULL};
+    static const char *names[] = {
+        "connection", "content-length", "transfer-encoding", "keep-alive",
+        "upgrade",    "date",           "trailer",           NULL};
     for (int i = 0; names[i]; i++)
         if (strcasecmp(name, names[i]) == 0)
             return true;
@@ -382,14 +370,15 @@ static bool
 s_scalar_text(json_t *value, char *out, size_t size)
 {
     if (json_is_string(value)) {
-        if (json_string_length(value) >= size
-            || strlen(json_string_value(value)) != json_string_length(value))
+        if (json_string_length(value) >= size ||
+            strlen(json_string_value(value)) != json_string_length(value))
             return false;
         snprintf(out, size, "%s", json_string_value(value));
         return true;
     }
     if (json_is_integer(value))
-        return snprintf(out, size, "%" JSON_INTEGER_FORMAT, json_integer_value(value)) > 0;
+        return snprintf(out, size, "%" JSON_INTEGER_FORMAT, json_integer_value(value)) >
+               0;
     if (json_is_real(value))
         return snprintf(out, size, "%.17g", json_real_value(value)) > 0;
     if (json_is_boolean(value))
@@ -449,10 +438,10 @@ static const char *
 s_map_structured(emu_reply_t *reply, json_t *doc)
 {
     json_t *status = json_object_get(doc, "statusCode");
-    if (!json_is_integer(status) || json_integer_value(status) < 100
-        || json_integer_value(status) > 599)
+    if (!json_is_integer(status) || json_integer_value(status) < 100 ||
+        json_integer_value(status) > 599)
         return "statusCode must be an integer 100..599";
-    emu_reply_set_status(reply, (int) json_integer_value(status));
+    emu_reply_set_status(reply, (int)json_integer_value(status));
 
     json_t *headers = json_object_get(doc, "headers");
     if (headers && !json_is_null(headers)) {
@@ -460,7 +449,8 @@ s_map_structured(emu_reply_t *reply, json_t *doc)
             return "headers must be an object";
         const char *name;
         json_t *value;
-        json_object_foreach(headers, name, value) {
+        json_object_foreach(headers, name, value)
+        {
             char text[EMU_REPLY_VALUE_MAX + 1];
             if (!s_scalar_text(value, text, sizeof text))
                 return "header values must be strings, numbers or booleans";
@@ -476,21 +466,23 @@ s_map_structured(emu_reply_t *reply, json_t *doc)
             return "cookies must be an array";
         size_t i;
         json_t *cookie;
-        json_array_foreach(cookies, i, cookie) {
+        json_array_foreach(cookies, i, cookie)
+        {
             char text[EMU_REPLY_VALUE_MAX + 1];
-            if (!json_is_string(cookie) || !s_scalar_text(cookie, text, sizeof text)
-                || emu_reply_add_header(reply, "Set-Cookie", text))
+            if (!json_is_string(cookie) || !s_scalar_text(cookie, text, sizeof text) ||
+                emu_reply_add_header(reply, "Set-Cookie", text))
                 return "cookies must be valid header values";
         }
     }
     json_t *base64 = json_object_get(doc, "isBase64Encoded");
     if (base64 && !json_is_boolean(base64) && !json_is_null(base64))
         return "isBase64Encoded must be a boolean";
-    const char *reason = s_map_body(reply, json_object_get(doc, "body"), json_is_true(base64));
+    const char *reason =
+        s_map_body(reply, json_object_get(doc, "body"), json_is_true(base64));
     if (reason)
         return reason;
-    if (!emu_reply_header(reply, "Content-Type")
-        && emu_reply_add_header(reply, "Content-Type", "application/json"))
+    if (!emu_reply_header(reply, "Content-Type") &&
+        emu_reply_add_header(reply, "Content-Type", "application/json"))
         return "too many headers";
     return NULL;
 }
@@ -513,8 +505,8 @@ emu_furl_map_payload(const char *payload, size_t len)
         return reply;
     }
     json_decref(doc);
-    if (emu_reply_set_body(reply, payload, len)
-        || emu_reply_add_header(reply, "Content-Type", "application/json")) {
+    if (emu_reply_set_body(reply, payload, len) ||
+        emu_reply_add_header(reply, "Content-Type", "application/json")) {
         emu_reply_destroy(&reply);
         return s_invalid("response too large");
     }
@@ -541,9 +533,9 @@ emu_furl_reply(emu_invocation_t *invocation)
     emu_reply_t *reply = emu_reply_new(502);
     if (!reply)
         return NULL;
-    if (emu_reply_set_body(reply, payload, len)
-        || emu_reply_add_header(reply, "Content-Type", "application/json")
-        || emu_reply_add_header(reply, "X-Amz-Function-Error", "Unhandled"))
+    if (emu_reply_set_body(reply, payload, len) ||
+        emu_reply_add_header(reply, "Content-Type", "application/json") ||
+        emu_reply_add_header(reply, "X-Amz-Function-Error", "Unhandled"))
         emu_reply_destroy(&reply);
     return reply;
 }
@@ -586,7 +578,8 @@ s_test_event(void)
         {"X-Multi", "a"},
         {"x-multi", "b"},
         {"Cookie", "s=1; theme=dark"},
-        {"X-Bin", "\xff" "ok"},
+        {"X-Bin", "\xff"
+                  "ok"},
     };
     emu_furl_request_t request = {
         .function = "demo",
@@ -618,22 +611,24 @@ s_test_event(void)
     CHECK_NOT_NULL(event);
     CHECK_INT(len, strlen(event));
     char expected[4096];
-    snprintf(expected, sizeof expected,
-             "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"rawPath\":\"/my/path\","
-             "\"rawQueryString\":\"a=1&a=2&b=%%41+c&flag\","
-             "\"cookies\":[\"s=1\",\"theme=dark\"],"
-             "\"headers\":{\"host\":\"127.0.0.1:9000\",\"user-agent\":\"curl/7.88.1\","
-             "\"x-multi\":\"a,b\",\"x-bin\":\"\xef\xbf\xbdok\"},"
-             "\"queryStringParameters\":{\"a\":\"1,2\",\"b\":\"A+c\",\"flag\":\"\"},"
-             "\"requestContext\":{\"accountId\":\"123456789012\",\"apiId\":\"%s\","
-             "\"domainName\":\"%s.lambda-url.us-east-1.on.aws\",\"domainPrefix\":\"%s\","
-             "\"http\":{\"method\":\"POST\",\"path\":\"/my/path\",\"protocol\":\"HTTP/1.1\","
-             "\"sourceIp\":\"127.0.0.1\",\"userAgent\":\"curl/7.88.1\"},"
-             "\"requestId\":\"11111111-2222-4333-8444-555555555555\",\"routeKey\":\"$default\","
-             "\"stage\":\"$default\",\"time\":\"04/Mar/2020:19:03:58 +0000\","
-             "\"timeEpoch\":1583348638390},"
-             "\"body\":\"Hello from client!\",\"isBase64Encoded\":false}",
-             url_id, url_id, url_id);
+    snprintf(
+        expected, sizeof expected,
+        "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"rawPath\":\"/my/path\","
+        "\"rawQueryString\":\"a=1&a=2&b=%%41+c&flag\","
+        "\"cookies\":[\"s=1\",\"theme=dark\"],"
+        "\"headers\":{\"host\":\"127.0.0.1:9000\",\"user-agent\":\"curl/7.88.1\","
+        "\"x-multi\":\"a,b\",\"x-bin\":\"\xef\xbf\xbdok\"},"
+        "\"queryStringParameters\":{\"a\":\"1,2\",\"b\":\"A+c\",\"flag\":\"\"},"
+        "\"requestContext\":{\"accountId\":\"123456789012\",\"apiId\":\"%s\","
+        "\"domainName\":\"%s.lambda-url.us-east-1.on.aws\",\"domainPrefix\":\"%s\","
+        "\"http\":{\"method\":\"POST\",\"path\":\"/my/path\",\"protocol\":\"HTTP/1.1\","
+        "\"sourceIp\":\"127.0.0.1\",\"userAgent\":\"curl/7.88.1\"},"
+        "\"requestId\":\"11111111-2222-4333-8444-555555555555\",\"routeKey\":\"$"
+        "default\","
+        "\"stage\":\"$default\",\"time\":\"04/Mar/2020:19:03:58 +0000\","
+        "\"timeEpoch\":1583348638390},"
+        "\"body\":\"Hello from client!\",\"isBase64Encoded\":false}",
+        url_id, url_id, url_id);
     CHECK_STR(event, expected);
     free(event);
 
@@ -686,12 +681,12 @@ s_test_mapping(void)
     emu_reply_destroy(&reply);
     s_check_map("{\"statusCode\":204}", 204, "", "application/json");
     s_check_map("{\"statusCode\":200,\"body\":{\"k\":[1]}}", 200, "{\"k\":[1]}", NULL);
-    s_check_map("{\"statusCode\":200,\"body\":\"aGk=\",\"isBase64Encoded\":true}", 200, "hi",
-                NULL);
+    s_check_map("{\"statusCode\":200,\"body\":\"aGk=\",\"isBase64Encoded\":true}", 200,
+                "hi", NULL);
     s_check_map("{\"statusCode\":200,\"body\":\"aGk=\",\"isBase64Encoded\":false}", 200,
                 "aGk=", NULL);
-    s_check_map("{\"statusCode\":200,\"body\":null,\"headers\":null,\"cookies\":null}", 200, "",
-                NULL);
+    s_check_map("{\"statusCode\":200,\"body\":null,\"headers\":null,\"cookies\":null}",
+                200, "", NULL);
 
     //  Invalid structured answers: 502 with the reason in a header.
     const char *invalid[] = {
@@ -720,7 +715,8 @@ s_test_mapping(void)
         emu_reply_destroy(&reply);
     }
     reply = emu_furl_map_payload(invalid[0], strlen(invalid[0]));
-    CHECK_STR(emu_reply_header(reply, "X-Stampede-Error"), "statusCode must be an integer 100..599");
+    CHECK_STR(emu_reply_header(reply, "X-Stampede-Error"),
+              "statusCode must be an integer 100..599");
     emu_reply_destroy(&reply);
 }
 
@@ -796,5 +792,5 @@ emu_furl_test(bool verbose)
     s_test_event();
     s_test_mapping();
     s_test_outcomes();
-    (void) verbose;
+    (void)verbose;
 }

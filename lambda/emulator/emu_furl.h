@@ -40,22 +40,22 @@
 #define EMU_FURL_PARAMS_MAX 1000
 
 typedef struct {
-    const char *name;           //  as received
+    const char *name; //  as received
     const char *value;
 } emu_furl_header_t;
 
 //  One front-door request, as received. Strings are borrowed.
 typedef struct {
-    const char *function;       //  function name
-    const char *request_id;     //  the invocation's request id
+    const char *function;   //  function name
+    const char *request_id; //  the invocation's request id
     const char *method;
-    const char *path;           //  rawPath (not decoded)
+    const char *path; //  rawPath (not decoded)
     size_t path_len;
-    const char *query;          //  rawQueryString (not decoded, no '?')
+    const char *query; //  rawQueryString (not decoded, no '?')
     size_t query_len;
-    const char *protocol;       //  "HTTP/1.1"
+    const char *protocol; //  "HTTP/1.1"
     const char *source_ip;
-    int64_t time_ns;            //  CLOCK_REALTIME when it was received
+    int64_t time_ns; //  CLOCK_REALTIME when it was received
     const emu_furl_header_t *headers;
     size_t header_count;
     const void *body;

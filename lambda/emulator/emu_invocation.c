@@ -10,16 +10,16 @@
 #include <sys/random.h>
 
 struct _emu_invocation_t {
-    char request_id[129];       //  ours (36 chars) or a caller's, truncated
-    char *event;                //  owned
+    char request_id[129]; //  ours (36 chars) or a caller's, truncated
+    char *event;          //  owned
     size_t event_len;
     emu_invocation_done_fn *done;
     void *done_arg;
-    char environment[96];       //  which environment served it
-    bool cold;                  //  that environment started for it
-    int64_t init_ns;            //  its init duration
+    char environment[96]; //  which environment served it
+    bool cold;            //  that environment started for it
+    int64_t init_ns;      //  its init duration
     emu_invocation_outcome_t outcome;
-    char *payload;              //  owned, NUL-terminated
+    char *payload; //  owned, NUL-terminated
     size_t payload_len;
 };
 
@@ -32,15 +32,15 @@ emu_invocation_new_id(char out[EMU_INVOCATION_ID_SIZE])
         ssize_t n = getrandom(b + got, sizeof b - got, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        assert(n > 0);  //  getrandom never fails for 16 bytes once seeded
-        got += (size_t) n;
+        assert(n > 0); //  getrandom never fails for 16 bytes once seeded
+        got += (size_t)n;
     }
-    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, EMU_INVOCATION_ID_SIZE,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
 }
 
 emu_invocation_t *
@@ -198,7 +198,7 @@ emu_invocation_outcome_name(emu_invocation_outcome_t outcome)
 typedef struct {
     int calls;
     emu_invocation_outcome_t seen;
-    bool destroy;               //  destroy inside the callback
+    bool destroy; //  destroy inside the callback
 } s_done_t;
 
 static void
@@ -267,18 +267,20 @@ emu_invocation_test(bool verbose)
     event = strdup("{}");
     inv = emu_invocation_new("x", &event, 2, s_test_done, &done);
     borrowed = inv;
-    emu_invocation_fail(&borrowed, EMU_INVOCATION_EXIT, "Runtime.ExitError", "exit status 3");
+    emu_invocation_fail(&borrowed, EMU_INVOCATION_EXIT, "Runtime.ExitError",
+                        "exit status 3");
     CHECK_STR(emu_invocation_payload(inv, NULL),
               "{\"errorMessage\":\"exit status 3\",\"errorType\":\"Runtime.ExitError\"}");
     emu_invocation_destroy(&inv);
 
     CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_PENDING), "pending");
     CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_OK), "ok");
-    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_FUNCTION_ERROR), "function_error");
+    CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_FUNCTION_ERROR),
+              "function_error");
     CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_TIMEOUT), "timeout");
     CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_EXIT), "exit");
     CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_INIT_ERROR), "init_error");
     CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_TOO_LARGE), "too_large");
     CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_ABORTED), "aborted");
-    (void) verbose;
+    (void)verbose;
 }

@@ -23,14 +23,14 @@
 typedef struct _emu_invocation_t emu_invocation_t;
 
 typedef enum {
-    EMU_INVOCATION_PENDING,         //  not over yet
-    EMU_INVOCATION_OK,              //  the function posted its response
-    EMU_INVOCATION_FUNCTION_ERROR,  //  the function posted an invocation error
-    EMU_INVOCATION_TIMEOUT,         //  over the function timeout (Sandbox.Timedout)
-    EMU_INVOCATION_EXIT,            //  the runtime exited or crashed
-    EMU_INVOCATION_INIT_ERROR,      //  init failed, timed out, or could not start
-    EMU_INVOCATION_TOO_LARGE,       //  response over the payload limit
-    EMU_INVOCATION_ABORTED,         //  the emulator is shutting down
+    EMU_INVOCATION_PENDING,        //  not over yet
+    EMU_INVOCATION_OK,             //  the function posted its response
+    EMU_INVOCATION_FUNCTION_ERROR, //  the function posted an invocation error
+    EMU_INVOCATION_TIMEOUT,        //  over the function timeout (Sandbox.Timedout)
+    EMU_INVOCATION_EXIT,           //  the runtime exited or crashed
+    EMU_INVOCATION_INIT_ERROR,     //  init failed, timed out, or could not start
+    EMU_INVOCATION_TOO_LARGE,      //  response over the payload limit
+    EMU_INVOCATION_ABORTED,        //  the emulator is shutting down
 } emu_invocation_outcome_t;
 
 typedef void(emu_invocation_done_fn)(emu_invocation_t *invocation, void *arg);
@@ -41,8 +41,9 @@ void emu_invocation_new_id(char out[EMU_INVOCATION_ID_SIZE]);
 //  Creates an invocation of `request_id` (copied) taking ownership of the
 //  malloc'd `*event_p` (nulled). `done` is called once at completion.
 //  NULL when memory runs out (the event is freed then too).
-emu_invocation_t *emu_invocation_new(const char *request_id, char **event_p, size_t event_len,
-                                     emu_invocation_done_fn *done, void *arg);
+emu_invocation_t *emu_invocation_new(const char *request_id, char **event_p,
+                                     size_t event_len, emu_invocation_done_fn *done,
+                                     void *arg);
 
 //  Frees the invocation. Safe on NULL; nulls *self_p.
 void emu_invocation_destroy(emu_invocation_t **self_p);
@@ -54,8 +55,8 @@ const char *emu_invocation_event(emu_invocation_t *self, size_t *len_p);
 
 //  Notes which environment took the invocation and whether it had to
 //  start for it (cold), with its init duration.
-void emu_invocation_set_environment(emu_invocation_t *self, const char *environment, bool cold,
-                                    int64_t init_ns);
+void emu_invocation_set_environment(emu_invocation_t *self, const char *environment,
+                                    bool cold, int64_t init_ns);
 const char *emu_invocation_environment(emu_invocation_t *self);
 bool emu_invocation_cold(emu_invocation_t *self);
 int64_t emu_invocation_init_ns(emu_invocation_t *self);

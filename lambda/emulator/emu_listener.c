@@ -30,8 +30,7 @@ s_split(const char *hostport, char *host, size_t host_size, const char **port_te
             return -1;
         }
         *port_text = end + 2;
-    }
-    else {
+    } else {
         end = strrchr(hostport, ':');
         if (!end) {
             snprintf(err, err_size, "expected HOST:PORT");
@@ -39,7 +38,7 @@ s_split(const char *hostport, char *host, size_t host_size, const char **port_te
         }
         *port_text = end + 1;
     }
-    size_t len = (size_t) (end - start);
+    size_t len = (size_t)(end - start);
     if (len == 0 || len >= host_size) {
         snprintf(err, err_size, "host is empty or too long");
         return -1;
@@ -50,8 +49,8 @@ s_split(const char *hostport, char *host, size_t host_size, const char **port_te
 }
 
 int
-emu_listener_parse(const char *hostport, struct sockaddr_storage *addr, socklen_t *addr_len,
-                   char *err, size_t err_size)
+emu_listener_parse(const char *hostport, struct sockaddr_storage *addr,
+                   socklen_t *addr_len, char *err, size_t err_size)
 {
     assert(addr && addr_len);
     char host[64];
@@ -68,17 +67,17 @@ emu_listener_parse(const char *hostport, struct sockaddr_storage *addr, socklen_
         snprintf(err, err_size, "port must be 0..65535");
         return -1;
     }
-    struct sockaddr_in *in4 = (struct sockaddr_in *) addr;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) addr;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
     if (!v6 && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t) port);
+        in4->sin_port = htons((uint16_t)port);
         *addr_len = sizeof *in4;
         return 0;
     }
     if (v6 && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t) port);
+        in6->sin6_port = htons((uint16_t)port);
         *addr_len = sizeof *in6;
         return 0;
     }
@@ -103,7 +102,7 @@ emu_listener_open(const char *hostport, int backlog, uint16_t *port_p, char *err
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (addr.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *) &addr, addr_len) != 0) {
+    if (bind(fd, (struct sockaddr *)&addr, addr_len) != 0) {
         snprintf(err, err_size, "bind %s: %s", hostport, strerror(errno));
         goto fail;
     }
@@ -112,13 +111,14 @@ emu_listener_open(const char *hostport, int backlog, uint16_t *port_p, char *err
         goto fail;
     }
     addr_len = sizeof addr;
-    if (getsockname(fd, (struct sockaddr *) &addr, &addr_len) != 0) {
+    if (getsockname(fd, (struct sockaddr *)&addr, &addr_len) != 0) {
         snprintf(err, err_size, "getsockname: %s", strerror(errno));
         goto fail;
     }
     if (port_p)
-        *port_p = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &addr)->sin6_port
-                                                   : ((struct sockaddr_in *) &addr)->sin_port);
+        *port_p =
+            ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                             : ((struct sockaddr_in *)&addr)->sin_port);
     return fd;
 fail:
     close(fd);
@@ -134,7 +134,7 @@ emu_listener_format(const char *hostport, uint16_t port, char *out, size_t size)
     if (s_split(hostport, host, sizeof host, &port_text, &v6, err, sizeof err))
         return -1;
     int n = snprintf(out, size, v6 ? "[%s]:%u" : "%s:%u", host, port);
-    return n > 0 && (size_t) n < size ? 0 : -1;
+    return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
 void
@@ -145,7 +145,7 @@ emu_listener_test(bool verbose)
     char err[128];
     CHECK_INT(emu_listener_parse("127.0.0.1:9000", &addr, &len, err, sizeof err), 0);
     CHECK_INT(addr.ss_family, AF_INET);
-    CHECK_INT(ntohs(((struct sockaddr_in *) &addr)->sin_port), 9000);
+    CHECK_INT(ntohs(((struct sockaddr_in *)&addr)->sin_port), 9000);
     CHECK_INT(emu_listener_parse("0.0.0.0:0", &addr, &len, err, sizeof err), 0);
     CHECK_INT(emu_listener_parse("[::1]:65535", &addr, &len, err, sizeof err), 0);
     CHECK_INT(addr.ss_family, AF_INET6);
@@ -188,5 +188,5 @@ emu_listener_test(bool verbose)
     CHECK_STR(hostport, "[::1]:5");
     CHECK_INT(emu_listener_format("bad", 5, hostport, sizeof hostport), -1);
     CHECK_INT(emu_listener_format("127.0.0.1:0", 65535, hostport, 8), -1);
-    (void) verbose;
+    (void)verbose;
 }

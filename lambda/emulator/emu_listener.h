@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 
 //  Parses `hostport`. Returns 0, or -1 with a reason in `err`.
-int emu_listener_parse(const char *hostport, struct sockaddr_storage *addr, socklen_t *addr_len,
-                       char *err, size_t err_size);
+int emu_listener_parse(const char *hostport, struct sockaddr_storage *addr,
+                       socklen_t *addr_len, char *err, size_t err_size);
 
 //  Binds and listens on `hostport` with `backlog`. Returns the socket and
 //  the bound port in *port_p, or -1 with a reason in `err`.

@@ -19,19 +19,19 @@
 
 typedef struct _s_watch_t s_watch_t;
 struct _s_watch_t {
-    int fd;                     //  the watched descriptor
-    emu_loop_fd_fn *fn;         //  callback
+    int fd;             //  the watched descriptor
+    emu_loop_fd_fn *fn; //  callback
     void *arg;
-    bool removed;               //  unwatched; freed at the end of the iteration
-    s_watch_t *next_garbage;    //  garbage list link
+    bool removed;            //  unwatched; freed at the end of the iteration
+    s_watch_t *next_garbage; //  garbage list link
 };
 
 struct _emu_timer_t {
-    int64_t deadline_ns;        //  CLOCK_MONOTONIC
-    uint64_t seq;               //  ties: earlier timers first
+    int64_t deadline_ns; //  CLOCK_MONOTONIC
+    uint64_t seq;        //  ties: earlier timers first
     emu_loop_fn *fn;
     void *arg;
-    size_t index;               //  position in the heap
+    size_t index; //  position in the heap
 };
 
 typedef struct {
@@ -40,27 +40,27 @@ typedef struct {
 } s_call_t;
 
 struct _emu_loop_mhd_t {
-    struct MHD_Daemon *daemon;  //  borrowed
-    int epoll_fd;               //  the daemon's epoll fd (watched)
-    emu_timer_t *timer;         //  MHD_get_timeout deadline or a kick
-    bool running;               //  inside MHD_run
-    bool removed;               //  removed while running: free after
+    struct MHD_Daemon *daemon; //  borrowed
+    int epoll_fd;              //  the daemon's epoll fd (watched)
+    emu_timer_t *timer;        //  MHD_get_timeout deadline or a kick
+    bool running;              //  inside MHD_run
+    bool removed;              //  removed while running: free after
 };
 
 struct _emu_loop_t {
     int epoll_fd;
-    s_watch_t **watches;        //  indexed by fd
-    size_t watch_slots;         //  length of watches
-    size_t watch_count;         //  live watches
-    s_watch_t *garbage;         //  removed watches of this iteration
-    emu_timer_t **heap;         //  min-heap on (deadline, seq)
+    s_watch_t **watches; //  indexed by fd
+    size_t watch_slots;  //  length of watches
+    size_t watch_count;  //  live watches
+    s_watch_t *garbage;  //  removed watches of this iteration
+    emu_timer_t **heap;  //  min-heap on (deadline, seq)
     size_t heap_count;
     size_t heap_cap;
-    uint64_t timer_seq;         //  next timer sequence number
-    s_call_t *calls;            //  deferred calls, FIFO
+    uint64_t timer_seq; //  next timer sequence number
+    s_call_t *calls;    //  deferred calls, FIFO
     size_t call_count;
     size_t call_cap;
-    bool stopping;              //  emu_loop_stop was called
+    bool stopping; //  emu_loop_stop was called
 };
 
 emu_loop_t *
@@ -111,9 +111,9 @@ int
 emu_loop_watch(emu_loop_t *self, int fd, uint32_t events, emu_loop_fd_fn *fn, void *arg)
 {
     assert(self && fd >= 0 && fn);
-    if ((size_t) fd >= self->watch_slots) {
+    if ((size_t)fd >= self->watch_slots) {
         size_t slots = self->watch_slots ? self->watch_slots : 64;
-        while (slots <= (size_t) fd)
+        while (slots <= (size_t)fd)
             slots *= 2;
         s_watch_t **grown = realloc(self->watches, slots * sizeof *grown);
         if (!grown)
@@ -144,7 +144,7 @@ void
 emu_loop_unwatch(emu_loop_t *self, int fd)
 {
     assert(self);
-    if (fd < 0 || (size_t) fd >= self->watch_slots || !self->watches[fd])
+    if (fd < 0 || (size_t)fd >= self->watch_slots || !self->watches[fd])
         return;
     s_watch_t *watch = self->watches[fd];
     epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
@@ -160,8 +160,8 @@ emu_loop_unwatch(emu_loop_t *self, int fd)
 static bool
 s_before(const emu_timer_t *a, const emu_timer_t *b)
 {
-    return a->deadline_ns < b->deadline_ns
-           || (a->deadline_ns == b->deadline_ns && a->seq < b->seq);
+    return a->deadline_ns < b->deadline_ns ||
+           (a->deadline_ns == b->deadline_ns && a->seq < b->seq);
 }
 
 static void
@@ -193,7 +193,8 @@ s_sift_down(emu_loop_t *self, size_t index)
         size_t child = 2 * index + 1;
         if (child >= self->heap_count)
             break;
-        if (child + 1 < self->heap_count && s_before(self->heap[child + 1], self->heap[child]))
+        if (child + 1 < self->heap_count &&
+            s_before(self->heap[child + 1], self->heap[child]))
             child++;
         if (!s_before(self->heap[child], timer))
             break;
@@ -315,7 +316,7 @@ s_mhd_schedule(emu_loop_t *self, emu_loop_mhd_t *source)
     emu_loop_timer_cancel(self, &source->timer);
     MHD_UNSIGNED_LONG_LONG timeout_ms = 0;
     if (MHD_get_timeout(source->daemon, &timeout_ms) == MHD_YES) {
-        int64_t delay = (int64_t) timeout_ms * SP_NS_PER_MS;
+        int64_t delay = (int64_t)timeout_ms * SP_NS_PER_MS;
         source->timer = emu_loop_timer_start(self, delay, s_mhd_timer, source);
         assert(source->timer);
     }
@@ -352,7 +353,8 @@ emu_loop_mhd_t *
 emu_loop_mhd_add(emu_loop_t *self, struct MHD_Daemon *daemon)
 {
     assert(self && daemon);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
     if (!info || info->epoll_fd < 0)
         return NULL;
     emu_loop_mhd_t *source = calloc(1, sizeof *source);
@@ -406,7 +408,7 @@ s_wait_ms(emu_loop_t *self)
     if (delay <= 0)
         return 0;
     int64_t ms = (delay + SP_NS_PER_MS - 1) / SP_NS_PER_MS;
-    return ms > 60000 ? 60000 : (int) ms;
+    return ms > 60000 ? 60000 : (int)ms;
 }
 
 int
@@ -462,15 +464,15 @@ emu_loop_timer_count(emu_loop_t *self)
 
 typedef struct {
     emu_loop_t *loop;
-    int order[16];              //  callback ids in firing order
+    int order[16]; //  callback ids in firing order
     int fired;
-    emu_timer_t *victim;        //  cancelled by another callback
-    int efd;                    //  eventfd watched in the test
+    emu_timer_t *victim; //  cancelled by another callback
+    int efd;             //  eventfd watched in the test
     int reads;
-    uint16_t port;              //  MHD test daemon
-    struct MHD_Connection *parked;  //  suspended connection
+    uint16_t port;                 //  MHD test daemon
+    struct MHD_Connection *parked; //  suspended connection
     emu_loop_mhd_t *source;
-    char reply[256];            //  what the client thread read
+    char reply[256]; //  what the client thread read
 } s_test_t;
 
 typedef struct {
@@ -543,11 +545,12 @@ s_test_handler(void *cls, struct MHD_Connection *connection, const char *url,
     if (!test->parked) {
         test->parked = connection;
         MHD_suspend_connection(connection);
-        CHECK_NOT_NULL(emu_loop_timer_start(test->loop, 20 * SP_NS_PER_MS, s_test_resume, test));
+        CHECK_NOT_NULL(
+            emu_loop_timer_start(test->loop, 20 * SP_NS_PER_MS, s_test_resume, test));
         return MHD_YES;
     }
     struct MHD_Response *response =
-        MHD_create_response_from_buffer(5, (void *) "hello", MHD_RESPMEM_PERSISTENT);
+        MHD_create_response_from_buffer(5, (void *)"hello", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result rc = MHD_queue_response(connection, 200, response);
     MHD_destroy_response(response);
     return rc;
@@ -560,7 +563,7 @@ s_test_client(void *arg)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(test->port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK_INT(connect(fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    CHECK_INT(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
     const char *request = "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     CHECK_INT(write(fd, request, strlen(request)), strlen(request));
     size_t len = 0;
@@ -568,7 +571,7 @@ s_test_client(void *arg)
         ssize_t n = read(fd, test->reply + len, sizeof test->reply - 1 - len);
         if (n <= 0)
             break;
-        len += (size_t) n;
+        len += (size_t)n;
     }
     test->reply[len] = '\0';
     close(fd);
@@ -591,7 +594,8 @@ emu_loop_test(bool verbose)
     s_tick_t t1 = {&test, 1}, t2 = {&test, 2}, t3 = {&test, 3}, t4 = {&test, 4};
     CHECK_NOT_NULL(emu_loop_timer_start(loop, 3 * SP_NS_PER_MS, s_test_tick, &t3));
     CHECK_NOT_NULL(emu_loop_timer_start(loop, 1 * SP_NS_PER_MS, s_test_tick, &t1));
-    CHECK_NOT_NULL(emu_loop_timer_start(loop, 2 * SP_NS_PER_MS, s_test_cancel_victim, &test));
+    CHECK_NOT_NULL(
+        emu_loop_timer_start(loop, 2 * SP_NS_PER_MS, s_test_cancel_victim, &test));
     test.victim = emu_loop_timer_start(loop, 2 * SP_NS_PER_MS, s_test_tick, &t2);
     emu_timer_t *cancelled = emu_loop_timer_start(loop, 1, s_test_tick, &t4);
     CHECK_INT(emu_loop_timer_count(loop), 5);
@@ -630,7 +634,7 @@ emu_loop_test(bool verbose)
     CHECK_INT(emu_loop_run(loop), 0);
     CHECK_INT(test.reads, 1);
     CHECK_INT(emu_loop_watch_count(loop), 0);
-    emu_loop_unwatch(loop, test.efd);       //  no-op when unwatched
+    emu_loop_unwatch(loop, test.efd); //  no-op when unwatched
     emu_loop_unwatch(loop, 100000);
 
     //  An MHD daemon in external epoll mode, with suspend and resume.
@@ -663,5 +667,5 @@ emu_loop_test(bool verbose)
     emu_loop_destroy(&loop);
     CHECK_NULL(loop);
     emu_loop_destroy(&loop);
-    (void) verbose;
+    (void)verbose;
 }

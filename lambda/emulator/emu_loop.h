@@ -46,7 +46,8 @@ void emu_loop_destroy(emu_loop_t **self_p);
 
 //  Watches `fd` for `events` (EPOLLIN, EPOLLOUT; level-triggered). One
 //  watch per fd. Returns 0, or -1 (fd already watched, epoll failure).
-int emu_loop_watch(emu_loop_t *self, int fd, uint32_t events, emu_loop_fd_fn *fn, void *arg);
+int emu_loop_watch(emu_loop_t *self, int fd, uint32_t events, emu_loop_fd_fn *fn,
+                   void *arg);
 
 //  Stops watching `fd` (call it before closing the fd). No-op if unwatched.
 void emu_loop_unwatch(emu_loop_t *self, int fd);

@@ -10,18 +10,18 @@ typedef enum { S_FREE, S_BUSY, S_IDLE } s_state_t;
 
 typedef struct {
     s_state_t state;
-    void *item;                 //  caller's, borrowed
-    size_t idle_pos;            //  index in idle[] while idle
+    void *item;      //  caller's, borrowed
+    size_t idle_pos; //  index in idle[] while idle
 } s_slot_t;
 
 struct _emu_pool_t {
-    size_t cap;                 //  most slots in use at once
-    s_slot_t *slots;            //  slot_alloc entries
-    size_t slot_alloc;          //  allocated length of slots, idle, free
-    size_t slot_count;          //  slots ever handed out (high-water)
-    size_t *idle;               //  idle slots, most recently idled last
+    size_t cap;        //  most slots in use at once
+    s_slot_t *slots;   //  slot_alloc entries
+    size_t slot_alloc; //  allocated length of slots, idle, free
+    size_t slot_count; //  slots ever handed out (high-water)
+    size_t *idle;      //  idle slots, most recently idled last
     size_t idle_count;
-    size_t *free_list;          //  freed slots below slot_count
+    size_t *free_list; //  freed slots below slot_count
     size_t free_count;
     size_t busy_count;
 };
@@ -210,7 +210,7 @@ emu_pool_is_idle(emu_pool_t *self, size_t slot)
 //  The naive reference: a state per slot and the idle order as a list.
 typedef struct {
     s_state_t state[256];
-    size_t idle_order[256];     //  idle slots, most recent last
+    size_t idle_order[256]; //  idle slots, most recent last
     size_t idle_count;
     size_t cap;
 } s_ref_t;
@@ -255,8 +255,8 @@ s_differential(void)
     uint64_t seed = 0x5eed5eed;
     int items[256];
     for (int step = 0; step < 200000; step++) {
-        unsigned op = (unsigned) (s_rand(&seed) % 100);
-        size_t pick = (size_t) (s_rand(&seed) % 64);
+        unsigned op = (unsigned)(s_rand(&seed) % 100);
+        size_t pick = (size_t)(s_rand(&seed) % 64);
         if (op < 45) {
             size_t slot = SIZE_MAX;
             emu_pool_grant_t grant = emu_pool_acquire(pool, &slot);
@@ -267,37 +267,32 @@ s_differential(void)
                 CHECK_TRUE(emu_pool_item(pool, slot) == &items[slot]);
                 ref.idle_count--;
                 ref.state[slot] = S_BUSY;
-            }
-            else if (in_use < ref.cap) {
+            } else if (in_use < ref.cap) {
                 CHECK_INT(grant, EMU_POOL_SPAWN);
                 CHECK_TRUE(slot < 64);
                 CHECK_INT(ref.state[slot], S_FREE);
                 CHECK_NULL(emu_pool_item(pool, slot));
                 emu_pool_set_item(pool, slot, &items[slot]);
                 ref.state[slot] = S_BUSY;
-            }
-            else {
+            } else {
                 CHECK_INT(grant, EMU_POOL_THROTTLE);
                 CHECK_INT(slot, SIZE_MAX);
             }
-        }
-        else if (op < 75) {
+        } else if (op < 75) {
             if (ref.state[pick] == S_BUSY) {
                 emu_pool_release(pool, pick);
                 ref.state[pick] = S_IDLE;
                 ref.idle_order[ref.idle_count++] = pick;
             }
-        }
-        else if (op < 97) {
+        } else if (op < 97) {
             if (ref.state[pick] != S_FREE) {
                 emu_pool_remove(pool, pick);
                 if (ref.state[pick] == S_IDLE)
                     s_ref_unidle(&ref, pick);
                 ref.state[pick] = S_FREE;
             }
-        }
-        else {
-            size_t cap = (size_t) (s_rand(&seed) % 12);
+        } else {
+            size_t cap = (size_t)(s_rand(&seed) % 12);
             CHECK_INT(emu_pool_set_cap(pool, cap), 0);
             ref.cap = cap;
         }
@@ -325,8 +320,7 @@ emu_pool_test(bool verbose)
         if (grant == EMU_POOL_SPAWN) {
             CHECK_INT(slot, spawned);
             emu_pool_set_item(pool, slot, &envs[spawned++]);
-        }
-        else
+        } else
             throttled += grant == EMU_POOL_THROTTLE;
     }
     CHECK_INT(spawned, 5);
@@ -391,5 +385,5 @@ emu_pool_test(bool verbose)
     CHECK_NULL(emu_pool_new(EMU_POOL_CAP_MAX + 1));
 
     s_differential();
-    (void) verbose;
+    (void)verbose;
 }

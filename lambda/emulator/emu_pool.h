@@ -29,9 +29,9 @@
 typedef struct _emu_pool_t emu_pool_t;
 
 typedef enum {
-    EMU_POOL_REUSE,             //  an idle slot, now busy
-    EMU_POOL_SPAWN,             //  a new slot, busy, item NULL: create it
-    EMU_POOL_THROTTLE,          //  no idle slot and size >= cap
+    EMU_POOL_REUSE,    //  an idle slot, now busy
+    EMU_POOL_SPAWN,    //  a new slot, busy, item NULL: create it
+    EMU_POOL_THROTTLE, //  no idle slot and size >= cap
 } emu_pool_grant_t;
 
 //  Creates a pool allowing `cap` (0..EMU_POOL_CAP_MAX) slots. NULL when

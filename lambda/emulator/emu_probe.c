@@ -1,5 +1,5 @@
 /*  emu_probe — one-shot HTTP client for selftests; see emu_probe.h. */
-#define _GNU_SOURCE     //  memmem, strcasestr
+#define _GNU_SOURCE //  memmem, strcasestr
 #include "emu_probe.h"
 #include "sp_check.h"
 
@@ -19,10 +19,10 @@
 #define S_WAIT_MS 30000
 
 struct _emu_probe_t {
-    char *answer;               //  raw bytes read, NUL-terminated
+    char *answer; //  raw bytes read, NUL-terminated
     size_t len;
     int status;
-    const char *body;           //  into answer
+    const char *body; //  into answer
 };
 
 emu_probe_t *
@@ -33,7 +33,7 @@ emu_probe_send(uint16_t port, const char *request, size_t len)
         return NULL;
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *) &addr, sizeof addr) != 0) {
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
         close(fd);
         return NULL;
     }
@@ -45,8 +45,8 @@ emu_probe_send(uint16_t port, const char *request, size_t len)
     for (size_t sent = 0; sent < len;) {
         ssize_t n = send(fd, request + sent, len - sent, MSG_NOSIGNAL);
         if (n <= 0)
-            break;  //  the server may answer before taking everything
-        sent += (size_t) n;
+            break; //  the server may answer before taking everything
+        sent += (size_t)n;
     }
     for (;;) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -66,7 +66,7 @@ emu_probe_send(uint16_t port, const char *request, size_t len)
             continue;
         if (n <= 0)
             break;
-        self->len += (size_t) n;
+        self->len += (size_t)n;
     }
     close(fd);
     answer[self->len] = '\0';
@@ -88,16 +88,17 @@ emu_probe_t *
 emu_probe_request(uint16_t port, const char *method, const char *target, const char *body)
 {
     char *request = NULL;
-    int len = body ? asprintf(&request,
-                              "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                              "Content-Length: %zu\r\n\r\n%s",
-                              method, target, strlen(body), body)
-                   : asprintf(&request,
-                              "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                              method, target);
+    int len =
+        body ? asprintf(&request,
+                        "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                        "Content-Length: %zu\r\n\r\n%s",
+                        method, target, strlen(body), body)
+             : asprintf(&request,
+                        "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                        method, target);
     if (len < 0)
         return NULL;
-    emu_probe_t *probe = emu_probe_send(port, request, (size_t) len);
+    emu_probe_t *probe = emu_probe_send(port, request, (size_t)len);
     free(request);
     return probe;
 }
@@ -133,7 +134,7 @@ emu_probe_header(emu_probe_t *self, const char *name, char *out, size_t size)
             const char *value = line + name_len + 1;
             value += strspn(value, " ");
             size_t value_len = strcspn(value, "\r\n");
-            snprintf(out, size, "%.*s", (int) value_len, value);
+            snprintf(out, size, "%.*s", (int)value_len, value);
             return out;
         }
         line = strstr(line, "\r\n");
@@ -164,11 +165,12 @@ s_serve(void *arg)
     while (!strstr(server->request, "\r\n\r\nbody")) {
         ssize_t n = recv(fd, server->request + len, sizeof server->request - 1 - len, 0);
         CHECK_TRUE(n > 0);
-        len += (size_t) n;
+        len += (size_t)n;
         server->request[len] = '\0';
     }
-    const char *answer = "HTTP/1.1 429 Too Many Requests\r\nX-Amzn-ErrorType: Throttled\r\n"
-                         "Content-Length: 4\r\n\r\nslow";
+    const char *answer =
+        "HTTP/1.1 429 Too Many Requests\r\nX-Amzn-ErrorType: Throttled\r\n"
+        "Content-Length: 4\r\n\r\nslow";
     CHECK_INT(send(fd, answer, strlen(answer), 0), strlen(answer));
     close(fd);
     return NULL;
@@ -180,21 +182,23 @@ emu_probe_test(bool verbose)
     s_server_t server = {.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
     struct sockaddr_in addr = {.sin_family = AF_INET};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK_INT(bind(server.listen_fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    CHECK_INT(bind(server.listen_fd, (struct sockaddr *)&addr, sizeof addr), 0);
     CHECK_INT(listen(server.listen_fd, 4), 0);
     socklen_t addr_len = sizeof addr;
-    CHECK_INT(getsockname(server.listen_fd, (struct sockaddr *) &addr, &addr_len), 0);
+    CHECK_INT(getsockname(server.listen_fd, (struct sockaddr *)&addr, &addr_len), 0);
     uint16_t port = ntohs(addr.sin_port);
     pthread_t thread;
     CHECK_INT(pthread_create(&thread, NULL, s_serve, &server), 0);
     emu_probe_t *probe = emu_probe_request(port, "POST", "/url/x?a=1", "body");
     pthread_join(thread, NULL);
     CHECK_NOT_NULL(probe);
-    CHECK_STR(server.request, "POST /url/x?a=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                              "Content-Length: 4\r\n\r\nbody");
+    CHECK_STR(server.request,
+              "POST /url/x?a=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+              "Content-Length: 4\r\n\r\nbody");
     CHECK_INT(emu_probe_status(probe), 429);
     char value[64];
-    CHECK_STR(emu_probe_header(probe, "x-amzn-errortype", value, sizeof value), "Throttled");
+    CHECK_STR(emu_probe_header(probe, "x-amzn-errortype", value, sizeof value),
+              "Throttled");
     CHECK_STR(emu_probe_header(probe, "Content-Length", value, sizeof value), "4");
     CHECK_NULL(emu_probe_header(probe, "Missing", value, sizeof value));
     CHECK_STR(emu_probe_body(probe), "slow");
@@ -204,5 +208,5 @@ emu_probe_test(bool verbose)
     close(server.listen_fd);
     //  Nobody listening: no probe.
     CHECK_NULL(emu_probe_request(port, "GET", "/", NULL));
-    (void) verbose;
+    (void)verbose;
 }

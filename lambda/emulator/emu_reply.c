@@ -12,10 +12,10 @@ typedef struct {
 } s_header_t;
 
 struct _emu_reply_t {
-    int status;                 //  100..599
+    int status; //  100..599
     s_header_t headers[EMU_REPLY_HEADERS_MAX];
     size_t header_count;
-    char *body;                 //  NUL-terminated copy, or NULL when empty
+    char *body; //  NUL-terminated copy, or NULL when empty
     size_t body_len;
 };
 
@@ -76,8 +76,8 @@ emu_reply_valid_name(const char *name)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                  || strchr(specials, c) != NULL;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || strchr(specials, c) != NULL;
         if (!ok)
             return false;
     }
@@ -94,8 +94,8 @@ int
 emu_reply_add_header(emu_reply_t *self, const char *name, const char *value)
 {
     assert(self);
-    if (!emu_reply_valid_name(name) || !emu_reply_valid_value(value)
-        || self->header_count == EMU_REPLY_HEADERS_MAX)
+    if (!emu_reply_valid_name(name) || !emu_reply_valid_value(value) ||
+        self->header_count == EMU_REPLY_HEADERS_MAX)
         return -1;
     s_header_t header = {.name = strdup(name), .value = strdup(value)};
     if (!header.name || !header.value) {
@@ -186,7 +186,7 @@ emu_reply_to_mhd(emu_reply_t *self)
 {
     assert(self);
     struct MHD_Response *response = MHD_create_response_from_buffer(
-        self->body_len, self->body ? self->body : (void *) "", MHD_RESPMEM_MUST_COPY);
+        self->body_len, self->body ? self->body : (void *)"", MHD_RESPMEM_MUST_COPY);
     if (!response)
         return NULL;
     //  Headers were validated when added; MHD refuses only those it owns
@@ -203,7 +203,7 @@ emu_reply_queue(emu_reply_t *self, struct MHD_Connection *connection)
     struct MHD_Response *response = emu_reply_to_mhd(self);
     if (!response)
         return MHD_NO;
-    enum MHD_Result rc = MHD_queue_response(connection, (unsigned) self->status, response);
+    enum MHD_Result rc = MHD_queue_response(connection, (unsigned)self->status, response);
     MHD_destroy_response(response);
     return rc;
 }
@@ -220,7 +220,8 @@ emu_reply_test(bool verbose)
     CHECK_STR(emu_reply_body(reply, &len), "");
     CHECK_INT(len, 0);
 
-    CHECK_INT(emu_reply_add_header(reply, "x-amzn-ErrorType", "TooManyRequestsException"), 0);
+    CHECK_INT(emu_reply_add_header(reply, "x-amzn-ErrorType", "TooManyRequestsException"),
+              0);
     CHECK_INT(emu_reply_add_header(reply, "Set-Cookie", "a=1"), 0);
     CHECK_INT(emu_reply_add_header(reply, "Set-Cookie", "b=2"), 0);
     CHECK_INT(emu_reply_header_count(reply), 3);
@@ -273,12 +274,13 @@ emu_reply_test(bool verbose)
     CHECK_INT(emu_reply_add_header(reply, "X-Empty", ""), 0);
     struct MHD_Response *response = emu_reply_to_mhd(reply);
     CHECK_NOT_NULL(response);
-    CHECK_STR(MHD_get_response_header(response, "x-amzn-ErrorType"), "TooManyRequestsException");
+    CHECK_STR(MHD_get_response_header(response, "x-amzn-ErrorType"),
+              "TooManyRequestsException");
     CHECK_STR(MHD_get_response_header(response, "Set-Cookie"), "c=3");
     CHECK_NULL(MHD_get_response_header(response, "X-Empty"));
     MHD_destroy_response(response);
     emu_reply_destroy(&reply);
     CHECK_NULL(reply);
     emu_reply_destroy(&reply);
-    (void) verbose;
+    (void)verbose;
 }

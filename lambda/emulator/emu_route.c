@@ -13,8 +13,8 @@ emu_route_valid_name(const char *name, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                  || c == '-' || c == '_';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (!ok)
             return false;
     }
@@ -111,9 +111,9 @@ s_check_url(const char *target, emu_route_door_t door, const char *function,
         return;
     CHECK_STR(route.function, function);
     char buf[256];
-    snprintf(buf, sizeof buf, "%.*s", (int) route.path_len, route.path);
+    snprintf(buf, sizeof buf, "%.*s", (int)route.path_len, route.path);
     CHECK_STR(buf, path);
-    snprintf(buf, sizeof buf, "%.*s", (int) route.query_len, route.query);
+    snprintf(buf, sizeof buf, "%.*s", (int)route.query_len, route.query);
     CHECK_STR(buf, query);
 }
 
@@ -165,17 +165,22 @@ emu_route_test(bool verbose)
     CHECK_STR(route.query, "");
 
     s_check_rt("GET", "/2018-06-01/runtime/invocation/next", EMU_ROUTE_RT_NEXT, "");
-    s_check_rt("POST", "/2018-06-01/runtime/invocation/next", EMU_ROUTE_RT_BAD_METHOD, "");
-    s_check_rt("POST", "/2018-06-01/runtime/invocation/abc-1/response", EMU_ROUTE_RT_RESPONSE,
+    s_check_rt("POST", "/2018-06-01/runtime/invocation/next", EMU_ROUTE_RT_BAD_METHOD,
+               "");
+    s_check_rt("POST", "/2018-06-01/runtime/invocation/abc-1/response",
+               EMU_ROUTE_RT_RESPONSE, "abc-1");
+    s_check_rt("POST", "/2018-06-01/runtime/invocation/abc-1/error", EMU_ROUTE_RT_ERROR,
                "abc-1");
-    s_check_rt("POST", "/2018-06-01/runtime/invocation/abc-1/error", EMU_ROUTE_RT_ERROR, "abc-1");
-    s_check_rt("GET", "/2018-06-01/runtime/invocation/abc-1/error", EMU_ROUTE_RT_BAD_METHOD,
-               "abc-1");
+    s_check_rt("GET", "/2018-06-01/runtime/invocation/abc-1/error",
+               EMU_ROUTE_RT_BAD_METHOD, "abc-1");
     s_check_rt("POST", "/2018-06-01/runtime/init/error", EMU_ROUTE_RT_INIT_ERROR, "");
     s_check_rt("PUT", "/2018-06-01/runtime/init/error", EMU_ROUTE_RT_BAD_METHOD, "");
-    s_check_rt("POST", "/2018-06-01/runtime/invocation//response", EMU_ROUTE_RT_NOT_FOUND, "");
-    s_check_rt("POST", "/2018-06-01/runtime/invocation/a/b/response", EMU_ROUTE_RT_NOT_FOUND, "");
-    s_check_rt("POST", "/2018-06-01/runtime/invocation/abc/responses", EMU_ROUTE_RT_NOT_FOUND, "");
+    s_check_rt("POST", "/2018-06-01/runtime/invocation//response", EMU_ROUTE_RT_NOT_FOUND,
+               "");
+    s_check_rt("POST", "/2018-06-01/runtime/invocation/a/b/response",
+               EMU_ROUTE_RT_NOT_FOUND, "");
+    s_check_rt("POST", "/2018-06-01/runtime/invocation/abc/responses",
+               EMU_ROUTE_RT_NOT_FOUND, "");
     s_check_rt("POST", "/2018-06-01/runtime/invocation/abc", EMU_ROUTE_RT_NOT_FOUND, "");
     s_check_rt("GET", "/2018-06-01/runtime/invocation/next/", EMU_ROUTE_RT_NOT_FOUND, "");
     s_check_rt("GET", "/2020-01-01/runtime/invocation/next", EMU_ROUTE_RT_NOT_FOUND, "");
@@ -192,5 +197,5 @@ emu_route_test(bool verbose)
     id[EMU_ROUTE_ID_MAX + 1] = '\0';
     snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", id);
     s_check_rt("POST", path, EMU_ROUTE_RT_NOT_FOUND, "");
-    (void) verbose;
+    (void)verbose;
 }

@@ -21,13 +21,13 @@
 #include <unistd.h>
 
 struct _emu_server_t {
-    emu_config_t *config;       //  borrowed
+    emu_config_t *config; //  borrowed
     emu_loop_t *loop;
     emu_function_t *functions[EMU_CONFIG_FUNCTIONS_MAX];
     size_t function_count;
     emu_frontdoor_t *door;
     int signal_fd;
-    sigset_t old_mask;          //  restored by destroy
+    sigset_t old_mask; //  restored by destroy
     bool mask_set;
     char url[96];
 };
@@ -48,7 +48,7 @@ s_signalled(emu_loop_t *loop, int fd, uint32_t events, void *arg)
     struct signalfd_siginfo info;
     if (read(fd, &info, sizeof info) != sizeof info)
         return;
-    zsys_notice("stopping signal=%s", strsignal((int) info.ssi_signo));
+    zsys_notice("stopping signal=%s", strsignal((int)info.ssi_signo));
     emu_loop_stop(loop);
 }
 
@@ -77,13 +77,14 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
     self->mask_set = true;
     self->signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
     self->loop = emu_loop_new();
-    if (self->signal_fd < 0 || !self->loop
-        || emu_loop_watch(self->loop, self->signal_fd, EPOLLIN, s_signalled, self)) {
+    if (self->signal_fd < 0 || !self->loop ||
+        emu_loop_watch(self->loop, self->signal_fd, EPOLLIN, s_signalled, self)) {
         snprintf(err, err_size, "cannot set up the event loop: %s", strerror(errno));
         goto fail;
     }
     bool verbose = emu_config_verbose(config);
-    self->door = emu_frontdoor_new(self->loop, emu_config_listen(config), verbose, err, err_size);
+    self->door =
+        emu_frontdoor_new(self->loop, emu_config_listen(config), verbose, err, err_size);
     if (!self->door)
         goto fail;
     for (size_t i = 0; i < emu_config_function_count(config); i++) {
@@ -97,12 +98,12 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
         emu_frontdoor_add_function(self->door, function);
         char cap[16];
         snprintf(cap, sizeof cap, "%d", fc->reserved);
-        zsys_notice("function ready name=%s path=%s reserved=%s timeout_s=%d", fc->name, fc->path,
-                    fc->reserved >= 0 ? cap : "none", fc->timeout_s);
+        zsys_notice("function ready name=%s path=%s reserved=%s timeout_s=%d", fc->name,
+                    fc->path, fc->reserved >= 0 ? cap : "none", fc->timeout_s);
     }
     char hostport[80];
-    if (emu_listener_format(emu_config_listen(config), emu_frontdoor_port(self->door), hostport,
-                            sizeof hostport)) {
+    if (emu_listener_format(emu_config_listen(config), emu_frontdoor_port(self->door),
+                            hostport, sizeof hostport)) {
         snprintf(err, err_size, "cannot format the listen address");
         goto fail;
     }
@@ -124,10 +125,11 @@ emu_server_destroy(emu_server_t **self_p)
     for (size_t i = 0; i < self->function_count; i++) {
         emu_function_stats_t stats;
         emu_function_stats(self->functions[i], &stats);
-        zsys_notice("function stopped name=%s invocations=%llu throttles=%llu "
-                    "environments_started=%llu",
-                    emu_function_name(self->functions[i]), (unsigned long long) stats.invocations,
-                    (unsigned long long) stats.throttles, (unsigned long long) stats.spawns);
+        zsys_notice(
+            "function stopped name=%s invocations=%llu throttles=%llu "
+            "environments_started=%llu",
+            emu_function_name(self->functions[i]), (unsigned long long)stats.invocations,
+            (unsigned long long)stats.throttles, (unsigned long long)stats.spawns);
         emu_function_destroy(&self->functions[i]);
     }
     emu_frontdoor_destroy(&self->door);
@@ -187,7 +189,7 @@ s_test_shot(void *arg)
 static void *
 s_test_burst(void *arg)
 {
-    uint16_t port = *(uint16_t *) arg;
+    uint16_t port = *(uint16_t *)arg;
     pthread_barrier_t barrier;
     pthread_barrier_init(&barrier, NULL, 5);
     s_shot_t shots[5];
@@ -213,9 +215,9 @@ void
 emu_server_test(bool verbose)
 {
     char err[256];
-    char *argv[] = {"stampede-lambda", "--listen", "127.0.0.1:0", "--function",
-                    "demo=" EMU_TEST_BOOTSTRAP, "--reserved", "2", "--env",
-                    "STAMPEDE_HOLD_MS=500", NULL};
+    char *argv[] = {"stampede-lambda",          "--listen",   "127.0.0.1:0", "--function",
+                    "demo=" EMU_TEST_BOOTSTRAP, "--reserved", "2",           "--env",
+                    "STAMPEDE_HOLD_MS=500",     NULL};
     emu_config_t *config = emu_config_new();
     CHECK_INT(emu_config_parse(config, 9, argv, stdout, stderr), EMU_CONFIG_RUN);
     emu_server_t *server = emu_server_new(config, err, sizeof err);
@@ -243,7 +245,8 @@ emu_server_test(bool verbose)
     uint16_t taken = 0;
     int fd = emu_listener_open("127.0.0.1:0", 4, &taken, err, sizeof err);
     snprintf(listen, sizeof listen, "127.0.0.1:%u", taken);
-    char *argv2[] = {"stampede-lambda", "--listen", listen, "--function", "demo=/bin/true", NULL};
+    char *argv2[] = {"stampede-lambda", "--listen",       listen,
+                     "--function",      "demo=/bin/true", NULL};
     CHECK_INT(emu_config_parse(busy, 5, argv2, stdout, stderr), EMU_CONFIG_RUN);
     CHECK_NULL(emu_server_new(busy, err, sizeof err));
     char expected[96];

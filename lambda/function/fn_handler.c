@@ -15,12 +15,12 @@
 #define S_PROVISIONED "provisioned-concurrency"
 
 struct _fn_handler_t {
-    char environment_id[17];    //  16 hex digits
+    char environment_id[17]; //  16 hex digits
     char initialization_type[S_INIT_TYPE_MAX + 1];
-    bool provisioned;           //  initialised ahead of any request
-    int hold_ms;                //  hold per invocation
-    double init_seconds;        //  process start to end of init
-    uint64_t invocations;       //  served so far
+    bool provisioned;     //  initialised ahead of any request
+    int hold_ms;          //  hold per invocation
+    double init_seconds;  //  process start to end of init
+    uint64_t invocations; //  served so far
 };
 
 static int
@@ -36,11 +36,12 @@ s_parse_hold(const char *text, int *hold_ms, char *err, size_t err_size)
     //  Digits only: strtol alone would also take blanks and a sign.
     bool digits = text[0] >= '0' && text[0] <= '9';
     if (!digits || errno || *end || value > FN_HANDLER_HOLD_MS_MAX) {
-        snprintf(err, err_size, "STAMPEDE_HOLD_MS must be an integer 0..%d, got \"%.32s\"",
+        snprintf(err, err_size,
+                 "STAMPEDE_HOLD_MS must be an integer 0..%d, got \"%.32s\"",
                  FN_HANDLER_HOLD_MS_MAX, text);
         return -1;
     }
-    *hold_ms = (int) value;
+    *hold_ms = (int)value;
     return 0;
 }
 
@@ -76,7 +77,7 @@ s_random_id(char *out, char *err, size_t err_size)
             snprintf(err, err_size, "getrandom: %s", strerror(errno));
             return -1;
         }
-        got += (size_t) n;
+        got += (size_t)n;
     }
     for (size_t i = 0; i < sizeof bytes; i++)
         snprintf(out + 2 * i, 3, "%02x", bytes[i]);
@@ -91,9 +92,9 @@ fn_handler_new(const char *hold_ms, const char *init_type, char *err, size_t err
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
-    if (s_parse_hold(hold_ms, &self->hold_ms, err, err_size)
-        || s_parse_init_type(init_type, self->initialization_type, err, err_size)
-        || s_random_id(self->environment_id, err, err_size)) {
+    if (s_parse_hold(hold_ms, &self->hold_ms, err, err_size) ||
+        s_parse_init_type(init_type, self->initialization_type, err, err_size) ||
+        s_random_id(self->environment_id, err, err_size)) {
         free(self);
         return NULL;
     }
@@ -120,7 +121,7 @@ fn_handler_init_done(fn_handler_t *self, double seconds)
 static void
 s_hold(int ms)
 {
-    int64_t until = sp_clock_mono_ns() + (int64_t) ms * SP_NS_PER_MS;
+    int64_t until = sp_clock_mono_ns() + (int64_t)ms * SP_NS_PER_MS;
     struct timespec ts = {.tv_sec = until / SP_NS_PER_S, .tv_nsec = until % SP_NS_PER_S};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
     }
@@ -151,18 +152,17 @@ char *
 fn_handler_render(const fn_handler_result_t *r)
 {
     assert(r && r->request_id && r->environment_id && r->initialization_type);
-    json_t *doc = json_pack("{s:s, s:s, s:b, s:f, s:s, s:I, s:I, s:I}",
-                            "request_id", r->request_id,
-                            "environment_id", r->environment_id,
-                            "cold_start", r->cold_start,
-                            "cold_start_time", r->cold_start_time,
-                            "initialization_type", r->initialization_type,
-                            "invocation_count", (json_int_t) r->invocation_count,
-                            "started_at_ns", (json_int_t) r->started_at_ns,
-                            "finished_at_ns", (json_int_t) r->finished_at_ns);
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:b, s:f, s:s, s:I, s:I, s:I}", "request_id", r->request_id,
+        "environment_id", r->environment_id, "cold_start", r->cold_start,
+        "cold_start_time", r->cold_start_time, "initialization_type",
+        r->initialization_type, "invocation_count", (json_int_t)r->invocation_count,
+        "started_at_ns", (json_int_t)r->started_at_ns, "finished_at_ns",
+        (json_int_t)r->finished_at_ns);
     if (!doc)
         return NULL;
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    char *text =
+        json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(doc);
     return text;
 }
@@ -220,10 +220,12 @@ fn_handler_test(bool verbose)
     fn_handler_destroy(&handler);
     CHECK_NULL(handler);
     fn_handler_destroy(&handler);
-    const char *bad_holds[] = {"", "-1", "900001", "12ms", " 5", "99999999999999999999", "1.5"};
+    const char *bad_holds[] = {"",   "-1", "900001", "12ms", " 5", "99999999999999999999",
+                               "1.5"};
     for (size_t i = 0; i < sizeof bad_holds / sizeof bad_holds[0]; i++) {
         CHECK_NULL(fn_handler_new(bad_holds[i], NULL, err, sizeof err));
-        CHECK_TRUE(strncmp(err, "STAMPEDE_HOLD_MS must be an integer 0..900000", 45) == 0);
+        CHECK_TRUE(strncmp(err, "STAMPEDE_HOLD_MS must be an integer 0..900000", 45) ==
+                   0);
     }
     CHECK_NULL(fn_handler_new("-1", NULL, err, sizeof err));
     CHECK_STR(err, "STAMPEDE_HOLD_MS must be an integer 0..900000, got \"-1\"");
@@ -248,7 +250,8 @@ fn_handler_test(bool verbose)
     CHECK_STR(json_string_value(json_object_get(doc, "environment_id")), id);
     CHECK_TRUE(json_is_true(json_object_get(doc, "cold_start")));
     CHECK_TRUE(json_real_value(json_object_get(doc, "cold_start_time")) == 0.25);
-    CHECK_STR(json_string_value(json_object_get(doc, "initialization_type")), "on-demand");
+    CHECK_STR(json_string_value(json_object_get(doc, "initialization_type")),
+              "on-demand");
     CHECK_INT(json_integer_value(json_object_get(doc, "invocation_count")), 1);
     int64_t started = json_integer_value(json_object_get(doc, "started_at_ns"));
     int64_t finished = json_integer_value(json_object_get(doc, "finished_at_ns"));
@@ -280,8 +283,9 @@ fn_handler_test(bool verbose)
     free(json);
     //  Two environments have different ids.
     fn_handler_t *other = fn_handler_new("0", NULL, err, sizeof err);
-    CHECK_TRUE(strcmp(fn_handler_environment_id(other), fn_handler_environment_id(handler)) != 0);
+    CHECK_TRUE(strcmp(fn_handler_environment_id(other),
+                      fn_handler_environment_id(handler)) != 0);
     fn_handler_destroy(&other);
     fn_handler_destroy(&handler);
-    (void) verbose;
+    (void)verbose;
 }

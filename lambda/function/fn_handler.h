@@ -37,7 +37,7 @@ typedef struct {
     const char *request_id;
     const char *environment_id;
     bool cold_start;
-    double cold_start_time;     //  seconds
+    double cold_start_time; //  seconds
     const char *initialization_type;
     uint64_t invocation_count;
     int64_t started_at_ns;

@@ -20,33 +20,32 @@
 #define S_READ_CHUNK 65536
 
 typedef struct {
-    char name[FN_HTTP_NAME_MAX + 1];    //  as received, NUL-terminated
-    char value[FN_HTTP_VALUE_MAX + 1];  //  as received, NUL-terminated
+    char name[FN_HTTP_NAME_MAX + 1];   //  as received, NUL-terminated
+    char value[FN_HTTP_VALUE_MAX + 1]; //  as received, NUL-terminated
     size_t name_len;
     size_t value_len;
 } s_header_t;
 
 struct _fn_http_t {
-    struct sockaddr_storage addr;   //  the peer
+    struct sockaddr_storage addr; //  the peer
     socklen_t addr_len;
-    char host[64];              //  Host header value (the hostport given)
-    int fd;                     //  connected socket or -1
-    unsigned connects;          //  connections opened
-    http_parser parser;         //  response parser of the current request
-    int status;                 //  status of the last response
-    s_header_t *headers;        //  FN_HTTP_HEADERS_MAX slots
-    size_t header_count;        //  headers of the last response
-    bool in_value;              //  parser is inside a header value
-    char *body;                 //  body of the last response, NUL-terminated
+    char host[64];       //  Host header value (the hostport given)
+    int fd;              //  connected socket or -1
+    unsigned connects;   //  connections opened
+    http_parser parser;  //  response parser of the current request
+    int status;          //  status of the last response
+    s_header_t *headers; //  FN_HTTP_HEADERS_MAX slots
+    size_t header_count; //  headers of the last response
+    bool in_value;       //  parser is inside a header value
+    char *body;          //  body of the last response, NUL-terminated
     size_t body_len;
     size_t body_cap;
-    bool complete;              //  whole response parsed
-    bool received;              //  some response byte arrived
-    char error[256];            //  last error text
+    bool complete;   //  whole response parsed
+    bool received;   //  some response byte arrived
+    char error[256]; //  last error text
 };
 
-static void
-s_set_error(fn_http_t *self, const char *format, ...)
+static void s_set_error(fn_http_t *self, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -72,7 +71,7 @@ fn_http_parse_address(const char *hostport, struct sockaddr_storage *addr,
     }
     if (hostport[0] == '[') {
         const char *close = strchr(hostport, ']');
-        size_t len = close ? (size_t) (close - hostport - 1) : 0;
+        size_t len = close ? (size_t)(close - hostport - 1) : 0;
         if (!close || close[1] != ':' || len == 0 || len >= sizeof host) {
             snprintf(err, err_size, "expected [IPv6]:PORT");
             return -1;
@@ -80,10 +79,9 @@ fn_http_parse_address(const char *hostport, struct sockaddr_storage *addr,
         memcpy(host, hostport + 1, len);
         host[len] = '\0';
         port_text = close + 2;
-    }
-    else {
+    } else {
         const char *colon = strrchr(hostport, ':');
-        size_t len = colon ? (size_t) (colon - hostport) : 0;
+        size_t len = colon ? (size_t)(colon - hostport) : 0;
         if (!colon || len == 0 || len >= sizeof host) {
             snprintf(err, err_size, "expected HOST:PORT");
             return -1;
@@ -99,17 +97,17 @@ fn_http_parse_address(const char *hostport, struct sockaddr_storage *addr,
         snprintf(err, err_size, "port must be 1..65535");
         return -1;
     }
-    struct sockaddr_in *v4 = (struct sockaddr_in *) addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *) addr;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t) port);
+        v4->sin_port = htons((uint16_t)port);
         *addr_len = sizeof *v4;
         return 0;
     }
     if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t) port);
+        v6->sin6_port = htons((uint16_t)port);
         *addr_len = sizeof *v6;
         return 0;
     }
@@ -177,7 +175,7 @@ s_connect(fn_http_t *self)
     }
     int rc;
     do
-        rc = connect(self->fd, (struct sockaddr *) &self->addr, self->addr_len);
+        rc = connect(self->fd, (struct sockaddr *)&self->addr, self->addr_len);
     while (rc != 0 && errno == EINTR);
     if (rc != 0) {
         s_set_error(self, "connect %s: %s", self->host, strerror(errno));
@@ -194,7 +192,7 @@ static int
 s_send_all(fn_http_t *self, struct iovec *iov, int count)
 {
     while (count > 0) {
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t) count};
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)count};
         ssize_t n = sendmsg(self->fd, &msg, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
@@ -202,14 +200,14 @@ s_send_all(fn_http_t *self, struct iovec *iov, int count)
             s_set_error(self, "send: %s", strerror(errno));
             return -1;
         }
-        size_t left = (size_t) n;
+        size_t left = (size_t)n;
         while (count > 0 && left >= iov->iov_len) {
             left -= iov->iov_len;
             iov++;
             count--;
         }
         if (count > 0) {
-            iov->iov_base = (char *) iov->iov_base + left;
+            iov->iov_base = (char *)iov->iov_base + left;
             iov->iov_len -= left;
         }
     }
@@ -291,7 +289,8 @@ s_on_headers_complete(http_parser *parser)
 {
     fn_http_t *self = parser->data;
     //  content_length is ULLONG_MAX when the header is absent.
-    if (parser->content_length != UINT64_MAX && parser->content_length > FN_HTTP_BODY_MAX) {
+    if (parser->content_length != UINT64_MAX &&
+        parser->content_length > FN_HTTP_BODY_MAX) {
         s_set_error(self, "response body over %d bytes", FN_HTTP_BODY_MAX);
         return -1;
     }
@@ -381,10 +380,10 @@ s_read_response(fn_http_t *self)
             goto out;
         }
         self->received = true;
-        if (s_feed(self, buf, (size_t) n))
+        if (s_feed(self, buf, (size_t)n))
             goto out;
     }
-    self->status = (int) self->parser.status_code;
+    self->status = (int)self->parser.status_code;
     result = 0;
 out:
     free(buf);
@@ -404,8 +403,8 @@ s_attempt(fn_http_t *self, const char *head, size_t head_len, const void *body,
 {
     if (self->fd < 0 && s_connect(self))
         return -1;
-    struct iovec iov[2] = {{.iov_base = (void *) head, .iov_len = head_len},
-                           {.iov_base = (void *) body, .iov_len = body_len}};
+    struct iovec iov[2] = {{.iov_base = (void *)head, .iov_len = head_len},
+                           {.iov_base = (void *)body, .iov_len = body_len}};
     s_reset_response(self);
     if (s_send_all(self, iov, body_len ? 2 : 1) || s_read_response(self)) {
         s_disconnect(self);
@@ -423,9 +422,9 @@ fn_http_request(fn_http_t *self, const char *method, const char *path,
     assert(self && method && path);
     char head[S_HEAD_MAX];
     int len = snprintf(head, sizeof head,
-                       "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n",
-                       method, path, self->host, body_len);
-    if (len < 0 || (size_t) len >= sizeof head || s_has_crlf(path)) {
+                       "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n", method,
+                       path, self->host, body_len);
+    if (len < 0 || (size_t)len >= sizeof head || s_has_crlf(path)) {
         s_set_error(self, "request line invalid or too long");
         return -1;
     }
@@ -436,15 +435,15 @@ fn_http_request(fn_http_t *self, const char *method, const char *path,
             s_set_error(self, "header %s contains CR or LF", name);
             return -1;
         }
-        int added = snprintf(head + len, sizeof head - (size_t) len, "%s: %s\r\n",
-                             name, value);
-        if (added < 0 || (size_t) added >= sizeof head - (size_t) len) {
+        int added =
+            snprintf(head + len, sizeof head - (size_t)len, "%s: %s\r\n", name, value);
+        if (added < 0 || (size_t)added >= sizeof head - (size_t)len) {
             s_set_error(self, "request headers too long");
             return -1;
         }
         len += added;
     }
-    if ((size_t) len + 2 >= sizeof head) {
+    if ((size_t)len + 2 >= sizeof head) {
         s_set_error(self, "request headers too long");
         return -1;
     }
@@ -452,10 +451,10 @@ fn_http_request(fn_http_t *self, const char *method, const char *path,
     len += 2;
 
     bool reused = self->fd >= 0;
-    int status = s_attempt(self, head, (size_t) len, body, body_len);
+    int status = s_attempt(self, head, (size_t)len, body, body_len);
     //  A kept-alive connection the peer closed meanwhile: try once afresh.
     if (status < 0 && reused && !self->received)
-        status = s_attempt(self, head, (size_t) len, body, body_len);
+        status = s_attempt(self, head, (size_t)len, body, body_len);
     return status;
 }
 
@@ -501,10 +500,10 @@ s_test_addresses(void)
     CHECK_INT(fn_http_parse_address("127.0.0.1:9001", &addr, &len, err, sizeof err), 0);
     CHECK_INT(addr.ss_family, AF_INET);
     CHECK_INT(len, sizeof(struct sockaddr_in));
-    CHECK_INT(ntohs(((struct sockaddr_in *) &addr)->sin_port), 9001);
+    CHECK_INT(ntohs(((struct sockaddr_in *)&addr)->sin_port), 9001);
     CHECK_INT(fn_http_parse_address("[::1]:80", &addr, &len, err, sizeof err), 0);
     CHECK_INT(addr.ss_family, AF_INET6);
-    CHECK_INT(ntohs(((struct sockaddr_in6 *) &addr)->sin6_port), 80);
+    CHECK_INT(ntohs(((struct sockaddr_in6 *)&addr)->sin6_port), 80);
 
     CHECK_INT(fn_http_parse_address("", &addr, &len, err, sizeof err), -1);
     CHECK_STR(err, "address is empty");
@@ -548,11 +547,13 @@ fn_http_test(bool verbose)
     CHECK_NOT_NULL(stub);
     fn_stub_add(stub,
                 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Thing: one\r\n"
-                "x-thing: two\r\n\r\nhello", false);
+                "x-thing: two\r\n\r\nhello",
+                false);
     fn_stub_add(stub,
                 "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n"
-                "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", false);
-    fn_stub_add(stub, "", true);    //  dropped: the client must retry
+                "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+                false);
+    fn_stub_add(stub, "", true); //  dropped: the client must retry
     fn_stub_add(stub, "HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\ngone", true);
     CHECK_INT(fn_stub_start(stub), 0);
 
@@ -580,7 +581,8 @@ fn_http_test(bool verbose)
     CHECK_STR(fn_stub_request(stub, 0), expected);
     snprintf(expected, sizeof expected,
              "POST /two HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Length: 2\r\n"
-             "Content-Type: application/json\r\n\r\n{}", fn_stub_port(stub));
+             "Content-Type: application/json\r\n\r\n{}",
+             fn_stub_port(stub));
     CHECK_STR(fn_stub_request(stub, 1), expected);
     CHECK_STR(fn_stub_request(stub, 2), fn_stub_request(stub, 3));
     CHECK_INT(fn_stub_connections(stub), 2);
@@ -625,5 +627,5 @@ fn_http_test(bool verbose)
     fn_http_destroy(&http);
     CHECK_NULL(http);
     fn_http_destroy(&http);
-    (void) verbose;
+    (void)verbose;
 }

@@ -14,13 +14,12 @@
 #define S_BASE "/2018-06-01"
 
 struct _fn_runtime_t {
-    fn_http_t *http;            //  connection to the API
-    char request_id[FN_RUNTIME_ID_MAX + 1];     //  of the last invocation
-    char error[512];            //  last failure
+    fn_http_t *http;                        //  connection to the API
+    char request_id[FN_RUNTIME_ID_MAX + 1]; //  of the last invocation
+    char error[512];                        //  last failure
 };
 
-static void
-s_set_error(fn_runtime_t *self, const char *format, ...)
+static void s_set_error(fn_runtime_t *self, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -75,8 +74,8 @@ s_valid_id(const char *id)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = id[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
         if (!ok)
             return false;
     }
@@ -128,8 +127,8 @@ fn_runtime_next(fn_runtime_t *self, fn_runtime_invocation_t *inv)
 
 //  POSTs `body` to `path`; 0 when the API answers 202.
 static int
-s_post(fn_runtime_t *self, const char *path, const char *const *headers,
-       const char *body, size_t body_len)
+s_post(fn_runtime_t *self, const char *path, const char *const *headers, const char *body,
+       size_t body_len)
 {
     self->error[0] = '\0';
     int status = fn_http_request(self->http, "POST", path, headers, body, body_len);
@@ -228,29 +227,39 @@ fn_runtime_test(bool verbose)
     CHECK_STR(err, "AWS_LAMBDA_RUNTIME_API is not set");
     CHECK_NULL(fn_runtime_new("", err, sizeof err));
     CHECK_NULL(fn_runtime_new("example.com:80", err, sizeof err));
-    CHECK_STR(err, "AWS_LAMBDA_RUNTIME_API is invalid: host must be a numeric IP address");
+    CHECK_STR(err,
+              "AWS_LAMBDA_RUNTIME_API is invalid: host must be a numeric IP address");
 
     fn_stub_t *stub = fn_stub_new();
     CHECK_NOT_NULL(stub);
+    fn_stub_add(
+        stub,
+        "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: 8f5e-01\r\n"
+        "Lambda-Runtime-Deadline-Ms: 1700000003000\r\n"
+        "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:1:function:f\r\n"
+        "Lambda-Runtime-Trace-Id: Root=1-2-3\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+        false);
     fn_stub_add(stub,
-                "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: 8f5e-01\r\n"
-                "Lambda-Runtime-Deadline-Ms: 1700000003000\r\n"
-                "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:1:function:f\r\n"
-                "Lambda-Runtime-Trace-Id: Root=1-2-3\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+                "HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}",
                 false);
-    fn_stub_add(stub, "HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}", false);
     fn_stub_add(stub, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n", false);
     fn_stub_add(stub, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n", false);
     //  Invalid answers: wrong status, missing id, bad id, bad deadline.
     fn_stub_add(stub, "HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope", false);
     fn_stub_add(stub, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n", false);
     fn_stub_add(stub, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false);
-    fn_stub_add(stub, "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: ../x\r\n"
-                      "Content-Length: 0\r\n\r\n", false);
-    fn_stub_add(stub, "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: ok\r\n"
-                      "Lambda-Runtime-Deadline-Ms: soon\r\nContent-Length: 0\r\n\r\n", false);
-    fn_stub_add(stub, "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: min\r\n"
-                      "Content-Length: 0\r\n\r\n", true);
+    fn_stub_add(stub,
+                "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: ../x\r\n"
+                "Content-Length: 0\r\n\r\n",
+                false);
+    fn_stub_add(stub,
+                "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: ok\r\n"
+                "Lambda-Runtime-Deadline-Ms: soon\r\nContent-Length: 0\r\n\r\n",
+                false);
+    fn_stub_add(stub,
+                "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: min\r\n"
+                "Content-Length: 0\r\n\r\n",
+                true);
     CHECK_INT(fn_stub_start(stub), 0);
 
     char api[32];
@@ -292,17 +301,24 @@ fn_runtime_test(bool verbose)
     CHECK_INT(fn_runtime_fail(runtime, "", "T", "m"), -1);
     CHECK_INT(fn_stub_wait(stub), 10);
 
-    s_test_request(stub, 0, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n", "\r\n\r\n");
-    s_test_request(stub, 1, "POST /2018-06-01/runtime/invocation/8f5e-01/response HTTP/1.1\r\n",
+    s_test_request(stub, 0, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n",
+                   "\r\n\r\n");
+    s_test_request(stub, 1,
+                   "POST /2018-06-01/runtime/invocation/8f5e-01/response HTTP/1.1\r\n",
                    "\r\n\r\n{\"ok\":true}");
-    s_test_request(stub, 2, "POST /2018-06-01/runtime/invocation/8f5e-01/error HTTP/1.1\r\n",
-                   "\r\n\r\n{\"errorMessage\":\"it \\\"broke\\\"\",\"errorType\":\"Handler.Failed\"}");
+    s_test_request(stub, 2,
+                   "POST /2018-06-01/runtime/invocation/8f5e-01/error HTTP/1.1\r\n",
+                   "\r\n\r\n{\"errorMessage\":\"it "
+                   "\\\"broke\\\"\",\"errorType\":\"Handler.Failed\"}");
     CHECK_TRUE(strstr(fn_stub_request(stub, 2),
-                      "\r\nLambda-Runtime-Function-Error-Type: Handler.Failed\r\n") != NULL);
+                      "\r\nLambda-Runtime-Function-Error-Type: Handler.Failed\r\n") !=
+               NULL);
     s_test_request(stub, 3, "POST /2018-06-01/runtime/init/error HTTP/1.1\r\n",
                    "{\"errorMessage\":\"bad\",\"errorType\":\"Runtime.InvalidConfig\"}");
-    CHECK_TRUE(strstr(fn_stub_request(stub, 3),
-                      "\r\nLambda-Runtime-Function-Error-Type: Runtime.InvalidConfig\r\n") != NULL);
+    CHECK_TRUE(
+        strstr(fn_stub_request(stub, 3),
+               "\r\nLambda-Runtime-Function-Error-Type: Runtime.InvalidConfig\r\n") !=
+        NULL);
     fn_stub_destroy(&stub);
 
     //  The API gone: errors, never a hang.
@@ -312,5 +328,5 @@ fn_runtime_test(bool verbose)
     fn_runtime_destroy(&runtime);
     CHECK_NULL(runtime);
     fn_runtime_destroy(&runtime);
-    (void) verbose;
+    (void)verbose;
 }

@@ -23,11 +23,11 @@ typedef struct _fn_runtime_t fn_runtime_t;
 //  One invocation as received from GET /runtime/invocation/next. Every
 //  pointer is borrowed until the next fn_runtime call.
 typedef struct {
-    const char *request_id;     //  Lambda-Runtime-Aws-Request-Id, validated
-    int64_t deadline_ms;        //  Lambda-Runtime-Deadline-Ms, 0 if absent
-    const char *function_arn;   //  Lambda-Runtime-Invoked-Function-Arn or ""
-    const char *trace_id;       //  Lambda-Runtime-Trace-Id or ""
-    const char *event;          //  the event (body), NUL-terminated
+    const char *request_id;   //  Lambda-Runtime-Aws-Request-Id, validated
+    int64_t deadline_ms;      //  Lambda-Runtime-Deadline-Ms, 0 if absent
+    const char *function_arn; //  Lambda-Runtime-Invoked-Function-Arn or ""
+    const char *trace_id;     //  Lambda-Runtime-Trace-Id or ""
+    const char *event;        //  the event (body), NUL-terminated
     size_t event_len;
 } fn_runtime_invocation_t;
 

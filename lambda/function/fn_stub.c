@@ -1,5 +1,5 @@
 /*  fn_stub — scripted HTTP peer for selftests; see fn_stub.h. */
-#define _GNU_SOURCE     //  accept4
+#define _GNU_SOURCE //  accept4
 #include "fn_stub.h"
 #include "sp_check.h"
 
@@ -19,25 +19,25 @@
 #define S_IDLE_MS 5000
 
 typedef struct {
-    char *response;             //  raw bytes to write
-    bool close_after;           //  close the connection afterwards
+    char *response;   //  raw bytes to write
+    bool close_after; //  close the connection afterwards
 } s_step_t;
 
 struct _fn_stub_t {
-    int listen_fd;              //  listening socket, 127.0.0.1
-    uint16_t port;              //  its port
-    s_step_t steps[S_STEPS_MAX];    //  the script
-    size_t step_count;          //  steps queued
-    char *requests[S_STEPS_MAX];    //  requests received, one per step
-    size_t request_count;       //  requests received
-    unsigned connections;       //  connections accepted
-    pthread_t thread;           //  the serving thread
-    bool started;               //  thread running or joined-not-yet
+    int listen_fd;               //  listening socket, 127.0.0.1
+    uint16_t port;               //  its port
+    s_step_t steps[S_STEPS_MAX]; //  the script
+    size_t step_count;           //  steps queued
+    char *requests[S_STEPS_MAX]; //  requests received, one per step
+    size_t request_count;        //  requests received
+    unsigned connections;        //  connections accepted
+    pthread_t thread;            //  the serving thread
+    bool started;                //  thread running or joined-not-yet
 };
 
 //  Request reading state shared with the parser callbacks.
 typedef struct {
-    bool complete;              //  a whole request was parsed
+    bool complete; //  a whole request was parsed
 } s_read_t;
 
 static int
@@ -68,7 +68,7 @@ s_write_all(int fd, const char *data, size_t len)
         if (n <= 0)
             return -1;
         data += n;
-        len -= (size_t) n;
+        len -= (size_t)n;
     }
     return 0;
 }
@@ -95,16 +95,16 @@ s_read_request(int fd)
         ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0 || len + (size_t) n > S_REQUEST_MAX)
+        if (n <= 0 || len + (size_t)n > S_REQUEST_MAX)
             goto fail;
-        char *grown = realloc(text, len + (size_t) n + 1);
+        char *grown = realloc(text, len + (size_t)n + 1);
         if (!grown)
             goto fail;
         text = grown;
-        memcpy(text + len, buf, (size_t) n);
-        len += (size_t) n;
+        memcpy(text + len, buf, (size_t)n);
+        len += (size_t)n;
         text[len] = '\0';
-        http_parser_execute(&parser, &settings, buf, (size_t) n);
+        http_parser_execute(&parser, &settings, buf, (size_t)n);
         enum http_errno code = HTTP_PARSER_ERRNO(&parser);
         if (code != HPE_OK && code != HPE_PAUSED)
             goto fail;
@@ -138,8 +138,8 @@ s_serve(void *arg)
         }
         s_step_t *step = &self->steps[self->request_count];
         self->requests[self->request_count++] = request;
-        if (s_write_all(conn, step->response, strlen(step->response)) != 0
-            || step->close_after) {
+        if (s_write_all(conn, step->response, strlen(step->response)) != 0 ||
+            step->close_after) {
             close(conn);
             conn = -1;
         }
@@ -160,12 +160,12 @@ fn_stub_new(void)
         goto fail;
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(self->listen_fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+    if (bind(self->listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0)
         goto fail;
     if (listen(self->listen_fd, 16) != 0)
         goto fail;
     socklen_t addr_len = sizeof addr;
-    if (getsockname(self->listen_fd, (struct sockaddr *) &addr, &addr_len) != 0)
+    if (getsockname(self->listen_fd, (struct sockaddr *)&addr, &addr_len) != 0)
         goto fail;
     self->port = ntohs(addr.sin_port);
     return self;
@@ -264,7 +264,7 @@ s_test_connect(uint16_t port)
     CHECK_TRUE(fd >= 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK_INT(connect(fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    CHECK_INT(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
     return fd;
 }
 
@@ -277,7 +277,7 @@ s_test_read_exact(int fd, const char *expected)
     while (len < want) {
         ssize_t n = recv(fd, got + len, want - len, 0);
         CHECK_TRUE(n > 0);
-        len += (size_t) n;
+        len += (size_t)n;
     }
     got[len] = '\0';
     CHECK_STR(got, expected);
@@ -289,7 +289,8 @@ fn_stub_test(bool verbose)
     fn_stub_t *stub = fn_stub_new();
     CHECK_NOT_NULL(stub);
     CHECK_TRUE(fn_stub_port(stub) > 0);
-    CHECK_INT(fn_stub_add(stub, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", false), 0);
+    CHECK_INT(fn_stub_add(stub, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", false),
+              0);
     CHECK_INT(fn_stub_add(stub, "HTTP/1.1 204 No Content\r\n\r\n", true), 0);
     CHECK_INT(fn_stub_start(stub), 0);
 
@@ -301,7 +302,7 @@ fn_stub_test(bool verbose)
     CHECK_INT(s_write_all(fd, second, strlen(second)), 0);
     s_test_read_exact(fd, "HTTP/1.1 204 No Content\r\n\r\n");
     char byte;
-    CHECK_INT(recv(fd, &byte, 1, 0), 0);     //  closed after the last step
+    CHECK_INT(recv(fd, &byte, 1, 0), 0); //  closed after the last step
     close(fd);
 
     CHECK_INT(fn_stub_wait(stub), 2);
@@ -320,5 +321,5 @@ fn_stub_test(bool verbose)
         CHECK_INT(fn_stub_add(stub, "", true), 0);
     CHECK_INT(fn_stub_add(stub, "", true), -1);
     fn_stub_destroy(&stub);
-    (void) verbose;
+    (void)verbose;
 }

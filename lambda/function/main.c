@@ -26,8 +26,10 @@ s_command_line(int argc, char **argv)
     opterr = 0;
     int opt = getopt_long(argc, argv, "hV", options, NULL);
     if (opt == 'h') {
-        printf("Usage: bootstrap\nThe stampede demo function, a Lambda custom runtime: serves "
-               "invocations from $AWS_LAMBDA_RUNTIME_API,\nholding each for $STAMPEDE_HOLD_MS "
+        printf("Usage: bootstrap\nThe stampede demo function, a Lambda custom runtime: "
+               "serves "
+               "invocations from $AWS_LAMBDA_RUNTIME_API,\nholding each for "
+               "$STAMPEDE_HOLD_MS "
                "ms (default 2000).\n");
         return 0;
     }
@@ -47,15 +49,16 @@ main(int argc, char **argv)
     if (argc > 1)
         return s_command_line(argc, argv);
     char err[512];
-    fn_runtime_t *runtime = fn_runtime_new(getenv("AWS_LAMBDA_RUNTIME_API"), err, sizeof err);
+    fn_runtime_t *runtime =
+        fn_runtime_new(getenv("AWS_LAMBDA_RUNTIME_API"), err, sizeof err);
     if (!runtime) {
         fprintf(stderr, "bootstrap: init failed error=\"%s\"\n", err);
         return 1;
     }
     int rc = 1;
-    fn_handler_t *handler = fn_handler_new(getenv("STAMPEDE_HOLD_MS"),
-                                           getenv("AWS_LAMBDA_INITIALIZATION_TYPE"), err,
-                                           sizeof err);
+    fn_handler_t *handler =
+        fn_handler_new(getenv("STAMPEDE_HOLD_MS"),
+                       getenv("AWS_LAMBDA_INITIALIZATION_TYPE"), err, sizeof err);
     if (!handler) {
         fprintf(stderr, "bootstrap: init failed error=\"%s\"\n", err);
         if (fn_runtime_init_error(runtime, "Runtime.InvalidConfig", err))
@@ -63,7 +66,8 @@ main(int argc, char **argv)
                     fn_runtime_error(runtime));
         goto out;
     }
-    fn_handler_init_done(handler, (double) (sp_clock_mono_ns() - started_ns) / SP_NS_PER_S);
+    fn_handler_init_done(handler,
+                         (double)(sp_clock_mono_ns() - started_ns) / SP_NS_PER_S);
 
     for (;;) {
         fn_runtime_invocation_t inv;
@@ -73,15 +77,17 @@ main(int argc, char **argv)
             goto out;
         }
         char *response = fn_handler_invoke(handler, inv.request_id);
-        int posted = response ? fn_runtime_respond(runtime, inv.request_id, response,
-                                                   strlen(response))
-                              : fn_runtime_fail(runtime, inv.request_id,
-                                                "Runtime.OutOfMemory", "cannot build response");
+        int posted =
+            response
+                ? fn_runtime_respond(runtime, inv.request_id, response, strlen(response))
+                : fn_runtime_fail(runtime, inv.request_id, "Runtime.OutOfMemory",
+                                  "cannot build response");
         free(response);
         //  A rejected response (e.g. the invocation timed out meanwhile)
         //  is the API's decision; keep serving.
         if (posted)
-            fprintf(stderr, "bootstrap: response not accepted request_id=%s error=\"%s\"\n",
+            fprintf(stderr,
+                    "bootstrap: response not accepted request_id=%s error=\"%s\"\n",
                     inv.request_id, fn_runtime_error(runtime));
     }
 out:

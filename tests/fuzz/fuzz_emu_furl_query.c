@@ -13,12 +13,11 @@ static char *
 s_line(char **cursor, char *end)
 {
     char *line = *cursor;
-    char *newline = memchr(line, '\n', (size_t) (end - line));
+    char *newline = memchr(line, '\n', (size_t)(end - line));
     if (newline) {
         *newline = '\0';
         *cursor = newline + 1;
-    }
-    else {
+    } else {
         *cursor = end;
     }
     return line;
@@ -67,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .headers = headers,
         .header_count = count,
         .body = cursor,
-        .body_len = (size_t) (end - cursor),
+        .body_len = (size_t)(end - cursor),
     };
     size_t len = 0;
     char *event = emu_furl_event(&request, &len);

@@ -10,7 +10,7 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    emu_reply_t *reply = emu_furl_map_payload((const char *) data, size);
+    emu_reply_t *reply = emu_furl_map_payload((const char *)data, size);
     if (!reply)
         abort();
     int status = emu_reply_status(reply);

@@ -25,12 +25,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (route.path_len == 0 || route.path[0] != '/')
             abort();
         size_t len = strlen(target);
-        bool path_inside = route.path >= target && route.path + route.path_len <= target + len;
+        bool path_inside =
+            route.path >= target && route.path + route.path_len <= target + len;
         bool path_default = route.path_len == 1 && strcmp(route.path, "/") == 0;
         if (!path_inside && !path_default)
             abort();
-        if (route.query_len > 0
-            && (route.query < target || route.query + route.query_len > target + len))
+        if (route.query_len > 0 &&
+            (route.query < target || route.query + route.query_len > target + len))
             abort();
     }
     free(target);
