@@ -24,9 +24,10 @@ struct _emu_config_t {
     char listen[128]; //  --listen
     s_function_t functions[EMU_CONFIG_FUNCTIONS_MAX];
     size_t function_count;
-    int timeout_s; //  --timeout
-    bool verbose;  //  --verbose
-    bool parsed;   //  parse was called
+    int timeout_s;                            //  --timeout
+    char access_log[EMU_CONFIG_PATH_MAX + 1]; //  --access-log, "" when not given
+    bool verbose;                             //  --verbose
+    bool parsed;                              //  parse was called
 };
 
 emu_config_t *
@@ -90,6 +91,10 @@ s_help(FILE *out)
         "  --env KEY=VALUE         environment variable of the last --function; "
         "repeatable\n"
         "  --timeout SECONDS       function timeout (1..%d, default %d)\n"
+        "  --access-log FILE       append one JSON line per front-door answer to FILE:\n"
+        "                          {\"received_ns\":N,\"answered_ns\":N,\"status\":S,\n"
+        "                          \"function\":\"NAME\"|null,\"request_id\":\"ID\"}"
+        " (CLOCK_REALTIME ns)\n"
         "  -v, --verbose           log every request\n"
         "  -h, --help              show this help and exit\n"
         "  -V, --version           show the version and exit\n"
@@ -195,13 +200,21 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
 {
     assert(self && !self->parsed && out && err);
     self->parsed = true;
-    enum { OPT_LISTEN = 256, OPT_FUNCTION, OPT_RESERVED, OPT_ENV, OPT_TIMEOUT };
+    enum {
+        OPT_LISTEN = 256,
+        OPT_FUNCTION,
+        OPT_RESERVED,
+        OPT_ENV,
+        OPT_TIMEOUT,
+        OPT_ACCESS_LOG
+    };
     static const struct option options[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"function", required_argument, NULL, OPT_FUNCTION},
         {"reserved", required_argument, NULL, OPT_RESERVED},
         {"env", required_argument, NULL, OPT_ENV},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -257,6 +270,12 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
                     EMU_CONFIG_TIMEOUT_MAX, optarg);
             self->timeout_s = (int)value;
             break;
+        case OPT_ACCESS_LOG:
+            if (!optarg[0] || strlen(optarg) > EMU_CONFIG_PATH_MAX)
+                return s_usage(err, "--access-log needs a file name of 1..%d bytes",
+                               EMU_CONFIG_PATH_MAX);
+            snprintf(self->access_log, sizeof self->access_log, "%s", optarg);
+            break;
         case 'v':
             self->verbose = true;
             break;
@@ -309,6 +328,13 @@ emu_config_timeout_s(emu_config_t *self)
 {
     assert(self);
     return self->timeout_s;
+}
+
+const char *
+emu_config_access_log(emu_config_t *self)
+{
+    assert(self);
+    return self->access_log[0] ? self->access_log : NULL;
 }
 
 bool
@@ -380,6 +406,7 @@ emu_config_test(bool verbose)
     CHECK_STR(emu_config_listen(run.config), "127.0.0.1:9000");
     CHECK_INT(emu_config_timeout_s(run.config), 3);
     CHECK_TRUE(!emu_config_verbose(run.config));
+    CHECK_NULL(emu_config_access_log(run.config));
     CHECK_INT(emu_config_function_count(run.config), 1);
     const emu_function_config_t *fn = emu_config_function(run.config, 0);
     CHECK_STR(fn->name, "demo");
@@ -420,6 +447,17 @@ emu_config_test(bool verbose)
     run = s_parse((const char *[]){"-V", NULL});
     CHECK_INT(run.result, EMU_CONFIG_EXIT);
     CHECK_STR(run.out, "stampede-lambda (stampede) " STAMPEDE_VERSION "\n");
+    s_done(&run);
+    //  The last --access-log wins, kept as given (the server opens it).
+    run = s_parse((const char *[]){"--access-log", "/tmp/first.log", "--function",
+                                   "d=/bin/sh", "--access-log", "relative/access.log",
+                                   NULL});
+    CHECK_INT(run.result, EMU_CONFIG_RUN);
+    CHECK_STR(emu_config_access_log(run.config), "relative/access.log");
+    s_done(&run);
+    run = s_parse((const char *[]){"--help", NULL});
+    CHECK_TRUE(strstr(run.out, "\n  --access-log FILE       append one JSON line per "
+                               "front-door answer to FILE:\n") != NULL);
     s_done(&run);
 
     s_check_usage((const char *[]){NULL},
@@ -469,6 +507,22 @@ emu_config_test(bool verbose)
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--env",
                                    "AWS_LAMBDA_RUNTIME_API=1.2.3.4:5", NULL},
                   "--env AWS_LAMBDA_RUNTIME_API is set by the emulator");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--access-log", "", NULL},
+                  "--access-log needs a file name of 1..4095 bytes");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--access-log", NULL},
+                  "option '--access-log' needs a value");
+    char long_path[EMU_CONFIG_PATH_MAX + 2];
+    memset(long_path, 'p', sizeof long_path - 1);
+    long_path[sizeof long_path - 1] = '\0';
+    s_check_usage(
+        (const char *[]){"--function", "d=/bin/sh", "--access-log", long_path, NULL},
+        "--access-log needs a file name of 1..4095 bytes");
+    long_path[EMU_CONFIG_PATH_MAX] = '\0';
+    run = s_parse(
+        (const char *[]){"--function", "d=/bin/sh", "--access-log", long_path, NULL});
+    CHECK_INT(run.result, EMU_CONFIG_RUN);
+    CHECK_INT(strlen(emu_config_access_log(run.config)), EMU_CONFIG_PATH_MAX);
+    s_done(&run);
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--timeout", "0", NULL},
                   "--timeout must be an integer 1..900 (seconds), got '0'");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--timeout", "1.5", NULL},

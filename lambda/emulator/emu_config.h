@@ -2,7 +2,7 @@
 
       stampede-lambda [--listen HOST:PORT] --function NAME=PATH [--reserved N]
                       [--env KEY=VALUE]... [--function ...]... [--timeout SECONDS]
-                      [--verbose] [--help] [--version]
+                      [--access-log FILE] [--verbose] [--help] [--version]
 
     --reserved and --env apply to the most recent --function. Owns the
     parsed settings (copies of every string). Validation happens here, at
@@ -29,6 +29,8 @@
 #define EMU_CONFIG_TIMEOUT_MAX 900
 #define EMU_CONFIG_LISTEN_DEFAULT "127.0.0.1:9000"
 #define EMU_CONFIG_TIMEOUT_DEFAULT 3
+//  Longest --access-log path, bytes.
+#define EMU_CONFIG_PATH_MAX 4095
 //  The account's concurrency limit: the cap of a function without
 //  reserved concurrency.
 #define EMU_CONFIG_ACCOUNT_LIMIT 1000
@@ -73,6 +75,10 @@ const emu_function_config_t *emu_config_function(emu_config_t *self, size_t inde
 
 //  --timeout in seconds (default 3).
 int emu_config_timeout_s(emu_config_t *self);
+
+//  --access-log: the file that gets one JSON line per front-door answer,
+//  or NULL when not given. Borrowed for the configuration's life.
+const char *emu_config_access_log(emu_config_t *self);
 
 //  --verbose: log every request.
 bool emu_config_verbose(emu_config_t *self);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <czmq.h>
 #include <errno.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,14 +25,19 @@
 #define S_MEMORY_LIMIT ((size_t)32768)
 #define S_IDLE_TIMEOUT_S 300u
 #define S_LOG_PER_S 10u
+//  One access-log line: five fields, the longest a 36-byte request id and a
+//  64-byte function name, JSON-escaped. Far more than enough.
+#define S_ACCESS_LINE_MAX 512
 
 typedef struct _s_request_t s_request_t;
 struct _s_request_t {
     emu_frontdoor_t *door;
     struct MHD_Connection *connection;
-    char *target; //  raw request target, as on the request line
-    bool started; //  headers seen
-    char *body;   //  capped at EMU_FURL_PAYLOAD_MAX
+    char *target;             //  raw request target, as on the request line
+    bool started;             //  headers seen
+    emu_route_url_t route;    //  target split (points into target) once started
+    emu_function_t *function; //  borrowed: the served function the route names, or NULL
+    char *body;               //  capped at EMU_FURL_PAYLOAD_MAX
     size_t body_len;
     size_t body_cap;
     bool too_large;
@@ -52,6 +58,7 @@ struct _emu_frontdoor_t {
     emu_function_t *functions[EMU_CONFIG_FUNCTIONS_MAX]; //  borrowed
     size_t function_count;
     s_request_t *waiting; //  suspended requests
+    FILE *access_log;     //  borrowed; NULL when not logging
     emu_frontdoor_stats_t stats;
     int64_t log_second; //  rate limit of MHD's messages
     unsigned log_count;
@@ -94,7 +101,34 @@ s_lookup(emu_frontdoor_t *self, const char *name)
     return NULL;
 }
 
+//  One access-log line for the answer `status` to `req`, written with one
+//  fwrite so that lines stay whole.
+static void
+s_access_log(emu_frontdoor_t *self, s_request_t *req, int status, int64_t answered_ns)
+{
+    json_t *line =
+        json_pack("{s:I,s:I,s:i,s:s?,s:s}", "received_ns", (json_int_t)req->received_ns,
+                  "answered_ns", (json_int_t)answered_ns, "status", status, "function",
+                  req->function ? emu_function_name(req->function) : NULL, "request_id",
+                  req->request_id);
+    char text[S_ACCESS_LINE_MAX];
+    size_t len =
+        line ? json_dumpb(line, text, sizeof text - 1, JSON_COMPACT | JSON_PRESERVE_ORDER)
+             : 0;
+    json_decref(line);
+    bool written = false;
+    if (len > 0 && len < sizeof text - 1) {
+        text[len++] = '\n';
+        written = fwrite(text, 1, len, self->access_log) == len;
+    }
+    if (!written && self->stats.log_errors++ == 0)
+        zsys_warning("access log: cannot write a line (further failures only counted) "
+                     "error=\"%s\"",
+                     strerror(errno));
+}
+
 //  Queues `*reply_p` (consumed) with the headers every answer carries.
+//  The single answering path: every answer the door gives passes here.
 static enum MHD_Result
 s_answer(s_request_t *req, emu_reply_t **reply_p)
 {
@@ -121,6 +155,8 @@ s_answer(s_request_t *req, emu_reply_t **reply_p)
         self->stats.errors++;
     if (self->verbose)
         zsys_debug("request answered request_id=%s status=%d", req->request_id, status);
+    if (self->access_log)
+        s_access_log(self, req, status, sp_clock_wall_ns());
     enum MHD_Result rc = emu_reply_queue(reply, req->connection);
     emu_reply_destroy(&reply);
     return rc;
@@ -175,15 +211,13 @@ s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method,
            const char *version)
 {
     struct MHD_Connection *connection = req->connection;
-    emu_route_url_t route;
-    emu_route_parse_url(req->target, &route);
-    if (route.door == EMU_ROUTE_NONE) {
+    const emu_route_url_t *route = &req->route;
+    if (route->door == EMU_ROUTE_NONE) {
         emu_reply_t *reply =
             emu_furl_error(404, "ResourceNotFoundException", "Not Found");
         return s_answer(req, &reply);
     }
-    emu_function_t *function =
-        route.door == EMU_ROUTE_FUNCTION_URL ? s_lookup(self, route.function) : NULL;
+    emu_function_t *function = req->function;
     if (!function) {
         emu_reply_t *reply =
             emu_furl_error(404, "ResourceNotFoundException", "Function not found");
@@ -224,13 +258,13 @@ s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method,
                       sizeof source_ip);
     }
     emu_furl_request_t request = {
-        .function = route.function,
+        .function = route->function,
         .request_id = req->request_id,
         .method = method,
-        .path = route.path,
-        .path_len = route.path_len,
-        .query = route.query,
-        .query_len = route.query_len,
+        .path = route->path,
+        .path_len = route->path_len,
+        .query = route->query,
+        .query_len = route->query_len,
         .protocol = version,
         .source_ip = source_ip,
         .time_ns = req->received_ns,
@@ -319,6 +353,9 @@ s_handle(void *cls, struct MHD_Connection *connection, const char *url,
     if (!req->started) {
         req->started = true;
         req->connection = connection;
+        emu_route_parse_url(req->target, &req->route);
+        if (req->route.door == EMU_ROUTE_FUNCTION_URL)
+            req->function = s_lookup(self, req->route.function);
         //  A declared body over the limit is refused before it is read.
         const char *length =
             MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
@@ -452,6 +489,13 @@ emu_frontdoor_add_function(emu_frontdoor_t *self, emu_function_t *function)
     return 0;
 }
 
+void
+emu_frontdoor_set_access_log(emu_frontdoor_t *self, FILE *log)
+{
+    assert(self);
+    self->access_log = log;
+}
+
 uint16_t
 emu_frontdoor_port(emu_frontdoor_t *self)
 {
@@ -470,7 +514,8 @@ emu_frontdoor_stats(emu_frontdoor_t *self, emu_frontdoor_stats_t *stats)
 
 typedef struct {
     uint16_t port;
-    int efd; //  written when the client is done
+    int efd;        //  written when the client is done
+    char ok_id[64]; //  request id of the first 200
 } s_test_t;
 
 static void
@@ -534,6 +579,7 @@ s_test_client(void *arg)
     CHECK_INT(emu_probe_status(probe), 200);
     char id[64], type[64];
     CHECK_NOT_NULL(emu_probe_header(probe, "x-amzn-RequestId", id, sizeof id));
+    snprintf(test->ok_id, sizeof test->ok_id, "%s", id);
     CHECK_STR(emu_probe_header(probe, "Content-Type", type, sizeof type),
               "application/json");
     char expected[128];
@@ -557,6 +603,40 @@ s_test_client(void *arg)
     uint64_t one = 1;
     CHECK_INT(write(test->efd, &one, sizeof one), sizeof one);
     return NULL;
+}
+
+//  Checks access-log line `text`: exact fields in order, the status and
+//  function expected; returns its request id (borrowed until `*doc_p` is
+//  released by the caller).
+static const char *
+s_test_log_line(const char *text, int status, const char *function, json_t **doc_p)
+{
+    CHECK_TRUE(strncmp(text, "{\"received_ns\":", 15) == 0);
+    CHECK_TRUE(strstr(text, ",\"answered_ns\":") < strstr(text, ",\"status\":"));
+    CHECK_TRUE(strstr(text, ",\"status\":") < strstr(text, ",\"function\":"));
+    CHECK_TRUE(strstr(text, ",\"function\":") < strstr(text, ",\"request_id\":"));
+    CHECK_INT(text[strlen(text) - 1], '\n');
+    json_error_t error;
+    json_t *doc = json_loads(text, 0, &error);
+    CHECK_NOT_NULL(doc);
+    json_int_t received = 0, answered = 0;
+    int logged_status = 0;
+    json_t *logged_function = NULL;
+    const char *request_id = NULL;
+    CHECK_INT(json_unpack(doc, "{s:I,s:I,s:i,s:o,s:s!}", "received_ns", &received,
+                          "answered_ns", &answered, "status", &logged_status, "function",
+                          &logged_function, "request_id", &request_id),
+              0);
+    CHECK_TRUE(received > INT64_C(1600000000) * SP_NS_PER_S);
+    CHECK_TRUE(answered >= received);
+    CHECK_INT(logged_status, status);
+    if (function)
+        CHECK_STR(json_string_value(logged_function), function);
+    else
+        CHECK_TRUE(json_is_null(logged_function));
+    CHECK_INT(strlen(request_id), 36);
+    *doc_p = doc;
+    return request_id;
 }
 
 static void
@@ -591,6 +671,10 @@ emu_frontdoor_test(bool verbose)
     CHECK_INT(emu_frontdoor_add_function(door, functions[0]), 0);
     CHECK_INT(emu_frontdoor_add_function(door, functions[1]), 0);
 
+    FILE *access_log = tmpfile();
+    CHECK_NOT_NULL(access_log);
+    emu_frontdoor_set_access_log(door, access_log);
+
     s_test_t test = {.port = emu_frontdoor_port(door), .efd = eventfd(0, EFD_CLOEXEC)};
     CHECK_INT(emu_loop_watch(loop, test.efd, EPOLLIN, s_test_finished, NULL), 0);
     pthread_t client;
@@ -606,6 +690,38 @@ emu_frontdoor_test(bool verbose)
     CHECK_TRUE(stats.throttled >= 1);
     CHECK_INT(stats.errors, 4);
     CHECK_INT(stats.waiting, 0);
+    CHECK_INT(stats.log_errors, 0);
+
+    //  One line per answer, in order; MHD's own 400 and the dropped
+    //  garbage request left none.
+    struct {
+        int status;
+        const char *function;
+    } expected[] = {{404, NULL},     {404, NULL},   {404, NULL},
+                    {429, "closed"}, {413, "demo"}, {200, "demo"}};
+    size_t count = sizeof expected / sizeof expected[0];
+    CHECK_INT(fflush(access_log), 0);
+    rewind(access_log);
+    char text[1024];
+    size_t lines = 0;
+    while (fgets(text, sizeof text, access_log)) {
+        json_t *doc = NULL;
+        const char *request_id = NULL;
+        if (lines < count) {
+            request_id = s_test_log_line(text, expected[lines].status,
+                                         expected[lines].function, &doc);
+            if (expected[lines].status == 200)
+                CHECK_STR(request_id, test.ok_id);
+        } else if (lines + 1 < stats.requests) //  the retries throttled
+            s_test_log_line(text, 429, "demo", &doc);
+        else //  and the warm invocation
+            s_test_log_line(text, 200, "demo", &doc);
+        json_decref(doc);
+        lines++;
+    }
+    CHECK_INT(lines, stats.requests);
+    emu_frontdoor_set_access_log(door, NULL);
+    fclose(access_log);
     emu_loop_unwatch(loop, test.efd);
     close(test.efd);
     emu_function_destroy(&functions[0]);

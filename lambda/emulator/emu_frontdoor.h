@@ -13,7 +13,9 @@
     -> the connection is suspended until the invocation completes, then
     the function's answer is mapped (emu_furl). Every answer carries
     X-Stampede-Received-Ns (CLOCK_REALTIME ns when the emulator held the
-    complete request) and x-amzn-RequestId. Request line and headers are
+    complete request) and x-amzn-RequestId, and, when an access log is
+    set, leaves one JSON line there (see emu_frontdoor_set_access_log).
+    Request line and headers are
     capped by the connection memory limit (32 KiB); a malformed request
     gets MHD's 4xx and the door keeps serving.
 
@@ -28,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 //  Most connections held at once.
 #define EMU_FRONTDOOR_CONNECTIONS_MAX 10000
@@ -35,11 +38,12 @@
 typedef struct _emu_frontdoor_t emu_frontdoor_t;
 
 typedef struct {
-    uint64_t requests;  //  answered
-    uint64_t ok;        //  2xx
-    uint64_t throttled; //  429
-    uint64_t errors;    //  anything else
-    size_t waiting;     //  suspended on an invocation now
+    uint64_t requests;   //  answered
+    uint64_t ok;         //  2xx
+    uint64_t throttled;  //  429
+    uint64_t errors;     //  anything else
+    uint64_t log_errors; //  access-log lines that could not be written
+    size_t waiting;      //  suspended on an invocation now
 } emu_frontdoor_stats_t;
 
 //  Listens on `listen` ("HOST:PORT", port 0 = ephemeral) and serves from
@@ -54,6 +58,18 @@ void emu_frontdoor_destroy(emu_frontdoor_t **self_p);
 //  Serves `function` (borrowed) at /url/<its name>/. Returns 0, or -1
 //  when full (EMU_CONFIG_FUNCTIONS_MAX).
 int emu_frontdoor_add_function(emu_frontdoor_t *self, emu_function_t *function);
+
+//  Writes one line per answer to `log` (borrowed; NULL stops logging),
+//  in the order answered, one fwrite per line:
+//    {"received_ns":N,"answered_ns":N,"status":S,"function":"NAME",
+//     "request_id":"ID"}
+//  received_ns as in X-Stampede-Received-Ns; answered_ns when the answer
+//  was queued on the connection (CLOCK_REALTIME ns); function is null
+//  when the target names no served function; request_id is the
+//  x-amzn-RequestId sent. Requests MHD refuses itself (malformed request
+//  line or headers) never reach the door and leave no line. A failed
+//  write is counted in stats.log_errors and logged once.
+void emu_frontdoor_set_access_log(emu_frontdoor_t *self, FILE *log);
 
 //  The bound port.
 uint16_t emu_frontdoor_port(emu_frontdoor_t *self);

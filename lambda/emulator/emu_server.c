@@ -26,6 +26,7 @@ struct _emu_server_t {
     emu_function_t *functions[EMU_CONFIG_FUNCTIONS_MAX];
     size_t function_count;
     emu_frontdoor_t *door;
+    FILE *access_log; //  --access-log, or NULL
     int signal_fd;
     sigset_t old_mask; //  restored by destroy
     bool mask_set;
@@ -87,6 +88,20 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
         emu_frontdoor_new(self->loop, emu_config_listen(config), verbose, err, err_size);
     if (!self->door)
         goto fail;
+    const char *access_log = emu_config_access_log(config);
+    if (access_log) {
+        //  Appending: several runs may share one log. Line-buffered, and the
+        //  door writes whole lines, so a reader never sees half a line for
+        //  long. Close-on-exec: environments must not inherit it.
+        self->access_log = fopen(access_log, "ae");
+        if (!self->access_log || setvbuf(self->access_log, NULL, _IOLBF, BUFSIZ) != 0) {
+            snprintf(err, err_size, "cannot open the access log %s: %s", access_log,
+                     strerror(errno));
+            goto fail;
+        }
+        emu_frontdoor_set_access_log(self->door, self->access_log);
+        zsys_notice("access log open path=%s", access_log);
+    }
     for (size_t i = 0; i < emu_config_function_count(config); i++) {
         const emu_function_config_t *fc = emu_config_function(config, i);
         emu_function_t *function = emu_function_new(self->loop, fc, verbose);
@@ -133,6 +148,8 @@ emu_server_destroy(emu_server_t **self_p)
         emu_function_destroy(&self->functions[i]);
     }
     emu_frontdoor_destroy(&self->door);
+    if (self->access_log)
+        fclose(self->access_log);
     if (self->loop && self->signal_fd >= 0)
         emu_loop_unwatch(self->loop, self->signal_fd);
     emu_loop_destroy(&self->loop);
@@ -215,11 +232,18 @@ void
 emu_server_test(bool verbose)
 {
     char err[256];
-    char *argv[] = {"stampede-lambda",          "--listen",   "127.0.0.1:0", "--function",
-                    "demo=" EMU_TEST_BOOTSTRAP, "--reserved", "2",           "--env",
-                    "STAMPEDE_HOLD_MS=500",     NULL};
+    char log_path[] = "/tmp/emu_server_test_XXXXXX";
+    int log_fd = mkstemp(log_path);
+    CHECK_TRUE(log_fd >= 0);
+    //  Appended to, not truncated.
+    CHECK_INT(write(log_fd, "earlier\n", 8), 8);
+    close(log_fd);
+    char *argv[] = {
+        "stampede-lambda",          "--listen",     "127.0.0.1:0", "--function",
+        "demo=" EMU_TEST_BOOTSTRAP, "--reserved",   "2",           "--env",
+        "STAMPEDE_HOLD_MS=500",     "--access-log", log_path,      NULL};
     emu_config_t *config = emu_config_new();
-    CHECK_INT(emu_config_parse(config, 9, argv, stdout, stderr), EMU_CONFIG_RUN);
+    CHECK_INT(emu_config_parse(config, 11, argv, stdout, stderr), EMU_CONFIG_RUN);
     emu_server_t *server = emu_server_new(config, err, sizeof err);
     CHECK_NOT_NULL(server);
     uint16_t port = emu_server_port(server);
@@ -238,6 +262,43 @@ emu_server_test(bool verbose)
     //  Nothing left to reap.
     CHECK_INT(waitpid(-1, NULL, WNOHANG), -1);
     CHECK_INT(errno, ECHILD);
+
+    //  The burst is in the access log, after what was there: 2 answered
+    //  by the function, 3 throttled, every line whole.
+    FILE *log = fopen(log_path, "r");
+    CHECK_NOT_NULL(log);
+    char line[1024];
+    CHECK_STR(fgets(line, sizeof line, log), "earlier\n");
+    int lines = 0, ok = 0, throttled = 0;
+    while (fgets(line, sizeof line, log)) {
+        lines++;
+        CHECK_TRUE(strncmp(line, "{\"received_ns\":", 15) == 0);
+        CHECK_INT(line[strlen(line) - 1], '\n');
+        CHECK_NOT_NULL(strstr(line, ",\"function\":\"demo\",\"request_id\":\""));
+        ok += strstr(line, ",\"status\":200,") != NULL;
+        throttled += strstr(line, ",\"status\":429,") != NULL;
+    }
+    fclose(log);
+    CHECK_INT(lines, 5);
+    CHECK_INT(ok, 2);
+    CHECK_INT(throttled, 3);
+    CHECK_INT(unlink(log_path), 0);
+
+    //  An access log that cannot be opened: a clear error.
+    emu_config_t *unopenable = emu_config_new();
+    char *argv3[] = {"stampede-lambda",
+                     "--listen",
+                     "127.0.0.1:0",
+                     "--function",
+                     "demo=/bin/true",
+                     "--access-log",
+                     "/nonexistent/dir/access.log",
+                     NULL};
+    CHECK_INT(emu_config_parse(unopenable, 7, argv3, stdout, stderr), EMU_CONFIG_RUN);
+    CHECK_NULL(emu_server_new(unopenable, err, sizeof err));
+    CHECK_STR(err, "cannot open the access log /nonexistent/dir/access.log: No such file "
+                   "or directory");
+    emu_config_destroy(&unopenable);
 
     //  The front door address in use: a clear error.
     emu_config_t *busy = emu_config_new();

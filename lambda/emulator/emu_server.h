@@ -2,7 +2,8 @@
     functions with their execution environments, the front door, and the
     signals that stop it.
 
-    Owns the loop, every function, the front door and a signalfd for
+    Owns the loop, every function, the front door, the --access-log file
+    (opened for appending, line-buffered, close-on-exec) and a signalfd for
     SIGINT and SIGTERM (blocked while the server exists, so they arrive as
     events; the previous mask is restored by destroy). Raises the open-file
     limit to its hard maximum (thousands of connections and environments).

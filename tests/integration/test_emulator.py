@@ -525,6 +525,38 @@ class EmulatorTest(EmulatorHarness):
             self.assertEqual(status, 200)
             self.assertEqual(json.loads(body)["request_id"], headers["x-amzn-requestid"])
 
+    # --- access log ---------------------------------------------------------
+
+    def test_access_log_has_one_line_per_answer(self):
+        log_path = os.path.join(self.tmp.name, "access.log")
+        emulator = self.start("--function", "demo=" + BOOTSTRAP, "--reserved", "3",
+                              "--env", "STAMPEDE_HOLD_MS=1000", "--access-log", log_path)
+        results = burst(emulator.port, "/url/demo/", 20)
+        self.check_wave(results, 3, 17)
+        status, headers, _, _ = http_request(emulator.port, "GET", "/url/nope/")
+        self.assertEqual(status, 404)
+        answered = [(h["x-amzn-requestid"], s, int(h["x-stampede-received-ns"]), "demo")
+                    for s, h, _ in results]
+        answered.append((headers["x-amzn-requestid"], 404,
+                         int(headers["x-stampede-received-ns"]), None))
+        # Written before the answer is sent, line-buffered: already on disk.
+        with open(log_path) as log:
+            text = log.read()
+        self.assertTrue(text.endswith("\n"))
+        lines = [json.loads(line) for line in text.splitlines()]
+        self.assertEqual(len(lines), 21)
+        self.assertEqual(sorted((l["request_id"], l["status"], l["received_ns"], l["function"])
+                                for l in lines), sorted(answered))
+        for line in lines:
+            self.assertEqual(list(line), ["received_ns", "answered_ns", "status", "function",
+                                          "request_id"])
+            self.assertGreaterEqual(line["answered_ns"], line["received_ns"])
+            if line["status"] == 200:  # held by the function for 1000 ms
+                self.assertGreaterEqual(line["answered_ns"] - line["received_ns"], 10**9)
+        # Lines are in answer order: the 3 answers of the function come
+        # after every throttle, the 404 last.
+        self.assertEqual([l["status"] for l in lines], [429] * 17 + [200] * 3 + [404])
+
     # --- command line -----------------------------------------------------
 
     def test_command_line(self):
@@ -541,6 +573,8 @@ class EmulatorTest(EmulatorHarness):
             (["--reserved", "1"], b"--reserved must follow a --function"),
             (["--listen", "nowhere", "--function", "x=" + BOOTSTRAP], b"expected HOST:PORT"),
             (["--bogus"], b"unknown option '--bogus'"),
+            (["--function", "x=" + BOOTSTRAP, "--access-log", ""],
+             b"--access-log needs a file name of 1..4095 bytes"),
         ]
         for args, message in cases:
             done = subprocess.run([EMULATOR] + args, capture_output=True, timeout=10)
@@ -570,6 +604,16 @@ class EmulatorTest(EmulatorHarness):
         self.assertEqual(done.returncode, 1)
         self.assertEqual(done.stdout, b"")
         self.assertIn(b"Address already in use", done.stderr)
+        # An access log that cannot be opened: exit 1 with the reason.
+        done = subprocess.run([EMULATOR, "--listen", "127.0.0.1:0", "--function",
+                               "x=" + BOOTSTRAP, "--access-log", "/nonexistent/dir/a.log"],
+                              capture_output=True, timeout=10)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(done.stdout, b"")
+        self.assertIn(b"cannot open the access log /nonexistent/dir/a.log: No such file or "
+                      b"directory", done.stderr)
+        done = subprocess.run([EMULATOR, "--help"], capture_output=True, timeout=10)
+        self.assertIn(b"--access-log FILE", done.stdout)
 
     def test_sigint_stops_everything(self):
         emulator = self.start("--function", "demo=" + BOOTSTRAP, "--reserved", "3",
