@@ -156,10 +156,12 @@ typedef enum {
     S_RUN_STATUS,
     S_AGENT_UPSERT,
     S_SHARE_ADD,
+    S_SHARE_GET,
     S_RESULT_UPSERT,
     S_MARK_LOST,
     S_SUMMARY,
     S_LATEST_RUN,
+    S_RUN_UNSETTLED,
     S_RUN_LIST,
     S_RUN_GET,
     S_SHARES,
@@ -201,6 +203,9 @@ static const struct {
                      " clock_offset_ns = excluded.clock_offset_ns,"
                      " clock_error_ns = excluded.clock_error_ns",
                      NULL, 0},
+    [S_SHARE_GET] = {"SELECT first_index, count, clock_offset_ns FROM run_agents"
+                     " WHERE run_id = ?1 AND agent_id = ?2",
+                     NULL, 0},
     //  The first real result of an index wins; a lost marker gives way.
     [S_RESULT_UPSERT] =
         {"INSERT INTO requests (run_id, request_index, agent_id, outcome, http_status,"
@@ -237,6 +242,10 @@ static const struct {
          NULL, 0},
     [S_SUMMARY] = {s_summary_sql, NULL, 0},
     [S_LATEST_RUN] = {"SELECT coalesce(max(id), 0) FROM runs", NULL, 0},
+    //  One at a time: settling a run takes it out of this set.
+    [S_RUN_UNSETTLED] = {"SELECT id FROM runs WHERE status IN ('pending', 'running')"
+                         " ORDER BY id LIMIT 1",
+                         NULL, 0},
     [S_RUN_LIST] = {"FROM runs ORDER BY id DESC LIMIT ?1", S_COLUMNS(s_run_columns)},
     [S_RUN_GET] = {"FROM runs WHERE id = ?1", S_COLUMNS(s_run_columns)},
     [S_SHARES] = {"FROM run_agents WHERE run_id = ?1 ORDER BY first_index, agent_id",
@@ -548,6 +557,41 @@ store_share_add(store_t *self, int64_t run_id, const char *agent_id, uint32_t fi
     return s_step_done(self, stmt, rc, "share add");
 }
 
+int
+store_share_get(store_t *self, int64_t run_id, const char *agent_id,
+                uint32_t *first_index, uint32_t *count, int64_t *clock_offset_ns)
+{
+    assert(self && agent_id && first_index && count && clock_offset_ns);
+    sqlite3_stmt *stmt = s_stmt(self, S_SHARE_GET);
+    int result = -1;
+    int rc = SQLITE_OK;
+    s_bind_i64(stmt, 1, run_id, &rc);
+    s_bind_text(stmt, 2, agent_id, &rc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE)
+        result = 1;
+    else if (rc != SQLITE_ROW)
+        s_fail(self, "share get", rc);
+    else {
+        //  The schema keeps both >= 0; the range must also fit an index.
+        int64_t first = sqlite3_column_int64(stmt, 0);
+        int64_t n = sqlite3_column_int64(stmt, 1);
+        if (first < 0 || n < 0 || first + n > (int64_t)UINT32_MAX + 1) {
+            zsys_error("store: share out of range run_id=%" PRId64 " agent_id=%s", run_id,
+                       agent_id);
+            goto out;
+        }
+        *first_index = (uint32_t)first;
+        *count = (uint32_t)n;
+        *clock_offset_ns = sqlite3_column_int64(stmt, 2);
+        result = 0;
+    }
+out:
+    s_done(stmt);
+    return result;
+}
+
 static int
 s_result_insert(store_t *self, int64_t run_id, const char *agent_id,
                 const store_result_t *row)
@@ -621,6 +665,91 @@ store_mark_lost(store_t *self, int64_t run_id, const char *agent_id, uint32_t fi
     if (s_step_done(self, stmt, rc, "mark lost"))
         return -1;
     return sqlite3_changes64(self->db);
+}
+
+//  The oldest run still pending or running: 1 with its id, 0 when none is
+//  left, -1 on error.
+static int
+s_next_unsettled(store_t *self, int64_t *run_id)
+{
+    sqlite3_stmt *stmt = s_stmt(self, S_RUN_UNSETTLED);
+    int result = -1;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *run_id = sqlite3_column_int64(stmt, 0);
+        result = 1;
+    } else if (rc == SQLITE_DONE)
+        result = 0;
+    else
+        s_fail(self, "unsettled runs", rc);
+    s_done(stmt);
+    return result;
+}
+
+//  Marks the missing indices of every share of run_id lost with reason.
+static int
+s_shares_lost(store_t *self, int64_t run_id, const char *reason)
+{
+    //  S_SHARES selects agent_id, first_index, count first.
+    assert(strcmp(s_share_columns[0].name, "agent_id") == 0);
+    assert(strcmp(s_share_columns[1].name, "first_index") == 0);
+    assert(strcmp(s_share_columns[2].name, "count") == 0);
+    sqlite3_stmt *stmt = s_stmt(self, S_SHARES);
+    int result = -1;
+    int rc = sqlite3_bind_int64(stmt, 1, run_id);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_ROW)
+            break;
+        //  Another statement writes requests while this one reads
+        //  run_agents: SQLite allows that on one connection.
+        const char *agent_id = (const char *)sqlite3_column_text(stmt, 0);
+        int64_t first = sqlite3_column_int64(stmt, 1);
+        int64_t count = sqlite3_column_int64(stmt, 2);
+        if (first < 0 || count < 0 || first + count > (int64_t)UINT32_MAX + 1) {
+            zsys_error("store: share out of range run_id=%" PRId64, run_id);
+            goto out;
+        }
+        if (store_mark_lost(self, run_id, agent_id, (uint32_t)first, (uint32_t)count,
+                            reason) < 0)
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        s_fail(self, "shares of a run", rc);
+        goto out;
+    }
+    result = 0;
+out:
+    s_done(stmt);
+    return result;
+}
+
+int
+store_runs_interrupted(store_t *self, const char *reason, int64_t finished_ns)
+{
+    assert(self && reason);
+    if (s_step_done(self, s_stmt(self, S_BEGIN), SQLITE_OK, "interrupted begin"))
+        return -1;
+    int settled = 0;
+    //  Terminates: each pass turns one run "failed" or leaves the loop.
+    for (;;) {
+        int64_t run_id = 0;
+        int found = s_next_unsettled(self, &run_id);
+        if (found < 0)
+            goto rollback;
+        if (found == 0)
+            break;
+        if (s_shares_lost(self, run_id, reason) ||
+            store_run_set_status(self, run_id, "failed", 0, finished_ns, reason))
+            goto rollback;
+        settled++;
+    }
+    if (s_step_done(self, s_stmt(self, S_COMMIT), SQLITE_OK, "interrupted commit"))
+        goto rollback;
+    return settled;
+rollback:
+    s_step_done(self, s_stmt(self, S_ROLLBACK), SQLITE_OK, "interrupted rollback");
+    return -1;
 }
 
 int
@@ -1321,6 +1450,165 @@ s_test_peak_edges(store_t *store)
     CHECK_REAL(s.wall_ms, 0.0);
 }
 
+//  A controller restarted with runs in flight: store_runs_interrupted
+//  settles exactly the pending and running ones, all or nothing; the
+//  shares it leaves behind are what a late batch is checked against.
+static void
+s_test_interrupted(void)
+{
+    char err[256];
+    store_t *store = store_open(":memory:", err, sizeof err);
+    CHECK_NOT_NULL(store);
+    const char *reason = "controller restarted during the run";
+    CHECK_INT(store_runs_interrupted(store, reason, S_BASE), 0); //  empty file
+    CHECK_INT(store_agent_upsert(store, "agent-a", "host-a", "0.1.0", 64, S_BASE), 0);
+    CHECK_INT(store_agent_upsert(store, "agent-b", "host-b", "0.1.0", 64, S_BASE), 0);
+
+    //  Finished runs stay as they are.
+    int64_t completed = s_new_run(store, 2, "completed");
+    CHECK_INT(store_share_add(store, completed, "agent-a", 0, 2, 0, 0), 0);
+    CHECK_INT(
+        store_run_set_status(store, completed, "completed", S_BASE, S_BASE + 5, NULL), 0);
+    int64_t failed = s_new_run(store, 1, "failed");
+    CHECK_INT(store_run_set_status(store, failed, "failed", 0, S_BASE + 6, "refused"), 0);
+    //  Running: 10 over agent-a [0,4) and agent-b [4,10); 0, 1 and 5 stored.
+    int64_t running = s_new_run(store, 10, "running");
+    CHECK_INT(store_share_add(store, running, "agent-a", 0, 4, -1200, 300), 0);
+    CHECK_INT(store_share_add(store, running, "agent-b", 4, 6, 800, 250), 0);
+    CHECK_INT(store_run_set_status(store, running, "running", S_BASE, 0, NULL), 0);
+    store_result_t rows[3];
+    uint32_t present[] = {0, 1, 5};
+    for (size_t i = 0; i < 3; i++)
+        rows[i] = (store_result_t){.index = present[i],
+                                   .outcome = "ok",
+                                   .http_status = 200,
+                                   .cold_start = -1,
+                                   .invocation_count = -1};
+    CHECK_INT(store_results_insert(store, running, "agent-a", rows, 2), 0);
+    CHECK_INT(store_results_insert(store, running, "agent-b", rows + 2, 1), 0);
+    //  Pending with a share (Prepare sent, no Go) and pending without any.
+    int64_t prepared = s_new_run(store, 3, "prepared");
+    CHECK_INT(store_share_add(store, prepared, "agent-b", 0, 3, 0, 0), 0);
+    int64_t bare = s_new_run(store, 3, "bare");
+
+    //  Shares as recorded; an unknown run or agent is 1, outputs untouched.
+    uint32_t first = 99, count = 99;
+    int64_t offset = 99;
+    CHECK_INT(store_share_get(store, running, "agent-b", &first, &count, &offset), 0);
+    CHECK_INT(first, 4);
+    CHECK_INT(count, 6);
+    CHECK_INT(offset, 800);
+    CHECK_INT(store_share_get(store, running, "agent-a", &first, &count, &offset), 0);
+    CHECK_INT(first, 0);
+    CHECK_INT(count, 4);
+    CHECK_INT(offset, -1200);
+    CHECK_INT(store_share_get(store, running, "agent-c", &first, &count, &offset), 1);
+    CHECK_INT(store_share_get(store, bare, "agent-a", &first, &count, &offset), 1);
+    CHECK_INT(store_share_get(store, running + 1000, "agent-a", &first, &count, &offset),
+              1);
+    CHECK_INT(first, 0);
+    CHECK_INT(count, 4);
+    CHECK_INT(offset, -1200);
+
+    //  A share past its run's N cannot be marked: nothing is settled, not
+    //  even the runs before it.
+    int64_t broken = s_new_run(store, 2, "broken");
+    CHECK_INT(store_share_add(store, broken, "agent-a", 0, 5, 0, 0), 0);
+    CHECK_INT(store_runs_interrupted(store, reason, S_BASE + 9 * S_MS), -1);
+    const char *unsettled_sql =
+        "SELECT count(*) FROM runs WHERE status IN ('pending', 'running')";
+    CHECK_INT(s_count_rows(store, unsettled_sql, 0), 4);
+    CHECK_INT(
+        s_count_rows(store, "SELECT count(*) FROM requests WHERE run_id = ?1", running),
+        3);
+    CHECK_INT(store_share_add(store, broken, "agent-a", 0, 2, 0, 0), 0);
+
+    CHECK_INT(store_runs_interrupted(store, reason, S_BASE + 9 * S_MS), 4);
+    CHECK_INT(s_count_rows(store, unsettled_sql, 0), 0);
+    store_summary_t s;
+    CHECK_INT(store_summary(store, running, &s), 0);
+    CHECK_STR(s.status, "failed");
+    CHECK_INT(s.requested, 10);
+    CHECK_INT(s.recorded, 3);
+    CHECK_INT(s.ok, 3);
+    CHECK_INT(s.lost, 7);
+    CHECK_REAL(s.wall_ms, 9.0);
+    //  Each lost row names its share's agent and the reason.
+    const char *lost_sql = "SELECT group_concat(request_index || ':' || agent_id, ' ')"
+                           " FROM (SELECT request_index, agent_id FROM requests"
+                           "  WHERE run_id = ?1 AND outcome = 'lost'"
+                           "  AND error = 'controller restarted during the run'"
+                           "  ORDER BY request_index)";
+    sqlite3_stmt *stmt = NULL;
+    CHECK_INT(sqlite3_prepare_v2(store->db, lost_sql, -1, &stmt, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_bind_int64(stmt, 1, running), SQLITE_OK);
+    CHECK_INT(sqlite3_step(stmt), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(stmt, 0),
+              "2:agent-a 3:agent-a 4:agent-b 6:agent-b 7:agent-b 8:agent-b 9:agent-b");
+    sqlite3_finalize(stmt);
+    const char *run_sql = "SELECT count(*) FROM runs WHERE id = ?1 AND status = 'failed'"
+                          " AND finished_ns = 1700000000009000000"
+                          " AND error = 'controller restarted during the run'";
+    CHECK_INT(s_count_rows(store, run_sql, running), 1);
+    CHECK_INT(s_count_rows(store, run_sql, prepared), 1);
+    CHECK_INT(s_count_rows(store, run_sql, bare), 1);
+    CHECK_INT(s_count_rows(store, run_sql, broken), 1);
+    CHECK_INT(store_summary(store, prepared, &s), 0);
+    CHECK_INT(s.lost, 3);
+    CHECK_INT(s_count_rows(store,
+                           "SELECT count(*) FROM requests WHERE run_id = ?1"
+                           " AND outcome = 'lost' AND agent_id = 'agent-b'",
+                           prepared),
+              3);
+    //  No shares: no rows, and still requested = recorded + lost.
+    CHECK_INT(
+        s_count_rows(store, "SELECT count(*) FROM requests WHERE run_id = ?1", bare), 0);
+    CHECK_INT(store_summary(store, bare, &s), 0);
+    CHECK_INT(s.recorded + s.lost, 3);
+    CHECK_INT(s.lost, 3);
+    CHECK_INT(store_summary(store, broken, &s), 0);
+    CHECK_INT(s.lost, 2);
+    //  The finished runs were not touched.
+    CHECK_INT(s_count_rows(store,
+                           "SELECT count(*) FROM runs WHERE id = ?1 AND status = "
+                           "'completed' AND finished_ns = 1700000000000000005"
+                           " AND error IS NULL",
+                           completed),
+              1);
+    CHECK_INT(
+        s_count_rows(store, "SELECT count(*) FROM requests WHERE run_id = ?1", completed),
+        0);
+    CHECK_INT(s_count_rows(store,
+                           "SELECT count(*) FROM runs WHERE id = ?1 AND status = 'failed'"
+                           " AND finished_ns = 1700000000000000006 AND error = 'refused'",
+                           failed),
+              1);
+    //  Settled once: a second start finds nothing.
+    CHECK_INT(store_runs_interrupted(store, "again", S_BASE + 10 * S_MS), 0);
+    CHECK_INT(s_count_rows(store, run_sql, running), 1);
+
+    //  The agent's resend after the restart replaces its lost rows.
+    store_result_t late[2] = {
+        {.index = 4,
+         .outcome = "throttled",
+         .http_status = 429,
+         .cold_start = -1,
+         .invocation_count = -1},
+        {.index = 6,
+         .outcome = "throttled",
+         .http_status = 429,
+         .cold_start = -1,
+         .invocation_count = -1},
+    };
+    CHECK_INT(store_results_insert(store, running, "agent-b", late, 2), 0);
+    CHECK_INT(store_summary(store, running, &s), 0);
+    CHECK_INT(s.recorded, 5);
+    CHECK_INT(s.throttled, 2);
+    CHECK_INT(s.lost, 5);
+    CHECK_STR(s.status, "failed");
+    store_destroy(&store);
+}
+
 //  A tiny run whose export text is known byte for byte.
 static void
 s_test_export(store_t *store)
@@ -1821,5 +2109,6 @@ store_test(bool verbose)
     s_test_concurrent_open(tmp.path);
     s_tmp_cleanup(&tmp);
 
+    s_test_interrupted();
     s_test_differential(verbose);
 }

@@ -110,6 +110,14 @@ int store_share_add(store_t *self, int64_t run_id, const char *agent_id,
                     uint32_t first_index, uint32_t count, int64_t clock_offset_ns,
                     int64_t clock_error_ns);
 
+//  agent_id's share of run_id as store_share_add recorded it: its index
+//  range [*first_index, *first_index + *count) and the clock offset its
+//  results were converted with. Returns 0 when there is one, 1 when the run
+//  is unknown or agent_id has no share in it (outputs untouched), -1 on a
+//  database error.
+int store_share_get(store_t *self, int64_t run_id, const char *agent_id,
+                    uint32_t *first_index, uint32_t *count, int64_t *clock_offset_ns);
+
 //  Inserts n results of run_id from agent_id in one transaction with a
 //  prepared statement. Idempotent: a row already present is kept, except a
 //  "lost" row, which a late real result replaces. Returns 0, or -1 with the
@@ -122,6 +130,15 @@ int store_results_insert(store_t *self, int64_t run_id, const char *agent_id,
 //  Returns the number of rows marked, or -1.
 int64_t store_mark_lost(store_t *self, int64_t run_id, const char *agent_id,
                         uint32_t first_index, uint32_t count, const char *reason);
+
+//  Settles every run a previous controller process left "pending" or
+//  "running" (it stopped without finishing them): each missing index of
+//  each of the run's shares gets a "lost" row with reason (as
+//  store_mark_lost), then the run becomes "failed" with error = reason and
+//  finished_ns. A run without shares just becomes failed. One transaction:
+//  all runs are settled or none. Returns how many runs were settled, or -1.
+//  Only for a writer that knows no run of the file is live, i.e. at start.
+int store_runs_interrupted(store_t *self, const char *reason, int64_t finished_ns);
 
 //  Fills *out for run_id. Returns 0, or -1 when the run does not exist.
 int store_summary(store_t *self, int64_t run_id, store_summary_t *out);
