@@ -496,6 +496,56 @@ s_ack(ctl_run_t *self, const char *agent_id, uint32_t seq)
     ctl_registry_send(self->registry, agent_id, &env);
 }
 
+int
+ctl_run_store_batch(store_t *store, int64_t run_id, const char *agent_id,
+                    uint32_t first_index, uint32_t count, int64_t offset_ns,
+                    const Stampede__ResultBatch *batch, store_result_t *rows, char *why,
+                    size_t why_size)
+{
+    assert(store && agent_id && batch && rows && why);
+    assert(batch->n_results <= PROTO_MAX_BATCH);
+    //  Every batch carries at least one result, so seq never exceeds count.
+    if (batch->seq > count) {
+        snprintf(why, why_size, "seq %u above the share's %u requests", batch->seq,
+                 count);
+        return 1;
+    }
+    for (size_t i = 0; i < batch->n_results; i++) {
+        const Stampede__Result *r = batch->results[i];
+        if (r->index < first_index || r->index - first_index >= count) {
+            snprintf(why, why_size, "index %u outside the share %u..%" PRId64, r->index,
+                     first_index, (int64_t)first_index + count - 1);
+            return 1;
+        }
+        rows[i] = (store_result_t){
+            .index = r->index,
+            .outcome = proto_outcome_name(r->outcome),
+            .http_status = (int)r->http_status,
+            .scheduled_ns = s_to_controller(r->scheduled_ns, offset_ns),
+            .sent_ns = s_to_controller(r->sent_ns, offset_ns),
+            .first_byte_ns = s_to_controller(r->first_byte_ns, offset_ns),
+            .done_ns = s_to_controller(r->done_ns, offset_ns),
+            .received_ns = r->received_ns,
+            .bytes = r->bytes_received,
+            .reused = r->connection_reused,
+            .request_id = s_text(r->request_id),
+            .environment_id = s_text(r->environment_id),
+            .cold_start = r->has_cold_start ? (r->cold_start ? 1 : 0) : -1,
+            .cold_start_time = r->cold_start_time,
+            .initialization_type = s_text(r->initialization_type),
+            .invocation_count = r->invocation_count,
+            .function_started_ns = r->function_started_ns,
+            .function_finished_ns = r->function_finished_ns,
+            .error = s_text(r->error),
+        };
+    }
+    if (store_results_insert(store, run_id, agent_id, rows, batch->n_results)) {
+        snprintf(why, why_size, "the store refused the batch");
+        return -1;
+    }
+    return 0;
+}
+
 void
 ctl_run_on_batch(ctl_run_t *self, const char *agent_id,
                  const Stampede__ResultBatch *batch, int64_t now_ns)
@@ -518,50 +568,21 @@ ctl_run_on_batch(ctl_run_t *self, const char *agent_id,
         s_ack(self, agent_id, batch->seq);
         return;
     }
-    if (batch->seq > ctl_share_count(share)) {
-        zsys_warning("run: batch dropped run_id=%" PRId64 " agent_id=%s reason=\"seq %u "
-                     "above the share's %u requests\"",
-                     self->id, agent_id, batch->seq, ctl_share_count(share));
-        return;
-    }
     if (ctl_share_batch_seen(share, batch->seq)) {
         s_ack(self, agent_id, batch->seq); //  a resend: stored already
         return;
     }
-    int64_t offset = ctl_share_offset_ns(share);
-    for (size_t i = 0; i < batch->n_results; i++) {
-        const Stampede__Result *r = batch->results[i];
-        if (!ctl_share_contains(share, r->index)) {
-            zsys_warning("run: batch dropped run_id=%" PRId64 " agent_id=%s seq=%u "
-                         "reason=\"index %u outside the share %u..%u\"",
-                         self->id, agent_id, batch->seq, r->index, ctl_share_first(share),
-                         ctl_share_first(share) + ctl_share_count(share) - 1);
-            return;
-        }
-        self->rows[i] = (store_result_t){
-            .index = r->index,
-            .outcome = proto_outcome_name(r->outcome),
-            .http_status = (int)r->http_status,
-            .scheduled_ns = s_to_controller(r->scheduled_ns, offset),
-            .sent_ns = s_to_controller(r->sent_ns, offset),
-            .first_byte_ns = s_to_controller(r->first_byte_ns, offset),
-            .done_ns = s_to_controller(r->done_ns, offset),
-            .received_ns = r->received_ns,
-            .bytes = r->bytes_received,
-            .reused = r->connection_reused,
-            .request_id = s_text(r->request_id),
-            .environment_id = s_text(r->environment_id),
-            .cold_start = r->has_cold_start ? (r->cold_start ? 1 : 0) : -1,
-            .cold_start_time = r->cold_start_time,
-            .initialization_type = s_text(r->initialization_type),
-            .invocation_count = r->invocation_count,
-            .function_started_ns = r->function_started_ns,
-            .function_finished_ns = r->function_finished_ns,
-            .error = s_text(r->error),
-        };
+    char why[128];
+    int rc = ctl_run_store_batch(self->store, self->id, agent_id, ctl_share_first(share),
+                                 ctl_share_count(share), ctl_share_offset_ns(share),
+                                 batch, self->rows, why, sizeof why);
+    if (rc > 0) {
+        zsys_warning("run: batch dropped run_id=%" PRId64 " agent_id=%s seq=%u "
+                     "reason=\"%s\"",
+                     self->id, agent_id, batch->seq, why);
+        return;
     }
-    if (store_results_insert(self->store, self->id, agent_id, self->rows,
-                             batch->n_results)) {
+    if (rc < 0) {
         zsys_error("run: batch not stored, the agent will resend run_id=%" PRId64
                    " agent_id=%s seq=%u",
                    self->id, agent_id, batch->seq);

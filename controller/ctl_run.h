@@ -113,6 +113,20 @@ void ctl_run_on_batch(ctl_run_t *self, const char *agent_id,
 void ctl_run_on_done(ctl_run_t *self, const char *agent_id, const Stampede__Done *done,
                      int64_t now_ns);
 
+//  Stores a batch (validated by proto_decode) of agent_id's share
+//  [first_index, first_index + count) of run_id, as every batch is stored,
+//  by the live run and by the server for a run it does not drive: seq must
+//  lie in 1..count and every index in the share, or nothing is stored;
+//  instants the agent measured are converted to controller clock with
+//  offset_ns (agent minus controller, the share's estimate), the target's
+//  are kept. rows is scratch for PROTO_MAX_BATCH results. Returns 0 when
+//  stored (idempotent, see store_results_insert), 1 when refused, -1 when
+//  the store failed (rolled back); why says what happened on 1 and -1.
+int ctl_run_store_batch(store_t *store, int64_t run_id, const char *agent_id,
+                        uint32_t first_index, uint32_t count, int64_t offset_ns,
+                        const Stampede__ResultBatch *batch, store_result_t *rows,
+                        char *why, size_t why_size);
+
 //  agent_id was expired by the registry.
 void ctl_run_on_agent_expired(ctl_run_t *self, const char *agent_id, int64_t now_ns);
 

@@ -36,6 +36,7 @@ typedef struct {
     ctl_registry_t *registry; //  connected agents
     ctl_run_t *run;           //  the active run, or NULL
     ctl_run_t *last_run;      //  the previous run (late batches), or NULL
+    store_result_t *rows;     //  scratch for a batch of a run not driven here
     //  Configuration, copied.
     char *listen;
     char *db_path;
@@ -129,21 +130,66 @@ s_on_hello(s_core_t *self, zframe_t *routing_id, const Stampede__Hello *hello)
     ctl_registry_probe(self->registry, agent);
 }
 
-//  Acknowledges a batch of a run this process does not drive.
 static void
-s_ack_foreign(s_core_t *self, ctl_agent_t *agent, const Stampede__ResultBatch *batch)
+s_send_ack(s_core_t *self, ctl_agent_t *agent, uint64_t run_id, uint32_t seq)
 {
-    s_warn(self,
-           "server: batch of an unknown run acknowledged without storing "
-           "agent_id=%s run_id=%" PRIu64 " seq=%u",
-           agent->id, batch->run_id, batch->seq);
     Stampede__Ack ack = STAMPEDE__ACK__INIT;
-    ack.run_id = batch->run_id;
-    ack.seq = batch->seq;
+    ack.run_id = run_id;
+    ack.seq = seq;
     proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
     env.body_case = STAMPEDE__ENVELOPE__BODY_ACK;
     env.ack = &ack;
+    //  A lost ack costs a resend, which is handled the same way again.
     ctl_registry_send(self->registry, agent->id, &env);
+}
+
+//  A batch of a run this process does not drive: typically resent after a
+//  restart of the controller, whose run was settled as failed at start.
+//  Stored against the share the store recorded and then acknowledged,
+//  exactly as the live run would; never acknowledged unless stored, except
+//  when there is no share to store it in (the agent must forget it).
+static void
+s_on_foreign_batch(s_core_t *self, ctl_agent_t *agent, const Stampede__ResultBatch *batch)
+{
+    uint32_t first = 0, count = 0;
+    int64_t offset = 0;
+    int found = batch->run_id > INT64_MAX
+                    ? 1
+                    : store_share_get(self->store, (int64_t)batch->run_id, agent->id,
+                                      &first, &count, &offset);
+    if (found > 0) {
+        s_warn(self,
+               "server: batch acknowledged without storing agent_id=%s run_id=%" PRIu64
+               " seq=%u reason=\"no share of this agent in that run\"",
+               agent->id, batch->run_id, batch->seq);
+        s_send_ack(self, agent, batch->run_id, batch->seq);
+        return;
+    }
+    //  The offset the previous process converted Go and the share's other
+    //  batches with: the share's instants stay on one timeline, and it is
+    //  there before the first clock probe of this process is answered.
+    char why[128];
+    int rc = found < 0 ? -1
+                       : ctl_run_store_batch(self->store, (int64_t)batch->run_id,
+                                             agent->id, first, count, offset, batch,
+                                             self->rows, why, sizeof why);
+    if (rc > 0) {
+        s_warn(self,
+               "server: batch of a previous run dropped agent_id=%s run_id=%" PRIu64
+               " seq=%u reason=\"%s\"",
+               agent->id, batch->run_id, batch->seq, why);
+        return;
+    }
+    if (rc < 0) {
+        zsys_error("server: batch of a previous run not stored, the agent will resend "
+                   "agent_id=%s run_id=%" PRIu64 " seq=%u",
+                   agent->id, batch->run_id, batch->seq);
+        return;
+    }
+    zsys_debug("server: batch of a previous run stored agent_id=%s run_id=%" PRIu64
+               " seq=%u results=%zu",
+               agent->id, batch->run_id, batch->seq, batch->n_results);
+    s_send_ack(self, agent, batch->run_id, batch->seq);
 }
 
 static void
@@ -171,12 +217,18 @@ s_on_message(s_core_t *self, ctl_agent_t *agent, const proto_envelope_t *env,
         if (run)
             ctl_run_on_batch(run, agent->id, env->result_batch, now_wall);
         else
-            s_ack_foreign(self, agent, env->result_batch);
+            s_on_foreign_batch(self, agent, env->result_batch);
         break;
     case STAMPEDE__ENVELOPE__BODY_DONE:
         run = s_run_for(self, env->done->run_id);
         if (run)
             ctl_run_on_done(run, agent->id, env->done, now_wall);
+        else
+            //  Nothing to answer: the agent forgets a run once Done went
+            //  out and every batch is acknowledged.
+            zsys_debug("server: done of a run not driven here agent_id=%s "
+                       "run_id=%" PRIu64,
+                       agent->id, env->done->run_id);
         break;
     default:
         s_warn(self, "server: unexpected message dropped agent_id=%s message=%s",
@@ -476,6 +528,7 @@ s_core_destroy(s_core_t **self_p)
     zsock_destroy(&self->command);
     zactor_destroy(&self->auth);
     store_destroy(&self->store);
+    free(self->rows);
     free(self->listen);
     free(self->db_path);
     free(self->agents_dir);
@@ -492,6 +545,11 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
     self->store = store_open(self->db_path, err, err_size);
     if (!self->store)
         return -1;
+    self->rows = calloc(PROTO_MAX_BATCH, sizeof *self->rows);
+    if (!self->rows) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
     self->router = zsock_new(ZMQ_ROUTER);
     self->command = zsock_new(ZMQ_REP);
     self->registry = ctl_registry_new(self->router, self->max_agents);
@@ -535,6 +593,20 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
         snprintf(err, err_size, "cannot bind %s", command_endpoint);
         return -1;
     }
+    //  After the bind, so a second controller on the same endpoint fails
+    //  before it touches the first one's live run; before the loop, so no
+    //  agent's resend is handled against an unsettled run.
+    int settled = store_runs_interrupted(self->store, CTL_SERVER_RESTART_REASON,
+                                         sp_clock_wall_ns());
+    if (settled < 0) {
+        snprintf(err, err_size, "cannot settle the runs of a previous controller in %s",
+                 self->db_path);
+        return -1;
+    }
+    if (settled > 0)
+        zsys_notice("runs of a previous controller settled as failed count=%d "
+                    "reason=\"%s\"",
+                    settled, CTL_SERVER_RESTART_REASON);
     self->loop = zloop_new();
     assert(self->loop);
     //  Only $TERM from the owner ends the loop, not SIGINT: the owner
@@ -787,6 +859,8 @@ s_fake_batch(s_fake_t *fake, uint64_t run_id, uint32_t seq, uint32_t first, uint
         results[i].outcome = (first + i) % 2 ? STAMPEDE__OUTCOME__OUTCOME_THROTTLED
                                              : STAMPEDE__OUTCOME__OUTCOME_OK;
         results[i].http_status = (first + i) % 2 ? 429 : 200;
+        results[i].sent_ns = 5000000 + first + i; //  agent clock
+        results[i].done_ns = 9000000 + first + i;
         results[i].invocation_count = -1;
         ptrs[i] = &results[i];
     }
@@ -1127,6 +1201,176 @@ s_test_curve(const char *db_path, const char *dir)
     zcert_destroy(&stranger);
 }
 
+//  One request row of a run as JSON (caller owns), index order.
+static json_t *
+s_row(store_t *store, int64_t run_id, size_t index)
+{
+    json_t *run = store_run_json(store, run_id, true);
+    CHECK_NOT_NULL(run);
+    json_t *row = json_incref(json_array_get(json_object_get(run, "requests"), index));
+    json_decref(run);
+    CHECK_NOT_NULL(row);
+    return row;
+}
+
+//  A controller restarted in the middle of a run: the run is settled at
+//  start, the agents' resends fill in its lost rows.
+static void
+s_test_restart(const char *db_path)
+{
+    char err[512];
+    const int64_t t0 = INT64_C(1700000000) * SP_NS_PER_S;
+    store_summary_t summary;
+    //  What the previous process left: run 1, 6 requests over agent-1
+    //  [0,3) (clock 2 ms ahead) and agent-2 [3,6), running, agent-1's first
+    //  result stored.
+    store_t *store = store_open(db_path, err, sizeof err);
+    CHECK_NOT_NULL(store);
+    CHECK_INT(store_agent_upsert(store, "agent-1", "fakehost", "test", 1000, t0), 0);
+    CHECK_INT(store_agent_upsert(store, "agent-2", "fakehost", "test", 1000, t0), 0);
+    store_run_t spec = {.url = "http://127.0.0.1:9/url/demo/",
+                        .method = "GET",
+                        .requested = 6,
+                        .agents = 2,
+                        .created_ns = t0};
+    CHECK_INT(store_run_create(store, &spec), 1);
+    CHECK_INT(store_share_add(store, 1, "agent-1", 0, 3, 2000000, 500), 0);
+    CHECK_INT(store_share_add(store, 1, "agent-2", 3, 3, 0, 500), 0);
+    CHECK_INT(store_run_set_status(store, 1, "running", t0, 0, NULL), 0);
+    store_result_t stored = {.index = 0,
+                             .outcome = "ok",
+                             .http_status = 200,
+                             .cold_start = -1,
+                             .invocation_count = -1};
+    CHECK_INT(store_results_insert(store, 1, "agent-1", &stored, 1), 0);
+
+    //  The new process settles it before it hears any agent.
+    ctl_server_config_t config = {.listen = "tcp://127.0.0.1:*",
+                                  .db_path = db_path,
+                                  .heartbeat_ms = 50,
+                                  .expire_ms = 2000};
+    ctl_server_t *server = ctl_server_new(&config, err, sizeof err);
+    CHECK_NOT_NULL(server);
+    CHECK_INT(store_summary(store, 1, &summary), 0);
+    CHECK_STR(summary.status, "failed");
+    CHECK_INT(summary.recorded, 1);
+    CHECK_INT(summary.lost, 5);
+    json_t *run = store_run_json(store, 1, false);
+    CHECK_STR(json_string_value(json_object_get(run, "error")),
+              "controller restarted during the run");
+    int64_t finished = json_integer_value(json_object_get(run, "finished_ns"));
+    CHECK_TRUE(finished > t0);
+    json_decref(run);
+    json_t *row = s_row(store, 1, 2);
+    CHECK_STR(json_string_value(json_object_get(row, "outcome")), "lost");
+    CHECK_STR(json_string_value(json_object_get(row, "agent_id")), "agent-1");
+    CHECK_STR(json_string_value(json_object_get(row, "error")),
+              CTL_SERVER_RESTART_REASON);
+    json_decref(row);
+    //  It is not this process's run: none is active, none was driven.
+    json_t *status = s_ask(server, "{\"action\":\"status\"}");
+    CHECK_TRUE(json_is_null(json_object_get(status, "active_run")));
+    CHECK_TRUE(json_is_null(json_object_get(status, "last_run")));
+    json_decref(status);
+
+    //  agent-1 resends its batch 2 (indices 1 and 2): stored with the
+    //  share's clock offset, lost rows replaced, then acknowledged.
+    s_fake_t one;
+    s_fake_connect(&one, "agent-1", ctl_server_endpoint(server), NULL, NULL);
+    s_wait_status(server, "agents", 1, &one);
+    s_fake_batch(&one, 1, 2, 1, 2);
+    proto_envelope_t *ack = s_fake_expect(&one, "ack");
+    CHECK_INT(ack->ack->run_id, 1);
+    CHECK_INT(ack->ack->seq, 2);
+    proto_envelope_destroy(&ack);
+    CHECK_INT(store_summary(store, 1, &summary), 0);
+    CHECK_STR(summary.status, "failed");
+    CHECK_INT(summary.recorded, 3);
+    CHECK_INT(summary.lost, 3);
+    CHECK_INT(summary.ok, 2);
+    CHECK_INT(summary.throttled, 1);
+    row = s_row(store, 1, 1);
+    CHECK_STR(json_string_value(json_object_get(row, "outcome")), "throttled");
+    CHECK_STR(json_string_value(json_object_get(row, "agent_id")), "agent-1");
+    CHECK_INT(json_integer_value(json_object_get(row, "sent_ns")), 5000001 - 2000000);
+    CHECK_INT(json_integer_value(json_object_get(row, "done_ns")), 9000001 - 2000000);
+    CHECK_TRUE(json_is_null(json_object_get(row, "error")));
+    json_decref(row);
+
+    //  An index outside the share (3 is agent-2's): dropped whole, not
+    //  acknowledged: the next ack is the one of the resend behind it.
+    s_fake_batch(&one, 1, 3, 2, 2);
+    s_fake_batch(&one, 1, 2, 1, 2);
+    ack = s_fake_expect(&one, "ack");
+    CHECK_INT(ack->ack->run_id, 1);
+    CHECK_INT(ack->ack->seq, 2);
+    proto_envelope_destroy(&ack);
+    CHECK_INT(store_summary(store, 1, &summary), 0);
+    CHECK_INT(summary.recorded, 3);
+    CHECK_INT(summary.lost, 3);
+    row = s_row(store, 1, 3);
+    CHECK_STR(json_string_value(json_object_get(row, "outcome")), "lost");
+    CHECK_STR(json_string_value(json_object_get(row, "agent_id")), "agent-2");
+    json_decref(row);
+
+    //  A run the store does not know: acknowledged, nothing stored. Done of
+    //  a run not driven here is not answered (the ack of run 99 comes first).
+    s_fake_done(&one, 1, 3, 2);
+    s_fake_batch(&one, 99, 1, 0, 1);
+    ack = s_fake_expect(&one, "ack");
+    CHECK_INT(ack->ack->run_id, 99);
+    CHECK_INT(ack->ack->seq, 1);
+    proto_envelope_destroy(&ack);
+    CHECK_INT(store_summary(store, 99, &summary), -1);
+    CHECK_NULL(store_run_json(store, 99, true));
+
+    //  An agent without a share in run 1: acknowledged, nothing stored.
+    s_fake_t three;
+    s_fake_connect(&three, "agent-3", ctl_server_endpoint(server), NULL, NULL);
+    s_wait_status(server, "agents", 2, &one);
+    s_fake_batch(&three, 1, 1, 3, 3);
+    ack = s_fake_expect(&three, "ack");
+    CHECK_INT(ack->ack->run_id, 1);
+    CHECK_INT(ack->ack->seq, 1);
+    proto_envelope_destroy(&ack);
+    CHECK_INT(store_summary(store, 1, &summary), 0);
+    CHECK_INT(summary.recorded, 3);
+    CHECK_INT(summary.lost, 3);
+
+    //  agent-2 hands over its whole share: nothing is lost any more; the
+    //  run stays failed with the restart as its reason.
+    s_fake_t two;
+    s_fake_connect(&two, "agent-2", ctl_server_endpoint(server), NULL, NULL);
+    s_wait_status(server, "agents", 3, &one);
+    s_fake_batch(&two, 1, 1, 3, 3);
+    ack = s_fake_expect(&two, "ack");
+    CHECK_INT(ack->ack->seq, 1);
+    proto_envelope_destroy(&ack);
+    CHECK_INT(store_summary(store, 1, &summary), 0);
+    CHECK_STR(summary.status, "failed");
+    CHECK_INT(summary.recorded, 6);
+    CHECK_INT(summary.lost, 0);
+    CHECK_INT(summary.ok, 3);
+    CHECK_INT(summary.throttled, 3);
+    row = s_row(store, 1, 4);
+    CHECK_INT(json_integer_value(json_object_get(row, "sent_ns")), 5000004);
+    json_decref(row);
+    ctl_server_destroy(&server);
+
+    //  A second restart finds nothing left to settle.
+    server = ctl_server_new(&config, err, sizeof err);
+    CHECK_NOT_NULL(server);
+    run = store_run_json(store, 1, false);
+    CHECK_STR(json_string_value(json_object_get(run, "status")), "failed");
+    CHECK_INT(json_integer_value(json_object_get(run, "finished_ns")), finished);
+    json_decref(run);
+    ctl_server_destroy(&server);
+    zsock_destroy(&one.dealer);
+    zsock_destroy(&two.dealer);
+    zsock_destroy(&three.dealer);
+    store_destroy(&store);
+}
+
 void
 ctl_server_test(bool verbose)
 {
@@ -1136,10 +1380,15 @@ ctl_server_test(bool verbose)
     snprintf(db_path, sizeof db_path, "%s/stampede.db", dir);
     s_test_plain(db_path);
     s_test_curve(db_path, dir);
+    char restart_path[128];
+    snprintf(restart_path, sizeof restart_path, "%s/restart.db", dir);
+    s_test_restart(restart_path);
     char path[160];
     const char *suffixes[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
+        unlink(path);
+        snprintf(path, sizeof path, "%s%s", restart_path, suffixes[i]);
         unlink(path);
     }
     CHECK_INT(rmdir(dir), 0);

@@ -18,8 +18,18 @@
 
     One run at a time: "run" while one is active answers 409. A finished
     run is kept as the previous run until the next starts, so late batches
-    still reach it. A batch for a run this process does not drive is
-    acknowledged without being stored (the agent would resend it forever).
+    still reach it.
+
+    Restarts: at start (after the bind, before any agent is heard) every
+    run a previous process left pending or running is settled as failed
+    with CTL_SERVER_RESTART_REASON, its missing indices marked lost. A
+    batch for a run this process does not drive is stored against the
+    agent's share as recorded in the store (same checks and clock
+    conversion as a live run; a real result replaces its lost row) and
+    only then acknowledged; a batch with an index outside that share is
+    dropped unacknowledged. When the store has no share of that agent in
+    that run, the batch is acknowledged without being stored (the agent
+    would resend it forever). Done of such a run needs no answer.
 
     czmq's zauth binds the process-wide ZAP endpoint: at most one CURVE
     server per process at a time.
@@ -39,6 +49,9 @@
 
 typedef struct _ctl_server_t ctl_server_t;
 
+//  Why a run left pending or running by a previous process failed.
+#define CTL_SERVER_RESTART_REASON "controller restarted during the run"
+
 typedef struct {
     const char *listen;             //  agents' endpoint, e.g. tcp://127.0.0.1:5555 or :*
     const char *db_path;            //  the results database
@@ -53,9 +66,10 @@ typedef struct {
     size_t max_agents;              //  0 = 1024
 } ctl_server_config_t;
 
-//  Starts the actor and waits until it has opened the store and bound both
-//  sockets. Returns the server, or NULL with the reason in err. Config
-//  strings are copied.
+//  Starts the actor and waits until it has opened the store, bound both
+//  sockets and settled the runs a previous process left unfinished (see
+//  "Restarts" above). Returns the server, or NULL with the reason in err.
+//  Config strings are copied.
 ctl_server_t *ctl_server_new(const ctl_server_config_t *config, char *err,
                              size_t err_size);
 
