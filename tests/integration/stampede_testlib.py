@@ -117,6 +117,16 @@ class Proc:
     def running(self):
         return self.popen.poll() is None
 
+    def kill(self):
+        """SIGKILL now (a crash: no cleanup of any kind); reaps. Returns the
+        exit status."""
+        if self.popen.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
+        if self.popen.stdout:
+            self.popen.stdout.close()
+        return self.popen.returncode
+
     def stop(self, grace=5.0):
         """SIGTERM, then SIGKILL after grace; reaps. Returns the exit status."""
         if self.popen.poll() is None:
@@ -212,6 +222,56 @@ class SystemTest(unittest.TestCase):
                                 env=self.env)
         line = proc.read_line(LAMBDA_READY)
         return line[len(LAMBDA_READY):].strip().rstrip("/")
+
+
+class ControllerTest(SystemTest):
+    """`stampede serve` with CURVE keys under the temp dir (keys/, r.db) and
+    agents that generate their own certificates (stampede-agent --keygen),
+    admitted by copying the public half into keys/agents/."""
+
+    def start_serve(self, listen, target, token=None):
+        """Starts serve; returns (proc, agents endpoint, HTTP base URL)."""
+        argv = [binary("stampede"), "serve", "--listen", listen, "--http",
+                "127.0.0.1:0", "--db", self.path("r.db"), "--keys", self.path("keys"),
+                "--target", target]
+        if token:
+            argv += ["--token", token]
+        proc = self.procs.start(argv, env=self.env)
+        line = proc.read_line(SERVE_READY)
+        # "stampede serve: agents tcp://127.0.0.1:PORT http http://127.0.0.1:PORT"
+        words = line.split()
+        self.assertEqual(words[:3], ["stampede", "serve:", "agents"])
+        self.assertEqual(words[4], "http")
+        self.assertRegex(words[3], r"^tcp://127\.0\.0\.1:\d+$")
+        self.assertRegex(words[5], r"^http://127\.0\.0\.1:\d+$")
+        self.assertNotEqual(words[5], "http://127.0.0.1:0")
+        return proc, words[3], words[5]
+
+    def run_agent_cli(self, args):
+        return subprocess.run([binary("stampede-agent")] + args, capture_output=True,
+                              text=True, timeout=30, env=self.env)
+
+    def keygen(self, name, admit):
+        """A certificate for agent name; admitted when admit (serve must
+        have created keys/ already). Returns the key path."""
+        key = self.path(name + ".key")
+        result = self.run_agent_cli(["--keygen", key])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        if admit:
+            shutil.copy(key, self.path("keys", "agents", name + ".key"))
+        return key
+
+    def start_agent(self, name, endpoint, key):
+        return self.procs.start([binary("stampede-agent"), "--controller", endpoint,
+                                 "--id", name, "--server-key",
+                                 self.path("keys", "controller.key"), "--key", key],
+                                env=self.env, capture=False)
+
+    def agent_ids(self, http):
+        """Ids of the agents serve has registered, sorted."""
+        status, body = http_json(http + "/api/status")
+        self.assertEqual(status, 200, body)
+        return sorted(a["id"] for a in body["agents"])
 
 
 def http_json(url, method="GET", body=None, token=None, timeout=10):

@@ -7,57 +7,13 @@ Runs are started over the HTTP API (POST /api/test) against the real
 emulator, and a controller restarted on the same endpoint gets its agents
 back without touching them.
 """
-import os
-import shutil
 import time
 import unittest
 
-from stampede_testlib import (SERVE_READY, SystemTest, binary, http_json,
-                              wait_until)
+from stampede_testlib import ControllerTest, http_json, wait_until
 
 
-class ControllerServeTest(SystemTest):
-
-    def start_serve(self, listen, target, token=None):
-        argv = [binary("stampede"), "serve", "--listen", listen, "--http",
-                "127.0.0.1:0", "--db", self.path("r.db"), "--keys", self.path("keys"),
-                "--target", target]
-        if token:
-            argv += ["--token", token]
-        proc = self.procs.start(argv, env=self.env)
-        line = proc.read_line(SERVE_READY)
-        # "stampede serve: agents tcp://127.0.0.1:PORT http http://127.0.0.1:PORT"
-        words = line.split()
-        self.assertEqual(words[:3], ["stampede", "serve:", "agents"])
-        self.assertEqual(words[4], "http")
-        self.assertRegex(words[3], r"^tcp://127\.0\.0\.1:\d+$")
-        self.assertRegex(words[5], r"^http://127\.0\.0\.1:\d+$")
-        self.assertNotEqual(words[5], "http://127.0.0.1:0")
-        return proc, words[3], words[5]
-
-    def keygen(self, name, admit):
-        key = self.path(name + ".key")
-        result = self.run_agent_cli(["--keygen", key])
-        self.assertEqual(result.returncode, 0, result.stderr)
-        if admit:
-            shutil.copy(key, self.path("keys", "agents", name + ".key"))
-        return key
-
-    def run_agent_cli(self, args):
-        import subprocess
-        return subprocess.run([binary("stampede-agent")] + args, capture_output=True,
-                              text=True, timeout=30, env=self.env)
-
-    def start_agent(self, name, endpoint, key):
-        return self.procs.start([binary("stampede-agent"), "--controller", endpoint,
-                                 "--id", name, "--server-key",
-                                 self.path("keys", "controller.key"), "--key", key],
-                                env=self.env, capture=False)
-
-    def agent_ids(self, http):
-        status, body = http_json(http + "/api/status")
-        self.assertEqual(status, 200, body)
-        return sorted(a["id"] for a in body["agents"])
+class ControllerServeTest(ControllerTest):
 
     def burst(self, http, requests):
         """POST /api/test and wait for the run to complete; returns it."""
