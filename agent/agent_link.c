@@ -195,20 +195,42 @@ out:
     return rc;
 }
 
+//  Drops the current run whatever its state.
+static void
+s_abandon(agent_link_t *self, const char *why)
+{
+    if (self->state == S_PREPARING || self->state == S_PREPARED ||
+        self->state == S_RUNNING)
+        agent_burst_cancel(self->burst, self->run_id);
+    size_t dropped = agent_spool_drop(self->spool, self->run_id);
+    zsys_notice("agent: run abandoned run_id=%" PRIu64 " reason=\"%s\" unacked=%zu",
+                self->run_id, why, dropped);
+    self->state = S_IDLE;
+}
+
 static void
 s_on_prepare(agent_link_t *self, const Stampede__Prepare *prepare)
 {
     char error[PROTO_MAX_ERROR + 1] = "";
     char host[PROTO_MAX_HOST + 1] = "";
-    if (self->state != S_IDLE) {
-        if (self->run_id == prepare->run_id && self->state == S_PREPARED) {
-            s_send_ready(self, self->run_id, self->count, ""); //  a resend
-            return;
-        }
-        if (self->run_id == prepare->run_id && self->state == S_PREPARING)
-            return; //  Ready follows when the engine is done
+    if (self->run_id == prepare->run_id && self->state == S_PREPARED) {
+        s_send_ready(self, self->run_id, self->count, ""); //  a resend
+        return;
+    }
+    if (self->run_id == prepare->run_id && self->state == S_PREPARING)
+        return; //  Ready follows when the engine is done
+    if (self->state == S_PREPARED) {
+        //  A controller prepares a new run on an agent only after it gave up
+        //  on the old one (or restarted and never knew it): a share that was
+        //  never fired holds no results, so it yields at once instead of
+        //  blocking the agent until the prepared-run limit.
+        char why[64];
+        snprintf(why, sizeof why, "superseded by run %" PRIu64, prepare->run_id);
+        s_abandon(self, why);
+    }
+    if (self->state != S_IDLE)
         snprintf(error, sizeof error, "agent is busy with run %" PRIu64, self->run_id);
-    } else if (s_url_host(prepare->target->url, host, sizeof host) != 0)
+    else if (s_url_host(prepare->target->url, host, sizeof host) != 0)
         snprintf(error, sizeof error, "target url has no host the agent can read");
     else if (!agent_config_allows(self->config, host))
         snprintf(error, sizeof error, "target host %s is not in the agent's allow-list",
@@ -247,19 +269,6 @@ s_on_go(agent_link_t *self, const Stampede__Go *go)
     self->state = S_RUNNING;
     zsys_notice("agent: run armed run_id=%" PRIu64 " start_in_ms=%" PRId64, go->run_id,
                 (go->start_at_ns - sp_clock_wall_ns()) / SP_NS_PER_MS);
-}
-
-//  Drops the current run whatever its state.
-static void
-s_abandon(agent_link_t *self, const char *why)
-{
-    if (self->state == S_PREPARING || self->state == S_PREPARED ||
-        self->state == S_RUNNING)
-        agent_burst_cancel(self->burst, self->run_id);
-    size_t dropped = agent_spool_drop(self->spool, self->run_id);
-    zsys_notice("agent: run abandoned run_id=%" PRIu64 " reason=\"%s\" unacked=%zu",
-                self->run_id, why, dropped);
-    self->state = S_IDLE;
 }
 
 static void
@@ -746,7 +755,10 @@ agent_link_test(bool verbose)
     char url[256];
     agent_testserver_url(server, "/ok", url, sizeof url);
     s_ctl_expect_ready(&ctl, 7, 10, url, 10, "");
-    s_ctl_expect_ready(&ctl, 8, 10, url, 0, "agent is busy with run 7");
+    s_ctl_expect_ready(&ctl, 7, 10, url, 10, "");
+    //  A new run supersedes a prepared one that was never fired (a
+    //  restarted controller), and the old one can be prepared again.
+    s_ctl_expect_ready(&ctl, 8, 10, url, 10, "");
     s_ctl_expect_ready(&ctl, 7, 10, url, 10, "");
 
     //  Go -> batches of 8 and 2 -> Done.
