@@ -125,9 +125,20 @@ s_check_prepare(const Stampede__Prepare *m, char *err, size_t err_size)
         S_FAIL("prepare: count must be 1-%d", PROTO_MAX_SHARE);
     if ((uint64_t) m->first_index + m->count > UINT32_MAX)
         S_FAIL("prepare: first_index + count overflows");
-    if (m->start_mode != STAMPEDE__START_MODE__START_MODE_AT_GO)
+    if (m->start_mode != STAMPEDE__START_MODE__START_MODE_AT_GO &&
+        m->start_mode != STAMPEDE__START_MODE__START_MODE_LAST_BYTE)
         S_FAIL("prepare: unknown start_mode %d", (int) m->start_mode);
-    return s_check_target(m->target, err, err_size);
+    if (s_check_target(m->target, err, err_size))
+        return -1;
+    //  The last byte held back is a body byte: there must be one, and a
+    //  HEAD request sends none.
+    if (m->start_mode == STAMPEDE__START_MODE__START_MODE_LAST_BYTE) {
+        if (m->target->body.len < 1)
+            S_FAIL("prepare: start_mode last_byte needs a body of at least 1 byte");
+        if (strcmp(m->target->method, "HEAD") == 0)
+            S_FAIL("prepare: start_mode last_byte cannot be used with HEAD");
+    }
+    return 0;
 }
 
 static int
@@ -284,6 +295,16 @@ proto_body_name(const proto_envelope_t *env)
 }
 
 const char *
+proto_start_mode_name(Stampede__StartMode mode)
+{
+    switch (mode) {
+    case STAMPEDE__START_MODE__START_MODE_AT_GO: return "at_go";
+    case STAMPEDE__START_MODE__START_MODE_LAST_BYTE: return "last_byte";
+    default: return "unspecified";
+    }
+}
+
+const char *
 proto_outcome_name(Stampede__Outcome outcome)
 {
     switch (outcome) {
@@ -412,6 +433,44 @@ proto_codec_test(bool verbose)
     prepare.target = NULL;
     s_expect_reject(&env, "target missing");
     prepare.target = &target;
+
+    //  Start modes: last_byte needs a body byte to hold back, and no HEAD.
+    CHECK_STR(proto_start_mode_name(STAMPEDE__START_MODE__START_MODE_AT_GO), "at_go");
+    CHECK_STR(proto_start_mode_name(STAMPEDE__START_MODE__START_MODE_LAST_BYTE),
+              "last_byte");
+    CHECK_STR(proto_start_mode_name(STAMPEDE__START_MODE__START_MODE_UNSPECIFIED),
+              "unspecified");
+    prepare.start_mode = STAMPEDE__START_MODE__START_MODE_UNSPECIFIED;
+    s_expect_reject(&env, "unknown start_mode 0");
+    prepare.start_mode = 3;
+    s_expect_reject(&env, "unknown start_mode 3");
+    prepare.start_mode = STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
+    target.body.data = NULL;
+    target.body.len = 0;
+    s_expect_reject(&env, "start_mode last_byte needs a body of at least 1 byte");
+    CHECK_NULL(proto_encode(&env));
+    target.body.data = (uint8_t *) "x";
+    target.body.len = 1;
+    target.method = "HEAD";
+    s_expect_reject(&env, "start_mode last_byte cannot be used with HEAD");
+    target.method = "PATCH";
+    frame = proto_encode(&env);
+    CHECK_NOT_NULL(frame);
+    got = proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
+    CHECK_NOT_NULL(got);
+    CHECK_INT(got->prepare->start_mode, STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
+    CHECK_INT(got->prepare->target->body.len, 1);
+    CHECK_INT(got->prepare->target->body.data[0], 'x');
+    proto_envelope_destroy(&got);
+    zframe_destroy(&frame);
+    //  A target problem is reported before the mode's rule.
+    prepare.target = NULL;
+    s_expect_reject(&env, "target missing");
+    prepare.target = &target;
+    target.body.data = NULL;
+    target.body.len = 0;
+    target.method = "POST";
+    prepare.start_mode = STAMPEDE__START_MODE__START_MODE_AT_GO;
 
     //  Result batches: outcome range and field caps.
     Stampede__Result result = STAMPEDE__RESULT__INIT;

@@ -59,6 +59,10 @@ const char *proto_body_name(const proto_envelope_t *env);
 //  "connect_error", "other_error"; "unspecified" otherwise.
 const char *proto_outcome_name(Stampede__Outcome outcome);
 
+//  "at_go", "last_byte"; "unspecified" otherwise. The names the results
+//  database and the reports use.
+const char *proto_start_mode_name(Stampede__StartMode mode);
+
 void proto_codec_test(bool verbose);
 
 #endif
