@@ -102,15 +102,21 @@ s_lookup(emu_frontdoor_t *self, const char *name)
 }
 
 //  One access-log line for the answer `status` to `req`, written with one
-//  fwrite so that lines stay whole.
+//  fwrite so that lines stay whole. An answer that could not be delivered
+//  says so in a sixth field.
 static void
-s_access_log(emu_frontdoor_t *self, s_request_t *req, int status, int64_t answered_ns)
+s_access_log(emu_frontdoor_t *self, s_request_t *req, int status, int64_t answered_ns,
+             bool delivered)
 {
     json_t *line =
         json_pack("{s:I,s:I,s:i,s:s?,s:s}", "received_ns", (json_int_t)req->received_ns,
                   "answered_ns", (json_int_t)answered_ns, "status", status, "function",
                   req->function ? emu_function_name(req->function) : NULL, "request_id",
                   req->request_id);
+    if (line && !delivered && json_object_set_new(line, "delivered", json_false())) {
+        json_decref(line);
+        line = NULL;
+    }
     char text[S_ACCESS_LINE_MAX];
     size_t len =
         line ? json_dumpb(line, text, sizeof text - 1, JSON_COMPACT | JSON_PRESERVE_ORDER)
@@ -156,7 +162,7 @@ s_answer(s_request_t *req, emu_reply_t **reply_p)
     if (self->verbose)
         zsys_debug("request answered request_id=%s status=%d", req->request_id, status);
     if (self->access_log)
-        s_access_log(self, req, status, sp_clock_wall_ns());
+        s_access_log(self, req, status, sp_clock_wall_ns(), true);
     enum MHD_Result rc = emu_reply_queue(reply, req->connection);
     emu_reply_destroy(&reply);
     return rc;
@@ -415,6 +421,16 @@ s_request_completed(void *cls, struct MHD_Connection *connection, void **req_cls
     assert(!req->invocation);
     if (req->waiting)
         s_unlink(req->door, req);
+    //  The function answered, but the client had left while it ran: MHD
+    //  ends the resumed request without asking for the answer. The request
+    //  did arrive and was served, so the access log still gets its line.
+    if (req->reply) {
+        emu_frontdoor_t *self = req->door;
+        self->stats.undelivered++;
+        if (self->access_log)
+            s_access_log(self, req, emu_reply_status(req->reply), sp_clock_wall_ns(),
+                         false);
+    }
     emu_reply_destroy(&req->reply);
     free(req->target);
     free(req->body);
@@ -691,6 +707,7 @@ emu_frontdoor_test(bool verbose)
     CHECK_INT(stats.errors, 4);
     CHECK_INT(stats.waiting, 0);
     CHECK_INT(stats.log_errors, 0);
+    CHECK_INT(stats.undelivered, 0);
 
     //  One line per answer, in order; MHD's own 400 and the dropped
     //  garbage request left none.

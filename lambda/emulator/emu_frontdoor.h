@@ -38,12 +38,13 @@
 typedef struct _emu_frontdoor_t emu_frontdoor_t;
 
 typedef struct {
-    uint64_t requests;   //  answered
-    uint64_t ok;         //  2xx
-    uint64_t throttled;  //  429
-    uint64_t errors;     //  anything else
-    uint64_t log_errors; //  access-log lines that could not be written
-    size_t waiting;      //  suspended on an invocation now
+    uint64_t requests;    //  answered
+    uint64_t ok;          //  2xx
+    uint64_t throttled;   //  429
+    uint64_t errors;      //  anything else
+    uint64_t log_errors;  //  access-log lines that could not be written
+    uint64_t undelivered; //  answers ready after the client had left
+    size_t waiting;       //  suspended on an invocation now
 } emu_frontdoor_stats_t;
 
 //  Listens on `listen` ("HOST:PORT", port 0 = ephemeral) and serves from
@@ -66,9 +67,13 @@ int emu_frontdoor_add_function(emu_frontdoor_t *self, emu_function_t *function);
 //  received_ns as in X-Stampede-Received-Ns; answered_ns when the answer
 //  was queued on the connection (CLOCK_REALTIME ns); function is null
 //  when the target names no served function; request_id is the
-//  x-amzn-RequestId sent. Requests MHD refuses itself (malformed request
-//  line or headers) never reach the door and leave no line. A failed
-//  write is counted in stats.log_errors and logged once.
+//  x-amzn-RequestId sent. When the client left while the function ran,
+//  the answer cannot be delivered: its line is written when the
+//  connection ends (answered_ns then), with a sixth field
+//  "delivered":false. So every request that reached the door has exactly
+//  one line. Requests MHD refuses itself (malformed request line or
+//  headers) never reach the door and leave no line. A failed write is
+//  counted in stats.log_errors and logged once.
 void emu_frontdoor_set_access_log(emu_frontdoor_t *self, FILE *log);
 
 //  The bound port.

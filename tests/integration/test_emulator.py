@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -556,6 +557,57 @@ class EmulatorTest(EmulatorHarness):
         # Lines are in answer order: the 3 answers of the function come
         # after every throttle, the 404 last.
         self.assertEqual([l["status"] for l in lines], [429] * 17 + [200] * 3 + [404])
+
+    def test_access_log_keeps_answers_the_clients_left(self):
+        log_path = os.path.join(self.tmp.name, "access.log")
+        emulator = self.start("--function", "demo=" + BOOTSTRAP, "--reserved", "5",
+                              "--env", "STAMPEDE_HOLD_MS=500", "--access-log", log_path)
+        socks = [socket.create_connection(("127.0.0.1", emulator.port), timeout=5)
+                 for _ in range(5)]
+        for sock in socks:
+            sock.sendall(b"GET /url/demo/left HTTP/1.1\r\nHost: x\r\n\r\n")
+        deadline = time.monotonic() + 10  # the function holds all five
+        while len(emulator.children()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(len(emulator.children()), 5)
+        for sock in socks:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        # Gone while the function ran. Whether MHD still asks for the
+        # answer (which then goes nowhere) or ends the request first
+        # depends on the order it sees the reset in; either way each
+        # request that arrived has exactly one line, and one that was not
+        # delivered says so.
+        lines = []
+        deadline = time.monotonic() + 10
+        while len(lines) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with open(log_path) as log:
+                lines = [json.loads(line) for line in log]
+        time.sleep(0.2)
+        with open(log_path) as log:
+            lines = [json.loads(line) for line in log]
+        self.assertEqual(len(lines), 5)
+        self.assertEqual(len({line["request_id"] for line in lines}), 5)
+        for line in lines:
+            keys = ["received_ns", "answered_ns", "status", "function", "request_id"]
+            if "delivered" in line:
+                keys.append("delivered")
+                self.assertIs(line["delivered"], False)
+            self.assertEqual(list(line), keys)
+            self.assertEqual((line["status"], line["function"]), (200, "demo"))
+            self.assertGreaterEqual(line["answered_ns"] - line["received_ns"], 500 * 10**6)
+        # The door serves on; a delivered answer has no sixth field.
+        for _ in range(200):
+            status, headers, _, _ = http_request(emulator.port, "GET", "/url/demo/")
+            if status != 429:
+                break
+            time.sleep(0.02)
+        self.assertEqual(status, 200)
+        with open(log_path) as log:
+            last = [json.loads(line) for line in log][-1]
+        self.assertEqual(last["request_id"], headers["x-amzn-requestid"])
+        self.assertEqual((last["status"], "delivered" in last), (200, False))
 
     # --- command line -----------------------------------------------------
 
