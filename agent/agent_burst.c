@@ -12,6 +12,15 @@
     waiting for the instant) -> RUNNING (multi loop) -> IDLE once every
     result is batched, or at once on cancel. The multi handle is made per
     run, so no connection outlives its run and each run starts cold.
+
+    START_MODE_LAST_BYTE puts HOLDING between ARMED and RUNNING: the
+    transfers are added S_HOLD_LEAD_NS before the instant (at once when Go
+    leaves less) and driven while each connects, writes its head and every
+    body byte but the last, and pauses in its read callback. At the instant
+    one tight pass unpauses them all; the multi loop then writes every last
+    byte in its next turn. A transfer that fails meanwhile is a result like
+    any other; one still connecting at the instant sends its whole request
+    as soon as it can.
 */
 #include "agent_burst.h"
 #include "agent_response.h"
@@ -29,18 +38,30 @@
 
 #define S_PIPE_CHECK_MS 20           //  longest the engine goes without reading its pipe
 #define S_SPIN_NS (2 * SP_NS_PER_MS) //  the last stretch before GO is a sleep
+//  LAST_BYTE: how long before the instant the transfers start, so that
+//  connecting and writing all but the last byte are over by then. The
+//  controller's Go comes at least 250 ms ahead, so this is normally all
+//  there; a nearer instant starts them at once.
+#define S_HOLD_LEAD_NS (200 * SP_NS_PER_MS)
 
-typedef enum { S_IDLE, S_PREPARED, S_ARMED, S_RUNNING } s_state_t;
+typedef enum { S_IDLE, S_PREPARED, S_ARMED, S_HOLDING, S_RUNNING } s_state_t;
+
+typedef struct _s_engine_t s_engine_t;
 
 typedef struct {
+    s_engine_t *engine;           //  owner, for the run's body and hold count
     CURL *easy;                   //  NULL once its result is taken
     agent_response_t *response;   //  what the transfer received
     int64_t sent_ns;              //  wall clock when the request went out
+                                  //  (LAST_BYTE: when its last byte was released)
     int64_t first_byte_ns;        //  wall clock when the answer began
+    size_t body_off;              //  LAST_BYTE: body bytes handed to curl
+    bool held;                    //  LAST_BYTE: paused with only the last byte left
+    bool released;                //  LAST_BYTE: the last byte may go
     char errbuf[CURL_ERROR_SIZE]; //  curl's text for a failure
 } s_slot_t;
 
-typedef struct {
+struct _s_engine_t {
     zsock_t *pipe;      //  actor pipe
     bool terminated;    //  $TERM received
     uint32_t flush_max; //  results that force a batch out
@@ -53,6 +74,10 @@ typedef struct {
     proto_envelope_t *prepare;                  //  the Prepare: owns URL, method and body
     CURLM *multi;                               //  per run
     struct curl_slist *headers;                 //  shared by every easy handle of the run
+    bool last_byte;                             //  start mode LAST_BYTE
+    const uint8_t *body;                        //  the target's body (owned by prepare)
+    size_t body_len;                            //  its length
+    uint32_t held;                              //  LAST_BYTE: transfers holding their last byte
     s_slot_t *slots;                            //  count slots
     bool added;                                 //  easy handles are in the multi
     int64_t start_at_ns;                        //  GO instant, agent wall clock
@@ -61,7 +86,7 @@ typedef struct {
     Stampede__Result *pending[PROTO_MAX_BATCH]; //  results not yet batched
     uint32_t pending_count;
     int64_t pending_since; //  mono ns when pending became non-empty
-} s_engine_t;
+};
 
 struct _agent_burst_t {
     zactor_t *actor; //  the engine thread
@@ -86,8 +111,49 @@ s_on_prereq(void *user, char *primary_ip, char *local_ip, int primary_port,
             int local_port)
 {
     s_slot_t *slot = user;
-    slot->sent_ns = sp_clock_wall_ns();
+    if (!slot->engine->last_byte)
+        slot->sent_ns = sp_clock_wall_ns();
     return CURL_PREREQFUNC_OK;
+}
+
+//  LAST_BYTE: curl pulls the body through here. Until the slot is released
+//  it gets every byte but the last, then the transfer pauses; afterwards
+//  the rest. A transfer that only gets here after the release (it was
+//  still connecting) is stamped sent when its last byte is handed out.
+static size_t
+s_on_read(char *buffer, size_t size, size_t count, void *user)
+{
+    s_slot_t *slot = user;
+    s_engine_t *self = slot->engine;
+    size_t limit = slot->released ? self->body_len : self->body_len - 1;
+    if (slot->body_off >= limit) {
+        if (slot->released)
+            return 0;
+        if (!slot->held) {
+            slot->held = true;
+            self->held++;
+        }
+        return CURL_READFUNC_PAUSE;
+    }
+    size_t n = size * count;
+    if (n > limit - slot->body_off)
+        n = limit - slot->body_off;
+    memcpy(buffer, self->body + slot->body_off, n);
+    slot->body_off += n;
+    if (slot->body_off == self->body_len && slot->sent_ns == 0)
+        slot->sent_ns = sp_clock_wall_ns();
+    return n;
+}
+
+//  LAST_BYTE: lets curl rewind the body (it only ever asks for the start).
+static int
+s_on_seek(void *user, curl_off_t offset, int origin)
+{
+    s_slot_t *slot = user;
+    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > slot->engine->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    slot->body_off = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
 }
 
 static size_t
@@ -143,18 +209,26 @@ s_run_free(s_engine_t *self)
     proto_envelope_destroy(&self->prepare);
     self->state = S_IDLE;
     self->added = false;
-    self->count = self->finished = self->seq = 0;
+    self->last_byte = false;
+    self->body = NULL;
+    self->body_len = 0;
+    self->count = self->finished = self->seq = self->held = 0;
 }
 
 //  The request headers of the run: the target's, plus an empty Expect so a
-//  large body is not held back waiting for "100 Continue".
+//  large body is not held back waiting for "100 Continue". LAST_BYTE drops
+//  the target's own Expect too: a request waiting for 100 Continue could
+//  not be written ahead of the instant.
 static int
 s_headers_build(s_engine_t *self, const Stampede__Target *target)
 {
     bool has_expect = false;
     for (size_t i = 0; i < target->n_headers; i++) {
         const Stampede__Header *header = target->headers[i];
-        has_expect |= strcasecmp(header->name, "Expect") == 0;
+        bool expect = strcasecmp(header->name, "Expect") == 0;
+        if (expect && self->last_byte)
+            continue;
+        has_expect |= expect;
         //  "Name;" is curl's spelling of a header with an empty value.
         char *line = header->value[0]
                          ? zsys_sprintf("%s: %s", header->name, header->value)
@@ -185,6 +259,7 @@ static int
 s_slot_build(s_engine_t *self, s_slot_t *slot)
 {
     const Stampede__Target *target = self->prepare->prepare->target;
+    slot->engine = self;
     slot->response = agent_response_new();
     slot->easy = curl_easy_init();
     if (!slot->response || !slot->easy)
@@ -218,7 +293,19 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
     S_SETOPT(easy, CURLOPT_PREREQDATA, (void *)slot);
     const char *method = target->method;
     bool has_body = target->body.len > 0 || strcmp(method, "POST") == 0;
-    if (strcmp(method, "HEAD") == 0)
+    if (self->last_byte) {
+        //  The codec guarantees a body of >= 1 byte and no HEAD. A POST
+        //  whose body comes from the read callback, with its length known
+        //  (Content-Length, not chunked), under the target's method.
+        S_SETOPT(easy, CURLOPT_POST, 1L);
+        S_SETOPT(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)target->body.len);
+        S_SETOPT(easy, CURLOPT_READFUNCTION, s_on_read);
+        S_SETOPT(easy, CURLOPT_READDATA, (void *)slot);
+        S_SETOPT(easy, CURLOPT_SEEKFUNCTION, s_on_seek);
+        S_SETOPT(easy, CURLOPT_SEEKDATA, (void *)slot);
+        if (strcmp(method, "POST") != 0)
+            S_SETOPT(easy, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "HEAD") == 0)
         S_SETOPT(easy, CURLOPT_NOBODY, 1L); //  a HEAD never carries a body
     else {
         if (has_body) {
@@ -279,6 +366,9 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
     self->run_id = prepare->run_id;
     self->first_index = prepare->first_index;
     self->prepare = env;
+    self->last_byte = prepare->start_mode == STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
+    self->body = prepare->target->body.data;
+    self->body_len = prepare->target->body.len;
     self->multi = curl_multi_init();
     self->slots = calloc(prepare->count, sizeof *self->slots);
     self->count = self->slots ? prepare->count : 0;
@@ -303,8 +393,10 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
     }
     s_reserve_fds(self->count);
     self->state = S_PREPARED;
-    zsys_info("agent burst: prepared run_id=%" PRIu64 " count=%u first_index=%u",
-              self->run_id, self->count, self->first_index);
+    zsys_info("agent burst: prepared run_id=%" PRIu64 " count=%u first_index=%u "
+              "start_mode=%s",
+              self->run_id, self->count, self->first_index,
+              proto_start_mode_name(prepare->start_mode));
     s_emit(self, "READY", self->run_id, self->count, 0, "", NULL, 0);
 }
 
@@ -383,9 +475,8 @@ s_take_result(s_engine_t *self, CURL *easy, CURLcode code)
 }
 
 static void
-s_fire(s_engine_t *self)
+s_add_all(s_engine_t *self)
 {
-    sp_clock_sleep_until(self->start_at_ns);
     for (uint32_t i = 0; i < self->count; i++) {
         s_slot_t *slot = &self->slots[i];
         if (curl_multi_add_handle(self->multi, slot->easy) != CURLM_OK)
@@ -393,14 +484,76 @@ s_fire(s_engine_t *self)
                        self->run_id, self->first_index + i);
     }
     self->added = true;
+}
+
+//  AT_GO: every transfer starts at the instant.
+static void
+s_fire(s_engine_t *self)
+{
+    sp_clock_sleep_until(self->start_at_ns);
+    s_add_all(self);
     self->state = S_RUNNING;
     zsys_info("agent burst: fired run_id=%" PRIu64 " count=%u late_ns=%" PRId64,
               self->run_id, self->count, sp_clock_wall_ns() - self->start_at_ns);
 }
 
-//  One turn of the multi loop: drive transfers, take finished ones, flush.
+//  LAST_BYTE: starts every transfer ahead of the instant. The time left
+//  until the instant is added to each timeout, so a request gets the
+//  target's timeout_ms from the instant on, as in AT_GO.
 static void
-s_run_step(s_engine_t *self)
+s_hold(s_engine_t *self)
+{
+    int64_t ahead_ms = (self->start_at_ns - sp_clock_wall_ns()) / SP_NS_PER_MS;
+    if (ahead_ms < 0)
+        ahead_ms = 0;
+    long timeout_ms = (long)self->prepare->prepare->target->timeout_ms + (long)ahead_ms;
+    for (uint32_t i = 0; i < self->count; i++)
+        if (curl_easy_setopt(self->slots[i].easy, CURLOPT_TIMEOUT_MS, timeout_ms) !=
+            CURLE_OK)
+            zsys_error("agent burst: cannot set the timeout run_id=%" PRIu64 " index=%u",
+                       self->run_id, self->first_index + i);
+    s_add_all(self);
+    self->state = S_HOLDING;
+    zsys_info("agent burst: writing ahead run_id=%" PRIu64 " count=%u ahead_ms=%" PRId64,
+              self->run_id, self->count, ahead_ms);
+}
+
+//  LAST_BYTE: at the instant, lets every held last byte go in one pass;
+//  the next multi-loop turn writes them.
+static void
+s_release(s_engine_t *self)
+{
+    sp_clock_sleep_until(self->start_at_ns);
+    uint32_t held = self->held, live = 0;
+    for (uint32_t i = 0; i < self->count; i++) {
+        s_slot_t *slot = &self->slots[i];
+        if (!slot->easy)
+            continue; //  already a result
+        live++;
+        slot->released = true;
+        if (slot->held) {
+            slot->sent_ns = sp_clock_wall_ns();
+            if (curl_easy_pause(slot->easy, CURLPAUSE_CONT) != CURLE_OK)
+                zsys_error("agent burst: cannot release run_id=%" PRIu64 " index=%u",
+                           self->run_id, self->first_index + i);
+        }
+    }
+    self->state = S_RUNNING;
+    int64_t late_ns = sp_clock_wall_ns() - self->start_at_ns;
+    if (held < live)
+        zsys_warning("agent burst: released before every request was written "
+                     "run_id=%" PRIu64 " held=%u live=%u count=%u late_ns=%" PRId64,
+                     self->run_id, held, live, self->count, late_ns);
+    else
+        zsys_info("agent burst: released run_id=%" PRIu64
+                  " held=%u count=%u late_ns=%" PRId64,
+                  self->run_id, held, self->count, late_ns);
+}
+
+//  One turn of the multi loop: drive transfers, take finished ones, flush,
+//  then wait for curl at most max_wait_ms.
+static void
+s_run_step(s_engine_t *self, int64_t max_wait_ms)
 {
     int running = 0;
     if (curl_multi_perform(self->multi, &running) != CURLM_OK)
@@ -425,12 +578,26 @@ s_run_step(s_engine_t *self)
         s_run_free(self);
         return;
     }
-    int64_t wait_ms = S_PIPE_CHECK_MS;
+    int64_t wait_ms = max_wait_ms;
     if (self->pending_count > 0) {
         int64_t flush_in = (self->pending_since + self->flush_ns - now) / SP_NS_PER_MS;
         wait_ms = flush_in < wait_ms ? (flush_in > 0 ? flush_in : 0) : wait_ms;
     }
     curl_multi_poll(self->multi, NULL, 0, (int)wait_ms, NULL);
+}
+
+//  LAST_BYTE, HOLDING: drives the transfers until shortly before the
+//  instant, then releases.
+static void
+s_hold_step(s_engine_t *self)
+{
+    int64_t left = self->start_at_ns - sp_clock_wall_ns() - S_SPIN_NS;
+    if (left < SP_NS_PER_MS) {
+        s_release(self);
+        return;
+    }
+    int64_t wait_ms = left / SP_NS_PER_MS;
+    s_run_step(self, wait_ms < S_PIPE_CHECK_MS ? wait_ms : S_PIPE_CHECK_MS);
 }
 
 static void
@@ -487,17 +654,25 @@ s_engine_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
     while (!self->terminated) {
         if (self->state == S_ARMED) {
-            int64_t until = self->start_at_ns - sp_clock_wall_ns() - S_SPIN_NS;
+            int64_t fire_at = self->last_byte ? self->start_at_ns - S_HOLD_LEAD_NS
+                                              : self->start_at_ns - S_SPIN_NS;
+            int64_t until = fire_at - sp_clock_wall_ns();
             if (until > 0)
                 s_wait_command(self, (long)(until / SP_NS_PER_MS) < S_PIPE_CHECK_MS
                                          ? (long)(until / SP_NS_PER_MS)
                                          : S_PIPE_CHECK_MS);
+            else if (self->last_byte)
+                s_hold(self);
             else
                 s_fire(self);
+        } else if (self->state == S_HOLDING) {
+            s_wait_command(self, 0);
+            if (self->state == S_HOLDING && !self->terminated)
+                s_hold_step(self);
         } else if (self->state == S_RUNNING) {
             s_wait_command(self, 0);
             if (self->state == S_RUNNING && !self->terminated)
-                s_run_step(self);
+                s_run_step(self, S_PIPE_CHECK_MS);
         } else
             s_wait_command(self, -1);
     }
@@ -663,6 +838,7 @@ typedef struct {
     Stampede__Header header;
     Stampede__Header *headers[1];
     char url[256];
+    int64_t lead_ns; //  how far ahead of the instant s_run sends Go
 } s_share_t;
 
 static void
@@ -684,6 +860,7 @@ s_share_init(s_share_t *share, uint64_t run_id, uint32_t first_index, uint32_t c
     share->prepare.count = count;
     share->prepare.target = &share->target;
     share->prepare.start_mode = STAMPEDE__START_MODE__START_MODE_AT_GO;
+    share->lead_ns = 20 * SP_NS_PER_MS;
 }
 
 //  Prepares, fires now and collects every result of the run into results
@@ -707,7 +884,7 @@ s_run(agent_burst_t *burst, s_share_t *share, s_outcome_t *out)
     CHECK_INT(event.run_id, share->prepare.run_id);
     CHECK_STR(event.error, "");
     CHECK_INT(event.prepared, share->prepare.count);
-    out->start_at_ns = sp_clock_wall_ns() + 20 * SP_NS_PER_MS;
+    out->start_at_ns = sp_clock_wall_ns() + share->lead_ns;
     CHECK_INT(agent_burst_go(burst, share->prepare.run_id, out->start_at_ns), 0);
     for (;;) {
         s_expect_event(burst, AGENT_BURST_BATCH, &event);
@@ -880,6 +1057,94 @@ agent_burst_test(bool verbose)
     CHECK_INT(out.results[0]->invocation_count, 0);
     s_outcome_free(&out);
 
+    //  LAST_BYTE, 300 ms ahead: every request reached the server before the
+    //  instant (its first byte was read then) and completed at or after it
+    //  (its last byte was held until then), all with the exact body.
+    struct {
+        const char *method;
+        const char *body;
+        uint32_t count;
+    } holds[] = {
+        {"POST", "{\"burst\":1}", 20}, //  the demo's body
+        {"PUT", "x", 3},              //  one byte: held from the first read
+    };
+    for (size_t h = 0; h < sizeof holds / sizeof holds[0]; h++) {
+        agent_testserver_url(server, "/echo", url, sizeof url);
+        s_share_init(&share, 23 + h, 10, holds[h].count, url, 5000);
+        share.prepare.start_mode = STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
+        share.lead_ns = 300 * SP_NS_PER_MS;
+        share.target.method = (char *)holds[h].method;
+        share.target.body.data = (uint8_t *)holds[h].body;
+        share.target.body.len = strlen(holds[h].body);
+        s_run(burst, &share, &out);
+        for (uint32_t i = 0; i < holds[h].count; i++) {
+            Stampede__Result *r = out.results[i];
+            CHECK_STR(proto_outcome_name(r->outcome), "ok");
+            CHECK_INT(r->http_status, 200);
+            CHECK_STR(r->request_id, holds[h].method);
+            CHECK_STR(r->initialization_type, holds[h].body);
+            CHECK_INT(r->invocation_count, (int64_t)strlen(holds[h].body));
+            CHECK_TRUE(r->function_started_ns > 0);
+            CHECK_TRUE(r->function_started_ns < out.start_at_ns);
+            CHECK_TRUE(r->received_ns >= out.start_at_ns);
+            CHECK_INT(r->function_finished_ns, r->received_ns);
+            //  sent = the release, at or after the instant; the server
+            //  completed the request after it.
+            s_check_times(r, out.start_at_ns);
+            CHECK_TRUE(r->received_ns >= r->sent_ns);
+        }
+        s_outcome_free(&out);
+    }
+    //  A body larger than one read (48 KiB, PATCH), and a target's own
+    //  "Expect: 100-continue", which would hold the body back: dropped.
+    static char big_body[48 * 1024 + 1];
+    for (size_t i = 0; i < sizeof big_body - 1; i++)
+        big_body[i] = (char)('a' + i % 26);
+    agent_testserver_url(server, "/echo", url, sizeof url);
+    s_share_init(&share, 25, 0, 2, url, 5000);
+    share.prepare.start_mode = STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
+    share.lead_ns = 300 * SP_NS_PER_MS;
+    share.target.method = "PATCH";
+    share.target.body.data = (uint8_t *)big_body;
+    share.target.body.len = sizeof big_body - 1;
+    share.header.name = "Expect";
+    share.header.value = "100-continue";
+    share.headers[0] = &share.header;
+    share.target.headers = share.headers;
+    share.target.n_headers = 1;
+    s_run(burst, &share, &out);
+    char sample[65];
+    memcpy(sample, big_body, 32);
+    memcpy(sample + 32, big_body + sizeof big_body - 1 - 32, 32);
+    sample[64] = '\0';
+    for (uint32_t i = 0; i < 2; i++) {
+        Stampede__Result *r = out.results[i];
+        CHECK_STR(proto_outcome_name(r->outcome), "ok");
+        CHECK_STR(r->request_id, "PATCH");
+        CHECK_INT(r->invocation_count, 48 * 1024);
+        CHECK_STR(r->initialization_type, sample);
+        CHECK_TRUE(r->function_started_ns < out.start_at_ns);
+        CHECK_TRUE(r->received_ns >= out.start_at_ns);
+        s_check_times(r, out.start_at_ns);
+    }
+    s_outcome_free(&out);
+    //  A request that cannot connect is a result before the instant.
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", s_closed_port());
+    s_share_init(&share, 26, 0, 2, url, 5000);
+    share.prepare.start_mode = STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
+    share.lead_ns = 300 * SP_NS_PER_MS;
+    share.target.method = "POST";
+    share.target.body.data = (uint8_t *)"{}";
+    share.target.body.len = 2;
+    s_run(burst, &share, &out);
+    for (uint32_t i = 0; i < 2; i++) {
+        CHECK_STR(proto_outcome_name(out.results[i]->outcome), "connect_error");
+        CHECK_INT(out.results[i]->sent_ns, 0);
+        CHECK_INT(out.results[i]->scheduled_ns, out.start_at_ns);
+        CHECK_TRUE(out.results[i]->done_ns < out.start_at_ns);
+    }
+    s_outcome_free(&out);
+
     //  20 requests that the server answers only once all 20 are open: they
     //  went out in parallel. Batches of 8: exactly 8, 8, 4.
     agent_testserver_url(server, "/gather/20", url, sizeof url);
@@ -921,6 +1186,24 @@ agent_burst_test(bool verbose)
     CHECK_INT(agent_burst_go(burst, 42, sp_clock_wall_ns() + 3600 * SP_NS_PER_S), 0);
     CHECK_INT(agent_burst_cancel(burst, 42), 0);
     CHECK_INT(agent_burst_cancel(burst, 999), 0); //  unknown: confirmed anyway
+    //  LAST_BYTE: cancelled while holding its last bytes.
+    agent_testserver_url(server, "/echo", url, sizeof url);
+    s_share_init(&share, 45, 0, 4, url, 10000);
+    share.prepare.start_mode = STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
+    share.target.method = "POST";
+    share.target.body.data = (uint8_t *)"{}";
+    share.target.body.len = 2;
+    CHECK_INT(agent_burst_prepare(burst, &share.prepare), 0);
+    s_expect_event(burst, AGENT_BURST_READY, &event);
+    CHECK_STR(event.error, "");
+    //  An instant nearer than the lead: the engine writes ahead at once.
+    uint32_t before = agent_testserver_requests(server);
+    CHECK_INT(agent_burst_go(burst, 45, sp_clock_wall_ns() + 150 * SP_NS_PER_MS), 0);
+    zclock_sleep(50);
+    CHECK_INT(agent_burst_cancel(burst, 45), 0);
+    CHECK_INT(zsock_events(agent_burst_sock(burst)) & ZMQ_POLLIN, 0);
+    zclock_sleep(150); //  past the instant: no last byte ever went out
+    CHECK_INT(agent_testserver_requests(server), before);
 
     //  The engine is free again.
     agent_testserver_url(server, "/throttle", url, sizeof url);

@@ -14,14 +14,28 @@
 
     One run at a time: a prepare while a run is held is refused. Prepare
     builds `count` easy handles (URL, method, headers, body, timeout, no
-    redirects, no proxy, a fresh connection each, closed after its request); go sleeps
-   until start_at_ns, adds them all and runs the multi loop with no per-host connection
-   limit. The thread checks its pipe at least every 20 ms, so cancel and shutdown are
-   prompt even mid-burst or while waiting for the start instant.
+    redirects, no proxy, a fresh connection each, closed after its request).
+    How go fires them depends on the Prepare's start mode:
+
+      AT_GO      sleep until start_at_ns, add them all, run the multi loop.
+      LAST_BYTE  add them all 200 ms before start_at_ns (at once when go
+                 leaves less) with the body pulled through a read callback
+                 that hands out all but the last byte and then pauses; drive
+                 the multi loop meanwhile (connect, write head and body);
+                 sleep until start_at_ns and unpause every transfer in one
+                 pass; run the multi loop. The target's Expect header is
+                 replaced by an empty one; each timeout counts from the
+                 instant, as in AT_GO.
+
+    The multi handle has no per-host connection limit. The thread checks its
+    pipe at least every 20 ms, so cancel and shutdown are prompt even
+    mid-burst, while holding, or while waiting for the start instant.
 
     Timings in a Result are the agent's CLOCK_REALTIME, each read on the
     engine thread at the moment it describes: scheduled = start_at_ns;
-    sent = curl's prereq callback (connected, request about to be written);
+    sent = curl's prereq callback (connected, request about to be written),
+    or for LAST_BYTE the moment its last byte was released (unpaused; for a
+    transfer not yet holding at the instant, when curl took the last byte);
     first byte = first header line of the answer; done = when the finished
     transfer is collected from the multi handle (at most one multi-loop
     turn late). 0 when the point was never reached (no connection, no

@@ -28,6 +28,7 @@ typedef struct {
     int fd;              //  -1 when the slot is free
     char *in;            //  request bytes, NUL-terminated
     size_t in_len;       //  bytes in `in`
+    int64_t first_ns;    //  wall clock when its first byte was read
     int64_t received_ns; //  wall clock when the request was complete
     char *out;           //  answer to write, NULL while there is none
     size_t out_len;      //  its length
@@ -114,6 +115,25 @@ s_header(const char *head, const char *name, char *value, size_t value_size)
     }
 }
 
+//  Writes text[0..len) into out as the inside of a JSON string; stops
+//  (truncating) when out is full.
+static void
+s_json_escape(char *out, size_t out_size, const char *text, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 7 < out_size; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20)
+            o += (size_t)snprintf(out + o, out_size - o, "\\u%04x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
 //  Answers every /gather connection once N of them are waiting.
 static void
 s_gather_release(s_server_t *server, unsigned n)
@@ -169,11 +189,23 @@ s_route(s_server_t *server, s_conn_t *conn, const char *method, const char *path
     } else if (strcmp(path, "/echo") == 0) {
         char test_header[65];
         s_header(conn->in, "X-Test", test_header, sizeof test_header);
-        char json[512];
+        //  Up to 64 bytes of body verbatim, else its first and last 32.
+        char sample[64];
+        if (body_len <= 64)
+            memcpy(sample, body, body_len);
+        else {
+            memcpy(sample, body, 32);
+            memcpy(sample + 32, body + body_len - 32, 32);
+        }
+        char escaped[64 * 6 + 1];
+        s_json_escape(escaped, sizeof escaped, sample, body_len <= 64 ? body_len : 64);
+        char json[1024];
         snprintf(json, sizeof json,
                  "{\"request_id\":\"%s\",\"environment_id\":\"%s\","
-                 "\"initialization_type\":\"%.*s\",\"invocation_count\":%zu}",
-                 method, test_header, body_len < 64 ? (int)body_len : 64, body, body_len);
+                 "\"initialization_type\":\"%s\",\"invocation_count\":%zu,"
+                 "\"started_at_ns\":%" PRId64 ",\"finished_at_ns\":%" PRId64 "}",
+                 method, test_header, escaped, body_len, conn->first_ns,
+                 conn->received_ns);
         s_answer_text(conn, 200, "OK", "", json);
     } else if (strncmp(path, "/gather/", 8) == 0) {
         char *end = NULL;
@@ -238,6 +270,8 @@ s_on_readable(s_server_t *server, s_conn_t *conn)
     }
     if (conn->complete)
         return; //  bytes after the request: ignored
+    if (conn->in_len == 0)
+        conn->first_ns = sp_clock_wall_ns();
     if (conn->in_len + (size_t)got > S_MAX_REQUEST) {
         s_answer_text(conn, 400, "Bad Request", "", "request too large");
         conn->complete = true;

@@ -13,8 +13,11 @@
       /redirect        302 Location: /ok
       /big             200, 2 MiB of 'x'
       /echo            200 JSON: request_id = method, environment_id = the
-                       X-Test header, initialization_type = the body,
-                       invocation_count = body length
+                       X-Test header, initialization_type = the body (the
+                       first and last 32 bytes of one over 64), invocation_count
+                       = body length, started_at_ns = when the connection's
+                       first byte was read, finished_at_ns = when the request
+                       was complete (wall clock)
       /gather/N        held until N /gather requests are open, then all
                        answered 200 {"invocation_count":N} (proves the
                        client sent them in parallel)
