@@ -55,6 +55,7 @@ static const s_column_t s_run_columns[] = {
     {"finished_ns", "finished_ns", S_INT},
     {"url", "url", S_TEXT},
     {"method", "method", S_TEXT},
+    {"start_mode", "start_mode", S_TEXT},
     {"requested", "requested", S_INT},
     {"agents", "agents", S_INT},
     {"label", "label", S_TEXT},
@@ -145,7 +146,8 @@ static const char s_summary_sql[] =
     "       pct.p50, pct.p90, pct.p99, pct.pmax,"
     "       coalesce(counts.spread_ns, 0),"
     "       CASE WHEN runs.started_ns > 0 AND runs.finished_ns > 0"
-    "            THEN runs.finished_ns - runs.started_ns ELSE 0 END"
+    "            THEN runs.finished_ns - runs.started_ns ELSE 0 END,"
+    "       runs.start_mode"
     "  FROM runs, counts, pct, peak WHERE runs.id = ?1";
 
 typedef enum {
@@ -180,8 +182,8 @@ static const struct {
     [S_COMMIT] = {"COMMIT", NULL, 0},
     [S_ROLLBACK] = {"ROLLBACK", NULL, 0},
     [S_RUN_CREATE] =
-        {"INSERT INTO runs (created_ns, url, method, requested, agents, label)"
-         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        {"INSERT INTO runs (created_ns, url, method, requested, agents, label,"
+         " start_mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, 'at_go'))",
          NULL, 0},
     [S_RUN_STATUS] = {"UPDATE runs SET status = ?2,"
                       " started_ns = CASE WHEN ?3 <> 0 THEN ?3 ELSE started_ns END,"
@@ -500,6 +502,7 @@ store_run_create(store_t *self, const store_run_t *run)
     s_bind_i64(stmt, 4, run->requested, &rc);
     s_bind_i64(stmt, 5, run->agents, &rc);
     s_bind_text(stmt, 6, run->label, &rc);
+    s_bind_text(stmt, 7, run->start_mode, &rc);
     if (s_step_done(self, stmt, rc, "run create"))
         return -1;
     return sqlite3_last_insert_rowid(self->db);
@@ -787,6 +790,9 @@ store_summary(store_t *self, int64_t run_id, store_summary_t *out)
     out->max_ms = (double)sqlite3_column_int64(stmt, 13) / 1e6;
     out->spread_ms = (double)sqlite3_column_int64(stmt, 14) / 1e6;
     out->wall_ms = (double)sqlite3_column_int64(stmt, 15) / 1e6;
+    const unsigned char *start_mode = sqlite3_column_text(stmt, 16);
+    snprintf(out->start_mode, sizeof out->start_mode, "%s",
+             start_mode ? (const char *)start_mode : "");
     result = 0;
 out:
     s_done(stmt);
@@ -1154,7 +1160,8 @@ s_new_run(store_t *store, uint32_t requested, const char *label)
                        .requested = requested,
                        .agents = 2,
                        .created_ns = S_BASE,
-                       .label = label};
+                       .label = label,
+                       .start_mode = "last_byte"};
     int64_t run_id = store_run_create(store, &run);
     CHECK_TRUE(run_id >= 1);
     return run_id;
@@ -1199,6 +1206,7 @@ static void
 s_check_headline(const store_summary_t *s)
 {
     CHECK_STR(s->status, "completed");
+    CHECK_STR(s->start_mode, "last_byte");
     CHECK_INT(s->requested, 100);
     CHECK_INT(s->recorded, 100);
     CHECK_INT(s->ok, 5);
@@ -1746,7 +1754,8 @@ s_test_json(store_t *store, int64_t headline_id)
               "{\"run_id\":1,\"status\":\"completed\",\"started_ns\":1700000000000000000,"
               "\"finished_ns\":1700000000250000000,"
               "\"url\":\"http://127.0.0.1:9/2015-03-31/functions/f/invocations\","
-              "\"method\":\"POST\",\"requested\":100,\"agents\":2,"
+              "\"method\":\"POST\",\"start_mode\":\"last_byte\",\"requested\":100,"
+              "\"agents\":2,"
               "\"label\":\"reserved=5\",\"error\":null,"
               "\"summary\":{\"ok\":5,\"throttled\":95,\"errors\":0,\"lost\":0,"
               "\"recorded\":100,\"cold_starts\":5,\"environments\":5,"
@@ -1794,6 +1803,33 @@ s_test_bad_text(store_t *store)
     json_t *first = json_array_get(json_object_get(run, "requests"), 0);
     CHECK_STR(json_string_value(json_object_get(first, "error")), "bad ? byte");
     json_decref(run);
+}
+
+//  A run created without a start mode started at GO; an unknown mode is
+//  refused by the schema.
+static void
+s_test_start_mode(store_t *store)
+{
+    store_run_t run = {.url = "http://127.0.0.1:9/url/demo/",
+                       .method = "GET",
+                       .requested = 1,
+                       .agents = 1,
+                       .created_ns = S_BASE};
+    int64_t run_id = store_run_create(store, &run);
+    CHECK_TRUE(run_id >= 1);
+    store_summary_t s;
+    CHECK_INT(store_summary(store, run_id, &s), 0);
+    CHECK_STR(s.start_mode, "at_go");
+    json_t *json = store_run_json(store, run_id, false);
+    CHECK_STR(json_string_value(json_object_get(json, "start_mode")), "at_go");
+    json_decref(json);
+    json = store_runs_json(store, 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json, 0), "start_mode")),
+              "at_go");
+    json_decref(json);
+    run.start_mode = "sideways";
+    CHECK_INT(store_run_create(store, &run), -1);
+    CHECK_INT(store_latest_run(store), run_id);
 }
 
 //  A reader and the writer on one file, each with its own store_t.
@@ -2056,6 +2092,7 @@ store_test(bool verbose)
     s_test_export(store);
     s_test_json(store, headline_id);
     s_test_bad_text(store);
+    s_test_start_mode(store);
     int64_t latest = store_latest_run(store);
     store_destroy(&store);
     store_destroy(&store); //  safe twice

@@ -29,12 +29,14 @@ typedef struct _store_t store_t;
 
 //  One run as created by the controller.
 typedef struct {
-    const char *url;       //  target URL
-    const char *method;    //  HTTP method
-    uint32_t requested;    //  N
-    uint32_t agents;       //  number of agents sharing the run
-    int64_t created_ns;    //  controller wall clock
-    const char *label;     //  free text shown in the UI, may be NULL
+    const char *url;        //  target URL
+    const char *method;     //  HTTP method
+    uint32_t requested;     //  N
+    uint32_t agents;        //  number of agents sharing the run
+    int64_t created_ns;     //  controller wall clock
+    const char *label;      //  free text shown in the UI, may be NULL
+    const char *start_mode; //  "at_go" or "last_byte" (proto_start_mode_name);
+                            //  NULL means "at_go"
 } store_run_t;
 
 //  One request's result, already converted to controller clock. Strings may
@@ -65,6 +67,7 @@ typedef struct {
 typedef struct {
     int64_t run_id;
     char status[16];                //  "pending", "running", "completed", "failed"
+    char start_mode[16];            //  "at_go" or "last_byte"
     uint32_t requested;
     uint32_t recorded;              //  rows other than lost
     uint32_t ok;

@@ -2,7 +2,7 @@
 
     Invariants the schema enforces (so a caller bug cannot corrupt a run):
     - requests.outcome is one of the eight known words; a run's status one
-      of the four known words (CHECK).
+      of the four known words, its start_mode one of the two (CHECK).
     - a request row belongs to an existing run (foreign key) and its index
       lies in [0, runs.requested) (CHECK + trigger), so every run satisfies
       requested = recorded + lost once store_mark_lost has covered it.
@@ -84,6 +84,10 @@ static const char *const s_migrations[] = {
     "CREATE TRIGGER requests_index_in_run BEFORE INSERT ON requests"
     "  WHEN NEW.request_index >= (SELECT requested FROM runs WHERE id = NEW.run_id)"
     "  BEGIN SELECT RAISE(ABORT, 'request_index outside the run'); END;",
+    //  2: how the agents made the burst simultaneous (proto StartMode);
+    //  runs recorded before it existed all started at GO.
+    "ALTER TABLE runs ADD COLUMN start_mode TEXT NOT NULL DEFAULT 'at_go'"
+    "  CHECK (start_mode IN ('at_go', 'last_byte'));",
 };
 
 #define S_MIGRATION_COUNT ((int)(sizeof s_migrations / sizeof s_migrations[0]))
@@ -271,12 +275,38 @@ store_schema_test(bool verbose)
     CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
     CHECK_INT(store_schema_user_version(db), store_schema_version());
-    CHECK_INT(store_schema_version(), 1);
+    CHECK_INT(store_schema_version(), 2);
     const char *tables[] = {"runs", "agents", "run_agents", "requests"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         CHECK_INT(s_count_tables(db, tables[i]), 1);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 1);
+    CHECK_INT(store_schema_user_version(db), 2);
+    sqlite3_close(db);
+
+    //  A version-1 file with a run: migration 2 marks it at_go, and the
+    //  column takes only the two known modes.
+    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    CHECK_INT(store_schema_apply(db, s_migrations, 1, err, sizeof err), 0);
+    CHECK_INT(sqlite3_exec(db,
+                           "INSERT INTO runs (id, created_ns, url, method, requested,"
+                           " agents) VALUES (7, 1, 'http://h/', 'GET', 1, 1)",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
+    CHECK_INT(store_schema_user_version(db), 2);
+    sqlite3_stmt *stmt = NULL;
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT start_mode FROM runs WHERE id = 7", -1,
+                                 &stmt, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_step(stmt), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(stmt, 0), "at_go");
+    sqlite3_finalize(stmt);
+    CHECK_INT(sqlite3_exec(db, "UPDATE runs SET start_mode = 'last_byte' WHERE id = 7",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, "UPDATE runs SET start_mode = 'sideways' WHERE id = 7",
+                           NULL, NULL, NULL),
+              SQLITE_CONSTRAINT);
     sqlite3_close(db);
     if (verbose)
         printf("schema version %d ", store_schema_version());
