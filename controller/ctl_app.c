@@ -479,6 +479,9 @@ s_run_command(const ctl_config_t *config, const char *url)
                   "headers", headers, "timeout_ms", (json_int_t)config->timeout_ms);
     if (command && config->data)
         json_object_set_new(command, "body", json_string(config->data));
+    if (command)
+        json_object_set_new(command, "start_mode",
+                            json_string(ctl_config_start_mode_name(config->start_mode)));
     return command;
 }
 

@@ -40,6 +40,7 @@ enum {
     S_OPT_RESERVED,
     S_OPT_EXIT,
     S_OPT_FORMAT,
+    S_OPT_START_MODE,
     S_OPT_VERSION,
 };
 
@@ -66,6 +67,7 @@ static const struct option s_run_options[] = {
     {"data", required_argument, NULL, S_OPT_DATA},
     {"header", required_argument, NULL, S_OPT_HEADER},
     {"timeout-ms", required_argument, NULL, S_OPT_TIMEOUT_MS},
+    {"start-mode", required_argument, NULL, S_OPT_START_MODE},
     {"db", required_argument, NULL, S_OPT_DB},
     {"json", no_argument, NULL, S_OPT_JSON},
     {"keys", required_argument, NULL, S_OPT_KEYS},
@@ -82,6 +84,7 @@ static const struct option s_demo_options[] = {
     {"requests", required_argument, NULL, S_OPT_REQUESTS},
     {"reserved", required_argument, NULL, S_OPT_RESERVED},
     {"local-agents", required_argument, NULL, S_OPT_LOCAL_AGENTS},
+    {"start-mode", required_argument, NULL, S_OPT_START_MODE},
     {"exit", no_argument, NULL, S_OPT_EXIT},
     {"keys", required_argument, NULL, S_OPT_KEYS},
     {"insecure", no_argument, NULL, S_OPT_INSECURE},
@@ -141,6 +144,10 @@ static const char s_usage_run[] =
     "  --data BODY          request body\n"
     "  --header 'K: V'      request header, repeatable (up to 64)\n"
     "  --timeout-ms MS      per-request timeout (30000)\n"
+    "  --start-mode MODE    at-go: start every request at the instant;\n"
+    "                       last-byte: write each request but its last body\n"
+    "                       byte ahead, release them all at the instant (needs\n"
+    "                       --data); auto (default): last-byte with a body\n"
     "  --db PATH            results database (results/stampede.db)\n"
     "  --json               print one JSON object instead of the text summary\n"
     "  --keys DIR           CURVE keys (results/keys)\n"
@@ -159,6 +166,7 @@ static const char s_usage_demo[] =
     "  -n, --requests N          requests in the burst (100)\n"
     "  --reserved N              the function's reserved concurrency (5)\n"
     "  --local-agents K          local agents (4)\n"
+    "  --start-mode MODE         at-go, last-byte or auto (auto)\n"
     "  --exit                    leave after the summary\n"
     "  --keys DIR                CURVE keys (results/keys)\n"
     "  --insecure                plain TCP between controller and agents\n"
@@ -393,6 +401,36 @@ ctl_config_split_header(const char *header, char *name, size_t name_size,
     return 0;
 }
 
+int
+ctl_config_start_mode_parse(const char *text, ctl_start_mode_t *mode)
+{
+    assert(mode);
+    if (!text)
+        return -1;
+    if (strcmp(text, "auto") == 0)
+        *mode = CTL_START_MODE_AUTO;
+    else if (strcmp(text, "at-go") == 0 || strcmp(text, "at_go") == 0)
+        *mode = CTL_START_MODE_AT_GO;
+    else if (strcmp(text, "last-byte") == 0 || strcmp(text, "last_byte") == 0)
+        *mode = CTL_START_MODE_LAST_BYTE;
+    else
+        return -1;
+    return 0;
+}
+
+const char *
+ctl_config_start_mode_name(ctl_start_mode_t mode)
+{
+    switch (mode) {
+    case CTL_START_MODE_AT_GO:
+        return "at-go";
+    case CTL_START_MODE_LAST_BYTE:
+        return "last-byte";
+    default:
+        return "auto";
+    }
+}
+
 const char *
 ctl_config_command_name(ctl_command_t command)
 {
@@ -529,6 +567,10 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
     case S_OPT_JSON:
         self->json = true;
         break;
+    case S_OPT_START_MODE:
+        if (ctl_config_start_mode_parse(arg, &self->start_mode))
+            return s_usage(err, cmd, "--start-mode must be at-go, last-byte or auto");
+        break;
     case S_OPT_RESERVED:
         if (s_parse_u32(arg, 0, CTL_MAX_RESERVED, &self->reserved))
             return s_usage(err, cmd, "--reserved must be a number from 0 to %d",
@@ -581,6 +623,16 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
         if (!self->listen)
             self->listen =
                 self->local_agents ? "tcp://127.0.0.1:*" : "tcp://127.0.0.1:5555";
+        //  The byte held back is a body byte.
+        if (self->start_mode == CTL_START_MODE_LAST_BYTE &&
+            (!self->data || !*self->data))
+            return s_usage(err, cmd,
+                           "--start-mode last-byte needs a request body: give --data "
+                           "with at least 1 byte");
+        if (self->start_mode == CTL_START_MODE_LAST_BYTE &&
+            strcmp(self->method, "HEAD") == 0)
+            return s_usage(err, cmd, "--start-mode last-byte cannot be used with "
+                                     "--method HEAD (it sends no body)");
         break;
     case CTL_COMMAND_DEMO:
         if (!n_given)
@@ -833,6 +885,7 @@ ctl_config_test(bool verbose)
     CHECK_STR(config.method, "GET");
     CHECK_NULL(config.http);
     CHECK_TRUE(!config.json);
+    CHECK_INT(config.start_mode, CTL_START_MODE_AUTO);
     CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "https://example.com/x",
                     "--requests", "10", "--wait-agents", "3", "--method", "POST",
                     "--data", "{}", "--header", "Content-Type: application/json",
@@ -888,6 +941,47 @@ ctl_config_test(bool verbose)
     S_EXPECT_USAGE("--insecure is only allowed", "run", "--url", "http://h/", "-n", "1",
                    "--insecure", "--listen", "tcp://*:5555");
     S_EXPECT_USAGE("unknown option '--reserved'", "run", "--reserved", "5");
+
+    //  run --start-mode: the three modes, and last-byte needs a body byte.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
+                    "--start-mode", "at-go", "--data", "{}", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.start_mode, CTL_START_MODE_AT_GO);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
+                    "--method", "POST", "--data", "x", "--start-mode", "last-byte", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.start_mode, CTL_START_MODE_LAST_BYTE);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
+                    "--start-mode", "at-go", "--start-mode", "auto", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.start_mode, CTL_START_MODE_AUTO);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
+                    "--start-mode", "at_go", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.start_mode, CTL_START_MODE_AT_GO);
+    S_EXPECT_USAGE("--start-mode last-byte needs a request body: give --data with at "
+                   "least 1 byte",
+                   "run", "--url", "http://h/", "-n", "1", "--start-mode", "last-byte");
+    S_EXPECT_USAGE("--start-mode last-byte needs a request body", "run", "--url",
+                   "http://h/", "-n", "1", "--data", "", "--start-mode", "last-byte");
+    S_EXPECT_USAGE("--start-mode last-byte cannot be used with --method HEAD", "run",
+                   "--url", "http://h/", "-n", "1", "--data", "x", "--method", "HEAD",
+                   "--start-mode", "last-byte");
+    S_EXPECT_USAGE("--start-mode must be at-go, last-byte or auto", "run", "--url",
+                   "http://h/", "-n", "1", "--start-mode", "lastbyte");
+    S_EXPECT_USAGE("option '--start-mode' needs a value", "run", "--url", "http://h/",
+                   "-n", "1", "--start-mode");
+    ctl_start_mode_t mode = CTL_START_MODE_AT_GO;
+    CHECK_INT(ctl_config_start_mode_parse("last_byte", &mode), 0);
+    CHECK_INT(mode, CTL_START_MODE_LAST_BYTE);
+    CHECK_INT(ctl_config_start_mode_parse("auto", &mode), 0);
+    CHECK_INT(mode, CTL_START_MODE_AUTO);
+    CHECK_INT(ctl_config_start_mode_parse("AT-GO", &mode), -1);
+    CHECK_INT(ctl_config_start_mode_parse(NULL, &mode), -1);
+    CHECK_INT(mode, CTL_START_MODE_AUTO);
+    CHECK_STR(ctl_config_start_mode_name(CTL_START_MODE_AUTO), "auto");
+    CHECK_STR(ctl_config_start_mode_name(CTL_START_MODE_AT_GO), "at-go");
+    CHECK_STR(ctl_config_start_mode_name(CTL_START_MODE_LAST_BYTE), "last-byte");
 
     //  demo: defaults and options.
     CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", NULL), CTL_CONFIG_RUN);

@@ -30,6 +30,15 @@ typedef enum {
     CTL_COMMAND_EXPORT,
 } ctl_command_t;
 
+//  How the agents make a run's requests simultaneous (--start-mode, the
+//  API's "start_mode"). AUTO resolves per run: LAST_BYTE when the request
+//  has a body (and is not HEAD), AT_GO otherwise.
+typedef enum {
+    CTL_START_MODE_AUTO = 0,
+    CTL_START_MODE_AT_GO,     //  start every transfer at the instant
+    CTL_START_MODE_LAST_BYTE, //  write all but the last body byte ahead
+} ctl_start_mode_t;
+
 //  What ctl_config_parse tells the caller to do.
 #define CTL_CONFIG_RUN 0   //  carry out config->command
 #define CTL_CONFIG_EXIT 1  //  --help or --version was printed: exit 0
@@ -61,8 +70,9 @@ typedef struct {
     const char *data;                       //  request body, or NULL
     const char *headers[PROTO_MAX_HEADERS]; //  "Name: value"
     size_t n_headers;
-    uint32_t timeout_ms; //  per request
-    bool json;           //  one JSON object instead of the text summary
+    uint32_t timeout_ms;                    //  per request
+    bool json;                              //  one JSON object, not the text summary
+    ctl_start_mode_t start_mode;            //  run, demo: --start-mode
     //  demo
     const char *lambda_listen; //  HOST:PORT for stampede-lambda
     uint32_t reserved;         //  the demo function's reserved concurrency
@@ -106,6 +116,14 @@ int ctl_config_split_header(const char *header, char *name, size_t name_size,
 //  Checks an http:// or https:// URL against the protocol's rules. Returns
 //  0, or -1 with a reason in err.
 int ctl_config_check_url(const char *url, char *err, size_t err_size);
+
+//  Parses a start mode: "auto", "at-go" or "last-byte" (also "at_go",
+//  "last_byte", the names results use). Returns 0, or -1 when text is none
+//  of them.
+int ctl_config_start_mode_parse(const char *text, ctl_start_mode_t *mode);
+
+//  "auto", "at-go" or "last-byte".
+const char *ctl_config_start_mode_name(ctl_start_mode_t mode);
 
 //  The name of a subcommand ("serve", …; "none").
 const char *ctl_config_command_name(ctl_command_t command);

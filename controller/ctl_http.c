@@ -13,6 +13,7 @@
     Content-Security-Policy is what lets it show run data safely.
 */
 #include "ctl_http.h"
+#include "ctl_config.h"
 #include "store.h"
 
 #include "sp_check.h"
@@ -365,6 +366,14 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
         s_set_err(err, err_size, "body must be a string");
         return false;
     }
+    if (strcmp(key, "start_mode") == 0) {
+        ctl_start_mode_t mode;
+        if (json_is_string(value)
+            && ctl_config_start_mode_parse(json_string_value(value), &mode) == 0)
+            return true;
+        s_set_err(err, err_size, "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
+        return false;
+    }
     //  Echo the name only when it is short printable ASCII.
     bool echo = strlen(key) <= 32;
     for (const unsigned char *p = (const unsigned char *) key; echo && *p; p++)
@@ -379,7 +388,8 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
 json_t *
 ctl_http_run_command(const char *body, size_t size, char *err, size_t err_size)
 {
-    static const char *const fields[] = {"url", "requests", "method", "headers", "body"};
+    static const char *const fields[] = {"url",     "requests", "method",
+                                         "headers", "body",     "start_mode"};
     json_t *given = NULL, *command = NULL;
     if (size == 0)
         given = json_object();
@@ -1250,6 +1260,16 @@ s_test_parsers(void)
          "\"body\":\"hi\"}",
          NULL},
         {"{\"requests\":100000}", "{\"action\":\"run\",\"requests\":100000}", NULL},
+        {"{\"start_mode\":\"last-byte\",\"body\":\"{}\"}",
+         "{\"action\":\"run\",\"body\":\"{}\",\"start_mode\":\"last-byte\"}", NULL},
+        {"{\"start_mode\":\"at-go\"}", "{\"action\":\"run\",\"start_mode\":\"at-go\"}",
+         NULL},
+        {"{\"start_mode\":\"auto\"}", "{\"action\":\"run\",\"start_mode\":\"auto\"}",
+         NULL},
+        {"{\"start_mode\":\"sideways\"}", NULL,
+         "start_mode must be \"at-go\", \"last-byte\" or \"auto\""},
+        {"{\"start_mode\":2}", NULL,
+         "start_mode must be \"at-go\", \"last-byte\" or \"auto\""},
         {"{\"requests\":0}", NULL, "requests must be an integer from 1 to 100000"},
         {"{\"requests\":100001}", NULL, "requests must be an integer from 1 to 100000"},
         {"{\"requests\":\"100\"}", NULL, "requests must be an integer from 1 to 100000"},

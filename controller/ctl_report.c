@@ -18,10 +18,10 @@ ctl_report_json(const store_summary_t *s, const char *db_path, const char *error
 {
     assert(s && db_path);
     json_t *object = json_pack(
-        "{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, "
-        "s:o, "
-        "s:o, s:s}",
-        "run_id", (json_int_t)s->run_id, "status", s->status, "requested",
+        "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, "
+        "s:o, s:o, s:o, s:s}",
+        "run_id", (json_int_t)s->run_id, "status", s->status, "start_mode",
+        s->start_mode, "requested",
         (json_int_t)s->requested, "recorded", (json_int_t)s->recorded, "ok",
         (json_int_t)s->ok, "throttled", (json_int_t)s->throttled, "errors",
         (json_int_t)s->errors, "lost", (json_int_t)s->lost, "environments",
@@ -52,8 +52,10 @@ ctl_report_text(const store_summary_t *s, const char *db_path, const char *error
             s->environments, s->cold_starts, s->peak_concurrency);
     fprintf(out, "  latency: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
             s->p50_ms, s->p90_ms, s->p99_ms, s->max_ms);
-    fprintf(out, "  arrival spread at the target %.3f ms, wall time %.1f ms\n",
-            s->spread_ms, s->wall_ms);
+    fprintf(out,
+            "  arrival spread at the target %.3f ms (start mode %s), wall time "
+            "%.1f ms\n",
+            s->spread_ms, s->start_mode, s->wall_ms);
     fprintf(out, "  results: %s (stampede export %" PRId64 " --db %s)\n", db_path,
             s->run_id, db_path);
 }
@@ -78,6 +80,7 @@ ctl_report_test(bool verbose)
     s.max_ms = 2011.5;
     s.spread_ms = 1.2344;
     s.wall_ms = 2100.0;
+    snprintf(s.start_mode, sizeof s.start_mode, "last_byte");
 
     json_t *json = ctl_report_json(&s, "r.db", NULL);
     char *text = json_dumps(json, CTL_REPORT_JSON_FLAGS | JSON_SORT_KEYS);
@@ -85,8 +88,9 @@ ctl_report_test(bool verbose)
               "{\"cold_starts\":5,\"db\":\"r.db\",\"environments\":5,\"errors\":0,"
               "\"lost\":0,\"max_ms\":2011.5,\"ok\":5,\"p50_ms\":2.717,\"p90_ms\":4.0,"
               "\"p99_ms\":2010.123,\"peak_concurrency\":5,\"recorded\":100,"
-              "\"requested\":100,\"run_id\":7,\"spread_ms\":1.234,\"status\":"
-              "\"completed\",\"throttled\":95,\"wall_ms\":2100.0}");
+              "\"requested\":100,\"run_id\":7,\"spread_ms\":1.234,"
+              "\"start_mode\":\"last_byte\",\"status\":\"completed\",\"throttled\":95,"
+              "\"wall_ms\":2100.0}");
     free(text);
     json_decref(json);
 
@@ -99,7 +103,8 @@ ctl_report_test(bool verbose)
               "run 7 completed: 100 requested, 5 ok, 95 throttled, 0 errors, 0 lost\n"
               "  lambda: 5 environments, 5 cold starts, peak concurrency 5\n"
               "  latency: p50 2.7 ms, p90 4.0 ms, p99 2010.1 ms, max 2011.5 ms\n"
-              "  arrival spread at the target 1.234 ms, wall time 2100.0 ms\n"
+              "  arrival spread at the target 1.234 ms (start mode last_byte), wall "
+              "time 2100.0 ms\n"
               "  results: r.db (stampede export 7 --db r.db)\n");
     free(buf);
 

@@ -18,7 +18,7 @@
 #define CTL_REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
 //  The summary as one JSON object (caller owns): run_id, status,
-//  requested, recorded, ok, throttled, errors, lost, environments,
+//  start_mode ("at_go" | "last_byte"), requested, recorded, ok, throttled, errors, lost, environments,
 //  cold_starts, peak_concurrency, p50_ms, p90_ms, p99_ms, max_ms,
 //  spread_ms, wall_ms (milliseconds rounded to the microsecond), db, and
 //  error when non-NULL and non-empty.

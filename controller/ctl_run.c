@@ -77,6 +77,23 @@ s_build_target(const ctl_run_spec_t *spec, Stampede__Target *target,
     return 0;
 }
 
+Stampede__StartMode
+ctl_run_start_mode(const ctl_run_spec_t *spec)
+{
+    assert(spec);
+    switch (spec->start_mode) {
+    case CTL_START_MODE_AT_GO:
+        return STAMPEDE__START_MODE__START_MODE_AT_GO;
+    case CTL_START_MODE_LAST_BYTE:
+        return STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
+    default:
+        return spec->body && spec->body_size > 0 &&
+                       !(spec->method && strcmp(spec->method, "HEAD") == 0)
+                   ? STAMPEDE__START_MODE__START_MODE_LAST_BYTE
+                   : STAMPEDE__START_MODE__START_MODE_AT_GO;
+    }
+}
+
 int
 ctl_run_spec_check(const ctl_run_spec_t *spec, char *err, size_t err_size)
 {
@@ -106,7 +123,7 @@ ctl_run_spec_check(const ctl_run_spec_t *spec, char *err, size_t err_size)
     prepare.run_id = 1;
     prepare.count = 1;
     prepare.target = &target;
-    prepare.start_mode = STAMPEDE__START_MODE__START_MODE_AT_GO;
+    prepare.start_mode = ctl_run_start_mode(spec);
     proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
     env.body_case = STAMPEDE__ENVELOPE__BODY_PREPARE;
     env.prepare = &prepare;
@@ -308,12 +325,14 @@ ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t 
         *status = 400;
         goto fail;
     }
+    Stampede__StartMode start_mode = ctl_run_start_mode(spec);
     store_run_t row = {.url = spec->url,
                        .method = target.method,
                        .requested = spec->requests,
                        .agents = (uint32_t)self->n_shares,
                        .created_ns = now_ns,
-                       .label = spec->label};
+                       .label = spec->label,
+                       .start_mode = proto_start_mode_name(start_mode)};
     self->id = store_run_create(store, &row);
     if (self->id < 1) {
         snprintf(err, err_size, "cannot create the run in the results database");
@@ -342,7 +361,7 @@ ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t 
         prepare.first_index = ctl_share_first(share);
         prepare.count = ctl_share_count(share);
         prepare.target = &target;
-        prepare.start_mode = STAMPEDE__START_MODE__START_MODE_AT_GO;
+        prepare.start_mode = start_mode;
         proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
         env.body_case = STAMPEDE__ENVELOPE__BODY_PREPARE;
         env.prepare = &prepare;
@@ -354,8 +373,9 @@ ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t 
             break;
         }
     }
-    zsys_info("run prepared run_id=%" PRId64 " requested=%u agents=%zu", self->id,
-              self->requested, self->n_shares);
+    zsys_info("run prepared run_id=%" PRId64 " requested=%u agents=%zu start_mode=%s",
+              self->id, self->requested, self->n_shares,
+              proto_start_mode_name(start_mode));
     *status = 200;
     goto out;
 oom:
@@ -666,6 +686,7 @@ typedef struct {
     ctl_registry_t *registry;
     store_t *store;
     char path[64];
+    Stampede__StartMode start_mode; //  of the last Prepare received
 } s_rig_t;
 
 static proto_envelope_t *
@@ -756,6 +777,7 @@ s_expect_prepare(ctl_run_t *run, s_rig_t *rig, size_t agent, uint32_t first,
     CHECK_INT(env->prepare->run_id, ctl_run_id(run));
     CHECK_INT(env->prepare->first_index, first);
     CHECK_INT(env->prepare->count, count);
+    rig->start_mode = env->prepare->start_mode;
     Stampede__Ready ready = STAMPEDE__READY__INIT;
     ready.run_id = env->prepare->run_id;
     ready.prepared = count;
@@ -879,6 +901,33 @@ ctl_run_test(bool verbose)
     CHECK_STR(err, "timeout_ms must be 1-900000");
     spec.timeout_ms = 0;
 
+    //  Start modes: auto is last_byte with a body (not for HEAD), at_go
+    //  without; last_byte without a body byte is refused.
+    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
+    spec.method = "HEAD";
+    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
+    spec.start_mode = CTL_START_MODE_LAST_BYTE;
+    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), -1);
+    CHECK_STR(err, "start_mode last_byte cannot be used with HEAD");
+    spec.method = NULL;
+    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), 0);
+    spec.start_mode = CTL_START_MODE_AT_GO;
+    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
+    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), 0);
+    spec.body_size = 0;
+    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), 0);
+    spec.start_mode = CTL_START_MODE_AUTO;
+    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
+    spec.body = NULL;
+    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
+    spec.start_mode = CTL_START_MODE_LAST_BYTE;
+    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
+    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), -1);
+    CHECK_STR(err, "start_mode last_byte needs a body of at least 1 byte");
+    spec.start_mode = CTL_START_MODE_AUTO;
+    spec.body = "{}";
+    spec.body_size = 2;
+
     //  No agents: 503.
     s_rig_start(&rig, 0, 100);
     CHECK_NULL(
@@ -911,6 +960,7 @@ ctl_run_test(bool verbose)
     CHECK_STR(ctl_run_state(run), "preparing");
     s_expect_prepare(run, &rig, 2, 7, 3, t0 + 100);
     CHECK_STR(ctl_run_state(run), "running");
+    CHECK_INT(rig.start_mode, STAMPEDE__START_MODE__START_MODE_LAST_BYTE); //  auto + body
     //  rtt 1 ms -> lead is the 250 ms minimum; agent-2 gets its own clock.
     CHECK_INT(ctl_run_start_ns(run), t0 + 100 + 250 * SP_NS_PER_MS);
     for (size_t a = 0; a < 3; a++) {
@@ -953,6 +1003,7 @@ ctl_run_test(bool verbose)
     s_expect_ack(&rig, 2, 1);
     //  Agent clock converted: agent-2's sent_ns 1000000 is 2 ms ahead.
     json_t *json = store_run_json(rig.store, 1, true);
+    CHECK_STR(json_string_value(json_object_get(json, "start_mode")), "last_byte");
     json_t *rows = json_object_get(json, "requests");
     CHECK_INT(json_array_size(rows), 10);
     CHECK_INT(json_integer_value(json_object_get(json_array_get(rows, 4), "sent_ns")),

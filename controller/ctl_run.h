@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl_config.h"
 #include "ctl_registry.h"
 #include "proto_codec.h"
 #include "store.h"
@@ -52,6 +53,7 @@ typedef struct {
     uint32_t requests;          //  N, 1 .. CTL_RUN_MAX_REQUESTS
     uint32_t timeout_ms;        //  per request; 0 means 30000
     const char *label;          //  shown in the UI, may be NULL
+    ctl_start_mode_t start_mode; //  AUTO: see ctl_run_start_mode
 } ctl_run_spec_t;
 
 //  The run's clocks; ctl_run_timing_defaults gives the values of the design:
@@ -67,8 +69,13 @@ typedef struct {
 
 void ctl_run_timing_defaults(ctl_run_timing_t *timing);
 
+//  The start mode the agents get for spec: its own, or for AUTO
+//  LAST_BYTE when the request has a body of >= 1 byte and is not HEAD,
+//  AT_GO otherwise.
+Stampede__StartMode ctl_run_start_mode(const ctl_run_spec_t *spec);
+
 //  Checks a spec against the protocol's rules (URL, method, headers, body,
-//  counts). Returns 0, or -1 with a reason for the user in err.
+//  counts, start mode). Returns 0, or -1 with a reason for the user in err.
 int ctl_run_spec_check(const ctl_run_spec_t *spec, char *err, size_t err_size);
 
 //  Starts a run of spec over every agent in registry (sorted by id; agents

@@ -392,6 +392,10 @@ s_command_run(s_core_t *self, json_t *request)
         return s_error(400, "body must be a string of at most %d bytes", PROTO_MAX_BODY);
     if (s_member_string(request, "label", S_LABEL_MAX, &spec.label, NULL))
         return s_error(400, "label must be a string of at most %d bytes", S_LABEL_MAX);
+    const char *start_mode = NULL;
+    if (s_member_string(request, "start_mode", 16, &start_mode, NULL) ||
+        (start_mode && ctl_config_start_mode_parse(start_mode, &spec.start_mode)))
+        return s_error(400, "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
     json_t *list = json_object_get(request, "headers");
     if (list && !json_is_null(list)) {
         if (!json_is_array(list) || json_array_size(list) > PROTO_MAX_HEADERS)
@@ -1103,6 +1107,10 @@ s_test_plain(const char *db_path)
                    "headers must be an array of at most 64 strings");
     s_expect_error(server, "{\"action\":\"run\",\"method\":7}", 400,
                    "method must be a string of at most 16 bytes");
+    s_expect_error(server, "{\"action\":\"run\",\"start_mode\":\"soon\"}", 400,
+                   "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
+    s_expect_error(server, "{\"action\":\"run\",\"start_mode\":\"last-byte\"}", 400,
+                   "start_mode last_byte needs a body of at least 1 byte");
 
     //  agent-2 goes silent mid-run: its missing results are lost, the run
     //  completes with requested = recorded + lost.
@@ -1115,6 +1123,9 @@ s_test_plain(const char *db_path)
     CHECK_STR(prepare1->prepare->target->method, "POST");
     CHECK_STR(prepare1->prepare->target->headers[0]->name, "X-Run");
     CHECK_INT(prepare1->prepare->target->body.len, 2);
+    //  No start_mode is auto: a body makes it last_byte.
+    CHECK_INT(prepare1->prepare->start_mode, STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
+    CHECK_INT(prepare2->prepare->start_mode, STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
     s_fake_ready(&one, prepare1->prepare);
     s_fake_ready(&two, prepare2->prepare);
     proto_envelope_destroy(&prepare1);
@@ -1137,6 +1148,7 @@ s_test_plain(const char *db_path)
     CHECK_INT(summary.recorded, 3);
     CHECK_INT(summary.lost, 1);
     CHECK_INT(summary.recorded + summary.lost, summary.requested);
+    CHECK_STR(summary.start_mode, "last_byte");
 
     ack = s_fake_expect(&one, "ack");
     CHECK_INT(ack->ack->run_id, 2);
@@ -1147,15 +1159,21 @@ s_test_plain(const char *db_path)
     CHECK_INT(ack->ack->run_id, 99);
     proto_envelope_destroy(&ack);
 
-    //  Stopping mid-run records the run as failed.
-    reply = s_ask(server, "{\"action\":\"run\",\"requests\":1}");
+    //  Stopping mid-run records the run as failed. An explicit at-go wins
+    //  over the body.
+    reply = s_ask(server, "{\"action\":\"run\",\"requests\":1,\"body\":\"x\","
+                          "\"start_mode\":\"at-go\"}");
     CHECK_INT(json_integer_value(json_object_get(reply, "run_id")), 3);
     json_decref(reply);
+    prepare1 = s_fake_expect(&one, "prepare");
+    CHECK_INT(prepare1->prepare->start_mode, STAMPEDE__START_MODE__START_MODE_AT_GO);
+    proto_envelope_destroy(&prepare1);
     ctl_server_destroy(&server);
     CHECK_NULL(server);
     ctl_server_destroy(&server);
     CHECK_INT(store_summary(reader, 3, &summary), 0);
     CHECK_STR(summary.status, "failed");
+    CHECK_STR(summary.start_mode, "at_go");
     store_destroy(&reader);
     zsock_destroy(&one.dealer);
 }
