@@ -15,10 +15,10 @@ from stampede_testlib import SystemTest, binary
 
 class RunBurstTest(SystemTest):
 
-    def run_json(self, url, requests, agents, db):
+    def run_json(self, url, requests, agents, db, extra=()):
         result = self.run_cli(["run", "--url", url, "-n", str(requests),
                                "--local-agents", str(agents), "--json",
-                               "--db", db, "--keys", self.path("keys")])
+                               "--db", db, "--keys", self.path("keys")] + list(extra))
         self.assertEqual(result.returncode, 0, result.stderr)
         lines = result.stdout.splitlines()
         self.assertEqual(len(lines), 1, "stdout must hold exactly one JSON object: %r"
@@ -51,7 +51,8 @@ class RunBurstTest(SystemTest):
         summary = self.run_json(base + "/url/demo/", 100, 4, db)
         expected = {"requested": 100, "recorded": 100, "ok": 5, "throttled": 95,
                     "errors": 0, "lost": 0, "environments": 5, "cold_starts": 5,
-                    "peak_concurrency": 5, "status": "completed", "db": db}
+                    "peak_concurrency": 5, "status": "completed", "db": db,
+                    "start_mode": "at_go"}
         self.assertEqual({k: summary[k] for k in expected}, expected)
         for key in ("run_id", "p50_ms", "p90_ms", "p99_ms", "max_ms", "spread_ms",
                     "wall_ms"):
@@ -73,6 +74,44 @@ class RunBurstTest(SystemTest):
         self.assertEqual(missing.returncode, 1)
         self.assertIn("run %d not found" % (run_id + 1), missing.stderr)
         self.assertEqual(missing.stdout, "")
+
+    def test_post_burst_last_byte(self):
+        # A body makes auto pick last-byte: every request is written but its
+        # final byte ahead of the instant. The outcome is the same 5 / 95.
+        base = self.start_lambda(reserved=5)
+        db = self.path("post.db")
+        summary = self.run_json(base + "/url/demo/", 100, 4, db,
+                                ["--method", "POST", "--data", '{"burst":1}'])
+        expected = {"requested": 100, "recorded": 100, "ok": 5, "throttled": 95,
+                    "errors": 0, "lost": 0, "environments": 5, "cold_starts": 5,
+                    "status": "completed", "start_mode": "last_byte"}
+        self.assertEqual({k: summary[k] for k in expected}, expected)
+        run_id = summary["run_id"]
+        self.check_rows(db, run_id, 100, [(0, 25), (25, 25), (50, 25), (75, 25)])
+        conn = sqlite3.connect(db)
+        try:
+            row = conn.execute("SELECT method, start_mode FROM runs WHERE id = ?",
+                               (run_id,)).fetchone()
+            self.assertEqual(row, ("POST", "last_byte"))
+            # Every request was released (sent) at or after the instant.
+            early = conn.execute(
+                "SELECT count(*) FROM requests WHERE run_id = ? AND sent_ns < "
+                "scheduled_ns", (run_id,)).fetchone()[0]
+            self.assertEqual(early, 0)
+        finally:
+            conn.close()
+
+        # --start-mode last-byte needs a body.
+        result = self.run_cli(["run", "--url", base + "/url/demo/", "-n", "5",
+                               "--start-mode", "last-byte", "--db", db])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--start-mode last-byte needs a request body", result.stderr)
+        self.assertEqual(result.stdout, "")
+        # An explicit at-go with a body is kept.
+        summary = self.run_json(base + "/url/demo/", 4, 2, db,
+                                ["--method", "POST", "--data", "x",
+                                 "--start-mode", "at-go"])
+        self.assertEqual((summary["start_mode"], summary["recorded"]), ("at_go", 4))
 
     def test_20_requests_reserved_3_on_3_agents(self):
         base = self.start_lambda(reserved=3)
