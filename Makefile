@@ -62,8 +62,11 @@ test-sanitize: deps
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
 
+# stampede against hey, wrk, ab and locust on the same local target; not
+# part of `make test` (it measures time). BENCH_ARGS go to burst_bench.py,
+# e.g. BENCH_ARGS='--sizes 100 --repeat 1'.
 bench: build
-	tests/bench/run.sh $(BUILD)
+	tests/bench/run.sh $(BUILD) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) web/dist

@@ -1,0 +1,737 @@
+#!/usr/bin/env python3
+"""burst_bench — stampede against the load tools from Debian, same target, same run.
+
+For every tool (stampede, hey, ab, wrk, locust) and every shape (N requests
+against reserved concurrency R), start a FRESH stampede-lambda (function
+`demo` = the bootstrap, STAMPEDE_HOLD_MS, --access-log into a temporary
+directory), let the tool fire ONE burst of N requests at the Function URL,
+stop the emulator and read its access log: every figure about the burst is
+measured at the target, with one clock, the same way for every tool.
+
+Per run it records, at the target: requests arrived, statuses (200 / 429 /
+other), arrival spread (last - first received_ns), p50 and p99 of the
+arrival offsets from the first arrival; about the tool: wall time (process
+start to exit, monotonic) and peak RSS ("Maximum resident set size" of
+/usr/bin/time -v, i.e. ru_maxrss of the tool's process as its parent reaps
+it). Each measurement is repeated (--repeat, default 3; the order of
+the tools rotates every repeat) and the median is reported, with the ratio
+peer / stampede for spread and wall time (> 1: stampede is tighter/faster).
+
+stampede's peak RSS is the SUM of its processes: the controller and each
+agent, measured in a separate run of the same shape with the agents started
+by hand (`stampede run --wait-agents K --insecure` plus K `stampede-agent
+--insecure`, each under /usr/bin/time -v). /usr/bin/time of `stampede run
+--local-agents K` alone gives only the largest of them (the kernel folds
+reaped children into ru_maxrss as a maximum, not a sum); that figure is
+kept too.
+
+Only 127.0.0.1 is ever loaded; every process is bounded by --timeout and
+killed by its own pid (process group) when it overruns. No assertion on
+timing: this is a measurement, not a test (it is not in ctest).
+
+Usage: burst_bench.py --bin BUILD/bin [--sizes 100,1000] [--repeat 3]
+                      [--tools stampede,hey,ab,wrk,locust] [--out FILE]
+Python 3 standard library only.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOOLS = ["stampede", "hey", "ab", "wrk", "locust"]
+READY_PREFIX = "stampede-lambda listening on http://"
+FUNCTION = "demo"
+HEADLINE = (100, 5)  # the demo: 100 requests against reserved concurrency 5
+DEB_PACKAGES = {"hey": "hey", "wrk": "wrk", "ab": "apache2-utils", "locust": "python3-locust"}
+
+# The locust user: one request, then it stops; the runner quits as soon as
+# N requests have completed (success or failure), so locust's wall time is
+# not padded up to --run-time.
+LOCUSTFILE = '''\
+import os
+
+import gevent
+from locust import HttpUser, constant, events, task
+from locust.exception import StopUser
+
+N = int(os.environ["STAMPEDE_BENCH_N"])
+PATH = os.environ["STAMPEDE_BENCH_PATH"]
+STATE = {"done": 0, "environment": None}
+
+
+@events.init.add_listener
+def on_init(environment, **kwargs):
+    STATE["environment"] = environment
+
+
+@events.request.add_listener
+def on_request(**kwargs):
+    STATE["done"] += 1
+    if STATE["done"] == N:
+        gevent.spawn(STATE["environment"].runner.quit)
+
+
+class OneShot(HttpUser):
+    wait_time = constant(0)
+
+    @task
+    def one(self):
+        self.client.get(PATH, name="burst")
+        raise StopUser()
+'''
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+# --- processes ---------------------------------------------------------------
+
+
+class Bounded:
+    """One child process in its own process group, reaped by a thread blocked
+    in wait4 so that its exit time is exact. With `time_report` it runs under
+    /usr/bin/time -v, which writes the process's peak RSS there. Stopped by
+    its own pid (the process group it leads)."""
+
+    def __init__(self, argv, cwd, stdout_path, stderr_path, env=None, time_report=None):
+        if time_report:
+            argv = ["/usr/bin/time", "-v", "-o", time_report] + argv
+        self.argv = argv
+        self.time_report = time_report
+        self.stdout = open(stdout_path, "wb")
+        self.stderr = open(stderr_path, "wb")
+        self.done = threading.Event()
+        self.status = None
+        self.ended = None
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
+                                     stdout=self.stdout, stderr=self.stderr, env=env,
+                                     start_new_session=True)
+        self.pid = self.proc.pid
+        self.reaper = threading.Thread(target=self._reap, daemon=True)
+        self.reaper.start()
+
+    def _reap(self):
+        _, status, _ = os.wait4(self.pid, 0)
+        self.ended = time.monotonic()
+        self.status = status
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.done.set()
+
+    def wait(self, timeout):
+        """Waits up to `timeout` s; on overrun kills the process group
+        (whose id is this child's pid). Returns True when it ended in time."""
+        if self.done.wait(timeout):
+            self._close()
+            return True
+        self.kill(signal.SIGKILL)
+        self.done.wait(10)
+        self._close()
+        return False
+
+    def kill(self, sig):
+        if not self.done.is_set():
+            try:
+                os.killpg(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def _close(self):
+        self.stdout.close()
+        self.stderr.close()
+
+    @property
+    def returncode(self):
+        return self.proc.returncode
+
+    @property
+    def wall_ms(self):
+        return (self.ended - self.started) * 1e3 if self.ended else None
+
+    @property
+    def maxrss_kb(self):
+        """Peak RSS from /usr/bin/time -v. Not ru_maxrss of our own wait4: the
+        kernel keeps the high-water mark of the image a process had before
+        exec, which for a child of this script is the Python interpreter."""
+        return time_v_maxrss(self.time_report) if self.time_report else None
+
+
+class Emulator:
+    """A fresh stampede-lambda with one function and an access log."""
+
+    def __init__(self, bin_dir, workdir, reserved, hold_ms):
+        self.access_log = os.path.join(workdir, "access.log")
+        self.stderr = open(os.path.join(workdir, "emulator.log"), "wb")
+        self.proc = subprocess.Popen(
+            [os.path.join(bin_dir, "stampede-lambda"), "--listen", "127.0.0.1:0",
+             "--function", "%s=%s" % (FUNCTION, os.path.join(bin_dir, "bootstrap")),
+             "--reserved", str(reserved), "--env", "STAMPEDE_HOLD_MS=%d" % hold_ms,
+             "--access-log", self.access_log],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr,
+            start_new_session=True)
+        line = b""
+        deadline = time.monotonic() + 10
+        while not line.endswith(b"\n") and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.1)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 256)
+                if not chunk:
+                    break
+                line += chunk
+        text = line.decode(errors="replace").strip()
+        if not text.startswith(READY_PREFIX):
+            self.stop()
+            raise RuntimeError("stampede-lambda did not start: %r" % text)
+        host, port = text[len(READY_PREFIX):].rsplit(":", 1)
+        if host != "127.0.0.1":
+            self.stop()
+            raise RuntimeError("refusing a target that is not 127.0.0.1: %s" % host)
+        self.port = int(port)
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.path = "/url/%s/" % FUNCTION
+        self.url = self.base + self.path
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc.stdout.close()
+        self.stderr.close()
+
+    def settle(self, expected, cap_s):
+        """Waits until the access log holds `expected` lines and has not grown
+        for 0.2 s, at most `cap_s`: a line is written when a request is
+        answered, and a tool may leave before the function answers (wrk
+        stops at the end of its duration)."""
+        deadline = time.monotonic() + cap_s
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                with open(self.access_log, "rb") as text:
+                    count = text.read().count(b"\n")
+            except OSError:
+                count = 0
+            now = time.monotonic()
+            if count != last:
+                last, since = count, now
+            elif count >= expected and now - since >= 0.2:
+                return count
+            time.sleep(0.05)
+        return last
+
+    def arrivals(self):
+        """Access-log lines of the function, in arrival order."""
+        lines = []
+        with open(self.access_log) as text:
+            for line in text:
+                entry = json.loads(line)
+                if entry["function"] == FUNCTION:
+                    lines.append(entry)
+        lines.sort(key=lambda entry: entry["received_ns"])
+        return lines
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- measurement --------------------------------------------------------------
+
+
+def percentile(sorted_values, p):
+    """Nearest rank."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def at_target(arrivals, n):
+    """The burst as the target saw it. Only the first n arrivals are the
+    burst (wrk keeps sending on its connections)."""
+    total = len(arrivals)
+    burst = arrivals[:n]
+    stats = {"arrived": len(burst), "arrived_total": total,
+             "ok": sum(1 for a in burst if a["status"] == 200),
+             "throttled": sum(1 for a in burst if a["status"] == 429),
+             # Answered after the tool had left (wrk at the end of -d1s).
+             "undelivered": sum(1 for a in burst if a.get("delivered") is False)}
+    stats["other"] = stats["arrived"] - stats["ok"] - stats["throttled"]
+    if burst:
+        first = burst[0]["received_ns"]
+        offsets = sorted((a["received_ns"] - first) / 1e6 for a in burst)
+        stats.update(spread_ms=offsets[-1], p50_offset_ms=percentile(offsets, 50),
+                     p99_offset_ms=percentile(offsets, 99))
+    else:
+        stats.update(spread_ms=None, p50_offset_ms=None, p99_offset_ms=None)
+    return stats
+
+
+def tool_argv(tool, emulator, n, args, workdir):
+    """The one-burst invocation of `tool`, and its environment."""
+    url = emulator.url
+    if tool == "stampede":
+        return [os.path.join(args.bin, "stampede"), "run", "--url", url, "-n", str(n),
+                "--local-agents", str(args.agents), "--json",
+                "--db", os.path.join(workdir, "s.db"),
+                "--keys", os.path.join(workdir, "keys")], None
+    if tool == "hey":
+        # -c N -n N: N workers, one request each, no connection reuse.
+        return ["hey", "-n", str(n), "-c", str(n), "-disable-keepalive", url], None
+    if tool == "ab":
+        return ["ab", "-n", str(n), "-c", str(n), url], None
+    if tool == "wrk":
+        # Duration-based: every connection sends its first request at once and
+        # the function holds each for longer than the 1 s window, so within
+        # it a connection sends exactly one request unless it was throttled.
+        return ["wrk", "-t2", "-c%d" % n, "-d1s", "--timeout", "5s", url], None
+    if tool == "locust":
+        locustfile = os.path.join(workdir, "locustfile.py")
+        with open(locustfile, "w") as out:
+            out.write(LOCUSTFILE)
+        env = dict(os.environ, STAMPEDE_BENCH_N=str(n), STAMPEDE_BENCH_PATH=emulator.path)
+        return locust_command() + [
+            "-f", locustfile, "--headless", "--only-summary", "-u", str(n), "-r", str(n),
+            "--run-time", "10s", "--host", emulator.base, "--loglevel", "WARNING"], env
+    raise ValueError(tool)
+
+
+def locust_command():
+    found = shutil.which("locust")
+    if found:
+        return [found]
+    return ["/usr/bin/python3", "-m", "locust"]
+
+
+def tool_available(tool, bin_dir):
+    if tool == "stampede":
+        return all(os.access(os.path.join(bin_dir, b), os.X_OK)
+                   for b in ("stampede", "stampede-agent", "stampede-lambda", "bootstrap"))
+    if tool == "locust":
+        if shutil.which("locust"):
+            return True
+        if not os.path.exists("/usr/bin/python3"):
+            return False
+        done = subprocess.run(["/usr/bin/python3", "-c", "import locust"],
+                              capture_output=True, timeout=30)
+        return done.returncode == 0
+    return shutil.which(tool) is not None
+
+
+def tool_version(tool, bin_dir):
+    if tool == "stampede":
+        done = subprocess.run([os.path.join(bin_dir, "stampede"), "--version"],
+                              capture_output=True, text=True, timeout=10)
+        return done.stdout.strip()
+    done = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", DEB_PACKAGES[tool]],
+                          capture_output=True, text=True, timeout=10)
+    return "%s %s" % (DEB_PACKAGES[tool], done.stdout.strip() or "?")
+
+
+def one_run(tool, n, reserved, args, root):
+    """One fresh emulator, one burst of `tool`. Returns the run's figures."""
+    workdir = tempfile.mkdtemp(prefix="%s-%d-%d-" % (tool, n, reserved), dir=root)
+    emulator = Emulator(args.bin, workdir, reserved, args.hold_ms)
+    run = {"tool": tool, "n": n, "reserved": reserved}
+    try:
+        argv, env = tool_argv(tool, emulator, n, args, workdir)
+        child = Bounded(argv, workdir, os.path.join(workdir, "tool.out"),
+                        os.path.join(workdir, "tool.err"), env,
+                        time_report=os.path.join(workdir, "tool.time"))
+        in_time = child.wait(args.timeout)
+        run.update(exit_code=child.returncode, timed_out=not in_time,
+                   wall_ms=child.wall_ms, peak_rss_kb=child.maxrss_kb)
+        # Requests still held by the function are answered (and logged)
+        # only when their hold is over.
+        emulator.settle(n, args.hold_ms / 1000 + 5)
+        if tool == "stampede":
+            with open(os.path.join(workdir, "tool.out")) as out:
+                text = out.read().strip()
+            try:
+                summary = json.loads(text.splitlines()[-1])
+                run["own"] = {k: summary.get(k) for k in (
+                    "spread_ms", "wall_ms", "ok", "throttled", "errors", "lost",
+                    "recorded")}
+            except (ValueError, IndexError):
+                run["own"] = None
+    finally:
+        emulator.stop()
+    run.update(at_target(emulator.arrivals(), n))
+    if tool == "stampede" and run.get("own") and run["spread_ms"] is not None:
+        run["own_spread_matches"] = abs(run["own"]["spread_ms"] - run["spread_ms"]) <= 1.0
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return run
+
+
+def time_v_maxrss(path):
+    """'Maximum resident set size (kbytes)' from a /usr/bin/time -v report."""
+    try:
+        with open(path) as report:
+            for line in report:
+                if "Maximum resident set size" in line:
+                    return int(line.rsplit(":", 1)[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def children_of(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def footprint_run(n, reserved, args, root):
+    """stampede with its agents started by hand, every process under
+    /usr/bin/time -v: the controller's and each agent's peak RSS."""
+    workdir = tempfile.mkdtemp(prefix="footprint-%d-%d-" % (n, reserved), dir=root)
+    emulator = Emulator(args.bin, workdir, reserved, args.hold_ms)
+    endpoint = "tcp://127.0.0.1:%d" % free_port()
+    agents = []
+    result = {"n": n, "reserved": reserved, "agents": args.agents}
+    try:
+        controller = Bounded(
+            [os.path.join(args.bin, "stampede"), "run", "--url", emulator.url, "-n", str(n),
+             "--wait-agents", str(args.agents), "--listen", endpoint, "--insecure",
+             "--json", "--db", os.path.join(workdir, "s.db"),
+             "--keys", os.path.join(workdir, "keys")],
+            workdir, os.path.join(workdir, "controller.out"),
+            os.path.join(workdir, "controller.err"),
+            time_report=os.path.join(workdir, "controller.time"))
+        for i in range(args.agents):
+            agents.append(Bounded(
+                [os.path.join(args.bin, "stampede-agent"), "--controller", endpoint,
+                 "--insecure", "--id", "bench-%d" % i],
+                workdir, os.path.join(workdir, "agent%d.out" % i),
+                os.path.join(workdir, "agent%d.err" % i),
+                time_report=os.path.join(workdir, "agent%d.time" % i)))
+        result["controller_in_time"] = controller.wait(args.timeout)
+        result["controller_exit"] = controller.returncode
+        result["controller_wall_ms"] = controller.wall_ms
+        # The agents are daemons: SIGTERM each one (the child of its
+        # /usr/bin/time, which then writes its report).
+        for agent in agents:
+            for pid in children_of(agent.pid):
+                os.kill(pid, signal.SIGTERM)
+        for agent in agents:
+            if not agent.wait(15):
+                log("footprint: an agent did not stop on SIGTERM; killed")
+        with open(os.path.join(workdir, "controller.out")) as out:
+            lines = out.read().strip().splitlines()
+        summary = json.loads(lines[-1]) if lines else {}
+        result["spread_ms"] = summary.get("spread_ms")
+        result["ok"], result["throttled"] = summary.get("ok"), summary.get("throttled")
+        result["controller_rss_kb"] = controller.maxrss_kb
+        result["agent_rss_kb"] = [agent.maxrss_kb for agent in agents]
+        parts = [result["controller_rss_kb"]] + result["agent_rss_kb"]
+        result["sum_rss_kb"] = sum(parts) if None not in parts else None
+    finally:
+        for agent in agents:
+            agent.kill(signal.SIGKILL)
+        emulator.stop()
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def rss_floor_kb(root_parent):
+    """What /usr/bin/time -v reports for a process that does nothing: the
+    floor under every RSS figure here."""
+    report = os.path.join(root_parent, "stampede-bench-floor-%d.time" % os.getpid())
+    try:
+        subprocess.run(["/usr/bin/time", "-v", "-o", report, "/bin/true"], timeout=10,
+                       capture_output=True)
+        return time_v_maxrss(report)
+    finally:
+        if os.path.exists(report):
+            os.unlink(report)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarise(runs):
+    keys = ["arrived", "arrived_total", "ok", "throttled", "other", "undelivered",
+            "spread_ms",
+            "p50_offset_ms", "p99_offset_ms", "wall_ms", "peak_rss_kb"]
+    return {k: median([r.get(k) for r in runs]) for k in keys}
+
+
+# --- report ---------------------------------------------------------------------
+
+
+def fmt(value, digits=1):
+    if value is None:
+        return "–"
+    if isinstance(value, float) and not value.is_integer():
+        return "%.*f" % (digits, value)
+    return "%d" % value
+
+
+def ratio(peer, base):
+    if peer is None or not base:
+        return None
+    return peer / base
+
+
+def shape_name(n, reserved):
+    return "N=%d reserved=%d" % (n, reserved)
+
+
+def markdown(report):
+    out = []
+    p = report["params"]
+    out.append("## stampede vs peers — one burst per run, measured at the target\n")
+    out.append("Host: %s, %d CPUs. Function `demo` holds each request %d ms; fresh "
+               "stampede-lambda per run; median of %d runs. spread = last - first "
+               "arrival at the emulator; offsets from the first arrival. Ratios are "
+               "peer / stampede (> 1: stampede tighter or faster).\n"
+               % (p["host"], p["cpus"], p["hold_ms"], p["repeat"]))
+    out.append("| tool | shape | arrived | ok | 429 | spread ms | spread min–max | p50 off ms "
+               "| p99 off ms | wall ms | peak RSS MiB | spread × | wall × |")
+    out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for row in report["results"]:
+        m = row["median"]
+        rss = row.get("peak_rss_kb_reported")
+        spreads = [r["spread_ms"] for r in row["runs"] if r["spread_ms"] is not None]
+        spread_range = ("%s–%s" % (fmt(min(spreads), 1), fmt(max(spreads), 1))
+                        if spreads else "–")
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            row["tool"], shape_name(row["n"], row["reserved"]), fmt(m["arrived"]),
+            fmt(m["ok"]), fmt(m["throttled"]), fmt(m["spread_ms"], 2), spread_range,
+            fmt(m["p50_offset_ms"], 2), fmt(m["p99_offset_ms"], 2), fmt(m["wall_ms"], 0),
+            fmt(rss / 1024 if rss else None, 1),
+            fmt(row["ratio"]["spread"], 1) if row["tool"] != "stampede" else "1",
+            fmt(row["ratio"]["wall"], 2) if row["tool"] != "stampede" else "1"))
+    out.append("")
+    out.append("peak RSS: /usr/bin/time -v of the tool's process (its floor, /usr/bin/time "
+               "-v /bin/true, is %s MiB); for stampede the sum of the controller and its %d "
+               "agents, from a run of the same shape with the agents started by hand, each "
+               "under /usr/bin/time -v (see below)."
+               % (fmt(p["rss_floor_kb"] / 1024 if p["rss_floor_kb"] else None, 1),
+                  p["agents"]))
+    out.append("wrk is duration-based (-d1s) and keeps its connections: only the first N "
+               "arrivals at the target are taken as its burst (its total arrivals are in "
+               "the JSON as arrived_total); its wall time is bound to its 1 s duration, "
+               "so its wall ratio says little.")
+    out.append("")
+    out.append("### Headline check: N=%d against reserved=%d, as the target saw it\n"
+               % HEADLINE)
+    out.append("| tool | ok | 429 | other | runs (ok/429) | simultaneous enough |")
+    out.append("|---|--:|--:|--:|---|---|")
+    for row in report["headline"]:
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            row["tool"], fmt(row["ok"]), fmt(row["throttled"]), fmt(row["other"]),
+            " ".join("%s/%s" % (r[0], r[1]) for r in row["runs"]),
+            "yes" if row["expected"] else "NO: requests trickled in"))
+    out.append("")
+    own = report.get("stampede_own")
+    if own:
+        out.append("### stampede's own figures, N=%d reserved=%d\n" % HEADLINE)
+        out.append("| figure | value |")
+        out.append("|---|--:|")
+        out.append("| wall time of `stampede run --local-agents %d` (ms; includes the "
+                   "%d ms the function holds the 5 admitted requests) | %s |"
+                   % (p["agents"], p["hold_ms"], fmt(own["wall_ms"], 0)))
+        out.append("| spread_ms, stampede's own JSON / access log | %s / %s |"
+                   % (fmt(own["own_spread_ms"], 3), fmt(own["spread_ms"], 3)))
+        out.append("| every run's own spread within 1 ms of the access log | %s |"
+                   % ("yes" if own["spread_checks"] else "NO"))
+        out.append("| peak RSS, `stampede run --local-agents` (largest process) MiB | %s |"
+                   % fmt(own["largest_rss_kb"] / 1024 if own["largest_rss_kb"] else None))
+        fp = own.get("footprint")
+        if fp:
+            out.append("| peak RSS, controller alone (`--wait-agents`) MiB | %s |"
+                       % fmt(fp["controller_rss_kb"] / 1024 if fp["controller_rss_kb"]
+                             else None))
+            out.append("| peak RSS, one agent MiB | %s |"
+                       % fmt(fp["agent_rss_kb"] / 1024 if fp["agent_rss_kb"] else None))
+            out.append("| peak RSS, controller + %d agents MiB | %s |"
+                       % (p["agents"], fmt(fp["sum_rss_kb"] / 1024 if fp["sum_rss_kb"]
+                                           else None)))
+        out.append("")
+    if report.get("missing"):
+        out.append("Not measured (not installed): %s. Install with: apt-get install -y %s\n"
+                   % (", ".join(report["missing"]),
+                      " ".join(DEB_PACKAGES[t] for t in report["missing"])))
+    return "\n".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bin", required=True, help="directory of the stampede binaries")
+    parser.add_argument("--sizes", default="100,1000",
+                        help="burst sizes N, each against reserved=N (default 100,1000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (3)")
+    parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--agents", type=int, default=2, help="stampede local agents (2)")
+    parser.add_argument("--hold-ms", type=int, default=1000, help="STAMPEDE_HOLD_MS (1000)")
+    parser.add_argument("--timeout", type=float, default=60, help="per process, s (60)")
+    parser.add_argument("--no-headline", action="store_true",
+                        help="skip the N=100 reserved=5 shape")
+    parser.add_argument("--out", help="JSON report")
+    parser.add_argument("--keep", action="store_true", help="keep the run directories")
+    args = parser.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if any(n < 1 or n > 1000 for n in sizes) or not 1 <= args.repeat <= 20:
+        parser.error("sizes must be 1..1000 (the emulator's reserved cap), repeat 1..20")
+    tools = [t for t in args.tools.split(",") if t]
+    unknown = set(tools) - set(TOOLS)
+    if unknown:
+        parser.error("unknown tools: %s" % ", ".join(sorted(unknown)))
+    if not tool_available("stampede", args.bin):
+        parser.error("no stampede binaries in %s" % args.bin)
+    missing = [t for t in tools if not tool_available(t, args.bin)]
+    tools = [t for t in tools if t not in missing]
+    for tool in missing:
+        log("burst_bench: %s is not installed; skipped" % tool)
+
+    # Thousands of connections at once, in the tools and the emulator.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    shapes = [(n, n) for n in sizes]
+    if not args.no_headline and HEADLINE not in shapes:
+        shapes.append(HEADLINE)
+    root = tempfile.mkdtemp(prefix="stampede-bench-")
+    started = time.monotonic()
+    runs = {(t, n, r): [] for t in tools for n, r in shapes}
+    footprints = {(n, r): [] for n, r in shapes} if "stampede" in tools else {}
+    try:
+        for repeat in range(args.repeat):
+            order = tools[repeat % len(tools):] + tools[:repeat % len(tools)]
+            for n, reserved in shapes:
+                for tool in order:
+                    run = one_run(tool, n, reserved, args, root)
+                    runs[(tool, n, reserved)].append(run)
+                    extra = ""
+                    if tool == "stampede" and run.get("own"):
+                        extra = " own spread_ms=%s (%s)" % (
+                            fmt(run["own"]["spread_ms"], 3),
+                            "matches" if run.get("own_spread_matches") else "MISMATCH")
+                    log("[%d/%d] %-8s %-22s arrived=%s/%s ok=%s 429=%s undelivered=%s "
+                        "spread_ms=%s wall_ms=%s rss_kb=%s exit=%s%s%s" % (
+                            repeat + 1, args.repeat, tool, shape_name(n, reserved),
+                            run["arrived"], run["arrived_total"], run["ok"],
+                            run["throttled"], run["undelivered"],
+                            fmt(run["spread_ms"], 3), fmt(run["wall_ms"], 0),
+                            run["peak_rss_kb"], run["exit_code"],
+                            " TIMED OUT" if run["timed_out"] else "", extra))
+                if footprints:
+                    fp = footprint_run(n, reserved, args, root)
+                    footprints[(n, reserved)].append(fp)
+                    log("[%d/%d] footprint %-22s controller_kb=%s agents_kb=%s sum_kb=%s"
+                        % (repeat + 1, args.repeat, shape_name(n, reserved),
+                           fp.get("controller_rss_kb"), fp.get("agent_rss_kb"),
+                           fp.get("sum_rss_kb")))
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+    results = []
+    for n, reserved in shapes:
+        base = summarise(runs[("stampede", n, reserved)]) if "stampede" in tools else None
+        fp = footprints.get((n, reserved), [])
+        for tool in tools:
+            m = summarise(runs[(tool, n, reserved)])
+            row = {"tool": tool, "n": n, "reserved": reserved, "median": m,
+                   "runs": runs[(tool, n, reserved)],
+                   "ratio": {"spread": ratio(m["spread_ms"], base and base["spread_ms"]),
+                             "wall": ratio(m["wall_ms"], base and base["wall_ms"])},
+                   "peak_rss_kb_reported": m["peak_rss_kb"],
+                   "peak_rss_measure": "/usr/bin/time -v of the tool's process"}
+            if tool == "stampede" and fp:
+                row["footprint_runs"] = fp
+                row["peak_rss_kb_reported"] = median([f.get("sum_rss_kb") for f in fp])
+                row["peak_rss_measure"] = (
+                    "sum of controller + %d agents, each /usr/bin/time -v, in a run of "
+                    "the same shape with --wait-agents" % args.agents)
+            results.append(row)
+
+    headline = []
+    for tool in tools:
+        hrs = runs.get((tool,) + HEADLINE, [])
+        if not hrs:
+            continue
+        m = summarise(hrs)
+        headline.append({
+            "tool": tool, "ok": m["ok"], "throttled": m["throttled"], "other": m["other"],
+            "runs": [(r["ok"], r["throttled"]) for r in hrs],
+            "expected": all(r["ok"] == HEADLINE[1] and
+                            r["throttled"] == HEADLINE[0] - HEADLINE[1] for r in hrs)})
+
+    own = None
+    stampede_runs = runs.get(("stampede",) + HEADLINE, [])
+    if stampede_runs:
+        fp = footprints.get(HEADLINE, [])
+        own = {
+            "wall_ms": median([r["wall_ms"] for r in stampede_runs]),
+            "spread_ms": median([r["spread_ms"] for r in stampede_runs]),
+            "own_spread_ms": median([(r.get("own") or {}).get("spread_ms")
+                                     for r in stampede_runs]),
+            "spread_checks": all(r.get("own_spread_matches") for r in stampede_runs),
+            "largest_rss_kb": median([r["peak_rss_kb"] for r in stampede_runs]),
+            "footprint": {
+                "controller_rss_kb": median([f.get("controller_rss_kb") for f in fp]),
+                "agent_rss_kb": median([a for f in fp for a in f.get("agent_rss_kb", [])]),
+                "sum_rss_kb": median([f.get("sum_rss_kb") for f in fp]),
+            } if fp else None,
+        }
+
+    report = {
+        "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "params": {"sizes": sizes, "repeat": args.repeat, "agents": args.agents,
+                   "rss_floor_kb": rss_floor_kb(root_parent=tempfile.gettempdir()),
+                   "hold_ms": args.hold_ms, "timeout_s": args.timeout,
+                   "host": platform.platform(), "cpus": os.cpu_count(),
+                   "elapsed_s": round(time.monotonic() - started, 1),
+                   "command": sys.argv},
+        "versions": {t: tool_version(t, args.bin) for t in tools},
+        "missing": missing,
+        "results": results,
+        "headline": headline,
+        "stampede_own": own,
+    }
+    print(markdown(report))
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as out:
+            json.dump(report, out, indent=1)
+        log("burst_bench: report written to %s" % args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

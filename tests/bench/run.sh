@@ -1,0 +1,38 @@
+#!/bin/sh
+# tests/bench/run.sh BUILD_DIR [burst_bench.py options] — what `make bench`
+# runs: installs the peers from Debian when they are missing (as root; else
+# prints the command and measures the tools that are there), then runs
+# burst_bench.py against the binaries in BUILD_DIR/bin. The Markdown table
+# goes to stdout, the JSON report to BUILD_DIR/bench/burst_bench.json.
+# Not part of ctest: it measures time, it asserts nothing.
+set -eu
+if [ $# -lt 1 ]; then
+    echo "usage: tests/bench/run.sh BUILD_DIR [burst_bench.py options]" >&2
+    exit 2
+fi
+build=$1
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+
+missing=""
+command -v hey >/dev/null 2>&1 || missing="$missing hey"
+command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+command -v ab >/dev/null 2>&1 || missing="$missing apache2-utils"
+if ! command -v locust >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import locust' 2>/dev/null; then
+    missing="$missing python3-locust"
+fi
+[ -x /usr/bin/time ] || missing="$missing time"
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "bench: installing$missing"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+    else
+        echo "bench: peers missing; install them with:"
+        echo "  sudo apt-get install -y hey wrk apache2-utils python3-locust time"
+        echo "bench: measuring the tools that are installed"
+    fi
+fi
+
+mkdir -p "$build/bench"
+exec python3 "$here/burst_bench.py" --bin "$build/bin" --out "$build/bench/burst_bench.json" "$@"
