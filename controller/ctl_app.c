@@ -531,6 +531,12 @@ s_run(ctl_app_t *self)
     return s_run_once(self, s_run_command(config, config->url), config->json);
 }
 
+//  The demo's request: a POST with a small JSON body, so the default start
+//  mode is last-byte (every request written but its last byte ahead of the
+//  instant). Measured on 100 requests, 4 local agents, reserved 5, it
+//  arrives tighter at the emulator than a GET started at GO.
+#define S_DEMO_BODY "{\"burst\":1}"
+
 static int
 s_demo(ctl_app_t *self)
 {
@@ -547,9 +553,11 @@ s_demo(ctl_app_t *self)
     if (s_start_agents(self, config->local_agents, config->requests, NULL) ||
         s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
         return 1;
-    json_t *command =
-        json_pack("{s:s, s:s, s:I, s:s}", "action", "run", "url", self->target_url,
-                  "requests", (json_int_t)config->requests, "label", "demo");
+    json_t *command = json_pack(
+        "{s:s, s:s, s:I, s:s, s:s, s:[s], s:s, s:s}", "action", "run", "url",
+        self->target_url, "requests", (json_int_t)config->requests, "method", "POST",
+        "body", S_DEMO_BODY, "headers", "Content-Type: application/json", "label",
+        "demo", "start_mode", ctl_config_start_mode_name(config->start_mode));
     int rc = s_run_once(self, command, false);
     if (self->dashboard_url[0])
         fprintf(self->out, "dashboard: %s\n", self->dashboard_url);

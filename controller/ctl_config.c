@@ -158,7 +158,8 @@ static const char s_usage_run[] =
 static const char s_usage_demo[] =
     "Usage: stampede demo [OPTIONS]\n"
     "Start the local Lambda emulator (reserved concurrency 5), the controller\n"
-    "and 4 local agents, fire the burst, then serve the dashboard until Ctrl-C.\n"
+    "and 4 local agents, fire the burst (POST {\"burst\":1}, last byte held until\n"
+    "the start instant), then serve the dashboard until Ctrl-C.\n"
     "\n"
     "  --http HOST:PORT          dashboard address (127.0.0.1:5000)\n"
     "  --lambda-listen HOST:PORT emulator address (127.0.0.1:9000)\n"
@@ -1003,8 +1004,17 @@ ctl_config_test(bool verbose)
     CHECK_INT(config.reserved, 3);
     CHECK_INT(config.local_agents, 3);
     CHECK_TRUE(config.exit_after);
+    CHECK_INT(config.start_mode, CTL_START_MODE_AUTO);
     CHECK_TRUE(config.insecure);
     CHECK_STR(config.token, "tok");
+    //  The demo always sends a body: every mode is allowed.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", "--start-mode", "last-byte", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.start_mode, CTL_START_MODE_LAST_BYTE);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", "--start-mode", "at-go", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.start_mode, CTL_START_MODE_AT_GO);
+    S_EXPECT_USAGE("--start-mode must be", "demo", "--start-mode", "now");
     CHECK_INT(s_try(&config, NULL, text, sizeof text, "demo", "--help", NULL),
               CTL_CONFIG_EXIT);
     CHECK_TRUE(strstr(text, "Usage: stampede demo") != NULL);

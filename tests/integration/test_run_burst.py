@@ -140,6 +140,14 @@ class RunBurstTest(SystemTest):
         self.assertIn("100 requested, 5 ok, 95 throttled, 0 errors, 0 lost",
                       result.stdout)
         self.assertIn("5 environments, 5 cold starts", result.stdout)
+        # The demo POSTs a small JSON body, so it fires last-byte.
+        self.assertIn("(start mode last_byte)", result.stdout)
+        conn = sqlite3.connect(db)
+        try:
+            self.assertEqual(conn.execute("SELECT method, start_mode, label FROM runs")
+                             .fetchall(), [("POST", "last_byte", "demo")])
+        finally:
+            conn.close()
         self.assertRegex(result.stdout, r"dashboard: http://127\.0\.0\.1:\d+/")
         # The local agents' keys were withdrawn again.
         self.assertEqual(sorted(__import__("os").listdir(self.path("keys", "agents"))), [])
