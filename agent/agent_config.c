@@ -5,6 +5,7 @@
     every number goes through strtol with an end pointer and a range.
 */
 #include "agent_config.h"
+#include "sp_err.h"
 #include "sp_check.h"
 
 #include <arpa/inet.h>
@@ -43,18 +44,6 @@ static const struct option s_options[] = {
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}};
 
-static void s_fail(char *err, size_t err_size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_fail(char *err, size_t err_size, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    vsnprintf(err, err_size, format, args);
-    va_end(args);
-}
-
 static bool
 s_id_char(int c)
 {
@@ -68,7 +57,7 @@ s_set_string(char *dest, size_t dest_size, const char *value, const char *option
 {
     size_t len = strlen(value);
     if (len == 0 || len >= dest_size) {
-        s_fail(err, err_size, "%s must be 1-%zu characters", option, dest_size - 1);
+        sp_err_set(err, err_size, "%s must be 1-%zu characters", option, dest_size - 1);
         return -1;
     }
     memcpy(dest, value, len + 1);
@@ -83,7 +72,7 @@ s_set_id(agent_config_t *self, const char *value, char *err, size_t err_size)
     for (size_t i = 0; valid && i < len; i++)
         valid = s_id_char((unsigned char)value[i]);
     if (!valid) {
-        s_fail(err, err_size, "--id must be 1-%d characters of [A-Za-z0-9._-]",
+        sp_err_set(err, err_size, "--id must be 1-%d characters of [A-Za-z0-9._-]",
                PROTO_MAX_ID);
         return -1;
     }
@@ -98,7 +87,7 @@ s_set_capacity(agent_config_t *self, const char *value, char *err, size_t err_si
     errno = 0;
     long n = isdigit((unsigned char)value[0]) ? strtol(value, &end, 10) : -1;
     if (n < 1 || n > PROTO_MAX_SHARE || errno != 0 || !end || *end != '\0') {
-        s_fail(err, err_size, "--capacity must be a whole number from 1 to %d",
+        sp_err_set(err, err_size, "--capacity must be a whole number from 1 to %d",
                PROTO_MAX_SHARE);
         return -1;
     }
@@ -116,7 +105,7 @@ s_add_allow(agent_config_t *self, const char *value, bool *replaced, char *err,
         *replaced = true;
     }
     if (self->allow_count == AGENT_CONFIG_MAX_ALLOW) {
-        s_fail(err, err_size, "at most %d --allow patterns", AGENT_CONFIG_MAX_ALLOW);
+        sp_err_set(err, err_size, "at most %d --allow patterns", AGENT_CONFIG_MAX_ALLOW);
         return -1;
     }
     size_t len = strlen(value);
@@ -124,7 +113,7 @@ s_add_allow(agent_config_t *self, const char *value, bool *replaced, char *err,
     for (size_t i = 0; valid && i < len; i++)
         valid = value[i] > 0x20 && value[i] < 0x7f;
     if (!valid) {
-        s_fail(err, err_size,
+        sp_err_set(err, err_size,
                "--allow pattern must be 1-%d printable characters without spaces",
                AGENT_CONFIG_MAX_PATTERN);
         return -1;
@@ -141,7 +130,7 @@ s_parse_endpoint(agent_config_t *self, char *err, size_t err_size)
     const char *rest = self->controller + strlen(prefix);
     const char *colon = strrchr(rest, ':');
     if (strncmp(self->controller, prefix, strlen(prefix)) != 0 || !colon) {
-        s_fail(err, err_size, "--controller must look like tcp://HOST:PORT");
+        sp_err_set(err, err_size, "--controller must look like tcp://HOST:PORT");
         return -1;
     }
     size_t host_len = (size_t)(colon - rest);
@@ -155,7 +144,7 @@ s_parse_endpoint(agent_config_t *self, char *err, size_t err_size)
                           : (isalnum(c) || c == '.' || c == '-' || c == '_');
     }
     if (!valid) {
-        s_fail(err, err_size,
+        sp_err_set(err, err_size,
                "--controller host must be a name, an IPv4 address "
                "or a bracketed IPv6 address");
         return -1;
@@ -164,7 +153,7 @@ s_parse_endpoint(agent_config_t *self, char *err, size_t err_size)
     errno = 0;
     long port = isdigit((unsigned char)colon[1]) ? strtol(colon + 1, &end, 10) : -1;
     if (port < 1 || port > 65535 || errno != 0 || !end || *end != '\0') {
-        s_fail(err, err_size, "--controller port must be 1-65535");
+        sp_err_set(err, err_size, "--controller port must be 1-65535");
         return -1;
     }
     memcpy(self->controller_host, rest, host_len);
@@ -178,25 +167,25 @@ s_check(agent_config_t *self, int others, char *err, size_t err_size)
 {
     if (self->keygen[0]) {
         if (others > 0) {
-            s_fail(err, err_size, "--keygen FILE takes no other options");
+            sp_err_set(err, err_size, "--keygen FILE takes no other options");
             return AGENT_CONFIG_ERROR;
         }
         return AGENT_CONFIG_KEYGEN;
     }
     if (!self->controller[0]) {
-        s_fail(err, err_size, "--controller tcp://HOST:PORT is required");
+        sp_err_set(err, err_size, "--controller tcp://HOST:PORT is required");
         return AGENT_CONFIG_ERROR;
     }
     if (s_parse_endpoint(self, err, err_size))
         return AGENT_CONFIG_ERROR;
     if (self->insecure) {
         if (self->server_key[0] || self->key[0]) {
-            s_fail(err, err_size,
+            sp_err_set(err, err_size,
                    "--insecure cannot be combined with --server-key or --key");
             return AGENT_CONFIG_ERROR;
         }
         if (!agent_config_loopback(self)) {
-            s_fail(err, err_size,
+            sp_err_set(err, err_size,
                    "--insecure refused for controller host %s: plain TCP is only "
                    "allowed to 127.0.0.1, localhost or [::1]; use --server-key and --key",
                    self->controller_host);
@@ -205,7 +194,7 @@ s_check(agent_config_t *self, int others, char *err, size_t err_size)
         return AGENT_CONFIG_RUN;
     }
     if (!self->server_key[0] || !self->key[0]) {
-        s_fail(err, err_size,
+        sp_err_set(err, err_size,
                "CurveZMQ needs --server-key FILE (the controller's public certificate) "
                "and --key FILE (this agent's certificate, made with --keygen FILE); "
                "or --insecure for a loopback controller");
@@ -289,17 +278,17 @@ agent_config_parse(agent_config_t *self, int argc, char **argv, char *err,
                               err_size);
             break;
         case ':':
-            s_fail(err, err_size, "option %s needs a value", argv[optind - 1]);
+            sp_err_set(err, err_size, "option %s needs a value", argv[optind - 1]);
             return AGENT_CONFIG_ERROR;
         default:
-            s_fail(err, err_size, "unknown option %s", argv[optind - 1]);
+            sp_err_set(err, err_size, "unknown option %s", argv[optind - 1]);
             return AGENT_CONFIG_ERROR;
         }
         if (rc)
             return AGENT_CONFIG_ERROR;
     }
     if (optind < argc) {
-        s_fail(err, err_size, "unexpected argument %s", argv[optind]);
+        sp_err_set(err, err_size, "unexpected argument %s", argv[optind]);
         return AGENT_CONFIG_ERROR;
     }
     return s_check(self, others, err, err_size);

@@ -13,6 +13,7 @@
     Content-Security-Policy is what lets it show run data safely.
 */
 #include "ctl_http.h"
+#include "sp_err.h"
 #include "ctl_config.h"
 #include "store.h"
 
@@ -74,17 +75,6 @@ typedef struct {
 
 //  ---------------------------------------------------------------------
 //  Pure parsing and validation
-
-static void __attribute__((format(printf, 3, 4)))
-s_set_err(char *err, size_t err_size, const char *format, ...)
-{
-    if (!err || err_size == 0)
-        return;
-    va_list args;
-    va_start(args, format);
-    vsnprintf(err, err_size, format, args);
-    va_end(args);
-}
 
 //  Copies src into dst for a log line or a message to a client: printable ASCII only,
 //  truncated.
@@ -159,7 +149,7 @@ ctl_http_route_parse(const char *path, ctl_http_request_t *out, char *err,
     out->asset = NULL;
     out->run_id = 0;
     if (!path || path[0] != '/') {
-        s_set_err(err, err_size, "not found");
+        sp_err_set(err, err_size, "not found");
         return 404;
     }
     for (size_t i = 0; i < sizeof s_exact_routes / sizeof s_exact_routes[0]; i++)
@@ -170,7 +160,7 @@ ctl_http_route_parse(const char *path, ctl_http_request_t *out, char *err,
     if (s_has_prefix(path, "/api/runs/")) {
         const char *id = path + strlen("/api/runs/");
         if (!s_parse_id(id, strlen(id), &out->run_id)) {
-            s_set_err(err, err_size, "run id must be a positive integer");
+            sp_err_set(err, err_size, "run id must be a positive integer");
             return 400;
         }
         out->route = CTL_HTTP_ROUTE_RUN;
@@ -188,7 +178,7 @@ ctl_http_route_parse(const char *path, ctl_http_request_t *out, char *err,
         else
             ok = s_parse_id(name, len, &out->run_id);
         if (!ok) {
-            s_set_err(err, err_size, "file name must be run-<id>.json or <id>");
+            sp_err_set(err, err_size, "file name must be run-<id>.json or <id>");
             return 400;
         }
         out->route = CTL_HTTP_ROUTE_FILE;
@@ -201,7 +191,7 @@ ctl_http_route_parse(const char *path, ctl_http_request_t *out, char *err,
         out->asset = asset;
         return 0;
     }
-    s_set_err(err, err_size, "not found");
+    sp_err_set(err, err_size, "not found");
     return 404;
 }
 
@@ -221,7 +211,7 @@ ctl_http_limit_parse(const char *text, int *limit, char *err, size_t err_size)
     char *end = NULL;
     long value = digits ? strtol(text, &end, 10) : 0;
     if (!digits || end != text + len || value < 1 || value > CTL_HTTP_RUNS_LIMIT_MAX) {
-        s_set_err(err, err_size, "limit must be an integer from 1 to %d",
+        sp_err_set(err, err_size, "limit must be an integer from 1 to %d",
                   CTL_HTTP_RUNS_LIMIT_MAX);
         return 400;
     }
@@ -320,7 +310,7 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
     if (strcmp(key, "url") == 0) {
         if (json_is_string(value) && s_url_ok(json_string_value(value)))
             return true;
-        s_set_err(err, err_size,
+        sp_err_set(err, err_size,
                   "url must be an http:// or https:// URL of at most %d bytes, "
                   "without spaces or control characters",
                   CTL_HTTP_MAX_URL);
@@ -330,14 +320,14 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
         if (json_is_integer(value) && json_integer_value(value) >= 1
             && json_integer_value(value) <= CTL_HTTP_MAX_REQUESTS)
             return true;
-        s_set_err(err, err_size, "requests must be an integer from 1 to %d",
+        sp_err_set(err, err_size, "requests must be an integer from 1 to %d",
                   CTL_HTTP_MAX_REQUESTS);
         return false;
     }
     if (strcmp(key, "method") == 0) {
         if (json_is_string(value) && s_method_ok(json_string_value(value)))
             return true;
-        s_set_err(err, err_size,
+        sp_err_set(err, err_size,
                   "method must be an HTTP method token of at most %d characters",
                   S_MAX_METHOD);
         return false;
@@ -354,7 +344,7 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
         }
         if (ok)
             return true;
-        s_set_err(err, err_size,
+        sp_err_set(err, err_size,
                   "headers must be an array of at most %d \"Name: value\" strings of at "
                   "most %d bytes",
                   S_MAX_HEADERS, S_MAX_HEADER);
@@ -363,7 +353,7 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
     if (strcmp(key, "body") == 0) {
         if (json_is_string(value))
             return true;
-        s_set_err(err, err_size, "body must be a string");
+        sp_err_set(err, err_size, "body must be a string");
         return false;
     }
     if (strcmp(key, "start_mode") == 0) {
@@ -371,7 +361,7 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
         if (json_is_string(value)
             && ctl_config_start_mode_parse(json_string_value(value), &mode) == 0)
             return true;
-        s_set_err(err, err_size, "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
+        sp_err_set(err, err_size, "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
         return false;
     }
     //  Echo the name only when it is short printable ASCII.
@@ -379,9 +369,9 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
     for (const unsigned char *p = (const unsigned char *) key; echo && *p; p++)
         echo = *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\';
     if (echo)
-        s_set_err(err, err_size, "unknown field \"%s\"", key);
+        sp_err_set(err, err_size, "unknown field \"%s\"", key);
     else
-        s_set_err(err, err_size, "unknown field in the request body");
+        sp_err_set(err, err_size, "unknown field in the request body");
     return false;
 }
 
@@ -402,13 +392,13 @@ ctl_http_run_command(const char *body, size_t size, char *err, size_t err_size)
             //  UTF-8 in the JSON answer.
             char text[sizeof error.text];
             s_printable(text, sizeof text, error.text);
-            s_set_err(err, err_size, "invalid JSON: %s (line %d, column %d, position %d)",
+            sp_err_set(err, err_size, "invalid JSON: %s (line %d, column %d, position %d)",
                       text, error.line, error.column, error.position);
             goto out;
         }
     }
     if (!json_is_object(given)) {
-        s_set_err(err, err_size, "request body must be a JSON object");
+        sp_err_set(err, err_size, "request body must be a JSON object");
         goto out;
     }
     const char *key;
@@ -421,7 +411,7 @@ ctl_http_run_command(const char *body, size_t size, char *err, size_t err_size)
     //  A fixed field order, so the controller (and a test) sees one shape.
     command = json_pack("{s:s}", "action", "run");
     if (!command) {
-        s_set_err(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
@@ -429,7 +419,7 @@ ctl_http_run_command(const char *body, size_t size, char *err, size_t err_size)
         if (value && json_object_set(command, fields[i], value) != 0) {
             json_decref(command);
             command = NULL;
-            s_set_err(err, err_size, "out of memory");
+            sp_err_set(err, err_size, "out of memory");
             goto out;
         }
     }
@@ -453,17 +443,17 @@ ctl_http_request_check(const ctl_http_input_t *in, const char *token,
     const char *path = in->path ? in->path : "";
     const char *method = in->method ? in->method : "";
     if (in->url_size > CTL_HTTP_MAX_URL || strlen(path) > CTL_HTTP_MAX_URL) {
-        s_set_err(err, err_size, "URL longer than %d bytes", CTL_HTTP_MAX_URL);
+        sp_err_set(err, err_size, "URL longer than %d bytes", CTL_HTTP_MAX_URL);
         return 414;
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
         out->allow = "GET, POST";
-        s_set_err(err, err_size, "method not allowed; use GET or POST");
+        sp_err_set(err, err_size, "method not allowed; use GET or POST");
         return 405;
     }
     bool api = s_has_prefix(path, "/api/") || strcmp(path, "/api") == 0;
     if (api && token && !ctl_http_token_ok(in->authorization, token)) {
-        s_set_err(err, err_size, "missing or wrong bearer token");
+        sp_err_set(err, err_size, "missing or wrong bearer token");
         return 401;
     }
     int status = ctl_http_route_parse(path, out, err, err_size);
@@ -472,7 +462,7 @@ ctl_http_request_check(const ctl_http_input_t *in, const char *token,
     const char *allowed = s_route_method(out->route);
     if (strcmp(method, allowed) != 0) {
         out->allow = allowed;
-        s_set_err(err, err_size, "method not allowed; use %s", allowed);
+        sp_err_set(err, err_size, "method not allowed; use %s", allowed);
         return 405;
     }
     out->with_requests = true;
@@ -483,13 +473,13 @@ ctl_http_request_check(const ctl_http_input_t *in, const char *token,
     }
     if (out->route == CTL_HTTP_ROUTE_RUN && in->requests) {
         if (strcmp(in->requests, "0") != 0 && strcmp(in->requests, "1") != 0) {
-            s_set_err(err, err_size, "requests must be 0 or 1");
+            sp_err_set(err, err_size, "requests must be 0 or 1");
             return 400;
         }
         out->with_requests = in->requests[0] == '1';
     }
     if (strcmp(method, "POST") == 0 && !ctl_http_is_json(in->content_type)) {
-        s_set_err(err, err_size, "Content-Type must be application/json");
+        sp_err_set(err, err_size, "Content-Type must be application/json");
         return 415;
     }
     return 0;
@@ -503,7 +493,7 @@ ctl_http_request_parse(const ctl_http_input_t *in, const char *token,
     if (status)
         return status;
     if (in->body_size > CTL_HTTP_MAX_BODY) {
-        s_set_err(err, err_size, "request body larger than %d bytes", CTL_HTTP_MAX_BODY);
+        sp_err_set(err, err_size, "request body larger than %d bytes", CTL_HTTP_MAX_BODY);
         return 413;
     }
     if (out->route == CTL_HTTP_ROUTE_TEST) {
@@ -614,13 +604,13 @@ s_command(ctl_http_t *self, json_t *command, json_t **reply, char *err, size_t e
 {
     *reply = NULL;
     if (!self->command_endpoint) {
-        s_set_err(err, err_size, "no controller to send commands to");
+        sp_err_set(err, err_size, "no controller to send commands to");
         return 503;
     }
     if (!self->command) {
         self->command = zsock_new(ZMQ_REQ);
         if (!self->command) {
-            s_set_err(err, err_size, "cannot reach the controller");
+            sp_err_set(err, err_size, "cannot reach the controller");
             return 503;
         }
         zsock_set_sndtimeo(self->command, CTL_HTTP_COMMAND_TIMEOUT_MS);
@@ -630,7 +620,7 @@ s_command(ctl_http_t *self, json_t *command, json_t **reply, char *err, size_t e
             zsys_warning("http cannot connect to the controller endpoint=%s",
                          self->command_endpoint);
             zsock_destroy(&self->command);
-            s_set_err(err, err_size, "cannot reach the controller");
+            sp_err_set(err, err_size, "cannot reach the controller");
             return 503;
         }
     }
@@ -638,18 +628,18 @@ s_command(ctl_http_t *self, json_t *command, json_t **reply, char *err, size_t e
     zmsg_t *msg = NULL;
     char *text = json_dumps(command, JSON_COMPACT);
     if (!text) {
-        s_set_err(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return 500;
     }
     if (zstr_send(self->command, text) != 0) {
-        s_set_err(err, err_size, "the controller did not take the command within %d ms",
+        sp_err_set(err, err_size, "the controller did not take the command within %d ms",
                   CTL_HTTP_COMMAND_TIMEOUT_MS);
         status = 504;
         goto stuck;
     }
     msg = zmsg_recv(self->command);
     if (!msg) {
-        s_set_err(err, err_size, "the controller did not answer within %d ms",
+        sp_err_set(err, err_size, "the controller did not answer within %d ms",
                   CTL_HTTP_COMMAND_TIMEOUT_MS);
         status = 504;
         goto stuck;
@@ -663,7 +653,7 @@ s_command(ctl_http_t *self, json_t *command, json_t **reply, char *err, size_t e
         json_decref(*reply);
         *reply = NULL;
         zsys_warning("http invalid reply from the controller");
-        s_set_err(err, err_size, "the controller sent an invalid reply");
+        sp_err_set(err, err_size, "the controller sent an invalid reply");
         status = 502;
         goto out;
     }
@@ -979,7 +969,7 @@ s_parse_listen(const char *listen, struct sockaddr_storage *addr, bool *loopback
     char host[256];
     const char *colon = listen ? strrchr(listen, ':') : NULL;
     if (!colon || colon == listen || (size_t) (colon - listen) >= sizeof host) {
-        s_set_err(err, err_size, "listen address must be host:port, got \"%s\"",
+        sp_err_set(err, err_size, "listen address must be host:port, got \"%s\"",
                   listen ? listen : "");
         return -1;
     }
@@ -987,7 +977,7 @@ s_parse_listen(const char *listen, struct sockaddr_storage *addr, bool *loopback
     const char *host_start = listen;
     if (listen[0] == '[') {
         if (host_len < 3 || listen[host_len - 1] != ']') {
-            s_set_err(err, err_size, "listen address must be [ipv6]:port, got \"%s\"",
+            sp_err_set(err, err_size, "listen address must be [ipv6]:port, got \"%s\"",
                       listen);
             return -1;
         }
@@ -1001,14 +991,14 @@ s_parse_listen(const char *listen, struct sockaddr_storage *addr, bool *loopback
     errno = 0;
     long port = strtol(port_text, &end, 10);
     if (*port_text == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
-        s_set_err(err, err_size, "listen port must be 0..65535, got \"%s\"", port_text);
+        sp_err_set(err, err_size, "listen port must be 0..65535, got \"%s\"", port_text);
         return -1;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *found = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &found);
     if (rc != 0 || !found) {
-        s_set_err(err, err_size, "cannot resolve listen host \"%s\": %s", host,
+        sp_err_set(err, err_size, "cannot resolve listen host \"%s\": %s", host,
                   gai_strerror(rc));
         return -1;
     }
@@ -1037,22 +1027,22 @@ ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size)
     if (s_parse_listen(config->listen, &addr, &loopback, err, err_size) != 0)
         goto fail;
     if (config->token && config->token[0] == '\0') {
-        s_set_err(err, err_size, "the HTTP token must not be empty");
+        sp_err_set(err, err_size, "the HTTP token must not be empty");
         goto fail;
     }
     if (!loopback && !config->token) {
-        s_set_err(err, err_size,
+        sp_err_set(err, err_size,
                   "listening on %s (not loopback) needs a token for the HTTP API",
                   config->listen);
         goto fail;
     }
     if (!config->db_path) {
-        s_set_err(err, err_size, "no database path");
+        sp_err_set(err, err_size, "no database path");
         goto fail;
     }
     self = calloc(1, sizeof *self);
     if (!self) {
-        s_set_err(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
     self->token = config->token ? strdup(config->token) : NULL;
@@ -1060,13 +1050,13 @@ ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size)
         config->command_endpoint ? strdup(config->command_endpoint) : NULL;
     if ((config->token && !self->token)
         || (config->command_endpoint && !self->command_endpoint)) {
-        s_set_err(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
     char store_err[256] = "";
     self->store = store_open(config->db_path, store_err, sizeof store_err);
     if (!self->store) {
-        s_set_err(err, err_size, "cannot open the results database: %s", store_err);
+        sp_err_set(err, err_size, "cannot open the results database: %s", store_err);
         goto fail;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
@@ -1079,7 +1069,7 @@ ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size)
         s_completed, self, MHD_OPTION_CONNECTION_LIMIT, (unsigned) S_MAX_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) S_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
     if (!self->daemon) {
-        s_set_err(err, err_size, "cannot listen on %s: %s", config->listen,
+        sp_err_set(err, err_size, "cannot listen on %s: %s", config->listen,
                   strerror(errno));
         goto fail;
     }

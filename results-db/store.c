@@ -16,6 +16,7 @@
     summary after each batch for the dashboard.
 */
 #include "store.h"
+#include "sp_err.h"
 #include "store_schema.h"
 
 #include "sp_check.h"
@@ -261,17 +262,6 @@ struct _store_t {
     sqlite3_stmt *stmt[S_STMT_COUNT]; //  prepared in store_open, reused
 };
 
-static void __attribute__((format(printf, 3, 4)))
-s_set_err(char *err, size_t err_size, const char *format, ...)
-{
-    if (!err || err_size == 0)
-        return;
-    va_list args;
-    va_start(args, format);
-    vsnprintf(err, err_size, format, args);
-    va_end(args);
-}
-
 //  Logs a failed SQLite call once, where the operation is known.
 static int
 s_fail(store_t *self, const char *op, int rc)
@@ -362,7 +352,7 @@ s_make_parent(const char *path, char *err, size_t err_size)
     dir[len] = '\0';
     if (mkdir(dir, 0755) == 0 || errno == EEXIST)
         return 0;
-    s_set_err(err, err_size, "cannot create directory %s: %s", dir, strerror(errno));
+    sp_err_set(err, err_size, "cannot create directory %s: %s", dir, strerror(errno));
     return -1;
 }
 
@@ -390,7 +380,7 @@ s_prepare_all(store_t *self, char *err, size_t err_size)
         int rc = sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                     &self->stmt[id], NULL);
         if (rc != SQLITE_OK) {
-            s_set_err(err, err_size, "cannot prepare statement %d: %s", id,
+            sp_err_set(err, err_size, "cannot prepare statement %d: %s", id,
                       sqlite3_errmsg(self->db));
             return -1;
         }
@@ -423,24 +413,24 @@ store_t *
 store_open(const char *path, char *err, size_t err_size)
 {
     assert(path);
-    s_set_err(err, err_size, "%s", "");
+    sp_err_set(err, err_size, "%s", "");
     store_t *self = NULL;
     if (strlen(path) >= S_PATH_MAX) {
-        s_set_err(err, err_size, "database path longer than %d bytes", S_PATH_MAX - 1);
+        sp_err_set(err, err_size, "database path longer than %d bytes", S_PATH_MAX - 1);
         goto fail;
     }
     if (s_make_parent(path, err, err_size))
         goto fail;
     self = calloc(1, sizeof *self);
     if (!self) {
-        s_set_err(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
     int rc = sqlite3_open_v2(path, &self->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
                              NULL);
     if (rc != SQLITE_OK) {
-        s_set_err(err, err_size, "cannot open %s: %s", path,
+        sp_err_set(err, err_size, "cannot open %s: %s", path,
                   self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
         goto fail;
     }
@@ -451,13 +441,13 @@ store_open(const char *path, char *err, size_t err_size)
     if (sqlite3_exec(self->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) !=
             SQLITE_OK ||
         s_pragma(self->db, "PRAGMA journal_mode = WAL", mode, sizeof mode)) {
-        s_set_err(err, err_size, "cannot use %s: %s", path, sqlite3_errmsg(self->db));
+        sp_err_set(err, err_size, "cannot use %s: %s", path, sqlite3_errmsg(self->db));
         goto fail;
     }
     //  An in-memory database answers "memory"; a file must really be in WAL,
     //  or the HTTP thread's reads would stall the run loop's writes.
     if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
-        s_set_err(err, err_size, "cannot use WAL mode on %s (journal_mode=%s)", path,
+        sp_err_set(err, err_size, "cannot use WAL mode on %s (journal_mode=%s)", path,
                   mode);
         goto fail;
     }

@@ -16,6 +16,7 @@
     contiguous range read in index order with no extra lookup.
 */
 #include "store_schema.h"
+#include "sp_err.h"
 #include "store.h"
 
 #include "sp_check.h"
@@ -92,17 +93,6 @@ static const char *const s_migrations[] = {
 
 #define S_MIGRATION_COUNT ((int)(sizeof s_migrations / sizeof s_migrations[0]))
 
-static void __attribute__((format(printf, 3, 4)))
-s_set_err(char *err, size_t err_size, const char *format, ...)
-{
-    if (!err || err_size == 0)
-        return;
-    va_list args;
-    va_start(args, format);
-    vsnprintf(err, err_size, format, args);
-    va_end(args);
-}
-
 int
 store_schema_version(void)
 {
@@ -135,19 +125,19 @@ s_apply_next(sqlite3 *db, const char *const *steps, int count, bool *done, char 
     bool in_tx = false;
     char *msg = NULL;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
-        s_set_err(err, err_size, "cannot lock the database for migration: %s",
+        sp_err_set(err, err_size, "cannot lock the database for migration: %s",
                   msg ? msg : sqlite3_errmsg(db));
         goto out;
     }
     in_tx = true;
     int version = store_schema_user_version(db);
     if (version < 0) {
-        s_set_err(err, err_size, "cannot read the schema version: %s",
+        sp_err_set(err, err_size, "cannot read the schema version: %s",
                   sqlite3_errmsg(db));
         goto out;
     }
     if (version > count) {
-        s_set_err(err, err_size,
+        sp_err_set(err, err_size,
                   "database schema version %d is newer than this build supports (%d)",
                   version, count);
         goto out;
@@ -158,7 +148,7 @@ s_apply_next(sqlite3 *db, const char *const *steps, int count, bool *done, char 
         goto out;
     }
     if (sqlite3_exec(db, steps[version], NULL, NULL, &msg) != SQLITE_OK) {
-        s_set_err(err, err_size, "migration %d failed: %s", version + 1,
+        sp_err_set(err, err_size, "migration %d failed: %s", version + 1,
                   msg ? msg : sqlite3_errmsg(db));
         goto out;
     }
@@ -167,7 +157,7 @@ s_apply_next(sqlite3 *db, const char *const *steps, int count, bool *done, char 
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
     if (sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-        s_set_err(err, err_size, "migration %d failed to commit: %s", version + 1,
+        sp_err_set(err, err_size, "migration %d failed to commit: %s", version + 1,
                   msg ? msg : sqlite3_errmsg(db));
         goto out;
     }
@@ -189,12 +179,12 @@ store_schema_apply(sqlite3 *db, const char *const *steps, int count, char *err,
     assert(steps || count == 0);
     int version = store_schema_user_version(db);
     if (version < 0) {
-        s_set_err(err, err_size, "cannot read the schema version: %s",
+        sp_err_set(err, err_size, "cannot read the schema version: %s",
                   sqlite3_errmsg(db));
         return -1;
     }
     if (version > count) {
-        s_set_err(err, err_size,
+        sp_err_set(err, err_size,
                   "database schema version %d is newer than this build supports (%d)",
                   version, count);
         return -1;
