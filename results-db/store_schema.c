@@ -21,7 +21,6 @@
 
 #include "sp_check.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 
 static const char *const s_migrations[] = {
