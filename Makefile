@@ -3,7 +3,7 @@
 #               the local Lambda emulator, serve the dashboard
 #   make test   install what is missing, build, run every test
 # and the ones CI and developers use:
-#   make deps | build | test-sanitize | bench | clean
+#   make deps | build | test-sanitize | fuzz | bench | clean
 
 BUILD      ?= build
 SAN_BUILD  ?= build-sanitize
@@ -14,12 +14,13 @@ CMAKE_ARGS ?=
 DEB_PACKAGES = build-essential cmake pkg-config clang \
 	libczmq-dev libzmq3-dev libcurl4-openssl-dev libprotobuf-c-dev \
 	protobuf-c-compiler libsqlite3-dev sqlite3 libmicrohttpd-dev \
-	libjansson-dev libhttp-parser-dev chromium curl python3 procps time
+	libjansson-dev libhttp-parser-dev libclang-rt-14-dev chromium curl python3 \
+	procps time
 # Installed only when the node / npm commands are missing (a machine may
 # carry a newer Node.js from elsewhere that already brings npm).
 NODE_PACKAGES = nodejs npm
 
-.PHONY: all deps build demo test test-sanitize bench clean
+.PHONY: all deps build demo test test-sanitize fuzz bench clean
 
 all: build
 
@@ -65,8 +66,14 @@ test-sanitize: deps
 # stampede against hey, wrk, ab and locust on the same local target; not
 # part of `make test` (it measures time). BENCH_ARGS go to burst_bench.py,
 # e.g. BENCH_ARGS='--sizes 100 --repeat 1'.
+# Coverage-guided libFuzzer runs of every target in tests/fuzz (clang, ASan,
+# UBSan), FUZZ_SECONDS each. The corpus replays already run in `make test`.
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	tests/fuzz/run.sh $(FUZZ_SECONDS) build-fuzz
+
 bench: build
 	tests/bench/run.sh $(BUILD) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) web/dist
+	rm -rf $(BUILD) $(SAN_BUILD) build-fuzz web/dist

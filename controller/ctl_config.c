@@ -186,6 +186,9 @@ static const char s_usage_export[] =
 
 //  Reports a usage error as "stampede CMD: message" plus a hint; returns
 //  CTL_CONFIG_USAGE so callers can `return s_usage(...)`.
+static int s_usage(FILE *err, const char *command, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 s_usage(FILE *err, const char *command, const char *format, ...)
 {

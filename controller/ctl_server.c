@@ -309,6 +309,9 @@ s_on_run_tick(zloop_t *loop, int timer_id, void *arg)
 //  --------------------------------------------------------------------------
 //  Commands (JSON), from the owner's pipe or the REP socket
 
+static json_t *s_error(int status, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static json_t *
 s_error(int status, const char *format, ...)
 {
