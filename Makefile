@@ -3,7 +3,7 @@
 #               the local Lambda emulator, serve the dashboard
 #   make test   install what is missing, build, run every test
 # and the ones CI and developers use:
-#   make deps | build | test-sanitize | fuzz | bench | clean
+#   make deps | build | test-sanitize | fuzz | format | format-check | bench | clean
 
 BUILD      ?= build
 SAN_BUILD  ?= build-sanitize
@@ -11,7 +11,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
 # Debian packages the project builds, tests and runs with.
-DEB_PACKAGES = build-essential cmake pkg-config clang \
+DEB_PACKAGES = build-essential cmake pkg-config clang clang-format \
 	libczmq-dev libzmq3-dev libcurl4-openssl-dev libprotobuf-c-dev \
 	protobuf-c-compiler libsqlite3-dev sqlite3 libmicrohttpd-dev \
 	libjansson-dev libhttp-parser-dev libclang-rt-14-dev chromium curl python3 \
@@ -20,7 +20,7 @@ DEB_PACKAGES = build-essential cmake pkg-config clang \
 # carry a newer Node.js from elsewhere that already brings npm).
 NODE_PACKAGES = nodejs npm
 
-.PHONY: all deps build demo test test-sanitize fuzz bench clean
+.PHONY: all deps build demo test test-sanitize fuzz format format-check bench clean
 
 all: build
 
@@ -71,6 +71,14 @@ test-sanitize: deps
 FUZZ_SECONDS ?= 30
 fuzz: deps
 	tests/fuzz/run.sh $(FUZZ_SECONDS) build-fuzz
+
+# clang-format (.clang-format) settles the whitespace of every C source.
+C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(C_SOURCES)
+
+format-check:
+	clang-format --dry-run -Werror $(C_SOURCES)
 
 bench: build
 	tests/bench/run.sh $(BUILD) $(BENCH_ARGS)

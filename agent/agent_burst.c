@@ -69,20 +69,20 @@ struct _s_engine_t {
     //  The run (state != S_IDLE)
     s_state_t state;
     uint64_t run_id;
-    uint32_t first_index;                       //  index of slots[0]
-    uint32_t count;                             //  slots
-    proto_envelope_t *prepare;                  //  the Prepare: owns URL, method and body
-    CURLM *multi;                               //  per run
-    struct curl_slist *headers;                 //  shared by every easy handle of the run
-    bool last_byte;                             //  start mode LAST_BYTE
-    const uint8_t *body;                        //  the target's body (owned by prepare)
-    size_t body_len;                            //  its length
-    uint32_t held;                              //  LAST_BYTE: transfers holding their last byte
-    s_slot_t *slots;                            //  count slots
-    bool added;                                 //  easy handles are in the multi
-    int64_t start_at_ns;                        //  GO instant, agent wall clock
-    uint32_t finished;                          //  results taken from curl
-    uint32_t seq;                               //  last batch number sent
+    uint32_t first_index;       //  index of slots[0]
+    uint32_t count;             //  slots
+    proto_envelope_t *prepare;  //  the Prepare: owns URL, method and body
+    CURLM *multi;               //  per run
+    struct curl_slist *headers; //  shared by every easy handle of the run
+    bool last_byte;             //  start mode LAST_BYTE
+    const uint8_t *body;        //  the target's body (owned by prepare)
+    size_t body_len;            //  its length
+    uint32_t held;              //  LAST_BYTE: transfers holding their last byte
+    s_slot_t *slots;            //  count slots
+    bool added;                 //  easy handles are in the multi
+    int64_t start_at_ns;        //  GO instant, agent wall clock
+    uint32_t finished;          //  results taken from curl
+    uint32_t seq;               //  last batch number sent
     Stampede__Result *pending[PROTO_MAX_BATCH]; //  results not yet batched
     uint32_t pending_count;
     int64_t pending_since; //  mono ns when pending became non-empty
@@ -1066,7 +1066,7 @@ agent_burst_test(bool verbose)
         uint32_t count;
     } holds[] = {
         {"POST", "{\"burst\":1}", 20}, //  the demo's body
-        {"PUT", "x", 3},              //  one byte: held from the first read
+        {"PUT", "x", 3},               //  one byte: held from the first read
     };
     for (size_t h = 0; h < sizeof holds / sizeof holds[0]; h++) {
         agent_testserver_url(server, "/echo", url, sizeof url);

@@ -5,8 +5,8 @@
     every number goes through strtol with an end pointer and a range.
 */
 #include "agent_config.h"
-#include "sp_err.h"
 #include "sp_check.h"
+#include "sp_err.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -73,7 +73,7 @@ s_set_id(agent_config_t *self, const char *value, char *err, size_t err_size)
         valid = s_id_char((unsigned char)value[i]);
     if (!valid) {
         sp_err_set(err, err_size, "--id must be 1-%d characters of [A-Za-z0-9._-]",
-               PROTO_MAX_ID);
+                   PROTO_MAX_ID);
         return -1;
     }
     memcpy(self->id, value, len + 1);
@@ -88,7 +88,7 @@ s_set_capacity(agent_config_t *self, const char *value, char *err, size_t err_si
     long n = isdigit((unsigned char)value[0]) ? strtol(value, &end, 10) : -1;
     if (n < 1 || n > PROTO_MAX_SHARE || errno != 0 || !end || *end != '\0') {
         sp_err_set(err, err_size, "--capacity must be a whole number from 1 to %d",
-               PROTO_MAX_SHARE);
+                   PROTO_MAX_SHARE);
         return -1;
     }
     self->capacity = (uint32_t)n;
@@ -114,8 +114,8 @@ s_add_allow(agent_config_t *self, const char *value, bool *replaced, char *err,
         valid = value[i] > 0x20 && value[i] < 0x7f;
     if (!valid) {
         sp_err_set(err, err_size,
-               "--allow pattern must be 1-%d printable characters without spaces",
-               AGENT_CONFIG_MAX_PATTERN);
+                   "--allow pattern must be 1-%d printable characters without spaces",
+                   AGENT_CONFIG_MAX_PATTERN);
         return -1;
     }
     memcpy(self->allow[self->allow_count++], value, len + 1);
@@ -145,8 +145,8 @@ s_parse_endpoint(agent_config_t *self, char *err, size_t err_size)
     }
     if (!valid) {
         sp_err_set(err, err_size,
-               "--controller host must be a name, an IPv4 address "
-               "or a bracketed IPv6 address");
+                   "--controller host must be a name, an IPv4 address "
+                   "or a bracketed IPv6 address");
         return -1;
     }
     char *end = NULL;
@@ -181,23 +181,25 @@ s_check(agent_config_t *self, int others, char *err, size_t err_size)
     if (self->insecure) {
         if (self->server_key[0] || self->key[0]) {
             sp_err_set(err, err_size,
-                   "--insecure cannot be combined with --server-key or --key");
+                       "--insecure cannot be combined with --server-key or --key");
             return AGENT_CONFIG_ERROR;
         }
         if (!agent_config_loopback(self)) {
-            sp_err_set(err, err_size,
-                   "--insecure refused for controller host %s: plain TCP is only "
-                   "allowed to 127.0.0.1, localhost or [::1]; use --server-key and --key",
-                   self->controller_host);
+            sp_err_set(
+                err, err_size,
+                "--insecure refused for controller host %s: plain TCP is only "
+                "allowed to 127.0.0.1, localhost or [::1]; use --server-key and --key",
+                self->controller_host);
             return AGENT_CONFIG_ERROR;
         }
         return AGENT_CONFIG_RUN;
     }
     if (!self->server_key[0] || !self->key[0]) {
-        sp_err_set(err, err_size,
-               "CurveZMQ needs --server-key FILE (the controller's public certificate) "
-               "and --key FILE (this agent's certificate, made with --keygen FILE); "
-               "or --insecure for a loopback controller");
+        sp_err_set(
+            err, err_size,
+            "CurveZMQ needs --server-key FILE (the controller's public certificate) "
+            "and --key FILE (this agent's certificate, made with --keygen FILE); "
+            "or --insecure for a loopback controller");
         return AGENT_CONFIG_ERROR;
     }
     return AGENT_CONFIG_RUN;

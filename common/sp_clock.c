@@ -11,7 +11,7 @@ s_read(clockid_t id)
     struct timespec ts;
     int rc = clock_gettime(id, &ts);
     assert(rc == 0);
-    return (int64_t) ts.tv_sec * SP_NS_PER_S + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * SP_NS_PER_S + ts.tv_nsec;
 }
 
 int64_t

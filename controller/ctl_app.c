@@ -556,8 +556,8 @@ s_demo(ctl_app_t *self)
     json_t *command = json_pack(
         "{s:s, s:s, s:I, s:s, s:s, s:[s], s:s, s:s}", "action", "run", "url",
         self->target_url, "requests", (json_int_t)config->requests, "method", "POST",
-        "body", S_DEMO_BODY, "headers", "Content-Type: application/json", "label",
-        "demo", "start_mode", ctl_config_start_mode_name(config->start_mode));
+        "body", S_DEMO_BODY, "headers", "Content-Type: application/json", "label", "demo",
+        "start_mode", ctl_config_start_mode_name(config->start_mode));
     int rc = s_run_once(self, command, false);
     if (self->dashboard_url[0])
         fprintf(self->out, "dashboard: %s\n", self->dashboard_url);

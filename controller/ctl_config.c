@@ -628,15 +628,15 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
             self->listen =
                 self->local_agents ? "tcp://127.0.0.1:*" : "tcp://127.0.0.1:5555";
         //  The byte held back is a body byte.
-        if (self->start_mode == CTL_START_MODE_LAST_BYTE &&
-            (!self->data || !*self->data))
+        if (self->start_mode == CTL_START_MODE_LAST_BYTE && (!self->data || !*self->data))
             return s_usage(err, cmd,
                            "--start-mode last-byte needs a request body: give --data "
                            "with at least 1 byte");
         if (self->start_mode == CTL_START_MODE_LAST_BYTE &&
             strcmp(self->method, "HEAD") == 0)
-            return s_usage(err, cmd, "--start-mode last-byte cannot be used with "
-                                     "--method HEAD (it sends no body)");
+            return s_usage(err, cmd,
+                           "--start-mode last-byte cannot be used with "
+                           "--method HEAD (it sends no body)");
         break;
     case CTL_COMMAND_DEMO:
         if (!n_given)

@@ -70,9 +70,9 @@ typedef struct {
     const char *data;                       //  request body, or NULL
     const char *headers[PROTO_MAX_HEADERS]; //  "Name: value"
     size_t n_headers;
-    uint32_t timeout_ms;                    //  per request
-    bool json;                              //  one JSON object, not the text summary
-    ctl_start_mode_t start_mode;            //  run, demo: --start-mode
+    uint32_t timeout_ms;         //  per request
+    bool json;                   //  one JSON object, not the text summary
+    ctl_start_mode_t start_mode; //  run, demo: --start-mode
     //  demo
     const char *lambda_listen; //  HOST:PORT for stampede-lambda
     uint32_t reserved;         //  the demo function's reserved concurrency

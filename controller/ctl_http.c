@@ -13,8 +13,8 @@
     Content-Security-Policy is what lets it show run data safely.
 */
 #include "ctl_http.h"
-#include "sp_err.h"
 #include "ctl_config.h"
+#include "sp_err.h"
 #include "store.h"
 
 #include "sp_check.h"
@@ -82,10 +82,10 @@ static void
 s_printable(char *dst, size_t dst_size, const char *src)
 {
     assert(dst_size > 4);
-    const unsigned char *p = (const unsigned char *) (src ? src : "");
+    const unsigned char *p = (const unsigned char *)(src ? src : "");
     size_t n = 0;
     for (; *p && n + 4 < dst_size; p++)
-        dst[n++] = (*p >= 0x20 && *p < 0x7f) ? (char) *p : '?';
+        dst[n++] = (*p >= 0x20 && *p < 0x7f) ? (char)*p : '?';
     if (*p) {
         memcpy(dst + n, "...", 3);
         n += 3;
@@ -111,7 +111,7 @@ s_parse_id(const char *text, size_t len, int64_t *id)
     long long value = strtoll(digits, &end, 10);
     if (errno != 0 || end != digits + len || value < 1)
         return false;
-    *id = (int64_t) value;
+    *id = (int64_t)value;
     return true;
 }
 
@@ -125,8 +125,8 @@ s_has_prefix(const char *text, const char *prefix)
 static bool
 s_tchar(unsigned char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 static const struct {
@@ -172,8 +172,8 @@ ctl_http_route_parse(const char *path, ctl_http_request_t *out, char *err,
         const char *prefix = "run-", *suffix = ".json";
         size_t plen = strlen(prefix), slen = strlen(suffix);
         bool ok = false;
-        if (len > plen + slen && s_has_prefix(name, prefix)
-            && strcmp(name + len - slen, suffix) == 0)
+        if (len > plen + slen && s_has_prefix(name, prefix) &&
+            strcmp(name + len - slen, suffix) == 0)
             ok = s_parse_id(name + plen, len - plen - slen, &out->run_id);
         else
             ok = s_parse_id(name, len, &out->run_id);
@@ -212,10 +212,10 @@ ctl_http_limit_parse(const char *text, int *limit, char *err, size_t err_size)
     long value = digits ? strtol(text, &end, 10) : 0;
     if (!digits || end != text + len || value < 1 || value > CTL_HTTP_RUNS_LIMIT_MAX) {
         sp_err_set(err, err_size, "limit must be an integer from 1 to %d",
-                  CTL_HTTP_RUNS_LIMIT_MAX);
+                   CTL_HTTP_RUNS_LIMIT_MAX);
         return 400;
     }
-    *limit = (int) value;
+    *limit = (int)value;
     return 0;
 }
 
@@ -228,14 +228,14 @@ ctl_http_token_ok(const char *authorization, const char *token)
     size_t slen = strlen(scheme);
     if (strncasecmp(authorization, scheme, slen) != 0)
         return false;
-    const unsigned char *given = (const unsigned char *) authorization + slen;
-    const unsigned char *want = (const unsigned char *) token;
-    size_t given_len = strlen((const char *) given), want_len = strlen(token);
+    const unsigned char *given = (const unsigned char *)authorization + slen;
+    const unsigned char *want = (const unsigned char *)token;
+    size_t given_len = strlen((const char *)given), want_len = strlen(token);
     //  Always walks the whole expected token; a length mismatch counts as a
     //  difference without ending the loop early.
     unsigned diff = given_len != want_len;
     for (size_t i = 0; i < want_len; i++)
-        diff |= (unsigned) (want[i] ^ (i < given_len ? given[i] : 0));
+        diff |= (unsigned)(want[i] ^ (i < given_len ? given[i] : 0));
     return diff == 0 && want_len > 0;
 }
 
@@ -267,7 +267,7 @@ s_url_ok(const char *url)
     if (scheme == 0 || len == scheme)
         return false;
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char) url[i] <= 0x20 || (unsigned char) url[i] >= 0x7f)
+        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
             return false;
     return true;
 }
@@ -279,7 +279,7 @@ s_method_ok(const char *method)
     if (len == 0 || len > S_MAX_METHOD)
         return false;
     for (size_t i = 0; i < len; i++)
-        if (!s_tchar((unsigned char) method[i]))
+        if (!s_tchar((unsigned char)method[i]))
             return false;
     return true;
 }
@@ -295,9 +295,9 @@ s_header_ok(const char *header)
     if (!colon || colon == header)
         return false;
     for (const char *p = header; p < colon; p++)
-        if (!s_tchar((unsigned char) *p))
+        if (!s_tchar((unsigned char)*p))
             return false;
-    for (const unsigned char *p = (const unsigned char *) colon + 1; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)colon + 1; *p; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
             return false;
     return true;
@@ -311,25 +311,25 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
         if (json_is_string(value) && s_url_ok(json_string_value(value)))
             return true;
         sp_err_set(err, err_size,
-                  "url must be an http:// or https:// URL of at most %d bytes, "
-                  "without spaces or control characters",
-                  CTL_HTTP_MAX_URL);
+                   "url must be an http:// or https:// URL of at most %d bytes, "
+                   "without spaces or control characters",
+                   CTL_HTTP_MAX_URL);
         return false;
     }
     if (strcmp(key, "requests") == 0) {
-        if (json_is_integer(value) && json_integer_value(value) >= 1
-            && json_integer_value(value) <= CTL_HTTP_MAX_REQUESTS)
+        if (json_is_integer(value) && json_integer_value(value) >= 1 &&
+            json_integer_value(value) <= CTL_HTTP_MAX_REQUESTS)
             return true;
         sp_err_set(err, err_size, "requests must be an integer from 1 to %d",
-                  CTL_HTTP_MAX_REQUESTS);
+                   CTL_HTTP_MAX_REQUESTS);
         return false;
     }
     if (strcmp(key, "method") == 0) {
         if (json_is_string(value) && s_method_ok(json_string_value(value)))
             return true;
         sp_err_set(err, err_size,
-                  "method must be an HTTP method token of at most %d characters",
-                  S_MAX_METHOD);
+                   "method must be an HTTP method token of at most %d characters",
+                   S_MAX_METHOD);
         return false;
     }
     if (strcmp(key, "headers") == 0) {
@@ -345,9 +345,9 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
         if (ok)
             return true;
         sp_err_set(err, err_size,
-                  "headers must be an array of at most %d \"Name: value\" strings of at "
-                  "most %d bytes",
-                  S_MAX_HEADERS, S_MAX_HEADER);
+                   "headers must be an array of at most %d \"Name: value\" strings of at "
+                   "most %d bytes",
+                   S_MAX_HEADERS, S_MAX_HEADER);
         return false;
     }
     if (strcmp(key, "body") == 0) {
@@ -358,15 +358,16 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
     }
     if (strcmp(key, "start_mode") == 0) {
         ctl_start_mode_t mode;
-        if (json_is_string(value)
-            && ctl_config_start_mode_parse(json_string_value(value), &mode) == 0)
+        if (json_is_string(value) &&
+            ctl_config_start_mode_parse(json_string_value(value), &mode) == 0)
             return true;
-        sp_err_set(err, err_size, "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
+        sp_err_set(err, err_size,
+                   "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
         return false;
     }
     //  Echo the name only when it is short printable ASCII.
     bool echo = strlen(key) <= 32;
-    for (const unsigned char *p = (const unsigned char *) key; echo && *p; p++)
+    for (const unsigned char *p = (const unsigned char *)key; echo && *p; p++)
         echo = *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\';
     if (echo)
         sp_err_set(err, err_size, "unknown field \"%s\"", key);
@@ -392,8 +393,9 @@ ctl_http_run_command(const char *body, size_t size, char *err, size_t err_size)
             //  UTF-8 in the JSON answer.
             char text[sizeof error.text];
             s_printable(text, sizeof text, error.text);
-            sp_err_set(err, err_size, "invalid JSON: %s (line %d, column %d, position %d)",
-                      text, error.line, error.column, error.position);
+            sp_err_set(err, err_size,
+                       "invalid JSON: %s (line %d, column %d, position %d)", text,
+                       error.line, error.column, error.position);
             goto out;
         }
     }
@@ -550,11 +552,11 @@ s_queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *respo
     if (!response)
         return MHD_NO;
     bool ok =
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type)
-        && MHD_add_response_header(response, "Content-Security-Policy", S_CSP)
-        && MHD_add_response_header(response, "X-Content-Type-Options", "nosniff")
-        && MHD_add_response_header(response, "Referrer-Policy", "no-referrer")
-        && MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) &&
+        MHD_add_response_header(response, "Content-Security-Policy", S_CSP) &&
+        MHD_add_response_header(response, "X-Content-Type-Options", "nosniff") &&
+        MHD_add_response_header(response, "Referrer-Policy", "no-referrer") &&
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (ok && allow)
         ok = MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
     if (ok && status == MHD_HTTP_UNAUTHORIZED)
@@ -575,8 +577,8 @@ s_respond_json(struct MHD_Connection *conn, unsigned status, json_t *body,
     if (!text) {
         static const char fallback[] = "{\"error\":\"internal error\"}";
         return s_queue(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                       MHD_create_response_from_buffer(
-                           strlen(fallback), (void *) fallback, MHD_RESPMEM_PERSISTENT),
+                       MHD_create_response_from_buffer(strlen(fallback), (void *)fallback,
+                                                       MHD_RESPMEM_PERSISTENT),
                        S_JSON_TYPE, NULL);
     }
     return s_queue(
@@ -590,7 +592,7 @@ s_respond_error(ctl_http_t *self, struct MHD_Connection *conn, unsigned status,
                 const char *message, const char *allow, const char *method,
                 const char *path)
 {
-    s_log_rejected(self, (int) status, method, path, message);
+    s_log_rejected(self, (int)status, method, path, message);
     return s_respond_json(conn, status, json_pack("{s:s}", "error", message), allow);
 }
 
@@ -633,14 +635,14 @@ s_command(ctl_http_t *self, json_t *command, json_t **reply, char *err, size_t e
     }
     if (zstr_send(self->command, text) != 0) {
         sp_err_set(err, err_size, "the controller did not take the command within %d ms",
-                  CTL_HTTP_COMMAND_TIMEOUT_MS);
+                   CTL_HTTP_COMMAND_TIMEOUT_MS);
         status = 504;
         goto stuck;
     }
     msg = zmsg_recv(self->command);
     if (!msg) {
         sp_err_set(err, err_size, "the controller did not answer within %d ms",
-                  CTL_HTTP_COMMAND_TIMEOUT_MS);
+                   CTL_HTTP_COMMAND_TIMEOUT_MS);
         status = 504;
         goto stuck;
     }
@@ -648,7 +650,7 @@ s_command(ctl_http_t *self, json_t *command, json_t **reply, char *err, size_t e
     json_error_t error;
     if (zmsg_size(msg) == 1 && zframe_size(frame) <= S_MAX_REPLY)
         *reply =
-            json_loadb((const char *) zframe_data(frame), zframe_size(frame), 0, &error);
+            json_loadb((const char *)zframe_data(frame), zframe_size(frame), 0, &error);
     if (!json_is_object(*reply)) {
         json_decref(*reply);
         *reply = NULL;
@@ -679,7 +681,7 @@ s_respond_controller_error(ctl_http_t *self, struct MHD_Connection *conn, json_t
     const char *message = json_string_value(json_object_get(reply, "error"));
     if (status < 400 || status > 599)
         status = 500;
-    return s_respond_error(self, conn, (unsigned) status,
+    return s_respond_error(self, conn, (unsigned)status,
                            message ? message : "the controller refused the command", NULL,
                            method, path);
 }
@@ -746,7 +748,7 @@ s_dispatch(ctl_http_t *self, struct MHD_Connection *conn, s_exchange_t *ex,
     case CTL_HTTP_ROUTE_ASSET:
         return s_queue(conn, MHD_HTTP_OK,
                        MHD_create_response_from_buffer(request->asset->size,
-                                                       (void *) request->asset->data,
+                                                       (void *)request->asset->data,
                                                        MHD_RESPMEM_PERSISTENT),
                        request->asset->content_type, NULL);
     case CTL_HTTP_ROUTE_RUNS: {
@@ -788,8 +790,7 @@ s_dispatch(ctl_http_t *self, struct MHD_Connection *conn, s_exchange_t *ex,
         status = s_command(self, command, &reply, err, sizeof err);
         json_decref(command);
         if (status)
-            return s_respond_error(self, conn, (unsigned) status, err, NULL, method,
-                                   path);
+            return s_respond_error(self, conn, (unsigned)status, err, NULL, method, path);
         if (json_object_get(reply, "error")) {
             enum MHD_Result result =
                 s_respond_controller_error(self, conn, reply, method, path);
@@ -801,8 +802,7 @@ s_dispatch(ctl_http_t *self, struct MHD_Connection *conn, s_exchange_t *ex,
     case CTL_HTTP_ROUTE_TEST: {
         status = s_command(self, request->command, &reply, err, sizeof err);
         if (status)
-            return s_respond_error(self, conn, (unsigned) status, err, NULL, method,
-                                   path);
+            return s_respond_error(self, conn, (unsigned)status, err, NULL, method, path);
         json_t *run_id = json_object_get(reply, "run_id");
         enum MHD_Result result;
         if (json_is_integer(run_id) && json_integer_value(run_id) >= 1) {
@@ -894,8 +894,8 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
         if (status == 0)
             return MHD_YES;
         ex->responded = true;
-        return s_respond_error(self, conn, (unsigned) status, ex->error,
-                               ex->request.allow, method, url);
+        return s_respond_error(self, conn, (unsigned)status, ex->error, ex->request.allow,
+                               method, url);
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
@@ -922,7 +922,7 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
         return MHD_YES;
     ex->responded = true;
     if (ex->status)
-        return s_respond_error(self, conn, (unsigned) ex->status, ex->error, NULL, method,
+        return s_respond_error(self, conn, (unsigned)ex->status, ex->error, NULL, method,
                                url);
     if (ex->request.route == CTL_HTTP_ROUTE_TEST) {
         ex->request.command =
@@ -968,17 +968,17 @@ s_parse_listen(const char *listen, struct sockaddr_storage *addr, bool *loopback
 {
     char host[256];
     const char *colon = listen ? strrchr(listen, ':') : NULL;
-    if (!colon || colon == listen || (size_t) (colon - listen) >= sizeof host) {
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
         sp_err_set(err, err_size, "listen address must be host:port, got \"%s\"",
-                  listen ? listen : "");
+                   listen ? listen : "");
         return -1;
     }
-    size_t host_len = (size_t) (colon - listen);
+    size_t host_len = (size_t)(colon - listen);
     const char *host_start = listen;
     if (listen[0] == '[') {
         if (host_len < 3 || listen[host_len - 1] != ']') {
             sp_err_set(err, err_size, "listen address must be [ipv6]:port, got \"%s\"",
-                      listen);
+                       listen);
             return -1;
         }
         host_start++;
@@ -999,19 +999,19 @@ s_parse_listen(const char *listen, struct sockaddr_storage *addr, bool *loopback
     int rc = getaddrinfo(host, NULL, &hints, &found);
     if (rc != 0 || !found) {
         sp_err_set(err, err_size, "cannot resolve listen host \"%s\": %s", host,
-                  gai_strerror(rc));
+                   gai_strerror(rc));
         return -1;
     }
     memset(addr, 0, sizeof *addr);
     memcpy(addr, found->ai_addr, found->ai_addrlen);
     freeaddrinfo(found);
     if (addr->ss_family == AF_INET) {
-        struct sockaddr_in *in4 = (struct sockaddr_in *) addr;
-        in4->sin_port = htons((uint16_t) port);
+        struct sockaddr_in *in4 = (struct sockaddr_in *)addr;
+        in4->sin_port = htons((uint16_t)port);
         *loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
     } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) addr;
-        in6->sin6_port = htons((uint16_t) port);
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
+        in6->sin6_port = htons((uint16_t)port);
         *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
     }
     return 0;
@@ -1032,8 +1032,8 @@ ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size)
     }
     if (!loopback && !config->token) {
         sp_err_set(err, err_size,
-                  "listening on %s (not loopback) needs a token for the HTTP API",
-                  config->listen);
+                   "listening on %s (not loopback) needs a token for the HTTP API",
+                   config->listen);
         goto fail;
     }
     if (!config->db_path) {
@@ -1048,8 +1048,8 @@ ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size)
     self->token = config->token ? strdup(config->token) : NULL;
     self->command_endpoint =
         config->command_endpoint ? strdup(config->command_endpoint) : NULL;
-    if ((config->token && !self->token)
-        || (config->command_endpoint && !self->command_endpoint)) {
+    if ((config->token && !self->token) ||
+        (config->command_endpoint && !self->command_endpoint)) {
         sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
@@ -1065,12 +1065,12 @@ ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size)
     //  The logger first, so every daemon message goes through it.
     self->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, s_handle, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr, MHD_OPTION_NOTIFY_COMPLETED,
-        s_completed, self, MHD_OPTION_CONNECTION_LIMIT, (unsigned) S_MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) S_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+        s_completed, self, MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
     if (!self->daemon) {
         sp_err_set(err, err_size, "cannot listen on %s: %s", config->listen,
-                  strerror(errno));
+                   strerror(errno));
         goto fail;
     }
     const union MHD_DaemonInfo *info =
@@ -1517,8 +1517,8 @@ s_test_parsers(void)
                 CHECK_NULL(req.allow);
         } else
             CHECK_INT(req.route, requests[i].route);
-        CHECK_TRUE((req.command != NULL)
-                   == (status == 0 && req.route == CTL_HTTP_ROUTE_TEST));
+        CHECK_TRUE((req.command != NULL) ==
+                   (status == 0 && req.route == CTL_HTTP_ROUTE_TEST));
         ctl_http_request_reset(&req);
         CHECK_NULL(req.command);
     }
@@ -1546,7 +1546,7 @@ s_fake_controller(zsock_t *pipe, void *args)
 {
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     assert(router);
-    int rc = zsock_bind(router, "%s", (const char *) args);
+    int rc = zsock_bind(router, "%s", (const char *)args);
     assert(rc == 0);
     zpoller_t *poller = zpoller_new(pipe, router, NULL);
     char *last = strdup("");
@@ -1629,12 +1629,12 @@ s_http_raw(int port, const char *request, size_t size, s_response_t *out)
     assert(fd >= 0);
     struct timeval timeout = {.tv_sec = 20};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int result = -1;
     char *data = NULL;
     size_t have = 0, cap = 0;
-    if (connect(fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
         goto out;
     //  The server may answer and close before it has read everything (an
     //  early 4xx): stop writing then, and read the answer.
@@ -1642,7 +1642,7 @@ s_http_raw(int port, const char *request, size_t size, s_response_t *out)
         ssize_t n = send(fd, request + sent, size - sent, MSG_NOSIGNAL);
         if (n <= 0)
             break;
-        sent += (size_t) n;
+        sent += (size_t)n;
     }
     for (;;) {
         if (have + 4096 + 1 > cap) {
@@ -1654,7 +1654,7 @@ s_http_raw(int port, const char *request, size_t size, s_response_t *out)
         ssize_t n = recv(fd, data + have, cap - have - 1, 0);
         if (n <= 0)
             break;
-        have += (size_t) n;
+        have += (size_t)n;
     }
     if (!data)
         goto out;
@@ -1662,7 +1662,7 @@ s_http_raw(int port, const char *request, size_t size, s_response_t *out)
     char *end = strstr(data, "\r\n\r\n");
     if (!end || sscanf(data, "HTTP/1.%*c %d", &out->status) != 1)
         goto out;
-    size_t head = (size_t) (end - data);
+    size_t head = (size_t)(end - data);
     if (head >= sizeof out->head)
         goto out;
     memcpy(out->head, data, head + 2);
@@ -1688,8 +1688,8 @@ s_get(int port, const char *path, const char *token, s_response_t *out)
     if (token)
         snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
     int n = snprintf(request, sizeof request, "GET %s HTTP/1.0\r\n%s\r\n", path, auth);
-    assert(n > 0 && (size_t) n < sizeof request);
-    CHECK_INT(s_http_raw(port, request, (size_t) n, out), 0);
+    assert(n > 0 && (size_t)n < sizeof request);
+    CHECK_INT(s_http_raw(port, request, (size_t)n, out), 0);
 }
 
 //  POST body to path with content_type (NULL: no header); token may be NULL.
@@ -1708,9 +1708,9 @@ s_post(int port, const char *path, const char *content_type, const char *body,
         snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
     int n = snprintf(request, cap, "POST %s HTTP/1.0\r\n%s%sContent-Length: %zu\r\n\r\n",
                      path, type, auth, body_size);
-    assert(n > 0 && (size_t) n + body_size < cap);
+    assert(n > 0 && (size_t)n + body_size < cap);
     memcpy(request + n, body, body_size);
-    CHECK_INT(s_http_raw(port, request, (size_t) n + body_size, out), 0);
+    CHECK_INT(s_http_raw(port, request, (size_t)n + body_size, out), 0);
     free(request);
 }
 
@@ -1728,7 +1728,7 @@ s_header(s_response_t *response, const char *name, char *value, size_t value_siz
             while (*v == ' ')
                 v++;
             const char *stop = strstr(v, "\r\n");
-            size_t n = stop ? (size_t) (stop - v) : strlen(v);
+            size_t n = stop ? (size_t)(stop - v) : strlen(v);
             if (n >= value_size)
                 n = value_size - 1;
             memcpy(value, v, n);
@@ -1826,7 +1826,7 @@ s_test_daemon(bool verbose)
     char db_path[128];
     snprintf(db_path, sizeof db_path, "%s/s.db", dir);
     char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "inproc://ctl-http-test-%d", (int) getpid());
+    snprintf(endpoint, sizeof endpoint, "inproc://ctl-http-test-%d", (int)getpid());
     zactor_t *fake = zactor_new(s_fake_controller, endpoint);
     CHECK_NOT_NULL(fake);
 
@@ -2044,13 +2044,13 @@ s_test_daemon(bool verbose)
                  "POST /api/test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                  "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
     for (int i = 0; i < 5; i++) {
-        n += snprintf(chunked + n, chunked_cap - (size_t) n, "4000\r\n");
+        n += snprintf(chunked + n, chunked_cap - (size_t)n, "4000\r\n");
         memset(chunked + n, ' ', 0x4000);
         n += 0x4000;
-        n += snprintf(chunked + n, chunked_cap - (size_t) n, "\r\n");
+        n += snprintf(chunked + n, chunked_cap - (size_t)n, "\r\n");
     }
-    n += snprintf(chunked + n, chunked_cap - (size_t) n, "0\r\n\r\n");
-    CHECK_INT(s_http_raw(port, chunked, (size_t) n, &r), 0);
+    n += snprintf(chunked + n, chunked_cap - (size_t)n, "0\r\n\r\n");
+    CHECK_INT(s_http_raw(port, chunked, (size_t)n, &r), 0);
     s_check_response(&r, 413, "{\"error\":\"request body larger than 65536 bytes\"}");
     free(chunked);
 

@@ -20,9 +20,8 @@ ctl_report_json(const store_summary_t *s, const char *db_path, const char *error
     json_t *object = json_pack(
         "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, "
         "s:o, s:o, s:o, s:s}",
-        "run_id", (json_int_t)s->run_id, "status", s->status, "start_mode",
-        s->start_mode, "requested",
-        (json_int_t)s->requested, "recorded", (json_int_t)s->recorded, "ok",
+        "run_id", (json_int_t)s->run_id, "status", s->status, "start_mode", s->start_mode,
+        "requested", (json_int_t)s->requested, "recorded", (json_int_t)s->recorded, "ok",
         (json_int_t)s->ok, "throttled", (json_int_t)s->throttled, "errors",
         (json_int_t)s->errors, "lost", (json_int_t)s->lost, "environments",
         (json_int_t)s->environments, "cold_starts", (json_int_t)s->cold_starts,

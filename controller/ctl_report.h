@@ -18,8 +18,8 @@
 #define CTL_REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
 //  The summary as one JSON object (caller owns): run_id, status,
-//  start_mode ("at_go" | "last_byte"), requested, recorded, ok, throttled, errors, lost, environments,
-//  cold_starts, peak_concurrency, p50_ms, p90_ms, p99_ms, max_ms,
+//  start_mode ("at_go" | "last_byte"), requested, recorded, ok, throttled, errors, lost,
+//  environments, cold_starts, peak_concurrency, p50_ms, p90_ms, p99_ms, max_ms,
 //  spread_ms, wall_ms (milliseconds rounded to the microsecond), db, and
 //  error when non-NULL and non-empty.
 json_t *ctl_report_json(const store_summary_t *summary, const char *db_path,

@@ -44,15 +44,15 @@ typedef struct _ctl_run_t ctl_run_t;
 
 //  What to fire. Strings are borrowed for the ctl_run_new call only.
 typedef struct {
-    const char *url;            //  http:// or https://
-    const char *method;         //  NULL means GET
-    const char *const *headers; //  "Name: value" each
-    size_t n_headers;           //  <= PROTO_MAX_HEADERS
-    const char *body;           //  may be NULL
-    size_t body_size;           //  <= PROTO_MAX_BODY
-    uint32_t requests;          //  N, 1 .. CTL_RUN_MAX_REQUESTS
-    uint32_t timeout_ms;        //  per request; 0 means 30000
-    const char *label;          //  shown in the UI, may be NULL
+    const char *url;             //  http:// or https://
+    const char *method;          //  NULL means GET
+    const char *const *headers;  //  "Name: value" each
+    size_t n_headers;            //  <= PROTO_MAX_HEADERS
+    const char *body;            //  may be NULL
+    size_t body_size;            //  <= PROTO_MAX_BODY
+    uint32_t requests;           //  N, 1 .. CTL_RUN_MAX_REQUESTS
+    uint32_t timeout_ms;         //  per request; 0 means 30000
+    const char *label;           //  shown in the UI, may be NULL
     ctl_start_mode_t start_mode; //  AUTO: see ctl_run_start_mode
 } ctl_run_spec_t;
 

@@ -9,10 +9,10 @@
 #include <ctype.h>
 #include <stdarg.h>
 
-#define S_FAIL(...)                                                                  \
-    do {                                                                             \
-        snprintf(err, err_size, __VA_ARGS__);                                        \
-        return -1;                                                                   \
+#define S_FAIL(...)                                                                      \
+    do {                                                                                 \
+        snprintf(err, err_size, __VA_ARGS__);                                            \
+        return -1;                                                                       \
     } while (0)
 
 //  True when s is at most max bytes and holds no control characters.
@@ -22,7 +22,7 @@ s_printable(const char *s, size_t max)
     if (!s)
         return true;
     size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++, n++)
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
         if (n >= max || *p < 0x20 || *p == 0x7f)
             return false;
     return true;
@@ -36,7 +36,7 @@ s_token(const char *s, size_t max)
     if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
+        unsigned char c = (unsigned char)s[i];
         if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c)))
             return false;
     }
@@ -50,7 +50,7 @@ s_agent_id(const char *s)
     if (n == 0 || n > PROTO_MAX_ID)
         return false;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
+        unsigned char c = (unsigned char)s[i];
         if (!(isalnum(c) || c == '.' || c == '_' || c == '-'))
             return false;
     }
@@ -92,7 +92,7 @@ s_check_target(const Stampede__Target *t, char *err, size_t err_size)
         S_FAIL("prepare: url must be 1-%d bytes", PROTO_MAX_URL);
     if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0)
         S_FAIL("prepare: url must start with http:// or https://");
-    for (const unsigned char *p = (const unsigned char *) t->url; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)t->url; *p; p++)
         if (*p <= 0x20 || *p == 0x7f)
             S_FAIL("prepare: url holds a space or control character");
     if (!s_token(t->method, PROTO_MAX_METHOD))
@@ -123,11 +123,11 @@ s_check_prepare(const Stampede__Prepare *m, char *err, size_t err_size)
         S_FAIL("prepare: run_id must be at least 1");
     if (m->count < 1 || m->count > PROTO_MAX_SHARE)
         S_FAIL("prepare: count must be 1-%d", PROTO_MAX_SHARE);
-    if ((uint64_t) m->first_index + m->count > UINT32_MAX)
+    if ((uint64_t)m->first_index + m->count > UINT32_MAX)
         S_FAIL("prepare: first_index + count overflows");
     if (m->start_mode != STAMPEDE__START_MODE__START_MODE_AT_GO &&
         m->start_mode != STAMPEDE__START_MODE__START_MODE_LAST_BYTE)
-        S_FAIL("prepare: unknown start_mode %d", (int) m->start_mode);
+        S_FAIL("prepare: unknown start_mode %d", (int)m->start_mode);
     if (s_check_target(m->target, err, err_size))
         return -1;
     //  The last byte held back is a body byte: there must be one, and a
@@ -146,13 +146,12 @@ s_check_result(const Stampede__Result *r, size_t i, char *err, size_t err_size)
 {
     if (r->outcome < STAMPEDE__OUTCOME__OUTCOME_OK ||
         r->outcome > STAMPEDE__OUTCOME__OUTCOME_OTHER_ERROR)
-        S_FAIL("result_batch: result %zu: unknown outcome %d", i, (int) r->outcome);
+        S_FAIL("result_batch: result %zu: unknown outcome %d", i, (int)r->outcome);
     if (r->http_status > 999)
         S_FAIL("result_batch: result %zu: http_status %u out of range", i,
                r->http_status);
-    if (r->scheduled_ns < 0 || r->sent_ns < 0 || r->first_byte_ns < 0 ||
-        r->done_ns < 0 || r->received_ns < 0 || r->function_started_ns < 0 ||
-        r->function_finished_ns < 0)
+    if (r->scheduled_ns < 0 || r->sent_ns < 0 || r->first_byte_ns < 0 || r->done_ns < 0 ||
+        r->received_ns < 0 || r->function_started_ns < 0 || r->function_finished_ns < 0)
         S_FAIL("result_batch: result %zu: negative timestamp", i);
     if (!s_printable(r->request_id, PROTO_MAX_FIELD) ||
         !s_printable(r->environment_id, PROTO_MAX_FIELD) ||
@@ -176,8 +175,7 @@ s_check_batch(const Stampede__ResultBatch *m, char *err, size_t err_size)
     if (m->run_id < 1 || m->seq < 1)
         S_FAIL("result_batch: run_id and seq must be at least 1");
     if (m->n_results < 1 || m->n_results > PROTO_MAX_BATCH)
-        S_FAIL("result_batch: %zu results, must be 1-%d", m->n_results,
-               PROTO_MAX_BATCH);
+        S_FAIL("result_batch: %zu results, must be 1-%d", m->n_results, PROTO_MAX_BATCH);
     for (size_t i = 0; i < m->n_results; i++)
         if (s_check_result(m->results[i], i, err, err_size))
             return -1;
@@ -281,16 +279,26 @@ const char *
 proto_body_name(const proto_envelope_t *env)
 {
     switch (env->body_case) {
-    case STAMPEDE__ENVELOPE__BODY_HELLO: return "hello";
-    case STAMPEDE__ENVELOPE__BODY_HEARTBEAT: return "heartbeat";
-    case STAMPEDE__ENVELOPE__BODY_PREPARE: return "prepare";
-    case STAMPEDE__ENVELOPE__BODY_READY: return "ready";
-    case STAMPEDE__ENVELOPE__BODY_GO: return "go";
-    case STAMPEDE__ENVELOPE__BODY_RESULT_BATCH: return "result_batch";
-    case STAMPEDE__ENVELOPE__BODY_ACK: return "ack";
-    case STAMPEDE__ENVELOPE__BODY_DONE: return "done";
-    case STAMPEDE__ENVELOPE__BODY_CANCEL: return "cancel";
-    default: return "none";
+    case STAMPEDE__ENVELOPE__BODY_HELLO:
+        return "hello";
+    case STAMPEDE__ENVELOPE__BODY_HEARTBEAT:
+        return "heartbeat";
+    case STAMPEDE__ENVELOPE__BODY_PREPARE:
+        return "prepare";
+    case STAMPEDE__ENVELOPE__BODY_READY:
+        return "ready";
+    case STAMPEDE__ENVELOPE__BODY_GO:
+        return "go";
+    case STAMPEDE__ENVELOPE__BODY_RESULT_BATCH:
+        return "result_batch";
+    case STAMPEDE__ENVELOPE__BODY_ACK:
+        return "ack";
+    case STAMPEDE__ENVELOPE__BODY_DONE:
+        return "done";
+    case STAMPEDE__ENVELOPE__BODY_CANCEL:
+        return "cancel";
+    default:
+        return "none";
     }
 }
 
@@ -298,9 +306,12 @@ const char *
 proto_start_mode_name(Stampede__StartMode mode)
 {
     switch (mode) {
-    case STAMPEDE__START_MODE__START_MODE_AT_GO: return "at_go";
-    case STAMPEDE__START_MODE__START_MODE_LAST_BYTE: return "last_byte";
-    default: return "unspecified";
+    case STAMPEDE__START_MODE__START_MODE_AT_GO:
+        return "at_go";
+    case STAMPEDE__START_MODE__START_MODE_LAST_BYTE:
+        return "last_byte";
+    default:
+        return "unspecified";
     }
 }
 
@@ -308,14 +319,22 @@ const char *
 proto_outcome_name(Stampede__Outcome outcome)
 {
     switch (outcome) {
-    case STAMPEDE__OUTCOME__OUTCOME_OK: return "ok";
-    case STAMPEDE__OUTCOME__OUTCOME_THROTTLED: return "throttled";
-    case STAMPEDE__OUTCOME__OUTCOME_HTTP_ERROR: return "http_error";
-    case STAMPEDE__OUTCOME__OUTCOME_FUNCTION_ERROR: return "function_error";
-    case STAMPEDE__OUTCOME__OUTCOME_TIMEOUT: return "timeout";
-    case STAMPEDE__OUTCOME__OUTCOME_CONNECT_ERROR: return "connect_error";
-    case STAMPEDE__OUTCOME__OUTCOME_OTHER_ERROR: return "other_error";
-    default: return "unspecified";
+    case STAMPEDE__OUTCOME__OUTCOME_OK:
+        return "ok";
+    case STAMPEDE__OUTCOME__OUTCOME_THROTTLED:
+        return "throttled";
+    case STAMPEDE__OUTCOME__OUTCOME_HTTP_ERROR:
+        return "http_error";
+    case STAMPEDE__OUTCOME__OUTCOME_FUNCTION_ERROR:
+        return "function_error";
+    case STAMPEDE__OUTCOME__OUTCOME_TIMEOUT:
+        return "timeout";
+    case STAMPEDE__OUTCOME__OUTCOME_CONNECT_ERROR:
+        return "connect_error";
+    case STAMPEDE__OUTCOME__OUTCOME_OTHER_ERROR:
+        return "other_error";
+    default:
+        return "unspecified";
     }
 }
 
@@ -338,8 +357,8 @@ s_expect_reject(const proto_envelope_t *env, const char *why)
 {
     zframe_t *frame = s_pack_raw(env);
     char err[256] = "";
-    proto_envelope_t *out = proto_decode(zframe_data(frame), zframe_size(frame), err,
-                                         sizeof err);
+    proto_envelope_t *out =
+        proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
     if (out || !strstr(err, why)) {
         fprintf(stderr, "expected rejection containing \"%s\", got \"%s\"\n", why, err);
         abort();
@@ -449,7 +468,7 @@ proto_codec_test(bool verbose)
     target.body.len = 0;
     s_expect_reject(&env, "start_mode last_byte needs a body of at least 1 byte");
     CHECK_NULL(proto_encode(&env));
-    target.body.data = (uint8_t *) "x";
+    target.body.data = (uint8_t *)"x";
     target.body.len = 1;
     target.method = "HEAD";
     s_expect_reject(&env, "start_mode last_byte cannot be used with HEAD");

@@ -381,7 +381,7 @@ s_prepare_all(store_t *self, char *err, size_t err_size)
                                     &self->stmt[id], NULL);
         if (rc != SQLITE_OK) {
             sp_err_set(err, err_size, "cannot prepare statement %d: %s", id,
-                      sqlite3_errmsg(self->db));
+                       sqlite3_errmsg(self->db));
             return -1;
         }
     }
@@ -431,7 +431,7 @@ store_open(const char *path, char *err, size_t err_size)
                              NULL);
     if (rc != SQLITE_OK) {
         sp_err_set(err, err_size, "cannot open %s: %s", path,
-                  self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
+                   self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
         goto fail;
     }
     sqlite3_extended_result_codes(self->db, 1);
@@ -448,7 +448,7 @@ store_open(const char *path, char *err, size_t err_size)
     //  or the HTTP thread's reads would stall the run loop's writes.
     if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
         sp_err_set(err, err_size, "cannot use WAL mode on %s (journal_mode=%s)", path,
-                  mode);
+                   mode);
         goto fail;
     }
     if (store_schema_migrate(self->db, err, err_size))

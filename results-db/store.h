@@ -43,47 +43,47 @@ typedef struct {
 //  be NULL (stored as NULL). Borrowed by store_results_insert for the call.
 typedef struct {
     uint32_t index;
-    const char *outcome;            //  see the list above
-    int http_status;                //  0 when no response
+    const char *outcome; //  see the list above
+    int http_status;     //  0 when no response
     int64_t scheduled_ns;
     int64_t sent_ns;
     int64_t first_byte_ns;
     int64_t done_ns;
-    int64_t received_ns;            //  target's X-Stampede-Received-Ns, 0 if absent
+    int64_t received_ns; //  target's X-Stampede-Received-Ns, 0 if absent
     uint64_t bytes;
-    bool reused;                    //  connection was reused
-    const char *request_id;         //  Lambda request id
+    bool reused;            //  connection was reused
+    const char *request_id; //  Lambda request id
     const char *environment_id;
-    int cold_start;                 //  -1 unknown, 0 false, 1 true
-    double cold_start_time;         //  seconds
+    int cold_start;         //  -1 unknown, 0 false, 1 true
+    double cold_start_time; //  seconds
     const char *initialization_type;
-    int64_t invocation_count;       //  -1 unknown
-    int64_t function_started_ns;    //  0 if absent
-    int64_t function_finished_ns;   //  0 if absent
+    int64_t invocation_count;     //  -1 unknown
+    int64_t function_started_ns;  //  0 if absent
+    int64_t function_finished_ns; //  0 if absent
     const char *error;
 } store_result_t;
 
 //  Aggregates of one run, all computed in SQL.
 typedef struct {
     int64_t run_id;
-    char status[16];                //  "pending", "running", "completed", "failed"
-    char start_mode[16];            //  "at_go" or "last_byte"
+    char status[16];     //  "pending", "running", "completed", "failed"
+    char start_mode[16]; //  "at_go" or "last_byte"
     uint32_t requested;
-    uint32_t recorded;              //  rows other than lost
+    uint32_t recorded; //  rows other than lost
     uint32_t ok;
     uint32_t throttled;
-    uint32_t errors;                //  http_error + function_error + timeout +
-                                    //  connect_error + other_error
-    uint32_t lost;                  //  requested - recorded
-    uint32_t cold_starts;           //  rows with cold_start = 1
-    uint32_t environments;          //  distinct environment_id
-    uint32_t peak_concurrency;      //  max overlap of function_started..finished
-    double p50_ms;                  //  latency (done - sent) over rows with a
-    double p90_ms;                  //  response, nearest-rank; 0 when none
+    uint32_t errors;           //  http_error + function_error + timeout +
+                               //  connect_error + other_error
+    uint32_t lost;             //  requested - recorded
+    uint32_t cold_starts;      //  rows with cold_start = 1
+    uint32_t environments;     //  distinct environment_id
+    uint32_t peak_concurrency; //  max overlap of function_started..finished
+    double p50_ms;             //  latency (done - sent) over rows with a
+    double p90_ms;             //  response, nearest-rank; 0 when none
     double p99_ms;
     double max_ms;
-    double spread_ms;               //  max - min received_ns; 0 when < 2 report it
-    double wall_ms;                 //  finished - started; 0 until finished
+    double spread_ms; //  max - min received_ns; 0 when < 2 report it
+    double wall_ms;   //  finished - started; 0 until finished
 } store_summary_t;
 
 //  Opens (creating the file and its parent directory if needed) and migrates

@@ -125,20 +125,20 @@ s_apply_next(sqlite3 *db, const char *const *steps, int count, bool *done, char 
     char *msg = NULL;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
         sp_err_set(err, err_size, "cannot lock the database for migration: %s",
-                  msg ? msg : sqlite3_errmsg(db));
+                   msg ? msg : sqlite3_errmsg(db));
         goto out;
     }
     in_tx = true;
     int version = store_schema_user_version(db);
     if (version < 0) {
         sp_err_set(err, err_size, "cannot read the schema version: %s",
-                  sqlite3_errmsg(db));
+                   sqlite3_errmsg(db));
         goto out;
     }
     if (version > count) {
         sp_err_set(err, err_size,
-                  "database schema version %d is newer than this build supports (%d)",
-                  version, count);
+                   "database schema version %d is newer than this build supports (%d)",
+                   version, count);
         goto out;
     }
     if (version == count) {
@@ -148,7 +148,7 @@ s_apply_next(sqlite3 *db, const char *const *steps, int count, bool *done, char 
     }
     if (sqlite3_exec(db, steps[version], NULL, NULL, &msg) != SQLITE_OK) {
         sp_err_set(err, err_size, "migration %d failed: %s", version + 1,
-                  msg ? msg : sqlite3_errmsg(db));
+                   msg ? msg : sqlite3_errmsg(db));
         goto out;
     }
     //  A pragma takes no parameters; the value is our own loop counter.
@@ -157,7 +157,7 @@ s_apply_next(sqlite3 *db, const char *const *steps, int count, bool *done, char 
     if (sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
         sp_err_set(err, err_size, "migration %d failed to commit: %s", version + 1,
-                  msg ? msg : sqlite3_errmsg(db));
+                   msg ? msg : sqlite3_errmsg(db));
         goto out;
     }
     in_tx = false;
@@ -179,13 +179,13 @@ store_schema_apply(sqlite3 *db, const char *const *steps, int count, char *err,
     int version = store_schema_user_version(db);
     if (version < 0) {
         sp_err_set(err, err_size, "cannot read the schema version: %s",
-                  sqlite3_errmsg(db));
+                   sqlite3_errmsg(db));
         return -1;
     }
     if (version > count) {
         sp_err_set(err, err_size,
-                  "database schema version %d is newer than this build supports (%d)",
-                  version, count);
+                   "database schema version %d is newer than this build supports (%d)",
+                   version, count);
         return -1;
     }
     //  Each pass applies one step or learns that none is left; at most

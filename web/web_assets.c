@@ -73,7 +73,7 @@ web_asset_find(const char *path)
 static bool
 s_contains(const web_asset_t *asset, const char *needle)
 {
-    return strstr((const char *) asset->data, needle) != NULL;
+    return strstr((const char *)asset->data, needle) != NULL;
 }
 
 void
@@ -86,7 +86,7 @@ web_assets_test(bool verbose)
     CHECK_STR(index->path, "/index.html");
     CHECK_STR(index->content_type, "text/html; charset=utf-8");
     CHECK_TRUE(index->size > 0);
-    CHECK_INT(strlen((const char *) index->data), index->size);
+    CHECK_INT(strlen((const char *)index->data), index->size);
     //  The page loads its code and style from files, never inline (CSP).
     CHECK_TRUE(s_contains(index, "<script src=\"/app.js\""));
     CHECK_TRUE(s_contains(index, "href=\"/style.css\""));
@@ -98,7 +98,7 @@ web_assets_test(bool verbose)
     CHECK_STR(app->path, "/app.js");
     CHECK_STR(app->content_type, "text/javascript; charset=utf-8");
     CHECK_TRUE(app->size > 0);
-    CHECK_INT(strlen((const char *) app->data), app->size);
+    CHECK_INT(strlen((const char *)app->data), app->size);
     //  Bundled: the chart library is inside, no module imports remain.
     CHECK_TRUE(s_contains(app, "doughnut"));
     CHECK_TRUE(!s_contains(app, "from\"chart.js\""));

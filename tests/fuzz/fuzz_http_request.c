@@ -19,7 +19,7 @@
 static bool
 s_printable(const char *text)
 {
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
         if (*p < 0x20 || *p >= 0x7f)
             return false;
     return true;
@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t at = token ? 1 : 0;
     for (int i = 0; i < S_FIELDS; i++) {
         const uint8_t *eol = at < size ? memchr(data + at, '\n', size - at) : NULL;
-        size_t len = eol ? (size_t) (eol - (data + at)) : size - at;
+        size_t len = eol ? (size_t)(eol - (data + at)) : size - at;
         fields[i] = malloc(len + 1);
         if (!fields[i])
             abort();
@@ -43,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         field_values[i] = strcmp(fields[i], "-") == 0 ? NULL : fields[i];
         at = eol ? at + len + 1 : size;
     }
-    const char *body = (const char *) data + at;
+    const char *body = (const char *)data + at;
     size_t body_size = size - at;
 
     ctl_http_input_t in = {.method = field_values[0],
@@ -64,8 +64,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (request.route == CTL_HTTP_ROUTE_ASSET && !request.asset)
             abort();
-        if ((request.route == CTL_HTTP_ROUTE_RUN || request.route == CTL_HTTP_ROUTE_FILE)
-            && request.run_id < 1)
+        if ((request.route == CTL_HTTP_ROUTE_RUN ||
+             request.route == CTL_HTTP_ROUTE_FILE) &&
+            request.run_id < 1)
             abort();
         if (request.route == CTL_HTTP_ROUTE_TEST) {
             const char *action =
@@ -89,12 +90,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     //  The helpers on their own, on the raw fields.
     int limit = 0;
-    if (ctl_http_limit_parse(fields[2], &limit, err, sizeof err) == 0
-        && (limit < 1 || limit > CTL_HTTP_RUNS_LIMIT_MAX))
+    if (ctl_http_limit_parse(fields[2], &limit, err, sizeof err) == 0 &&
+        (limit < 1 || limit > CTL_HTTP_RUNS_LIMIT_MAX))
         abort();
     ctl_http_token_ok(fields[5], "s3cret");
     ctl_http_is_json(fields[4]);
-    json_t *command = ctl_http_run_command((const char *) data, size, err, sizeof err);
+    json_t *command = ctl_http_run_command((const char *)data, size, err, sizeof err);
     if (!command && (err[0] == '\0' || !s_printable(err)))
         abort();
     json_decref(command);

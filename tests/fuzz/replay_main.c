@@ -76,7 +76,7 @@ main(int argc, char **argv)
         closedir(dir);
     }
     //  Always also the empty input.
-    LLVMFuzzerTestOneInput((const uint8_t *) "", 0);
+    LLVMFuzzerTestOneInput((const uint8_t *)"", 0);
     printf("replayed %d inputs\n", files);
     return files > 0 ? 0 : 1;
 }
