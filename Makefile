@@ -78,7 +78,7 @@ format:
 	clang-format -i $(C_SOURCES)
 
 format-check:
-	clang-format --dry-run -Werror $(C_SOURCES)
+	@clang-format --dry-run -Werror $(C_SOURCES) && echo "format-check: $(words $(C_SOURCES)) C sources match .clang-format"
 
 bench: build
 	tests/bench/run.sh $(BUILD) $(BENCH_ARGS)
