@@ -23,12 +23,16 @@ endfunction()
 
 # stampede_embed(<output.c> <symbol> <file>)
 #
-# Turns <file> into a C source defining `const unsigned char <symbol>[]` and
-# `const size_t <symbol>_size`, regenerated whenever <file> changes.
+# Turns <file> into a C source defining `const unsigned char <symbol>[]`
+# (NUL-terminated, the NUL not counted) and a header beside it,
+# <output>.h, declaring the array and `#define <SYMBOL>_SIZE`, the byte
+# count as a constant expression, so tables of embedded files can be
+# static const. Both are regenerated whenever <file> changes.
 function(stampede_embed out symbol file)
+  string(REGEX REPLACE "\\.c$" ".h" header ${out})
   add_custom_command(
-    OUTPUT ${out}
-    COMMAND ${CMAKE_COMMAND} -DIN=${file} -DOUT=${out} -DSYMBOL=${symbol}
+    OUTPUT ${out} ${header}
+    COMMAND ${CMAKE_COMMAND} -DIN=${file} -DOUT=${out} -DHEADER=${header} -DSYMBOL=${symbol}
             -P ${PROJECT_SOURCE_DIR}/cmake/embed.cmake
     DEPENDS ${file} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake
     COMMENT "Embedding ${file}")

@@ -1,7 +1,10 @@
-# cmake -DIN=file -DOUT=file.c -DSYMBOL=name -P embed.cmake
+# cmake -DIN=file -DOUT=file.c -DHEADER=file.h -DSYMBOL=name -P embed.cmake
 file(READ ${IN} hex HEX)
 string(LENGTH "${hex}" hexlen)
 math(EXPR size "${hexlen} / 2")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
 string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n" bytes "${bytes}")
-file(WRITE ${OUT} "#include <stddef.h>\nconst unsigned char ${SYMBOL}[] = {\n${bytes}0x00};\nconst size_t ${SYMBOL}_size = ${size};\n")
+string(TOUPPER ${SYMBOL} upper)
+get_filename_component(header_name ${HEADER} NAME)
+file(WRITE ${OUT} "#include \"${header_name}\"\nconst unsigned char ${SYMBOL}[${upper}_SIZE + 1] = {\n${bytes}0x00};\n")
+file(WRITE ${HEADER} "/* Generated from ${IN} by cmake/embed.cmake. */\n#ifndef ${upper}_H\n#define ${upper}_H\n#define ${upper}_SIZE ((size_t) ${size})\n#include <stddef.h>\nextern const unsigned char ${SYMBOL}[${upper}_SIZE + 1];\n#endif\n")

@@ -1,47 +1,25 @@
 /*  web_assets — lookup over the embedded dashboard files; see web_assets.h.
 
-    The byte arrays come from stampede_embed() (cmake/Stampede.cmake), one
-    generated source per bundled file in the build tree's web/dist/. Their
-    sizes live in other translation units, so they are not constant
-    expressions: the table of web_asset_t is filled once, under pthread_once,
-    from a constant table that points at them.
+    The byte arrays and their sizes come from stampede_embed()
+    (cmake/Stampede.cmake): one generated source and header per bundled
+    file in the build tree's web/dist/, the size a constant expression, so
+    the table below is static const.
 */
 #include "web_assets.h"
 #include "sp_check.h"
+#include "web_app_js.h"
+#include "web_index_html.h"
+#include "web_style_css.h"
 
-#include <pthread.h>
 #include <string.h>
 
-extern const unsigned char web_index_html[];
-extern const size_t web_index_html_size;
-extern const unsigned char web_app_js[];
-extern const size_t web_app_js_size;
-extern const unsigned char web_style_css[];
-extern const size_t web_style_css_size;
-
-static const struct {
-    const char *path;
-    const unsigned char *data;
-    const size_t *size;
-    const char *content_type;
-} s_sources[] = {
-    {"/index.html", web_index_html, &web_index_html_size, "text/html; charset=utf-8"},
-    {"/app.js", web_app_js, &web_app_js_size, "text/javascript; charset=utf-8"},
-    {"/style.css", web_style_css, &web_style_css_size, "text/css; charset=utf-8"},
+static const web_asset_t s_assets[] = {
+    {"/index.html", web_index_html, WEB_INDEX_HTML_SIZE, "text/html; charset=utf-8"},
+    {"/app.js", web_app_js, WEB_APP_JS_SIZE, "text/javascript; charset=utf-8"},
+    {"/style.css", web_style_css, WEB_STYLE_CSS_SIZE, "text/css; charset=utf-8"},
 };
 
-#define S_COUNT (sizeof s_sources / sizeof s_sources[0])
-
-static web_asset_t s_assets[S_COUNT];
-static pthread_once_t s_once = PTHREAD_ONCE_INIT;
-
-static void
-s_fill(void)
-{
-    for (size_t i = 0; i < S_COUNT; i++)
-        s_assets[i] = (web_asset_t){s_sources[i].path, s_sources[i].data,
-                                    *s_sources[i].size, s_sources[i].content_type};
-}
+#define S_COUNT (sizeof s_assets / sizeof s_assets[0])
 
 size_t
 web_asset_count(void)
@@ -52,10 +30,7 @@ web_asset_count(void)
 const web_asset_t *
 web_asset_at(size_t i)
 {
-    if (i >= S_COUNT)
-        return NULL;
-    pthread_once(&s_once, s_fill);
-    return &s_assets[i];
+    return i < S_COUNT ? &s_assets[i] : NULL;
 }
 
 const web_asset_t *
@@ -64,8 +39,8 @@ web_asset_find(const char *path)
     if (!path)
         return NULL;
     for (size_t i = 0; i < S_COUNT; i++)
-        if (strcmp(s_sources[i].path, path) == 0)
-            return web_asset_at(i);
+        if (strcmp(s_assets[i].path, path) == 0)
+            return &s_assets[i];
     return NULL;
 }
 
