@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """burst_bench — stampede against the load tools from Debian, same target, same run.
 
-For every tool (stampede, hey, ab, wrk, locust) and every shape (N requests
-against reserved concurrency R), start a FRESH stampede-lambda (function
+For every tool (stampede, hey, ab, wrk, locust), every shape (N requests
+against reserved concurrency R) and every method (a GET without a body, and
+a POST of the JSON body {"burst":1} with Content-Type: application/json),
+start a FRESH stampede-lambda (function
 `demo` = the bootstrap, STAMPEDE_HOLD_MS, --access-log into a temporary
 directory), let the tool fire ONE burst of N requests at the Function URL,
 stop the emulator and read its access log: every figure about the burst is
@@ -15,7 +17,12 @@ start to exit, monotonic) and peak RSS ("Maximum resident set size" of
 /usr/bin/time -v, i.e. ru_maxrss of the tool's process as its parent reaps
 it). Each measurement is repeated (--repeat, default 3; the order of
 the tools rotates every repeat) and the median is reported, with the ratio
-peer / stampede for spread and wall time (> 1: stampede is tighter/faster).
+peer / stampede for spread and wall time (> 1: stampede is tighter/faster),
+per shape and method: a peer's POST burst against stampede's POST burst.
+stampede runs with its default --start-mode auto: at_go for the GET (every
+request started at GO), last_byte for the POST (everything but the last
+body byte written ahead, the last bytes released together); the start_mode
+of its --json summary is recorded with every run.
 
 stampede's peak RSS is the SUM of its processes: the controller and each
 agent, measured in a separate run of the same shape with the agents started
@@ -30,6 +37,7 @@ killed by its own pid (process group) when it overruns. No assertion on
 timing: this is a measurement, not a test (it is not in ctest).
 
 Usage: burst_bench.py --bin BUILD/bin [--sizes 100,1000] [--repeat 3]
+                      [--methods GET,POST]
                       [--tools stampede,hey,ab,wrk,locust] [--out FILE]
 Python 3 standard library only.
 """
@@ -52,14 +60,19 @@ import threading
 import time
 
 TOOLS = ["stampede", "hey", "ab", "wrk", "locust"]
+METHODS = ["GET", "POST"]
+# The POST burst of every tool: these exact 11 bytes, this content type
+# (the body of `stampede demo`).
+POST_BODY = '{"burst":1}'
+POST_TYPE = "application/json"
 READY_PREFIX = "stampede-lambda listening on http://"
 FUNCTION = "demo"
 HEADLINE = (100, 5)  # the demo: 100 requests against reserved concurrency 5
 DEB_PACKAGES = {"hey": "hey", "wrk": "wrk", "ab": "apache2-utils", "locust": "python3-locust"}
 
-# The locust user: one request, then it stops; the runner quits as soon as
-# N requests have completed (success or failure), so locust's wall time is
-# not padded up to --run-time.
+# The locust user: one request (a GET, or a POST of POST_BODY), then it
+# stops; the runner quits as soon as N requests have completed (success or
+# failure), so locust's wall time is not padded up to --run-time.
 LOCUSTFILE = '''\
 import os
 
@@ -69,6 +82,9 @@ from locust.exception import StopUser
 
 N = int(os.environ["STAMPEDE_BENCH_N"])
 PATH = os.environ["STAMPEDE_BENCH_PATH"]
+METHOD = os.environ["STAMPEDE_BENCH_METHOD"]
+BODY = os.environ.get("STAMPEDE_BENCH_BODY", "")
+HEADERS = {"Content-Type": os.environ.get("STAMPEDE_BENCH_TYPE", "")}
 STATE = {"done": 0, "environment": None}
 
 
@@ -89,7 +105,12 @@ class OneShot(HttpUser):
 
     @task
     def one(self):
-        self.client.get(PATH, name="burst")
+        if METHOD == "POST":
+            # data=, not json=: the same 11 bytes as every other tool's
+            # (json= would serialise {"burst": 1}, with a space).
+            self.client.post(PATH, data=BODY, headers=HEADERS, name="burst")
+        else:
+            self.client.get(PATH, name="burst")
         raise StopUser()
 '''
 
@@ -287,29 +308,66 @@ def at_target(arrivals, n):
     return stats
 
 
-def tool_argv(tool, emulator, n, args, workdir):
-    """The one-burst invocation of `tool`, and its environment."""
+WRK_POST_LUA = """\
+-- Every request of this wrk run: a POST of the bench's JSON body.
+wrk.method = "POST"
+wrk.body = '%s'
+wrk.headers["Content-Type"] = "%s"
+""" % (POST_BODY, POST_TYPE)
+
+
+def method_args(method):
+    """stampede's request options for `method` (the same for `stampede run`
+    with local agents and with agents started by hand)."""
+    if method == "POST":
+        return ["--method", "POST", "--data", POST_BODY,
+                "--header", "Content-Type: %s" % POST_TYPE, "--start-mode", "auto"]
+    return ["--start-mode", "auto"]
+
+
+def tool_argv(tool, emulator, n, method, args, workdir):
+    """The one-burst invocation of `tool` for `method` (GET, or POST of
+    POST_BODY as POST_TYPE), and its environment."""
     url = emulator.url
+    post = method == "POST"
     if tool == "stampede":
+        # --start-mode auto (the default, spelled out): at_go for the GET,
+        # last_byte for the POST.
         return [os.path.join(args.bin, "stampede"), "run", "--url", url, "-n", str(n),
                 "--local-agents", str(args.agents), "--json",
                 "--db", os.path.join(workdir, "s.db"),
-                "--keys", os.path.join(workdir, "keys")], None
+                "--keys", os.path.join(workdir, "keys")] + method_args(method), None
     if tool == "hey":
         # -c N -n N: N workers, one request each, no connection reuse.
-        return ["hey", "-n", str(n), "-c", str(n), "-disable-keepalive", url], None
+        extra = ["-m", "POST", "-d", POST_BODY, "-T", POST_TYPE] if post else []
+        return ["hey", "-n", str(n), "-c", str(n), "-disable-keepalive"] + extra + [url], None
     if tool == "ab":
-        return ["ab", "-n", str(n), "-c", str(n), url], None
+        extra = []
+        if post:
+            # -p FILE makes ab POST the file's bytes (no trailing newline).
+            body = os.path.join(workdir, "body.json")
+            with open(body, "w") as out:
+                out.write(POST_BODY)
+            extra = ["-p", body, "-T", POST_TYPE]
+        return ["ab", "-n", str(n), "-c", str(n)] + extra + [url], None
     if tool == "wrk":
         # Duration-based: every connection sends its first request at once and
         # the function holds each for longer than the 1 s window, so within
         # it a connection sends exactly one request unless it was throttled.
-        return ["wrk", "-t2", "-c%d" % n, "-d1s", "--timeout", "5s", url], None
+        extra = []
+        if post:
+            script = os.path.join(workdir, "post.lua")
+            with open(script, "w") as out:
+                out.write(WRK_POST_LUA)
+            extra = ["-s", script]
+        return ["wrk", "-t2", "-c%d" % n, "-d1s", "--timeout", "5s"] + extra + [url], None
     if tool == "locust":
         locustfile = os.path.join(workdir, "locustfile.py")
         with open(locustfile, "w") as out:
             out.write(LOCUSTFILE)
-        env = dict(os.environ, STAMPEDE_BENCH_N=str(n), STAMPEDE_BENCH_PATH=emulator.path)
+        env = dict(os.environ, STAMPEDE_BENCH_N=str(n), STAMPEDE_BENCH_PATH=emulator.path,
+                   STAMPEDE_BENCH_METHOD=method, STAMPEDE_BENCH_BODY=POST_BODY,
+                   STAMPEDE_BENCH_TYPE=POST_TYPE)
         return locust_command() + [
             "-f", locustfile, "--headless", "--only-summary", "-u", str(n), "-r", str(n),
             "--run-time", "10s", "--host", emulator.base, "--loglevel", "WARNING"], env
@@ -348,13 +406,13 @@ def tool_version(tool, bin_dir):
     return "%s %s" % (DEB_PACKAGES[tool], done.stdout.strip() or "?")
 
 
-def one_run(tool, n, reserved, args, root):
+def one_run(tool, n, reserved, method, args, root):
     """One fresh emulator, one burst of `tool`. Returns the run's figures."""
-    workdir = tempfile.mkdtemp(prefix="%s-%d-%d-" % (tool, n, reserved), dir=root)
+    workdir = tempfile.mkdtemp(prefix="%s-%d-%d-%s-" % (tool, n, reserved, method), dir=root)
     emulator = Emulator(args.bin, workdir, reserved, args.hold_ms)
-    run = {"tool": tool, "n": n, "reserved": reserved}
+    run = {"tool": tool, "n": n, "reserved": reserved, "method": method}
     try:
-        argv, env = tool_argv(tool, emulator, n, args, workdir)
+        argv, env = tool_argv(tool, emulator, n, method, args, workdir)
         child = Bounded(argv, workdir, os.path.join(workdir, "tool.out"),
                         os.path.join(workdir, "tool.err"), env,
                         time_report=os.path.join(workdir, "tool.time"))
@@ -370,10 +428,11 @@ def one_run(tool, n, reserved, args, root):
             try:
                 summary = json.loads(text.splitlines()[-1])
                 run["own"] = {k: summary.get(k) for k in (
-                    "spread_ms", "wall_ms", "ok", "throttled", "errors", "lost",
-                    "recorded")}
+                    "start_mode", "spread_ms", "wall_ms", "ok", "throttled", "errors",
+                    "lost", "recorded")}
             except (ValueError, IndexError):
                 run["own"] = None
+            run["start_mode"] = (run["own"] or {}).get("start_mode")
     finally:
         emulator.stop()
     run.update(at_target(emulator.arrivals(), n))
@@ -409,20 +468,20 @@ def children_of(pid):
     return found
 
 
-def footprint_run(n, reserved, args, root):
+def footprint_run(n, reserved, method, args, root):
     """stampede with its agents started by hand, every process under
     /usr/bin/time -v: the controller's and each agent's peak RSS."""
-    workdir = tempfile.mkdtemp(prefix="footprint-%d-%d-" % (n, reserved), dir=root)
+    workdir = tempfile.mkdtemp(prefix="footprint-%d-%d-%s-" % (n, reserved, method), dir=root)
     emulator = Emulator(args.bin, workdir, reserved, args.hold_ms)
     endpoint = "tcp://127.0.0.1:%d" % free_port()
     agents = []
-    result = {"n": n, "reserved": reserved, "agents": args.agents}
+    result = {"n": n, "reserved": reserved, "method": method, "agents": args.agents}
     try:
         controller = Bounded(
             [os.path.join(args.bin, "stampede"), "run", "--url", emulator.url, "-n", str(n),
              "--wait-agents", str(args.agents), "--listen", endpoint, "--insecure",
              "--json", "--db", os.path.join(workdir, "s.db"),
-             "--keys", os.path.join(workdir, "keys")],
+             "--keys", os.path.join(workdir, "keys")] + method_args(method),
             workdir, os.path.join(workdir, "controller.out"),
             os.path.join(workdir, "controller.err"),
             time_report=os.path.join(workdir, "controller.time"))
@@ -448,6 +507,7 @@ def footprint_run(n, reserved, args, root):
             lines = out.read().strip().splitlines()
         summary = json.loads(lines[-1]) if lines else {}
         result["spread_ms"] = summary.get("spread_ms")
+        result["start_mode"] = summary.get("start_mode")
         result["ok"], result["throttled"] = summary.get("ok"), summary.get("throttled")
         result["controller_rss_kb"] = controller.maxrss_kb
         result["agent_rss_kb"] = [agent.maxrss_kb for agent in agents]
@@ -514,20 +574,27 @@ def markdown(report):
     out.append("## stampede vs peers — one burst per run, measured at the target\n")
     out.append("Host: %s, %d CPUs. Function `demo` holds each request %d ms; fresh "
                "stampede-lambda per run; median of %d runs. spread = last - first "
-               "arrival at the emulator; offsets from the first arrival. Ratios are "
-               "peer / stampede (> 1: stampede tighter or faster).\n"
-               % (p["host"], p["cpus"], p["hold_ms"], p["repeat"]))
-    out.append("| tool | shape | arrived | ok | 429 | spread ms | spread min–max | p50 off ms "
-               "| p99 off ms | wall ms | peak RSS MiB | spread × | wall × |")
-    out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+               "arrival at the emulator (a request arrives when the emulator holds it "
+               "whole, body included); offsets from the first arrival. POST: body `%s`, "
+               "`Content-Type: %s`, the same bytes from every tool. Ratios are peer / "
+               "stampede for the same shape and method (> 1: stampede tighter or "
+               "faster). stampede's start mode (`--start-mode auto`) is in brackets.\n"
+               % (p["host"], p["cpus"], p["hold_ms"], p["repeat"], POST_BODY, POST_TYPE))
+    out.append("| tool | shape | method | arrived | ok | 429 | spread ms | spread min–max "
+               "| p50 off ms | p99 off ms | wall ms | peak RSS MiB | spread × | wall × |")
+    out.append("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for row in report["results"]:
         m = row["median"]
         rss = row.get("peak_rss_kb_reported")
         spreads = [r["spread_ms"] for r in row["runs"] if r["spread_ms"] is not None]
         spread_range = ("%s–%s" % (fmt(min(spreads), 1), fmt(max(spreads), 1))
                         if spreads else "–")
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            row["tool"], shape_name(row["n"], row["reserved"]), fmt(m["arrived"]),
+        tool = row["tool"]
+        if tool == "stampede":
+            modes = sorted({r.get("start_mode") or "?" for r in row["runs"]})
+            tool = "stampede (%s)" % "/".join(modes)
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            tool, shape_name(row["n"], row["reserved"]), row["method"], fmt(m["arrived"]),
             fmt(m["ok"]), fmt(m["throttled"]), fmt(m["spread_ms"], 2), spread_range,
             fmt(m["p50_offset_ms"], 2), fmt(m["p99_offset_ms"], 2), fmt(m["wall_ms"], 0),
             fmt(rss / 1024 if rss else None, 1),
@@ -537,7 +604,7 @@ def markdown(report):
     out.append("peak RSS: /usr/bin/time -v of the tool's process (its floor, /usr/bin/time "
                "-v /bin/true, is %s MiB); for stampede the sum of the controller and its %d "
                "agents, from a run of the same shape with the agents started by hand, each "
-               "under /usr/bin/time -v (see below)."
+               "under /usr/bin/time -v, same shape and method (see below)."
                % (fmt(p["rss_floor_kb"] / 1024 if p["rss_floor_kb"] else None, 1),
                   p["agents"]))
     out.append("wrk is duration-based (-d1s) and keeps its connections: only the first N "
@@ -547,38 +614,45 @@ def markdown(report):
     out.append("")
     out.append("### Headline check: N=%d against reserved=%d, as the target saw it\n"
                % HEADLINE)
-    out.append("| tool | ok | 429 | other | runs (ok/429) | simultaneous enough |")
-    out.append("|---|--:|--:|--:|---|---|")
+    out.append("| tool | method | ok | 429 | other | runs (ok/429) | simultaneous enough |")
+    out.append("|---|---|--:|--:|--:|---|---|")
     for row in report["headline"]:
-        out.append("| %s | %s | %s | %s | %s | %s |" % (
-            row["tool"], fmt(row["ok"]), fmt(row["throttled"]), fmt(row["other"]),
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            row["tool"], row["method"], fmt(row["ok"]), fmt(row["throttled"]), fmt(row["other"]),
             " ".join("%s/%s" % (r[0], r[1]) for r in row["runs"]),
             "yes" if row["expected"] else "NO: requests trickled in"))
     out.append("")
-    own = report.get("stampede_own")
-    if own:
+    owns = report.get("stampede_own") or []
+    if owns:
         out.append("### stampede's own figures, N=%d reserved=%d\n" % HEADLINE)
-        out.append("| figure | value |")
-        out.append("|---|--:|")
-        out.append("| wall time of `stampede run --local-agents %d` (ms; includes the "
-                   "%d ms the function holds the 5 admitted requests) | %s |"
-                   % (p["agents"], p["hold_ms"], fmt(own["wall_ms"], 0)))
-        out.append("| spread_ms, stampede's own JSON / access log | %s / %s |"
-                   % (fmt(own["own_spread_ms"], 3), fmt(own["spread_ms"], 3)))
-        out.append("| every run's own spread within 1 ms of the access log | %s |"
-                   % ("yes" if own["spread_checks"] else "NO"))
-        out.append("| peak RSS, `stampede run --local-agents` (largest process) MiB | %s |"
-                   % fmt(own["largest_rss_kb"] / 1024 if own["largest_rss_kb"] else None))
-        fp = own.get("footprint")
-        if fp:
-            out.append("| peak RSS, controller alone (`--wait-agents`) MiB | %s |"
-                       % fmt(fp["controller_rss_kb"] / 1024 if fp["controller_rss_kb"]
-                             else None))
-            out.append("| peak RSS, one agent MiB | %s |"
-                       % fmt(fp["agent_rss_kb"] / 1024 if fp["agent_rss_kb"] else None))
-            out.append("| peak RSS, controller + %d agents MiB | %s |"
-                       % (p["agents"], fmt(fp["sum_rss_kb"] / 1024 if fp["sum_rss_kb"]
-                                           else None)))
+        out.append("| figure | " + " | ".join(own["method"] for own in owns) + " |")
+        out.append("|---|" + "--:|" * len(owns))
+
+        def line(label, values):
+            out.append("| %s | %s |" % (label, " | ".join(values)))
+
+        def mib(kb):
+            return fmt(kb / 1024 if kb else None)
+
+        fps = [own.get("footprint") or {} for own in owns]
+        line("start mode (`--start-mode auto`, from its JSON)",
+             ["/".join(own["start_modes"]) or "–" for own in owns])
+        line("wall time of `stampede run --local-agents %d` (ms; includes the %d ms the "
+             "function holds the 5 admitted requests)" % (p["agents"], p["hold_ms"]),
+             [fmt(own["wall_ms"], 0) for own in owns])
+        line("spread_ms, stampede's own JSON / access log",
+             ["%s / %s" % (fmt(own["own_spread_ms"], 3), fmt(own["spread_ms"], 3))
+              for own in owns])
+        line("every run's own spread within 1 ms of the access log",
+             ["yes" if own["spread_checks"] else "NO" for own in owns])
+        line("peak RSS, `stampede run --local-agents` (largest process) MiB",
+             [mib(own["largest_rss_kb"]) for own in owns])
+        if any(fps):
+            line("peak RSS, controller alone (`--wait-agents`) MiB",
+                 [mib(fp.get("controller_rss_kb")) for fp in fps])
+            line("peak RSS, one agent MiB", [mib(fp.get("agent_rss_kb")) for fp in fps])
+            line("peak RSS, controller + %d agents MiB" % p["agents"],
+                 [mib(fp.get("sum_rss_kb")) for fp in fps])
         out.append("")
     if report.get("missing"):
         out.append("Not measured (not installed): %s. Install with: apt-get install -y %s\n"
@@ -593,6 +667,9 @@ def main():
     parser.add_argument("--sizes", default="100,1000",
                         help="burst sizes N, each against reserved=N (default 100,1000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (3)")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help="GET (no body) and/or POST (body %s as %s); every shape runs "
+                             "with each (default GET,POST)" % (POST_BODY, POST_TYPE))
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--agents", type=int, default=2, help="stampede local agents (2)")
     parser.add_argument("--hold-ms", type=int, default=1000, help="STAMPEDE_HOLD_MS (1000)")
@@ -606,6 +683,12 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if any(n < 1 or n > 1000 for n in sizes) or not 1 <= args.repeat <= 20:
         parser.error("sizes must be 1..1000 (the emulator's reserved cap), repeat 1..20")
+    methods = []
+    for m in args.methods.split(","):
+        if m and m.upper() not in methods:
+            methods.append(m.upper())
+    if not methods or set(methods) - set(METHODS):
+        parser.error("methods: a list of %s" % ", ".join(METHODS))
     tools = [t for t in args.tools.split(",") if t]
     unknown = set(tools) - set(TOOLS)
     if unknown:
@@ -627,76 +710,90 @@ def main():
         shapes.append(HEADLINE)
     root = tempfile.mkdtemp(prefix="stampede-bench-")
     started = time.monotonic()
-    runs = {(t, n, r): [] for t in tools for n, r in shapes}
-    footprints = {(n, r): [] for n, r in shapes} if "stampede" in tools else {}
+    cases = [(n, r, m) for n, r in shapes for m in methods]
+    runs = {(t,) + case: [] for t in tools for case in cases}
+    footprints = {case: [] for case in cases} if "stampede" in tools else {}
     try:
         for repeat in range(args.repeat):
             order = tools[repeat % len(tools):] + tools[:repeat % len(tools)]
-            for n, reserved in shapes:
+            for n, reserved, method in cases:
+                label = "%s %s" % (shape_name(n, reserved), method)
                 for tool in order:
-                    run = one_run(tool, n, reserved, args, root)
-                    runs[(tool, n, reserved)].append(run)
+                    run = one_run(tool, n, reserved, method, args, root)
+                    runs[(tool, n, reserved, method)].append(run)
                     extra = ""
                     if tool == "stampede" and run.get("own"):
-                        extra = " own spread_ms=%s (%s)" % (
-                            fmt(run["own"]["spread_ms"], 3),
+                        extra = " start_mode=%s own spread_ms=%s (%s)" % (
+                            run.get("start_mode"), fmt(run["own"]["spread_ms"], 3),
                             "matches" if run.get("own_spread_matches") else "MISMATCH")
-                    log("[%d/%d] %-8s %-22s arrived=%s/%s ok=%s 429=%s undelivered=%s "
+                    log("[%d/%d] %-8s %-27s arrived=%s/%s ok=%s 429=%s undelivered=%s "
                         "spread_ms=%s wall_ms=%s rss_kb=%s exit=%s%s%s" % (
-                            repeat + 1, args.repeat, tool, shape_name(n, reserved),
+                            repeat + 1, args.repeat, tool, label,
                             run["arrived"], run["arrived_total"], run["ok"],
                             run["throttled"], run["undelivered"],
                             fmt(run["spread_ms"], 3), fmt(run["wall_ms"], 0),
                             run["peak_rss_kb"], run["exit_code"],
                             " TIMED OUT" if run["timed_out"] else "", extra))
                 if footprints:
-                    fp = footprint_run(n, reserved, args, root)
-                    footprints[(n, reserved)].append(fp)
-                    log("[%d/%d] footprint %-22s controller_kb=%s agents_kb=%s sum_kb=%s"
-                        % (repeat + 1, args.repeat, shape_name(n, reserved),
-                           fp.get("controller_rss_kb"), fp.get("agent_rss_kb"),
-                           fp.get("sum_rss_kb")))
+                    fp = footprint_run(n, reserved, method, args, root)
+                    footprints[(n, reserved, method)].append(fp)
+                    log("[%d/%d] footprint %-27s controller_kb=%s agents_kb=%s sum_kb=%s "
+                        "start_mode=%s" % (
+                            repeat + 1, args.repeat, label, fp.get("controller_rss_kb"),
+                            fp.get("agent_rss_kb"), fp.get("sum_rss_kb"),
+                            fp.get("start_mode")))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
 
+    # Ratios per (shape, method): a peer's POST burst against stampede's.
     results = []
-    for n, reserved in shapes:
-        base = summarise(runs[("stampede", n, reserved)]) if "stampede" in tools else None
-        fp = footprints.get((n, reserved), [])
+    for case in cases:
+        n, reserved, method = case
+        base = summarise(runs[("stampede",) + case]) if "stampede" in tools else None
+        fp = footprints.get(case, [])
         for tool in tools:
-            m = summarise(runs[(tool, n, reserved)])
-            row = {"tool": tool, "n": n, "reserved": reserved, "median": m,
-                   "runs": runs[(tool, n, reserved)],
+            m = summarise(runs[(tool,) + case])
+            row = {"tool": tool, "n": n, "reserved": reserved, "method": method,
+                   "median": m, "runs": runs[(tool,) + case],
                    "ratio": {"spread": ratio(m["spread_ms"], base and base["spread_ms"]),
                              "wall": ratio(m["wall_ms"], base and base["wall_ms"])},
+                   "ratio_against": "stampede, %s %s" % (shape_name(n, reserved), method),
                    "peak_rss_kb_reported": m["peak_rss_kb"],
                    "peak_rss_measure": "/usr/bin/time -v of the tool's process"}
+            if tool == "stampede":
+                row["start_modes"] = sorted({r.get("start_mode") or "?"
+                                             for r in row["runs"]})
             if tool == "stampede" and fp:
                 row["footprint_runs"] = fp
                 row["peak_rss_kb_reported"] = median([f.get("sum_rss_kb") for f in fp])
                 row["peak_rss_measure"] = (
                     "sum of controller + %d agents, each /usr/bin/time -v, in a run of "
-                    "the same shape with --wait-agents" % args.agents)
+                    "the same shape and method with --wait-agents" % args.agents)
             results.append(row)
 
     headline = []
-    for tool in tools:
-        hrs = runs.get((tool,) + HEADLINE, [])
-        if not hrs:
-            continue
-        m = summarise(hrs)
-        headline.append({
-            "tool": tool, "ok": m["ok"], "throttled": m["throttled"], "other": m["other"],
-            "runs": [(r["ok"], r["throttled"]) for r in hrs],
-            "expected": all(r["ok"] == HEADLINE[1] and
-                            r["throttled"] == HEADLINE[0] - HEADLINE[1] for r in hrs)})
+    for method in methods:
+        for tool in tools:
+            hrs = runs.get((tool,) + HEADLINE + (method,), [])
+            if not hrs:
+                continue
+            m = summarise(hrs)
+            headline.append({
+                "tool": tool, "method": method, "ok": m["ok"], "throttled": m["throttled"],
+                "other": m["other"], "runs": [(r["ok"], r["throttled"]) for r in hrs],
+                "expected": all(r["ok"] == HEADLINE[1] and
+                                r["throttled"] == HEADLINE[0] - HEADLINE[1] for r in hrs)})
 
-    own = None
-    stampede_runs = runs.get(("stampede",) + HEADLINE, [])
-    if stampede_runs:
-        fp = footprints.get(HEADLINE, [])
-        own = {
+    own = []
+    for method in methods:
+        stampede_runs = runs.get(("stampede",) + HEADLINE + (method,), [])
+        if not stampede_runs:
+            continue
+        fp = footprints.get(HEADLINE + (method,), [])
+        own.append({
+            "method": method,
+            "start_modes": sorted({r.get("start_mode") or "?" for r in stampede_runs}),
             "wall_ms": median([r["wall_ms"] for r in stampede_runs]),
             "spread_ms": median([r["spread_ms"] for r in stampede_runs]),
             "own_spread_ms": median([(r.get("own") or {}).get("spread_ms")
@@ -708,11 +805,13 @@ def main():
                 "agent_rss_kb": median([a for f in fp for a in f.get("agent_rss_kb", [])]),
                 "sum_rss_kb": median([f.get("sum_rss_kb") for f in fp]),
             } if fp else None,
-        }
+        })
 
     report = {
         "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "params": {"sizes": sizes, "repeat": args.repeat, "agents": args.agents,
+        "params": {"sizes": sizes, "methods": methods, "repeat": args.repeat,
+                   "agents": args.agents,
+                   "post": {"body": POST_BODY, "content_type": POST_TYPE},
                    "rss_floor_kb": rss_floor_kb(root_parent=tempfile.gettempdir()),
                    "hold_ms": args.hold_ms, "timeout_s": args.timeout,
                    "host": platform.platform(), "cpus": os.cpu_count(),
