@@ -183,7 +183,8 @@ s_start_keys(ctl_app_t *self)
 }
 
 static int
-s_start_server(ctl_app_t *self, const char *default_url, uint32_t default_requests)
+s_start_server(ctl_app_t *self, const char *default_url, uint32_t default_requests,
+               const json_t *run_defaults)
 {
     char err[512];
     ctl_server_config_t config = {
@@ -193,6 +194,7 @@ s_start_server(ctl_app_t *self, const char *default_url, uint32_t default_reques
         .agents_dir = self->keys ? ctl_keys_agents_dir(self->keys) : NULL,
         .default_url = default_url,
         .default_requests = default_requests,
+        .run_defaults = run_defaults,
     };
     self->server = ctl_server_new(&config, err, sizeof err);
     if (!self->server) {
@@ -491,7 +493,7 @@ s_run_command(const ctl_config_t *config, const char *url)
 static int
 s_serve(ctl_app_t *self)
 {
-    if (s_start_keys(self) || s_start_server(self, self->config->target, 100) ||
+    if (s_start_keys(self) || s_start_server(self, self->config->target, 100, NULL) ||
         s_start_http(self))
         return 1;
     char http[S_URL];
@@ -512,7 +514,7 @@ static int
 s_run(ctl_app_t *self)
 {
     const ctl_config_t *config = self->config;
-    if (s_start_keys(self) || s_start_server(self, config->url, config->requests))
+    if (s_start_keys(self) || s_start_server(self, config->url, config->requests, NULL))
         return 1;
     if (config->local_agents) {
         char host[300];
@@ -541,8 +543,18 @@ static int
 s_demo(ctl_app_t *self)
 {
     const ctl_config_t *config = self->config;
-    if (s_start_lambda(self) || s_start_keys(self) ||
-        s_start_server(self, self->target_url, config->requests) || s_start_http(self))
+    //  The demo's request, also what a burst started from its dashboard fires.
+    json_t *request =
+        json_pack("{s:s, s:s, s:[s], s:s}", "method", "POST", "body", S_DEMO_BODY,
+                  "headers", "Content-Type: application/json", "start_mode",
+                  ctl_config_start_mode_name(config->start_mode));
+    if (!request)
+        return 1;
+    int started = s_start_lambda(self) || s_start_keys(self) ||
+                  s_start_server(self, self->target_url, config->requests, request) ||
+                  s_start_http(self);
+    json_decref(request);
+    if (started != 0)
         return 1;
     fprintf(self->out,
             "stampede demo: function %s (reserved concurrency %u), "
@@ -553,11 +565,7 @@ s_demo(ctl_app_t *self)
     if (s_start_agents(self, config->local_agents, config->requests, NULL) ||
         s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
         return 1;
-    json_t *command = json_pack(
-        "{s:s, s:s, s:I, s:s, s:s, s:[s], s:s, s:s}", "action", "run", "url",
-        self->target_url, "requests", (json_int_t)config->requests, "method", "POST",
-        "body", S_DEMO_BODY, "headers", "Content-Type: application/json", "label", "demo",
-        "start_mode", ctl_config_start_mode_name(config->start_mode));
+    json_t *command = json_pack("{s:s, s:s}", "action", "run", "label", "demo");
     int rc = s_run_once(self, command, false);
     if (self->dashboard_url[0])
         fprintf(self->out, "dashboard: %s\n", self->dashboard_url);

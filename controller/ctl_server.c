@@ -44,6 +44,7 @@ typedef struct {
     char *agents_dir;
     char *default_url;
     uint32_t default_requests;
+    json_t *run_defaults; //  fields a "run" command may omit; never NULL
     int heartbeat_ms;
     int expire_ms;
     ctl_run_timing_t timing;
@@ -364,7 +365,7 @@ s_member_string(json_t *request, const char *key, size_t max, const char **out,
 }
 
 static json_t *
-s_command_run(s_core_t *self, json_t *request)
+s_command_run_spec(s_core_t *self, json_t *request)
 {
     if (self->run)
         return s_error(409, "a run is already in progress");
@@ -424,6 +425,21 @@ s_command_run(s_core_t *self, json_t *request)
     int64_t run_id = ctl_run_id(self->run);
     s_settle(self); //  a run whose Prepare could not be sent has failed already
     return json_pack("{s:I}", "run_id", (json_int_t)run_id);
+}
+
+//  Starts a run from a "run" command, the server's run defaults filling
+//  the fields the command leaves out.
+static json_t *
+s_command_run(s_core_t *self, json_t *request)
+{
+    json_t *merged = json_deep_copy(self->run_defaults);
+    if (!merged || json_object_update(merged, request)) {
+        json_decref(merged);
+        return s_error(500, "out of memory");
+    }
+    json_t *reply = s_command_run_spec(self, merged);
+    json_decref(merged);
+    return reply;
 }
 
 static json_t *
@@ -540,6 +556,7 @@ s_core_destroy(s_core_t **self_p)
     free(self->db_path);
     free(self->agents_dir);
     free(self->default_url);
+    json_decref(self->run_defaults);
     free(self);
     *self_p = NULL;
 }
@@ -672,6 +689,8 @@ ctl_server_new(const ctl_server_config_t *config, char *err, size_t err_size)
     core->agents_dir = s_strdup_or_null(config->agents_dir);
     core->default_url = s_strdup_or_null(config->default_url);
     core->default_requests = config->default_requests ? config->default_requests : 100;
+    core->run_defaults =
+        config->run_defaults ? json_deep_copy(config->run_defaults) : json_object();
     core->heartbeat_ms = config->heartbeat_ms > 0 ? config->heartbeat_ms : 1000;
     core->expire_ms = config->expire_ms > 0 ? config->expire_ms : 5000;
     if (config->timing)
@@ -964,10 +983,14 @@ s_test_plain(const char *db_path)
     ctl_run_timing_t timing;
     ctl_run_timing_defaults(&timing);
     timing.min_lead_ns = 10 * SP_NS_PER_MS;
+    //  Run defaults fill what a command leaves out, and only that.
+    json_t *run_defaults =
+        json_pack("{s:i, s:[s]}", "timeout_ms", 20000, "headers", "X-Default: 1");
     ctl_server_config_t config = {.listen = "tcp://127.0.0.1:*",
                                   .db_path = db_path,
                                   .default_url = "http://127.0.0.1:9/url/demo/",
                                   .default_requests = 6,
+                                  .run_defaults = run_defaults,
                                   .heartbeat_ms = 50,
                                   .expire_ms = 400,
                                   .timing = &timing};
@@ -978,6 +1001,7 @@ s_test_plain(const char *db_path)
     config.listen = "tcp://127.0.0.1:*";
     ctl_server_t *server = ctl_server_new(&config, err, sizeof err);
     CHECK_NOT_NULL(server);
+    json_decref(run_defaults); //  the server keeps its own copy
     CHECK_TRUE(strncmp(ctl_server_endpoint(server), "tcp://127.0.0.1:", 16) == 0);
     CHECK_TRUE(strcmp(ctl_server_endpoint(server), "tcp://127.0.0.1:*") != 0);
     CHECK_TRUE(
@@ -1048,7 +1072,9 @@ s_test_plain(const char *db_path)
     CHECK_INT(prepare2->prepare->count, 3);
     CHECK_STR(prepare1->prepare->target->url, "http://127.0.0.1:9/url/demo/");
     CHECK_STR(prepare1->prepare->target->method, "GET");
-    CHECK_INT(prepare1->prepare->target->timeout_ms, 30000);
+    CHECK_INT(prepare1->prepare->target->timeout_ms, 20000);
+    CHECK_INT(prepare1->prepare->target->n_headers, 1);
+    CHECK_STR(prepare1->prepare->target->headers[0]->name, "X-Default");
     s_fake_ready(&one, prepare1->prepare);
     s_fake_ready(&two, prepare2->prepare);
     proto_envelope_destroy(&prepare1);
@@ -1124,6 +1150,7 @@ s_test_plain(const char *db_path)
     prepare1 = s_fake_expect(&one, "prepare");
     prepare2 = s_fake_expect(&two, "prepare");
     CHECK_STR(prepare1->prepare->target->method, "POST");
+    CHECK_INT(prepare1->prepare->target->n_headers, 1);
     CHECK_STR(prepare1->prepare->target->headers[0]->name, "X-Run");
     CHECK_INT(prepare1->prepare->target->body.len, 2);
     //  No start_mode is auto: a body makes it last_byte.

@@ -60,6 +60,9 @@ typedef struct {
     const char *agents_dir;         //  admitted agent certificates (with cert)
     const char *default_url;        //  target of a "run" without url; may be NULL
     uint32_t default_requests;      //  requests of a "run" without them; 0 = 100
+    const json_t *run_defaults;     //  further fields of a "run" command (method,
+                                    //  body, headers, start_mode, label) used when
+                                    //  a command omits them; NULL for none. Copied.
     int heartbeat_ms;               //  probe and expiry period; 0 = 1000
     int expire_ms;                  //  silence before an agent expires; 0 = 5000
     const ctl_run_timing_t *timing; //  NULL = ctl_run_timing_defaults
