@@ -401,7 +401,7 @@ s_wait_interrupt(ctl_app_t *self)
 //  Starts one run with command (consumed), waits for its end and reports
 //  it. Returns the exit status.
 static int
-s_run_once(ctl_app_t *self, json_t *command, bool json_output)
+s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_t *expect)
 {
     uint32_t timeout_ms =
         (uint32_t)json_integer_value(json_object_get(command, "timeout_ms"));
@@ -456,16 +456,25 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output)
         return 1;
     }
     store_destroy(&store);
+    bool completed = strcmp(summary.status, "completed") == 0;
+    int missed = 0;
     if (json_output) {
         json_t *json = ctl_report_json(&summary, self->config->db, error);
+        if (json && expect && completed)
+            missed = ctl_report_expect(&summary, expect, json, self->err);
         char *text = json ? json_dumps(json, CTL_REPORT_JSON_FLAGS) : NULL;
         fprintf(self->out, "%s\n", text ? text : "{}");
         free(text);
         json_decref(json);
-    } else
+    } else {
         ctl_report_text(&summary, self->config->db, error, self->out);
+        if (expect && completed)
+            missed = ctl_report_expect(&summary, expect, NULL, self->err);
+    }
     fflush(self->out);
-    return strcmp(summary.status, "completed") == 0 ? 0 : 1;
+    if (!completed)
+        return 1;
+    return missed ? CTL_APP_EXIT_EXPECTATION : 0;
 }
 
 //  The run command of the `run` subcommand's options (caller owns).
@@ -530,7 +539,8 @@ s_run(ctl_app_t *self)
         if (s_wait_agents(self, config->wait_agents, CTL_APP_WAIT_REMOTE_MS))
             return 1;
     }
-    return s_run_once(self, s_run_command(config, config->url), config->json);
+    return s_run_once(self, s_run_command(config, config->url), config->json,
+                      &config->expect);
 }
 
 //  The demo's request: a POST with a small JSON body, so the default start
@@ -566,7 +576,7 @@ s_demo(ctl_app_t *self)
         s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
         return 1;
     json_t *command = json_pack("{s:s, s:s}", "action", "run", "label", "demo");
-    int rc = s_run_once(self, command, false);
+    int rc = s_run_once(self, command, false, NULL);
     if (self->dashboard_url[0])
         fprintf(self->out, "dashboard: %s\n", self->dashboard_url);
     if (!config->exit_after) {

@@ -42,8 +42,12 @@ ctl_app_t *ctl_app_new(const ctl_config_t *config, FILE *out, FILE *err);
 //  the children, removes local agents' keys; safe on NULL and twice.
 void ctl_app_destroy(ctl_app_t **self_p);
 
+//  Exit status of a run that completed but missed an --expect-* count.
+#define CTL_APP_EXIT_EXPECTATION 3
+
 //  Carries out config->command. Returns the process exit status: 0 done
-//  (a run completed, whatever its throttles), 1 failed.
+//  (a run completed, whatever its throttles), 1 failed,
+//  CTL_APP_EXIT_EXPECTATION a run that completed but missed an expectation.
 int ctl_app_run(ctl_app_t *self);
 
 //  From the emulator's ready line "stampede-lambda listening on URL",

@@ -41,6 +41,10 @@ enum {
     S_OPT_EXIT,
     S_OPT_FORMAT,
     S_OPT_START_MODE,
+    S_OPT_EXPECT_OK,
+    S_OPT_EXPECT_THROTTLED,
+    S_OPT_EXPECT_ERRORS,
+    S_OPT_EXPECT_LOST,
     S_OPT_VERSION,
 };
 
@@ -70,6 +74,10 @@ static const struct option s_run_options[] = {
     {"start-mode", required_argument, NULL, S_OPT_START_MODE},
     {"db", required_argument, NULL, S_OPT_DB},
     {"json", no_argument, NULL, S_OPT_JSON},
+    {"expect-ok", required_argument, NULL, S_OPT_EXPECT_OK},
+    {"expect-throttled", required_argument, NULL, S_OPT_EXPECT_THROTTLED},
+    {"expect-errors", required_argument, NULL, S_OPT_EXPECT_ERRORS},
+    {"expect-lost", required_argument, NULL, S_OPT_EXPECT_LOST},
     {"keys", required_argument, NULL, S_OPT_KEYS},
     {"insecure", no_argument, NULL, S_OPT_INSECURE},
     {"help", no_argument, NULL, S_OPT_HELP},
@@ -132,7 +140,8 @@ static const char s_usage_serve[] =
 static const char s_usage_run[] =
     "Usage: stampede run --url URL -n N [OPTIONS]\n"
     "Run one burst of N simultaneous requests and print its summary.\n"
-    "Exit status: 0 the run completed, 1 it failed, 2 bad usage.\n"
+    "Exit status: 0 the run completed (and met every --expect-*), 1 it failed,\n"
+    "2 bad usage, 3 it completed but missed an expectation.\n"
     "\n"
     "  --url URL            target (http:// or https://)\n"
     "  -n, --requests N     requests in the burst (1-1000000)\n"
@@ -150,6 +159,9 @@ static const char s_usage_run[] =
     "                       --data); auto (default): last-byte with a body\n"
     "  --db PATH            results database (results/stampede.db)\n"
     "  --json               print one JSON object instead of the text summary\n"
+    "  --expect-ok N        exit 3 unless exactly N requests succeeded; the same\n"
+    "  --expect-throttled N   for throttled, --expect-errors N for errors and\n"
+    "  --expect-lost N        --expect-lost N for lost requests (0-1000000)\n"
     "  --keys DIR           CURVE keys (results/keys)\n"
     "  --insecure           plain TCP without CURVE; loopback --listen only\n"
     "  -h, --help           this text\n"
@@ -465,6 +477,7 @@ ctl_config_defaults(ctl_config_t *self)
     self->lambda_listen = "127.0.0.1:9000";
     self->reserved = 5;
     self->format = "csv";
+    self->expect = (ctl_expect_t){-1, -1, -1, -1};
 }
 
 //  Applies one option; returns 0 or CTL_CONFIG_USAGE.
@@ -571,6 +584,21 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
     case S_OPT_JSON:
         self->json = true;
         break;
+    case S_OPT_EXPECT_OK:
+    case S_OPT_EXPECT_THROTTLED:
+    case S_OPT_EXPECT_ERRORS:
+    case S_OPT_EXPECT_LOST: {
+        static const char *const names[] = {"ok", "throttled", "errors", "lost"};
+        int64_t *slots[] = {&self->expect.ok, &self->expect.throttled,
+                            &self->expect.errors, &self->expect.lost};
+        size_t which = (size_t)(opt - S_OPT_EXPECT_OK);
+        uint32_t count;
+        if (s_parse_u32(arg, 0, CTL_MAX_REQUESTS, &count))
+            return s_usage(err, cmd, "--expect-%s must be a number from 0 to %d",
+                           names[which], CTL_MAX_REQUESTS);
+        *slots[which] = count;
+        break;
+    }
     case S_OPT_START_MODE:
         if (ctl_config_start_mode_parse(arg, &self->start_mode))
             return s_usage(err, cmd, "--start-mode must be at-go, last-byte or auto");
@@ -906,6 +934,21 @@ ctl_config_test(bool verbose)
     CHECK_STR(config.headers[1], "X-A:1");
     CHECK_INT(config.timeout_ms, 500);
     CHECK_TRUE(config.json);
+    CHECK_INT(config.expect.ok, -1);
+    CHECK_INT(config.expect.lost, -1);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://127.0.0.1:9/", "-n",
+                    "100", "--expect-ok", "5", "--expect-throttled", "95",
+                    "--expect-errors", "0", "--expect-lost", "0", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.expect.ok, 5);
+    CHECK_INT(config.expect.throttled, 95);
+    CHECK_INT(config.expect.errors, 0);
+    CHECK_INT(config.expect.lost, 0);
+    S_EXPECT_USAGE("--expect-throttled must be a number from 0 to 1000000", "run",
+                   "--url", "http://h/", "-n", "1", "--expect-throttled", "-1");
+    S_EXPECT_USAGE("--expect-ok must be", "run", "--url", "http://h/", "-n", "1",
+                   "--expect-ok", "five");
+    S_EXPECT_USAGE("unknown option '--expect-ok'", "demo", "--expect-ok", "5");
     CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://127.0.0.1:9/", "-n",
                     "3", "--local-agents", "2", "--insecure", "--listen",
                     "tcp://127.0.0.1:7000", NULL),

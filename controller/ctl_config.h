@@ -50,6 +50,14 @@ typedef enum {
 #define CTL_MAX_TOKEN 256
 #define CTL_MAX_PATH 4096
 
+//  Counts a run must end with (`run --expect-*`); -1 where none is set.
+typedef struct {
+    int64_t ok;
+    int64_t throttled;
+    int64_t errors;
+    int64_t lost;
+} ctl_expect_t;
+
 typedef struct {
     ctl_command_t command;
     //  Shared by several subcommands.
@@ -72,6 +80,7 @@ typedef struct {
     size_t n_headers;
     uint32_t timeout_ms;         //  per request
     bool json;                   //  one JSON object, not the text summary
+    ctl_expect_t expect;         //  run: --expect-* counts
     ctl_start_mode_t start_mode; //  run, demo: --start-mode
     //  demo
     const char *lambda_listen; //  HOST:PORT for stampede-lambda

@@ -33,6 +33,40 @@ ctl_report_json(const store_summary_t *s, const char *db_path, const char *error
     return object;
 }
 
+int
+ctl_report_expect(const store_summary_t *s, const ctl_expect_t *expect, json_t *json,
+                  FILE *err)
+{
+    assert(s && expect && err);
+    const struct {
+        const char *name;
+        int64_t expected;
+        uint32_t actual;
+    } checks[] = {{"ok", expect->ok, s->ok},
+                  {"throttled", expect->throttled, s->throttled},
+                  {"errors", expect->errors, s->errors},
+                  {"lost", expect->lost, s->lost}};
+    json_t *expected = json ? json_object() : NULL;
+    int missed = 0;
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        if (checks[i].expected < 0)
+            continue;
+        if (expected)
+            json_object_set_new(expected, checks[i].name,
+                                json_integer(checks[i].expected));
+        if (checks[i].expected != (int64_t)checks[i].actual) {
+            fprintf(err, "stampede run: expected %" PRId64 " %s, got %u\n",
+                    checks[i].expected, checks[i].name, checks[i].actual);
+            missed++;
+        }
+    }
+    if (json) {
+        json_object_set_new(json, "expectations", expected);
+        json_object_set_new(json, "expectations_met", json_boolean(missed == 0));
+    }
+    return missed;
+}
+
 void
 ctl_report_text(const store_summary_t *s, const char *db_path, const char *error,
                 FILE *out)
@@ -106,6 +140,28 @@ ctl_report_test(bool verbose)
               "time 2100.0 ms\n"
               "  results: r.db (stampede export 7 --db r.db)\n");
     free(buf);
+
+    //  Expectations: met, missed (each named), or none set.
+    ctl_expect_t expect = {.ok = 5, .throttled = 95, .errors = -1, .lost = 0};
+    json = ctl_report_json(&s, "r.db", NULL);
+    buf = NULL;
+    out = open_memstream(&buf, &size);
+    CHECK_INT(ctl_report_expect(&s, &expect, json, out), 0);
+    expect.ok = 4;
+    expect.lost = 1;
+    CHECK_INT(ctl_report_expect(&s, &expect, NULL, out), 2);
+    fclose(out);
+    CHECK_STR(buf, "stampede run: expected 4 ok, got 5\n"
+                   "stampede run: expected 1 lost, got 0\n");
+    free(buf);
+    text = json_dumps(json_object_get(json, "expectations"), JSON_COMPACT);
+    CHECK_STR(text, "{\"ok\":5,\"throttled\":95,\"lost\":0}");
+    free(text);
+    CHECK_TRUE(json_is_true(json_object_get(json, "expectations_met")));
+    expect = (ctl_expect_t){-1, -1, -1, -1};
+    CHECK_INT(ctl_report_expect(&s, &expect, json, stderr), 0);
+    CHECK_INT(json_object_size(json_object_get(json, "expectations")), 0);
+    json_decref(json);
 
     //  A failed run shows its reason, in both forms.
     snprintf(s.status, sizeof s.status, "failed");

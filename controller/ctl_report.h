@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "ctl_config.h"
 #include "store.h"
 
 //  json_dumps flags for printing it: compact, and 12 significant digits so
@@ -28,6 +29,13 @@ json_t *ctl_report_json(const store_summary_t *summary, const char *db_path,
 //  Writes the summary as a few lines of text to out.
 void ctl_report_text(const store_summary_t *summary, const char *db_path,
                      const char *error, FILE *out);
+
+//  Checks the summary against the expected counts (-1: none). Writes one
+//  line per missed expectation to err ("expected 5 ok, got 4"); when json
+//  is not NULL adds "expectations" (an object of the expected counts) and
+//  "expectations_met" to it. Returns the number of missed expectations.
+int ctl_report_expect(const store_summary_t *summary, const ctl_expect_t *expect,
+                      json_t *json, FILE *err);
 
 void ctl_report_test(bool verbose);
 

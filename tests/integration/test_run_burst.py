@@ -116,10 +116,15 @@ class RunBurstTest(SystemTest):
     def test_20_requests_reserved_3_on_3_agents(self):
         base = self.start_lambda(reserved=3)
         db = self.path("other.db")
-        summary = self.run_json(base + "/url/demo/", 20, 3, db)
+        summary = self.run_json(base + "/url/demo/", 20, 3, db,
+                                ["--expect-ok", "3", "--expect-throttled", "17",
+                                 "--expect-errors", "0", "--expect-lost", "0"])
         self.assertEqual((summary["ok"], summary["throttled"], summary["errors"],
                           summary["lost"], summary["environments"],
                           summary["cold_starts"]), (3, 17, 0, 0, 3, 3))
+        self.assertEqual(summary["expectations"],
+                         {"ok": 3, "throttled": 17, "errors": 0, "lost": 0})
+        self.assertIs(summary["expectations_met"], True)
         self.check_rows(db, summary["run_id"], 20, [(0, 7), (7, 7), (14, 6)])
 
     def test_insecure_text_summary(self):
@@ -130,6 +135,22 @@ class RunBurstTest(SystemTest):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("4 requested, 2 ok, 2 throttled, 0 errors, 0 lost",
                       result.stdout)
+
+    def test_missed_expectation_exits_3(self):
+        # A completed run that misses an --expect-* count still prints its
+        # summary, names each miss on stderr and exits 3 (CI's signal).
+        base = self.start_lambda(reserved=2)
+        db = self.path("expect.db")
+        result = self.run_cli(["run", "--url", base + "/url/demo/", "-n", "4",
+                               "--local-agents", "2", "--insecure", "--db", db,
+                               "--expect-ok", "3", "--expect-throttled", "2",
+                               "--expect-lost", "1"])
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("4 requested, 2 ok, 2 throttled, 0 errors, 0 lost",
+                      result.stdout)
+        self.assertIn("stampede run: expected 3 ok, got 2\n", result.stderr)
+        self.assertIn("stampede run: expected 1 lost, got 0\n", result.stderr)
+        self.assertNotIn("throttled, got", result.stderr)
 
     def test_demo_exit(self):
         db = self.path("demo.db")
