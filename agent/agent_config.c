@@ -68,10 +68,7 @@ static int
 s_set_id(agent_config_t *self, const char *value, char *err, size_t err_size)
 {
     size_t len = strlen(value);
-    bool valid = len >= 1 && len <= PROTO_MAX_ID;
-    for (size_t i = 0; valid && i < len; i++)
-        valid = s_id_char((unsigned char)value[i]);
-    if (!valid) {
+    if (!proto_is_agent_id(value)) {
         sp_err_set(err, err_size, "--id must be 1-%d characters of [A-Za-z0-9._-]",
                    PROTO_MAX_ID);
         return -1;

@@ -239,31 +239,6 @@ s_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
     return 0;
 }
 
-static bool
-s_printable(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
-static bool
-s_token(const char *s, size_t n, size_t max)
-{
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c)))
-            return false;
-    }
-    return true;
-}
-
 int
 ctl_config_split_hostport(const char *hostport, char *host, size_t host_size, int *port)
 {
@@ -352,7 +327,7 @@ static int
 s_check_endpoint(const char *endpoint)
 {
     size_t n = strlen(endpoint);
-    if (n > S_MAX_ENDPOINT || !s_printable(endpoint, S_MAX_ENDPOINT))
+    if (n > S_MAX_ENDPOINT || !proto_is_printable(endpoint, S_MAX_ENDPOINT))
         return -1;
     if (strncmp(endpoint, "tcp://", 6) == 0 && n > 6 && strchr(endpoint + 6, ':'))
         return 0;
@@ -398,7 +373,8 @@ ctl_config_split_header(const char *header, char *name, size_t name_size,
         return -1;
     }
     size_t name_len = (size_t)(colon - header);
-    if (!s_token(header, name_len, PROTO_MAX_HEADER_NAME) || name_len >= name_size) {
+    if (!proto_is_token(header, name_len, PROTO_MAX_HEADER_NAME) ||
+        name_len >= name_size) {
         snprintf(err, err_size, "header name must be a token of 1-%d characters",
                  PROTO_MAX_HEADER_NAME);
         return -1;
@@ -406,7 +382,7 @@ ctl_config_split_header(const char *header, char *name, size_t name_size,
     const char *v = colon + 1;
     while (*v == ' ' || *v == '\t')
         v++;
-    if (!s_printable(v, PROTO_MAX_HEADER_VALUE)) {
+    if (!proto_is_printable(v, PROTO_MAX_HEADER_VALUE)) {
         snprintf(err, err_size, "header value longer than %d or holds control characters",
                  PROTO_MAX_HEADER_VALUE);
         return -1;
@@ -529,7 +505,7 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
             self->target = arg;
         break;
     case S_OPT_TOKEN:
-        if (*arg == '\0' || strchr(arg, ' ') || !s_printable(arg, CTL_MAX_TOKEN))
+        if (*arg == '\0' || strchr(arg, ' ') || !proto_is_printable(arg, CTL_MAX_TOKEN))
             return s_usage(err, cmd,
                            "--token must be 1-%d printable characters "
                            "without spaces",
@@ -556,7 +532,7 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         break;
     }
     case S_OPT_METHOD:
-        if (!s_token(arg, strlen(arg), PROTO_MAX_METHOD))
+        if (!proto_is_token(arg, strlen(arg), PROTO_MAX_METHOD))
             return s_usage(err, cmd, "--method must be a token of 1-%d characters",
                            PROTO_MAX_METHOD);
         self->method = arg;
@@ -628,7 +604,7 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
          FILE *err)
 {
     if (!self->token && env_token && *env_token) {
-        if (strchr(env_token, ' ') || !s_printable(env_token, CTL_MAX_TOKEN))
+        if (strchr(env_token, ' ') || !proto_is_printable(env_token, CTL_MAX_TOKEN))
             return s_usage(err, cmd,
                            "STAMPEDE_TOKEN must be 1-%d printable "
                            "characters without spaces",

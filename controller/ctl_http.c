@@ -14,6 +14,7 @@
 */
 #include "ctl_http.h"
 #include "ctl_config.h"
+#include "proto_codec.h"
 #include "sp_err.h"
 #include "store.h"
 
@@ -119,14 +120,6 @@ static bool
 s_has_prefix(const char *text, const char *prefix)
 {
     return strncmp(text, prefix, strlen(prefix)) == 0;
-}
-
-//  RFC 9110 token character.
-static bool
-s_tchar(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 static const struct {
@@ -275,13 +268,7 @@ s_url_ok(const char *url)
 static bool
 s_method_ok(const char *method)
 {
-    size_t len = strlen(method);
-    if (len == 0 || len > S_MAX_METHOD)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!s_tchar((unsigned char)method[i]))
-            return false;
-    return true;
+    return proto_is_token(method, strlen(method), S_MAX_METHOD);
 }
 
 //  "Name: value": a token, a colon, then no control characters but tab.
@@ -292,11 +279,8 @@ s_header_ok(const char *header)
     if (len > S_MAX_HEADER)
         return false;
     const char *colon = strchr(header, ':');
-    if (!colon || colon == header)
+    if (!colon || !proto_is_token(header, (size_t)(colon - header), len))
         return false;
-    for (const char *p = header; p < colon; p++)
-        if (!s_tchar((unsigned char)*p))
-            return false;
     for (const unsigned char *p = (const unsigned char *)colon + 1; *p; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
             return false;

@@ -15,9 +15,8 @@
         return -1;                                                                       \
     } while (0)
 
-//  True when s is at most max bytes and holds no control characters.
-static bool
-s_printable(const char *s, size_t max)
+bool
+proto_is_printable(const char *s, size_t max)
 {
     if (!s)
         return true;
@@ -28,12 +27,10 @@ s_printable(const char *s, size_t max)
     return true;
 }
 
-//  RFC 9110 token characters.
-static bool
-s_token(const char *s, size_t max)
+bool
+proto_is_token(const char *s, size_t n, size_t max)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > max)
+    if (!s || n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -43,8 +40,15 @@ s_token(const char *s, size_t max)
     return true;
 }
 
+//  A whole NUL-terminated string as a token.
 static bool
-s_agent_id(const char *s)
+s_token(const char *s, size_t max)
+{
+    return proto_is_token(s, s ? strlen(s) : 0, max);
+}
+
+bool
+proto_is_agent_id(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > PROTO_MAX_ID)
@@ -60,11 +64,11 @@ s_agent_id(const char *s)
 static int
 s_check_hello(const Stampede__Hello *m, char *err, size_t err_size)
 {
-    if (!s_agent_id(m->agent_id))
+    if (!proto_is_agent_id(m->agent_id))
         S_FAIL("hello: agent_id must be 1-%d of [A-Za-z0-9._-]", PROTO_MAX_ID);
-    if (!s_printable(m->host, PROTO_MAX_HOST))
+    if (!proto_is_printable(m->host, PROTO_MAX_HOST))
         S_FAIL("hello: host longer than %d or not printable", PROTO_MAX_HOST);
-    if (!s_printable(m->version, PROTO_MAX_VERSION))
+    if (!proto_is_printable(m->version, PROTO_MAX_VERSION))
         S_FAIL("hello: version longer than %d or not printable", PROTO_MAX_VERSION);
     if (m->capacity < 1)
         S_FAIL("hello: capacity must be at least 1");
@@ -104,7 +108,7 @@ s_check_target(const Stampede__Target *t, char *err, size_t err_size)
         if (!s_token(h->name, PROTO_MAX_HEADER_NAME))
             S_FAIL("prepare: header %zu: name must be a token of 1-%d characters", i,
                    PROTO_MAX_HEADER_NAME);
-        if (!s_printable(h->value, PROTO_MAX_HEADER_VALUE))
+        if (!proto_is_printable(h->value, PROTO_MAX_HEADER_VALUE))
             S_FAIL("prepare: header %zu: value longer than %d or holds control "
                    "characters",
                    i, PROTO_MAX_HEADER_VALUE);
@@ -153,13 +157,13 @@ s_check_result(const Stampede__Result *r, size_t i, char *err, size_t err_size)
     if (r->scheduled_ns < 0 || r->sent_ns < 0 || r->first_byte_ns < 0 || r->done_ns < 0 ||
         r->received_ns < 0 || r->function_started_ns < 0 || r->function_finished_ns < 0)
         S_FAIL("result_batch: result %zu: negative timestamp", i);
-    if (!s_printable(r->request_id, PROTO_MAX_FIELD) ||
-        !s_printable(r->environment_id, PROTO_MAX_FIELD) ||
-        !s_printable(r->initialization_type, PROTO_MAX_FIELD))
+    if (!proto_is_printable(r->request_id, PROTO_MAX_FIELD) ||
+        !proto_is_printable(r->environment_id, PROTO_MAX_FIELD) ||
+        !proto_is_printable(r->initialization_type, PROTO_MAX_FIELD))
         S_FAIL("result_batch: result %zu: Lambda field longer than %d or not "
                "printable",
                i, PROTO_MAX_FIELD);
-    if (!s_printable(r->error, PROTO_MAX_ERROR))
+    if (!proto_is_printable(r->error, PROTO_MAX_ERROR))
         S_FAIL("result_batch: result %zu: error longer than %d or not printable", i,
                PROTO_MAX_ERROR);
     if (r->invocation_count < -1)
@@ -196,7 +200,7 @@ proto_validate(const proto_envelope_t *env, char *err, size_t err_size)
     case STAMPEDE__ENVELOPE__BODY_READY:
         if (env->ready->run_id < 1)
             S_FAIL("ready: run_id must be at least 1");
-        if (!s_printable(env->ready->error, PROTO_MAX_ERROR))
+        if (!proto_is_printable(env->ready->error, PROTO_MAX_ERROR))
             S_FAIL("ready: error longer than %d or not printable", PROTO_MAX_ERROR);
         return 0;
     case STAMPEDE__ENVELOPE__BODY_GO:
@@ -216,7 +220,7 @@ proto_validate(const proto_envelope_t *env, char *err, size_t err_size)
     case STAMPEDE__ENVELOPE__BODY_CANCEL:
         if (env->cancel->run_id < 1)
             S_FAIL("cancel: run_id must be at least 1");
-        if (!s_printable(env->cancel->reason, PROTO_MAX_ERROR))
+        if (!proto_is_printable(env->cancel->reason, PROTO_MAX_ERROR))
             S_FAIL("cancel: reason longer than %d or not printable", PROTO_MAX_ERROR);
         return 0;
     default:
@@ -536,6 +540,20 @@ proto_codec_test(bool verbose)
     CHECK_TRUE(strstr(err, "not a valid protobuf") != NULL);
     CHECK_NULL(proto_decode(garbage, PROTO_MAX_FRAME + 1, err, sizeof err));
     CHECK_TRUE(strstr(err, "exceeds") != NULL);
+
+    //  The field rules other boundaries share.
+    CHECK_TRUE(proto_is_token("X-Test", 6, 16));
+    CHECK_TRUE(proto_is_token("X-Test: 1", 6, 16)); //  a slice
+    CHECK_TRUE(!proto_is_token("X Test", 6, 16));
+    CHECK_TRUE(!proto_is_token("", 0, 16));
+    CHECK_TRUE(!proto_is_token("LONGMETHOD", 10, 4));
+    CHECK_TRUE(proto_is_agent_id("local-1.a_b"));
+    CHECK_TRUE(!proto_is_agent_id("local 1"));
+    CHECK_TRUE(!proto_is_agent_id(""));
+    CHECK_TRUE(proto_is_printable(NULL, 4));
+    CHECK_TRUE(proto_is_printable("abcd", 4));
+    CHECK_TRUE(!proto_is_printable("abcde", 4));
+    CHECK_TRUE(!proto_is_printable("a\rb", 4));
 
     CHECK_STR(proto_outcome_name(STAMPEDE__OUTCOME__OUTCOME_CONNECT_ERROR),
               "connect_error");

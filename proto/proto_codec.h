@@ -45,6 +45,18 @@ proto_envelope_t *proto_decode(const uint8_t *data, size_t size, char *err,
 //  we would refuse to receive.
 int proto_validate(const proto_envelope_t *env, char *err, size_t err_size);
 
+//  The field rules, for the other boundaries that check what will go on
+//  the wire (command line, HTTP API) so they refuse exactly what a decoder
+//  would. True when s holds at most max bytes and no control characters
+//  (NULL counts as empty).
+bool proto_is_printable(const char *s, size_t max);
+
+//  True when the n bytes at s are an RFC 9110 token of 1..max characters.
+bool proto_is_token(const char *s, size_t n, size_t max);
+
+//  True when s is a valid agent id: 1..PROTO_MAX_ID of [A-Za-z0-9._-].
+bool proto_is_agent_id(const char *s);
+
 //  Validates and serialises env into a new frame (caller owns), or NULL with
 //  the reason logged when env is invalid.
 zframe_t *proto_encode(const proto_envelope_t *env);
