@@ -315,23 +315,6 @@ ctl_registry_json(ctl_registry_t *self)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-//  Receives one envelope on a DEALER (waits up to 1 s).
-static proto_envelope_t *
-s_recv(zsock_t *dealer)
-{
-    zpoller_t *poller = zpoller_new(dealer, NULL);
-    void *which = zpoller_wait(poller, 1000);
-    zpoller_destroy(&poller);
-    if (which != dealer)
-        return NULL;
-    zframe_t *frame = zframe_recv(dealer);
-    char err[256];
-    proto_envelope_t *env =
-        proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
-    zframe_destroy(&frame);
-    return env;
-}
-
 //  Sends a hello from dealer and returns the routing id the router saw.
 static zframe_t *
 s_hello_route(zsock_t *router, zsock_t *dealer)
@@ -421,7 +404,7 @@ ctl_registry_test(bool verbose)
     env.body_case = STAMPEDE__ENVELOPE__BODY_CANCEL;
     env.cancel = &cancel;
     CHECK_INT(ctl_registry_send(registry, "agent-b", &env), 0);
-    proto_envelope_t *got = s_recv(dealer_b);
+    proto_envelope_t *got = proto_recv(dealer_b, 1000, NULL, 0);
     CHECK_NOT_NULL(got);
     CHECK_STR(proto_body_name(got), "cancel");
     CHECK_INT(got->cancel->run_id, 9);
@@ -432,7 +415,7 @@ ctl_registry_test(bool verbose)
 
     //  Clock: our probe goes out, the agent's answer becomes a sample.
     CHECK_INT(ctl_registry_probe(registry, a), 0);
-    got = s_recv(dealer_a);
+    got = proto_recv(dealer_a, 1000, NULL, 0);
     CHECK_NOT_NULL(got);
     int64_t t1 = got->heartbeat->sent_ns;
     CHECK_TRUE(t1 > 0);
@@ -452,7 +435,7 @@ ctl_registry_test(bool verbose)
     Stampede__Heartbeat probe = STAMPEDE__HEARTBEAT__INIT;
     probe.sent_ns = 424242;
     CHECK_INT(ctl_registry_heartbeat(registry, a, &probe, 777), 0);
-    got = s_recv(dealer_a);
+    got = proto_recv(dealer_a, 1000, NULL, 0);
     CHECK_NOT_NULL(got);
     CHECK_INT(got->heartbeat->echo_sent_ns, 424242);
     CHECK_INT(got->heartbeat->echo_received_ns, 777);
@@ -461,10 +444,10 @@ ctl_registry_test(bool verbose)
     probe.sent_ns = 0;
     CHECK_INT(ctl_registry_heartbeat(registry, a, &probe, 777), -1);
     ctl_registry_probe_all(registry);
-    got = s_recv(dealer_a);
+    got = proto_recv(dealer_a, 1000, NULL, 0);
     CHECK_TRUE(got && got->heartbeat->sent_ns > 0);
     proto_envelope_destroy(&got);
-    got = s_recv(dealer_b);
+    got = proto_recv(dealer_b, 1000, NULL, 0);
     CHECK_TRUE(got && got->heartbeat->sent_ns > 0);
     proto_envelope_destroy(&got);
 

@@ -689,22 +689,6 @@ typedef struct {
     Stampede__StartMode start_mode; //  of the last Prepare received
 } s_rig_t;
 
-static proto_envelope_t *
-s_recv(zsock_t *dealer)
-{
-    zpoller_t *poller = zpoller_new(dealer, NULL);
-    void *which = zpoller_wait(poller, 2000);
-    zpoller_destroy(&poller);
-    if (which != dealer)
-        return NULL;
-    zframe_t *frame = zframe_recv(dealer);
-    char err[256];
-    proto_envelope_t *env =
-        proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
-    zframe_destroy(&frame);
-    return env;
-}
-
 //  True when nothing waits on dealer (checked without blocking long).
 static bool
 s_quiet(zsock_t *dealer)
@@ -771,7 +755,7 @@ static void
 s_expect_prepare(ctl_run_t *run, s_rig_t *rig, size_t agent, uint32_t first,
                  uint32_t count, int64_t now)
 {
-    proto_envelope_t *env = s_recv(rig->dealer[agent]);
+    proto_envelope_t *env = proto_recv(rig->dealer[agent], 2000, NULL, 0);
     CHECK_NOT_NULL(env);
     CHECK_STR(proto_body_name(env), "prepare");
     CHECK_INT(env->prepare->run_id, ctl_run_id(run));
@@ -819,7 +803,7 @@ s_batch(ctl_run_t *run, size_t agent, uint32_t seq, uint32_t first, uint32_t n,
 static void
 s_expect_ack(s_rig_t *rig, size_t agent, uint32_t seq)
 {
-    proto_envelope_t *env = s_recv(rig->dealer[agent]);
+    proto_envelope_t *env = proto_recv(rig->dealer[agent], 2000, NULL, 0);
     CHECK_NOT_NULL(env);
     CHECK_STR(proto_body_name(env), "ack");
     CHECK_INT(env->ack->seq, seq);
@@ -964,7 +948,7 @@ ctl_run_test(bool verbose)
     //  rtt 1 ms -> lead is the 250 ms minimum; agent-2 gets its own clock.
     CHECK_INT(ctl_run_start_ns(run), t0 + 100 + 250 * SP_NS_PER_MS);
     for (size_t a = 0; a < 3; a++) {
-        proto_envelope_t *go = s_recv(rig.dealer[a]);
+        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
         CHECK_NOT_NULL(go);
         CHECK_STR(proto_body_name(go), "go");
         CHECK_INT(go->go->start_at_ns, ctl_run_start_ns(run) + (a == 1 ? 2000000 : 0));
@@ -1034,7 +1018,7 @@ ctl_run_test(bool verbose)
     s_expect_prepare(run, &rig, 2, 4, 2, t0);
     CHECK_STR(ctl_run_state(run), "running");
     for (size_t a = 0; a < 3; a++) {
-        proto_envelope_t *go = s_recv(rig.dealer[a]);
+        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
         CHECK_STR(proto_body_name(go), "go");
         proto_envelope_destroy(&go);
     }
@@ -1083,7 +1067,7 @@ ctl_run_test(bool verbose)
     CHECK_INT(s_count(rig.store, ctl_run_id(run), "lost"), 3);
     ctl_run_destroy(&run);
     for (size_t a = 0; a < 3; a++) { //  the Go of that run
-        proto_envelope_t *go = s_recv(rig.dealer[a]);
+        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
         CHECK_STR(proto_body_name(go), "go");
         proto_envelope_destroy(&go);
     }
@@ -1100,10 +1084,10 @@ ctl_run_test(bool verbose)
     CHECK_STR(ctl_run_error(run),
               "agent agent-3 refused the run: target 10.0.0.1 is not on the allow-list");
     for (size_t a = 0; a < 3; a++) {
-        proto_envelope_t *env = s_recv(rig.dealer[a]);
+        proto_envelope_t *env = proto_recv(rig.dealer[a], 2000, NULL, 0);
         CHECK_STR(proto_body_name(env), "prepare");
         proto_envelope_destroy(&env);
-        env = s_recv(rig.dealer[a]);
+        env = proto_recv(rig.dealer[a], 2000, NULL, 0);
         CHECK_STR(proto_body_name(env), "cancel");
         proto_envelope_destroy(&env);
     }
@@ -1126,7 +1110,7 @@ ctl_run_test(bool verbose)
     ctl_run_destroy(&run);
     for (size_t a = 0; a < 3; a++) //  drain Prepare (0, 2) and Cancel
         for (int m = 0; m < (a == 1 ? 1 : 2); m++) {
-            proto_envelope_t *env = s_recv(rig.dealer[a]);
+            proto_envelope_t *env = proto_recv(rig.dealer[a], 2000, NULL, 0);
             CHECK_NOT_NULL(env);
             proto_envelope_destroy(&env);
         }

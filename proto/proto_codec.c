@@ -5,6 +5,7 @@
 */
 #include "proto_codec.h"
 #include "sp_check.h"
+#include "sp_err.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -246,6 +247,31 @@ proto_decode(const uint8_t *data, size_t size, char *err, size_t err_size)
         proto_envelope_destroy(&env);
         return NULL;
     }
+    return env;
+}
+
+proto_envelope_t *
+proto_recv(zsock_t *sock, int timeout_ms, char *err, size_t err_size)
+{
+    assert(sock);
+    char reason[256];
+    zpoller_t *poller = zpoller_new(sock, NULL);
+    void *which = poller ? zpoller_wait(poller, timeout_ms) : NULL;
+    zpoller_destroy(&poller);
+    if (which != sock) {
+        sp_err_set(err, err_size, "no frame within %d ms", timeout_ms);
+        return NULL;
+    }
+    zframe_t *frame = zframe_recv(sock);
+    if (!frame) {
+        sp_err_set(err, err_size, "receive failed");
+        return NULL;
+    }
+    proto_envelope_t *env =
+        proto_decode(zframe_data(frame), zframe_size(frame), reason, sizeof reason);
+    zframe_destroy(&frame);
+    if (!env)
+        sp_err_set(err, err_size, "%s", reason);
     return env;
 }
 
@@ -540,6 +566,30 @@ proto_codec_test(bool verbose)
     CHECK_TRUE(strstr(err, "not a valid protobuf") != NULL);
     CHECK_NULL(proto_decode(garbage, PROTO_MAX_FRAME + 1, err, sizeof err));
     CHECK_TRUE(strstr(err, "exceeds") != NULL);
+
+    //  proto_recv: a valid frame, garbage, and nothing within the timeout.
+    zsock_t *sink = zsock_new_pair("@inproc://proto_codec_test");
+    zsock_t *source = zsock_new_pair(">inproc://proto_codec_test");
+    CHECK_NOT_NULL(sink);
+    CHECK_NOT_NULL(source);
+    Stampede__Ack ack = STAMPEDE__ACK__INIT;
+    ack.run_id = 4;
+    ack.seq = 2;
+    env.body_case = STAMPEDE__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    frame = proto_encode(&env);
+    CHECK_INT(zframe_send(&frame, source, 0), 0);
+    got = proto_recv(sink, 1000, err, sizeof err);
+    CHECK_NOT_NULL(got);
+    CHECK_INT(got->ack->seq, 2);
+    proto_envelope_destroy(&got);
+    zstr_send(source, "not protobuf");
+    CHECK_NULL(proto_recv(sink, 1000, err, sizeof err));
+    CHECK_TRUE(strstr(err, "not a valid protobuf") != NULL);
+    CHECK_NULL(proto_recv(sink, 10, err, sizeof err));
+    CHECK_STR(err, "no frame within 10 ms");
+    zsock_destroy(&source);
+    zsock_destroy(&sink);
 
     //  The field rules other boundaries share.
     CHECK_TRUE(proto_is_token("X-Test", 6, 16));

@@ -61,6 +61,11 @@ bool proto_is_agent_id(const char *s);
 //  the reason logged when env is invalid.
 zframe_t *proto_encode(const proto_envelope_t *env);
 
+//  Waits up to timeout_ms for one frame on sock and decodes it. Returns
+//  the envelope (caller frees with proto_envelope_destroy), or NULL on
+//  timeout or an invalid frame (the reason in err when err_size > 0).
+proto_envelope_t *proto_recv(zsock_t *sock, int timeout_ms, char *err, size_t err_size);
+
 //  Frees an envelope returned by proto_decode; safe on NULL, nulls *self_p.
 void proto_envelope_destroy(proto_envelope_t **self_p);
 
