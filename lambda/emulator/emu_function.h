@@ -26,6 +26,7 @@
 #ifndef EMU_FUNCTION_H
 #define EMU_FUNCTION_H
 
+#include "emu_aws.h"
 #include "emu_config.h"
 #include "emu_invocation.h"
 #include "emu_loop.h"
@@ -84,6 +85,203 @@ const char *emu_function_name(emu_function_t *self);
 const char *const *emu_function_environment(emu_function_t *self, size_t *count_p);
 
 void emu_function_stats(emu_function_t *self, emu_function_stats_t *stats);
+
+/*  ---------------------------------------------------------------------
+    Versions, aliases, reserved and provisioned concurrency, the AWS way.
+
+    Qualifiers: NULL, "" and "$LATEST" name $LATEST; "1", "2"... a
+    published version; any other [A-Za-z0-9_-]{1,128} not all digits an
+    alias. Each version has its own configuration snapshot and its own
+    execution environments (AWS_LAMBDA_FUNCTION_VERSION is the version).
+
+    Dispatch of an invocation of qualifier Q: an idle READY provisioned
+    environment of Q (alias or version with a provisioned concurrency
+    config) first; else an on-demand environment of the version Q runs
+    (idle one reused, else a new one) while the concurrency rules of
+    emu_account allow; else throttled at once, never queued. Provisioned
+    environments are started ahead with AWS_LAMBDA_INITIALIZATION_TYPE=
+    provisioned-concurrency and never reclaimed; on-demand ones are
+    reclaimed after --idle-ttl idle.
+
+    Errors are filled into an emu_aws_error_t exactly as AWS sends them.
+    The management API (emu_mgmt) validates each field's own constraint
+    (ValidationException); the rules between objects are checked here.
+    --------------------------------------------------------------------- */
+
+#define EMU_FUNCTION_QUALIFIER_MAX 128
+#define EMU_FUNCTION_DESCRIPTION_MAX 256
+#define EMU_FUNCTION_VERSIONS_MAX 1000
+#define EMU_FUNCTION_ALIASES_MAX 100
+
+//  Outcome of emu_function_dispatch.
+typedef enum {
+    EMU_FUNCTION_DISPATCH_OK,      //  an environment has it: completion follows
+    EMU_FUNCTION_DISPATCH_REFUSED, //  throttled (429) or bad qualifier (404): see err
+    EMU_FUNCTION_DISPATCH_FAILED,  //  out of memory
+} emu_function_dispatch_t;
+
+//  One version's configuration, as GetFunctionConfiguration shows it.
+//  Strings borrowed until the next change of the function.
+typedef struct {
+    const char *version;          //  "$LATEST", "1"...
+    const char *description;      //  "" when none
+    int timeout_s;                //  1..900
+    int memory_mb;                //  128..10240
+    const char *const *variables; //  the user's environment variables, "KEY=VALUE"
+    size_t variable_count;        //  (--env and updates; not AWS_* ones)
+    const char *handler;          //  the executable's file name
+    const char *code_sha256;      //  base64 SHA-256 of the executable
+    int64_t code_size;            //  its size in bytes
+    int64_t last_modified_ms;     //  epoch ms of the last change
+    const char *revision_id;      //  changes with every update (UUID form)
+} emu_function_version_info_t;
+
+//  One alias. Strings borrowed until the next change of the function.
+typedef struct {
+    const char *name;
+    const char *version;     //  the version it points to
+    const char *description; //  "" when none
+    const char *revision_id;
+} emu_function_alias_info_t;
+
+//  One provisioned concurrency config. Strings borrowed until the next
+//  change of the function.
+typedef struct {
+    const char *qualifier;     //  the alias or version it is on
+    int requested;             //  RequestedProvisionedConcurrentExecutions
+    int available;             //  environments initialised and not recycling
+    int allocated;             //  environments allocated (started or ready)
+    const char *status;        //  "IN_PROGRESS", "READY" or "FAILED"
+    const char *status_reason; //  "" unless FAILED ("FUNCTION_ERROR_INIT_FAILURE: ...")
+    int64_t last_modified_ms;
+} emu_function_provisioned_info_t;
+
+//  Fields of an UpdateFunctionConfiguration; each applies only when its
+//  has_ flag is set. Values already validated by the caller.
+typedef struct {
+    bool has_timeout;
+    int timeout_s;
+    bool has_memory;
+    int memory_mb;
+    bool has_description;
+    const char *description;
+    bool has_variables;           //  replaces every user variable
+    const char *const *variables; //  "KEY=VALUE"
+    size_t variable_count;
+} emu_function_update_t;
+
+//  Checks that `qualifier` names a version or alias of the function.
+//  Returns 0 and the version it runs in *version_p (borrowed until the
+//  next change of the function), or -1 with 404 ResourceNotFoundException
+//  "Function not found: <arn>:<qualifier>" in `err`.
+int emu_function_resolve(emu_function_t *self, const char *qualifier,
+                         const char **version_p, emu_aws_error_t *err);
+
+//  Would an invocation of `qualifier` be throttled now? 0 when it would
+//  run, or -1 with the error it would get (429 throttle with its Reason,
+//  404 bad qualifier) in `err`: lets a front door answer without building
+//  the event. Counts nothing.
+int emu_function_admit(emu_function_t *self, const char *qualifier, emu_aws_error_t *err);
+
+//  Dispatches a synchronous invocation of `qualifier` (the invocation is
+//  borrowed until handed back through its done callback, which never runs
+//  inside this call). Sets the invocation's version and environment. A
+//  throttle is counted in the stats. An environment that cannot start
+//  hands it back as INIT_ERROR.
+emu_function_dispatch_t emu_function_dispatch(emu_function_t *self, const char *qualifier,
+                                              emu_invocation_t *invocation,
+                                              emu_aws_error_t *err);
+
+//  Accepts an asynchronous (Event) invocation of `qualifier`: takes the
+//  malloc'd `*event_p` (nulled), queues it, and runs it when concurrency
+//  allows (throttled events wait and are retried, function errors are
+//  retried twice, as AWS does). Returns 0, or -1 with the error in `err`
+//  (404 bad qualifier; 429 when the queue is full).
+int emu_function_enqueue(emu_function_t *self, const char *qualifier,
+                         const char *request_id, char **event_p, size_t event_len,
+                         emu_aws_error_t *err);
+
+//  Reserved concurrency, or -1 when the function has none.
+int emu_function_reserved(emu_function_t *self);
+
+//  PutFunctionConcurrency: 0, or -1 with the error (the unreserved
+//  minimum; 400 InvalidParameterValueException when below the function's
+//  provisioned concurrency).
+int emu_function_put_reserved(emu_function_t *self, int reserved, emu_aws_error_t *err);
+
+//  DeleteFunctionConcurrency.
+void emu_function_delete_reserved(emu_function_t *self);
+
+//  The configuration of the version `qualifier` runs. 0, or -1 with 404.
+int emu_function_version_info(emu_function_t *self, const char *qualifier,
+                              emu_function_version_info_t *info, emu_aws_error_t *err);
+
+//  Versions, $LATEST first then published ones in order.
+size_t emu_function_version_count(emu_function_t *self);
+void emu_function_version_at(emu_function_t *self, size_t index,
+                             emu_function_version_info_t *info);
+
+//  UpdateFunctionConfiguration of $LATEST. Its environments are recycled
+//  as on AWS: idle ones are stopped now, busy ones when they finish, so
+//  the next invocations start cold with the new configuration. 0, or -1
+//  with the error.
+int emu_function_update(emu_function_t *self, const emu_function_update_t *update,
+                        emu_function_version_info_t *info, emu_aws_error_t *err);
+
+//  PublishVersion: snapshots $LATEST as the next version (1, 2...), or
+//  returns the newest version when $LATEST has not changed since it was
+//  published. `description` may be NULL. 0, or -1 with the error.
+int emu_function_publish(emu_function_t *self, const char *description,
+                         emu_function_version_info_t *info, emu_aws_error_t *err);
+
+//  CreateAlias (409 ResourceConflictException when it exists, 404 when
+//  the version does not). `description` may be NULL. 0, or -1.
+int emu_function_create_alias(emu_function_t *self, const char *name, const char *version,
+                              const char *description, emu_function_alias_info_t *info,
+                              emu_aws_error_t *err);
+
+//  UpdateAlias: `version` and `description` may be NULL (unchanged).
+//  Moving an alias that has provisioned concurrency re-allocates it on
+//  the new version (IN_PROGRESS until its environments are ready; the old
+//  ones are recycled). 0, or -1.
+int emu_function_update_alias(emu_function_t *self, const char *name, const char *version,
+                              const char *description, emu_function_alias_info_t *info,
+                              emu_aws_error_t *err);
+
+//  GetAlias: 0, or -1 with 404 ResourceNotFoundException "Alias not
+//  found: <arn>:<name>".
+int emu_function_alias(emu_function_t *self, const char *name,
+                       emu_function_alias_info_t *info, emu_aws_error_t *err);
+
+//  DeleteAlias (also deletes its provisioned concurrency): 0, or -1.
+int emu_function_delete_alias(emu_function_t *self, const char *name,
+                              emu_aws_error_t *err);
+
+size_t emu_function_alias_count(emu_function_t *self);
+void emu_function_alias_at(emu_function_t *self, size_t index,
+                           emu_function_alias_info_t *info);
+
+//  PutProvisionedConcurrencyConfig on `qualifier`: starts allocating
+//  `count` environments (status IN_PROGRESS, READY when all have
+//  initialised, FAILED with FUNCTION_ERROR_INIT_FAILURE when init fails).
+//  Refused as AWS does: $LATEST, above reserved concurrency, above what
+//  the unreserved pool can give. 0, or -1.
+int emu_function_put_provisioned(emu_function_t *self, const char *qualifier, int count,
+                                 emu_function_provisioned_info_t *info,
+                                 emu_aws_error_t *err);
+
+//  GetProvisionedConcurrencyConfig: 0, or -1 with 404
+//  ProvisionedConcurrencyConfigNotFoundException.
+int emu_function_provisioned(emu_function_t *self, const char *qualifier,
+                             emu_function_provisioned_info_t *info, emu_aws_error_t *err);
+
+//  DeleteProvisionedConcurrencyConfig: its environments are stopped. 0, or -1.
+int emu_function_delete_provisioned(emu_function_t *self, const char *qualifier,
+                                    emu_aws_error_t *err);
+
+size_t emu_function_provisioned_count(emu_function_t *self);
+void emu_function_provisioned_at(emu_function_t *self, size_t index,
+                                 emu_function_provisioned_info_t *info);
 
 void emu_function_test(bool verbose);
 

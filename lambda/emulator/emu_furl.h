@@ -24,6 +24,7 @@
 #ifndef EMU_FURL_H
 #define EMU_FURL_H
 
+#include "emu_aws.h"
 #include "emu_invocation.h"
 #include "emu_reply.h"
 
@@ -32,8 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMU_FURL_ACCOUNT_ID "123456789012"
-#define EMU_FURL_REGION "us-east-1"
+#define EMU_FURL_ACCOUNT_ID EMU_AWS_ACCOUNT_ID
+#define EMU_FURL_REGION EMU_AWS_REGION
 //  Largest synchronous invocation payload, request and response.
 #define EMU_FURL_PAYLOAD_MAX 6291456
 //  Most query parameters and headers carried into an event.

@@ -21,6 +21,9 @@ struct _emu_invocation_t {
     emu_invocation_outcome_t outcome;
     char *payload; //  owned, NUL-terminated
     size_t payload_len;
+    char version[EMU_INVOCATION_VERSION_MAX + 1]; //  executed version, "" until set
+    char log[EMU_INVOCATION_LOG_MAX];             //  the last log bytes, in order
+    size_t log_len;                               //  bytes used in log
 };
 
 void
@@ -122,6 +125,45 @@ emu_invocation_init_ns(emu_invocation_t *self)
 {
     assert(self);
     return self->init_ns;
+}
+
+void
+emu_invocation_set_version(emu_invocation_t *self, const char *version)
+{
+    assert(self && version);
+    snprintf(self->version, sizeof self->version, "%s", version);
+}
+
+const char *
+emu_invocation_version(emu_invocation_t *self)
+{
+    assert(self);
+    return self->version;
+}
+
+void
+emu_invocation_log_append(emu_invocation_t *self, const char *data, size_t len)
+{
+    assert(self && (data || len == 0));
+    if (len >= EMU_INVOCATION_LOG_MAX) {
+        memcpy(self->log, data + len - EMU_INVOCATION_LOG_MAX, EMU_INVOCATION_LOG_MAX);
+        self->log_len = EMU_INVOCATION_LOG_MAX;
+        return;
+    }
+    size_t keep = self->log_len;
+    if (keep + len > EMU_INVOCATION_LOG_MAX)
+        keep = EMU_INVOCATION_LOG_MAX - len;
+    memmove(self->log, self->log + self->log_len - keep, keep);
+    memcpy(self->log + keep, data, len);
+    self->log_len = keep + len;
+}
+
+const char *
+emu_invocation_log(emu_invocation_t *self, size_t *len_p)
+{
+    assert(self && len_p);
+    *len_p = self->log_len;
+    return self->log;
 }
 
 void
@@ -238,6 +280,33 @@ emu_invocation_test(bool verbose)
     CHECK_STR(emu_invocation_environment(inv), "demo#1");
     CHECK_TRUE(emu_invocation_cold(inv));
     CHECK_INT(emu_invocation_init_ns(inv), 1500000);
+    CHECK_STR(emu_invocation_version(inv), "");
+    emu_invocation_set_version(inv, "$LATEST");
+    CHECK_STR(emu_invocation_version(inv), "$LATEST");
+
+    //  The log keeps the last EMU_INVOCATION_LOG_MAX bytes, in order.
+    emu_invocation_log(inv, &len);
+    CHECK_INT(len, 0);
+    emu_invocation_log_append(inv, "START\n", 6);
+    emu_invocation_log_append(inv, "hello\n", 6);
+    const char *log = emu_invocation_log(inv, &len);
+    CHECK_INT(len, 12);
+    CHECK_TRUE(memcmp(log, "START\nhello\n", 12) == 0);
+    char big[EMU_INVOCATION_LOG_MAX];
+    memset(big, 'x', sizeof big);
+    emu_invocation_log_append(inv, big, EMU_INVOCATION_LOG_MAX - 3);
+    log = emu_invocation_log(inv, &len);
+    CHECK_INT(len, EMU_INVOCATION_LOG_MAX);
+    CHECK_TRUE(memcmp(log, "lo\nxxx", 6) == 0);
+    emu_invocation_log_append(inv, "END\n", 4);
+    log = emu_invocation_log(inv, &len);
+    CHECK_INT(len, EMU_INVOCATION_LOG_MAX);
+    CHECK_TRUE(memcmp(log + len - 5, "xEND\n", 5) == 0);
+    memset(big, 'y', sizeof big);
+    emu_invocation_log_append(inv, big, sizeof big);
+    log = emu_invocation_log(inv, &len);
+    CHECK_INT(len, EMU_INVOCATION_LOG_MAX);
+    CHECK_TRUE(log[0] == 'y' && log[len - 1] == 'y');
 
     //  The environment hands it back: its pointer is nulled.
     emu_invocation_t *borrowed = inv;

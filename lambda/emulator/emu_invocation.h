@@ -19,6 +19,11 @@
 
 //  Length of a request id ("8-4-4-4-12" hex digits) plus NUL.
 #define EMU_INVOCATION_ID_SIZE 37
+//  Bytes of the function's log kept per invocation (the last ones): what
+//  the Invoke API returns base64-encoded in X-Amz-Log-Result.
+#define EMU_INVOCATION_LOG_MAX 4096
+//  Longest version string ("$LATEST" or a number).
+#define EMU_INVOCATION_VERSION_MAX 16
 
 typedef struct _emu_invocation_t emu_invocation_t;
 
@@ -60,6 +65,21 @@ void emu_invocation_set_environment(emu_invocation_t *self, const char *environm
 const char *emu_invocation_environment(emu_invocation_t *self);
 bool emu_invocation_cold(emu_invocation_t *self);
 int64_t emu_invocation_init_ns(emu_invocation_t *self);
+
+//  Notes the version that runs it ("$LATEST", "3"), for
+//  X-Amz-Executed-Version; "" until set. Copied, truncated to
+//  EMU_INVOCATION_VERSION_MAX.
+void emu_invocation_set_version(emu_invocation_t *self, const char *version);
+const char *emu_invocation_version(emu_invocation_t *self);
+
+//  Appends `len` bytes of log text (whole lines with their '\n': the
+//  START line, the function's output while it runs, END and REPORT),
+//  keeping only the last EMU_INVOCATION_LOG_MAX bytes.
+void emu_invocation_log_append(emu_invocation_t *self, const char *data, size_t len);
+
+//  The kept log text (not NUL-terminated when empty: check *len_p);
+//  borrowed until the next append or destroy.
+const char *emu_invocation_log(emu_invocation_t *self, size_t *len_p);
 
 //  Ends the invocation with `outcome` (not PENDING) and a copy of
 //  `payload`, nulls *self_p, then calls the done callback. On a copy

@@ -1,0 +1,147 @@
+/*  emu_aws — AWS account facts and error answers; see emu_aws.h. */
+#include "emu_aws.h"
+#include "sp_check.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void
+emu_aws_error_set(emu_aws_error_t *err, int status, const char *type, const char *format, ...)
+{
+    assert(err && status >= 400 && status <= 599 && type && format);
+    err->status = status;
+    snprintf(err->type, sizeof err->type, "%s", type);
+    va_list args;
+    va_start(args, format);
+    vsnprintf(err->message, sizeof err->message, format, args);
+    va_end(args);
+    err->reason[0] = '\0';
+}
+
+void
+emu_aws_error_clear(emu_aws_error_t *err)
+{
+    assert(err);
+    memset(err, 0, sizeof *err);
+}
+
+void
+emu_aws_function_arn(const char *function, const char *qualifier, char *out, size_t size)
+{
+    assert(function && out && size > 0);
+    if (qualifier && *qualifier)
+        snprintf(out, size, "arn:aws:lambda:%s:%s:function:%s:%s", EMU_AWS_REGION,
+                 EMU_AWS_ACCOUNT_ID, function, qualifier);
+    else
+        snprintf(out, size, "arn:aws:lambda:%s:%s:function:%s", EMU_AWS_REGION,
+                 EMU_AWS_ACCOUNT_ID, function);
+}
+
+void
+emu_aws_error_function_not_found(emu_aws_error_t *err, const char *function,
+                                 const char *qualifier)
+{
+    char arn[EMU_AWS_ARN_MAX];
+    emu_aws_function_arn(function, qualifier, arn, sizeof arn);
+    emu_aws_error_set(err, 404, "ResourceNotFoundException", "Function not found: %s", arn);
+}
+
+void
+emu_aws_error_throttle(emu_aws_error_t *err, const char *reason)
+{
+    assert(reason);
+    emu_aws_error_set(err, 429, "TooManyRequestsException", "Rate Exceeded.");
+    snprintf(err->reason, sizeof err->reason, "%s", reason);
+}
+
+emu_reply_t *
+emu_aws_error_reply(const emu_aws_error_t *err)
+{
+    assert(err && err->status != 0);
+    emu_reply_t *reply = emu_reply_new(err->status);
+    json_t *doc = json_object();
+    int rc = reply && doc ? 0 : -1;
+    if (rc == 0 && err->reason[0])
+        rc = json_object_set_new(doc, "Reason", json_string(err->reason));
+    if (rc == 0)
+        rc = json_object_set_new(doc, "Type",
+                                 json_string(err->status >= 500 ? "Service" : "User"));
+    if (rc == 0)
+        rc = json_object_set_new(doc, "message", json_string(err->message));
+    if (rc == 0)
+        rc = emu_reply_set_json(reply, doc);
+    if (rc == 0)
+        rc = emu_reply_set_header(reply, "x-amzn-ErrorType", err->type);
+    json_decref(doc);
+    if (rc != 0)
+        emu_reply_destroy(&reply);
+    return reply;
+}
+
+void
+emu_aws_timestamp(int64_t epoch_ms, char *out, size_t size)
+{
+    assert(out && size >= 32);
+    time_t seconds = (time_t)(epoch_ms / 1000);
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    char date[24];
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, size, "%s.%03d+0000", date, (int)(epoch_ms % 1000));
+}
+
+void
+emu_aws_test(bool verbose)
+{
+    (void)verbose;
+    char arn[EMU_AWS_ARN_MAX];
+    emu_aws_function_arn("demo", NULL, arn, sizeof arn);
+    CHECK_STR(arn, "arn:aws:lambda:us-east-1:123456789012:function:demo");
+    emu_aws_function_arn("demo", "", arn, sizeof arn);
+    CHECK_STR(arn, "arn:aws:lambda:us-east-1:123456789012:function:demo");
+    emu_aws_function_arn("demo", "live", arn, sizeof arn);
+    CHECK_STR(arn, "arn:aws:lambda:us-east-1:123456789012:function:demo:live");
+
+    emu_aws_error_t err;
+    emu_aws_error_clear(&err);
+    CHECK_INT(err.status, 0);
+    emu_aws_error_function_not_found(&err, "nope", "7");
+    CHECK_INT(err.status, 404);
+    CHECK_STR(err.type, "ResourceNotFoundException");
+    CHECK_STR(err.message, "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope:7");
+    emu_reply_t *reply = emu_aws_error_reply(&err);
+    CHECK_NOT_NULL(reply);
+    CHECK_INT(emu_reply_status(reply), 404);
+    CHECK_STR(emu_reply_header(reply, "x-amzn-ErrorType"), "ResourceNotFoundException");
+    CHECK_STR(emu_reply_header(reply, "Content-Type"), "application/json");
+    size_t len = 0;
+    const char *body = emu_reply_body(reply, &len);
+    CHECK_STR(body, "{\"Type\":\"User\",\"message\":\"Function not found: "
+                    "arn:aws:lambda:us-east-1:123456789012:function:nope:7\"}");
+    emu_reply_destroy(&reply);
+
+    emu_aws_error_throttle(&err, "ReservedFunctionConcurrentInvocationLimitExceeded");
+    reply = emu_aws_error_reply(&err);
+    CHECK_INT(emu_reply_status(reply), 429);
+    CHECK_STR(emu_reply_header(reply, "x-amzn-ErrorType"), "TooManyRequestsException");
+    body = emu_reply_body(reply, &len);
+    CHECK_STR(body, "{\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\","
+                    "\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}");
+    emu_reply_destroy(&reply);
+
+    emu_aws_error_set(&err, 500, "ServiceException", "boom %d", 7);
+    CHECK_STR(err.message, "boom 7");
+    CHECK_STR(err.reason, "");
+    reply = emu_aws_error_reply(&err);
+    body = emu_reply_body(reply, &len);
+    CHECK_STR(body, "{\"Type\":\"Service\",\"message\":\"boom 7\"}");
+    emu_reply_destroy(&reply);
+
+    char stamp[32];
+    emu_aws_timestamp(INT64_C(1795714801123), stamp, sizeof stamp);
+    CHECK_STR(stamp, "2026-11-26T17:40:01.123+0000");
+}
