@@ -57,6 +57,8 @@ struct _emu_frontdoor_t {
     emu_loop_mhd_t *source;
     emu_function_t *functions[EMU_CONFIG_FUNCTIONS_MAX]; //  borrowed
     size_t function_count;
+    emu_account_t *account;      //  borrowed; NULL until set
+    int httpapi_throttle_status; //  500 or 429
     s_request_t *waiting; //  suspended requests
     FILE *access_log;     //  borrowed; NULL when not logging
     emu_frontdoor_stats_t stats;
@@ -450,6 +452,7 @@ emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose, char *err,
     }
     self->loop = loop;
     self->verbose = verbose;
+    self->httpapi_throttle_status = 500;
     int fd = emu_listener_open(listen, S_BACKLOG, &self->port, err, err_size);
     if (fd < 0)
         goto fail;
@@ -503,6 +506,20 @@ emu_frontdoor_add_function(emu_frontdoor_t *self, emu_function_t *function)
         return -1;
     self->functions[self->function_count++] = function;
     return 0;
+}
+
+void
+emu_frontdoor_set_account(emu_frontdoor_t *self, emu_account_t *account)
+{
+    assert(self && account);
+    self->account = account;
+}
+
+void
+emu_frontdoor_set_httpapi_throttle_status(emu_frontdoor_t *self, int status)
+{
+    assert(self && (status == 500 || status == 429));
+    self->httpapi_throttle_status = status;
 }
 
 void

@@ -24,6 +24,7 @@
 #ifndef EMU_FRONTDOOR_H
 #define EMU_FRONTDOOR_H
 
+#include "emu_account.h"
 #include "emu_function.h"
 #include "emu_loop.h"
 
@@ -59,6 +60,15 @@ void emu_frontdoor_destroy(emu_frontdoor_t **self_p);
 //  Serves `function` (borrowed) at /url/<its name>/. Returns 0, or -1
 //  when full (EMU_CONFIG_FUNCTIONS_MAX).
 int emu_frontdoor_add_function(emu_frontdoor_t *self, emu_function_t *function);
+
+//  Serves every function of `account` (borrowed; outlives the door)
+//  through every door - Function URL, Invoke API, API Gateway REST and
+//  HTTP API - and answers the management API for it.
+void emu_frontdoor_set_account(emu_frontdoor_t *self, emu_account_t *account);
+
+//  Status of an HTTP API door's throttle answer: 500 (default, {"message":
+//  "Internal Server Error"}) or 429 ({"message":"Too Many Requests"}).
+void emu_frontdoor_set_httpapi_throttle_status(emu_frontdoor_t *self, int status);
 
 //  Writes one line per answer to `log` (borrowed; NULL stops logging),
 //  in the order answered, one fwrite per line:
