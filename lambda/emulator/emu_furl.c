@@ -44,10 +44,8 @@ s_utf8_sequence(const unsigned char *s, size_t len)
     return n;
 }
 
-//  A JSON string of `len` bytes of `text`; invalid UTF-8 bytes become
-//  U+FFFD. NULL when memory runs out.
-static json_t *
-s_text(const char *text, size_t len)
+json_t *
+emu_furl_text(const char *text, size_t len)
 {
     json_t *string = json_stringn(text, len);
     if (string)
@@ -77,7 +75,7 @@ s_text(const char *text, size_t len)
 static json_t *
 s_cstr(const char *text)
 {
-    return s_text(text ? text : "", text ? strlen(text) : 0);
+    return emu_furl_text(text ? text : "", text ? strlen(text) : 0);
 }
 
 void
@@ -108,10 +106,8 @@ s_hex(char c)
     return -1;
 }
 
-//  Percent-decodes `len` bytes of `in` into `out` (room for len bytes);
-//  malformed escapes stay as they are. Returns the decoded length.
-static size_t
-s_percent_decode(const char *in, size_t len, char *out)
+size_t
+emu_furl_percent_decode(const char *in, size_t len, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
@@ -151,13 +147,14 @@ s_join(json_t *object, const char *key, json_t *value)
     return rc;
 }
 
-json_t *
-emu_furl_query_parameters(const char *query, size_t len)
+int
+emu_furl_query_foreach(const char *query, size_t len, emu_furl_param_fn *fn, void *arg)
 {
-    json_t *params = json_object();
+    assert(fn);
+    int rc = -1;
     char *key = malloc(len + 1), *value = malloc(len + 1);
-    if (!params || !key || !value)
-        goto fail;
+    if (!key || !value)
+        goto out;
     size_t count = 0;
     for (size_t start = 0; start < len && count < EMU_FURL_PARAMS_MAX;) {
         const char *piece = query + start;
@@ -168,33 +165,43 @@ emu_furl_query_parameters(const char *query, size_t len)
             continue;
         const char *eq = memchr(piece, '=', piece_len);
         size_t key_len = eq ? (size_t)(eq - piece) : piece_len;
-        size_t key_out = s_percent_decode(piece, key_len, key);
+        size_t key_out = emu_furl_percent_decode(piece, key_len, key);
         size_t value_out =
-            eq ? s_percent_decode(eq + 1, piece_len - key_len - 1, value) : 0;
-        json_t *key_json = s_text(key, key_out);
-        json_t *value_json = s_text(value, value_out);
+            eq ? emu_furl_percent_decode(eq + 1, piece_len - key_len - 1, value) : 0;
+        json_t *key_json = emu_furl_text(key, key_out);
+        json_t *value_json = emu_furl_text(value, value_out);
         //  Keys are C strings in jansson: one with a NUL cannot be a key.
         bool usable = key_json && value_json &&
                       strlen(json_string_value(key_json)) == json_string_length(key_json);
-        if (usable &&
-            s_join(params, json_string_value(key_json), json_incref(value_json)))
+        if (usable && fn(json_string_value(key_json), value_json, arg))
             usable = false;
         json_decref(key_json);
         json_decref(value_json);
         count += usable;
     }
+    rc = 0;
+out:
     free(key);
     free(value);
-    if (json_object_size(params) == 0) {
+    return rc;
+}
+
+static int
+s_join_param(const char *key, json_t *value, void *arg)
+{
+    return s_join((json_t *)arg, key, json_incref(value));
+}
+
+json_t *
+emu_furl_query_parameters(const char *query, size_t len)
+{
+    json_t *params = json_object();
+    if (!params || emu_furl_query_foreach(query, len, s_join_param, params) ||
+        json_object_size(params) == 0) {
         json_decref(params);
         return NULL;
     }
     return params;
-fail:
-    free(key);
-    free(value);
-    json_decref(params);
-    return NULL;
 }
 
 //  Adds the headers (lower-cased) to `headers` and the cookies to
@@ -222,7 +229,8 @@ s_add_headers(const emu_furl_request_t *request, json_t *headers, json_t *cookie
                 size_t trimmed = piece;
                 while (trimmed > 0 && at[trimmed - 1] == ' ')
                     trimmed--;
-                if (trimmed > 0 && json_array_append_new(cookies, s_text(at, trimmed)))
+                if (trimmed > 0 &&
+                    json_array_append_new(cookies, emu_furl_text(at, trimmed)))
                     return -1;
                 at += piece;
             }
@@ -240,8 +248,8 @@ s_add_headers(const emu_furl_request_t *request, json_t *headers, json_t *cookie
     return 0;
 }
 
-static const char *
-s_header_value(const emu_furl_request_t *request, const char *name)
+const char *
+emu_furl_request_header(const emu_furl_request_t *request, const char *name)
 {
     for (size_t i = 0; i < request->header_count; i++)
         if (strcasecmp(request->headers[i].name, name) == 0)
@@ -249,39 +257,77 @@ s_header_value(const emu_furl_request_t *request, const char *name)
     return NULL;
 }
 
-char *
-emu_furl_event(const emu_furl_request_t *r, size_t *len_p)
+json_t *
+emu_furl_body(const void *body, size_t len, bool *base64_p)
 {
-    assert(r && r->function && r->request_id && r->method && r->protocol && r->source_ip);
-    char *text = NULL;
+    assert(body || len == 0);
+    json_t *text = json_stringn(len ? body : "", len);
+    if (base64_p)
+        *base64_p = !text;
+    if (text)
+        return text;
+    zarmour_t *armour = zarmour_new();
+    char *encoded = armour ? zarmour_encode(armour, body, len) : NULL;
+    zarmour_destroy(&armour);
+    text = encoded ? json_string(encoded) : NULL;
+    free(encoded);
+    return text;
+}
+
+char *
+emu_furl_event(const emu_furl_request_t *request, size_t *len_p)
+{
+    assert(request && request->function);
     char url_id[33];
-    emu_furl_url_id(r->function, url_id);
+    emu_furl_url_id(request->function, url_id);
     char domain[96];
     snprintf(domain, sizeof domain, "%s.lambda-url.%s.on.aws", url_id, EMU_FURL_REGION);
+    emu_furl_context_t context = {.api_id = url_id, .domain_name = domain};
+    return emu_furl_event_for(request, &context, len_p);
+}
+
+char *
+emu_furl_event_for(const emu_furl_request_t *r, const emu_furl_context_t *c,
+                   size_t *len_p)
+{
+    assert(r && r->function && r->request_id && r->method && r->protocol && r->source_ip);
+    assert(c && c->api_id && c->domain_name);
+    char *text = NULL;
     time_t seconds = (time_t)(r->time_ns / 1000000000);
     struct tm tm;
     gmtime_r(&seconds, &tm);
     char when[64];
     strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    const char *agent = s_header_value(r, "user-agent");
+    const char *agent = emu_furl_request_header(r, "user-agent");
 
     json_t *headers = json_object();
     json_t *cookies = json_array();
-    json_t *event = NULL, *context = NULL;
+    json_t *event = NULL, *context = NULL, *path = NULL;
+    char *decoded = NULL;
     if (!headers || !cookies || s_add_headers(r, headers, cookies))
         goto out;
-    json_t *http =
-        json_pack("{s:o, s:o, s:s, s:s, s:o}", "method", s_cstr(r->method), "path",
-                  s_text(r->path, r->path_len), "protocol", r->protocol, "sourceIp",
-                  r->source_ip, "userAgent", s_cstr(agent));
+    if (c->decode_path) {
+        decoded = malloc(r->path_len + 1);
+        path = decoded
+                   ? emu_furl_text(decoded,
+                                   emu_furl_percent_decode(r->path, r->path_len, decoded))
+                   : NULL;
+    } else
+        path = emu_furl_text(r->path, r->path_len);
+    if (!path)
+        goto out;
+    json_t *http = json_pack("{s:o, s:O, s:s, s:s, s:o}", "method", s_cstr(r->method),
+                             "path", path, "protocol", r->protocol, "sourceIp",
+                             r->source_ip, "userAgent", s_cstr(agent));
     context = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:I}", "accountId",
-                        EMU_FURL_ACCOUNT_ID, "apiId", url_id, "domainName", domain,
-                        "domainPrefix", url_id, "http", http, "requestId", r->request_id,
+                        EMU_FURL_ACCOUNT_ID, "apiId", c->api_id, "domainName",
+                        c->domain_name, "domainPrefix", c->api_id, "http", http,
+                        "requestId", c->request_id ? c->request_id : r->request_id,
                         "routeKey", "$default", "stage", "$default", "time", when,
                         "timeEpoch", (json_int_t)(r->time_ns / 1000000));
-    event = json_pack("{s:s, s:s, s:o, s:o}", "version", "2.0", "routeKey", "$default",
-                      "rawPath", s_text(r->path, r->path_len), "rawQueryString",
-                      s_text(r->query, r->query_len));
+    event = json_pack("{s:s, s:s, s:O, s:o}", "version", "2.0", "routeKey", "$default",
+                      "rawPath", path, "rawQueryString",
+                      emu_furl_text(r->query, r->query_len));
     if (!context || !event)
         goto out;
     if (json_array_size(cookies) > 0 && json_object_set(event, "cookies", cookies))
@@ -296,15 +342,7 @@ emu_furl_event(const emu_furl_request_t *r, size_t *len_p)
     context = NULL;
     bool base64 = false;
     if (r->body_len > 0) {
-        json_t *body = json_stringn(r->body, r->body_len);
-        if (!body) {
-            zarmour_t *armour = zarmour_new();
-            char *encoded = armour ? zarmour_encode(armour, r->body, r->body_len) : NULL;
-            zarmour_destroy(&armour);
-            body = encoded ? json_string(encoded) : NULL;
-            free(encoded);
-            base64 = true;
-        }
+        json_t *body = emu_furl_body(r->body, r->body_len, &base64);
         if (!body || json_object_set_new(event, "body", body))
             goto out;
     }
@@ -314,6 +352,8 @@ emu_furl_event(const emu_furl_request_t *r, size_t *len_p)
     if (text && len_p)
         *len_p = strlen(text);
 out:
+    free(decoded);
+    json_decref(path);
     json_decref(context);
     json_decref(event);
     json_decref(headers);
@@ -342,9 +382,8 @@ emu_furl_throttle(void)
     return emu_furl_error(429, "TooManyRequestsException", "Rate Exceeded.");
 }
 
-//  Headers a function may not set: they belong to the connection.
-static bool
-s_hop_by_hop(const char *name)
+bool
+emu_furl_connection_header(const char *name)
 {
     static const char *names[] = {
         "connection", "content-length", "transfer-encoding", "keep-alive",
@@ -365,9 +404,8 @@ s_invalid(const char *reason)
     return reply;
 }
 
-//  Text of a header value given as a JSON scalar.
-static bool
-s_scalar_text(json_t *value, char *out, size_t size)
+bool
+emu_furl_header_text(json_t *value, char *out, size_t size)
 {
     if (json_is_string(value)) {
         if (json_string_length(value) >= size ||
@@ -402,9 +440,8 @@ s_valid_base64(const char *text, size_t len)
     return true;
 }
 
-//  Sets the reply body from the structured response's body.
-static const char *
-s_map_body(emu_reply_t *reply, json_t *body, bool base64)
+const char *
+emu_furl_set_body(emu_reply_t *reply, json_t *body, bool base64)
 {
     if (!body || json_is_null(body))
         return emu_reply_set_body(reply, NULL, 0) ? "out of memory" : NULL;
@@ -432,10 +469,8 @@ s_map_body(emu_reply_t *reply, json_t *body, bool base64)
     return rc ? "body too large" : NULL;
 }
 
-//  Maps a structured response; returns NULL on success or the reason it
-//  is invalid.
-static const char *
-s_map_structured(emu_reply_t *reply, json_t *doc)
+const char *
+emu_furl_map_structured(emu_reply_t *reply, json_t *doc)
 {
     json_t *status = json_object_get(doc, "statusCode");
     if (!json_is_integer(status) || json_integer_value(status) < 100 ||
@@ -452,9 +487,9 @@ s_map_structured(emu_reply_t *reply, json_t *doc)
         json_object_foreach(headers, name, value)
         {
             char text[EMU_REPLY_VALUE_MAX + 1];
-            if (!s_scalar_text(value, text, sizeof text))
+            if (!emu_furl_header_text(value, text, sizeof text))
                 return "header values must be strings, numbers or booleans";
-            if (s_hop_by_hop(name))
+            if (emu_furl_connection_header(name))
                 continue;
             if (emu_reply_add_header(reply, name, text))
                 return "invalid header name or value, or too many headers";
@@ -469,7 +504,8 @@ s_map_structured(emu_reply_t *reply, json_t *doc)
         json_array_foreach(cookies, i, cookie)
         {
             char text[EMU_REPLY_VALUE_MAX + 1];
-            if (!json_is_string(cookie) || !s_scalar_text(cookie, text, sizeof text) ||
+            if (!json_is_string(cookie) ||
+                !emu_furl_header_text(cookie, text, sizeof text) ||
                 emu_reply_add_header(reply, "Set-Cookie", text))
                 return "cookies must be valid header values";
         }
@@ -478,7 +514,7 @@ s_map_structured(emu_reply_t *reply, json_t *doc)
     if (base64 && !json_is_boolean(base64) && !json_is_null(base64))
         return "isBase64Encoded must be a boolean";
     const char *reason =
-        s_map_body(reply, json_object_get(doc, "body"), json_is_true(base64));
+        emu_furl_set_body(reply, json_object_get(doc, "body"), json_is_true(base64));
     if (reason)
         return reason;
     if (!emu_reply_header(reply, "Content-Type") &&
@@ -496,7 +532,7 @@ emu_furl_map_payload(const char *payload, size_t len)
         return NULL;
     json_t *doc = len > 0 ? json_loadb(payload, len, 0, NULL) : NULL;
     if (json_is_object(doc) && json_object_get(doc, "statusCode")) {
-        const char *reason = s_map_structured(reply, doc);
+        const char *reason = emu_furl_map_structured(reply, doc);
         json_decref(doc);
         if (reason) {
             emu_reply_destroy(&reply);
@@ -776,6 +812,88 @@ s_test_outcomes(void)
     emu_invocation_destroy(&inv);
 }
 
+static int
+s_collect_param(const char *key, json_t *value, void *arg)
+{
+    //  "key=value;" for each parameter, in order
+    char *out = arg;
+    size_t used = strlen(out);
+    snprintf(out + used, 256 - used, "%s=%s;", key, json_string_value(value));
+    return 0;
+}
+
+static void
+s_test_helpers(void)
+{
+    char seen[256] = "";
+    CHECK_INT(emu_furl_query_foreach("a=1&&b&a=%32&%00=x", 18, s_collect_param, seen), 0);
+    CHECK_STR(seen, "a=1;b=;a=2;");
+
+    char decoded[16];
+    CHECK_INT(emu_furl_percent_decode("/a%20b+%zz", 10, decoded), 8);
+    CHECK_TRUE(memcmp(decoded, "/a b+%zz", 8) == 0);
+
+    json_t *text = emu_furl_text("ok\xff", 3);
+    CHECK_STR(json_string_value(text), "ok\xef\xbf\xbd");
+    json_decref(text);
+
+    bool base64 = true;
+    json_t *body = emu_furl_body("hi", 2, &base64);
+    CHECK_STR(json_string_value(body), "hi");
+    CHECK_TRUE(!base64);
+    json_decref(body);
+    body = emu_furl_body("\x00\xff\x10", 3, &base64);
+    CHECK_STR(json_string_value(body), "AP8Q");
+    CHECK_TRUE(base64);
+    json_decref(body);
+
+    char value[8];
+    json_t *number = json_integer(42);
+    CHECK_TRUE(emu_furl_header_text(number, value, sizeof value));
+    CHECK_STR(value, "42");
+    json_decref(number);
+    json_t *long_text = json_string("12345678");
+    CHECK_TRUE(!emu_furl_header_text(long_text, value, sizeof value));
+    json_decref(long_text);
+    CHECK_TRUE(emu_furl_connection_header("Transfer-Encoding"));
+    CHECK_TRUE(!emu_furl_connection_header("X-Custom"));
+
+    //  The builder through another front door's eyes: its ids, a decoded path.
+    emu_furl_header_t headers[] = {{"User-Agent", "ua"}};
+    emu_furl_request_t request = {
+        .function = "demo",
+        .request_id = "11111111-2222-4333-8444-555555555555",
+        .method = "GET",
+        .path = "/a%20b",
+        .path_len = 6,
+        .query = "",
+        .protocol = "HTTP/1.1",
+        .source_ip = "10.0.0.1",
+        .time_ns = INT64_C(1583348638390123456),
+        .headers = headers,
+        .header_count = 1,
+    };
+    CHECK_STR(emu_furl_request_header(&request, "user-agent"), "ua");
+    CHECK_NULL(emu_furl_request_header(&request, "host"));
+    emu_furl_context_t context = {.api_id = "abcdefghij",
+                                  .domain_name = "abcdefghij.example",
+                                  .request_id = "Zm9vYmFyYmF6cXV4=",
+                                  .decode_path = true};
+    char *event = emu_furl_event_for(&request, &context, NULL);
+    CHECK_STR(
+        event,
+        "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"rawPath\":\"/a b\","
+        "\"rawQueryString\":\"\",\"headers\":{\"user-agent\":\"ua\"},"
+        "\"requestContext\":{\"accountId\":\"123456789012\",\"apiId\":\"abcdefghij\","
+        "\"domainName\":\"abcdefghij.example\",\"domainPrefix\":\"abcdefghij\","
+        "\"http\":{\"method\":\"GET\",\"path\":\"/a b\",\"protocol\":\"HTTP/1.1\","
+        "\"sourceIp\":\"10.0.0.1\",\"userAgent\":\"ua\"},"
+        "\"requestId\":\"Zm9vYmFyYmF6cXV4=\",\"routeKey\":\"$default\","
+        "\"stage\":\"$default\",\"time\":\"04/Mar/2020:19:03:58 +0000\","
+        "\"timeEpoch\":1583348638390},\"isBase64Encoded\":false}");
+    free(event);
+}
+
 void
 emu_furl_test(bool verbose)
 {
@@ -789,6 +907,7 @@ emu_furl_test(bool verbose)
     s_check_params("%00=v&ok=1", "{\"ok\":\"1\"}");
     s_check_params("a=b=c", "{\"a\":\"b=c\"}");
     s_check_params("plus+sign=a+b", "{\"plus+sign\":\"a+b\"}");
+    s_test_helpers();
     s_test_event();
     s_test_mapping();
     s_test_outcomes();

@@ -18,6 +18,10 @@
     answers become 502. Function errors, timeouts and crashes become 502
     with X-Amz-Function-Error: Unhandled and the error payload.
 
+    The builder and the pieces of the mapping are exported for the other
+    front doors that speak payload 2.0 or a close relative (emu_apigw):
+    emu_furl_event_for takes what differs between them.
+
     Pure functions over untrusted input (the request, the function's
     payload); no state, callable from any thread.
 */
@@ -63,16 +67,78 @@ typedef struct {
     size_t body_len;
 } emu_furl_request_t;
 
+//  What differs between the payload-2.0 events of the front doors.
+typedef struct {
+    const char *api_id;      //  requestContext.apiId and .domainPrefix
+    const char *domain_name; //  requestContext.domainName
+    const char *request_id;  //  requestContext.requestId; NULL: the request's
+    bool decode_path;        //  rawPath and http.path percent-decoded (HTTP API)
+} emu_furl_context_t;
+
+//  Called for each query parameter with its percent-decoded key (valid
+//  UTF-8 without NUL) and value (a JSON string, borrowed). Returns 0, or
+//  -1 to drop the parameter.
+typedef int(emu_furl_param_fn)(const char *key, json_t *value, void *arg);
+
 //  The 32-character URL id AWS would give `function` (stable per name).
 void emu_furl_url_id(const char *function, char out[33]);
+
+//  A JSON string of `len` bytes of `text`; invalid UTF-8 bytes become
+//  U+FFFD. NULL when memory runs out. Caller owns the reference.
+json_t *emu_furl_text(const char *text, size_t len);
+
+//  Percent-decodes `len` bytes of `in` into `out` (room for `len` bytes);
+//  malformed escapes stay as they are, '+' stays '+'. Returns the decoded
+//  length.
+size_t emu_furl_percent_decode(const char *in, size_t len, char *out);
+
+//  Calls `fn` for the first EMU_FURL_PARAMS_MAX usable parameters of raw
+//  query `query` ("a=1&b" -> ("a", "1"), ("b", "")), in order; empty
+//  pieces and keys with a NUL are skipped. Returns 0, -1 without memory.
+int emu_furl_query_foreach(const char *query, size_t len, emu_furl_param_fn *fn,
+                           void *arg);
 
 //  The queryStringParameters object of raw query `query`, or NULL when it
 //  has no parameters. Caller owns the reference.
 json_t *emu_furl_query_parameters(const char *query, size_t len);
 
+//  Value of the first header `name` (case-insensitive) of `request`, or
+//  NULL. Borrowed from the request.
+const char *emu_furl_request_header(const emu_furl_request_t *request, const char *name);
+
+//  The event's "body" for `len` bytes of `body`: the text when it is
+//  valid UTF-8, else its base64 (then *base64_p is true). NULL without
+//  memory. Caller owns the reference.
+json_t *emu_furl_body(const void *body, size_t len, bool *base64_p);
+
 //  The event JSON for `request` (caller frees), its length in *len_p.
 //  NULL when memory runs out.
 char *emu_furl_event(const emu_furl_request_t *request, size_t *len_p);
+
+//  The payload-2.0 event of `request` as seen through `context` (caller
+//  frees), its length in *len_p. NULL when memory runs out.
+char *emu_furl_event_for(const emu_furl_request_t *request,
+                         const emu_furl_context_t *context, size_t *len_p);
+
+//  True for headers a function may not set: they belong to the
+//  connection (Connection, Content-Length, Transfer-Encoding, Date...).
+bool emu_furl_connection_header(const char *name);
+
+//  Writes the text of header value `value` (a string without NUL, a
+//  number or a boolean) into `out`. False for any other value or when it
+//  does not fit in `size`.
+bool emu_furl_header_text(json_t *value, char *out, size_t size);
+
+//  Sets the reply body from a structured response's "body" (absent, null,
+//  a string, base64 text when `base64`, or any other JSON dumped as text).
+//  NULL on success, else why it is invalid.
+const char *emu_furl_set_body(emu_reply_t *reply, json_t *body, bool base64);
+
+//  Maps a structured payload-2.0 answer `doc` (an object with statusCode)
+//  onto `reply`: status, headers, cookies, body, and Content-Type
+//  application/json unless set. NULL on success, else why it is invalid
+//  (the reply is then half-built: discard it).
+const char *emu_furl_map_structured(emu_reply_t *reply, json_t *doc);
 
 //  Maps a function's successful `payload` to the HTTP reply. Never NULL
 //  unless memory runs out.
