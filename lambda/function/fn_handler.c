@@ -12,12 +12,12 @@
 #include <time.h>
 
 #define S_INIT_TYPE_MAX 64
-#define S_PROVISIONED "provisioned-concurrency"
+#define S_ON_DEMAND "on-demand"
 
 struct _fn_handler_t {
     char environment_id[17]; //  16 hex digits
     char initialization_type[S_INIT_TYPE_MAX + 1];
-    bool provisioned;     //  initialised ahead of any request
+    bool on_demand;       //  started for a request (else initialised ahead)
     int hold_ms;          //  hold per invocation
     double init_seconds;  //  process start to end of init
     uint64_t invocations; //  served so far
@@ -49,7 +49,7 @@ static int
 s_parse_init_type(const char *text, char *out, char *err, size_t err_size)
 {
     if (!text || !*text)
-        text = "on-demand";
+        text = S_ON_DEMAND;
     size_t len = strlen(text);
     bool printable = len <= S_INIT_TYPE_MAX;
     for (size_t i = 0; printable && i < len; i++)
@@ -98,7 +98,7 @@ fn_handler_new(const char *hold_ms, const char *init_type, char *err, size_t err
         free(self);
         return NULL;
     }
-    self->provisioned = strcmp(self->initialization_type, S_PROVISIONED) == 0;
+    self->on_demand = strcmp(self->initialization_type, S_ON_DEMAND) == 0;
     return self;
 }
 
@@ -132,7 +132,9 @@ fn_handler_invoke(fn_handler_t *self, const char *request_id)
 {
     assert(self && request_id);
     self->invocations++;
-    bool cold = self->invocations == 1 && !self->provisioned;
+    //  Only a request that started its environment paid for the init: a
+    //  provisioned (or otherwise pre-initialised) one never did.
+    bool cold = self->invocations == 1 && self->on_demand;
     fn_handler_result_t result = {
         .request_id = request_id,
         .environment_id = self->environment_id,
@@ -179,6 +181,33 @@ fn_handler_hold_ms(fn_handler_t *self)
 {
     assert(self);
     return self->hold_ms;
+}
+
+//  Checks the response of `handler` to `request_id`: its two time
+//  stamps in order, and the rest exactly `pattern` with its one "%s"
+//  standing for the environment id.
+static void
+s_test_invoke(fn_handler_t *handler, const char *request_id, const char *pattern)
+{
+    char *json = fn_handler_invoke(handler, request_id);
+    json_t *doc = json_loads(json, 0, NULL);
+    CHECK_NOT_NULL(doc);
+    free(json);
+    int64_t started = json_integer_value(json_object_get(doc, "started_at_ns"));
+    int64_t finished = json_integer_value(json_object_get(doc, "finished_at_ns"));
+    CHECK_TRUE(started > 0 && finished >= started);
+    CHECK_INT(json_object_del(doc, "started_at_ns"), 0);
+    CHECK_INT(json_object_del(doc, "finished_at_ns"), 0);
+    char *rest =
+        json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(doc);
+    const char *slot = strstr(pattern, "%s");
+    CHECK_NOT_NULL(slot);
+    char expected[512];
+    snprintf(expected, sizeof expected, "%.*s%s%s", (int)(slot - pattern), pattern,
+             fn_handler_environment_id(handler), slot + 2);
+    CHECK_STR(rest, expected);
+    free(rest);
 }
 
 void
@@ -243,44 +272,45 @@ fn_handler_test(bool verbose)
     CHECK_INT(strlen(id), 16);
     CHECK_INT(strspn(id, "0123456789abcdef"), 16);
     fn_handler_init_done(handler, 0.25);
-    json = fn_handler_invoke(handler, "r1");
-    json_t *doc = json_loads(json, 0, NULL);
-    CHECK_NOT_NULL(doc);
-    CHECK_STR(json_string_value(json_object_get(doc, "request_id")), "r1");
-    CHECK_STR(json_string_value(json_object_get(doc, "environment_id")), id);
-    CHECK_TRUE(json_is_true(json_object_get(doc, "cold_start")));
-    CHECK_TRUE(json_real_value(json_object_get(doc, "cold_start_time")) == 0.25);
-    CHECK_STR(json_string_value(json_object_get(doc, "initialization_type")),
-              "on-demand");
-    CHECK_INT(json_integer_value(json_object_get(doc, "invocation_count")), 1);
-    int64_t started = json_integer_value(json_object_get(doc, "started_at_ns"));
-    int64_t finished = json_integer_value(json_object_get(doc, "finished_at_ns"));
-    CHECK_TRUE(started > 0 && finished >= started);
-    json_decref(doc);
-    free(json);
-    json = fn_handler_invoke(handler, "r2");
-    doc = json_loads(json, 0, NULL);
-    CHECK_TRUE(json_is_false(json_object_get(doc, "cold_start")));
-    CHECK_TRUE(json_real_value(json_object_get(doc, "cold_start_time")) == 0.0);
-    CHECK_INT(json_integer_value(json_object_get(doc, "invocation_count")), 2);
-    CHECK_STR(json_string_value(json_object_get(doc, "environment_id")), id);
-    json_decref(doc);
-    free(json);
+    s_test_invoke(handler, "r1",
+                  "{\"request_id\":\"r1\",\"environment_id\":\"%s\",\"cold_start\":true,"
+                  "\"cold_start_time\":0.25,\"initialization_type\":\"on-demand\","
+                  "\"invocation_count\":1}");
+    s_test_invoke(handler, "r2",
+                  "{\"request_id\":\"r2\",\"environment_id\":\"%s\",\"cold_start\":false,"
+                  "\"cold_start_time\":0.0,\"initialization_type\":\"on-demand\","
+                  "\"invocation_count\":2}");
     fn_handler_destroy(&handler);
 
-    //  A provisioned environment is never cold.
-    handler = fn_handler_new("0", "provisioned-concurrency", err, sizeof err);
-    CHECK_NOT_NULL(handler);
-    fn_handler_init_done(handler, 1.5);
-    json = fn_handler_invoke(handler, "p1");
-    doc = json_loads(json, 0, NULL);
-    CHECK_TRUE(json_is_false(json_object_get(doc, "cold_start")));
-    CHECK_TRUE(json_real_value(json_object_get(doc, "cold_start_time")) == 0.0);
-    CHECK_STR(json_string_value(json_object_get(doc, "initialization_type")),
-              "provisioned-concurrency");
-    CHECK_INT(json_integer_value(json_object_get(doc, "invocation_count")), 1);
-    json_decref(doc);
-    free(json);
+    //  Unset or empty: on-demand, cold.
+    handler = fn_handler_new("0", NULL, err, sizeof err);
+    fn_handler_init_done(handler, 0.5);
+    s_test_invoke(handler, "n1",
+                  "{\"request_id\":\"n1\",\"environment_id\":\"%s\",\"cold_start\":true,"
+                  "\"cold_start_time\":0.5,\"initialization_type\":\"on-demand\","
+                  "\"invocation_count\":1}");
+    fn_handler_destroy(&handler);
+
+    //  Initialised ahead of any request: never cold, the type echoed.
+    const char *ahead[] = {"provisioned-concurrency", "snap-start"};
+    for (size_t i = 0; i < sizeof ahead / sizeof ahead[0]; i++) {
+        handler = fn_handler_new("0", ahead[i], err, sizeof err);
+        CHECK_NOT_NULL(handler);
+        fn_handler_init_done(handler, 1.5);
+        char expected[512];
+        for (int k = 1; k <= 2; k++) {
+            snprintf(expected, sizeof expected,
+                     "{\"request_id\":\"p%d\",\"environment_id\":\"%%s\","
+                     "\"cold_start\":false,\"cold_start_time\":0.0,"
+                     "\"initialization_type\":\"%s\",\"invocation_count\":%d}",
+                     k, ahead[i], k);
+            char request_id[8];
+            snprintf(request_id, sizeof request_id, "p%d", k);
+            s_test_invoke(handler, request_id, expected);
+        }
+        if (i + 1 < sizeof ahead / sizeof ahead[0])
+            fn_handler_destroy(&handler);
+    }
     //  Two environments have different ids.
     fn_handler_t *other = fn_handler_new("0", NULL, err, sizeof err);
     CHECK_TRUE(strcmp(fn_handler_environment_id(other),

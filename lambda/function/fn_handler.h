@@ -8,11 +8,15 @@
       request_id           the Lambda request id of this invocation
       environment_id       16 hex digits, random per environment
       cold_start           true only on the first invocation of an
-                           on-demand environment
+                           on-demand environment: false when
+                           AWS_LAMBDA_INITIALIZATION_TYPE is
+                           provisioned-concurrency (or any type but
+                           on-demand), whose init no request waited for
       cold_start_time      seconds from process start to end of init on the
-                           cold invocation, else 0 (always 0 when
-                           provisioned)
-      initialization_type  AWS_LAMBDA_INITIALIZATION_TYPE, default on-demand
+                           cold invocation, else 0 (always 0 unless
+                           on-demand)
+      initialization_type  AWS_LAMBDA_INITIALIZATION_TYPE as given
+                           (on-demand when unset or empty)
       invocation_count     invocations served by this environment, 1-based
       started_at_ns        CLOCK_REALTIME ns before the hold
       finished_at_ns       CLOCK_REALTIME ns after the hold
