@@ -1,17 +1,31 @@
 #!/bin/sh
-# tests/bench/run.sh BUILD_DIR [burst_bench.py options] — what `make bench`
-# runs: installs the peers from Debian when they are missing (as root; else
-# prints the command and measures the tools that are there), then runs
-# burst_bench.py against the binaries in BUILD_DIR/bin. The Markdown table
-# goes to stdout, the JSON report to BUILD_DIR/bench/burst_bench.json.
+# tests/bench/run.sh BUILD_DIR [burst_bench.py options]
+# tests/bench/run.sh BUILD_DIR --only burst|emulator [that bench's options]
+# What `make bench` runs: installs the peers from Debian when they are
+# missing (as root; else prints the command and measures the tools that are
+# there), then runs burst_bench.py (with the options given) and
+# emulator_bench.py (with its defaults) against the binaries in
+# BUILD_DIR/bin; `--only` runs one of them. The Markdown tables go to
+# stdout, the JSON reports to BUILD_DIR/bench/burst_bench.json and
+# BUILD_DIR/bench/emulator_bench.json.
 # Not part of ctest: it measures time, it asserts nothing.
 set -eu
+usage="usage: tests/bench/run.sh BUILD_DIR [--only burst|emulator] [options of that bench]"
 if [ $# -lt 1 ]; then
-    echo "usage: tests/bench/run.sh BUILD_DIR [burst_bench.py options]" >&2
+    echo "$usage" >&2
     exit 2
 fi
 build=$1
 shift
+only=all
+if [ $# -ge 1 ] && [ "$1" = "--only" ]; then
+    if [ $# -lt 2 ] || { [ "$2" != burst ] && [ "$2" != emulator ]; }; then
+        echo "$usage" >&2
+        exit 2
+    fi
+    only=$2
+    shift 2
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 
 missing=""
@@ -35,4 +49,13 @@ if [ -n "$missing" ]; then
 fi
 
 mkdir -p "$build/bench"
-exec python3 "$here/burst_bench.py" --bin "$build/bin" --out "$build/bench/burst_bench.json" "$@"
+case $only in
+burst)
+    exec python3 "$here/burst_bench.py" --bin "$build/bin" --out "$build/bench/burst_bench.json" "$@"
+    ;;
+emulator)
+    exec python3 "$here/emulator_bench.py" --bin "$build/bin" --out "$build/bench/emulator_bench.json" "$@"
+    ;;
+esac
+python3 "$here/burst_bench.py" --bin "$build/bin" --out "$build/bench/burst_bench.json" "$@"
+exec python3 "$here/emulator_bench.py" --bin "$build/bin" --out "$build/bench/emulator_bench.json"
