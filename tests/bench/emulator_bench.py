@@ -944,6 +944,7 @@ def measure_rss(args, workdir, report):
     socks = []
     try:
         section["emulator_vmhwm_idle_kb"] = proc_status_kb(emulator.pid, "VmHWM")
+        section["emulator_fds_idle"] = len(os.listdir("/proc/%d/fd" % emulator.pid))
         loadavg_before = loadavg()
         socks, error = open_many(emulator.port, count, time.monotonic() + 60)
         section["connected"] = len(socks)
@@ -977,7 +978,16 @@ def measure_rss(args, workdir, report):
         section["start_rate_per_s"] = (len(ready_s) / ready_s[-1]
                                        if ready_s and ready_s[-1] > 0 else None)
         # Every environment is idle now and still alive: read them all.
+        # The answered connections are closed (Connection: close): what the
+        # emulator holds beyond its idle count is the environments'.
+        for sock in socks:
+            sock.close()
+        time.sleep(0.5)
+        section["emulator_fds"] = len(os.listdir("/proc/%d/fd" % emulator.pid))
         children = emulator.children()
+        if children:
+            section["fds_per_environment"] = ((section["emulator_fds"] -
+                                               section["emulator_fds_idle"]) / len(children))
         child_hwm = [proc_status_kb(pid, "VmHWM") for pid in children]
         child_rss = [proc_status_kb(pid, "VmRSS") for pid in children]
         child_hwm = [kb for kb in child_hwm if kb is not None]
@@ -1012,6 +1022,11 @@ def markdown(report):
     out.append("%s UTC; host %s, %d CPUs; tree %s; %s." % (
         report["generated_at"][:16].replace("T", " "), p["host"], p["cpus"],
         report["versions"].get("tree") or "?", report["versions"].get("stampede-lambda")))
+    if report.get("loadavg"):
+        out.append("1-minute load average when each section started (other work on the "
+                   "machine skews the figures): %s; RLIMIT_NOFILE %s." % (
+                       ", ".join("%s %s" % (k, v) for k, v in report["loadavg"].items()),
+                       p["nofile"]))
     out.append("")
     t = report.get("throttle")
     if t:
@@ -1100,7 +1115,9 @@ def markdown(report):
                  fmt(r["processes_s"], 2)),
                 ("all environments ready (last cold invocation started), s",
                  fmt(r["ready_s"]["last"], 2)),
-                ("start rate, environments ready per second", fmt(r["start_rate_per_s"]))]
+                ("start rate, environments ready per second", fmt(r["start_rate_per_s"])),
+                ("emulator file descriptors per idle environment",
+                 fmt(r.get("fds_per_environment"), 1))]
         for label, value in rows:
             out.append("| %s | %s |" % (label, value))
         out.append("")
