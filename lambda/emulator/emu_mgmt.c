@@ -1628,8 +1628,11 @@ s_test_call(emu_account_t *account, const char *method, const char *target,
     CHECK_NOT_NULL(reply);
     size_t len = 0;
     const char *text = emu_reply_body(reply, &len);
-    if (emu_reply_status(reply) != status)
-        fprintf(stderr, "%s %s -> %.*s\n", method, target, (int)len, text);
+    const char *got_type = emu_reply_header(reply, "x-amzn-ErrorType");
+    if (emu_reply_status(reply) != status ||
+        (type && (!got_type || strcmp(got_type, type) != 0)))
+        fprintf(stderr, "%s %s -> %d %.*s\n", method, target, emu_reply_status(reply),
+                (int)len, text);
     CHECK_INT(emu_reply_status(reply), status);
     json_t *doc = NULL;
     if (len > 0) {
@@ -1902,12 +1905,12 @@ emu_mgmt_test(bool verbose)
     s_test_error(
         account, "PUT", update,
         "{\"Environment\":{\"Variables\":{\"AWS_REGION\":\"x\",\"OK\":\"y\","
-        "\"_HANDLER\":\"z\"}}}",
+        "\"AWS_LAMBDA_FUNCTION_NAME\":\"z\"}}}",
         400, "InvalidParameterValueException",
         "Lambda was unable to configure your environment variables because the "
         "environment variables you have provided contains reserved keys that are "
         "currently not supported for modification. Reserved keys used in this "
-        "request: AWS_REGION, _HANDLER");
+        "request: AWS_REGION, AWS_LAMBDA_FUNCTION_NAME");
     s_test_error(account, "PUT", update,
                  "{\"Role\":\"arn:aws:iam::123456789012:role/x\"}", 400,
                  "InvalidParameterValueException", NULL);
