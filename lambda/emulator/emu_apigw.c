@@ -196,7 +196,8 @@ s_rest_headers(const emu_furl_request_t *request, json_t *headers, json_t *multi
         if (name_len == 0 || name_len > S_NAME_MAX)
             continue;
         json_t *name = emu_furl_text(header->name, name_len);
-        json_t *value = emu_furl_text(header->value, strlen(header->value));
+        const char *text_value = header->value ? header->value : "";
+        json_t *value = emu_furl_text(text_value, strlen(text_value));
         char lower[S_NAME_MAX * 3 + 1];
         if (name) {
             const char *text = json_string_value(name);

@@ -58,7 +58,12 @@
       HTTP integration timeout     503 {"message":"Service Unavailable"}
     The 413 of a REST API is what it answers when the event would exceed
     Lambda's 6 MB invoke limit (an observed answer; API Gateway's own 10 MB
-    cap answers in plain text from its edge, which we do not model).
+    cap answers in plain text from its edge, which we do not model): the
+    front door sends it when the event is longer than EMU_FURL_PAYLOAD_MAX,
+    and the HTTP API's 413 likewise. The timeouts are API Gateway's own
+    integration timeouts (29 s REST, 30 s HTTP API), for a front door that
+    enforces them; a function that runs over its own timeout is a failed
+    invocation (502 / 500).
 
     Not modelled: headers API Gateway adds to the request (X-Forwarded-*,
     X-Amzn-Trace-Id, CloudFront-*), authorizers, stage variables, and
