@@ -15,21 +15,27 @@ serves the demo function (`bootstrap`) under different settings:
             build without it answers that route 404).
   latency   Added latency of one successful invoke. One keep-alive
             connection, N sequential requests (default 2000, after a
-            warm-up) to a function with reserved 1 and STAMPEDE_HOLD_MS=0
+            warm-up, 1 ms apart: right after an answer the environment is
+            not yet back in /next, and reserved 1 would throttle the next
+            request) to a function with reserved 1 and STAMPEDE_HOLD_MS=0
             (one warm environment, no hold). Against the baseline: the very
             same answer (status line, headers and body bytes captured from
             the emulator) served by a minimal C server compiled by this
             script (blocking accept/read/write on loopback, no work), timed
-            by the same client code. Added p50/p99 = emulator - baseline.
-            Also timed on the same connection: a 429 from a reserved-0
-            function (the front door without any function work).
+            by the same client code, its blocks interleaved with the
+            emulator's. Added p50/p99 = emulator - baseline. Also timed on
+            the same connection: a 429 from a reserved-0 function (the front
+            door without any function work).
   held      Connections held. C connections (default 5,000) are opened,
             then each sends one request to one of ceil(C/1000) functions
             with reserved 1000 that hold every request (default 30 s):
             how many requests were held at once (connections still
-            unanswered while every environment holds its request), and
-            while they are held, the time from connect to a complete 429
-            for fresh requests to a reserved-0 function.
+            unanswered once the environments stop growing), and while they
+            are held, the time from connect to a complete 429 for fresh
+            requests to a reserved-0 function. The emulator's file
+            descriptors bound it (about 5 per environment plus one per
+            connection, against its RLIMIT_NOFILE): what does not fit is
+            reported as it comes back (statuses, the emulator's warnings).
   rss       Peak RSS with 1,000 environments. 1,000 connections, then 1,000
             simultaneous requests to an unreserved function (hold 3 s):
             1,000 environments. The emulator's VmHWM, the sum of VmHWM over
@@ -810,12 +816,15 @@ def measure_latency(args, workdir, report):
 # --- 3. connections held --------------------------------------------------------------------
 
 
-def wait_children(emulator, count, deadline, every=0.05, plateau_s=3.0):
+def wait_children(emulator, count, deadline, every=0.05, plateau_s=3.0, on_poll=None):
     """Polls the emulator's children until there are `count`, until their
-    number has not grown for `plateau_s`, or until `deadline`. Returns
-    (highest count seen, monotonic time it was first reached)."""
+    number has not grown for `plateau_s`, or until `deadline`; calls
+    `on_poll()` at every poll. Returns (highest count seen, monotonic time
+    it was first reached)."""
     highest, reached = 0, None
     while time.monotonic() < deadline:
+        if on_poll:
+            on_poll()
         seen = len(emulator.children())
         now = time.monotonic()
         if seen > highest:
@@ -881,9 +890,23 @@ def measure_held(args, workdir, report):
         for sock, request in zip(socks, requests):
             sock.sendall(request)
         section["write_s"] = round(time.monotonic() - t1, 3)
-        # Every environment the functions may start, started and holding.
+        # Every environment the functions may start, started and holding;
+        # meanwhile, while the loop is busy starting them, one 429 probe
+        # per poll.
+        probe_request = request_bytes("GET", "/url/thr/", close=True)
+        starting = []
+
+        def probe():
+            starting.append(one_shot(emulator.port, probe_request))
+
         expected = min(len(socks), 1000 * len(names))
-        seen, at = wait_children(emulator, expected, t1 + hold_ms / 1000 * 0.6)
+        seen, at = wait_children(emulator, expected, t1 + hold_ms / 1000 * 0.6, every=0.1,
+                                 on_poll=probe)
+        times = sorted(elapsed * 1e3 for _, elapsed in starting)
+        section["time_to_429_while_starting_ms"] = {
+            "statuses": sorted({status for status, _ in starting}), "n": len(times),
+            "p50": percentile(times, 50), "p99": percentile(times, 99),
+            "max": times[-1] if times else None}
         section["environments"] = seen
         section["environments_s"] = round(at - t1, 3) if at else None
         section["environments_expected"] = expected
@@ -894,7 +917,6 @@ def measure_held(args, workdir, report):
         section["held_at_probe"] = len(socks) - answered_before
         # Fresh requests to the reserved-0 function while they are held.
         probes = []
-        probe_request = request_bytes("GET", "/url/thr/", close=True)
         for _ in range(args.probes):
             status, elapsed = one_shot(emulator.port, probe_request)
             probes.append((status, elapsed * 1e3))
@@ -1078,12 +1100,20 @@ def markdown(report):
                 ("… reached, s after the requests were written", fmt(h["environments_s"], 2)),
                 ("requests unanswered (held) at the probe", fmt(h["held_at_probe"])),
                 ("… still unanswered after the probes", fmt(h["held_after_probe"])),
-                ("fresh requests to a reserved-0 function meanwhile: statuses",
+                ("fresh requests to a reserved-0 function while held: statuses",
                  ", ".join(str(s) for s in h["probe_statuses"])),
                 ("time to a complete 429 (connect + request + answer), first, ms",
                  fmt(tt["first"], 2)),
                 ("… p50 / p99 / max of %d, ms" % tt["n"],
                  "%s / %s / %s" % (fmt(tt["p50"], 2), fmt(tt["p99"], 2), fmt(tt["max"], 2))),
+                ("429 probes while the environments were starting (one per 0.1 s): "
+                 "statuses, n", "%s, %s" % (
+                     ", ".join(str(x) for x in h["time_to_429_while_starting_ms"]["statuses"]),
+                     fmt(h["time_to_429_while_starting_ms"]["n"]))),
+                ("… their time to a complete 429, p50 / p99 / max, ms", "%s / %s / %s" % (
+                    fmt(h["time_to_429_while_starting_ms"]["p50"], 2),
+                    fmt(h["time_to_429_while_starting_ms"]["p99"], 2),
+                    fmt(h["time_to_429_while_starting_ms"]["max"], 2))),
                 ("final statuses of the held requests",
                  ", ".join("%s × %s" % (fmt(v), k) for k, v in sorted(h["final_statuses"].items()))),
                 ("emulator open fds while held (its RLIMIT_NOFILE)",
