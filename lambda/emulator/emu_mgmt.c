@@ -1718,6 +1718,12 @@ s_test_poll(emu_loop_t *loop, void *arg)
         CHECK_NOT_NULL(emu_loop_timer_start(loop, 20 * 1000000LL, s_test_poll, poll));
 }
 
+static void
+s_test_stop(emu_loop_t *loop, void *arg)
+{
+    emu_loop_stop(loop);
+}
+
 #define S_ARN "arn:aws:lambda:us-east-1:123456789012:function:"
 #define S_FN "/2015-03-31/functions/"
 
@@ -2207,9 +2213,17 @@ emu_mgmt_test(bool verbose)
                       "/2019-09-30/functions/demo/provisioned-concurrency?Qualifier=live",
                       NULL, 204, NULL, NULL);
     CHECK_NULL(doc);
+    //  Its environments are stopped and buried by the loop.
+    CHECK_NOT_NULL(emu_loop_timer_start(loop, 500 * 1000000LL, s_test_stop, NULL));
+    CHECK_INT(emu_loop_run(loop), 0);
     s_test_error(account, "GET",
                  "/2019-09-30/functions/demo/provisioned-concurrency?Qualifier=live",
                  NULL, 404, "ProvisionedConcurrencyConfigNotFoundException", NULL);
+    doc = s_test_call(account, "GET",
+                      "/2019-09-30/functions/demo/provisioned-concurrency?List=ALL", NULL,
+                      200, NULL, NULL);
+    CHECK_INT(json_array_size(json_object_get(doc, "ProvisionedConcurrencyConfigs")), 0);
+    json_decref(doc);
 
     //  ListFunctions: pages, every version.
     doc = s_test_call(account, "GET", S_FN, NULL, 200, NULL, NULL);
