@@ -1041,9 +1041,10 @@ def markdown(report):
     out = []
     p = report["params"]
     out.append("## stampede-lambda — emulator benchmark\n")
-    out.append("%s UTC; host %s, %d CPUs; tree %s; %s." % (
+    out.append("%s UTC; host %s, %d CPUs; checkout %s; %s built %s." % (
         report["generated_at"][:16].replace("T", " "), p["host"], p["cpus"],
-        report["versions"].get("tree") or "?", report["versions"].get("stampede-lambda")))
+        report["versions"].get("tree") or "?", report["versions"].get("stampede-lambda"),
+        report["versions"].get("stampede-lambda_built")))
     if report.get("loadavg"):
         out.append("1-minute load average when each section started (other work on the "
                    "machine skews the figures): %s; RLIMIT_NOFILE %s." % (
@@ -1161,6 +1162,10 @@ def versions(bin_dir):
     done = subprocess.run([os.path.join(bin_dir, "stampede-lambda"), "--version"],
                           capture_output=True, text=True, timeout=10)
     found["stampede-lambda"] = done.stdout.strip()
+    # The tree below is the checkout's now; the binary may be older.
+    found["stampede-lambda_built"] = datetime.datetime.fromtimestamp(
+        os.stat(os.path.join(bin_dir, "stampede-lambda")).st_mtime,
+        datetime.timezone.utc).isoformat(timespec="seconds")
     for tool, package in DEB_PACKAGES.items():
         done = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package],
                               capture_output=True, text=True, timeout=10)
