@@ -223,19 +223,27 @@ s_blank(const char *body, size_t len)
 }
 
 int
+emu_invoke_too_large(emu_invoke_type_t type, emu_aws_error_t *err)
+{
+    assert(err);
+    bool event = type == EMU_INVOKE_EVENT;
+    emu_aws_error_set(err, 413, "RequestEntityTooLargeException",
+                      "Request must be smaller than %d bytes for the %s operation",
+                      event ? EMU_INVOKE_EVENT_PAYLOAD_MAX : EMU_INVOKE_PAYLOAD_MAX,
+                      event ? "InvokeAsync" : "InvokeFunction");
+    return -1;
+}
+
+int
 emu_invoke_check_payload(emu_invoke_type_t type, const void *body, size_t len,
                          emu_aws_error_t *err)
 {
     assert((body || len == 0) && err);
     emu_aws_error_clear(err);
-    bool event = type == EMU_INVOKE_EVENT;
-    size_t limit = event ? EMU_INVOKE_EVENT_PAYLOAD_MAX : EMU_INVOKE_PAYLOAD_MAX;
-    if (len > limit) {
-        emu_aws_error_set(err, 413, "RequestEntityTooLargeException",
-                          "Request must be smaller than %zu bytes for the %s operation",
-                          limit, event ? "InvokeAsync" : "InvokeFunction");
-        return -1;
-    }
+    size_t limit =
+        type == EMU_INVOKE_EVENT ? EMU_INVOKE_EVENT_PAYLOAD_MAX : EMU_INVOKE_PAYLOAD_MAX;
+    if (len > limit)
+        return emu_invoke_too_large(type, err);
     if (s_blank(body, len))
         return 0;
     json_error_t error;
@@ -525,6 +533,10 @@ s_test_payload(void)
                   "Request must be smaller than 1048576 bytes for the InvokeAsync "
                   "operation");
     free(payload);
+    CHECK_INT(emu_invoke_too_large(EMU_INVOKE_DRY_RUN, &err), -1);
+    s_check_error(&err, 413, "RequestEntityTooLargeException",
+                  "Request must be smaller than 6291456 bytes for the InvokeFunction "
+                  "operation");
 
     size_t len = 0;
     char *event = emu_invoke_event("", 0, &len);

@@ -86,6 +86,10 @@ int emu_invoke_qualifier(const char *derived, const char *raw, size_t raw_len,
 int emu_invoke_check_payload(emu_invoke_type_t type, const void *body, size_t len,
                              emu_aws_error_t *err);
 
+//  Fills `err` with the 413 of a payload over the limit of `type`, for a
+//  caller that stopped reading it. Returns -1.
+int emu_invoke_too_large(emu_invoke_type_t type, emu_aws_error_t *err);
+
 //  The event the function gets for a checked payload: a malloc'd copy
 //  (caller frees), "{}" when the payload is empty or only whitespace.
 //  Its length in *len_p. NULL when memory runs out.
