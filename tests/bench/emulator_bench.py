@@ -837,30 +837,28 @@ def wait_children(emulator, count, deadline, every=0.05, plateau_s=3.0, on_poll=
 
 def held_emulator(args, workdir, functions_needed, hold_ms, timeout_s):
     """Functions hold0..holdK-1 with reserved 1000 each, and thr with
-    reserved 0. Under an account limit that refuses reservations summing
-    over it, falls back to --account-concurrency when the build has it,
-    then to fewer functions. Returns (emulator, function names, setup)."""
+    reserved 0. A build with an account limit (--account-concurrency, whose
+    reservations must leave 100 unreserved) gets a limit that fits them;
+    an older build takes them as they are. When neither starts, one
+    unreserved function takes what the account allows and the other
+    connections are throttled. Returns (emulator, function names, setup)."""
     env = {"STAMPEDE_HOLD_MS": str(hold_ms)}
     names = ["hold%d" % i for i in range(functions_needed)]
     functions = [(name, 1000, env) for name in names] + [("thr", 0, {})]
-    try:
-        return (Emulator(args.bin, workdir, functions, timeout_s), names,
-                "%d functions, reserved 1000 each" % len(names))
-    except RuntimeError as exc:
-        log("emulator_bench: %d functions with reserved 1000 refused: %s" % (len(names), exc))
     help_text = subprocess.run([os.path.join(args.bin, "stampede-lambda"), "--help"],
                                capture_output=True, text=True, timeout=10).stdout
     if "--account-concurrency" in help_text:
         limit = 1000 * len(names) + 100
-        try:
-            return (Emulator(args.bin, workdir, functions, timeout_s,
-                             extra=["--account-concurrency", str(limit)]), names,
-                    "%d functions, reserved 1000 each, --account-concurrency %d"
-                    % (len(names), limit))
-        except RuntimeError as exc:
-            log("emulator_bench: --account-concurrency %d refused: %s" % (limit, exc))
-    # The account default: one unreserved function takes what the account
-    # allows; the rest of the connections are throttled and stay open.
+        attempt = (["--account-concurrency", str(limit)],
+                   "%d functions, reserved 1000 each, --account-concurrency %d"
+                   % (len(names), limit))
+    else:
+        attempt = ([], "%d functions, reserved 1000 each" % len(names))
+    try:
+        return (Emulator(args.bin, workdir, functions, timeout_s, extra=attempt[0]), names,
+                attempt[1])
+    except RuntimeError as exc:
+        log("emulator_bench: %s refused: %s" % (attempt[1], exc))
     return (Emulator(args.bin, workdir, [("hold0", None, env), ("thr", 0, {})], timeout_s),
             ["hold0"], "one unreserved function (the account limit caps it)")
 
