@@ -8,11 +8,14 @@ serves the demo function (`bootstrap`) under different settings:
             synchronous invoke is throttled) is loaded with keep-alive
             connections by wrk and by hey for a bounded time (default 5 s,
             64 connections): requests/s as each tool reports it, and a check
-            that every answer was a 429 (wrk: its non-2xx count; hey: its
-            status histogram). Through the Function URL door
-            (GET /url/NAME/) and, when the build has it, the Invoke API door
-            (POST /2015-03-31/functions/NAME/invocations; probed first: a
-            build without it answers that route 404).
+            that every answer was the door's throttle answer (wrk: its
+            non-2xx count; hey: its status histogram). Through the Function
+            URL door (GET /url/NAME/, 429) and, when the build has them
+            (each probed first: a build without it answers its route 404),
+            the Invoke API (POST /2015-03-31/functions/NAME/invocations,
+            429) and API Gateway REST and HTTP API doors (GET /restapi/NAME/
+            and /httpapi/NAME/: 500, as API Gateway answers a throttled
+            Lambda integration).
   latency   Added latency of one successful invoke. One keep-alive
             connection, N sequential requests (default 2000, after a
             warm-up, 1 ms apart: right after an answer the environment is
@@ -508,14 +511,16 @@ def parse_wrk(text):
             figures["non_2xx"] = int(line.split(":")[1])
         elif line.startswith("Socket errors:"):
             figures["socket_errors"] = line.split(":", 1)[1].strip()
-    figures["all_429"] = (figures["requests"] is not None and figures["requests"] > 0 and
-                          figures["non_2xx"] == figures["requests"] and
-                          figures["socket_errors"] is None)
+    # wrk counts answers outside 2xx/3xx, not statuses: with every invoke
+    # throttled, all of them are the door's throttle answer.
+    figures["all_throttled"] = (figures["requests"] is not None and figures["requests"] > 0 and
+                                figures["non_2xx"] == figures["requests"] and
+                                figures["socket_errors"] is None)
     figures["statuses"] = None  # wrk counts non-2xx/3xx, it has no histogram
     return figures
 
 
-def parse_hey(text):
+def parse_hey(text, expect):
     figures = {"requests": 0, "rps": None, "statuses": {}, "errors": {}}
     section = None
     for line in text.splitlines():
@@ -533,8 +538,8 @@ def parse_hey(text):
             count, message = stripped[1:].split("]", 1)
             figures["errors"][message.strip()] = int(count)
     figures["requests"] = sum(figures["statuses"].values())
-    figures["all_429"] = (figures["requests"] > 0 and
-                          set(figures["statuses"]) == {"429"})
+    figures["all_throttled"] = (figures["requests"] > 0 and not figures["errors"] and
+                                set(figures["statuses"]) == {str(expect)})
     return figures
 
 
@@ -553,15 +558,25 @@ def throttle_tool_argv(tool, url, post, args, workdir):
             "-t", "5"] + extra + [url]
 
 
-def probe_invoke(port, name):
-    """The Invoke API door's answer to a served function, or its absence:
-    a build without the door answers 404 to the route."""
+# The doors: (name, method, path of function `thr`, body, the status of a
+# throttled invoke there). API Gateway answers a throttled Lambda
+# integration with 500 (the HTTP API door can be switched to 429 with
+# --httpapi-throttle-status; the default, 500, is measured).
+DOORS = [
+    ("function_url", "GET", "/url/thr/", None, 429),
+    ("invoke_api", "POST", INVOKE_PATH % "thr", INVOKE_BODY, 429),
+    ("rest_api", "GET", "/restapi/thr/", None, 500),
+    ("http_api", "GET", "/httpapi/thr/", None, 500),
+]
+
+
+def probe_door(port, method, path, body):
+    """The status a door answers, 404 when the build does not have it."""
     client = KeepAlive(port)
     try:
-        status, head, body = client.ask(request_bytes("POST", INVOKE_PATH % name, INVOKE_BODY))
+        return client.ask(request_bytes(method, path, body))[0]
     finally:
         client.close()
-    return status, body.decode(errors="replace")[:200]
 
 
 def throttle_function(bin_dir, workdir, args):
@@ -595,42 +610,54 @@ def measure_throttle(args, workdir, report):
             report["missing"].append(tool)
     section = {"duration_s": args.duration, "connections": args.connections,
                "wrk_threads": args.wrk_threads, "repeat": args.repeat, "doors": []}
-    # The doors this build has.
+    # The doors this build has: the Function URL always; each other one
+    # when its route does not answer 404.
     emulator, pin, how = throttle_function(args.bin, workdir, args)
+    probes = {}
     try:
-        status, body = probe_invoke(emulator.port, "thr")
+        for door, method, path, body, _ in DOORS:
+            probes[door] = probe_door(emulator.port, method, path, body)
     finally:
         if pin:
             pin.close()
         emulator.stop()
     section["setup"] = how
-    section["invoke_probe"] = {"status": status, "body": body}
-    doors = [("function_url", "GET /url/thr/", "/url/thr/", False)]
-    if status != 404:
-        doors.append(("invoke_api", "POST %s" % (INVOKE_PATH % "thr"), INVOKE_PATH % "thr",
-                      True))
-        log("emulator_bench: Invoke API door present (probe answered %d)" % status)
-    else:
-        log("emulator_bench: no Invoke API door in this build (POST %s answered 404); "
-            "its throttle rate is not measured" % (INVOKE_PATH % "thr"))
-        section["note"] = ("Invoke API door absent in this build: POST %s answered 404"
-                           % (INVOKE_PATH % "thr"))
-    for door, label, path, post in doors:
-        entry = {"door": door, "request": label, "tools": {}}
+    section["probes"] = probes
+    wanted = [d for d in args.doors.split(",") if d]
+    doors, notes = [], []
+    for door, method, path, body, expect in DOORS:
+        if door not in wanted:
+            continue
+        if door != "function_url" and probes[door] == 404:
+            notes.append("%s door absent in this build (%s %s answered 404)"
+                         % (door, method, path))
+            log("emulator_bench: no %s door in this build (%s %s answered 404); "
+                "its throttle rate is not measured" % (door, method, path))
+            continue
+        if probes[door] != expect:
+            log("emulator_bench: %s answers a throttled invoke with %d (expected %d)"
+                % (door, probes[door], expect))
+        doors.append((door, method, path, body, probes[door]))
+    if notes:
+        section["note"] = "; ".join(notes)
+    for door, method, path, body, expect in doors:
+        entry = {"door": door, "request": "%s %s" % (method, path), "throttle_status": expect,
+                 "tools": {}}
         for tool in tools:
             runs = []
             for repeat in range(args.repeat):
                 emulator, pin, how = throttle_function(args.bin, workdir, args)
                 try:
                     cpu_before = proc_cpu_s(emulator.pid)
-                    argv = throttle_tool_argv(tool, emulator.base + path, post, args, workdir)
+                    argv = throttle_tool_argv(tool, emulator.base + path, body is not None,
+                                              args, workdir)
                     code, out, err, wall = run_tool(argv, args.duration + 30)
                     cpu_after = proc_cpu_s(emulator.pid)
                 finally:
                     if pin:
                         pin.close()
                     emulator.stop()
-                figures = parse_wrk(out) if tool == "wrk" else parse_hey(out)
+                figures = parse_wrk(out) if tool == "wrk" else parse_hey(out, expect)
                 figures.update(exit_code=code, wall_s=round(wall, 3), argv=argv,
                                emulator_cpu_s=(round(cpu_after - cpu_before, 3)
                                                if None not in (cpu_before, cpu_after)
@@ -638,16 +665,17 @@ def measure_throttle(args, workdir, report):
                 if code != 0:
                     figures["stderr"] = err.strip()[-400:]
                 runs.append(figures)
-                log("[throttle] %-12s %-3s run %d/%d: %s req/s, %s requests, all 429: %s, "
+                log("[throttle] %-12s %-3s run %d/%d: %s req/s, %s requests, all %d: %s, "
                     "emulator cpu %s s" % (door, tool, repeat + 1, args.repeat,
                                            fmt(figures["rps"]), fmt(figures["requests"]),
-                                           figures["all_429"], figures["emulator_cpu_s"]))
+                                           expect, figures["all_throttled"],
+                                           figures["emulator_cpu_s"]))
             entry["tools"][tool] = {
                 "runs": runs,
                 "rps_median": median([r["rps"] for r in runs]),
                 "rps_min": min((r["rps"] for r in runs if r["rps"] is not None), default=None),
                 "rps_max": max((r["rps"] for r in runs if r["rps"] is not None), default=None),
-                "all_429": all(r["all_429"] for r in runs),
+                "all_throttled": all(r["all_throttled"] for r in runs),
                 "requests_total": sum(r["requests"] or 0 for r in runs),
                 "emulator_cores": median([r["emulator_cpu_s"] / args.duration
                                           for r in runs if r["emulator_cpu_s"] is not None]),
@@ -772,7 +800,7 @@ def measure_latency(args, workdir, report):
             section["note"] = "no C compiler: no baseline, added latency not computed"
         series["function_url_200"] = (client, invoke_get, 200)
         series["function_url_429"] = (client, request_bytes("GET", "/url/thr/"), 429)
-        if probe_invoke(emulator.port, "lat")[0] != 404:
+        if probe_door(emulator.port, "POST", INVOKE_PATH % "lat", INVOKE_BODY) != 404:
             request = request_bytes("POST", INVOKE_PATH % "lat", INVOKE_BODY)
             time_requests(client, request, warm, 200, pause)
             series["invoke_api_200"] = (client, request, 200)
@@ -1054,15 +1082,16 @@ def markdown(report):
         out.append("### Throttle answers per second (%s; %d s, %d keep-alive connections, "
                    "median of %d)\n" % (t["setup"], t["duration_s"], t["connections"],
                                         t["repeat"]))
-        out.append("| door | request | tool | req/s (median) | min–max | requests | all 429 "
-                   "| emulator CPU (cores) |")
+        out.append("| door | request | tool | req/s (median) | min–max | requests "
+                   "| every answer the throttle | emulator CPU (cores) |")
         out.append("|---|---|---|--:|--:|--:|---|--:|")
         for door in t["doors"]:
             for tool, f in door["tools"].items():
                 out.append("| %s | `%s` | %s | %s | %s–%s | %s | %s | %s |" % (
                     door["door"], door["request"], tool, fmt(f["rps_median"]),
                     fmt(f["rps_min"]), fmt(f["rps_max"]), fmt(f["requests_total"]),
-                    "yes" if f["all_429"] else "NO", fmt(f["emulator_cores"], 2)))
+                    ("yes, %d" % door["throttle_status"]) if f["all_throttled"] else "NO",
+                    fmt(f["emulator_cores"], 2)))
         if t.get("note"):
             out.append("\n%s." % t["note"])
         out.append("")
@@ -1186,6 +1215,9 @@ def main():
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help="sections to run, of %s (default all)" % ",".join(SECTIONS))
     parser.add_argument("--duration", type=int, default=5, help="throttle load, s (5)")
+    parser.add_argument("--doors", default=",".join(d[0] for d in DOORS),
+                        help="throttle doors, of %s (default all the build has)"
+                             % ",".join(d[0] for d in DOORS))
     parser.add_argument("--connections", type=int, default=64,
                         help="throttle load connections (64)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk -t (2)")
@@ -1215,6 +1247,8 @@ def main():
     only = [s for s in args.only.split(",") if s]
     if not only or set(only) - set(SECTIONS):
         parser.error("--only: a list of %s" % ",".join(SECTIONS))
+    if set(d for d in args.doors.split(",") if d) - set(d[0] for d in DOORS):
+        parser.error("--doors: a list of %s" % ",".join(d[0] for d in DOORS))
     if not (1 <= args.duration <= 60 and 1 <= args.connections <= 1000 and
             1 <= args.repeat <= 10 and 100 <= args.latency_n <= 100000 and
             1 <= args.warmup <= 10000 and 0 <= args.pause_ms <= 100 and 1 <= args.held <= 9000 and
