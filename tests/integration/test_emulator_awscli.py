@@ -31,16 +31,6 @@ CLI_ERROR = 254  # the CLI's exit status for an error answer of the service
 RETRIES = " (reached max retries: 0)"
 
 
-def invoke_door_built():
-    """True when stampede-lambda has the Invoke API front door."""
-    path = os.path.join(os.environ.get("STAMPEDE_BIN", ""), "stampede-lambda")
-    try:
-        with open(path, "rb") as executable:
-            return b"RequestResponse" in executable.read()
-    except OSError:
-        return False
-
-
 @unittest.skipUnless(os.access(AWS, os.X_OK), "Debian's AWS CLI (/usr/bin/aws) is not installed")
 class AwsCliTest(SystemTest):
 
@@ -69,6 +59,21 @@ class AwsCliTest(SystemTest):
         self.url = line[len(LAMBDA_READY):].strip().rstrip("/")
         self.assertRegex(self.url, r"^http://127\.0\.0\.1:\d+$")
         self.port = int(self.url.rsplit(":", 1)[1])
+
+    def request(self, method, path, body=None):
+        """(status, headers lower-cased, body) of one plain HTTP request."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body)
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def get(self, path):
+        """(status, body) of one plain GET to the emulator."""
+        status, _, body = self.request("GET", path)
+        return status, body
 
     def cli(self, *args):
         """Runs `aws lambda ARGS`; returns the CompletedProcess."""
@@ -185,19 +190,28 @@ class AwsCliTest(SystemTest):
                    "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
                    "(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
                    "get-function", "--function-name", "bad name")
+        # What the CLI cannot send: a body that is not JSON, one over the cap,
+        # an operation that does not exist.
+        status, headers, body = self.request("PUT", "/2015-03-31/functions/demo/configuration",
+                                             b'{"Timeout":')
+        self.assertEqual((status, headers.get("x-amzn-errortype")),
+                         (400, "InvalidRequestContentException"))
+        self.assertTrue(json.loads(body)["message"].startswith(
+            "Could not parse request body into json: "), body)
+        status, headers, body = self.request("PUT", "/2015-03-31/functions/demo/configuration",
+                                             b"{" + b" " * 262144 + b"}")
+        self.assertEqual((status, headers.get("x-amzn-errortype")),
+                         (413, "RequestEntityTooLargeException"))
+        self.assertTrue(json.loads(body)["message"].startswith(
+            "Request must be smaller than 262144 bytes"), body)
+        status, headers, body = self.request("DELETE", "/2015-03-31/functions/demo")
+        self.assertEqual((status, headers.get("x-amzn-errortype"), json.loads(body)),
+                         (404, "UnknownOperationException",
+                          {"Type": "User", "message": "Unknown operation"}))
         # Nothing changed by the refused updates.
         self.assertEqual(self.ok("get-function-configuration", "--function-name", "demo"),
                          updated)
 
-    def get(self, path):
-        """(status, body) of one plain GET to the emulator."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
 
     def test_concurrency_versions_aliases(self):
         self.start()
@@ -295,7 +309,6 @@ class AwsCliTest(SystemTest):
         self.assertIsNone(self.ok("delete-alias", "--function-name", "demo", "--name", "live"))
         self.assertEqual(self.ok("list-aliases", "--function-name", "demo")["Aliases"], [])
 
-    @unittest.skipUnless(invoke_door_built(), "stampede-lambda has no Invoke API door yet")
     def test_provisioned_burst(self):
         self.start("--env", "STAMPEDE_HOLD_MS=2000")
         self.ok("put-function-concurrency", "--function-name", "demo",
@@ -335,7 +348,6 @@ class AwsCliTest(SystemTest):
                              {"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
                               "Type": "User", "message": "Rate Exceeded."})
 
-    @unittest.skipUnless(invoke_door_built(), "stampede-lambda has no Invoke API door yet")
     def test_cli_invoke(self):
         self.start("--env", "STAMPEDE_HOLD_MS=0")
         self.ok("publish-version", "--function-name", "demo")
