@@ -703,20 +703,25 @@ def build_baseline(workdir):
     return binary
 
 
-def time_requests(client, request, count, expect, pause_s):
+def time_requests(client, request, count, expect, pause_s, segments=None):
     """`count` sequential requests on one keep-alive connection, `pause_s`
     apart; returns the round trips in µs (send to whole answer) of the
     answers with status `expect`, and the count of every other status (not
-    timed)."""
+    timed). With a list `segments`, each answer of the bootstrap adds
+    (send, X-Stampede-Received-Ns, started_at_ns, finished_at_ns, answer
+    read), all CLOCK_REALTIME ns."""
     samples, wrong = [], {}
     gc.disable()
     try:
         for _ in range(count):
+            wall = time.time_ns()
             started = time.perf_counter_ns()
-            status, _, _ = client.ask(request)
+            status, head, body = client.ask(request)
             elapsed = (time.perf_counter_ns() - started) / 1e3
             if status == expect:
                 samples.append(elapsed)
+                if segments is not None:
+                    segments.append(s_segments(wall, wall + int(elapsed * 1e3), head, body))
             else:
                 wrong[status] = wrong.get(status, 0) + 1
             if pause_s:
@@ -724,6 +729,36 @@ def time_requests(client, request, count, expect, pause_s):
     finally:
         gc.enable()
     return samples, wrong
+
+
+def s_segments(sent, read, head, body):
+    """The instants of one invoke: sent, held whole by the front door
+    (X-Stampede-Received-Ns), handler start and end in the environment
+    (the bootstrap's started_at_ns / finished_at_ns), answer read."""
+    received = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"x-stampede-received-ns":
+            received = int(value.strip())
+    try:
+        doc = json.loads(body)
+        return (sent, received, doc["started_at_ns"], doc["finished_at_ns"], read)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def segment_medians(segments):
+    """Median µs of each leg of an invoke, from s_segments tuples: client to
+    front door, front door to handler (event built, /next answered, runtime
+    parses), handler (hold 0), handler end to answer read (the response
+    posted to the Runtime API, mapped, sent by the front door)."""
+    rows = [seg for seg in segments if seg and None not in seg]
+    if not rows:
+        return None
+    legs = {"client_to_front_door_us": (0, 1), "front_door_to_handler_us": (1, 2),
+            "handler_us": (2, 3), "handler_to_client_us": (3, 4)}
+    return {name: statistics.median((row[b] - row[a]) / 1e3 for row in rows)
+            for name, (a, b) in legs.items()} | {"n": len(rows)}
 
 
 def distribution(samples):
@@ -808,9 +843,12 @@ def measure_latency(args, workdir, report):
         # weighs on each alike.
         samples = {name: [] for name in series}
         wrong = {name: {} for name in series}
+        segments = {name: [] for name in series if name.endswith("_200") and
+                    not name.startswith("baseline")}
         for _ in range(blocks):
             for name, (conn, request, expect) in series.items():
-                got, bad = time_requests(conn, request, n // blocks, expect, pause)
+                got, bad = time_requests(conn, request, n // blocks, expect, pause,
+                                         segments.get(name))
                 samples[name] += got
                 for status, count in bad.items():
                     wrong[name][status] = wrong[name].get(status, 0) + count
@@ -821,6 +859,7 @@ def measure_latency(args, workdir, report):
         for name in series:
             section["series"][name] = dict(distribution(samples[name]),
                                            unexpected_statuses=wrong[name])
+        section["legs"] = {name: segment_medians(rows) for name, rows in segments.items()}
         if baseline_proc:
             b = section["series"]["baseline_200"]
             section["added"] = {
@@ -1115,6 +1154,19 @@ def markdown(report):
                 fmt(a.get("p99_us"), 1), fmt(a.get("mean_us"), 1)))
         out.append("\nBaseline: %s. Environments used by the 200 series: %d." % (
             lat.get("baseline") or lat.get("note"), lat["environments_used"]))
+        legs = {k: v for k, v in (lat.get("legs") or {}).items() if v}
+        if legs:
+            out.append("\nWhere an invoke's time goes (medians, µs, from the wall-clock "
+                       "instants: the client's send, X-Stampede-Received-Ns, the bootstrap's "
+                       "started_at_ns and finished_at_ns, the answer read):\n")
+            out.append("| series | client → front door holds the request | → handler starts "
+                       "| handler (hold 0) | handler ends → answer read |")
+            out.append("|---|--:|--:|--:|--:|")
+            for name, leg in legs.items():
+                out.append("| %s | %s | %s | %s | %s |" % (
+                    labels.get(name, name), fmt(leg["client_to_front_door_us"], 1),
+                    fmt(leg["front_door_to_handler_us"], 1), fmt(leg["handler_us"], 1),
+                    fmt(leg["handler_to_client_us"], 1)))
         out.append("")
     h = report.get("held")
     if h:
