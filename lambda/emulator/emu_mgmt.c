@@ -1,6 +1,6 @@
 /*  emu_mgmt — the Lambda management API; see emu_mgmt.h.
 
-    One request, start to end, on the caller's stack:
+    One request, start to end, in one s_request_t (heap, about 9 KB):
       1. the target is ours when its path starts with an API date
          ("/2015-03-31/"...) and is not an Invoke path; it is split into
          path segments (each percent-decoded on its own, so an ARN's %3A
@@ -19,6 +19,10 @@
          and fills an emu_aws_error_t when it refuses, which is passed
          through unchanged; otherwise the answer is shaped as the service
          shapes it.
+
+    Lists page as the model says: MaxItems (default 50) and Marker, which
+    is the decimal index of the first item of the page (NextMarker, only
+    when items remain).
 
     Any text from the request that goes into an error message is printable
     ASCII first (s_quote), so every error answer is valid JSON and no

@@ -27,9 +27,12 @@
 //  Answers one management API request: `method` ("GET"...), `target` the
 //  raw request target as sent (path and query, not decoded), `body` the
 //  request body. Returns the reply (caller destroys), or NULL when
-//  `target` is not a management API path (the caller answers it). Never
-//  NULL for a management path, even on bad input; NULL also when memory
-//  runs out.
+//  `target` is not a management API path (the caller answers it): one
+//  that does not start with an API date ("/2015-03-31/"...), or an Invoke
+//  path (.../functions/NAME/invocations, .../invoke-async). Never NULL
+//  for a management path, even on bad input (an unknown one is 404
+//  UnknownOperationException); NULL also when memory runs out. A body
+//  over EMU_MGMT_BODY_MAX is answered 413 RequestEntityTooLargeException.
 emu_reply_t *emu_mgmt_handle(emu_account_t *account, const char *method, const char *target,
                              const void *body, size_t body_len);
 

@@ -113,6 +113,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         emu_reply_destroy(&reply);
     }
     emu_account_destroy(&account);
+    //  Nothing of the account may outlive it on the loop.
+    if (emu_loop_timer_count(fixture->loop) != 0 ||
+        emu_loop_watch_count(fixture->loop) != 0)
+        abort();
     free(target);
     return 0;
 }
