@@ -263,6 +263,7 @@ class Emulator:
     (with the emulator's own message) when it does not start."""
 
     def __init__(self, bin_dir, workdir, functions, timeout_s=3, extra=()):
+        self.bootstrap = os.path.realpath(os.path.join(bin_dir, "bootstrap"))
         argv = [os.path.join(bin_dir, "stampede-lambda"), "--listen", "127.0.0.1:0",
                 "--timeout", str(timeout_s)] + list(extra)
         for name, reserved, env in functions:
@@ -320,9 +321,12 @@ class Emulator:
         return {"count": count, "first": seen}
 
     def stop(self):
-        """SIGTERM (it stops and reaps its environments), SIGKILL to its
-        process group after 30 s."""
+        """SIGTERM (it stops and reaps its environments); after 30 s,
+        SIGKILL to its process group and to each environment it had (they
+        lead process groups of their own), by pid, when still running our
+        bootstrap."""
         if self.proc.poll() is None:
+            children = self.children()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(30)
@@ -330,6 +334,12 @@ class Emulator:
                 log("emulator_bench: stampede-lambda did not stop on SIGTERM; killed")
                 os.killpg(self.pid, signal.SIGKILL)
                 self.proc.wait(10)
+                for pid in children:
+                    try:
+                        if os.readlink("/proc/%d/exe" % pid) == self.bootstrap:
+                            os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
         self.proc.stdout.close()
         self.stderr.close()
 
