@@ -81,6 +81,8 @@ struct _emu_env_t {
     uint16_t port;                          //  Runtime API endpoint port
     struct MHD_Daemon *daemon;              //  Runtime API endpoint
     emu_loop_mhd_t *source;                 //  the daemon in the loop
+    unsigned connections;                   //  open on the daemon
+    emu_timer_t *rearm_timer;               //  runs the daemon after a close at the cap
     bool closing;                           //  being destroyed: refuse every call
     s_call_t *next_call;                    //  the parked /next while suspended
     struct MHD_Connection *next_connection; //  its connection
@@ -930,6 +932,37 @@ s_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 
 //  --- spawning -----------------------------------------------------------
 
+//  At its connection cap MHD takes the listening socket out of its epoll
+//  set and puts it back only at the start of a later MHD_run; with
+//  nothing else ready that run never comes, and new connections (the
+//  runtime's own next call) would wait in the backlog for good. So a
+//  close at the cap runs the daemon once more, from a timer: the loop's
+//  own schedule is rewritten when the current run ends.
+static void
+s_rearm(emu_loop_t *loop, void *arg)
+{
+    emu_env_t *self = arg;
+    self->rearm_timer = NULL;
+    if (self->source)
+        emu_loop_mhd_kick(loop, self->source);
+}
+
+static void
+s_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+             enum MHD_ConnectionNotificationCode code)
+{
+    emu_env_t *self = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        self->connections++;
+        return;
+    }
+    bool at_cap = self->connections >= EMU_ENV_CONNECTIONS;
+    if (self->connections > 0)
+        self->connections--;
+    if (at_cap && !self->closing && !self->rearm_timer)
+        self->rearm_timer = emu_loop_timer_start(self->loop, 0, s_rearm, self);
+}
+
 static int
 s_spawn(emu_env_t *self, char *err, size_t err_size)
 {
@@ -1069,7 +1102,8 @@ emu_env_new(emu_loop_t *loop, const emu_env_spec_t *spec, unsigned serial, size_
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         s_handle, self, MHD_OPTION_EXTERNAL_LOGGER, s_log_mhd, self,
         MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, s_completed,
-        self, MHD_OPTION_CONNECTION_LIMIT, (unsigned)EMU_ENV_CONNECTIONS,
+        self, MHD_OPTION_NOTIFY_CONNECTION, s_connection, self,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)EMU_ENV_CONNECTIONS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
     if (!self->daemon) {
         close(listen_fd);
@@ -1131,6 +1165,7 @@ emu_env_destroy(emu_env_t **self_p)
         MHD_run(self->daemon);
         MHD_stop_daemon(self->daemon);
     }
+    emu_loop_timer_cancel(self->loop, &self->rearm_timer);
     free(self);
     *self_p = NULL;
 }
