@@ -25,6 +25,9 @@ struct _emu_config_t {
     s_function_t functions[EMU_CONFIG_FUNCTIONS_MAX];
     size_t function_count;
     int timeout_s;                            //  --timeout
+    int account_concurrency;                  //  --account-concurrency
+    int idle_ttl_s;                           //  --idle-ttl
+    int httpapi_throttle_status;              //  --httpapi-throttle-status
     char access_log[EMU_CONFIG_PATH_MAX + 1]; //  --access-log, "" when not given
     bool verbose;                             //  --verbose
     bool parsed;                              //  parse was called
@@ -38,6 +41,9 @@ emu_config_new(void)
         return NULL;
     snprintf(self->listen, sizeof self->listen, "%s", EMU_CONFIG_LISTEN_DEFAULT);
     self->timeout_s = EMU_CONFIG_TIMEOUT_DEFAULT;
+    self->account_concurrency = EMU_CONFIG_ACCOUNT_LIMIT;
+    self->idle_ttl_s = EMU_CONFIG_IDLE_TTL_DEFAULT;
+    self->httpapi_throttle_status = 500;
     return self;
 }
 
@@ -80,17 +86,28 @@ s_help(FILE *out)
         out,
         "Usage: " S_PROGRAM " [OPTION]... --function NAME=PATH [FUNCTION OPTION]...\n"
         "A local AWS Lambda emulator: runs each function's execution environments as\n"
-        "child processes behind a Function URL front door.\n"
+        "child processes behind Lambda's front doors (Function URLs, the Invoke API,\n"
+        "API Gateway) and its management API.\n"
         "\n"
         "  --listen HOST:PORT      front door address (default " EMU_CONFIG_LISTEN_DEFAULT
         "; port 0 picks one)\n"
         "  --function NAME=PATH    serve executable PATH (a custom runtime) as function\n"
         "                          NAME at http://HOST:PORT/url/NAME/; repeatable\n"
         "  --reserved N            reserved concurrency of the last --function (0..%d;\n"
-        "                          default: the account limit, %d)\n"
+        "                          default none: it shares the unreserved pool)\n"
+        "  --memory MB             memory size of the last --function (%d..%d, default "
+        "%d)\n"
         "  --env KEY=VALUE         environment variable of the last --function; "
         "repeatable\n"
         "  --timeout SECONDS       function timeout (1..%d, default %d)\n"
+        "  --account-concurrency N the account's concurrency limit (%d..%d, default "
+        "%d);\n"
+        "                          reservations must leave %d of it unreserved\n"
+        "  --idle-ttl SECONDS      stop on-demand environments idle this long (1..%d,\n"
+        "                          default %d); provisioned ones are kept\n"
+        "  --httpapi-throttle-status 500|429\n"
+        "                          status of an API Gateway HTTP API throttle "
+        "(default 500)\n"
         "  --access-log FILE       append one JSON line per front-door answer to FILE:\n"
         "                          {\"received_ns\":N,\"answered_ns\":N,\"status\":S,\n"
         "                          \"function\":\"NAME\"|null,\"request_id\":\"ID\"}"
@@ -104,8 +121,10 @@ s_help(FILE *out)
         "When ready it prints one line to stdout:\n"
         "  " S_PROGRAM " listening on http://HOST:PORT\n"
         "Logs go to stderr. SIGINT or SIGTERM stops it and its environments.\n",
-        EMU_CONFIG_RESERVED_MAX, EMU_CONFIG_ACCOUNT_LIMIT, EMU_CONFIG_TIMEOUT_MAX,
-        EMU_CONFIG_TIMEOUT_DEFAULT);
+        EMU_CONFIG_RESERVED_MAX, EMU_CONFIG_MEMORY_MIN, EMU_CONFIG_MEMORY_MAX,
+        EMU_CONFIG_MEMORY_DEFAULT, EMU_CONFIG_TIMEOUT_MAX, EMU_CONFIG_TIMEOUT_DEFAULT,
+        EMU_CONFIG_ACCOUNT_MIN, EMU_CONFIG_ACCOUNT_MAX, EMU_CONFIG_ACCOUNT_LIMIT,
+        EMU_CONFIG_UNRESERVED_MIN, EMU_CONFIG_IDLE_TTL_MAX, EMU_CONFIG_IDLE_TTL_DEFAULT);
 }
 
 //  Parses a whole decimal integer in [min, max]; -1 when it is not one.
@@ -167,6 +186,7 @@ s_add_function(emu_config_t *self, const char *arg, FILE *err)
     function->path = absolute;
     function->view.path = absolute;
     function->view.reserved = -1;
+    function->view.memory_mb = EMU_CONFIG_MEMORY_DEFAULT;
     function->view.env = (const char *const *)function->env;
     return EMU_CONFIG_RUN;
 }
@@ -208,7 +228,11 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
         OPT_RESERVED,
         OPT_ENV,
         OPT_TIMEOUT,
-        OPT_ACCESS_LOG
+        OPT_ACCESS_LOG,
+        OPT_MEMORY,
+        OPT_ACCOUNT,
+        OPT_IDLE_TTL,
+        OPT_HTTPAPI_THROTTLE
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -217,12 +241,17 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
         {"env", required_argument, NULL, OPT_ENV},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+        {"memory", required_argument, NULL, OPT_MEMORY},
+        {"account-concurrency", required_argument, NULL, OPT_ACCOUNT},
+        {"idle-ttl", required_argument, NULL, OPT_IDLE_TTL},
+        {"httpapi-throttle-status", required_argument, NULL, OPT_HTTPAPI_THROTTLE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     bool reserved_set[EMU_CONFIG_FUNCTIONS_MAX] = {false};
+    bool memory_set[EMU_CONFIG_FUNCTIONS_MAX] = {false};
     optind = 0; //  full reinitialisation (GNU), so parse works more than once per process
     opterr = 0;
     for (;;) {
@@ -259,6 +288,41 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
                                EMU_CONFIG_RESERVED_MAX, optarg);
             last->view.reserved = (int)value;
             reserved_set[self->function_count - 1] = true;
+            break;
+        case OPT_MEMORY:
+            if (!last)
+                return s_usage(err, "--memory must follow a --function");
+            if (memory_set[self->function_count - 1])
+                return s_usage(err, "--memory given twice for function '%s'",
+                               last->view.name);
+            if (s_int(optarg, EMU_CONFIG_MEMORY_MIN, EMU_CONFIG_MEMORY_MAX, &value))
+                return s_usage(err,
+                               "--memory must be an integer %d..%d (MB), got '%.80s'",
+                               EMU_CONFIG_MEMORY_MIN, EMU_CONFIG_MEMORY_MAX, optarg);
+            last->view.memory_mb = (int)value;
+            memory_set[self->function_count - 1] = true;
+            break;
+        case OPT_ACCOUNT:
+            if (s_int(optarg, EMU_CONFIG_ACCOUNT_MIN, EMU_CONFIG_ACCOUNT_MAX, &value))
+                return s_usage(err,
+                               "--account-concurrency must be an integer %d..%d, got "
+                               "'%.80s'",
+                               EMU_CONFIG_ACCOUNT_MIN, EMU_CONFIG_ACCOUNT_MAX, optarg);
+            self->account_concurrency = (int)value;
+            break;
+        case OPT_IDLE_TTL:
+            if (s_int(optarg, 1, EMU_CONFIG_IDLE_TTL_MAX, &value))
+                return s_usage(
+                    err, "--idle-ttl must be an integer 1..%d (seconds), got '%.80s'",
+                    EMU_CONFIG_IDLE_TTL_MAX, optarg);
+            self->idle_ttl_s = (int)value;
+            break;
+        case OPT_HTTPAPI_THROTTLE:
+            if (strcmp(optarg, "500") != 0 && strcmp(optarg, "429") != 0)
+                return s_usage(
+                    err, "--httpapi-throttle-status must be 500 or 429, got '%.80s'",
+                    optarg);
+            self->httpapi_throttle_status = optarg[0] == '5' ? 500 : 429;
             break;
         case OPT_ENV:
             if (!last)
@@ -299,8 +363,20 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
         return s_usage(err, "unexpected argument '%.80s'", argv[optind]);
     if (self->function_count == 0)
         return s_usage(err, "at least one --function NAME=PATH is required");
-    for (size_t i = 0; i < self->function_count; i++)
+    long reserved = 0;
+    for (size_t i = 0; i < self->function_count; i++) {
         self->functions[i].view.timeout_s = self->timeout_s;
+        self->functions[i].view.idle_ttl_s = self->idle_ttl_s;
+        if (self->functions[i].view.reserved > 0)
+            reserved += self->functions[i].view.reserved;
+    }
+    int most = self->account_concurrency - EMU_CONFIG_UNRESERVED_MIN;
+    if (reserved > most)
+        return s_usage(
+            err,
+            "--reserved must be at most %d in total with --account-concurrency %d "
+            "(%d must stay unreserved), got %ld",
+            most, self->account_concurrency, EMU_CONFIG_UNRESERVED_MIN, reserved);
     return EMU_CONFIG_RUN;
 }
 
@@ -337,6 +413,27 @@ emu_config_access_log(emu_config_t *self)
 {
     assert(self);
     return self->access_log[0] ? self->access_log : NULL;
+}
+
+int
+emu_config_account_concurrency(emu_config_t *self)
+{
+    assert(self);
+    return self->account_concurrency;
+}
+
+int
+emu_config_idle_ttl_s(emu_config_t *self)
+{
+    assert(self);
+    return self->idle_ttl_s;
+}
+
+int
+emu_config_httpapi_throttle_status(emu_config_t *self)
+{
+    assert(self);
+    return self->httpapi_throttle_status;
 }
 
 bool
@@ -416,12 +513,39 @@ emu_config_test(bool verbose)
     CHECK_INT(fn->reserved, -1);
     CHECK_INT(fn->env_count, 0);
     CHECK_INT(fn->timeout_s, 3);
+    CHECK_INT(fn->memory_mb, 128);
+    CHECK_INT(fn->idle_ttl_s, 600);
+    CHECK_INT(emu_config_account_concurrency(run.config), 1000);
+    CHECK_INT(emu_config_idle_ttl_s(run.config), 600);
+    CHECK_INT(emu_config_httpapi_throttle_status(run.config), 500);
     s_done(&run);
 
-    run = s_parse((const char *[]){"--listen", "127.0.0.1:0", "--function", "a=/bin/sh",
-                                   "--reserved", "5", "--env", "STAMPEDE_HOLD_MS=1500",
-                                   "--env", "EMPTY=", "--function", "b=/bin/true",
-                                   "--reserved", "0", "--timeout", "900", "-v", NULL});
+    run = s_parse((const char *[]){"--listen",
+                                   "127.0.0.1:0",
+                                   "--function",
+                                   "a=/bin/sh",
+                                   "--reserved",
+                                   "5",
+                                   "--env",
+                                   "STAMPEDE_HOLD_MS=1500",
+                                   "--env",
+                                   "EMPTY=",
+                                   "--function",
+                                   "b=/bin/true",
+                                   "--reserved",
+                                   "0",
+                                   "--memory",
+                                   "10240",
+                                   "--timeout",
+                                   "900",
+                                   "--account-concurrency",
+                                   "150",
+                                   "--idle-ttl",
+                                   "1",
+                                   "--httpapi-throttle-status",
+                                   "429",
+                                   "-v",
+                                   NULL});
     CHECK_INT(run.result, EMU_CONFIG_RUN);
     CHECK_STR(emu_config_listen(run.config), "127.0.0.1:0");
     CHECK_INT(emu_config_timeout_s(run.config), 900);
@@ -439,6 +563,17 @@ emu_config_test(bool verbose)
     CHECK_INT(fn->reserved, 0);
     CHECK_INT(fn->env_count, 0);
     CHECK_INT(fn->timeout_s, 900);
+    CHECK_INT(fn->memory_mb, 10240);
+    CHECK_INT(fn->idle_ttl_s, 1);
+    CHECK_INT(emu_config_function(run.config, 0)->memory_mb, 128);
+    CHECK_INT(emu_config_account_concurrency(run.config), 150);
+    CHECK_INT(emu_config_idle_ttl_s(run.config), 1);
+    CHECK_INT(emu_config_httpapi_throttle_status(run.config), 429);
+    s_done(&run);
+    //  Reservations up to the unreserved minimum are fine.
+    run = s_parse((const char *[]){"--function", "a=/bin/sh", "--reserved", "600",
+                                   "--function", "b=/bin/sh", "--reserved", "300", NULL});
+    CHECK_INT(run.result, EMU_CONFIG_RUN);
     s_done(&run);
 
     run = s_parse((const char *[]){"--help", NULL});
@@ -460,6 +595,13 @@ emu_config_test(bool verbose)
     run = s_parse((const char *[]){"--help", NULL});
     CHECK_TRUE(strstr(run.out, "\n  --access-log FILE       append one JSON line per "
                                "front-door answer to FILE:\n") != NULL);
+    CHECK_TRUE(strstr(run.out, "\n  --account-concurrency N the account's concurrency "
+                               "limit (100..10000, default 1000);\n") != NULL);
+    CHECK_TRUE(strstr(run.out, "\n  --idle-ttl SECONDS      stop on-demand environments "
+                               "idle this long (1..86400,\n") != NULL);
+    CHECK_TRUE(strstr(run.out, "\n  --memory MB             memory size of the last "
+                               "--function (128..10240, default 128)\n") != NULL);
+    CHECK_TRUE(strstr(run.out, "\n  --httpapi-throttle-status 500|429\n") != NULL);
     s_done(&run);
 
     s_check_usage((const char *[]){NULL},
@@ -489,12 +631,48 @@ emu_config_test(bool verbose)
         "function 'd' given twice");
     s_check_usage((const char *[]){"--reserved", "5", "--function", "d=/bin/sh", NULL},
                   "--reserved must follow a --function");
-    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "1001", NULL},
-                  "--reserved must be an integer 0..1000, got '1001'");
+    s_check_usage(
+        (const char *[]){"--function", "d=/bin/sh", "--reserved", "1001", NULL},
+        "--reserved must be at most 900 in total with --account-concurrency 1000 "
+        "(100 must stay unreserved), got 1001");
+    s_check_usage(
+        (const char *[]){"--function", "a=/bin/sh", "--reserved", "600", "--function",
+                         "b=/bin/sh", "--reserved", "301", NULL},
+        "--reserved must be at most 900 in total with --account-concurrency 1000 "
+        "(100 must stay unreserved), got 901");
+    s_check_usage((const char *[]){"--function", "a=/bin/sh", "--reserved", "51",
+                                   "--account-concurrency", "150", NULL},
+                  "--reserved must be at most 50 in total with --account-concurrency 150 "
+                  "(100 must stay unreserved), got 51");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "9901", NULL},
+                  "--reserved must be an integer 0..9900, got '9901'");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "-1", NULL},
-                  "--reserved must be an integer 0..1000, got '-1'");
+                  "--reserved must be an integer 0..9900, got '-1'");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "5x", NULL},
-                  "--reserved must be an integer 0..1000, got '5x'");
+                  "--reserved must be an integer 0..9900, got '5x'");
+    s_check_usage((const char *[]){"--memory", "256", NULL},
+                  "--memory must follow a --function");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--memory", "127", NULL},
+                  "--memory must be an integer 128..10240 (MB), got '127'");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--memory", "10241", NULL},
+                  "--memory must be an integer 128..10240 (MB), got '10241'");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--memory", "256",
+                                   "--memory", "512", NULL},
+                  "--memory given twice for function 'd'");
+    s_check_usage(
+        (const char *[]){"--function", "d=/bin/sh", "--account-concurrency", "99", NULL},
+        "--account-concurrency must be an integer 100..10000, got '99'");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--account-concurrency",
+                                   "10001", NULL},
+                  "--account-concurrency must be an integer 100..10000, got '10001'");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--idle-ttl", "0", NULL},
+                  "--idle-ttl must be an integer 1..86400 (seconds), got '0'");
+    s_check_usage(
+        (const char *[]){"--function", "d=/bin/sh", "--idle-ttl", "86401", NULL},
+        "--idle-ttl must be an integer 1..86400 (seconds), got '86401'");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--httpapi-throttle-status",
+                                   "502", NULL},
+                  "--httpapi-throttle-status must be 500 or 429, got '502'");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "1",
                                    "--reserved", "2", NULL},
                   "--reserved given twice for function 'd'");

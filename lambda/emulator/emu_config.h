@@ -1,10 +1,14 @@
 /*  emu_config — the command line of stampede-lambda:
 
       stampede-lambda [--listen HOST:PORT] --function NAME=PATH [--reserved N]
-                      [--env KEY=VALUE]... [--function ...]... [--timeout SECONDS]
+                      [--memory MB] [--env KEY=VALUE]... [--function ...]...
+                      [--timeout SECONDS] [--account-concurrency N]
+                      [--idle-ttl SECONDS] [--httpapi-throttle-status 500|429]
                       [--access-log FILE] [--verbose] [--help] [--version]
 
-    --reserved and --env apply to the most recent --function. Owns the
+    --reserved, --memory and --env apply to the most recent --function.
+    Cross-option rule: the reservations leave at least
+    EMU_CONFIG_UNRESERVED_MIN of --account-concurrency unreserved. Owns the
     parsed settings (copies of every string). Validation happens here, at
     the boundary: names, paths (executable files, made absolute), ranges,
     counts (EMU_CONFIG_FUNCTIONS_MAX functions, EMU_CONFIG_ENV_MAX --env
@@ -25,27 +29,43 @@
 #define EMU_CONFIG_ENV_MAX 64
 #define EMU_CONFIG_KEY_MAX 128
 #define EMU_CONFIG_VALUE_MAX 4096
-#define EMU_CONFIG_RESERVED_MAX 1000
+//  --reserved: at most the largest account limit minus the unreserved
+//  minimum (the sum is checked against --account-concurrency).
+#define EMU_CONFIG_RESERVED_MAX 9900
 #define EMU_CONFIG_TIMEOUT_MAX 900
 #define EMU_CONFIG_LISTEN_DEFAULT "127.0.0.1:9000"
 #define EMU_CONFIG_TIMEOUT_DEFAULT 3
 //  Longest --access-log path, bytes.
 #define EMU_CONFIG_PATH_MAX 4095
-//  The account's concurrency limit: the cap of a function without
-//  reserved concurrency.
+//  The account's concurrency limit (--account-concurrency): default,
+//  range. Also the cap of a function created without an account.
 #define EMU_CONFIG_ACCOUNT_LIMIT 1000
+#define EMU_CONFIG_ACCOUNT_MIN 100
+#define EMU_CONFIG_ACCOUNT_MAX 10000
+//  Concurrency that reservations must leave to the other functions.
+#define EMU_CONFIG_UNRESERVED_MIN 100
+//  --idle-ttl: on-demand environments idle this long are stopped.
+#define EMU_CONFIG_IDLE_TTL_DEFAULT 600
+#define EMU_CONFIG_IDLE_TTL_MAX 86400
+//  --memory, MB.
+#define EMU_CONFIG_MEMORY_DEFAULT 128
+#define EMU_CONFIG_MEMORY_MIN 128
+#define EMU_CONFIG_MEMORY_MAX 10240
 
 typedef struct _emu_config_t emu_config_t;
 
-//  One --function with its --reserved and --env. Strings are owned by the
-//  emu_config_t and live as long as it.
+//  One --function with its --reserved, --memory and --env. Strings are
+//  owned by the emu_config_t and live as long as it. A zero memory_mb,
+//  timeout_s or idle_ttl_s (a hand-built config) means the default.
 typedef struct {
     char name[EMU_ROUTE_NAME_MAX + 1];
     const char *path;       //  absolute path of the executable
-    int reserved;           //  0..1000, or -1 when not reserved
+    int reserved;           //  0..EMU_CONFIG_RESERVED_MAX, or -1 when not reserved
     const char *const *env; //  "KEY=VALUE" strings, in order given
     size_t env_count;
-    int timeout_s; //  function timeout, seconds
+    int timeout_s;  //  function timeout, seconds (--timeout)
+    int memory_mb;  //  --memory, 128..10240
+    int idle_ttl_s; //  --idle-ttl, seconds
 } emu_function_config_t;
 
 typedef enum {
@@ -79,6 +99,16 @@ int emu_config_timeout_s(emu_config_t *self);
 //  --access-log: the file that gets one JSON line per front-door answer,
 //  or NULL when not given. Borrowed for the configuration's life.
 const char *emu_config_access_log(emu_config_t *self);
+
+//  --account-concurrency: the account's concurrency limit (default 1000).
+int emu_config_account_concurrency(emu_config_t *self);
+
+//  --idle-ttl in seconds (default 600).
+int emu_config_idle_ttl_s(emu_config_t *self);
+
+//  --httpapi-throttle-status: the status an API Gateway HTTP API door
+//  answers a throttled invocation with, 500 (default) or 429.
+int emu_config_httpapi_throttle_status(emu_config_t *self);
 
 //  --verbose: log every request.
 bool emu_config_verbose(emu_config_t *self);
