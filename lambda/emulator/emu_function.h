@@ -2,21 +2,26 @@
     variables its runtimes get, its execution environments and their
     concurrency slots (emu_pool), and its counters.
 
-    Owns every emu_env_t of the function (live ones in the pool, gone ones
-    until a deferred call destroys them), the pool, and the queue of
-    environments to start. An invocation goes to an idle environment if
-    there is one, else to a new environment while the cap (reserved
-    concurrency, or the account limit) allows, else it is throttled at once
-    - never queued. A new environment takes its slot at once, but its
+    Owns its versions (each a configuration snapshot and a group of
+    on-demand environments in an emu_pool), aliases, provisioned
+    concurrency configs (each a group of provisioned environments), every
+    emu_env_t (live ones in a pool, gone or stopped ones until a deferred
+    call destroys them), the queue of environments to start and the queue
+    of asynchronous events. An invocation goes to an idle environment if
+    there is one, else to a new environment while the concurrency rules
+    (emu_account's, or without an account the function's own cap: reserved
+    concurrency or EMU_CONFIG_ACCOUNT_LIMIT) allow, else it is throttled at
+    once - never queued. A new environment takes its slot at once, but its
     process is started from a timer, EMU_FUNCTION_SPAWN_BATCH per loop
     iteration: starting a process blocks the loop for about a millisecond,
     and a burst must not delay the throttle answers of the requests behind
     it.
 
     Environment of every runtime: AWS_LAMBDA_RUNTIME_API (its own endpoint),
-    _HANDLER, AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION=$LATEST,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128, AWS_LAMBDA_INITIALIZATION_TYPE=
-    on-demand, AWS_REGION, AWS_DEFAULT_REGION=us-east-1, LAMBDA_TASK_ROOT
+    _HANDLER, AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION (its
+    version), AWS_LAMBDA_FUNCTION_MEMORY_SIZE (its memory, --memory),
+    AWS_LAMBDA_INITIALIZATION_TYPE (on-demand or provisioned-concurrency),
+    AWS_REGION, AWS_DEFAULT_REGION=us-east-1, LAMBDA_TASK_ROOT
     and LAMBDA_RUNTIME_DIR (directory of the executable), AWS_LAMBDA_LOG_
     GROUP_NAME, AWS_LAMBDA_LOG_STREAM_NAME, TZ=:UTC, LANG, PATH; then the
     --env pairs, which override.
@@ -54,11 +59,15 @@ typedef struct {
     size_t starting;     //  waiting in the start queue
     size_t environments; //  live now (busy + idle, queued included)
     size_t idle;
-    size_t cap; //  concurrency cap
+    size_t cap;             //  on-demand invocations allowed at once now
+    size_t queued;          //  asynchronous events waiting
+    uint64_t async_done;    //  asynchronous events run to a result
+    uint64_t async_dropped; //  given up: retries spent, too old, qualifier gone
 } emu_function_stats_t;
 
-//  Creates the function from `config` (borrowed for the function's life).
-//  NULL when memory runs out.
+//  Creates the function from `config` (borrowed for the function's life),
+//  without an account: its cap is its reserved concurrency, or
+//  EMU_CONFIG_ACCOUNT_LIMIT. NULL when memory runs out.
 emu_function_t *emu_function_new(emu_loop_t *loop, const emu_function_config_t *config,
                                  bool verbose);
 
@@ -66,13 +75,15 @@ emu_function_t *emu_function_new(emu_loop_t *loop, const emu_function_config_t *
 //  invocations in flight are handed back ABORTED) and frees. Nulls *self_p.
 void emu_function_destroy(emu_function_t **self_p);
 
-//  True when an invocation now would be throttled (no idle environment,
-//  cap reached): lets a front door answer 429 without building the event.
+//  True when an invocation of $LATEST now would be throttled: lets a
+//  front door answer 429 without building the event. Same as
+//  emu_function_admit(self, NULL, ...) != 0.
 bool emu_function_saturated(emu_function_t *self);
 
-//  Dispatches `invocation` (borrowed until handed back through its done
-//  callback, which never runs inside this call). An environment that
-//  cannot start hands it back as INIT_ERROR (Runtime.InvalidEntrypoint).
+//  Dispatches `invocation` of $LATEST (borrowed until handed back through
+//  its done callback, which never runs inside this call). An environment
+//  that cannot start hands it back as INIT_ERROR (Runtime.InvalidEntrypoint).
+//  Same as emu_function_dispatch(self, NULL, ...).
 emu_function_result_t emu_function_invoke(emu_function_t *self,
                                           emu_invocation_t *invocation);
 
@@ -85,6 +96,19 @@ const char *emu_function_name(emu_function_t *self);
 const char *const *emu_function_environment(emu_function_t *self, size_t *count_p);
 
 void emu_function_stats(emu_function_t *self, emu_function_stats_t *stats);
+
+typedef struct _emu_account_t emu_account_t;
+
+//  Puts the function under `account`'s rules (borrowed; outlives the
+//  function): the shared unreserved pool, the unreserved minimum, its
+//  idle TTL. Called by emu_account_new only.
+void emu_function_set_account(emu_function_t *self, emu_account_t *account);
+
+//  On-demand invocations in flight now (every version).
+int emu_function_on_demand_in_flight(emu_function_t *self);
+
+//  Provisioned concurrency requested, all configs of the function.
+int emu_function_provisioned_total(emu_function_t *self);
 
 /*  ---------------------------------------------------------------------
     Versions, aliases, reserved and provisioned concurrency, the AWS way.
@@ -112,6 +136,14 @@ void emu_function_stats(emu_function_t *self, emu_function_stats_t *stats);
 #define EMU_FUNCTION_DESCRIPTION_MAX 256
 #define EMU_FUNCTION_VERSIONS_MAX 1000
 #define EMU_FUNCTION_ALIASES_MAX 100
+//  Asynchronous events waiting per function; over it, 429.
+#define EMU_FUNCTION_QUEUE_MAX 10000
+//  Asynchronous events older than this are dropped (AWS's
+//  MaximumEventAgeInSeconds default, 6 h).
+#define EMU_FUNCTION_EVENT_AGE_MAX_S 21600
+//  Retries of an asynchronous event whose function failed (AWS's
+//  MaximumRetryAttempts default), after 1 s then 2 s.
+#define EMU_FUNCTION_RETRIES 2
 
 //  Outcome of emu_function_dispatch.
 typedef enum {

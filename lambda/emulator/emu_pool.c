@@ -87,32 +87,52 @@ s_unidle(emu_pool_t *self, size_t slot)
     self->slots[last].idle_pos = pos;
 }
 
-emu_pool_grant_t
-emu_pool_acquire(emu_pool_t *self, size_t *slot_p)
+bool
+emu_pool_reuse(emu_pool_t *self, size_t *slot_p)
 {
     assert(self && slot_p);
-    size_t slot;
-    if (self->idle_count > 0) {
-        slot = self->idle[self->idle_count - 1];
-        s_unidle(self, slot);
-        self->slots[slot].state = S_BUSY;
-        self->busy_count++;
-        *slot_p = slot;
-        return EMU_POOL_REUSE;
-    }
-    if (self->busy_count >= self->cap)
+    if (self->idle_count == 0)
+        return false;
+    size_t slot = self->idle[self->idle_count - 1];
+    s_unidle(self, slot);
+    self->slots[slot].state = S_BUSY;
+    self->busy_count++;
+    *slot_p = slot;
+    return true;
+}
+
+emu_pool_grant_t
+emu_pool_open(emu_pool_t *self, size_t *slot_p)
+{
+    assert(self && slot_p);
+    if (self->busy_count + self->idle_count >= self->cap)
         return EMU_POOL_THROTTLE;
-    //  size < cap <= slot_alloc, so a slot is always at hand.
+    size_t slot;
     if (self->free_count > 0)
         slot = self->free_list[--self->free_count];
     else {
-        assert(self->slot_count < self->slot_alloc);
+        if (self->slot_count == self->slot_alloc) {
+            size_t grown = self->slot_alloc ? self->slot_alloc * 2 : 16;
+            if (grown > EMU_POOL_CAP_MAX)
+                grown = EMU_POOL_CAP_MAX;
+            if (grown <= self->slot_count || s_reserve(self, grown))
+                return EMU_POOL_FAILED;
+        }
         slot = self->slot_count++;
     }
     self->slots[slot] = (s_slot_t){.state = S_BUSY, .item = NULL};
     self->busy_count++;
     *slot_p = slot;
     return EMU_POOL_SPAWN;
+}
+
+emu_pool_grant_t
+emu_pool_acquire(emu_pool_t *self, size_t *slot_p)
+{
+    assert(self && slot_p);
+    if (emu_pool_reuse(self, slot_p))
+        return EMU_POOL_REUSE;
+    return emu_pool_open(self, slot_p);
 }
 
 void
@@ -157,7 +177,7 @@ int
 emu_pool_set_cap(emu_pool_t *self, size_t cap)
 {
     assert(self);
-    if (cap > EMU_POOL_CAP_MAX || s_reserve(self, cap))
+    if (cap > EMU_POOL_CAP_MAX)
         return -1;
     self->cap = cap;
     return 0;
@@ -375,6 +395,32 @@ emu_pool_test(bool verbose)
     CHECK_TRUE(!emu_pool_is_idle(pool, 99));
     emu_pool_destroy(&pool);
     CHECK_NULL(pool);
+    emu_pool_destroy(&pool);
+
+    //  Reuse only takes idle slots; open ignores them (a provisioned
+    //  environment is started even while others idle).
+    pool = emu_pool_new(3);
+    CHECK_TRUE(!emu_pool_reuse(pool, &slot));
+    CHECK_INT(emu_pool_open(pool, &slot), EMU_POOL_SPAWN);
+    CHECK_INT(slot, 0);
+    emu_pool_set_item(pool, 0, &envs[0]);
+    emu_pool_release(pool, 0);
+    CHECK_INT(emu_pool_open(pool, &slot), EMU_POOL_SPAWN);
+    CHECK_INT(slot, 1);
+    CHECK_INT(emu_pool_idle(pool), 1);
+    CHECK_TRUE(emu_pool_reuse(pool, &slot));
+    CHECK_INT(slot, 0);
+    CHECK_TRUE(emu_pool_item(pool, 0) == &envs[0]);
+    CHECK_TRUE(!emu_pool_reuse(pool, &slot));
+    CHECK_INT(emu_pool_open(pool, &slot), EMU_POOL_SPAWN);
+    CHECK_INT(emu_pool_open(pool, &slot), EMU_POOL_THROTTLE);
+    emu_pool_destroy(&pool);
+    //  The arrays grow on demand up to the largest cap.
+    pool = emu_pool_new(EMU_POOL_CAP_MAX);
+    for (size_t i = 0; i < EMU_POOL_CAP_MAX; i++)
+        CHECK_INT(emu_pool_acquire(pool, &slot), EMU_POOL_SPAWN);
+    CHECK_INT(emu_pool_acquire(pool, &slot), EMU_POOL_THROTTLE);
+    CHECK_INT(emu_pool_size(pool), EMU_POOL_CAP_MAX);
     emu_pool_destroy(&pool);
 
     //  Reserved concurrency 0 throttles everything.

@@ -4,8 +4,9 @@
 
     Owns an array of slots, each free, busy or idle, and an opaque item
     pointer per slot (the caller's environment; never dereferenced here).
-    A pure data structure: no processes, no I/O, no allocation after
-    emu_pool_new / emu_pool_set_cap, every operation O(1).
+    A pure data structure: no processes, no I/O; the slot arrays grow on
+    demand (doubling, never beyond the cap), every operation amortised
+    O(1). A pool with a large cap that stays small costs little.
 
     Invariants: size = busy + idle, counting every environment from the
     moment its slot is taken (a spawning environment counts). Acquire
@@ -32,6 +33,7 @@ typedef enum {
     EMU_POOL_REUSE,    //  an idle slot, now busy
     EMU_POOL_SPAWN,    //  a new slot, busy, item NULL: create it
     EMU_POOL_THROTTLE, //  no idle slot and size >= cap
+    EMU_POOL_FAILED,   //  memory ran out growing the slot arrays
 } emu_pool_grant_t;
 
 //  Creates a pool allowing `cap` (0..EMU_POOL_CAP_MAX) slots. NULL when
@@ -43,6 +45,14 @@ void emu_pool_destroy(emu_pool_t **self_p);
 
 //  Takes a slot for one invocation; sets *slot_p unless throttled.
 emu_pool_grant_t emu_pool_acquire(emu_pool_t *self, size_t *slot_p);
+
+//  Takes the most recently idled slot, if any: true and *slot_p, now
+//  busy. Never opens a new slot.
+bool emu_pool_reuse(emu_pool_t *self, size_t *slot_p);
+
+//  Opens a new busy slot (item NULL) even when idle slots exist, while
+//  size < cap: EMU_POOL_SPAWN, EMU_POOL_THROTTLE or EMU_POOL_FAILED.
+emu_pool_grant_t emu_pool_open(emu_pool_t *self, size_t *slot_p);
 
 //  Attaches the caller's item to an in-use slot.
 void emu_pool_set_item(emu_pool_t *self, size_t slot, void *item);

@@ -1,5 +1,6 @@
 /*  emu_server — the emulator as one object; see emu_server.h. */
 #include "emu_server.h"
+#include "emu_account.h"
 #include "emu_frontdoor.h"
 #include "emu_function.h"
 #include "emu_listener.h"
@@ -23,8 +24,7 @@
 struct _emu_server_t {
     emu_config_t *config; //  borrowed
     emu_loop_t *loop;
-    emu_function_t *functions[EMU_CONFIG_FUNCTIONS_MAX];
-    size_t function_count;
+    emu_account_t *account; //  the functions and their concurrency
     emu_frontdoor_t *door;
     FILE *access_log; //  --access-log, or NULL
     int signal_fd;
@@ -102,20 +102,29 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
         emu_frontdoor_set_access_log(self->door, self->access_log);
         zsys_notice("access log open path=%s", access_log);
     }
-    for (size_t i = 0; i < emu_config_function_count(config); i++) {
+    self->account = emu_account_new(self->loop, config, err, err_size);
+    if (!self->account)
+        goto fail;
+    for (size_t i = 0; i < emu_account_function_count(self->account); i++) {
         const emu_function_config_t *fc = emu_config_function(config, i);
-        emu_function_t *function = emu_function_new(self->loop, fc, verbose);
-        if (!function) {
-            snprintf(err, err_size, "out of memory");
+        if (emu_frontdoor_add_function(self->door,
+                                       emu_account_function_at(self->account, i))) {
+            snprintf(err, err_size, "the front door cannot take function %s", fc->name);
             goto fail;
         }
-        self->functions[self->function_count++] = function;
-        emu_frontdoor_add_function(self->door, function);
         char cap[16];
         snprintf(cap, sizeof cap, "%d", fc->reserved);
-        zsys_notice("function ready name=%s path=%s reserved=%s timeout_s=%d", fc->name,
-                    fc->path, fc->reserved >= 0 ? cap : "none", fc->timeout_s);
+        zsys_notice(
+            "function ready name=%s path=%s reserved=%s memory_mb=%d timeout_s=%d",
+            fc->name, fc->path, fc->reserved >= 0 ? cap : "none", fc->memory_mb,
+            fc->timeout_s);
     }
+    emu_frontdoor_set_account(self->door, self->account);
+    emu_frontdoor_set_httpapi_throttle_status(self->door,
+                                              emu_config_httpapi_throttle_status(config));
+    zsys_notice("account ready concurrency=%d unreserved=%d idle_ttl_s=%d",
+                emu_account_limit(self->account), emu_account_unreserved(self->account),
+                emu_config_idle_ttl_s(config));
     char hostport[80];
     if (emu_listener_format(emu_config_listen(config), emu_frontdoor_port(self->door),
                             hostport, sizeof hostport)) {
@@ -137,16 +146,19 @@ emu_server_destroy(emu_server_t **self_p)
     if (!self)
         return;
     //  Functions first: their invocations are handed back to the door.
-    for (size_t i = 0; i < self->function_count; i++) {
+    for (size_t i = 0; self->account && i < emu_account_function_count(self->account);
+         i++) {
+        emu_function_t *function = emu_account_function_at(self->account, i);
         emu_function_stats_t stats;
-        emu_function_stats(self->functions[i], &stats);
-        zsys_notice(
-            "function stopped name=%s invocations=%llu throttles=%llu "
-            "environments_started=%llu",
-            emu_function_name(self->functions[i]), (unsigned long long)stats.invocations,
-            (unsigned long long)stats.throttles, (unsigned long long)stats.spawns);
-        emu_function_destroy(&self->functions[i]);
+        emu_function_stats(function, &stats);
+        zsys_notice("function stopped name=%s invocations=%llu throttles=%llu "
+                    "environments_started=%llu async_done=%llu async_dropped=%llu",
+                    emu_function_name(function), (unsigned long long)stats.invocations,
+                    (unsigned long long)stats.throttles, (unsigned long long)stats.spawns,
+                    (unsigned long long)stats.async_done,
+                    (unsigned long long)stats.async_dropped);
     }
+    emu_account_destroy(&self->account);
     emu_frontdoor_destroy(&self->door);
     if (self->access_log)
         fclose(self->access_log);
@@ -179,7 +191,8 @@ int
 emu_server_run(emu_server_t *self)
 {
     assert(self);
-    zsys_notice("serving url=%s functions=%zu", self->url, self->function_count);
+    zsys_notice("serving url=%s functions=%zu", self->url,
+                emu_account_function_count(self->account));
     return emu_loop_run(self->loop);
 }
 

@@ -1,8 +1,8 @@
 /*  emu_server — stampede-lambda as one object: the event loop, the
-    functions with their execution environments, the front door, and the
-    signals that stop it.
+    account with its functions and their execution environments, the front
+    door, and the signals that stop it.
 
-    Owns the loop, every function, the front door, the --access-log file
+    Owns the loop, the account (every function), the front door, the --access-log file
     (opened for appending, line-buffered, close-on-exec) and a signalfd for
     SIGINT and SIGTERM (blocked while the server exists, so they arrive as
     events; the previous mask is restored by destroy). Raises the open-file
