@@ -28,7 +28,11 @@ serves the demo function (`bootstrap`) under different settings:
             by the same client code, its blocks interleaved with the
             emulator's. Added p50/p99 = emulator - baseline. Also timed on
             the same connection: a 429 from a reserved-0 function (the front
-            door without any function work).
+            door without any function work) and, when the build has it, the
+            invoke through the Invoke API. Each 200 is split into legs from
+            wall-clock instants: the client's send, X-Stampede-Received-Ns,
+            the bootstrap's started_at_ns and finished_at_ns, the answer
+            read.
   held      Connections held. C connections (default 5,000) are opened,
             then each sends one request to one of ceil(C/1000) functions
             with reserved 1000 that hold every request (default 30 s):
@@ -347,7 +351,7 @@ class Emulator:
 def run_tool(argv, timeout):
     """Runs a load tool in its own process group, bounded by `timeout` s
     (killed by its group's id on overrun). Returns (exit code, stdout,
-    stderr, wall s, cpu s)."""
+    stderr, wall s)."""
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
