@@ -307,6 +307,7 @@ class EmulatorMisbehaveTest(base.EmulatorHarness):
 
     def test_b_never_calling_next_fails_the_init_after_10_s(self):
         emulator = self.start_with("stuck", "#!/bin/sh\nexec sleep 60\n")
+        baseline = settled_fd_count(emulator.proc.pid)
         answer = {}
 
         def stuck():
@@ -332,6 +333,9 @@ class EmulatorMisbehaveTest(base.EmulatorHarness):
         wait_for(lambda: not self.sleepers(emulator), 5, "the stuck runtime to be gone")
         self.assertEqual(zombies(emulator.proc.pid), [])
         self.check_demo(emulator)
+        # Only demo's environments hold descriptors (five each).
+        self.assertEqual(settled_fd_count(emulator.proc.pid),
+                         baseline + 5 * len(emulator.children()))
 
     def sleepers(self, emulator):
         found = []
