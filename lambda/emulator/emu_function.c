@@ -47,7 +47,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_ENV_MAX (EMU_CONFIG_ENV_MAX + 20)
+//  Variables the emulator sets before the user's.
+#define S_ENV_OWN 16
 #define S_OD 0 //  on-demand environment list
 #define S_PC 1 //  provisioned-concurrency environment list
 //  First throttle backoff of an asynchronous event; doubles up to the cap.
@@ -68,8 +69,9 @@ typedef struct {
     int memory_mb;
     char **vars; //  user variables, "KEY=VALUE"
     size_t var_count;
-    char *env[2][S_ENV_MAX]; //  what runtimes get: [S_OD], [S_PC]
+    char **env[2]; //  what runtimes get: [S_OD], [S_PC]
     size_t env_count[2];
+    size_t env_cap; //  entries of each env array
     char revision_id[EMU_INVOCATION_ID_SIZE];
     int64_t last_modified_ms;
     uint64_t change; //  $LATEST's change counter it was taken from
@@ -258,9 +260,11 @@ s_snap_unref(s_snap_t **snap_p)
     for (size_t i = 0; i < snap->var_count; i++)
         free(snap->vars[i]);
     free(snap->vars);
-    for (int kind = 0; kind < 2; kind++)
+    for (int kind = 0; kind < 2; kind++) {
         for (size_t i = 0; i < snap->env_count[kind]; i++)
             free(snap->env[kind][i]);
+        free(snap->env[kind]);
+    }
     free(snap);
 }
 
@@ -273,7 +277,7 @@ s_snap_ref(s_snap_t *snap)
 
 //  Sets KEY=VALUE `pair` in an environment list, replacing the same key.
 static int
-s_setenv(char **env, size_t *count, const char *pair)
+s_setenv(char **env, size_t *count, size_t cap, const char *pair)
 {
     size_t key_len = strcspn(pair, "=");
     char *copy = strdup(pair);
@@ -285,18 +289,18 @@ s_setenv(char **env, size_t *count, const char *pair)
             env[i] = copy;
             return 0;
         }
-    assert(*count < S_ENV_MAX);
+    assert(*count < cap);
     env[(*count)++] = copy;
     return 0;
 }
 
 static int
-s_setenvf(char **env, size_t *count, const char *key, const char *value)
+s_setenvf(char **env, size_t *count, size_t cap, const char *key, const char *value)
 {
     char *pair = NULL;
     if (asprintf(&pair, "%s=%s", key, value) < 0)
         return -1;
-    int rc = s_setenv(env, count, pair);
+    int rc = s_setenv(env, count, cap, pair);
     free(pair);
     return rc;
 }
@@ -316,26 +320,27 @@ s_snap_build_env(emu_function_t *self, s_snap_t *snap)
     const char *search = getenv("PATH");
     const char *lang = getenv("LANG");
     int rc = 0;
+    size_t cap = snap->env_cap;
     for (int kind = 0; kind < 2; kind++) {
         char **env = snap->env[kind];
         size_t *n = &snap->env_count[kind];
-        rc |= s_setenvf(env, n, "_HANDLER", self->handler);
-        rc |= s_setenvf(env, n, "AWS_LAMBDA_FUNCTION_NAME", config->name);
-        rc |= s_setenvf(env, n, "AWS_LAMBDA_FUNCTION_VERSION", snap->version);
-        rc |= s_setenvf(env, n, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory);
-        rc |= s_setenvf(env, n, "AWS_LAMBDA_INITIALIZATION_TYPE",
+        rc |= s_setenvf(env, n, cap, "_HANDLER", self->handler);
+        rc |= s_setenvf(env, n, cap, "AWS_LAMBDA_FUNCTION_NAME", config->name);
+        rc |= s_setenvf(env, n, cap, "AWS_LAMBDA_FUNCTION_VERSION", snap->version);
+        rc |= s_setenvf(env, n, cap, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory);
+        rc |= s_setenvf(env, n, cap, "AWS_LAMBDA_INITIALIZATION_TYPE",
                         kind == S_OD ? "on-demand" : "provisioned-concurrency");
-        rc |= s_setenvf(env, n, "AWS_REGION", EMU_FURL_REGION);
-        rc |= s_setenvf(env, n, "AWS_DEFAULT_REGION", EMU_FURL_REGION);
-        rc |= s_setenvf(env, n, "LAMBDA_TASK_ROOT", dir);
-        rc |= s_setenvf(env, n, "LAMBDA_RUNTIME_DIR", dir);
-        rc |= s_setenvf(env, n, "AWS_LAMBDA_LOG_GROUP_NAME", group);
-        rc |= s_setenvf(env, n, "TZ", ":UTC");
-        rc |= s_setenvf(env, n, "LANG", lang && *lang ? lang : "en_US.UTF-8");
-        rc |= s_setenvf(env, n, "PATH",
+        rc |= s_setenvf(env, n, cap, "AWS_REGION", EMU_FURL_REGION);
+        rc |= s_setenvf(env, n, cap, "AWS_DEFAULT_REGION", EMU_FURL_REGION);
+        rc |= s_setenvf(env, n, cap, "LAMBDA_TASK_ROOT", dir);
+        rc |= s_setenvf(env, n, cap, "LAMBDA_RUNTIME_DIR", dir);
+        rc |= s_setenvf(env, n, cap, "AWS_LAMBDA_LOG_GROUP_NAME", group);
+        rc |= s_setenvf(env, n, cap, "TZ", ":UTC");
+        rc |= s_setenvf(env, n, cap, "LANG", lang && *lang ? lang : "en_US.UTF-8");
+        rc |= s_setenvf(env, n, cap, "PATH",
                         search && *search ? search : "/usr/local/bin:/usr/bin:/bin");
         for (size_t i = 0; i < snap->var_count; i++)
-            rc |= s_setenv(env, n, snap->vars[i]);
+            rc |= s_setenv(env, n, cap, snap->vars[i]);
     }
     free(path);
     return rc ? -1 : 0;
@@ -374,7 +379,6 @@ s_snap_new(emu_function_t *self, const char *version, const s_snap_t *from,
             var_count = update->variable_count;
         }
     }
-    assert(var_count <= EMU_CONFIG_ENV_MAX);
     snap->change = self->change;
     snap->last_modified_ms = from && !update ? from->last_modified_ms : s_now_ms();
     if (from && !update)
@@ -383,7 +387,11 @@ s_snap_new(emu_function_t *self, const char *version, const s_snap_t *from,
         emu_invocation_new_id(snap->revision_id);
     snap->description = strdup(description ? description : "");
     snap->vars = calloc(var_count + 1, sizeof *snap->vars);
-    int rc = snap->description && snap->vars ? 0 : -1;
+    snap->env_cap = var_count + S_ENV_OWN;
+    snap->env[S_OD] = calloc(snap->env_cap, sizeof *snap->env[S_OD]);
+    snap->env[S_PC] = calloc(snap->env_cap, sizeof *snap->env[S_PC]);
+    int rc =
+        snap->description && snap->vars && snap->env[S_OD] && snap->env[S_PC] ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < var_count; i++) {
         snap->vars[i] = strdup(vars[i]);
         if (!snap->vars[i])
@@ -2460,6 +2468,21 @@ s_test_versions(const char *dir, bool verbose)
     CHECK_INT(emu_function_version_info(function, "3", &info, &err), -1);
     s_check_error(&err, 404, "ResourceNotFoundException",
                   "Function not found: " S_ARN "demo:3");
+    //  Many small variables fit (AWS caps their size, 4 KB, not their count).
+    char many_text[200][16];
+    const char *many[200];
+    for (int i = 0; i < 200; i++) {
+        snprintf(many_text[i], sizeof many_text[i], "V%d=%d", i, i);
+        many[i] = many_text[i];
+    }
+    emu_function_update_t lots = {
+        .has_variables = true, .variables = many, .variable_count = 200};
+    CHECK_INT(emu_function_update(function, &lots, &info, &err), 0);
+    CHECK_INT(info.variable_count, 200);
+    env = emu_function_environment(function, &count);
+    CHECK_STR(s_env_value(env, count, "V199"), "199");
+    CHECK_NULL(s_env_value(env, count, "COLOR"));
+    CHECK_INT(emu_function_update(function, &update, &info, &err), 0);
     CHECK_INT(emu_function_publish(function, "the second", &info, &err), 0);
     CHECK_STR(info.version, "2");
     CHECK_STR(info.description, "the second");
@@ -2793,6 +2816,13 @@ static const char s_failing_runtime[] =
     "        base + '/invocation/%s/error' % rid, method='POST',\n"
     "        data=b'{\"errorMessage\":\"no\",\"errorType\":\"Failed\"}')).read()\n";
 
+static const char s_crashing_runtime[] =
+    "#!/usr/bin/env python3\n"
+    "import os, sys, urllib.request\n"
+    "base = 'http://%s/2018-06-01/runtime' % os.environ['AWS_LAMBDA_RUNTIME_API']\n"
+    "urllib.request.urlopen(base + '/invocation/next').read()\n"
+    "sys.exit(3)\n";
+
 static bool
 s_cond_async(void *arg)
 {
@@ -2889,6 +2919,31 @@ s_test_lifecycle(const char *dir, bool verbose)
     CHECK_TRUE(strncmp(pc.status_reason, "FUNCTION_ERROR_INIT_FAILURE: ", 29) == 0);
     emu_function_destroy(&failing);
 
+    //  A provisioned environment that crashes after init is replaced.
+    s_write_script(dir, "crashing", s_crashing_runtime, path, sizeof path);
+    emu_function_config_t crashy = {
+        .name = "crashy", .path = path, .reserved = -1, .timeout_s = 3};
+    emu_function_t *crashing = emu_function_new(test.loop, &crashy, verbose);
+    CHECK_INT(emu_function_publish(crashing, NULL, &info, &err), 0);
+    CHECK_INT(emu_function_put_provisioned(crashing, "1", 1, &pc, &err), 0);
+    s_cond_t ready = {.function = crashing, .qualifier = "1", .status = "READY"};
+    s_wait_for(test.loop, s_cond_status, &ready, 10);
+    test.target = test.done + 1;
+    emu_invocation_t *crashed =
+        s_test_dispatch(&test, crashing, "1", EMU_FUNCTION_DISPATCH_OK, &err);
+    s_wait_for(test.loop, s_cond_done, &cond, 10);
+    CHECK_INT(emu_invocation_outcome(crashed), EMU_INVOCATION_EXIT);
+    CHECK_TRUE(!emu_invocation_cold(crashed));
+    emu_invocation_destroy(&crashed);
+    CHECK_INT(emu_function_provisioned(crashing, "1", &pc, &err), 0);
+    CHECK_STR(pc.status, "IN_PROGRESS");
+    CHECK_INT(pc.allocated, 1);
+    s_wait_for(test.loop, s_cond_status, &ready, 10);
+    emu_function_stats(crashing, &stats);
+    CHECK_INT(stats.spawns, 2);
+    CHECK_INT(stats.environments, 1);
+    emu_function_destroy(&crashing);
+
     //  Idle for 1 s: reclaimed.
     cond.environments = 0;
     s_wait_for(test.loop, s_cond_environments, &cond, 5);
@@ -2926,6 +2981,8 @@ emu_function_test(bool verbose)
     snprintf(path, sizeof path, "%s/init_error", dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/failing", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/crashing", dir);
     unlink(path);
     CHECK_INT(rmdir(dir), 0);
 }

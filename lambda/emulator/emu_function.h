@@ -72,7 +72,9 @@ emu_function_t *emu_function_new(emu_loop_t *loop, const emu_function_config_t *
                                  bool verbose);
 
 //  Destroys every environment (killing and reaping their processes;
-//  invocations in flight are handed back ABORTED) and frees. Nulls *self_p.
+//  invocations in flight and asynchronous events are handed back ABORTED
+//  or dropped) and frees. Call it outside the loop's callbacks (the
+//  function may have a deferred call queued). Nulls *self_p.
 void emu_function_destroy(emu_function_t **self_p);
 
 //  True when an invocation of $LATEST now would be throttled: lets a
@@ -118,14 +120,23 @@ int emu_function_provisioned_total(emu_function_t *self);
     alias. Each version has its own configuration snapshot and its own
     execution environments (AWS_LAMBDA_FUNCTION_VERSION is the version).
 
-    Dispatch of an invocation of qualifier Q: an idle READY provisioned
-    environment of Q (alias or version with a provisioned concurrency
-    config) first; else an on-demand environment of the version Q runs
-    (idle one reused, else a new one) while the concurrency rules of
-    emu_account allow; else throttled at once, never queued. Provisioned
-    environments are started ahead with AWS_LAMBDA_INITIALIZATION_TYPE=
-    provisioned-concurrency and never reclaimed; on-demand ones are
-    reclaimed after --idle-ttl idle.
+    Dispatch of an invocation of qualifier Q: an idle provisioned
+    environment of the version Q runs first - from Q's own config, else
+    from another config on the same version (a version and the aliases
+    pointing to it share their provisioned environments) - and the
+    invocation is recorded warm (cold=false); else an on-demand
+    environment of that version runs it (an idle one reused, else a new
+    one) while the concurrency rules allow; else it is throttled at once,
+    never queued. The rules: a reserved function runs at most reserved -
+    provisioned total on-demand invocations (so reserved counts the
+    provisioned ones too); an unreserved one shares the account's
+    unreserved pool (see emu_account.h). Provisioned environments are
+    started ahead with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-
+    concurrency, never reclaimed, and replaced when they crash or time
+    out after init; on-demand ones are reclaimed after --idle-ttl idle.
+    A config is READY when all its environments reached their first
+    /next, FAILED (StatusReason "FUNCTION_ERROR_INIT_FAILURE: ...") when
+    one died before that, IN_PROGRESS otherwise.
 
     Errors are filled into an emu_aws_error_t exactly as AWS sends them.
     The management API (emu_mgmt) validates each field's own constraint
@@ -225,10 +236,14 @@ emu_function_dispatch_t emu_function_dispatch(emu_function_t *self, const char *
                                               emu_aws_error_t *err);
 
 //  Accepts an asynchronous (Event) invocation of `qualifier`: takes the
-//  malloc'd `*event_p` (nulled), queues it, and runs it when concurrency
-//  allows (throttled events wait and are retried, function errors are
-//  retried twice, as AWS does). Returns 0, or -1 with the error in `err`
-//  (404 bad qualifier; 429 when the queue is full).
+//  malloc'd `*event_p` (nulled, freed on refusal too), queues it, and
+//  runs it when concurrency allows: a throttled event waits (backoff from
+//  100 ms doubling to 5 s) and is retried; a function error (error,
+//  timeout, crash, init failure) is retried EMU_FUNCTION_RETRIES times,
+//  1 s then 2 s later (AWS waits minutes); an event older than 6 h is
+//  dropped. The qualifier is resolved again at each try. Returns 0, or
+//  -1 with the error in `err` (404 bad qualifier; 429
+//  TooManyRequestsException when EMU_FUNCTION_QUEUE_MAX wait already).
 int emu_function_enqueue(emu_function_t *self, const char *qualifier,
                          const char *request_id, char **event_p, size_t event_len,
                          emu_aws_error_t *err);
@@ -236,9 +251,10 @@ int emu_function_enqueue(emu_function_t *self, const char *qualifier,
 //  Reserved concurrency, or -1 when the function has none.
 int emu_function_reserved(emu_function_t *self);
 
-//  PutFunctionConcurrency: 0, or -1 with the error (the unreserved
-//  minimum; 400 InvalidParameterValueException when below the function's
-//  provisioned concurrency).
+//  PutFunctionConcurrency: 0, or -1 with the error: 400
+//  InvalidParameterValueException when it would leave the account less
+//  than 100 unreserved (provisioned concurrency of unreserved functions
+//  counted as taken) or when below the function's provisioned total.
 int emu_function_put_reserved(emu_function_t *self, int reserved, emu_aws_error_t *err);
 
 //  DeleteFunctionConcurrency.
@@ -295,9 +311,13 @@ void emu_function_alias_at(emu_function_t *self, size_t index,
 
 //  PutProvisionedConcurrencyConfig on `qualifier`: starts allocating
 //  `count` environments (status IN_PROGRESS, READY when all have
-//  initialised, FAILED with FUNCTION_ERROR_INIT_FAILURE when init fails).
-//  Refused as AWS does: $LATEST, above reserved concurrency, above what
-//  the unreserved pool can give. 0, or -1.
+//  initialised, FAILED with FUNCTION_ERROR_INIT_FAILURE when init fails);
+//  a new count on an existing config grows or shrinks it. Refused as AWS
+//  does: $LATEST or an alias of it (400), an unknown alias (404 "Cannot
+//  find alias arn: ...") or version (404), an alias on a version with its
+//  own config or a version under a provisioned alias (409), above
+//  reserved concurrency, above what the unreserved pool can give (400).
+//  0, or -1.
 int emu_function_put_provisioned(emu_function_t *self, const char *qualifier, int count,
                                  emu_function_provisioned_info_t *info,
                                  emu_aws_error_t *err);
@@ -307,7 +327,10 @@ int emu_function_put_provisioned(emu_function_t *self, const char *qualifier, in
 int emu_function_provisioned(emu_function_t *self, const char *qualifier,
                              emu_function_provisioned_info_t *info, emu_aws_error_t *err);
 
-//  DeleteProvisionedConcurrencyConfig: its environments are stopped. 0, or -1.
+//  DeleteProvisionedConcurrencyConfig: its environments are recycled
+//  (idle ones stopped now, busy ones when they finish). Deleting a config
+//  that does not exist succeeds, as on AWS. 0, or -1 ($LATEST, unknown
+//  alias or version).
 int emu_function_delete_provisioned(emu_function_t *self, const char *qualifier,
                                     emu_aws_error_t *err);
 
