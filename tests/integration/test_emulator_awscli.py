@@ -50,6 +50,13 @@ class AwsCliTest(SystemTest):
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
+    def tearDown(self):
+        # The emulator must exit cleanly on SIGTERM (a sanitizer build exits
+        # non-zero on any finding); then the base class checks for leftovers.
+        codes = [proc.stop() for proc in reversed(self.procs.procs)]
+        super().tearDown()
+        self.assertEqual(codes, [0] * len(codes), "exit status of stampede-lambda")
+
     def start(self, *extra):
         """stampede-lambda serving demo; sets self.url and self.port."""
         proc = self.procs.start([binary("stampede-lambda"), "--listen", "127.0.0.1:0",
