@@ -1,21 +1,38 @@
-/*  emu_frontdoor — the HTTP front door of the emulator: Function URLs at
-    /url/NAME/<anything>.
+/*  emu_frontdoor — the HTTP front door of the emulator: every way in to
+    the functions, on the one --listen address (paths: emu_route).
 
-    Owns the listening socket and libmicrohttpd daemon on --listen, every
-    client request in progress (its raw target, its body capped at the 6 MB
-    payload limit, its invocation while dispatched, its reply) and the
-    list of the requests suspended while their function runs. Functions
-    are borrowed.
+      door      path                               event / answer
+      url       /url/FN[:Q]/...                    Function URL (emu_furl)
+      restapi   /restapi/FN[:Q]/...                API Gateway REST API,
+                                                   payload 1.0 (emu_apigw)
+      httpapi   /httpapi/FN[:Q]/...                API Gateway HTTP API,
+                                                   payload 2.0 (emu_apigw)
+      invoke    POST /2015-03-31/functions/FN/invocations
+                                                   Invoke API (emu_invoke)
+      mgmt      anything else                      management API (emu_mgmt),
+                                                   404 when it is not one
 
-    For each complete request: unknown route or function -> 404; body over
-    the limit -> 413; otherwise the Function URL event is built and the
-    function invoked: throttled -> 429 at once (never queued); dispatched
-    -> the connection is suspended until the invocation completes, then
-    the function's answer is mapped (emu_furl). Every answer carries
-    X-Stampede-Received-Ns (CLOCK_REALTIME ns when the emulator held the
-    complete request) and x-amzn-RequestId, and, when an access log is
-    set, leaves one JSON line there (see emu_frontdoor_set_access_log).
-    Request line and headers are
+    Q is an alias, a version or $LATEST (the default). Throttles are
+    decided before any work on the event and answered at once, never
+    queued, each door the way AWS answers it: Function URL 429 {"Message":
+    "Rate Exceeded."}; REST API 500 {"message": "Internal server error"};
+    HTTP API 500 (or 429, see emu_frontdoor_set_httpapi_throttle_status);
+    Invoke API 429 TooManyRequestsException with its Reason. A dispatched
+    request is suspended until its invocation completes, then the answer
+    is mapped by its door.
+
+    Owns the listening socket and libmicrohttpd daemon, every client
+    request in progress (its raw target, its body capped at the door's
+    limit - 6 MB, or EMU_MGMT_BODY_MAX for the management API -, its
+    invocation while dispatched, its reply) and the list of the requests
+    suspended while their function runs. Functions and the account are
+    borrowed.
+
+    Every answer carries X-Stampede-Received-Ns (CLOCK_REALTIME ns when
+    the emulator held the complete request) and x-amzn-RequestId, and,
+    when an access log is set, leaves one JSON line there (see
+    emu_frontdoor_set_access_log). A declared body over the door's limit
+    is refused (413) before it is read. Request line and headers are
     capped by the connection memory limit (32 KiB); a malformed request
     gets MHD's 4xx and the door keeps serving.
 
@@ -41,7 +58,7 @@ typedef struct _emu_frontdoor_t emu_frontdoor_t;
 typedef struct {
     uint64_t requests;    //  answered
     uint64_t ok;          //  2xx
-    uint64_t throttled;   //  429
+    uint64_t throttled;   //  throttles (429, or an API Gateway door's 500)
     uint64_t errors;      //  anything else
     uint64_t log_errors;  //  access-log lines that could not be written
     uint64_t undelivered; //  answers ready after the client had left
@@ -57,13 +74,15 @@ emu_frontdoor_t *emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool ve
 //  request still waits on an invocation. Nulls *self_p.
 void emu_frontdoor_destroy(emu_frontdoor_t **self_p);
 
-//  Serves `function` (borrowed) at /url/<its name>/. Returns 0, or -1
-//  when full (EMU_CONFIG_FUNCTIONS_MAX).
+//  Serves `function` (borrowed) by its plain name through every door
+//  while no account is set (selftests). Returns 0, or -1 when full
+//  (EMU_CONFIG_FUNCTIONS_MAX).
 int emu_frontdoor_add_function(emu_frontdoor_t *self, emu_function_t *function);
 
 //  Serves every function of `account` (borrowed; outlives the door)
 //  through every door - Function URL, Invoke API, API Gateway REST and
-//  HTTP API - and answers the management API for it.
+//  HTTP API - and answers the management API for it. Functions added with
+//  emu_frontdoor_add_function are no longer served.
 void emu_frontdoor_set_account(emu_frontdoor_t *self, emu_account_t *account);
 
 //  Status of an HTTP API door's throttle answer: 500 (default, {"message":
@@ -73,17 +92,17 @@ void emu_frontdoor_set_httpapi_throttle_status(emu_frontdoor_t *self, int status
 //  Writes one line per answer to `log` (borrowed; NULL stops logging),
 //  in the order answered, one fwrite per line:
 //    {"received_ns":N,"answered_ns":N,"status":S,"function":"NAME",
-//     "request_id":"ID"}
+//     "request_id":"ID","door":"DOOR"}
 //  received_ns as in X-Stampede-Received-Ns; answered_ns when the answer
 //  was queued on the connection (CLOCK_REALTIME ns); function is null
 //  when the target names no served function; request_id is the
-//  x-amzn-RequestId sent. When the client left while the function ran,
-//  the answer cannot be delivered: its line is written when the
-//  connection ends (answered_ns then), with a sixth field
-//  "delivered":false. So every request that reached the door has exactly
-//  one line. Requests MHD refuses itself (malformed request line or
-//  headers) never reach the door and leave no line. A failed write is
-//  counted in stats.log_errors and logged once.
+//  x-amzn-RequestId sent; door is "url", "restapi", "httpapi", "invoke"
+//  or "mgmt" (management API and unknown paths). When the client left while the function
+//  ran, the answer cannot be delivered: its line is written when the connection ends
+//  (answered_ns then), with a seventh field "delivered":false. So every request that
+//  reached the door has exactly one line. Requests MHD refuses itself (malformed request
+//  line or headers) never reach the door and leave no line. A failed write is counted in
+//  stats.log_errors and logged once.
 void emu_frontdoor_set_access_log(emu_frontdoor_t *self, FILE *log);
 
 //  The bound port.
