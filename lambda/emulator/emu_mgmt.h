@@ -33,8 +33,8 @@
 //  for a management path, even on bad input (an unknown one is 404
 //  UnknownOperationException); NULL also when memory runs out. A body
 //  over EMU_MGMT_BODY_MAX is answered 413 RequestEntityTooLargeException.
-emu_reply_t *emu_mgmt_handle(emu_account_t *account, const char *method, const char *target,
-                             const void *body, size_t body_len);
+emu_reply_t *emu_mgmt_handle(emu_account_t *account, const char *method,
+                             const char *target, const void *body, size_t body_len);
 
 void emu_mgmt_test(bool verbose);
 
