@@ -135,12 +135,6 @@ typedef struct {
     emu_invocation_t *invocation; //  while it runs
 } s_event_t;
 
-//  Carries a provisioned invocation: the environment believes its first
-//  invocation is a cold start, but a provisioned one never is.
-typedef struct {
-    emu_invocation_t *original;
-} s_proxy_t;
-
 struct _emu_function_t {
     emu_loop_t *loop;                    //  borrowed
     const emu_function_config_t *config; //  borrowed
@@ -1158,53 +1152,18 @@ s_provisioned_idle(emu_function_t *self, const char *name, s_version_t *version)
     return NULL;
 }
 
-static void
-s_proxy_done(emu_invocation_t *proxy, void *arg)
-{
-    s_proxy_t *ctx = arg;
-    emu_invocation_t *original = ctx->original;
-    free(ctx);
-    size_t len = 0;
-    const char *log = emu_invocation_log(proxy, &len);
-    if (len > 0)
-        emu_invocation_log_append(original, log, len);
-    const char *environment = emu_invocation_environment(proxy);
-    if (environment && *environment)
-        emu_invocation_set_environment(original, environment, false, 0);
-    const char *payload = emu_invocation_payload(proxy, &len);
-    emu_invocation_complete(&original, emu_invocation_outcome(proxy), payload, len);
-    emu_invocation_destroy(&proxy);
-}
-
-//  Hands `invocation` to an idle provisioned environment of `group`,
-//  through a proxy (see s_proxy_t).
+//  Hands `invocation` to an idle provisioned environment of `group`. The
+//  environment initialised ahead, so the invocation is warm (emu_env marks
+//  cold only an invocation that waited for its environment to start).
 static int
 s_run_provisioned(emu_function_t *self, s_group_t *group, emu_invocation_t *invocation)
 {
-    size_t len = 0;
-    const char *event = emu_invocation_event(invocation, &len);
-    char *copy = malloc(len + 1);
-    s_proxy_t *ctx = malloc(sizeof *ctx);
-    if (!copy || !ctx) {
-        free(copy);
-        free(ctx);
-        return -1;
-    }
-    memcpy(copy, event, len);
-    copy[len] = '\0';
-    ctx->original = invocation;
-    emu_invocation_t *proxy = emu_invocation_new(emu_invocation_request_id(invocation),
-                                                 &copy, len, s_proxy_done, ctx);
-    if (!proxy) {
-        free(ctx);
-        return -1;
-    }
     size_t slot = 0;
     bool taken = emu_pool_reuse(group->pool, &slot);
     assert(taken);
     s_rec_t *rec = s_rec_at(group, slot);
     s_serving(self, rec, true);
-    emu_env_assign(rec->env, proxy);
+    emu_env_assign(rec->env, invocation);
     return 0;
 }
 
