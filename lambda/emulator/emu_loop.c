@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define S_EVENTS_MAX 256
@@ -44,6 +45,7 @@ struct _emu_loop_mhd_t {
     int epoll_fd;              //  the daemon's epoll fd (watched)
     emu_timer_t *timer;        //  MHD_get_timeout deadline or a kick
     bool running;              //  inside MHD_run
+    bool kicked;               //  kicked while running: run again at once
     bool removed;              //  removed while running: free after
 };
 
@@ -322,14 +324,36 @@ s_mhd_schedule(emu_loop_t *self, emu_loop_mhd_t *source)
     }
 }
 
+static unsigned
+s_mhd_connections(emu_loop_mhd_t *source)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(source->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info ? info->num_connections : 0;
+}
+
+//  Runs the daemon once. It runs again at once when it was kicked meanwhile
+//  (a resume from inside a handler) or when connections closed: at its
+//  connection limit MHD takes the listening socket out of its epoll set and
+//  puts it back only at the start of a later MHD_run, which nothing else
+//  would trigger while the remaining connections are quiet.
 static void
 s_mhd_run(emu_loop_t *self, emu_loop_mhd_t *source)
 {
+    unsigned before = s_mhd_connections(source);
     source->running = true;
+    source->kicked = false;
     MHD_run(source->daemon);
     source->running = false;
     if (source->removed) {
         free(source);
+        return;
+    }
+    if (source->kicked || s_mhd_connections(source) < before) {
+        source->kicked = false;
+        emu_loop_timer_cancel(self, &source->timer);
+        source->timer = emu_loop_timer_start(self, 0, s_mhd_timer, source);
+        assert(source->timer);
         return;
     }
     s_mhd_schedule(self, source);
@@ -374,6 +398,10 @@ void
 emu_loop_mhd_kick(emu_loop_t *self, emu_loop_mhd_t *source)
 {
     assert(self && source && !source->removed);
+    if (source->running) {
+        source->kicked = true; //  s_mhd_run re-arms when MHD_run returns
+        return;
+    }
     emu_loop_timer_cancel(self, &source->timer);
     source->timer = emu_loop_timer_start(self, 0, s_mhd_timer, source);
     assert(source->timer);
@@ -472,7 +500,8 @@ typedef struct {
     uint16_t port;                 //  MHD test daemon
     struct MHD_Connection *parked; //  suspended connection
     emu_loop_mhd_t *source;
-    char reply[256]; //  what the client thread read
+    char reply[256];  //  what the client thread read
+    char second[256]; //  what the second client read (connection limit test)
 } s_test_t;
 
 typedef struct {
@@ -580,6 +609,46 @@ s_test_client(void *arg)
     return NULL;
 }
 
+//  Reads what `fd` sends until it closes or 3 s pass, into `out`.
+static void
+s_test_read_all(int fd, char *out, size_t size)
+{
+    struct timeval limit = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, out + len, size - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+}
+
+//  Two clients against a daemon limited to one connection: the second
+//  waits in the backlog until the first is closed.
+static void *
+s_test_client_pair(void *arg)
+{
+    s_test_t *test = arg;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(test->port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char *request = "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    int first = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(connect(first, (struct sockaddr *)&addr, sizeof addr), 0);
+    int second = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_INT(connect(second, (struct sockaddr *)&addr, sizeof addr), 0);
+    CHECK_INT(write(first, request, strlen(request)), strlen(request));
+    CHECK_INT(write(second, request, strlen(request)), strlen(request));
+    s_test_read_all(first, test->reply, sizeof test->reply);
+    close(first);
+    s_test_read_all(second, test->second, sizeof test->second);
+    close(second);
+    uint64_t one = 1;
+    CHECK_INT(write(test->efd, &one, sizeof one), sizeof one);
+    return NULL;
+}
+
 void
 emu_loop_test(bool verbose)
 {
@@ -657,6 +726,26 @@ emu_loop_test(bool verbose)
     CHECK_NOT_NULL(test.parked);
     emu_loop_mhd_remove(loop, &test.source);
     CHECK_NULL(test.source);
+    emu_loop_mhd_remove(loop, &test.source);
+    MHD_stop_daemon(daemon);
+
+    //  At its connection limit MHD stops accepting; once the connection it
+    //  holds is closed, the next one in the backlog is served without any
+    //  other event arriving.
+    memset(test.reply, 0, sizeof test.reply);
+    daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+                              s_test_handler, &test, MHD_OPTION_SOCK_ADDR, &bind_addr,
+                              MHD_OPTION_CONNECTION_LIMIT, 1u, MHD_OPTION_END);
+    CHECK_NOT_NULL(daemon);
+    test.port = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
+    test.source = emu_loop_mhd_add(loop, daemon);
+    CHECK_NOT_NULL(test.source);
+    CHECK_INT(emu_loop_watch(loop, test.efd, EPOLLIN, s_test_readable, &test), 0);
+    CHECK_INT(pthread_create(&client, NULL, s_test_client_pair, &test), 0);
+    CHECK_INT(emu_loop_run(loop), 0);
+    pthread_join(client, NULL);
+    CHECK_TRUE(strncmp(test.reply, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK_TRUE(strncmp(test.second, "HTTP/1.1 200 OK\r\n", 17) == 0);
     emu_loop_mhd_remove(loop, &test.source);
     MHD_stop_daemon(daemon);
     close(test.efd);
