@@ -34,7 +34,7 @@ HTTP_THROTTLE = b'{"message":"Internal Server Error"}'
 # echoes what it got: gateway and Function URL events as a structured
 # answer (a path ending in /error fails instead), Invoke API payloads as
 # {"event", "request_id"} ({"fail": true} fails, {"touch": PATH} writes
-# PATH first).
+# PATH first, {"version?": true} adds the version that runs).
 ECHO_FUNCTION = r'''#!@PYTHON@
 import http.client, json, os, sys, time
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
@@ -68,6 +68,8 @@ while True:
             mark.write(rid)
     print("handled %s" % rid, flush=True)
     answer = {"event": event, "request_id": rid}
+    if isinstance(event, dict) and event.get("version?"):
+        answer["version"] = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
     if gateway:
         answer = {"statusCode": 200, "headers": {"Content-Type": "application/json"},
                   "body": json.dumps(answer)}
@@ -371,6 +373,41 @@ class DoorsTest(SystemTest):
         status, _, _ = request(port, "POST", INVOKE % "demo", "{}",
                                {"X-Amz-Client-Context": context})
         self.assertEqual(status, 200)
+
+    def test_qualifiers_on_every_door(self):
+        echo = self.echo_function()
+        port = self.start_emulator("--function", "echo=" + echo)
+        status, _, body = request(port, "POST", "/2015-03-31/functions/echo/versions", "{}")
+        self.assertEqual((status, json.loads(body)["Version"]), (201, "1"))
+        status, _, body = request(port, "POST", "/2015-03-31/functions/echo/aliases",
+                                  {"Name": "live", "FunctionVersion": "1"})
+        self.assertEqual(status, 201, body)
+
+        # The Invoke API runs the version an alias points to.
+        for path in [INVOKE % "echo" + "?Qualifier=live", INVOKE % "echo%3Alive",
+                     INVOKE % (ARN.replace(":", "%3A") + "echo%3A1"),
+                     INVOKE % "echo%3Alive" + "?Qualifier=live"]:
+            status, headers, body = request(port, "POST", path, {"version?": True})
+            self.check_common(headers)
+            self.assertEqual(status, 200, (path, body))
+            self.assertEqual(headers["x-amz-executed-version"], "1", path)
+            self.assertEqual(json.loads(body)["version"], "1", path)
+        status, headers, body = request(port, "POST", INVOKE % "echo", {"version?": True})
+        self.assertEqual((headers["x-amz-executed-version"], json.loads(body)["version"]),
+                         ("$LATEST", "$LATEST"))
+        # So do the HTTP doors, with FN:QUALIFIER in the path.
+        for path in ["/url/echo:live/x", "/restapi/echo:1/x", "/httpapi/echo:live/x",
+                     "/url/echo:$LATEST/x"]:
+            status, headers, body = request(port, "GET", path)
+            self.check_common(headers)
+            self.assertEqual(status, 200, (path, body))
+            self.assertEqual(json.loads(body)["event"].get("rawPath",
+                             json.loads(body)["event"].get("path")), "/x")
+        for path, want in [("/url/echo:nope/", 404), ("/restapi/echo:nope/", 403),
+                           ("/httpapi/echo:9/", 404)]:
+            status, headers, body = request(port, "GET", path)
+            self.check_common(headers)
+            self.assertEqual(status, want, path)
 
     # --- events and errors through the HTTP doors ------------------------------
 
