@@ -775,7 +775,7 @@ s_result(emu_env_t *self, struct MHD_Connection *connection, s_call_t *call)
     if (call->too_large) {
         s_log_end(self, NULL, NULL);
         s_fail(self, EMU_INVOCATION_TOO_LARGE, "Function.ResponseSizeTooLarge",
-               "Response payload size exceeded maximum allowed payload size (6291456 "
+               "Response payload size exceeded maximum allowed payload size (6291556 "
                "bytes).");
         return s_queue_error(connection, 413, "RequestEntityTooLarge",
                              "payload over 6291456 bytes");

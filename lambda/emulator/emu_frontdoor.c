@@ -250,7 +250,7 @@ s_too_large(s_request_t *req)
     case EMU_ROUTE_HTTP_API:
         return emu_apigw_http_too_large();
     case EMU_ROUTE_FUNCTION_URL:
-        return emu_furl_error(413, "RequestTooLargeException",
+        return emu_furl_error(413, "RequestEntityTooLargeException",
                               "Request must be smaller than 6291456 bytes for the "
                               "InvokeFunction operation");
     case EMU_ROUTE_INVOKE:
@@ -930,7 +930,7 @@ s_test_function_url(s_test_t *test)
                       "Content-Length: 7000000\r\n\r\n";
     probe = emu_probe_send(test->port, big, strlen(big));
     s_test_note(test, probe, "demo", "url");
-    s_test_check(probe, 413, "RequestTooLargeException",
+    s_test_check(probe, 413, "RequestEntityTooLargeException",
                  "{\"Message\":\"Request must be smaller than 6291456 bytes for the "
                  "InvokeFunction operation\"}");
     emu_probe_destroy(&probe);

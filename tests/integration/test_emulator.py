@@ -498,7 +498,7 @@ class EmulatorTest(EmulatorHarness):
                      headers={"Transfer-Encoding": "chunked"})
         resp = conn.getresponse()
         self.assertEqual(resp.status, 413)
-        self.assertEqual(resp.getheader("x-amzn-ErrorType"), "RequestTooLargeException")
+        self.assertEqual(resp.getheader("x-amzn-ErrorType"), "RequestEntityTooLargeException")
         self.assertEqual(json.loads(resp.read()), {"Message": "Request must be smaller than "
                          "6291456 bytes for the InvokeFunction operation"})
         conn.close()
@@ -550,7 +550,8 @@ class EmulatorTest(EmulatorHarness):
                                 for l in lines), sorted(answered))
         for line in lines:
             self.assertEqual(list(line), ["received_ns", "answered_ns", "status", "function",
-                                          "request_id"])
+                                          "request_id", "door"])
+            self.assertEqual(line["door"], "url")
             self.assertGreaterEqual(line["answered_ns"], line["received_ns"])
             if line["status"] == 200:  # held by the function for 1000 ms
                 self.assertGreaterEqual(line["answered_ns"] - line["received_ns"], 10**9)
@@ -590,7 +591,7 @@ class EmulatorTest(EmulatorHarness):
         self.assertEqual(len(lines), 5)
         self.assertEqual(len({line["request_id"] for line in lines}), 5)
         for line in lines:
-            keys = ["received_ns", "answered_ns", "status", "function", "request_id"]
+            keys = ["received_ns", "answered_ns", "status", "function", "request_id", "door"]
             if "delivered" in line:
                 keys.append("delivered")
                 self.assertIs(line["delivered"], False)
