@@ -420,16 +420,21 @@ class KeepAlive:
 
 def one_shot(port, request, timeout=10):
     """Connect, send, read to EOF (the request says Connection: close).
-    Returns (status, seconds from before connect to the whole answer)."""
+    Returns (status, seconds from before connect to the whole answer);
+    status 0 when no answer came (refused, reset, or nothing within
+    `timeout`): a result, not an error."""
     started = time.perf_counter()
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(request)
-        data = b""
-        while len(data) <= ANSWER_MAX:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+    data = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(request)
+            while len(data) <= ANSWER_MAX:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        pass
     elapsed = time.perf_counter() - started
     status = int(data[9:12]) if data.startswith(b"HTTP/1.1 ") else 0
     return status, elapsed
