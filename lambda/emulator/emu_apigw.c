@@ -147,7 +147,8 @@ emu_apigw_rest_too_large(void)
 emu_reply_t *
 emu_apigw_rest_timeout(void)
 {
-    return s_error(504, NULL, "{\"message\": \"Endpoint request timed out\"}");
+    return s_error(504, "InternalServerErrorException",
+                   "{\"message\": \"Endpoint request timed out\"}");
 }
 
 emu_reply_t *
@@ -901,7 +902,9 @@ s_test_rest_mapping(void)
                   "BadRequestException");
     emu_reply_destroy(&reply);
     reply = emu_apigw_rest_timeout();
-    s_check_reply(reply, 504, "{\"message\": \"Endpoint request timed out\"}", NULL);
+    s_check_reply(reply, 504, "{\"message\": \"Endpoint request timed out\"}",
+                  "InternalServerErrorException");
+    CHECK_INT(emu_reply_header_count(reply), 2);
     emu_reply_destroy(&reply);
 }
 

@@ -49,6 +49,7 @@
       REST body over the Lambda    413 {"message": "Request Too Long"}
         payload limit                  BadRequestException
       REST integration timeout     504 {"message": "Endpoint request timed out"}
+                                       InternalServerErrorException
       HTTP throttle                500 {"message":"Internal Server Error"}, or
                                    429 {"message":"Too Many Requests"} when so
                                    configured (not documented by AWS)

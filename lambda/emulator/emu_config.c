@@ -28,6 +28,8 @@ struct _emu_config_t {
     int account_concurrency;                  //  --account-concurrency
     int idle_ttl_s;                           //  --idle-ttl
     int httpapi_throttle_status;              //  --httpapi-throttle-status
+    int apigw_timeout_s;                      //  --apigw-timeout
+    int httpapi_timeout_s;                    //  --httpapi-timeout
     char access_log[EMU_CONFIG_PATH_MAX + 1]; //  --access-log, "" when not given
     bool verbose;                             //  --verbose
     bool parsed;                              //  parse was called
@@ -44,6 +46,8 @@ emu_config_new(void)
     self->account_concurrency = EMU_CONFIG_ACCOUNT_LIMIT;
     self->idle_ttl_s = EMU_CONFIG_IDLE_TTL_DEFAULT;
     self->httpapi_throttle_status = 500;
+    self->apigw_timeout_s = EMU_CONFIG_APIGW_TIMEOUT_DEFAULT;
+    self->httpapi_timeout_s = EMU_CONFIG_HTTPAPI_TIMEOUT_DEFAULT;
     return self;
 }
 
@@ -108,6 +112,11 @@ s_help(FILE *out)
         "  --httpapi-throttle-status 500|429\n"
         "                          status of an API Gateway HTTP API throttle "
         "(default 500)\n"
+        "  --apigw-timeout SECONDS API Gateway REST API integration timeout: 504 past\n"
+        "                          it (1..%d, default %d)\n"
+        "  --httpapi-timeout SECONDS\n"
+        "                          API Gateway HTTP API integration timeout: 503 past\n"
+        "                          it (1..%d, default %d)\n"
         "  --access-log FILE       append one JSON line per front-door answer to FILE:\n"
         "                          {\"received_ns\":N,\"answered_ns\":N,\"status\":S,\n"
         "                          \"function\":\"NAME\"|null,\"request_id\":\"ID\"}"
@@ -124,7 +133,9 @@ s_help(FILE *out)
         EMU_CONFIG_RESERVED_MAX, EMU_CONFIG_MEMORY_MIN, EMU_CONFIG_MEMORY_MAX,
         EMU_CONFIG_MEMORY_DEFAULT, EMU_CONFIG_TIMEOUT_MAX, EMU_CONFIG_TIMEOUT_DEFAULT,
         EMU_CONFIG_ACCOUNT_MIN, EMU_CONFIG_ACCOUNT_MAX, EMU_CONFIG_ACCOUNT_LIMIT,
-        EMU_CONFIG_UNRESERVED_MIN, EMU_CONFIG_IDLE_TTL_MAX, EMU_CONFIG_IDLE_TTL_DEFAULT);
+        EMU_CONFIG_UNRESERVED_MIN, EMU_CONFIG_IDLE_TTL_MAX, EMU_CONFIG_IDLE_TTL_DEFAULT,
+        EMU_CONFIG_TIMEOUT_MAX, EMU_CONFIG_APIGW_TIMEOUT_DEFAULT, EMU_CONFIG_TIMEOUT_MAX,
+        EMU_CONFIG_HTTPAPI_TIMEOUT_DEFAULT);
 }
 
 //  Parses a whole decimal integer in [min, max]; -1 when it is not one.
@@ -232,7 +243,9 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
         OPT_MEMORY,
         OPT_ACCOUNT,
         OPT_IDLE_TTL,
-        OPT_HTTPAPI_THROTTLE
+        OPT_HTTPAPI_THROTTLE,
+        OPT_APIGW_TIMEOUT,
+        OPT_HTTPAPI_TIMEOUT
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -245,6 +258,8 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
         {"account-concurrency", required_argument, NULL, OPT_ACCOUNT},
         {"idle-ttl", required_argument, NULL, OPT_IDLE_TTL},
         {"httpapi-throttle-status", required_argument, NULL, OPT_HTTPAPI_THROTTLE},
+        {"apigw-timeout", required_argument, NULL, OPT_APIGW_TIMEOUT},
+        {"httpapi-timeout", required_argument, NULL, OPT_HTTPAPI_TIMEOUT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -323,6 +338,18 @@ emu_config_parse(emu_config_t *self, int argc, char **argv, FILE *out, FILE *err
                     err, "--httpapi-throttle-status must be 500 or 429, got '%.80s'",
                     optarg);
             self->httpapi_throttle_status = optarg[0] == '5' ? 500 : 429;
+            break;
+        case OPT_APIGW_TIMEOUT:
+        case OPT_HTTPAPI_TIMEOUT:
+            if (s_int(optarg, 1, EMU_CONFIG_TIMEOUT_MAX, &value))
+                return s_usage(
+                    err, "--%s must be an integer 1..%d (seconds), got '%.80s'",
+                    opt == OPT_APIGW_TIMEOUT ? "apigw-timeout" : "httpapi-timeout",
+                    EMU_CONFIG_TIMEOUT_MAX, optarg);
+            if (opt == OPT_APIGW_TIMEOUT)
+                self->apigw_timeout_s = (int)value;
+            else
+                self->httpapi_timeout_s = (int)value;
             break;
         case OPT_ENV:
             if (!last)
@@ -436,6 +463,20 @@ emu_config_httpapi_throttle_status(emu_config_t *self)
     return self->httpapi_throttle_status;
 }
 
+int
+emu_config_apigw_timeout_s(emu_config_t *self)
+{
+    assert(self);
+    return self->apigw_timeout_s;
+}
+
+int
+emu_config_httpapi_timeout_s(emu_config_t *self)
+{
+    assert(self);
+    return self->httpapi_timeout_s;
+}
+
 bool
 emu_config_verbose(emu_config_t *self)
 {
@@ -518,6 +559,8 @@ emu_config_test(bool verbose)
     CHECK_INT(emu_config_account_concurrency(run.config), 1000);
     CHECK_INT(emu_config_idle_ttl_s(run.config), 600);
     CHECK_INT(emu_config_httpapi_throttle_status(run.config), 500);
+    CHECK_INT(emu_config_apigw_timeout_s(run.config), 29);
+    CHECK_INT(emu_config_httpapi_timeout_s(run.config), 30);
     s_done(&run);
 
     run = s_parse((const char *[]){"--listen",
@@ -544,6 +587,10 @@ emu_config_test(bool verbose)
                                    "1",
                                    "--httpapi-throttle-status",
                                    "429",
+                                   "--apigw-timeout",
+                                   "1",
+                                   "--httpapi-timeout",
+                                   "900",
                                    "-v",
                                    NULL});
     CHECK_INT(run.result, EMU_CONFIG_RUN);
@@ -569,6 +616,8 @@ emu_config_test(bool verbose)
     CHECK_INT(emu_config_account_concurrency(run.config), 150);
     CHECK_INT(emu_config_idle_ttl_s(run.config), 1);
     CHECK_INT(emu_config_httpapi_throttle_status(run.config), 429);
+    CHECK_INT(emu_config_apigw_timeout_s(run.config), 1);
+    CHECK_INT(emu_config_httpapi_timeout_s(run.config), 900);
     s_done(&run);
     //  Reservations up to the unreserved minimum are fine.
     run = s_parse((const char *[]){"--function", "a=/bin/sh", "--reserved", "600",
@@ -602,6 +651,15 @@ emu_config_test(bool verbose)
     CHECK_TRUE(strstr(run.out, "\n  --memory MB             memory size of the last "
                                "--function (128..10240, default 128)\n") != NULL);
     CHECK_TRUE(strstr(run.out, "\n  --httpapi-throttle-status 500|429\n") != NULL);
+    CHECK_TRUE(strstr(run.out,
+                      "\n  --apigw-timeout SECONDS API Gateway REST API "
+                      "integration timeout: 504 past\n"
+                      "                          it (1..900, default 29)\n") != NULL);
+    CHECK_TRUE(strstr(run.out,
+                      "\n  --httpapi-timeout SECONDS\n"
+                      "                          API Gateway HTTP API "
+                      "integration timeout: 503 past\n"
+                      "                          it (1..900, default 30)\n") != NULL);
     s_done(&run);
 
     s_check_usage((const char *[]){NULL},
@@ -673,6 +731,17 @@ emu_config_test(bool verbose)
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--httpapi-throttle-status",
                                    "502", NULL},
                   "--httpapi-throttle-status must be 500 or 429, got '502'");
+    s_check_usage(
+        (const char *[]){"--function", "d=/bin/sh", "--apigw-timeout", "0", NULL},
+        "--apigw-timeout must be an integer 1..900 (seconds), got '0'");
+    s_check_usage(
+        (const char *[]){"--function", "d=/bin/sh", "--apigw-timeout", "29s", NULL},
+        "--apigw-timeout must be an integer 1..900 (seconds), got '29s'");
+    s_check_usage(
+        (const char *[]){"--function", "d=/bin/sh", "--httpapi-timeout", "901", NULL},
+        "--httpapi-timeout must be an integer 1..900 (seconds), got '901'");
+    s_check_usage((const char *[]){"--function", "d=/bin/sh", "--httpapi-timeout", NULL},
+                  "option '--httpapi-timeout' needs a value");
     s_check_usage((const char *[]){"--function", "d=/bin/sh", "--reserved", "1",
                                    "--reserved", "2", NULL},
                   "--reserved given twice for function 'd'");

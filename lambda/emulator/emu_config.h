@@ -4,6 +4,7 @@
                       [--memory MB] [--env KEY=VALUE]... [--function ...]...
                       [--timeout SECONDS] [--account-concurrency N]
                       [--idle-ttl SECONDS] [--httpapi-throttle-status 500|429]
+                      [--apigw-timeout SECONDS] [--httpapi-timeout SECONDS]
                       [--access-log FILE] [--verbose] [--help] [--version]
 
     --reserved, --memory and --env apply to the most recent --function.
@@ -47,6 +48,10 @@
 //  --idle-ttl: on-demand environments idle this long are stopped.
 #define EMU_CONFIG_IDLE_TTL_DEFAULT 600
 #define EMU_CONFIG_IDLE_TTL_MAX 86400
+//  --apigw-timeout and --httpapi-timeout: the integration timeouts of the
+//  API Gateway doors, seconds (AWS's defaults: 29 s REST, 30 s HTTP API).
+#define EMU_CONFIG_APIGW_TIMEOUT_DEFAULT 29
+#define EMU_CONFIG_HTTPAPI_TIMEOUT_DEFAULT 30
 //  --memory, MB.
 #define EMU_CONFIG_MEMORY_DEFAULT 128
 #define EMU_CONFIG_MEMORY_MIN 128
@@ -109,6 +114,14 @@ int emu_config_idle_ttl_s(emu_config_t *self);
 //  --httpapi-throttle-status: the status an API Gateway HTTP API door
 //  answers a throttled invocation with, 500 (default) or 429.
 int emu_config_httpapi_throttle_status(emu_config_t *self);
+
+//  --apigw-timeout: seconds an API Gateway REST API door waits for its
+//  function before it answers 504 (default 29).
+int emu_config_apigw_timeout_s(emu_config_t *self);
+
+//  --httpapi-timeout: seconds an API Gateway HTTP API door waits for its
+//  function before it answers 503 (default 30).
+int emu_config_httpapi_timeout_s(emu_config_t *self);
 
 //  --verbose: log every request.
 bool emu_config_verbose(emu_config_t *self);

@@ -19,14 +19,16 @@
     HTTP API 500 (or 429, see emu_frontdoor_set_httpapi_throttle_status);
     Invoke API 429 TooManyRequestsException with its Reason. A dispatched
     request is suspended until its invocation completes, then the answer
-    is mapped by its door.
+    is mapped by its door - or, on an API Gateway door, until the
+    gateway's integration timeout (emu_frontdoor_set_gateway_timeouts).
 
     Owns the listening socket and libmicrohttpd daemon, every client
     request in progress (its raw target, its body capped at the door's
     limit - 6 MB, or EMU_MGMT_BODY_MAX for the management API -, its
-    invocation while dispatched, its reply) and the list of the requests
-    suspended while their function runs. Functions and the account are
-    borrowed.
+    invocation while dispatched, its integration-timeout timer, its reply),
+    the list of the requests suspended while their function runs, and the
+    invocations abandoned by a timeout until they complete. Functions and
+    the account are borrowed.
 
     Every answer carries X-Stampede-Received-Ns (CLOCK_REALTIME ns when
     the emulator held the complete request) and x-amzn-RequestId, and,
@@ -62,7 +64,9 @@ typedef struct {
     uint64_t errors;      //  anything else
     uint64_t log_errors;  //  access-log lines that could not be written
     uint64_t undelivered; //  answers ready after the client had left
+    uint64_t timeouts;    //  API Gateway integration timeouts answered
     size_t waiting;       //  suspended on an invocation now
+    size_t abandoned;     //  invocations still running after their timeout answer
 } emu_frontdoor_stats_t;
 
 //  Listens on `listen` ("HOST:PORT", port 0 = ephemeral) and serves from
@@ -88,6 +92,16 @@ void emu_frontdoor_set_account(emu_frontdoor_t *self, emu_account_t *account);
 //  Status of an HTTP API door's throttle answer: 500 (default, {"message":
 //  "Internal Server Error"}) or 429 ({"message":"Too Many Requests"}).
 void emu_frontdoor_set_httpapi_throttle_status(emu_frontdoor_t *self, int status);
+
+//  Integration timeouts of the API Gateway doors, in ns (> 0): a REST API
+//  request still waiting for its function after `rest_ns` (default 29 s)
+//  is answered 504 {"message": "Endpoint request timed out"}, an HTTP API
+//  one after `http_ns` (default 30 s) 503 {"message":"Service
+//  Unavailable"}. The function runs on to its own end in its environment,
+//  which is neither killed nor freed early; its answer is dropped. The
+//  Function URL and the Invoke API wait for the function.
+void emu_frontdoor_set_gateway_timeouts(emu_frontdoor_t *self, int64_t rest_ns,
+                                        int64_t http_ns);
 
 //  Writes one line per answer to `log` (borrowed; NULL stops logging),
 //  in the order answered, one fwrite per line:

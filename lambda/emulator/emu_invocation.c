@@ -87,6 +87,14 @@ emu_invocation_request_id(emu_invocation_t *self)
     return self->request_id;
 }
 
+void
+emu_invocation_set_done(emu_invocation_t *self, emu_invocation_done_fn *done, void *arg)
+{
+    assert(self && done && self->outcome == EMU_INVOCATION_PENDING);
+    self->done = done;
+    self->done_arg = arg;
+}
+
 const char *
 emu_invocation_event(emu_invocation_t *self, size_t *len_p)
 {
@@ -332,14 +340,20 @@ emu_invocation_test(bool verbose)
     CHECK_INT(done.calls, 1);
     CHECK_INT(done.seen, EMU_INVOCATION_TIMEOUT);
 
+    //  Handed to another owner while pending: only the new callback runs.
     done = (s_done_t){0};
+    s_done_t first = {0};
     event = strdup("{}");
-    inv = emu_invocation_new("x", &event, 2, s_test_done, &done);
+    inv = emu_invocation_new("x", &event, 2, s_test_done, &first);
+    emu_invocation_set_done(inv, s_test_done, &done);
     borrowed = inv;
     emu_invocation_fail(&borrowed, EMU_INVOCATION_EXIT, "Runtime.ExitError",
                         "exit status 3");
+    CHECK_INT(done.calls, 1);
     CHECK_STR(emu_invocation_payload(inv, NULL),
               "{\"errorMessage\":\"exit status 3\",\"errorType\":\"Runtime.ExitError\"}");
+    CHECK_INT(first.calls, 0);
+    CHECK_INT(done.seen, EMU_INVOCATION_EXIT);
     emu_invocation_destroy(&inv);
 
     CHECK_STR(emu_invocation_outcome_name(EMU_INVOCATION_PENDING), "pending");

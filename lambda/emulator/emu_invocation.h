@@ -55,6 +55,13 @@ void emu_invocation_destroy(emu_invocation_t **self_p);
 
 const char *emu_invocation_request_id(emu_invocation_t *self);
 
+//  Hands a pending invocation to another owner: `done(arg)` is called at
+//  completion instead of the callback given to emu_invocation_new. Lets a
+//  front door answer its client before the function is over and leave the
+//  late completion to a callback that only frees the invocation.
+void emu_invocation_set_done(emu_invocation_t *self, emu_invocation_done_fn *done,
+                             void *arg);
+
 //  The event; borrowed for the invocation's life.
 const char *emu_invocation_event(emu_invocation_t *self, size_t *len_p);
 

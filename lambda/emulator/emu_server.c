@@ -7,6 +7,7 @@
 #include "emu_loop.h"
 #include "emu_probe.h"
 #include "sp_check.h"
+#include "sp_clock.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -122,9 +123,14 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
     emu_frontdoor_set_account(self->door, self->account);
     emu_frontdoor_set_httpapi_throttle_status(self->door,
                                               emu_config_httpapi_throttle_status(config));
-    zsys_notice("account ready concurrency=%d unreserved=%d idle_ttl_s=%d",
+    emu_frontdoor_set_gateway_timeouts(
+        self->door, (int64_t)emu_config_apigw_timeout_s(config) * SP_NS_PER_S,
+        (int64_t)emu_config_httpapi_timeout_s(config) * SP_NS_PER_S);
+    zsys_notice("account ready concurrency=%d unreserved=%d idle_ttl_s=%d "
+                "apigw_timeout_s=%d httpapi_timeout_s=%d",
                 emu_account_limit(self->account), emu_account_unreserved(self->account),
-                emu_config_idle_ttl_s(config));
+                emu_config_idle_ttl_s(config), emu_config_apigw_timeout_s(config),
+                emu_config_httpapi_timeout_s(config));
     char hostport[80];
     if (emu_listener_format(emu_config_listen(config), emu_frontdoor_port(self->door),
                             hostport, sizeof hostport)) {

@@ -251,6 +251,67 @@ class DoorsTest(SystemTest):
         status, headers, body = request(port, "GET", "/restapi/z/x")
         self.assertEqual((status, body), (500, REST_THROTTLE))
 
+    # --- API Gateway integration timeouts --------------------------------------
+
+    def served(self, port, method, path, throttle, body=None):
+        """The first answer that is not a throttle (`throttle` status), and
+        how long it took."""
+        for _ in range(500):
+            start = time.monotonic()
+            status, headers, data = request(port, method, path, body)
+            if status != throttle:
+                return status, headers, data, time.monotonic() - start
+            time.sleep(0.01)
+        self.fail("%s stayed throttled" % path)
+
+    def test_gateway_integration_timeouts(self):
+        log = self.path("access.log")
+        port = self.start_emulator("--apigw-timeout", "1", "--httpapi-timeout", "1",
+                                   "--function", "f=" + binary("bootstrap"), "--reserved",
+                                   "1", "--env", "STAMPEDE_HOLD_MS=2000",
+                                   "--access-log", log)
+        # REST API: 504 after its 1 s, while the function holds 2 s.
+        status, headers, body, took = self.served(port, "GET", "/restapi/f/x", 500)
+        self.check_common(headers)
+        self.assertEqual((status, body), (504, b'{"message": "Endpoint request timed out"}'))
+        self.assertEqual(headers["x-amzn-errortype"], "InternalServerErrorException")
+        self.assertEqual(headers["content-type"], "application/json")
+        self.assertRegex(headers["x-amz-apigw-id"], r"^[A-Za-z0-9]{15}=$")
+        self.assertTrue(1.0 <= took < 1.8, took)
+        # The function runs on in its environment, which is not killed: the
+        # Function URL waits for the 200 of the same environment.
+        status, headers, body, took = self.served(port, "GET", "/url/f/x", 429)
+        self.assertEqual(status, 200, body)
+        answer = json.loads(body)
+        self.assertEqual((answer["cold_start"], answer["invocation_count"]), (False, 2))
+        self.assertGreaterEqual(took, 2.0)
+        # HTTP API: 503 after its 1 s.
+        status, headers, body, took = self.served(port, "GET", "/httpapi/f/x", 500)
+        self.check_common(headers)
+        self.assertEqual((status, body), (503, b'{"message":"Service Unavailable"}'))
+        self.assertNotIn("x-amzn-errortype", headers)
+        self.assertRegex(headers["apigw-requestid"], r"^[A-Za-z0-9]{15}=$")
+        self.assertTrue(1.0 <= took < 1.8, took)
+        # The Invoke API waits too.
+        status, headers, body, took = self.served(port, "POST", INVOKE % "f", 429, "{}")
+        self.assertEqual(status, 200, body)
+        answer = json.loads(body)
+        self.assertEqual((answer["request_id"], answer["invocation_count"]),
+                         (headers["x-amzn-requestid"], 4))
+        self.assertGreaterEqual(took, 2.0)
+        # One access-log line per request: the timeouts' when they were sent.
+        with open(log) as text:
+            lines = [json.loads(line) for line in text]
+        answered = [(line["door"], line["status"]) for line in lines
+                    if line["status"] not in (429, 500)]
+        self.assertEqual(answered, [("restapi", 504), ("url", 200), ("httpapi", 503),
+                                    ("invoke", 200)])
+        self.assertTrue(all("delivered" not in line for line in lines))
+        for line in lines:
+            if line["status"] in (503, 504):
+                waited = (line["answered_ns"] - line["received_ns"]) / 1e9
+                self.assertTrue(1.0 <= waited < 1.8, waited)
+
     # --- the Invoke API --------------------------------------------------------
 
     def test_invoke_api(self):
