@@ -705,6 +705,10 @@ s_deliver(emu_env_t *self, struct MHD_Connection *connection)
     MHD_add_response_header(response, "Lambda-Runtime-Deadline-Ms", deadline);
     MHD_add_response_header(response, "Lambda-Runtime-Invoked-Function-Arn", arn);
     MHD_add_response_header(response, "Lambda-Runtime-Trace-Id", trace);
+    const char *context = emu_invocation_client_context(inv);
+    if (context && MHD_add_response_header(response, "Lambda-Runtime-Client-Context",
+                                           context) != MHD_YES)
+        zsys_warning("client context not sent env=%s request_id=%s", self->name, id);
     enum MHD_Result rc = MHD_queue_response(connection, 200, response);
     MHD_destroy_response(response);
     if (self->spec.verbose)
@@ -1400,7 +1404,8 @@ s_test_log(emu_invocation_t *inv, const char *pattern, double numbers[4])
     "while IFS= read -r line <&3; do\n"                                                  \
     "    line=${line%$'\\r'}\n"                                                          \
     "    [ -z \"$line\" ] && break\n"                                                    \
-    "    case $line in Lambda-Runtime-Aws-Request-Id:*) id=${line#*: } ;; esac\n"        \
+    "    case $line in Lambda-Runtime-Aws-Request-Id:*) id=${line#*: } ;;\n"             \
+    "        Lambda-Runtime-Client-Context:*) context=${line#*: } ;; esac\n"             \
     "done\n"
 
 void
@@ -1692,6 +1697,38 @@ emu_env_test(bool verbose)
     emu_invocation_destroy(&inv);
     emu_env_destroy(&env);
     CHECK_TRUE(!s_test_alive(pid));
+    s_test_remove_script(script);
+
+    //  The client context reaches the runtime in Lambda-Runtime-Client-
+    //  Context, as given; without one there is no such header. The runtime
+    //  answers with what it got.
+    script = s_test_script(
+        S_TEST_BASH_NEXT
+        "export LC_ALL=C; body=${context:-none}\n"
+        "exec 4<>/dev/tcp/$host/$port\n"
+        "printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\n"
+        "Host: x\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \"$id\" ${#body} \"$body\" >&4\n"
+        "IFS= read -r status <&4\nexec sleep 30\n");
+    spec.path = script;
+    const char *contexts[] = {
+        "{\"client\":{\"app_title\":\"t\"},\"custom\":{\"k\":\"v\"}}", NULL};
+    for (size_t i = 0; i < 2; i++) {
+        test = (s_test_t){.loop = test.loop, .stop_on_done = true};
+        env = emu_env_new(test.loop, &spec, 10 + (unsigned)i, 0, &s_test_events, &test,
+                          err, sizeof err);
+        CHECK_NOT_NULL(env);
+        inv = s_test_invocation(&test, "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa");
+        if (contexts[i])
+            CHECK_INT(
+                emu_invocation_set_client_context(inv, contexts[i], strlen(contexts[i])),
+                0);
+        emu_env_assign(env, inv);
+        s_test_run(&test);
+        CHECK_INT(test.outcome, EMU_INVOCATION_OK);
+        CHECK_STR(test.payload, contexts[i] ? contexts[i] : "none");
+        emu_invocation_destroy(&inv);
+        emu_env_destroy(&env);
+    }
     s_test_remove_script(script);
 
     //  A path that cannot run.

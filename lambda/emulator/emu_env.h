@@ -53,6 +53,10 @@
     becomes reusable) and gone (process reaped: destroy the environment -
     later, from a deferred call, never inside the callback).
 
+    A /next answer carries the event and Lambda-Runtime-Aws-Request-Id,
+    -Deadline-Ms, -Invoked-Function-Arn, -Trace-Id, and -Client-Context
+    when the invocation has one (emu_invocation_set_client_context).
+
     Runtime API answers: wrong request id 400, calls out of order 403,
     unknown resource 404, wrong method 405, a /next replaced by a newer
     one 409, body over 6 MiB 413 - always a JSON {"errorMessage",

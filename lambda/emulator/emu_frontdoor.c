@@ -12,10 +12,13 @@
 #include "sp_clock.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_BACKLOG 4096
@@ -395,16 +399,23 @@ s_gateway_timeout(emu_loop_t *loop, void *arg)
     s_wake(self, req);
 }
 
-//  Dispatches the invocation of `*event_p` (consumed) to the request's
-//  function and qualifier: suspends the connection until it completes,
-//  or answers the refusal at once.
+//  Dispatches the invocation of `*event_p` (consumed), with the client
+//  context `client_context` (NULL when none), to the request's function
+//  and qualifier: suspends the connection until it completes, or answers
+//  the refusal at once.
 static enum MHD_Result
-s_invoke(emu_frontdoor_t *self, s_request_t *req, char **event_p, size_t event_len)
+s_invoke(emu_frontdoor_t *self, s_request_t *req, char **event_p, size_t event_len,
+         const char *client_context, size_t client_context_len)
 {
     emu_invocation_t *invocation =
         emu_invocation_new(req->request_id, event_p, event_len, s_invocation_done, req);
     if (!invocation)
         return MHD_NO;
+    if (client_context && emu_invocation_set_client_context(invocation, client_context,
+                                                            client_context_len)) {
+        emu_invocation_destroy(&invocation);
+        return MHD_NO;
+    }
     emu_aws_error_t err;
     emu_aws_error_clear(&err);
     switch (emu_function_dispatch(req->function, req->qualifier, invocation, &err)) {
@@ -541,7 +552,7 @@ s_dispatch_http(emu_frontdoor_t *self, s_request_t *req, const char *method,
         reply = s_too_large(req);
         return s_answer(req, &reply);
     }
-    return s_invoke(self, req, &event, event_len);
+    return s_invoke(self, req, &event, event_len, NULL, 0);
 }
 
 //  The function an Invoke API request names and the qualifier it invokes.
@@ -571,6 +582,32 @@ s_invoke_target(emu_frontdoor_t *self, s_request_t *req, emu_aws_error_t *err)
         return -1;
     const char *version = NULL;
     return emu_function_resolve(req->function, req->qualifier, &version, err);
+}
+
+static_assert(EMU_INVOKE_CLIENT_CONTEXT_MAX / 4 * 3 <= EMU_INVOCATION_CLIENT_CONTEXT_MAX,
+              "a decoded client context fits an invocation's");
+
+//  Decodes a validated X-Amz-Client-Context (base64 of a JSON object, ""
+//  when none) into `out`, the JSON the runtime gets, on one line: CR, LF
+//  and tab can only be whitespace between JSON tokens in it, and become
+//  spaces. Returns its length, 0 when there is none.
+static size_t
+s_client_context(const char *base64, char out[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1])
+{
+    size_t len = strlen(base64);
+    assert(len <= EMU_INVOKE_CLIENT_CONTEXT_MAX && len % 4 == 0);
+    if (len == 0)
+        return 0;
+    int decoded =
+        EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)base64, (int)len);
+    assert(decoded >= 3);
+    //  EVP_DecodeBlock counts the padding as zero bytes.
+    size_t used = (size_t)decoded - (base64[len - 1] == '=') - (base64[len - 2] == '=');
+    for (size_t i = 0; i < used; i++)
+        if (out[i] == '\r' || out[i] == '\n' || out[i] == '\t')
+            out[i] = ' ';
+    out[used] = '\0';
+    return used;
 }
 
 //  The Invoke API: the body is the event.
@@ -620,7 +657,10 @@ s_dispatch_invoke(emu_frontdoor_t *self, s_request_t *req)
     char *event = emu_invoke_event(body, req->body_len, &event_len);
     if (!event)
         return MHD_NO;
-    return s_invoke(self, req, &event, event_len);
+    char context[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1];
+    size_t context_len = s_client_context(options.client_context, context);
+    return s_invoke(self, req, &event, event_len, context_len ? context : NULL,
+                    context_len);
 }
 
 //  The management API, or nobody's.
@@ -1273,6 +1313,54 @@ s_test_timeouts(s_test_t *test)
     usleep((S_TEST_REST_TIMEOUT_MS + 300) * 1000);
 }
 
+//  A bash runtime that answers each invocation with the
+//  Lambda-Runtime-Client-Context it got, or "none".
+#define S_TEST_CONTEXT_RUNTIME                                                           \
+    "#!/bin/bash\n"                                                                      \
+    "export LC_ALL=C\n"                                                                  \
+    "api=$AWS_LAMBDA_RUNTIME_API; host=${api%:*}; port=${api#*:}\n"                      \
+    "while :; do\n"                                                                      \
+    "  exec 3<>/dev/tcp/$host/$port\n"                                                   \
+    "  printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: "             \
+    "x\\r\\n\\r\\n' "                                                                    \
+    ">&3\n"                                                                              \
+    "  context=none; len=0\n"                                                            \
+    "  while IFS= read -r line <&3; do\n"                                                \
+    "    line=${line%$'\\r'}\n"                                                          \
+    "    [ -z \"$line\" ] && break\n"                                                    \
+    "    case $line in Lambda-Runtime-Aws-Request-Id:*) id=${line#*: } ;;\n"             \
+    "      Lambda-Runtime-Client-Context:*) context=${line#*: } ;;\n"                    \
+    "      Content-Length:*) len=${line#*: } ;; esac\n"                                  \
+    "  done\n"                                                                           \
+    "  [ \"$len\" -gt 0 ] && read -r -N \"$len\" event <&3\n"                            \
+    "  exec 3<&-\n"                                                                      \
+    "  exec 4<>/dev/tcp/$host/$port\n"                                                   \
+    "  printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: "     \
+    "x\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \"$id\" ${#context} \"$context\" >&4\n"    \
+    "  IFS= read -r status <&4\n"                                                        \
+    "  exec 4<&-\n"                                                                      \
+    "done\n"
+
+//  The Invoke API hands X-Amz-Client-Context to the runtime decoded, on
+//  one line; without it the runtime gets no client context.
+static void
+s_test_client_context(s_test_t *test)
+{
+    const char *path = "/2015-03-31/functions/context/invocations";
+    //  {"custom":{"k":"v"},\n"env":{"a":1}}
+    emu_probe_t *probe = s_test_served(
+        test, "context", "POST", path,
+        "X-Amz-Client-Context: eyJjdXN0b20iOnsiayI6InYifSwKImVudiI6eyJhIjoxfX0=\r\n",
+        "{}", "invoke", 429);
+    CHECK_INT(emu_probe_status(probe), 200);
+    CHECK_STR(emu_probe_body(probe), "{\"custom\":{\"k\":\"v\"}, \"env\":{\"a\":1}}");
+    emu_probe_destroy(&probe);
+    probe = s_test_served(test, "context", "POST", path, "", "{}", "invoke", 429);
+    CHECK_INT(emu_probe_status(probe), 200);
+    CHECK_STR(emu_probe_body(probe), "none");
+    emu_probe_destroy(&probe);
+}
+
 static void *
 s_test_client(void *arg)
 {
@@ -1281,6 +1369,7 @@ s_test_client(void *arg)
     s_test_invoke_api(test);
     s_test_gateways(test);
     s_test_timeouts(test);
+    s_test_client_context(test);
     uint64_t one = 1;
     CHECK_INT(write(test->efd, &one, sizeof one), sizeof one);
     return NULL;
@@ -1370,10 +1459,22 @@ emu_frontdoor_test(bool verbose)
                                   .env = slow_pairs,
                                   .env_count = 1,
                                   .timeout_s = 3};
-    emu_function_t *functions[3] = {emu_function_new(loop, &demo, verbose),
+    char dir[] = "/tmp/emu_frontdoor_testXXXXXX";
+    CHECK_NOT_NULL(mkdtemp(dir));
+    char script[64];
+    snprintf(script, sizeof script, "%s/bootstrap", dir);
+    FILE *file = fopen(script, "w");
+    CHECK_NOT_NULL(file);
+    CHECK_TRUE(fputs(S_TEST_CONTEXT_RUNTIME, file) >= 0);
+    CHECK_INT(fclose(file), 0);
+    CHECK_INT(chmod(script, 0755), 0);
+    emu_function_config_t context = {
+        .name = "context", .path = script, .reserved = 1, .timeout_s = 3};
+    emu_function_t *functions[4] = {emu_function_new(loop, &demo, verbose),
                                     emu_function_new(loop, &closed, verbose),
-                                    emu_function_new(loop, &slow, verbose)};
-    for (size_t i = 0; i < 3; i++)
+                                    emu_function_new(loop, &slow, verbose),
+                                    emu_function_new(loop, &context, verbose)};
+    for (size_t i = 0; i < 4; i++)
         CHECK_INT(emu_frontdoor_add_function(door, functions[i]), 0);
     emu_frontdoor_set_gateway_timeouts(door, S_TEST_REST_TIMEOUT_MS * SP_NS_PER_MS,
                                        S_TEST_HTTP_TIMEOUT_MS * SP_NS_PER_MS);
@@ -1442,8 +1543,10 @@ emu_frontdoor_test(bool verbose)
     close(test->efd);
     free(test);
     //  Destroying its function hands the abandoned invocation back.
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         emu_function_destroy(&functions[i]);
+    CHECK_INT(unlink(script), 0);
+    CHECK_INT(rmdir(dir), 0);
     emu_frontdoor_stats(door, &stats);
     CHECK_INT(stats.abandoned, 0);
     emu_frontdoor_destroy(&door);

@@ -21,6 +21,10 @@
     request is suspended until its invocation completes, then the answer
     is mapped by its door - or, on an API Gateway door, until the
     gateway's integration timeout (emu_frontdoor_set_gateway_timeouts).
+    The Invoke API hands a synchronous invocation's X-Amz-Client-Context
+    to the runtime, as AWS does: decoded, in the /next answer's
+    Lambda-Runtime-Client-Context (CR, LF and tab, whitespace between
+    JSON tokens there, sent as spaces); an Event invocation gets none.
 
     Owns the listening socket and libmicrohttpd daemon, every client
     request in progress (its raw target, its body capped at the door's

@@ -22,6 +22,7 @@ struct _emu_invocation_t {
     char *payload; //  owned, NUL-terminated
     size_t payload_len;
     char version[EMU_INVOCATION_VERSION_MAX + 1]; //  executed version, "" until set
+    char *client_context;                         //  owned; NULL when none
     char log[EMU_INVOCATION_LOG_MAX];             //  the last log bytes, in order
     size_t log_len;                               //  bytes used in log
 };
@@ -76,6 +77,7 @@ emu_invocation_destroy(emu_invocation_t **self_p)
         return;
     free(self->event);
     free(self->payload);
+    free(self->client_context);
     free(self);
     *self_p = NULL;
 }
@@ -147,6 +149,30 @@ emu_invocation_version(emu_invocation_t *self)
 {
     assert(self);
     return self->version;
+}
+
+int
+emu_invocation_set_client_context(emu_invocation_t *self, const char *context, size_t len)
+{
+    assert(self && (context || len == 0));
+    if (len > EMU_INVOCATION_CLIENT_CONTEXT_MAX || memchr(context, '\r', len) ||
+        memchr(context, '\n', len) || memchr(context, '\0', len))
+        return -1;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, context, len);
+    copy[len] = '\0';
+    free(self->client_context);
+    self->client_context = copy;
+    return 0;
+}
+
+const char *
+emu_invocation_client_context(emu_invocation_t *self)
+{
+    assert(self);
+    return self->client_context;
 }
 
 void
@@ -291,6 +317,33 @@ emu_invocation_test(bool verbose)
     CHECK_STR(emu_invocation_version(inv), "");
     emu_invocation_set_version(inv, "$LATEST");
     CHECK_STR(emu_invocation_version(inv), "$LATEST");
+
+    //  The client context: copied; one header line at most
+    //  EMU_INVOCATION_CLIENT_CONTEXT_MAX long, else refused and unchanged.
+    CHECK_NULL(emu_invocation_client_context(inv));
+    char context[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 2];
+    snprintf(context, sizeof context, "{\"custom\":{\"k\":\"v\"}}");
+    CHECK_INT(emu_invocation_set_client_context(inv, context, strlen(context)), 0);
+    context[0] = 'x';
+    CHECK_STR(emu_invocation_client_context(inv), "{\"custom\":{\"k\":\"v\"}}");
+    CHECK_INT(emu_invocation_set_client_context(inv, "{\"a\":\n1}", 8), -1);
+    CHECK_INT(emu_invocation_set_client_context(inv, "{\"a\":\r1}", 8), -1);
+    CHECK_INT(emu_invocation_set_client_context(inv, "{\"a\":\0001}", 8), -1);
+    memset(context, ' ', sizeof context);
+    context[0] = '{';
+    context[EMU_INVOCATION_CLIENT_CONTEXT_MAX] = '}';
+    CHECK_INT(emu_invocation_set_client_context(inv, context,
+                                                EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1),
+              -1);
+    CHECK_STR(emu_invocation_client_context(inv), "{\"custom\":{\"k\":\"v\"}}");
+    context[EMU_INVOCATION_CLIENT_CONTEXT_MAX - 1] = '}';
+    CHECK_INT(emu_invocation_set_client_context(inv, context,
+                                                EMU_INVOCATION_CLIENT_CONTEXT_MAX),
+              0);
+    CHECK_INT(strlen(emu_invocation_client_context(inv)),
+              EMU_INVOCATION_CLIENT_CONTEXT_MAX);
+    CHECK_INT(emu_invocation_set_client_context(inv, "{}", 2), 0);
+    CHECK_STR(emu_invocation_client_context(inv), "{}");
 
     //  The log keeps the last EMU_INVOCATION_LOG_MAX bytes, in order.
     emu_invocation_log(inv, &len);

@@ -24,6 +24,9 @@
 #define EMU_INVOCATION_LOG_MAX 4096
 //  Longest version string ("$LATEST" or a number).
 #define EMU_INVOCATION_VERSION_MAX 16
+//  Longest client context, bytes: a decoded X-Amz-Client-Context (at most
+//  3583 bytes of base64, so at most 2685 bytes) fits.
+#define EMU_INVOCATION_CLIENT_CONTEXT_MAX 2688
 
 typedef struct _emu_invocation_t emu_invocation_t;
 
@@ -78,6 +81,18 @@ int64_t emu_invocation_init_ns(emu_invocation_t *self);
 //  EMU_INVOCATION_VERSION_MAX.
 void emu_invocation_set_version(emu_invocation_t *self, const char *version);
 const char *emu_invocation_version(emu_invocation_t *self);
+
+//  Sets the client context the runtime gets in the /next answer's
+//  Lambda-Runtime-Client-Context header: `len` bytes of JSON on one line
+//  (copied). Returns 0, or -1, leaving the invocation unchanged, when it
+//  is longer than EMU_INVOCATION_CLIENT_CONTEXT_MAX, holds a CR, LF or
+//  NUL byte (it could not be a header value), or memory runs out.
+int emu_invocation_set_client_context(emu_invocation_t *self, const char *context,
+                                      size_t len);
+
+//  The client context, NULL when none; borrowed until the next set or
+//  destroy.
+const char *emu_invocation_client_context(emu_invocation_t *self);
 
 //  Appends `len` bytes of log text (whole lines with their '\n': the
 //  START line, the function's output while it runs, END and REPORT),

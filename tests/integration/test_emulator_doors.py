@@ -34,7 +34,9 @@ HTTP_THROTTLE = b'{"message":"Internal Server Error"}'
 # echoes what it got: gateway and Function URL events as a structured
 # answer (a path ending in /error fails instead), Invoke API payloads as
 # {"event", "request_id"} ({"fail": true} fails, {"touch": PATH} writes
-# PATH first, {"version?": true} adds the version that runs).
+# PATH first, {"version?": true} adds the version that runs), plus
+# "client_context", the Lambda-Runtime-Client-Context header it got, when
+# there was one.
 ECHO_FUNCTION = r'''#!@PYTHON@
 import http.client, json, os, sys, time
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
@@ -53,7 +55,8 @@ while True:
     status, headers, body = call("GET", "/invocation/next")
     if status != 200:
         sys.exit(1)
-    rid = dict((k.lower(), v) for k, v in headers)["lambda-runtime-aws-request-id"]
+    headers = dict((k.lower(), v) for k, v in headers)
+    rid = headers["lambda-runtime-aws-request-id"]
     event = json.loads(body)
     time.sleep(hold)
     gateway = isinstance(event, dict) and ("httpMethod" in event or event.get("version") == "2.0")
@@ -68,6 +71,8 @@ while True:
             mark.write(rid)
     print("handled %s" % rid, flush=True)
     answer = {"event": event, "request_id": rid}
+    if "lambda-runtime-client-context" in headers:
+        answer["client_context"] = headers["lambda-runtime-client-context"]
     if isinstance(event, dict) and event.get("version?"):
         answer["version"] = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
     if gateway:
@@ -334,6 +339,15 @@ class DoorsTest(SystemTest):
         # An empty payload is the event {}.
         status, headers, body = request(port, "POST", INVOKE % "echo")
         self.assertEqual((status, json.loads(body)["event"]), (200, {}))
+
+        # The client context reaches the runtime decoded, on one line.
+        context = base64.b64encode(b'{"custom":{"k":"v"},\n"env":{"locale":"en"}}').decode()
+        status, headers, body = request(port, "POST", INVOKE % "echo", {"c": 1},
+                                        {"X-Amz-Client-Context": context})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body), {
+            "event": {"c": 1}, "request_id": headers["x-amzn-requestid"],
+            "client_context": '{"custom":{"k":"v"}, "env":{"locale":"en"}}'})
 
         # Tail: the base64 of the invocation's log.
         status, headers, body = request(port, "POST", INVOKE % "echo", {"t": 1},
