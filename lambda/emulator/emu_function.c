@@ -1269,30 +1269,6 @@ emu_function_dispatch(emu_function_t *self, const char *qualifier,
     return s_dispatch(self, qualifier, invocation, err, true);
 }
 
-bool
-emu_function_saturated(emu_function_t *self)
-{
-    assert(self);
-    emu_aws_error_t err;
-    return emu_function_admit(self, NULL, &err) != 0;
-}
-
-emu_function_result_t
-emu_function_invoke(emu_function_t *self, emu_invocation_t *invocation)
-{
-    assert(self && invocation);
-    emu_aws_error_t err;
-    switch (s_dispatch(self, NULL, invocation, &err, true)) {
-    case EMU_FUNCTION_DISPATCH_OK:
-        return EMU_FUNCTION_DISPATCHED;
-    case EMU_FUNCTION_DISPATCH_REFUSED:
-        return EMU_FUNCTION_THROTTLED;
-    case EMU_FUNCTION_DISPATCH_FAILED:
-        break;
-    }
-    return EMU_FUNCTION_FAILED;
-}
-
 void
 emu_function_count_throttle(emu_function_t *self)
 {
@@ -2097,7 +2073,7 @@ s_test_lookup(emu_function_t *function, const char *key)
     return NULL;
 }
 
-//  The $LATEST path the Function URL door takes: a reserved cap, reuse,
+//  Dispatch of $LATEST (no qualifier): a reserved cap, reuse,
 //  shutdown with invocations in flight or queued, a path that cannot start.
 static void
 s_test_basics(bool verbose)
@@ -2131,16 +2107,22 @@ s_test_basics(bool verbose)
     CHECK_NULL(s_test_lookup(function, "AWS_LAMBDA_RUNTIME_API"));
 
     //  Reserved 2, five at once: two dispatched, three throttled.
+    emu_aws_error_t err;
+    CHECK_INT(emu_function_admit(function, NULL, &err), 0);
     int dispatched = 0, throttled = 0;
     for (int i = 0; i < 5; i++) {
         test.invocations[i] = s_test_invocation(&test);
-        emu_function_result_t rc = emu_function_invoke(function, test.invocations[i]);
-        dispatched += rc == EMU_FUNCTION_DISPATCHED;
-        throttled += rc == EMU_FUNCTION_THROTTLED;
+        emu_function_dispatch_t rc =
+            emu_function_dispatch(function, NULL, test.invocations[i], &err);
+        dispatched += rc == EMU_FUNCTION_DISPATCH_OK;
+        throttled += rc == EMU_FUNCTION_DISPATCH_REFUSED && err.status == 429;
     }
     CHECK_INT(dispatched, 2);
     CHECK_INT(throttled, 3);
-    CHECK_TRUE(emu_function_saturated(function));
+    CHECK_STR(err.reason, "ReservedFunctionConcurrentInvocationLimitExceeded");
+    CHECK_STR(emu_invocation_version(test.invocations[0]), "$LATEST");
+    CHECK_INT(emu_function_admit(function, NULL, &err), -1);
+    CHECK_INT(err.status, 429);
     emu_function_count_throttle(function);
     emu_function_stats_t stats;
     emu_function_stats(function, &stats);
@@ -2164,13 +2146,13 @@ s_test_basics(bool verbose)
     CHECK_INT(stats.idle, 2);
     CHECK_INT(stats.spawns, 2);
     CHECK_INT(stats.starting, 0);
-    CHECK_TRUE(!emu_function_saturated(function));
+    CHECK_INT(emu_function_admit(function, NULL, &err), 0);
 
     //  The second wave reuses them: no new spawn.
     for (int i = 5; i < 7; i++) {
         test.invocations[i] = s_test_invocation(&test);
-        CHECK_INT(emu_function_invoke(function, test.invocations[i]),
-                  EMU_FUNCTION_DISPATCHED);
+        CHECK_INT(emu_function_dispatch(function, NULL, test.invocations[i], &err),
+                  EMU_FUNCTION_DISPATCH_OK);
     }
     emu_function_stats(function, &stats);
     CHECK_INT(stats.spawns, 2);
@@ -2187,8 +2169,8 @@ s_test_basics(bool verbose)
 
     //  In flight when the function is destroyed: handed back ABORTED.
     test.invocations[0] = s_test_invocation(&test);
-    CHECK_INT(emu_function_invoke(function, test.invocations[0]),
-              EMU_FUNCTION_DISPATCHED);
+    CHECK_INT(emu_function_dispatch(function, NULL, test.invocations[0], &err),
+              EMU_FUNCTION_DISPATCH_OK);
     emu_function_destroy(&function);
     CHECK_NULL(function);
     CHECK_INT(emu_invocation_outcome(test.invocations[0]), EMU_INVOCATION_ABORTED);
@@ -2197,8 +2179,8 @@ s_test_basics(bool verbose)
     //  Still queued to start when the function is destroyed: the same.
     function = emu_function_new(test.loop, &config, verbose);
     test.invocations[0] = s_test_invocation(&test);
-    CHECK_INT(emu_function_invoke(function, test.invocations[0]),
-              EMU_FUNCTION_DISPATCHED);
+    CHECK_INT(emu_function_dispatch(function, NULL, test.invocations[0], &err),
+              EMU_FUNCTION_DISPATCH_OK);
     emu_function_destroy(&function);
     CHECK_INT(emu_invocation_outcome(test.invocations[0]), EMU_INVOCATION_ABORTED);
     emu_invocation_destroy(&test.invocations[0]);
@@ -2207,15 +2189,18 @@ s_test_basics(bool verbose)
     config.reserved = 0;
     function = emu_function_new(test.loop, &config, verbose);
     test.invocations[0] = s_test_invocation(&test);
-    CHECK_INT(emu_function_invoke(function, test.invocations[0]), EMU_FUNCTION_THROTTLED);
+    CHECK_INT(emu_function_dispatch(function, NULL, test.invocations[0], &err),
+              EMU_FUNCTION_DISPATCH_REFUSED);
+    CHECK_INT(err.status, 429);
+    CHECK_STR(err.reason, "ReservedFunctionConcurrentInvocationLimitExceeded");
     emu_function_destroy(&function);
     config.reserved = -1;
     config.path = "/nonexistent/bootstrap";
     function = emu_function_new(test.loop, &config, verbose);
     emu_function_stats(function, &stats);
     CHECK_INT(stats.cap, EMU_CONFIG_ACCOUNT_LIMIT);
-    CHECK_INT(emu_function_invoke(function, test.invocations[0]),
-              EMU_FUNCTION_DISPATCHED);
+    CHECK_INT(emu_function_dispatch(function, NULL, test.invocations[0], &err),
+              EMU_FUNCTION_DISPATCH_OK);
     test.done = 0;
     test.target = 1;
     CHECK_INT(emu_loop_run(test.loop), 0);

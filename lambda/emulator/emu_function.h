@@ -45,12 +45,6 @@
 
 typedef struct _emu_function_t emu_function_t;
 
-typedef enum {
-    EMU_FUNCTION_DISPATCHED, //  an environment has it: completion follows
-    EMU_FUNCTION_THROTTLED,  //  concurrency cap reached: answer 429 now
-    EMU_FUNCTION_FAILED,     //  out of memory
-} emu_function_result_t;
-
 typedef struct {
     uint64_t invocations; //  dispatched to an environment
     uint64_t throttles;
@@ -76,18 +70,6 @@ emu_function_t *emu_function_new(emu_loop_t *loop, const emu_function_config_t *
 //  or dropped) and frees. Call it outside the loop's callbacks (the
 //  function may have a deferred call queued). Nulls *self_p.
 void emu_function_destroy(emu_function_t **self_p);
-
-//  True when an invocation of $LATEST now would be throttled: lets a
-//  front door answer 429 without building the event. Same as
-//  emu_function_admit(self, NULL, ...) != 0.
-bool emu_function_saturated(emu_function_t *self);
-
-//  Dispatches `invocation` of $LATEST (borrowed until handed back through
-//  its done callback, which never runs inside this call). An environment
-//  that cannot start hands it back as INIT_ERROR (Runtime.InvalidEntrypoint).
-//  Same as emu_function_dispatch(self, NULL, ...).
-emu_function_result_t emu_function_invoke(emu_function_t *self,
-                                          emu_invocation_t *invocation);
 
 //  Counts a throttle answered by a front door without invoking.
 void emu_function_count_throttle(emu_function_t *self);
