@@ -10,7 +10,8 @@
 #include <time.h>
 
 void
-emu_aws_error_set(emu_aws_error_t *err, int status, const char *type, const char *format, ...)
+emu_aws_error_set(emu_aws_error_t *err, int status, const char *type, const char *format,
+                  ...)
 {
     assert(err && status >= 400 && status <= 599 && type && format);
     err->status = status;
@@ -47,7 +48,8 @@ emu_aws_error_function_not_found(emu_aws_error_t *err, const char *function,
 {
     char arn[EMU_AWS_ARN_MAX];
     emu_aws_function_arn(function, qualifier, arn, sizeof arn);
-    emu_aws_error_set(err, 404, "ResourceNotFoundException", "Function not found: %s", arn);
+    emu_aws_error_set(err, 404, "ResourceNotFoundException", "Function not found: %s",
+                      arn);
 }
 
 void
@@ -112,7 +114,9 @@ emu_aws_test(bool verbose)
     emu_aws_error_function_not_found(&err, "nope", "7");
     CHECK_INT(err.status, 404);
     CHECK_STR(err.type, "ResourceNotFoundException");
-    CHECK_STR(err.message, "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope:7");
+    CHECK_STR(
+        err.message,
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope:7");
     emu_reply_t *reply = emu_aws_error_reply(&err);
     CHECK_NOT_NULL(reply);
     CHECK_INT(emu_reply_status(reply), 404);

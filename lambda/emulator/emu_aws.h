@@ -38,8 +38,8 @@ typedef struct {
 } emu_aws_error_t;
 
 //  Sets `err` to `status`, `type` and the printf-formatted message.
-void emu_aws_error_set(emu_aws_error_t *err, int status, const char *type, const char *format,
-                       ...) __attribute__((format(printf, 4, 5)));
+void emu_aws_error_set(emu_aws_error_t *err, int status, const char *type,
+                       const char *format, ...) __attribute__((format(printf, 4, 5)));
 
 //  Clears `err` (status 0).
 void emu_aws_error_clear(emu_aws_error_t *err);
@@ -57,7 +57,8 @@ emu_reply_t *emu_aws_error_reply(const emu_aws_error_t *err);
 
 //  Writes the function's ARN, with ":qualifier" when `qualifier` is
 //  neither NULL nor empty, into `out` (truncated to `size`).
-void emu_aws_function_arn(const char *function, const char *qualifier, char *out, size_t size);
+void emu_aws_function_arn(const char *function, const char *qualifier, char *out,
+                          size_t size);
 
 //  ISO 8601 time AWS uses in LastModified ("2026-11-26T17:40:01.123+0000")
 //  for `epoch_ms`, into `out` (at least 32 bytes).
