@@ -1,5 +1,6 @@
 /*  emu_furl — Function URL event and response mapping; see emu_furl.h. */
 #include "emu_furl.h"
+#include "emu_route.h"
 #include "sp_check.h"
 
 #include <ctype.h>
@@ -94,30 +95,14 @@ emu_furl_url_id(const char *function, char out[33])
     out[32] = '\0';
 }
 
-static int
-s_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t
 emu_furl_percent_decode(const char *in, size_t len, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
-        int hi = -1, lo = -1;
-        if (in[i] == '%' && i + 2 < len) {
-            hi = s_hex(in[i + 1]);
-            lo = s_hex(in[i + 2]);
-        }
-        if (hi >= 0 && lo >= 0) {
-            out[o++] = (char)(hi * 16 + lo);
+        int byte = emu_route_percent_byte(in, len, i);
+        if (byte >= 0) {
+            out[o++] = (char)byte;
             i += 2;
         } else
             out[o++] = in[i];

@@ -34,6 +34,7 @@
 #include "emu_mgmt.h"
 #include "emu_config.h"
 #include "emu_loop.h"
+#include "emu_route.h"
 #include "sp_check.h"
 #include "sp_clock.h"
 
@@ -201,18 +202,6 @@ s_quote(const char *value, char *out, size_t size)
     out[len] = '\0';
 }
 
-static int
-s_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 //  Percent-decodes `len` bytes of `in` into `out` (room for len + 1),
 //  '+' as a space when `plus`. A malformed escape or %00 leaves the text
 //  as sent, so that the member's pattern check rejects it.
@@ -225,14 +214,13 @@ s_decode(const char *in, size_t len, char *out, bool plus)
             out[o++] = plus && in[i] == '+' ? ' ' : in[i];
             continue;
         }
-        int hi = i + 2 < len ? s_hex(in[i + 1]) : -1;
-        int lo = hi >= 0 ? s_hex(in[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+        int byte = emu_route_percent_byte(in, len, i);
+        if (byte <= 0) {
             memcpy(out, in, len);
             out[len] = '\0';
             return;
         }
-        out[o++] = (char)(hi * 16 + lo);
+        out[o++] = (char)byte;
         i += 2;
     }
     out[o] = '\0';

@@ -48,6 +48,17 @@ s_hex(char c)
     return -1;
 }
 
+int
+emu_route_percent_byte(const char *in, size_t len, size_t i)
+{
+    assert(in && i < len);
+    if (in[i] != '%' || len - i < 3)
+        return -1;
+    int hi = s_hex(in[i + 1]);
+    int lo = s_hex(in[i + 2]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 ssize_t
 emu_route_percent_decode(const char *in, size_t len, char *out, size_t size)
 {
@@ -57,11 +68,10 @@ emu_route_percent_decode(const char *in, size_t len, char *out, size_t size)
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
         if (c == '%') {
-            int hi = len - i < 3 ? -1 : s_hex(in[i + 1]);
-            int lo = len - i < 3 ? -1 : s_hex(in[i + 2]);
-            if (hi < 0 || lo < 0)
+            int byte = emu_route_percent_byte(in, len, i);
+            if (byte < 0)
                 goto fail;
-            c = (char)(hi * 16 + lo);
+            c = (char)byte;
             i += 2;
         }
         if (c == '\0' || used + 1 >= size)
@@ -288,6 +298,14 @@ s_check_bad(const char *target, emu_route_door_t named)
 static void
 s_test_decode(void)
 {
+    CHECK_INT(emu_route_percent_byte("%3A", 3, 0), 0x3a);
+    CHECK_INT(emu_route_percent_byte("%2f", 3, 0), 0x2f);
+    CHECK_INT(emu_route_percent_byte("a%FF", 4, 1), 0xff);
+    CHECK_INT(emu_route_percent_byte("%00", 3, 0), 0);
+    CHECK_INT(emu_route_percent_byte("a%41", 4, 0), -1);
+    CHECK_INT(emu_route_percent_byte("%41", 2, 0), -1);
+    CHECK_INT(emu_route_percent_byte("%4g", 3, 0), -1);
+    CHECK_INT(emu_route_percent_byte("%g4", 3, 0), -1);
     char out[16];
     CHECK_INT(emu_route_percent_decode("a%3Ab%2fc+d", 11, out, sizeof out), 7);
     CHECK_STR(out, "a:b/c+d");

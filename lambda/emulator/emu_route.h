@@ -90,6 +90,12 @@ bool emu_route_valid_name(const char *name, size_t len);
 //  or 1..128 of [A-Za-z0-9_-].
 bool emu_route_valid_qualifier(const char *qualifier, size_t len);
 
+//  The byte the escape "%XY" at in[i] (i < len) stands for, 0..255; -1
+//  when in[i] is not '%' followed by two hex digits within `len` bytes.
+//  The one reading of an escape behind every percent-decoder of the
+//  emulator, whatever each does with a malformed one.
+int emu_route_percent_byte(const char *in, size_t len, size_t i);
+
 //  Percent-decodes `len` bytes of `in` into `out` (`size` bytes, always
 //  NUL-terminated when size > 0). '+' stays '+'. Returns the decoded
 //  length, or -1 (and `out` empty) when a '%' is not followed by two hex
