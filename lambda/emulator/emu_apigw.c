@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 //  Longest header name carried into an event (as emu_furl).
 #define S_NAME_MAX 256
@@ -99,12 +98,17 @@ s_error(int status, const char *type, const char *body)
     return reply;
 }
 
-//  A gateway error standing for an invalid answer: `reason` goes in
-//  X-Stampede-Error (the emulator's own header, as in emu_furl) for the
-//  function's author.
+//  `reply` when the answer mapped (`reason` NULL); else, `reply` dropped,
+//  the gateway error `internal()` standing for an invalid answer, with
+//  `reason` in X-Stampede-Error (the emulator's own header, as in
+//  emu_furl) for the function's author.
 static emu_reply_t *
-s_invalid(emu_reply_t *error, const char *reason)
+s_mapped(emu_reply_t *reply, const char *reason, emu_reply_t *(*internal)(void))
 {
+    if (!reason)
+        return reply;
+    emu_reply_destroy(&reply);
+    emu_reply_t *error = internal();
     if (error)
         emu_reply_add_header(error, "X-Stampede-Error", reason);
     return error;
@@ -307,11 +311,8 @@ emu_apigw_rest_event(const emu_furl_request_t *r, const char *stage, size_t *len
     char domain[96];
     snprintf(domain, sizeof domain, "%s.execute-api.%s.amazonaws.com", api_id,
              EMU_FURL_REGION);
-    time_t seconds = (time_t)(r->time_ns / 1000000000);
-    struct tm tm;
-    gmtime_r(&seconds, &tm);
-    char when[64];
-    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    char when[EMU_FURL_TIME_SIZE];
+    emu_furl_time(r->time_ns, when);
 
     json_t *headers = json_object(), *multi_headers = json_object();
     s_params_t params = {json_object(), json_object()};
@@ -421,11 +422,9 @@ s_rest_map(emu_reply_t *reply, json_t *doc)
                    "body "
                    "and isBase64Encoded";
     }
-    json_t *status = json_object_get(doc, "statusCode");
-    if (!json_is_integer(status) || json_integer_value(status) < 100 ||
-        json_integer_value(status) > 599)
-        return "statusCode must be an integer 100..599";
-    emu_reply_set_status(reply, (int)json_integer_value(status));
+    const char *reason = emu_furl_map_status(reply, doc);
+    if (reason)
+        return reason;
 
     json_t *headers = json_object_get(doc, "headers");
     json_t *multi = json_object_get(doc, "multiValueHeaders");
@@ -450,7 +449,7 @@ s_rest_map(emu_reply_t *reply, json_t *doc)
             return "header values must be strings, numbers or booleans";
         if (s_in_multi(multi, name, text))
             continue;
-        const char *reason = s_add_header(reply, name, text);
+        reason = s_add_header(reply, name, text);
         if (reason)
             return reason;
     }
@@ -466,24 +465,12 @@ s_rest_map(emu_reply_t *reply, json_t *doc)
         {
             if (!emu_furl_header_text(value, text, sizeof text))
                 return "header values must be strings, numbers or booleans";
-            const char *reason = s_add_header(reply, name, text);
+            reason = s_add_header(reply, name, text);
             if (reason)
                 return reason;
         }
     }
-    json_t *base64 = json_object_get(doc, "isBase64Encoded");
-    if (base64 && !json_is_boolean(base64) && !json_is_null(base64))
-        return "isBase64Encoded must be a boolean";
-    json_t *body = json_object_get(doc, "body");
-    if (body && !json_is_null(body) && !json_is_string(body))
-        return "body must be a string";
-    const char *reason = emu_furl_set_body(reply, body, json_is_true(base64));
-    if (reason)
-        return reason;
-    if (!emu_reply_header(reply, "Content-Type") &&
-        emu_reply_add_header(reply, "Content-Type", "application/json"))
-        return "too many headers";
-    return NULL;
+    return emu_furl_map_body(reply, doc, true);
 }
 
 emu_reply_t *
@@ -496,11 +483,7 @@ emu_apigw_rest_map_payload(const char *payload, size_t len)
     json_t *doc = len > 0 ? json_loadb(payload, len, JSON_ALLOW_NUL, NULL) : NULL;
     const char *reason = doc ? s_rest_map(reply, doc) : "the answer is not JSON";
     json_decref(doc);
-    if (reason) {
-        emu_reply_destroy(&reply);
-        return s_invalid(s_rest_internal(), reason);
-    }
-    return reply;
+    return s_mapped(reply, reason, s_rest_internal);
 }
 
 emu_reply_t *
@@ -555,22 +538,12 @@ emu_apigw_http_map_payload(const char *payload, size_t len)
     json_t *doc =
         len > 0 ? json_loadb(payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
     if (!doc)
-        return s_invalid(s_http_internal(), "the answer is not JSON");
+        return s_mapped(NULL, "the answer is not JSON", s_http_internal);
     emu_reply_t *reply = emu_reply_new(200);
-    const char *reason = NULL;
-    if (!reply)
-        reason = "out of memory";
-    else if (json_is_object(doc) && json_object_get(doc, "statusCode"))
-        reason = emu_furl_map_structured(reply, doc);
-    else if (emu_reply_set_body(reply, payload, len) ||
-             emu_reply_add_header(reply, "Content-Type", "application/json"))
-        reason = "response too large";
+    const char *reason =
+        reply ? emu_furl_map_answer(reply, doc, payload, len) : "out of memory";
     json_decref(doc);
-    if (reason) {
-        emu_reply_destroy(&reply);
-        return s_invalid(s_http_internal(), reason);
-    }
-    return reply;
+    return s_mapped(reply, reason, s_http_internal);
 }
 
 emu_reply_t *

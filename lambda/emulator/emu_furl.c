@@ -259,6 +259,15 @@ emu_furl_body(const void *body, size_t len, bool *base64_p)
     return text;
 }
 
+void
+emu_furl_time(int64_t time_ns, char out[EMU_FURL_TIME_SIZE])
+{
+    time_t seconds = (time_t)(time_ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    strftime(out, EMU_FURL_TIME_SIZE, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+}
+
 char *
 emu_furl_event(const emu_furl_request_t *request, size_t *len_p)
 {
@@ -278,11 +287,8 @@ emu_furl_event_for(const emu_furl_request_t *r, const emu_furl_context_t *c,
     assert(r && r->function && r->request_id && r->method && r->protocol && r->source_ip);
     assert(c && c->api_id && c->domain_name);
     char *text = NULL;
-    time_t seconds = (time_t)(r->time_ns / 1000000000);
-    struct tm tm;
-    gmtime_r(&seconds, &tm);
-    char when[64];
-    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    char when[EMU_FURL_TIME_SIZE];
+    emu_furl_time(r->time_ns, when);
     const char *agent = emu_furl_request_header(r, "user-agent");
 
     json_t *headers = json_object();
@@ -425,8 +431,11 @@ s_valid_base64(const char *text, size_t len)
     return true;
 }
 
-const char *
-emu_furl_set_body(emu_reply_t *reply, json_t *body, bool base64)
+//  Sets the reply body from a structured response's "body" (absent, null,
+//  a string, base64 text when `base64`, or any other JSON dumped as text).
+//  NULL on success, else why it is invalid.
+static const char *
+s_set_body(emu_reply_t *reply, json_t *body, bool base64)
 {
     if (!body || json_is_null(body))
         return emu_reply_set_body(reply, NULL, 0) ? "out of memory" : NULL;
@@ -455,13 +464,44 @@ emu_furl_set_body(emu_reply_t *reply, json_t *body, bool base64)
 }
 
 const char *
-emu_furl_map_structured(emu_reply_t *reply, json_t *doc)
+emu_furl_map_status(emu_reply_t *reply, json_t *doc)
 {
     json_t *status = json_object_get(doc, "statusCode");
     if (!json_is_integer(status) || json_integer_value(status) < 100 ||
         json_integer_value(status) > 599)
         return "statusCode must be an integer 100..599";
     emu_reply_set_status(reply, (int)json_integer_value(status));
+    return NULL;
+}
+
+const char *
+emu_furl_map_body(emu_reply_t *reply, json_t *doc, bool string_body)
+{
+    json_t *base64 = json_object_get(doc, "isBase64Encoded");
+    if (base64 && !json_is_boolean(base64) && !json_is_null(base64))
+        return "isBase64Encoded must be a boolean";
+    json_t *body = json_object_get(doc, "body");
+    if (string_body && body && !json_is_null(body) && !json_is_string(body))
+        return "body must be a string";
+    const char *reason = s_set_body(reply, body, json_is_true(base64));
+    if (reason)
+        return reason;
+    if (!emu_reply_header(reply, "Content-Type") &&
+        emu_reply_add_header(reply, "Content-Type", "application/json"))
+        return "too many headers";
+    return NULL;
+}
+
+//  Maps a structured payload-2.0 answer `doc` (an object with statusCode)
+//  onto `reply`: status, headers, cookies, body, and Content-Type
+//  application/json unless set. NULL on success, else why it is invalid
+//  (the reply is then half-built: discard it).
+static const char *
+s_map_structured(emu_reply_t *reply, json_t *doc)
+{
+    const char *reason = emu_furl_map_status(reply, doc);
+    if (reason)
+        return reason;
 
     json_t *headers = json_object_get(doc, "headers");
     if (headers && !json_is_null(headers)) {
@@ -495,16 +535,18 @@ emu_furl_map_structured(emu_reply_t *reply, json_t *doc)
                 return "cookies must be valid header values";
         }
     }
-    json_t *base64 = json_object_get(doc, "isBase64Encoded");
-    if (base64 && !json_is_boolean(base64) && !json_is_null(base64))
-        return "isBase64Encoded must be a boolean";
-    const char *reason =
-        emu_furl_set_body(reply, json_object_get(doc, "body"), json_is_true(base64));
-    if (reason)
-        return reason;
-    if (!emu_reply_header(reply, "Content-Type") &&
+    return emu_furl_map_body(reply, doc, false);
+}
+
+const char *
+emu_furl_map_answer(emu_reply_t *reply, json_t *doc, const char *payload, size_t len)
+{
+    assert(payload || len == 0);
+    if (json_is_object(doc) && json_object_get(doc, "statusCode"))
+        return s_map_structured(reply, doc);
+    if (emu_reply_set_body(reply, payload, len) ||
         emu_reply_add_header(reply, "Content-Type", "application/json"))
-        return "too many headers";
+        return "response too large";
     return NULL;
 }
 
@@ -516,20 +558,11 @@ emu_furl_map_payload(const char *payload, size_t len)
     if (!reply)
         return NULL;
     json_t *doc = len > 0 ? json_loadb(payload, len, 0, NULL) : NULL;
-    if (json_is_object(doc) && json_object_get(doc, "statusCode")) {
-        const char *reason = emu_furl_map_structured(reply, doc);
-        json_decref(doc);
-        if (reason) {
-            emu_reply_destroy(&reply);
-            return s_invalid(reason);
-        }
-        return reply;
-    }
+    const char *reason = emu_furl_map_answer(reply, doc, payload, len);
     json_decref(doc);
-    if (emu_reply_set_body(reply, payload, len) ||
-        emu_reply_add_header(reply, "Content-Type", "application/json")) {
+    if (reason) {
         emu_reply_destroy(&reply);
-        return s_invalid("response too large");
+        return s_invalid(reason);
     }
     return reply;
 }
@@ -670,6 +703,38 @@ s_test_event(void)
     CHECK_TRUE(strstr(event, "\"body\"") == NULL);
     CHECK_TRUE(strstr(event, "\"isBase64Encoded\":false}") != NULL);
     free(event);
+}
+
+//  The pieces of the mapping the other front doors share.
+static void
+s_test_pieces(void)
+{
+    char when[EMU_FURL_TIME_SIZE];
+    emu_furl_time(INT64_C(1583348638390123456), when);
+    CHECK_STR(when, "04/Mar/2020:19:03:58 +0000");
+
+    emu_reply_t *reply = emu_reply_new(200);
+    json_t *doc = json_pack("{s:i, s:{s:i}}", "statusCode", 201, "body", "k", 1);
+    CHECK_NULL(emu_furl_map_status(reply, doc));
+    CHECK_INT(emu_reply_status(reply), 201);
+    CHECK_STR(emu_furl_map_body(reply, doc, true), "body must be a string");
+    CHECK_NULL(emu_furl_map_body(reply, doc, false));
+    CHECK_STR(emu_reply_body(reply, NULL), "{\"k\":1}");
+    CHECK_STR(emu_reply_header(reply, "Content-Type"), "application/json");
+    json_decref(doc);
+    doc = json_pack("{s:s}", "statusCode", "200");
+    CHECK_STR(emu_furl_map_status(reply, doc), "statusCode must be an integer 100..599");
+    CHECK_STR(emu_furl_map_answer(reply, doc, "{}", 2),
+              "statusCode must be an integer 100..599");
+    json_decref(doc);
+    emu_reply_destroy(&reply);
+
+    reply = emu_reply_new(200);
+    CHECK_NULL(emu_furl_map_answer(reply, NULL, "plain", 5));
+    CHECK_INT(emu_reply_status(reply), 200);
+    CHECK_STR(emu_reply_body(reply, NULL), "plain");
+    CHECK_STR(emu_reply_header(reply, "Content-Type"), "application/json");
+    emu_reply_destroy(&reply);
 }
 
 static void
@@ -894,6 +959,7 @@ emu_furl_test(bool verbose)
     s_check_params("plus+sign=a+b", "{\"plus+sign\":\"a+b\"}");
     s_test_helpers();
     s_test_event();
+    s_test_pieces();
     s_test_mapping();
     s_test_outcomes();
     (void)verbose;

@@ -43,6 +43,8 @@
 #define EMU_FURL_PAYLOAD_MAX 6291456
 //  Most query parameters and headers carried into an event.
 #define EMU_FURL_PARAMS_MAX 1000
+//  A request time as emu_furl_time writes it, plus NUL (room to spare).
+#define EMU_FURL_TIME_SIZE 64
 
 typedef struct {
     const char *name; //  as received
@@ -111,6 +113,10 @@ const char *emu_furl_request_header(const emu_furl_request_t *request, const cha
 //  memory. Caller owns the reference.
 json_t *emu_furl_body(const void *body, size_t len, bool *base64_p);
 
+//  The time of a request, `time_ns` (CLOCK_REALTIME), as the events print
+//  it: "04/Mar/2020:19:03:58 +0000".
+void emu_furl_time(int64_t time_ns, char out[EMU_FURL_TIME_SIZE]);
+
 //  The event JSON for `request` (caller frees), its length in *len_p.
 //  NULL when memory runs out.
 char *emu_furl_event(const emu_furl_request_t *request, size_t *len_p);
@@ -129,16 +135,25 @@ bool emu_furl_connection_header(const char *name);
 //  does not fit in `size`.
 bool emu_furl_header_text(json_t *value, char *out, size_t size);
 
-//  Sets the reply body from a structured response's "body" (absent, null,
-//  a string, base64 text when `base64`, or any other JSON dumped as text).
-//  NULL on success, else why it is invalid.
-const char *emu_furl_set_body(emu_reply_t *reply, json_t *body, bool base64);
+//  Sets the reply status from the "statusCode" of a structured answer
+//  `doc`. NULL on success, else why it is invalid.
+const char *emu_furl_map_status(emu_reply_t *reply, json_t *doc);
 
-//  Maps a structured payload-2.0 answer `doc` (an object with statusCode)
-//  onto `reply`: status, headers, cookies, body, and Content-Type
-//  application/json unless set. NULL on success, else why it is invalid
-//  (the reply is then half-built: discard it).
-const char *emu_furl_map_structured(emu_reply_t *reply, json_t *doc);
+//  Sets the reply body from a structured answer `doc`: its
+//  "isBase64Encoded" (a boolean or null) and "body" (absent, null, a
+//  string, base64 text when isBase64Encoded, or, unless `string_body`,
+//  any other JSON dumped as text); then Content-Type application/json
+//  unless set. NULL on success, else why it is invalid.
+const char *emu_furl_map_body(emu_reply_t *reply, json_t *doc, bool string_body);
+
+//  Maps a function's successful `payload` onto `reply` (status 200), `doc`
+//  being the payload parsed as JSON (NULL when it is not): an object with
+//  statusCode is a structured payload-2.0 answer (status, headers,
+//  cookies, body); anything else is the body of an application/json
+//  answer. NULL on success, else why it is invalid (the reply is then
+//  half-built: discard it).
+const char *emu_furl_map_answer(emu_reply_t *reply, json_t *doc, const char *payload,
+                                size_t len);
 
 //  Maps a function's successful `payload` to the HTTP reply. Never NULL
 //  unless memory runs out.
