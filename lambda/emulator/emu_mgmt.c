@@ -698,6 +698,32 @@ s_unqualified(s_request_t *req, const char *derived, bool latest_ok)
     return -1;
 }
 
+//  Resolves req->function_name for an operation that takes no qualifier
+//  in it (s_unqualified). NULL with the error in req->err.
+static emu_function_t *
+s_lookup_unqualified(s_request_t *req, bool latest_ok)
+{
+    char derived[EMU_FUNCTION_QUALIFIER_MAX + 1];
+    emu_function_t *function = s_lookup(req, derived);
+    if (!function || s_unqualified(req, derived, latest_ok) != 0)
+        return NULL;
+    return function;
+}
+
+//  RevisionId `given` (NULL when absent) must be `current`: -1 with AWS's
+//  412 when it is not.
+static int
+s_check_revision(s_request_t *req, const char *given, const char *current)
+{
+    if (!given || strcmp(given, current) == 0)
+        return 0;
+    emu_aws_error_set(
+        &req->err, 412, "PreconditionFailedException",
+        "The Revision Id provided does not match the latest Revision Id. "
+        "Call the GetFunction/GetAlias API to retrieve the latest Revision Id");
+    return -1;
+}
+
 //  Marker and MaxItems of a list: checks them (violations) and gives the
 //  first index and the page size.
 static void
@@ -732,15 +758,22 @@ s_check_page(s_request_t *req, long long max_items, size_t *start_p, size_t *lim
     }
 }
 
-//  Adds NextMarker to `doc` when items remain after [start, start+limit).
-static int
-s_next_marker(json_t *doc, size_t start, size_t limit, size_t total)
+//  The 200 answer of one page of a list: {`member`: list} (list consumed;
+//  NULL when memory ran out), with NextMarker when items remain after
+//  [start, start+limit) of `total`. NULL without memory.
+static emu_reply_t *
+s_page_reply(const char *member, json_t *list, size_t start, size_t limit, size_t total)
 {
-    if (start + limit >= total)
-        return 0;
-    char marker[24];
-    snprintf(marker, sizeof marker, "%zu", start + limit);
-    return json_object_set_new(doc, "NextMarker", json_string(marker));
+    json_t *doc = list ? json_pack("{s:o}", member, list) : NULL;
+    if (doc && start + limit < total) {
+        char marker[24];
+        snprintf(marker, sizeof marker, "%zu", start + limit);
+        if (json_object_set_new(doc, "NextMarker", json_string(marker)) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    }
+    return s_json_reply(200, doc);
 }
 
 //  -------------------------------------------------------------------------
@@ -824,12 +857,7 @@ s_list_functions(s_request_t *req)
             }
         }
     }
-    json_t *doc = list ? json_pack("{s:o}", "Functions", list) : NULL;
-    if (doc && s_next_marker(doc, start, limit, total) != 0) {
-        json_decref(doc);
-        doc = NULL;
-    }
-    return s_json_reply(200, doc);
+    return s_page_reply("Functions", list, start, limit, total);
 }
 
 static emu_reply_t *
@@ -997,19 +1025,13 @@ s_update_configuration(s_request_t *req)
     update.memory_mb = (int)memory;
     update.has_description = update.description != NULL;
 
-    char derived[EMU_FUNCTION_QUALIFIER_MAX + 1];
-    emu_function_t *function = s_lookup(req, derived);
+    emu_function_t *function = s_lookup_unqualified(req, true);
     emu_function_version_info_t info;
-    if (!function || s_unqualified(req, derived, true) != 0 ||
-        emu_function_version_info(function, NULL, &info, &req->err) != 0) {
+    if (!function || emu_function_version_info(function, NULL, &info, &req->err) != 0) {
         reply = s_error_reply(req);
         goto out;
     }
-    if (revision && strcmp(revision, info.revision_id) != 0) {
-        emu_aws_error_set(
-            &req->err, 412, "PreconditionFailedException",
-            "The Revision Id provided does not match the latest Revision Id. "
-            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id");
+    if (s_check_revision(req, revision, info.revision_id) != 0) {
         reply = s_error_reply(req);
         goto out;
     }
@@ -1043,9 +1065,8 @@ s_concurrency(s_request_t *req)
     emu_reply_t *reply = s_violations_reply(req, &done);
     if (done)
         return reply;
-    char derived[EMU_FUNCTION_QUALIFIER_MAX + 1];
-    emu_function_t *function = s_lookup(req, derived);
-    if (!function || s_unqualified(req, derived, false) != 0)
+    emu_function_t *function = s_lookup_unqualified(req, false);
+    if (!function)
         return s_error_reply(req);
     if (req->route->op == OP_DELETE_CONCURRENCY) {
         emu_function_delete_reserved(function);
@@ -1070,9 +1091,8 @@ s_list_provisioned(s_request_t *req)
     emu_reply_t *reply = s_violations_reply(req, &done);
     if (done)
         return reply;
-    char derived[EMU_FUNCTION_QUALIFIER_MAX + 1];
-    emu_function_t *function = s_lookup(req, derived);
-    if (!function || s_unqualified(req, derived, false) != 0)
+    emu_function_t *function = s_lookup_unqualified(req, false);
+    if (!function)
         return s_error_reply(req);
     size_t total = emu_function_provisioned_count(function);
     json_t *list = json_array();
@@ -1084,12 +1104,7 @@ s_list_provisioned(s_request_t *req)
             list = NULL;
         }
     }
-    json_t *doc = list ? json_pack("{s:o}", "ProvisionedConcurrencyConfigs", list) : NULL;
-    if (doc && s_next_marker(doc, start, limit, total) != 0) {
-        json_decref(doc);
-        doc = NULL;
-    }
-    return s_json_reply(200, doc);
+    return s_page_reply("ProvisionedConcurrencyConfigs", list, start, limit, total);
 }
 
 //  Put/Get/DeleteProvisionedConcurrencyConfig.
@@ -1152,11 +1167,9 @@ s_publish_version(s_request_t *req)
     emu_reply_t *reply = s_violations_reply(req, &done);
     if (done)
         return reply;
-    char derived[EMU_FUNCTION_QUALIFIER_MAX + 1];
-    emu_function_t *function = s_lookup(req, derived);
+    emu_function_t *function = s_lookup_unqualified(req, true);
     emu_function_version_info_t info;
-    if (!function || s_unqualified(req, derived, true) != 0 ||
-        emu_function_version_info(function, NULL, &info, &req->err) != 0)
+    if (!function || emu_function_version_info(function, NULL, &info, &req->err) != 0)
         return s_error_reply(req);
     if (sha && strcmp(sha, info.code_sha256) != 0) {
         char quoted[MGMT_QUOTE_MAX + 8];
@@ -1168,13 +1181,8 @@ s_publish_version(s_request_t *req)
             quoted, info.code_sha256);
         return s_error_reply(req);
     }
-    if (revision && strcmp(revision, info.revision_id) != 0) {
-        emu_aws_error_set(
-            &req->err, 412, "PreconditionFailedException",
-            "The Revision Id provided does not match the latest Revision Id. "
-            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id");
+    if (s_check_revision(req, revision, info.revision_id) != 0)
         return s_error_reply(req);
-    }
     if (emu_function_publish(function, description, &info, &req->err) != 0)
         return s_error_reply(req);
     return s_json_reply(201, s_configuration(function, &info, info.version, false));
@@ -1190,9 +1198,8 @@ s_list_versions(s_request_t *req)
     emu_reply_t *reply = s_violations_reply(req, &done);
     if (done)
         return reply;
-    char derived[EMU_FUNCTION_QUALIFIER_MAX + 1];
-    emu_function_t *function = s_lookup(req, derived);
-    if (!function || s_unqualified(req, derived, false) != 0)
+    emu_function_t *function = s_lookup_unqualified(req, false);
+    if (!function)
         return s_error_reply(req);
     size_t total = emu_function_version_count(function);
     json_t *list = json_array();
@@ -1205,12 +1212,7 @@ s_list_versions(s_request_t *req)
             list = NULL;
         }
     }
-    json_t *doc = list ? json_pack("{s:o}", "Versions", list) : NULL;
-    if (doc && s_next_marker(doc, start, limit, total) != 0) {
-        json_decref(doc);
-        doc = NULL;
-    }
-    return s_json_reply(200, doc);
+    return s_page_reply("Versions", list, start, limit, total);
 }
 
 //  RoutingConfig (weighted aliases) is not emulated: refused unless empty.
@@ -1260,9 +1262,8 @@ s_alias_op(s_request_t *req)
     emu_reply_t *reply = s_violations_reply(req, &done);
     if (done)
         return reply;
-    char derived[EMU_FUNCTION_QUALIFIER_MAX + 1];
-    emu_function_t *function = s_lookup(req, derived);
-    if (!function || s_unqualified(req, derived, false) != 0)
+    emu_function_t *function = s_lookup_unqualified(req, false);
+    if (!function)
         return s_error_reply(req);
     emu_function_alias_info_t info;
     int rc = 0;
@@ -1276,14 +1277,8 @@ s_alias_op(s_request_t *req)
         break;
     case OP_UPDATE_ALIAS:
         rc = emu_function_alias(function, name, &info, &req->err);
-        if (rc == 0 && revision && strcmp(revision, info.revision_id) != 0) {
-            emu_aws_error_set(
-                &req->err, 412, "PreconditionFailedException",
-                "The Revision Id provided does not match the latest Revision "
-                "Id. Call the GetFunction/GetAlias API to retrieve the latest "
-                "Revision Id");
-            rc = -1;
-        }
+        if (rc == 0)
+            rc = s_check_revision(req, revision, info.revision_id);
         if (rc == 0)
             rc = emu_function_update_alias(function, name, version, description, &info,
                                            &req->err);
@@ -1311,9 +1306,8 @@ s_list_aliases(s_request_t *req)
     emu_reply_t *reply = s_violations_reply(req, &done);
     if (done)
         return reply;
-    char derived[EMU_FUNCTION_QUALIFIER_MAX + 1];
-    emu_function_t *function = s_lookup(req, derived);
-    if (!function || s_unqualified(req, derived, false) != 0)
+    emu_function_t *function = s_lookup_unqualified(req, false);
+    if (!function)
         return s_error_reply(req);
     json_t *list = json_array();
     size_t total = 0;
@@ -1329,12 +1323,7 @@ s_list_aliases(s_request_t *req)
         }
         total++;
     }
-    json_t *doc = list ? json_pack("{s:o}", "Aliases", list) : NULL;
-    if (doc && s_next_marker(doc, start, limit, total) != 0) {
-        json_decref(doc);
-        doc = NULL;
-    }
-    return s_json_reply(200, doc);
+    return s_page_reply("Aliases", list, start, limit, total);
 }
 
 static emu_reply_t *
@@ -1653,36 +1642,35 @@ s_test_error(emu_account_t *account, const char *method, const char *target,
     json_decref(doc);
 }
 
-//  String member `path` ("a.b.c") of `doc`, or NULL.
+//  Member `path` ("a.b.c", array items by index) of `doc`, or NULL.
+static json_t *
+s_test_node(json_t *doc, const char *path)
+{
+    char copy[128];
+    snprintf(copy, sizeof copy, "%s", path);
+    json_t *node = doc;
+    for (char *part = copy, *dot; node && part; part = dot ? dot + 1 : NULL) {
+        dot = strchr(part, '.');
+        if (dot)
+            *dot = '\0';
+        node = json_is_array(node) ? json_array_get(node, strtoul(part, NULL, 10))
+                                   : json_object_get(node, part);
+    }
+    return node;
+}
+
+//  String member `path` of `doc`, or NULL.
 static const char *
 s_test_str(json_t *doc, const char *path)
 {
-    char copy[128];
-    snprintf(copy, sizeof copy, "%s", path);
-    json_t *node = doc;
-    for (char *part = copy, *dot; node && part; part = dot ? dot + 1 : NULL) {
-        dot = strchr(part, '.');
-        if (dot)
-            *dot = '\0';
-        node = json_is_array(node) ? json_array_get(node, strtoul(part, NULL, 10))
-                                   : json_object_get(node, part);
-    }
-    return json_string_value(node);
+    return json_string_value(s_test_node(doc, path));
 }
 
+//  Integer member `path` of `doc` (checked to be one).
 static long long
 s_test_int(json_t *doc, const char *path)
 {
-    char copy[128];
-    snprintf(copy, sizeof copy, "%s", path);
-    json_t *node = doc;
-    for (char *part = copy, *dot; node && part; part = dot ? dot + 1 : NULL) {
-        dot = strchr(part, '.');
-        if (dot)
-            *dot = '\0';
-        node = json_is_array(node) ? json_array_get(node, strtoul(part, NULL, 10))
-                                   : json_object_get(node, part);
-    }
+    json_t *node = s_test_node(doc, path);
     CHECK_TRUE(json_is_integer(node));
     return (long long)json_integer_value(node);
 }
