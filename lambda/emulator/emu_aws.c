@@ -3,9 +3,12 @@
 #include "sp_check.h"
 
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -96,6 +99,48 @@ emu_aws_timestamp(int64_t epoch_ms, char *out, size_t size)
     snprintf(out, size, "%s.%03d+0000", date, (int)(epoch_ms % 1000));
 }
 
+ssize_t
+emu_aws_base64_decode(const char *text, size_t len, unsigned char *out)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    assert(text || len == 0);
+    //  EVP_DecodeBlock alone is lenient (it skips whitespace and reads a
+    //  '=' anywhere as zero bits): the shape is checked here.
+    if (len % 4 != 0 || len > INT_MAX)
+        return -1;
+    size_t pad = 0;
+    while (pad < 2 && pad < len && text[len - 1 - pad] == '=')
+        pad++;
+    for (size_t i = 0; i < len - pad; i++)
+        if (!text[i] || !strchr(alphabet, text[i]))
+            return -1;
+    if (len == 0)
+        return 0;
+    assert(out);
+    int decoded = EVP_DecodeBlock(out, (const unsigned char *)text, (int)len);
+    if (decoded < 0)
+        return -1;
+    //  EVP_DecodeBlock counts the padding as zero bytes.
+    return (ssize_t)decoded - (ssize_t)pad;
+}
+
+char *
+emu_aws_base64_encode(const void *data, size_t len)
+{
+    assert(data || len == 0);
+    if (len > (size_t)INT_MAX / 4 * 3)
+        return NULL;
+    char *text = malloc((len + 2) / 3 * 4 + 1);
+    if (!text)
+        return NULL;
+    if (len == 0)
+        text[0] = '\0';
+    else
+        EVP_EncodeBlock((unsigned char *)text, data, (int)len);
+    return text;
+}
+
 void
 emu_aws_test(bool verbose)
 {
@@ -148,4 +193,23 @@ emu_aws_test(bool verbose)
     char stamp[32];
     emu_aws_timestamp(INT64_C(1795714801123), stamp, sizeof stamp);
     CHECK_STR(stamp, "2026-11-26T17:40:01.123+0000");
+
+    //  base64 round trips, every padding.
+    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xff\xfe"};
+    const char *coded[] = {"",         "Zg==",     "Zm8=",     "Zm9v",
+                           "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy", "//4="};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        char *text = emu_aws_base64_encode(plain[i], strlen(plain[i]));
+        CHECK_STR(text, coded[i]);
+        unsigned char back[16];
+        CHECK_INT(emu_aws_base64_decode(text, strlen(text), back), strlen(plain[i]));
+        CHECK_TRUE(memcmp(back, plain[i], strlen(plain[i])) == 0);
+        free(text);
+    }
+    //  Not padded standard base64.
+    const char *bad[] = {"Zg",    "Zg=",    "Z===",  "====", "Zg=a",     "=Zg=",
+                         "Zm 9v", "Zm9v\n", " Zm9v", "Zm-_", "Zm9v\0Zm9"};
+    unsigned char back[16];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_INT(emu_aws_base64_decode(bad[i], i == 10 ? 9 : strlen(bad[i]), back), -1);
 }

@@ -1,6 +1,7 @@
 /*  emu_aws — the facts of the emulated AWS account shared by every part
-    of the emulator: account id, region, ARNs, and AWS-shaped error
-    answers.
+    of the emulator: account id, region, ARNs, AWS-shaped error answers,
+    and base64 as AWS carries binary in JSON and headers (the standard
+    alphabet, padded).
 
     An emu_aws_error_t is a value: the HTTP status, the error type sent in
     x-amzn-ErrorType, the message and, for throttles, the Reason. The core
@@ -24,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define EMU_AWS_ACCOUNT_ID "123456789012"
 #define EMU_AWS_REGION "us-east-1"
@@ -63,6 +65,16 @@ void emu_aws_function_arn(const char *function, const char *qualifier, char *out
 //  ISO 8601 time AWS uses in LastModified ("2026-11-26T17:40:01.123+0000")
 //  for `epoch_ms`, into `out` (at least 32 bytes).
 void emu_aws_timestamp(int64_t epoch_ms, char *out, size_t size);
+
+//  Decodes base64 `text` (`len` bytes: standard alphabet, a multiple of 4,
+//  '=' only as the last one or two) into `out` (at least len / 4 * 3
+//  bytes). Returns the decoded length, or -1 when `text` is not such
+//  base64 (whitespace, line breaks and stray '=' included).
+ssize_t emu_aws_base64_decode(const char *text, size_t len, unsigned char *out);
+
+//  The base64 of `len` bytes of `data` (standard alphabet, padded, one
+//  line). Caller frees; NULL without memory.
+char *emu_aws_base64_encode(const void *data, size_t len);
 
 void emu_aws_test(bool verbose);
 

@@ -18,7 +18,6 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -584,32 +583,6 @@ s_invoke_target(emu_frontdoor_t *self, s_request_t *req, emu_aws_error_t *err)
     return emu_function_resolve(req->function, req->qualifier, &version, err);
 }
 
-static_assert(EMU_INVOKE_CLIENT_CONTEXT_MAX / 4 * 3 <= EMU_INVOCATION_CLIENT_CONTEXT_MAX,
-              "a decoded client context fits an invocation's");
-
-//  Decodes a validated X-Amz-Client-Context (base64 of a JSON object, ""
-//  when none) into `out`, the JSON the runtime gets, on one line: CR, LF
-//  and tab can only be whitespace between JSON tokens in it, and become
-//  spaces. Returns its length, 0 when there is none.
-static size_t
-s_client_context(const char *base64, char out[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1])
-{
-    size_t len = strlen(base64);
-    assert(len <= EMU_INVOKE_CLIENT_CONTEXT_MAX && len % 4 == 0);
-    if (len == 0)
-        return 0;
-    int decoded =
-        EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)base64, (int)len);
-    assert(decoded >= 3);
-    //  EVP_DecodeBlock counts the padding as zero bytes.
-    size_t used = (size_t)decoded - (base64[len - 1] == '=') - (base64[len - 2] == '=');
-    for (size_t i = 0; i < used; i++)
-        if (out[i] == '\r' || out[i] == '\n' || out[i] == '\t')
-            out[i] = ' ';
-    out[used] = '\0';
-    return used;
-}
-
 //  The Invoke API: the body is the event.
 static enum MHD_Result
 s_dispatch_invoke(emu_frontdoor_t *self, s_request_t *req)
@@ -658,7 +631,7 @@ s_dispatch_invoke(emu_frontdoor_t *self, s_request_t *req)
     if (!event)
         return MHD_NO;
     char context[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1];
-    size_t context_len = s_client_context(options.client_context, context);
+    size_t context_len = emu_invoke_client_context(&options, context);
     return s_invoke(self, req, &event, event_len, context_len ? context : NULL,
                     context_len);
 }

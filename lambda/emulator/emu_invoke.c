@@ -12,9 +12,6 @@
 //  Longest piece of untrusted text echoed in a message.
 #define S_ECHO_MAX 160
 
-static const char s_base64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 //  Copies at most S_ECHO_MAX bytes of `text` into `out` with every byte
 //  that is not printable ASCII replaced by '?', so that a message stays
 //  valid UTF-8 and one line.
@@ -28,69 +25,6 @@ s_echo(const char *text, size_t len, char out[S_ECHO_MAX + 1])
         out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
     }
     out[len] = '\0';
-}
-
-//  Value of base64 digit `c`, or -1.
-static int
-s_base64_value(char c)
-{
-    const char *at = c ? strchr(s_base64, c) : NULL;
-    return at ? (int)(at - s_base64) : -1;
-}
-
-//  Decodes padded standard base64 `text` into `out` (at least
-//  len / 4 * 3 bytes). Returns the decoded length, or -1 when it is not
-//  base64.
-static ssize_t
-s_base64_decode(const char *text, size_t len, unsigned char *out)
-{
-    if (len % 4 != 0)
-        return -1;
-    size_t used = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        bool last = i + 4 == len;
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; k++) {
-            char c = text[i + k];
-            if (c == '=' && last && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else if (pad > 0 || (v[k] = s_base64_value(c)) < 0)
-                return -1;
-        }
-        unsigned bits = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 |
-                        (unsigned)v[2] << 6 | (unsigned)v[3];
-        out[used++] = (unsigned char)(bits >> 16);
-        if (pad < 2)
-            out[used++] = (unsigned char)(bits >> 8);
-        if (pad < 1)
-            out[used++] = (unsigned char)bits;
-    }
-    return (ssize_t)used;
-}
-
-//  The base64 text of `len` bytes of `data` (caller frees), or NULL.
-static char *
-s_base64_encode(const unsigned char *data, size_t len)
-{
-    char *text = malloc((len + 2) / 3 * 4 + 1);
-    if (!text)
-        return NULL;
-    size_t used = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned bits = (unsigned)data[i] << 16;
-        if (i + 1 < len)
-            bits |= (unsigned)data[i + 1] << 8;
-        if (i + 2 < len)
-            bits |= data[i + 2];
-        text[used++] = s_base64[bits >> 18 & 63];
-        text[used++] = s_base64[bits >> 12 & 63];
-        text[used++] = i + 1 < len ? s_base64[bits >> 6 & 63] : '=';
-        text[used++] = i + 2 < len ? s_base64[bits & 63] : '=';
-    }
-    text[used] = '\0';
-    return text;
 }
 
 //  400 InvalidParameterValueException for a header outside its enum.
@@ -110,7 +44,7 @@ static bool
 s_valid_client_context(const char *text, size_t len)
 {
     unsigned char decoded[EMU_INVOKE_CLIENT_CONTEXT_MAX / 4 * 3 + 3];
-    ssize_t decoded_len = s_base64_decode(text, len, decoded);
+    ssize_t decoded_len = emu_aws_base64_decode(text, len, decoded);
     if (decoded_len < 0)
         return false;
     json_t *doc = json_loadb((const char *)decoded, (size_t)decoded_len, 0, NULL);
@@ -152,6 +86,24 @@ emu_invoke_parse_options(const char *invocation_type, const char *log_type,
         memcpy(options->client_context, client_context, len + 1);
     }
     return 0;
+}
+
+static_assert(EMU_INVOKE_CLIENT_CONTEXT_MAX / 4 * 3 <= EMU_INVOCATION_CLIENT_CONTEXT_MAX,
+              "a decoded client context fits an invocation's");
+
+size_t
+emu_invoke_client_context(const emu_invoke_options_t *options,
+                          char out[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1])
+{
+    assert(options && out);
+    const char *base64 = options->client_context;
+    ssize_t used = emu_aws_base64_decode(base64, strlen(base64), (unsigned char *)out);
+    assert(used >= 0);
+    for (ssize_t i = 0; i < used; i++)
+        if (out[i] == '\r' || out[i] == '\n' || out[i] == '\t')
+            out[i] = ' ';
+    out[used] = '\0';
+    return (size_t)used;
 }
 
 //  [a-zA-Z0-9$_-]*
@@ -298,7 +250,7 @@ s_answer(emu_invocation_t *invocation, bool tail, const char *payload, size_t le
     if (rc == 0 && tail) {
         size_t log_len = 0;
         const char *log = emu_invocation_log(invocation, &log_len);
-        char *encoded = s_base64_encode((const unsigned char *)log, log_len);
+        char *encoded = emu_aws_base64_encode(log, log_len);
         rc = encoded ? emu_reply_set_header(reply, "X-Amz-Log-Result", encoded) : -1;
         free(encoded);
     }
@@ -410,6 +362,17 @@ s_test_options(void)
     const char *context = "eyJjdXN0b20iOnsiYSI6MX19";
     CHECK_INT(emu_invoke_parse_options(NULL, NULL, context, &options, &err), 0);
     CHECK_STR(options.client_context, context);
+    char decoded[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1];
+    CHECK_INT(emu_invoke_client_context(&options, decoded), 18);
+    CHECK_STR(decoded, "{\"custom\":{\"a\":1}}");
+    //  On one line for the runtime.
+    CHECK_INT(emu_invoke_parse_options(NULL, NULL, "ewoJImEiOjENfQ==", &options, &err),
+              0);
+    CHECK_INT(emu_invoke_client_context(&options, decoded), 10);
+    CHECK_STR(decoded, "{  \"a\":1 }");
+    CHECK_INT(emu_invoke_parse_options(NULL, NULL, NULL, &options, &err), 0);
+    CHECK_INT(emu_invoke_client_context(&options, decoded), 0);
+    CHECK_STR(decoded, "");
     CHECK_INT(
         emu_invoke_parse_options(NULL, NULL, "eyJ4IjoiXHUwMGU5In0=", &options, &err), 0);
     const char *bad[] = {"e30",      "e30==", "=e30", "W10=", /* [] */
@@ -429,7 +392,7 @@ s_test_options(void)
         memset(json, 'x', sizes[i]);
         memcpy(json, "{\"k\":\"", 6);
         memcpy(json + sizes[i] - 2, "\"}", 2);
-        char *encoded = s_base64_encode((const unsigned char *)json, sizes[i]);
+        char *encoded = emu_aws_base64_encode(json, sizes[i]);
         CHECK_NOT_NULL(encoded);
         CHECK_INT(strlen(encoded), i == 0 ? 3580 : 3584);
         CHECK_INT(emu_invoke_parse_options(NULL, NULL, encoded, &options, &err),
@@ -644,19 +607,6 @@ s_test_reply(void)
     reply = emu_invoke_dry_run();
     s_check_reply(reply, 204, NULL, "");
     emu_reply_destroy(&reply);
-
-    //  base64 round trips, every padding.
-    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    const char *coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
-                           "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
-    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
-        char *text = s_base64_encode((const unsigned char *)plain[i], strlen(plain[i]));
-        CHECK_STR(text, coded[i]);
-        unsigned char back[16];
-        CHECK_INT(s_base64_decode(text, strlen(text), back), strlen(plain[i]));
-        CHECK_TRUE(memcmp(back, plain[i], strlen(plain[i])) == 0);
-        free(text);
-    }
 }
 
 void

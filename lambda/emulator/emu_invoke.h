@@ -72,6 +72,13 @@ int emu_invoke_parse_options(const char *invocation_type, const char *log_type,
                              const char *client_context, emu_invoke_options_t *options,
                              emu_aws_error_t *err);
 
+//  The client context of validated `options` as the runtime gets it: the
+//  decoded JSON object, on one line (CR, LF and tab, which can only be
+//  whitespace between its tokens, become spaces), written into `out`.
+//  Returns its length, 0 when there is none.
+size_t emu_invoke_client_context(const emu_invoke_options_t *options,
+                                 char out[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1]);
+
 //  The qualifier to invoke: the Qualifier parameter (`raw`, `raw_len`
 //  bytes, percent-encoded, when `present`) or else `derived`, the one an
 //  ARN FunctionName carried ("" when none). Writes it into `out` ("" =
