@@ -4,7 +4,6 @@
 #include "sp_check.h"
 
 #include <ctype.h>
-#include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,9 +250,7 @@ emu_furl_body(const void *body, size_t len, bool *base64_p)
         *base64_p = !text;
     if (text)
         return text;
-    zarmour_t *armour = zarmour_new();
-    char *encoded = armour ? zarmour_encode(armour, body, len) : NULL;
-    zarmour_destroy(&armour);
+    char *encoded = emu_aws_base64_encode(body, len);
     text = encoded ? json_string(encoded) : NULL;
     free(encoded);
     return text;
@@ -415,22 +412,6 @@ emu_furl_header_text(json_t *value, char *out, size_t size)
     return false;
 }
 
-static bool
-s_valid_base64(const char *text, size_t len)
-{
-    static const char *alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (len % 4 != 0)
-        return false;
-    size_t pad = 0;
-    while (pad < 2 && pad < len && text[len - 1 - pad] == '=')
-        pad++;
-    for (size_t i = 0; i < len - pad; i++)
-        if (!text[i] || !strchr(alphabet, text[i]))
-            return false;
-    return true;
-}
-
 //  Sets the reply body from a structured response's "body" (absent, null,
 //  a string, base64 text when `base64`, or any other JSON dumped as text).
 //  NULL on success, else why it is invalid.
@@ -451,16 +432,17 @@ s_set_body(emu_reply_t *reply, json_t *body, bool base64)
     size_t len = json_string_length(body);
     if (!base64)
         return emu_reply_set_body(reply, text, len) ? "body too large" : NULL;
-    if (!s_valid_base64(text, len))
-        return "body is not valid base64";
-    zarmour_t *armour = zarmour_new();
-    zchunk_t *decoded = armour ? zarmour_decode(armour, text) : NULL;
-    zarmour_destroy(&armour);
+    unsigned char *decoded = malloc(len / 4 * 3 + 1);
     if (!decoded)
         return "out of memory";
-    int rc = emu_reply_set_body(reply, zchunk_data(decoded), zchunk_size(decoded) - 1);
-    zchunk_destroy(&decoded);
-    return rc ? "body too large" : NULL;
+    ssize_t decoded_len = emu_aws_base64_decode(text, len, decoded);
+    const char *reason = NULL;
+    if (decoded_len < 0)
+        reason = "body is not valid base64";
+    else if (emu_reply_set_body(reply, decoded, (size_t)decoded_len))
+        reason = "body too large";
+    free(decoded);
+    return reason;
 }
 
 const char *
