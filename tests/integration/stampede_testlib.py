@@ -16,6 +16,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -44,9 +45,10 @@ def set_subreaper():
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
-def children_of(pid, zombies=True):
-    """Pids whose parent is pid, from /proc."""
-    found = []
+def proc_stats():
+    """{pid: fields of /proc/PID/stat after the command} of every process:
+    [0] is the state, [1] the parent pid, [2] the process group."""
+    table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -55,11 +57,38 @@ def children_of(pid, zombies=True):
                 stat = f.read()
         except OSError:
             continue
-        # comm may hold spaces: the fields after ')' are fixed.
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and (zombies or fields[0] != "Z"):
-            found.append(int(entry))
+        # comm may hold spaces: the fields after the last ')' are fixed.
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 2:
+            table[int(entry)] = fields
+    return table
+
+
+def children_of(pid, zombies=True):
+    """Pids whose parent is pid, from /proc."""
+    return [child for child, fields in proc_stats().items()
+            if int(fields[1]) == pid and (zombies or fields[0] != "Z")]
+
+
+def zombies(pid):
+    """Children of pid in state Z."""
+    return [child for child, fields in proc_stats().items()
+            if int(fields[1]) == pid and fields[0] == "Z"]
+
+
+def descendants(pid):
+    """Pids of every live process whose parent chain leads to `pid`."""
+    parents = {child: int(fields[1]) for child, fields in proc_stats().items()}
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
     return found
+
+
+def process_groups():
+    """The process groups of every process."""
+    return {int(fields[2]) for fields in proc_stats().values()}
 
 
 def wait_until(predicate, timeout, interval=0.05, what="condition"):
@@ -297,3 +326,57 @@ def http_json(url, method="GET", body=None, token=None, timeout=10):
         return resp.status, json.loads(raw) if raw else None
     except ValueError:
         return resp.status, None
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=30):
+    """One request to 127.0.0.1:port on a fresh connection; a dict or list
+    body is sent as JSON. Returns (status, headers dict lower-cased, body,
+    the headers as sent)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data, resp.getheaders()
+    finally:
+        conn.close()
+
+
+def raw_exchange(port, data, timeout=5):
+    """Sends raw bytes, returns what came back until close or timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        answer = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        except socket.timeout:
+            pass
+        return answer
+
+
+def burst(port, method, path, count, body=None):
+    """Fires `count` requests at once (threads released by a barrier);
+    returns (status, headers, body) of each, (0, {}, the error) for a
+    request that failed."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def shoot(i):
+        barrier.wait()
+        try:
+            results[i] = http_request(port, method, path, body)[:3]
+        except Exception as error:  # a failure is a result, checked by the caller
+            results[i] = (0, {}, repr(error).encode())
+
+    threads = [threading.Thread(target=shoot, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results

@@ -19,6 +19,8 @@ import threading
 import time
 import unittest
 
+from stampede_testlib import burst, descendants, http_request, process_groups, raw_exchange
+
 BIN = os.environ.get("STAMPEDE_BIN", "")
 EMULATOR = os.path.join(BIN, "stampede-lambda")
 BOOTSTRAP = os.path.join(BIN, "bootstrap")
@@ -89,86 +91,6 @@ while True:
     else:
         call("POST", "/invocation/%s/response" % rid, json.dumps({"path": path}))
 '''
-
-
-def http_request(port, method, path, body=None, headers=None, timeout=30):
-    """One request on a fresh connection: (status, headers dict lower-cased, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data, resp.getheaders()
-    finally:
-        conn.close()
-
-
-def raw_exchange(port, data, timeout=5):
-    """Sends raw bytes, returns what came back until close or timeout."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        answer = b""
-        try:
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                answer += chunk
-        except socket.timeout:
-            pass
-        return answer
-
-
-def burst(port, path, count):
-    """Fires `count` requests at once (threads released by a barrier)."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def shoot(i):
-        barrier.wait()
-        try:
-            status, headers, body, _ = http_request(port, "GET", path)
-            results[i] = (status, headers, body)
-        except Exception as error:  # a failure is a result, checked below
-            results[i] = (0, {}, repr(error).encode())
-
-    threads = [threading.Thread(target=shoot, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
-
-
-def descendants(pid):
-    """Pids of every live process whose parent chain leads to `pid`."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            parents[int(entry)] = int(fields[1])
-        except (OSError, IndexError):
-            continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def process_groups():
-    groups = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as stat:
-                    groups.add(int(stat.read().rsplit(")", 1)[1].split()[2]))
-            except (OSError, IndexError):
-                continue
-    return groups
 
 
 class Emulator:
@@ -297,7 +219,7 @@ class EmulatorTest(EmulatorHarness):
                               "--env", "STAMPEDE_HOLD_MS=1500")
         self.assertEqual(emulator.ready_line, "stampede-lambda listening on http://127.0.0.1:%d"
                          % emulator.port)
-        first = self.check_wave(burst(emulator.port, "/url/demo/", 100), 5, 95)
+        first = self.check_wave(burst(emulator.port, "GET", "/url/demo/", 100), 5, 95)
         environments = set()
         for headers, doc in first:
             self.assertEqual(sorted(doc), sorted([
@@ -315,7 +237,7 @@ class EmulatorTest(EmulatorHarness):
         self.assertEqual(len(environments), 5)
 
         self.wait_idle(emulator, 5)
-        second = self.check_wave(burst(emulator.port, "/url/demo/", 100), 5, 95)
+        second = self.check_wave(burst(emulator.port, "GET", "/url/demo/", 100), 5, 95)
         self.assertEqual({doc["environment_id"] for _, doc in second}, environments)
         for _, doc in second:
             self.assertIs(doc["cold_start"], False)
@@ -325,7 +247,7 @@ class EmulatorTest(EmulatorHarness):
     def test_burst_10_reserved_2(self):
         emulator = self.start("--function", "small=" + BOOTSTRAP, "--reserved", "2",
                               "--env", "STAMPEDE_HOLD_MS=1000")
-        oks = self.check_wave(burst(emulator.port, "/url/small/anything?x=1", 10), 2, 8)
+        oks = self.check_wave(burst(emulator.port, "GET", "/url/small/anything?x=1", 10), 2, 8)
         self.assertEqual(len({doc["environment_id"] for _, doc in oks}), 2)
 
     def test_reserved_zero_and_two_functions(self):
@@ -532,7 +454,7 @@ class EmulatorTest(EmulatorHarness):
         log_path = os.path.join(self.tmp.name, "access.log")
         emulator = self.start("--function", "demo=" + BOOTSTRAP, "--reserved", "3",
                               "--env", "STAMPEDE_HOLD_MS=1000", "--access-log", log_path)
-        results = burst(emulator.port, "/url/demo/", 20)
+        results = burst(emulator.port, "GET", "/url/demo/", 20)
         self.check_wave(results, 3, 17)
         status, headers, _, _ = http_request(emulator.port, "GET", "/url/nope/")
         self.assertEqual(status, 404)
@@ -673,7 +595,7 @@ class EmulatorTest(EmulatorHarness):
                               "--env", "STAMPEDE_HOLD_MS=5000")
         results = []
         shooter = threading.Thread(
-            target=lambda: results.extend(burst(emulator.port, "/url/demo/", 3)))
+            target=lambda: results.extend(burst(emulator.port, "GET", "/url/demo/", 3)))
         shooter.start()
         deadline = time.monotonic() + 10
         while len(emulator.children()) < 3 and time.monotonic() < deadline:

@@ -13,16 +13,14 @@ the events a Python runtime sees. Every process is stopped in tearDown,
 which checks that none is left behind.
 """
 import base64
-import http.client
 import json
 import os
-import socket
 import sys
-import threading
 import time
 import unittest
 
-from stampede_testlib import LAMBDA_READY, SystemTest, binary, wait_until
+from stampede_testlib import (LAMBDA_READY, SystemTest, binary, burst, http_request,
+                              raw_exchange, wait_until)
 
 INVOKE = "/2015-03-31/functions/%s/invocations"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -84,52 +82,7 @@ while True:
 
 def request(port, method, path, body=None, headers=None, timeout=30):
     """One request on a fresh connection: (status, lower-cased headers, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-    finally:
-        conn.close()
-
-
-def raw_exchange(port, data, timeout=10):
-    """Sends raw bytes, returns what came back until close or timeout."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        answer = b""
-        try:
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                answer += chunk
-        except socket.timeout:
-            pass
-        return answer
-
-
-def burst(port, method, path, count, body=None):
-    """Fires `count` requests at once (threads released by a barrier)."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def shoot(i):
-        barrier.wait()
-        try:
-            results[i] = request(port, method, path, body)
-        except Exception as error:  # a failure is a result, checked below
-            results[i] = (0, {}, repr(error).encode())
-
-    threads = [threading.Thread(target=shoot, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
+    return http_request(port, method, path, body, headers, timeout)[:3]
 
 
 class DoorsTest(SystemTest):
@@ -432,7 +385,8 @@ class DoorsTest(SystemTest):
               headers={"X-Amz-Client-Context": "bm90IGpzb24="})
         # Declared over the limit: refused before the body is read.
         answer = raw_exchange(port, b"POST " + (INVOKE % "demo").encode() +
-                              b" HTTP/1.1\r\nHost: x\r\nContent-Length: 6291457\r\n\r\n")
+                              b" HTTP/1.1\r\nHost: x\r\nContent-Length: 6291457\r\n\r\n",
+                              timeout=10)
         head, _, body = answer.partition(b"\r\n\r\n")
         self.assertTrue(head.startswith(b"HTTP/1.1 413 "), head)
         self.assertIn(b"\r\nx-amzn-ErrorType: RequestEntityTooLargeException", head)

@@ -26,6 +26,7 @@ import time
 import unittest
 
 import test_emulator as base
+from stampede_testlib import http_request, wait_until, zombies
 
 FLOOD_BYTES = 50 * 1024 * 1024
 #  A request to the well-behaved function answers within this even while a
@@ -170,7 +171,7 @@ sys.exit(1)
 def get(port, path, timeout=30):
     """(status, headers lower-cased, body, seconds) of one GET."""
     started = time.monotonic()
-    status, headers, body, _ = base.http_request(port, "GET", path, timeout=timeout)
+    status, headers, body, _ = http_request(port, "GET", path, timeout=timeout)
     return status, headers, body, time.monotonic() - started
 
 
@@ -186,35 +187,8 @@ def settled_fd_count(pid, timeout=5):
     def still():
         counts.append(fd_count(pid))
         return len(counts) > 4 and len(set(counts[-5:])) == 1
-    wait_for(still, timeout, "the descriptor count to settle")
+    wait_until(still, timeout, what="the descriptor count to settle")
     return counts[-1]
-
-
-def zombies(pid):
-    """Children of pid in state Z."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] == "Z":
-            found.append(int(entry))
-    return found
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(0.05)
 
 
 class Neighbour(threading.Thread):
@@ -316,7 +290,7 @@ class EmulatorMisbehaveTest(base.EmulatorHarness):
         thread = threading.Thread(target=stuck)
         neighbour = Neighbour(emulator.port)
         thread.start()
-        wait_for(lambda: self.sleepers(emulator), 5, "the stuck runtime to start")
+        wait_until(lambda: self.sleepers(emulator), 5, what="the stuck runtime to start")
         neighbour.start()
         thread.join(20)
         self.check_neighbour(neighbour.stop())
@@ -330,7 +304,8 @@ class EmulatorMisbehaveTest(base.EmulatorHarness):
         self.assertGreaterEqual(seconds, 9.9)
         self.assertLess(seconds, 12)
         # Killed and reaped; the emulator serves on.
-        wait_for(lambda: not self.sleepers(emulator), 5, "the stuck runtime to be gone")
+        wait_until(lambda: not self.sleepers(emulator), 5,
+                   what="the stuck runtime to be gone")
         self.assertEqual(zombies(emulator.proc.pid), [])
         self.check_demo(emulator)
         # Only demo's environments hold descriptors (five each).
@@ -424,7 +399,8 @@ class EmulatorMisbehaveTest(base.EmulatorHarness):
         self.assertEqual(log.count("| leaving"), 5)
         # Only demo's environment is left: no zombie, descriptors back to
         # the baseline plus that one environment.
-        wait_for(lambda: len(emulator.children()) == 1, 5, "the crashed runtimes to be reaped")
+        wait_until(lambda: len(emulator.children()) == 1, 5,
+                   what="the crashed runtimes to be reaped")
         self.assertEqual(zombies(emulator.proc.pid), [])
         #  demo's: pidfd, output pipe; its daemon's listening socket, epoll
         #  and the runtime's parked /next connection.
@@ -442,7 +418,8 @@ class EmulatorMisbehaveTest(base.EmulatorHarness):
                 "errorMessage": "config is missing", "errorType": "Runtime.ConfigError",
                 "stackTrace": ["main.py:1"]})
             self.assertLess(seconds, 5)
-        wait_for(lambda: len(emulator.children()) == 0, 5, "the broken runtimes to be gone")
+        wait_until(lambda: len(emulator.children()) == 0, 5,
+                   what="the broken runtimes to be gone")
         self.assertEqual(emulator.log_text().count("| cannot start"), 2)
         self.check_demo(emulator)
 
