@@ -29,6 +29,33 @@ SERVE_READY = "stampede serve: agents "
 
 PR_SET_CHILD_SUBREAPER = 36
 
+# The start of a Python custom runtime (a function's bootstrap; the test
+# writes "@PYTHON@" as the interpreter): the Runtime API on fresh
+# connections. call() returns (status, headers lower-cased, body);
+# next_invocation() returns (request id, event) and exits when there is
+# none.
+RUNTIME_PRELUDE = r'''#!@PYTHON@
+import http.client, json, os, select, socket, sys, time
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+base = "/2018-06-01/runtime"
+
+def call(method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request(method, base + path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+def next_invocation():
+    status, headers, body = call("GET", "/invocation/next")
+    if status != 200:
+        sys.exit(1)
+    return headers["lambda-runtime-aws-request-id"], json.loads(body)
+'''
+
 
 def binary(name):
     """Absolute path of a stampede binary; skips the test when missing."""

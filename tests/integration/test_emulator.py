@@ -19,7 +19,8 @@ import threading
 import time
 import unittest
 
-from stampede_testlib import burst, descendants, http_request, process_groups, raw_exchange
+from stampede_testlib import (RUNTIME_PRELUDE, burst, descendants, http_request,
+                              process_groups, raw_exchange)
 
 BIN = os.environ.get("STAMPEDE_BIN", "")
 EMULATOR = os.path.join(BIN, "stampede-lambda")
@@ -28,24 +29,11 @@ READY_PREFIX = "stampede-lambda listening on http://"
 THROTTLE_BODY = b'{"Message":"Rate Exceeded."}'
 
 # A Python custom runtime whose behaviour is chosen by the request path.
-PROBE_FUNCTION = r'''#!@PYTHON@
-import http.client, json, os, sys, time
-host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
-base = "/2018-06-01/runtime"
-
-def call(method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    conn.request(method, base + path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, resp.getheaders(), data
-
+PROBE_FUNCTION = RUNTIME_PRELUDE + r'''
 while True:
     status, headers, body = call("GET", "/invocation/next")
     if status != 200:
         sys.exit(1)
-    headers = dict((k.lower(), v) for k, v in headers)
     rid = headers["lambda-runtime-aws-request-id"]
     event = json.loads(body)
     path = event["rawPath"]

@@ -19,8 +19,8 @@ import sys
 import time
 import unittest
 
-from stampede_testlib import (LAMBDA_READY, SystemTest, binary, burst, http_request,
-                              raw_exchange, wait_until)
+from stampede_testlib import (LAMBDA_READY, RUNTIME_PRELUDE, SystemTest, binary, burst,
+                              http_request, raw_exchange, wait_until)
 
 INVOKE = "/2015-03-31/functions/%s/invocations"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -35,25 +35,13 @@ HTTP_THROTTLE = b'{"message":"Internal Server Error"}'
 # PATH first, {"version?": true} adds the version that runs), plus
 # "client_context", the Lambda-Runtime-Client-Context header it got, when
 # there was one.
-ECHO_FUNCTION = r'''#!@PYTHON@
-import http.client, json, os, sys, time
-host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
-base = "/2018-06-01/runtime"
+ECHO_FUNCTION = RUNTIME_PRELUDE + r'''
 hold = int(os.environ.get("STAMPEDE_HOLD_MS", "0")) / 1000.0
-
-def call(method, path, body=None):
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    conn.request(method, base + path, body=body)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, resp.getheaders(), data
 
 while True:
     status, headers, body = call("GET", "/invocation/next")
     if status != 200:
         sys.exit(1)
-    headers = dict((k.lower(), v) for k, v in headers)
     rid = headers["lambda-runtime-aws-request-id"]
     event = json.loads(body)
     time.sleep(hold)

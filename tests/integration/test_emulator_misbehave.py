@@ -26,37 +26,14 @@ import time
 import unittest
 
 import test_emulator as base
-from stampede_testlib import http_request, wait_until, zombies
+from stampede_testlib import RUNTIME_PRELUDE, http_request, wait_until, zombies
 
 FLOOD_BYTES = 50 * 1024 * 1024
 #  A request to the well-behaved function answers within this even while a
 #  neighbour floods (it takes milliseconds when all is well).
 NORMAL_S = 1.0
 
-#  Shared by the Python runtimes: the Runtime API on fresh connections.
-PRELUDE = r'''#!@PYTHON@
-import http.client, json, os, select, socket, sys, time
-host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
-base = "/2018-06-01/runtime"
-
-def call(method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    try:
-        conn.request(method, base + path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-    finally:
-        conn.close()
-
-def next_invocation():
-    status, headers, body = call("GET", "/invocation/next")
-    if status != 200:
-        sys.exit(1)
-    return headers["lambda-runtime-aws-request-id"], json.loads(body)
-'''
-
-FLOOD_FUNCTION = PRELUDE + r'''
+FLOOD_FUNCTION = RUNTIME_PRELUDE + r'''
 out = sys.stdout.buffer
 while True:
     rid, event = next_invocation()
@@ -73,7 +50,7 @@ while True:
     call("POST", "/invocation/%%s/response" %% rid, json.dumps({"written": written}))
 ''' % (FLOOD_BYTES, FLOOD_BYTES)
 
-MISUSE_FUNCTION = PRELUDE + r'''
+MISUSE_FUNCTION = RUNTIME_PRELUDE + r'''
 def raw(data, wait=1):
     """Sends raw bytes; returns the status line that came back, or ''."""
     with socket.create_connection((host, int(port)), timeout=wait) as sock:
@@ -151,14 +128,14 @@ while True:
     call("POST", "/invocation/%s/response" % rid, json.dumps({"again": True}))
 '''
 
-CRASH_FUNCTION = PRELUDE + r'''
+CRASH_FUNCTION = RUNTIME_PRELUDE + r'''
 import signal
 rid, event = next_invocation()
 print("crashing %s" % rid, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 '''
 
-INIT_ERROR_FUNCTION = PRELUDE + r'''
+INIT_ERROR_FUNCTION = RUNTIME_PRELUDE + r'''
 print("cannot start", flush=True)
 call("POST", "/init/error",
      json.dumps({"errorMessage": "config is missing", "errorType": "Runtime.ConfigError",
