@@ -4,25 +4,11 @@
     header lines "name: value" up to an empty line, and the body. Each
     event must be a JSON object of its payload format. */
 #include "emu_apigw.h"
+#include "fuzz_emu.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-//  Next line of `text` (up to '\n' or the end), NUL-terminated in place.
-static char *
-s_line(char **cursor, char *end)
-{
-    char *line = *cursor;
-    char *newline = memchr(line, '\n', (size_t)(end - line));
-    if (newline) {
-        *newline = '\0';
-        *cursor = newline + 1;
-    } else {
-        *cursor = end;
-    }
-    return line;
-}
 
 //  The parsed event; aborts unless it is an object with a requestContext.
 static json_t *
@@ -79,44 +65,13 @@ s_is_strings(const json_t *value)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_emu_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     char *end = text + size, *cursor = text;
-
-    char *method = s_line(&cursor, end);
-    char *path = cursor < end ? s_line(&cursor, end) : "";
-    char *query = cursor < end ? s_line(&cursor, end) : "";
-    emu_furl_header_t headers[16];
-    size_t count = 0;
-    while (cursor < end && count < 16) {
-        char *line = s_line(&cursor, end);
-        if (!*line)
-            break;
-        char *colon = strchr(line, ':');
-        if (!colon)
-            continue;
-        *colon = '\0';
-        headers[count++] = (emu_furl_header_t){.name = line, .value = colon + 1};
-    }
-    emu_furl_request_t request = {
-        .function = "fuzz",
-        .request_id = "00000000-0000-4000-8000-000000000000",
-        .method = method,
-        .path = path,
-        .path_len = strlen(path),
-        .query = query,
-        .query_len = strlen(query),
-        .protocol = "HTTP/1.1",
-        .source_ip = "127.0.0.1",
-        .time_ns = INT64_C(1700000000000000000),
-        .headers = headers,
-        .header_count = count,
-        .body = cursor,
-        .body_len = (size_t)(end - cursor),
-    };
+    char *method = fuzz_emu_line(&cursor, end);
+    emu_furl_header_t headers[FUZZ_EMU_HEADERS_MAX];
+    emu_furl_request_t request = fuzz_emu_request(&cursor, end, method, headers);
 
     size_t len = 0;
     char *event = emu_apigw_rest_event(&request, NULL, &len);

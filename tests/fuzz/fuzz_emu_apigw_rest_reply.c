@@ -5,6 +5,7 @@
     valid HTTP reply: a status 100..599, headers that cannot split the
     response, a body within its cap, and the gateway's request ids. */
 #include "emu_apigw.h"
+#include "fuzz_emu.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,25 +15,6 @@ s_done(emu_invocation_t *invocation, void *arg)
 {
     (void)invocation;
     (void)arg;
-}
-
-//  Aborts unless `reply` is a sendable reply.
-static void
-s_check(emu_reply_t *reply)
-{
-    if (!reply)
-        abort();
-    int status = emu_reply_status(reply);
-    if (status < 100 || status > 599)
-        abort();
-    size_t len = 0;
-    emu_reply_body(reply, &len);
-    if (len > EMU_REPLY_BODY_MAX || !emu_reply_header(reply, "Content-Type"))
-        abort();
-    struct MHD_Response *response = emu_reply_to_mhd(reply);
-    if (!response)
-        abort();
-    MHD_destroy_response(response);
 }
 
 int
@@ -47,7 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     emu_invocation_complete(&borrowed, EMU_INVOCATION_OK, data, size);
 
     emu_reply_t *reply = emu_apigw_rest_reply(invocation);
-    s_check(reply);
+    fuzz_emu_check_reply(reply);
     if (strcmp(emu_reply_header(reply, "x-amzn-RequestId"),
                "00000000-0000-4000-8000-000000000000") != 0 ||
         !emu_reply_header(reply, "x-amz-apigw-id"))
@@ -55,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     emu_reply_destroy(&reply);
 
     reply = emu_apigw_http_reply(invocation);
-    s_check(reply);
+    fuzz_emu_check_reply(reply);
     if (!emu_reply_header(reply, "Apigw-Requestid"))
         abort();
     emu_reply_destroy(&reply);

@@ -6,6 +6,7 @@
     of the allowed alphabet and length, an event that is the payload or
     {}. */
 #include "emu_invoke.h"
+#include "fuzz_emu.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,11 +29,9 @@ s_check_refusal(const emu_aws_error_t *err)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *input = malloc(size + 1);
+    char *input = fuzz_emu_text(data, size);
     if (!input)
         return 0;
-    memcpy(input, data, size);
-    input[size] = '\0';
     char *fields[4] = {NULL, NULL, NULL, NULL};
     char *rest = input;
     size_t rest_len = size;

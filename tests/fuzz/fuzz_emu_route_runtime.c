@@ -2,6 +2,7 @@
     (emu_route_parse_runtime). Input: METHOD '\n' PATH. A request id is
     1..128 characters without '/', only for response and error calls. */
 #include "emu_route.h"
+#include "fuzz_emu.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,11 +11,9 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_emu_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     char *path = strchr(text, '\n');
     if (path)
         *path++ = '\0';

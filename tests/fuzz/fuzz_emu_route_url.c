@@ -5,6 +5,7 @@
     (starting with '/'), query and qualifier. A path door's qualifier is
     valid; BAD_NAME says which door it was meant for and names nothing. */
 #include "emu_route.h"
+#include "fuzz_emu.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,11 +21,9 @@ s_inside(const char *target, size_t len, const char *part, size_t part_len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *target = malloc(size + 1);
+    char *target = fuzz_emu_text(data, size);
     if (!target)
         return 0;
-    memcpy(target, data, size);
-    target[size] = '\0';
     size_t len = strlen(target);
     emu_route_url_t route;
     emu_route_door_t door = emu_route_parse_url(target, &route);
