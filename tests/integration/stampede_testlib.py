@@ -32,8 +32,8 @@ PR_SET_CHILD_SUBREAPER = 36
 # The start of a Python custom runtime (a function's bootstrap; the test
 # writes "@PYTHON@" as the interpreter): the Runtime API on fresh
 # connections. call() returns (status, headers lower-cased, body);
-# next_invocation() returns (request id, event) and exits when there is
-# none.
+# next_invocation() returns (request id, event, headers of the
+# invocation) and exits when there is none.
 RUNTIME_PRELUDE = r'''#!@PYTHON@
 import http.client, json, os, select, socket, sys, time
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
@@ -53,7 +53,7 @@ def next_invocation():
     status, headers, body = call("GET", "/invocation/next")
     if status != 200:
         sys.exit(1)
-    return headers["lambda-runtime-aws-request-id"], json.loads(body)
+    return headers["lambda-runtime-aws-request-id"], json.loads(body), headers
 '''
 
 

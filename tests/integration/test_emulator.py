@@ -31,11 +31,7 @@ THROTTLE_BODY = b'{"Message":"Rate Exceeded."}'
 # A Python custom runtime whose behaviour is chosen by the request path.
 PROBE_FUNCTION = RUNTIME_PRELUDE + r'''
 while True:
-    status, headers, body = call("GET", "/invocation/next")
-    if status != 200:
-        sys.exit(1)
-    rid = headers["lambda-runtime-aws-request-id"]
-    event = json.loads(body)
+    rid, event, headers = next_invocation()
     path = event["rawPath"]
     if path == "/echo":
         answer = {"event": event, "runtime_headers": headers,

@@ -39,11 +39,7 @@ ECHO_FUNCTION = RUNTIME_PRELUDE + r'''
 hold = int(os.environ.get("STAMPEDE_HOLD_MS", "0")) / 1000.0
 
 while True:
-    status, headers, body = call("GET", "/invocation/next")
-    if status != 200:
-        sys.exit(1)
-    rid = headers["lambda-runtime-aws-request-id"]
-    event = json.loads(body)
+    rid, event, headers = next_invocation()
     time.sleep(hold)
     gateway = isinstance(event, dict) and ("httpMethod" in event or event.get("version") == "2.0")
     path = (event.get("path") or event.get("rawPath") or "") if gateway else ""

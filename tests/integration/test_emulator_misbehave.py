@@ -36,7 +36,7 @@ NORMAL_S = 1.0
 FLOOD_FUNCTION = RUNTIME_PRELUDE + r'''
 out = sys.stdout.buffer
 while True:
-    rid, event = next_invocation()
+    rid, event, _ = next_invocation()
     if event["rawPath"] == "/lines":
         chunk = (b"y" * 99 + b"\n") * 10486
     else:
@@ -70,7 +70,7 @@ report = {}
 some_id = "00000000-0000-4000-8000-000000000000"
 report["response_before_next"] = call("POST", "/invocation/%s/response" % some_id, "{}")[0]
 report["error_before_next"] = call("POST", "/invocation/%s/error" % some_id, "{}")[0]
-rid, event = next_invocation()
+rid, event, _ = next_invocation()
 report["wrong_id"] = call("POST", "/invocation/%s/response" % some_id, "{}")[0]
 report["wrong_id_error"] = call("POST", "/invocation/%s/error" % some_id, "{bad json")[0]
 report["next_while_busy"] = call("GET", "/invocation/next")[0]
@@ -124,13 +124,13 @@ with open(os.environ["MISUSE_REPORT"], "w") as f:
     json.dump(report, f)
 report["response"] = call("POST", "/invocation/%s/response" % rid, json.dumps({"ok": True}))[0]
 while True:
-    rid, event = next_invocation()
+    rid, event, _ = next_invocation()
     call("POST", "/invocation/%s/response" % rid, json.dumps({"again": True}))
 '''
 
 CRASH_FUNCTION = RUNTIME_PRELUDE + r'''
 import signal
-rid, event = next_invocation()
+rid, event, _ = next_invocation()
 print("crashing %s" % rid, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 '''
