@@ -20,7 +20,7 @@ import time
 import unittest
 
 from stampede_testlib import (RUNTIME_PRELUDE, burst, descendants, http_request,
-                              process_groups, raw_exchange)
+                              process_groups, raw_exchange, wait_until)
 
 BIN = os.environ.get("STAMPEDE_BIN", "")
 EMULATOR = os.path.join(BIN, "stampede-lambda")
@@ -292,13 +292,17 @@ class EmulatorTest(EmulatorHarness):
         status, headers, body, _ = http_request(emulator.port, "GET", "/url/probe/misuse")
         self.assertEqual(status, 502)
         self.assertEqual(json.loads(body)["errorType"], "Function.ResponseSizeTooLarge")
-        deadline = time.monotonic() + 10
-        while not os.path.exists(report) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with open(report) as checks:
-            self.assertEqual(json.load(checks), {
-                "wrong_id": 400, "init_error_late": 403, "unknown": 404, "bad_method": 405,
-                "next_while_busy": 403, "too_large": 413, "after_end": 403})
+
+        def read_report():
+            # The runtime creates the file before it writes it: wait for JSON.
+            try:
+                with open(report) as checks:
+                    return json.load(checks)
+            except (OSError, ValueError):
+                return None
+        self.assertEqual(wait_until(read_report, 10, what="the probe's report"), {
+            "wrong_id": 400, "init_error_late": 403, "unknown": 404, "bad_method": 405,
+            "next_while_busy": 403, "too_large": 413, "after_end": 403})
         status, _, body, _ = http_request(emulator.port, "GET", "/url/probe/again")
         self.assertEqual((status, json.loads(body)), (200, {"path": "/again"}))
 
