@@ -438,7 +438,7 @@ s_rest_map(emu_reply_t *reply, json_t *doc)
     const char *name;
     json_t *value;
     json_object_foreach(multi, name, value) count += json_array_size(value);
-    if (count > EMU_REPLY_HEADERS_MAX)
+    if (count > EMU_REPLY_FUNCTION_HEADERS_MAX)
         return "too many headers";
     char text[EMU_REPLY_VALUE_MAX + 1];
     json_object_foreach(headers, name, value)

@@ -486,6 +486,11 @@ s_map_structured(emu_reply_t *reply, json_t *doc)
         return reason;
 
     json_t *headers = json_object_get(doc, "headers");
+    json_t *cookies = json_object_get(doc, "cookies");
+    //  Room must stay for the emulator's own headers.
+    if (json_object_size(headers) + json_array_size(cookies) >
+        EMU_REPLY_FUNCTION_HEADERS_MAX)
+        return "too many headers";
     if (headers && !json_is_null(headers)) {
         if (!json_is_object(headers))
             return "headers must be an object";
@@ -502,7 +507,6 @@ s_map_structured(emu_reply_t *reply, json_t *doc)
                 return "invalid header name or value, or too many headers";
         }
     }
-    json_t *cookies = json_object_get(doc, "cookies");
     if (cookies && !json_is_null(cookies)) {
         if (!json_is_array(cookies))
             return "cookies must be an array";

@@ -18,6 +18,10 @@
 #include <stddef.h>
 
 #define EMU_REPLY_HEADERS_MAX 128
+//  Headers a function's answer may set through a front door; the rest of
+//  EMU_REPLY_HEADERS_MAX is room for the emulator's own (request id,
+//  received time, gateway ids, Content-Type, error markers).
+#define EMU_REPLY_FUNCTION_HEADERS_MAX (EMU_REPLY_HEADERS_MAX - 16)
 #define EMU_REPLY_NAME_MAX 256
 #define EMU_REPLY_VALUE_MAX 8192
 #define EMU_REPLY_BODY_MAX (8 * 1024 * 1024)
