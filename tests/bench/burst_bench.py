@@ -48,7 +48,6 @@ import math
 import os
 import platform
 import resource
-import select
 import shutil
 import signal
 import socket
@@ -59,13 +58,14 @@ import tempfile
 import threading
 import time
 
+from benchlib import READY_PREFIX, read_ready_line
+
 TOOLS = ["stampede", "hey", "ab", "wrk", "locust"]
 METHODS = ["GET", "POST"]
 # The POST burst of every tool: these exact 11 bytes, this content type
 # (the body of `stampede demo`).
 POST_BODY = '{"burst":1}'
 POST_TYPE = "application/json"
-READY_PREFIX = "stampede-lambda listening on http://"
 FUNCTION = "demo"
 HEADLINE = (100, 5)  # the demo: 100 requests against reserved concurrency 5
 DEB_PACKAGES = {"hey": "hey", "wrk": "wrk", "ab": "apache2-utils", "locust": "python3-locust"}
@@ -204,16 +204,7 @@ class Emulator:
              "--access-log", self.access_log],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr,
             start_new_session=True)
-        line = b""
-        deadline = time.monotonic() + 10
-        while not line.endswith(b"\n") and time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.1)
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 256)
-                if not chunk:
-                    break
-                line += chunk
-        text = line.decode(errors="replace").strip()
+        text = read_ready_line(self.proc)
         if not text.startswith(READY_PREFIX):
             self.stop()
             raise RuntimeError("stampede-lambda did not start: %r" % text)

@@ -77,8 +77,9 @@ import sys
 import tempfile
 import time
 
+from benchlib import READY_PREFIX, read_ready_line
+
 SECTIONS = ["throttle", "latency", "held", "rss"]
-READY_PREFIX = "stampede-lambda listening on http://"
 INVOKE_PATH = "/2015-03-31/functions/%s/invocations"
 INVOKE_BODY = "{}"
 DEB_PACKAGES = {"hey": "hey", "wrk": "wrk"}
@@ -282,16 +283,7 @@ class Emulator:
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self.stderr, start_new_session=True)
         self.pid = self.proc.pid
-        line = b""
-        deadline = time.monotonic() + 10
-        while not line.endswith(b"\n") and time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.1)
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 256)
-                if not chunk:
-                    break
-                line += chunk
-        text = line.decode(errors="replace").strip()
+        text = read_ready_line(self.proc)
         if not text.startswith(READY_PREFIX):
             self.stop()
             with open(self.log_path, errors="replace") as err:
