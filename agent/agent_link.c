@@ -13,8 +13,8 @@
 #include "agent_testserver.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_url.h"
 
-#include <curl/curl.h>
 #include <unistd.h>
 
 #define S_REJECT_WINDOW_NS (10 * SP_NS_PER_S) //  rejected-input log window
@@ -175,26 +175,6 @@ s_reject(agent_link_t *self, const char *reason)
         self->reject_suppressed++;
 }
 
-//  The host part of a URL as curl will see it, or -1.
-static int
-s_url_host(const char *url, char *host, size_t host_size)
-{
-    CURLU *parsed = curl_url();
-    char *part = NULL;
-    int rc = -1;
-    if (!parsed || curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(parsed, CURLUPART_HOST, &part, 0) != CURLUE_OK)
-        goto out;
-    if (strlen(part) < host_size) {
-        snprintf(host, host_size, "%s", part);
-        rc = 0;
-    }
-out:
-    curl_free(part);
-    curl_url_cleanup(parsed);
-    return rc;
-}
-
 //  Drops the current run whatever its state.
 static void
 s_abandon(agent_link_t *self, const char *why)
@@ -212,7 +192,7 @@ static void
 s_on_prepare(agent_link_t *self, const Stampede__Prepare *prepare)
 {
     char error[PROTO_MAX_ERROR + 1] = "";
-    char host[PROTO_MAX_HOST + 1] = "";
+    sp_url_t target;
     if (self->run_id == prepare->run_id && self->state == S_PREPARED) {
         s_send_ready(self, self->run_id, self->count, ""); //  a resend
         return;
@@ -230,11 +210,11 @@ s_on_prepare(agent_link_t *self, const Stampede__Prepare *prepare)
     }
     if (self->state != S_IDLE)
         snprintf(error, sizeof error, "agent is busy with run %" PRIu64, self->run_id);
-    else if (s_url_host(prepare->target->url, host, sizeof host) != 0)
+    else if (sp_url_parse(prepare->target->url, &target, NULL, 0) != 0)
         snprintf(error, sizeof error, "target url has no host the agent can read");
-    else if (!agent_config_allows(self->config, host))
+    else if (!agent_config_allows(self->config, target.host))
         snprintf(error, sizeof error, "target host %s is not in the agent's allow-list",
-                 host);
+                 target.host);
     else if (prepare->count > self->config->capacity)
         snprintf(error, sizeof error,
                  "share of %u requests exceeds the agent's capacity of %u",
@@ -250,7 +230,7 @@ s_on_prepare(agent_link_t *self, const Stampede__Prepare *prepare)
     self->count = prepare->count;
     self->done_pending = self->done_sent = false;
     zsys_notice("agent: preparing run_id=%" PRIu64 " count=%u first_index=%u host=%s",
-                prepare->run_id, prepare->count, prepare->first_index, host);
+                prepare->run_id, prepare->count, prepare->first_index, target.host);
 }
 
 static void
