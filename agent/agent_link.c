@@ -13,6 +13,7 @@
 #include "agent_testserver.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_log.h"
 #include "sp_url.h"
 
 #include <unistd.h>
@@ -46,12 +47,9 @@ struct _agent_link_t {
     int64_t prepared_at;   //  mono ns when Ready went out
     uint32_t done_results; //  from the engine's DONE
     uint32_t done_batches;
-    bool done_pending; //  Done must be (re)sent
-    bool done_sent;    //  Done went out since the last Hello
-    //  Rejected-input logging
-    int64_t reject_window;      //  start of the current window (mono)
-    unsigned reject_logged;     //  logged in this window
-    unsigned reject_suppressed; //  not logged in this window
+    bool done_pending;         //  Done must be (re)sent
+    bool done_sent;            //  Done went out since the last Hello
+    sp_log_limit_t reject_log; //  budget for logging rejected input
 };
 
 //  --------------------------------------------------------------------------
@@ -160,19 +158,8 @@ s_deliver(agent_link_t *self)
 static void
 s_reject(agent_link_t *self, const char *reason)
 {
-    int64_t now = sp_clock_mono_ns();
-    if (now - self->reject_window >= S_REJECT_WINDOW_NS) {
-        if (self->reject_suppressed)
-            zsys_warning("agent: rejected messages not logged suppressed=%u",
-                         self->reject_suppressed);
-        self->reject_window = now;
-        self->reject_logged = self->reject_suppressed = 0;
-    }
-    if (self->reject_logged < S_REJECT_LOGS) {
-        self->reject_logged++;
-        zsys_warning("agent: message from controller dropped reason=\"%s\"", reason);
-    } else
-        self->reject_suppressed++;
+    sp_log_warning(&self->reject_log,
+                   "agent: message from controller dropped reason=\"%s\"", reason);
 }
 
 //  Drops the current run whatever its state.
@@ -501,7 +488,8 @@ agent_link_new(const agent_config_t *config, agent_cert_t *cert)
     int64_t now = sp_clock_mono_ns();
     self->last_rx = now;
     self->next_heartbeat = now + self->heartbeat_ns;
-    self->reject_window = now;
+    sp_log_limit_init(&self->reject_log, "agent: rejected messages not logged",
+                      S_REJECT_LOGS, S_REJECT_WINDOW_NS);
     s_hello(self);
     return self;
 fail:
