@@ -1,6 +1,7 @@
 /*  agent_cert — CurveZMQ credentials; see agent_cert.h. */
 #include "agent_cert.h"
 #include "sp_check.h"
+#include "sp_err.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -30,30 +31,30 @@ agent_cert_load(const char *server_key_path, const char *key_path, char *err,
     char secret_path[4200];
     snprintf(secret_path, sizeof secret_path, "%s_secret", key_path);
     if (!zsys_has_curve()) {
-        snprintf(err, err_size, "this libzmq was built without CURVE support");
+        sp_err_set(err, err_size, "this libzmq was built without CURVE support");
         goto fail;
     }
     server = zcert_load(server_key_path);
     if (!server) {
-        snprintf(err, err_size, "--server-key %s: not a readable certificate file",
-                 server_key_path);
+        sp_err_set(err, err_size, "--server-key %s: not a readable certificate file",
+                   server_key_path);
         goto fail;
     }
     if (!s_exists(secret_path)) {
-        snprintf(err, err_size,
-                 "--key %s: %s not found (the agent needs its secret key; make a "
-                 "pair with --keygen)",
-                 key_path, secret_path);
+        sp_err_set(err, err_size,
+                   "--key %s: %s not found (the agent needs its secret key; make a "
+                   "pair with --keygen)",
+                   key_path, secret_path);
         goto fail;
     }
     self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
     self->own = zcert_load(key_path);
     if (!self->own || streq(zcert_secret_txt(self->own), S_NO_SECRET)) {
-        snprintf(err, err_size, "--key %s: no secret key in %s", key_path, secret_path);
+        sp_err_set(err, err_size, "--key %s: no secret key in %s", key_path, secret_path);
         goto fail;
     }
     snprintf(self->server_public, sizeof self->server_public, "%s",
@@ -101,21 +102,21 @@ agent_cert_keygen(const char *path, char *err, size_t err_size)
     char secret_path[4200];
     snprintf(secret_path, sizeof secret_path, "%s_secret", path);
     if (s_exists(path) || s_exists(secret_path)) {
-        snprintf(err, err_size, "%s or %s already exists; refusing to overwrite", path,
-                 secret_path);
+        sp_err_set(err, err_size, "%s or %s already exists; refusing to overwrite", path,
+                   secret_path);
         return -1;
     }
     zcert_t *cert = zcert_new();
     if (!cert) {
-        snprintf(err, err_size, "cannot create a certificate (no CURVE support?)");
+        sp_err_set(err, err_size, "cannot create a certificate (no CURVE support?)");
         return -1;
     }
     zcert_set_meta(cert, "role", "stampede-agent");
     int rc = zcert_save(cert, path);
     zcert_destroy(&cert);
     if (rc != 0 || chmod(secret_path, 0600) != 0) {
-        snprintf(err, err_size, "cannot write %s / %s: %s", path, secret_path,
-                 strerror(errno));
+        sp_err_set(err, err_size, "cannot write %s / %s: %s", path, secret_path,
+                   strerror(errno));
         return -1;
     }
     return 0;

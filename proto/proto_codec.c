@@ -12,7 +12,7 @@
 
 #define S_FAIL(...)                                                                      \
     do {                                                                                 \
-        snprintf(err, err_size, __VA_ARGS__);                                            \
+        sp_err_set(err, err_size, __VA_ARGS__);                                          \
         return -1;                                                                       \
     } while (0)
 
@@ -233,14 +233,14 @@ proto_envelope_t *
 proto_decode(const uint8_t *data, size_t size, char *err, size_t err_size)
 {
     if (size > PROTO_MAX_FRAME) {
-        snprintf(err, err_size, "frame of %zu bytes exceeds the %d byte limit", size,
-                 PROTO_MAX_FRAME);
+        sp_err_set(err, err_size, "frame of %zu bytes exceeds the %d byte limit", size,
+                   PROTO_MAX_FRAME);
         return NULL;
     }
     proto_envelope_t *env = stampede__envelope__unpack(NULL, size, data);
     if (!env) {
-        snprintf(err, err_size, "frame of %zu bytes is not a valid protobuf Envelope",
-                 size);
+        sp_err_set(err, err_size, "frame of %zu bytes is not a valid protobuf Envelope",
+                   size);
         return NULL;
     }
     if (proto_validate(env, err, err_size)) {

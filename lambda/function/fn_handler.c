@@ -37,9 +37,9 @@ s_parse_hold(const char *text, int *hold_ms, char *err, size_t err_size)
     //  Digits only: strtol alone would also take blanks and a sign.
     bool digits = text[0] >= '0' && text[0] <= '9';
     if (!digits || errno || *end || value > FN_HANDLER_HOLD_MS_MAX) {
-        snprintf(err, err_size,
-                 "STAMPEDE_HOLD_MS must be an integer 0..%d, got \"%.32s\"",
-                 FN_HANDLER_HOLD_MS_MAX, text);
+        sp_err_set(err, err_size,
+                   "STAMPEDE_HOLD_MS must be an integer 0..%d, got \"%.32s\"",
+                   FN_HANDLER_HOLD_MS_MAX, text);
         return -1;
     }
     *hold_ms = (int)value;
@@ -56,9 +56,9 @@ s_parse_init_type(const char *text, char *out, char *err, size_t err_size)
     for (size_t i = 0; printable && i < len; i++)
         printable = text[i] > 0x20 && text[i] < 0x7f;
     if (!printable) {
-        snprintf(err, err_size,
-                 "AWS_LAMBDA_INITIALIZATION_TYPE must be 1..%d printable characters",
-                 S_INIT_TYPE_MAX);
+        sp_err_set(err, err_size,
+                   "AWS_LAMBDA_INITIALIZATION_TYPE must be 1..%d printable characters",
+                   S_INIT_TYPE_MAX);
         return -1;
     }
     memcpy(out, text, len + 1);
@@ -80,7 +80,7 @@ fn_handler_new(const char *hold_ms, const char *init_type, char *err, size_t err
 {
     fn_handler_t *self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     if (s_parse_hold(hold_ms, &self->hold_ms, err, err_size) ||

@@ -79,19 +79,19 @@ fn_http_new(const char *hostport, char *err, size_t err_size)
 {
     fn_http_t *self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     self->fd = -1;
     self->headers = calloc(FN_HTTP_HEADERS_MAX, sizeof *self->headers);
     if (!self->headers) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
     if (fn_http_parse_address(hostport, &self->addr, &self->addr_len, err, err_size))
         goto fail;
     if (strlen(hostport) >= sizeof self->host) {
-        snprintf(err, err_size, "address too long");
+        sp_err_set(err, err_size, "address too long");
         goto fail;
     }
     snprintf(self->host, sizeof self->host, "%s", hostport);

@@ -3,6 +3,7 @@
 #include "fn_http.h"
 #include "fn_stub.h"
 #include "sp_check.h"
+#include "sp_err.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -35,18 +36,18 @@ fn_runtime_t *
 fn_runtime_new(const char *api, char *err, size_t err_size)
 {
     if (!api || !*api) {
-        snprintf(err, err_size, "AWS_LAMBDA_RUNTIME_API is not set");
+        sp_err_set(err, err_size, "AWS_LAMBDA_RUNTIME_API is not set");
         return NULL;
     }
     fn_runtime_t *self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     char reason[128];
     self->http = fn_http_new(api, reason, sizeof reason);
     if (!self->http) {
-        snprintf(err, err_size, "AWS_LAMBDA_RUNTIME_API is invalid: %s", reason);
+        sp_err_set(err, err_size, "AWS_LAMBDA_RUNTIME_API is invalid: %s", reason);
         free(self);
         return NULL;
     }
