@@ -1,0 +1,137 @@
+/*  store_agents — agents and their shares of runs; see store_agents.h.
+
+    An agent row is refreshed on every sighting, but last_seen never moves
+    back. A share is one row per (run, agent), replaced whole when the run
+    is prepared again; the schema refuses a share of an unknown run or
+    agent.
+*/
+#include "store_agents.h"
+#include "store.h"
+#include "store_stmt.h"
+
+#include "sp_check.h"
+#include "store_fixture.h"
+
+#include <czmq.h>
+
+int
+store_agent_upsert(store_t *self, const char *agent_id, const char *host,
+                   const char *version, uint32_t capacity, int64_t seen_ns)
+{
+    assert(self);
+    sqlite3_stmt *stmt = store_stmt(self, STORE_AGENT_UPSERT);
+    int rc = SQLITE_OK;
+    store_bind_text(stmt, 1, agent_id, &rc);
+    store_bind_text(stmt, 2, host, &rc);
+    store_bind_text(stmt, 3, version, &rc);
+    store_bind_i64(stmt, 4, capacity, &rc);
+    store_bind_i64(stmt, 5, seen_ns, &rc);
+    return store_stmt_exec(stmt, rc, "agent upsert");
+}
+
+int
+store_share_add(store_t *self, int64_t run_id, const char *agent_id, uint32_t first_index,
+                uint32_t count, int64_t clock_offset_ns, int64_t clock_error_ns)
+{
+    assert(self);
+    sqlite3_stmt *stmt = store_stmt(self, STORE_SHARE_ADD);
+    int rc = SQLITE_OK;
+    store_bind_i64(stmt, 1, run_id, &rc);
+    store_bind_text(stmt, 2, agent_id, &rc);
+    store_bind_i64(stmt, 3, first_index, &rc);
+    store_bind_i64(stmt, 4, count, &rc);
+    store_bind_i64(stmt, 5, clock_offset_ns, &rc);
+    store_bind_i64(stmt, 6, clock_error_ns, &rc);
+    return store_stmt_exec(stmt, rc, "share add");
+}
+
+int
+store_share_get(store_t *self, int64_t run_id, const char *agent_id,
+                uint32_t *first_index, uint32_t *count, int64_t *clock_offset_ns)
+{
+    assert(self && agent_id && first_index && count && clock_offset_ns);
+    sqlite3_stmt *stmt = store_stmt(self, STORE_SHARE_GET);
+    int result = -1;
+    int rc = SQLITE_OK;
+    store_bind_i64(stmt, 1, run_id, &rc);
+    store_bind_text(stmt, 2, agent_id, &rc);
+    bool found = store_stmt_row(stmt, &rc);
+    if (rc == SQLITE_DONE)
+        result = 1;
+    else if (!found)
+        store_stmt_fail(stmt, "share get", rc);
+    else {
+        //  The schema keeps both >= 0; the range must also fit an index.
+        int64_t first = sqlite3_column_int64(stmt, 0);
+        int64_t n = sqlite3_column_int64(stmt, 1);
+        if (first < 0 || n < 0 || first + n > (int64_t)UINT32_MAX + 1) {
+            zsys_error("store: share out of range run_id=%" PRId64 " agent_id=%s", run_id,
+                       agent_id);
+            goto out;
+        }
+        *first_index = (uint32_t)first;
+        *count = (uint32_t)n;
+        *clock_offset_ns = sqlite3_column_int64(stmt, 2);
+        result = 0;
+    }
+out:
+    store_stmt_done(stmt);
+    return result;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+#define S_BASE STORE_FIXTURE_BASE
+
+static void
+s_test_agents(store_t *store)
+{
+    CHECK_INT(store_agent_upsert(store, "agent-c", "host-c", "0.1.0", 8, S_BASE + 10), 0);
+    CHECK_INT(store_agent_upsert(store, "agent-c", "host-c2", "0.2.0", 16, S_BASE + 20),
+              0);
+    //  A stale sighting does not move last_seen back.
+    CHECK_INT(store_agent_upsert(store, "agent-c", "host-c2", "0.2.0", 16, S_BASE + 15),
+              0);
+    CHECK_INT(store_fixture_count(
+                  store,
+                  "SELECT count(*) FROM agents WHERE id = 'agent-c'"
+                  " AND host = 'host-c2' AND version = '0.2.0' AND capacity = 16"
+                  " AND first_seen_ns = 1700000000000000010"
+                  " AND last_seen_ns = 1700000000000000020",
+                  0),
+              1);
+    //  A share needs a known run and agent.
+    int64_t run_id = store_fixture_run(store, 4, NULL);
+    CHECK_INT(store_share_add(store, run_id, "nobody", 0, 4, 0, 0), -1);
+    CHECK_INT(store_share_add(store, run_id + 1000, "agent-c", 0, 4, 0, 0), -1);
+    CHECK_INT(store_share_add(store, run_id, "agent-c", 0, 4, 5, 6), 0);
+    //  Re-preparing the share replaces the estimate.
+    CHECK_INT(store_share_add(store, run_id, "agent-c", 0, 4, 7, 8), 0);
+    CHECK_INT(store_fixture_count(store,
+                                  "SELECT count(*) FROM run_agents WHERE run_id = ?1"
+                                  " AND clock_offset_ns = 7 AND clock_error_ns = 8",
+                                  run_id),
+              1);
+
+    //  A share reads back as recorded; none for another agent or run.
+    uint32_t first = 99, count = 99;
+    int64_t offset = 99;
+    CHECK_INT(store_share_get(store, run_id, "agent-c", &first, &count, &offset), 0);
+    CHECK_INT(first, 0);
+    CHECK_INT(count, 4);
+    CHECK_INT(offset, 7);
+    CHECK_INT(store_share_get(store, run_id, "nobody", &first, &count, &offset), 1);
+    CHECK_INT(store_share_get(store, run_id + 1, "agent-c", &first, &count, &offset), 1);
+    CHECK_INT(offset, 7);
+}
+
+void
+store_agents_test(bool verbose)
+{
+    char err[256];
+    store_t *store = store_open(":memory:", err, sizeof err);
+    CHECK_NOT_NULL(store);
+    s_test_agents(store);
+    store_destroy(&store);
+}

@@ -1,0 +1,44 @@
+/*  store_summary — a run's aggregates (counts by outcome, latency
+    percentiles, cold starts, environments, peak concurrency, receive
+    spread), all computed in one SQL query. Part of store (see store.h).
+
+    Thread model: as store.h — the calls work on the caller's store_t, on
+    the one thread that uses it.
+*/
+#ifndef STORE_SUMMARY_H
+#define STORE_SUMMARY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct _store_t store_t;
+
+//  Aggregates of one run, all computed in SQL.
+typedef struct {
+    int64_t run_id;
+    char status[16];     //  "pending", "running", "completed", "failed"
+    char start_mode[16]; //  "at_go" or "last_byte"
+    uint32_t requested;
+    uint32_t recorded; //  rows other than lost
+    uint32_t ok;
+    uint32_t throttled;
+    uint32_t errors;           //  http_error + function_error + timeout +
+                               //  connect_error + other_error
+    uint32_t lost;             //  requested - recorded
+    uint32_t cold_starts;      //  rows with cold_start = 1
+    uint32_t environments;     //  distinct environment_id
+    uint32_t peak_concurrency; //  max overlap of function_started..finished
+    double p50_ms;             //  latency (done - sent) over rows with a
+    double p90_ms;             //  response, nearest-rank; 0 when none
+    double p99_ms;
+    double max_ms;
+    double spread_ms; //  max - min received_ns; 0 when < 2 report it
+    double wall_ms;   //  finished - started; 0 until finished
+} store_summary_t;
+
+//  Fills *out for run_id. Returns 0, or -1 when the run does not exist.
+int store_summary(store_t *self, int64_t run_id, store_summary_t *out);
+
+void store_summary_test(bool verbose);
+
+#endif
