@@ -2,7 +2,9 @@
 #
 # Builds <name>, an executable that runs one module's selftest by name
 # (`<name> <module> [-v]`, each module providing `void <module>_test(bool)`),
-# and registers one ctest entry per module, labelled "unit".
+# and registers one ctest entry per module, labelled "unit". The helpers
+# the selftests talk to (tests/support, stampede_testsupport) are linked
+# here and only here, never into a shipped binary.
 function(stampede_selftests name library)
   set(modules ${ARGN})
   set(decls "")
@@ -14,11 +16,21 @@ function(stampede_selftests name library)
   set(src ${CMAKE_CURRENT_BINARY_DIR}/${name}_main.c)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/selftest_main.c.in ${src} @ONLY)
   add_executable(${name} ${src})
-  target_link_libraries(${name} PRIVATE ${library})
+  target_link_libraries(${name} PRIVATE ${library} stampede_testsupport)
   foreach(m IN LISTS modules)
     add_test(NAME ${m} COMMAND ${name} ${m})
     set_tests_properties(${m} PROPERTIES LABELS unit TIMEOUT 120)
   endforeach()
+endfunction()
+
+# stampede_selftest_headers(<library>)
+#
+# A product library whose module selftests call the test helpers compiles
+# against their headers (tests/support) but never links them: the helpers
+# come in through stampede_selftests(), and the shipped executables drop
+# the selftests at link time (--gc-sections, see STAMPEDE_SHIPPED).
+function(stampede_selftest_headers library)
+  target_include_directories(${library} PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
 endfunction()
 
 # stampede_embed(<output.c> <symbol> <file>)
@@ -49,7 +61,7 @@ endfunction()
 function(stampede_fuzz_target name source)
   set(libs ${ARGN})
   add_executable(${name}_replay ${source} ${PROJECT_SOURCE_DIR}/tests/fuzz/replay_main.c)
-  target_link_libraries(${name}_replay PRIVATE ${libs})
+  target_link_libraries(${name}_replay PRIVATE ${libs} stampede_testsupport)
   add_test(NAME fuzz_${name}
            COMMAND ${name}_replay ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${name})
   set_tests_properties(fuzz_${name} PROPERTIES LABELS fuzz TIMEOUT 120)
@@ -57,6 +69,6 @@ function(stampede_fuzz_target name source)
     add_executable(${name}_fuzz ${source})
     target_compile_options(${name}_fuzz PRIVATE -fsanitize=fuzzer)
     target_link_options(${name}_fuzz PRIVATE -fsanitize=fuzzer)
-    target_link_libraries(${name}_fuzz PRIVATE ${libs})
+    target_link_libraries(${name}_fuzz PRIVATE ${libs} stampede_testsupport)
   endif()
 endfunction()
