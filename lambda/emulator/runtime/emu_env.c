@@ -973,31 +973,45 @@ emu_env_test(bool verbose)
     emu_env_destroy(&env);
     s_test_remove_script(script);
 
-    //  The client context reaches the runtime in Lambda-Runtime-Client-
-    //  Context, as given; without one there is no such header. The runtime
-    //  answers with what it got; then it stays in FINISHING (no next /next)
-    //  until destroyed.
+    //  What the runtime is told in /next: the invoked ARN, qualified as
+    //  the caller invoked it; the X-Ray trace id timed at the invocation's
+    //  arrival; the client context as given, and no such header without
+    //  one. The runtime answers with what it got; then it stays in
+    //  FINISHING (no next /next) until destroyed.
     script = s_test_script(S_TEST_BASH_NEXT
-                           "export LC_ALL=C; body=${context:-none}\n"
+                           "export LC_ALL=C; body=\"$arn $trace ${context:-none}\"\n"
                            "exec 4<>/dev/tcp/$host/$port\n"
                            "printf 'POST /2018-06-01/runtime/invocation/%s/response "
                            "HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: %d\\r\\n\\r\\n%s' "
                            "\"$id\" ${#body} \"$body\" >&4\n"
                            "IFS= read -r status <&4\nexec sleep 30\n");
     spec.path = script;
+    static const char *const qualifiers[] = {"live", "3", ""};
     static const char *const contexts[] = {
-        "{\"client\":{\"app_title\":\"t\"},\"custom\":{\"k\":\"v\"}}", NULL};
-    for (size_t i = 0; i < 2; i++) {
+        "{\"client\":{\"app_title\":\"t\"},\"custom\":{\"k\":\"v\"}}", NULL, NULL};
+    static const char *const expected[] = {
+        "arn:aws:lambda:us-east-1:123456789012:function:demo:live ",
+        "arn:aws:lambda:us-east-1:123456789012:function:demo:3 ",
+        "arn:aws:lambda:us-east-1:123456789012:function:demo "};
+    for (size_t i = 0; i < 3; i++) {
         env = s_test_start(&test, &spec, 10 + (unsigned)i,
                            "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", true, &inv);
         //  Assigned while starting: the event goes out at the first /next.
+        CHECK_INT(emu_invocation_set_invoked_qualifier(inv, qualifiers[i]), 0);
+        emu_invocation_set_received_ns(inv,
+                                       (INT64_C(1700000000) + (int64_t)i) * SP_NS_PER_S);
         if (contexts[i])
             CHECK_INT(
                 emu_invocation_set_client_context(inv, contexts[i], strlen(contexts[i])),
                 0);
         s_test_run(&test);
         CHECK_INT(test.outcome, EMU_INVOCATION_OK);
-        CHECK_STR(test.payload, contexts[i] ? contexts[i] : "none");
+        char want[256];
+        snprintf(want, sizeof want,
+                 "%sRoot=1-6553f10%zu-aaaaaaaaaaaa4aaa8aaaaaaa;Parent=8aaaaaaaaaaaaaaa;"
+                 "Sampled=0 %s",
+                 expected[i], i, contexts[i] ? contexts[i] : "none");
+        CHECK_STR(test.payload, want);
         CHECK_INT(emu_env_state(env), EMU_ENV_FINISHING);
         pid = emu_env_pid(env);
         emu_invocation_destroy(&inv);

@@ -135,8 +135,10 @@ emu_rtapi_deliver(emu_rtapi_call_t *call, emu_invocation_t *invocation,
     const char *id = emu_invocation_request_id(invocation);
     char deadline[32], arn[EMU_AWS_ARN_MAX], trace[128];
     snprintf(deadline, sizeof deadline, "%lld", (long long)deadline_ms);
-    emu_aws_function_arn(function, NULL, arn, sizeof arn);
-    emu_rtapi_trace_id(id, deadline_ms / 1000, trace, sizeof trace);
+    emu_aws_function_arn(function, emu_invocation_invoked_qualifier(invocation), arn,
+                         sizeof arn);
+    emu_rtapi_trace_id(id, emu_invocation_received_ns(invocation) / SP_NS_PER_S, trace,
+                       sizeof trace);
     struct MHD_Response *response =
         MHD_create_response_from_buffer(len, (void *)event, MHD_RESPMEM_MUST_COPY);
     if (!response)
@@ -533,8 +535,8 @@ void
 emu_rtapi_test(bool verbose)
 {
     (void)verbose;
-    //  The X-Ray id: a time in epoch seconds, then the request id's hex
-    //  digits.
+    //  The X-Ray id: the start time in epoch seconds, then the request
+    //  id's hex digits.
     char trace[128];
     emu_rtapi_trace_id("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", 1700000000, trace,
                        sizeof trace);
@@ -598,8 +600,8 @@ emu_rtapi_test(bool verbose)
         "Lambda-Runtime-Aws-Request-Id: aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\n"
         "Lambda-Runtime-Deadline-Ms: 1234\n"
         "Lambda-Runtime-Invoked-Function-Arn: "
-        "arn:aws:lambda:us-east-1:123456789012:function:demo\n"
-        "Lambda-Runtime-Trace-Id: Root=1-00000001-aaaaaaaabbbb4ccc8dddeeee;"
+        "arn:aws:lambda:us-east-1:123456789012:function:demo:live\n"
+        "Lambda-Runtime-Trace-Id: Root=1-6553f100-aaaaaaaabbbb4ccc8dddeeee;"
         "Parent=8dddeeeeeeeeeeee;Sampled=0\n"
         "{\"hello\":1}\n"
         "HTTP/1.1 202 Accepted\n{\"status\":\"OK\"}\n"
