@@ -2,16 +2,15 @@
 #define _GNU_SOURCE //  asprintf
 #include "emu_env.h"
 #include "emu_envlog.h"
+#include "emu_envrun.h"
 #include "emu_proc.h"
 #include "emu_route.h"
 #include "emu_rtapi.h"
 #include "sp_check.h"
 #include "sp_clock.h"
-#include "sp_oom.h"
 
 #include <czmq.h>
 #include <errno.h>
-#include <jansson.h>
 #include <libgen.h>
 #include <regex.h>
 #include <signal.h>
@@ -38,21 +37,14 @@ struct _emu_env_t {
     emu_rtapi_t *rtapi;                 //  its Runtime API endpoint
     emu_envlog_t *log;                  //  its output and the invocation's log
     emu_proc_t *proc;                   //  the runtime
-    emu_invocation_t *invocation;       //  borrowed while served
-    bool delivered;                     //  its event went out on /next
-    bool cold;                          //  it was assigned while starting
-    int64_t assigned_ns;                //  CLOCK_MONOTONIC when assigned
-    int64_t delivered_ns;               //  CLOCK_MONOTONIC when delivered
+    emu_envrun_t *run;                  //  the invocation it serves
     emu_timer_t *init_timer;            //  init limit
-    emu_timer_t *deadline_timer;        //  invocation timeout
     int64_t init_ns;                    //  spawn to first /next
     uint64_t invocations;               //  delivered so far
     unsigned memory_mb;                 //  AWS_LAMBDA_FUNCTION_MEMORY_SIZE
     const char *version;                //  AWS_LAMBDA_FUNCTION_VERSION, or $LATEST
     char death[96];                     //  why it died, for our log
 };
-
-//  --- helpers ------------------------------------------------------------
 
 static const char *
 s_spec_value(const emu_env_spec_t *spec, const char *key)
@@ -84,102 +76,25 @@ s_kill(emu_env_t *self, const char *why)
     snprintf(self->death, sizeof self->death, "%s", why);
     self->state = EMU_ENV_DYING;
     emu_loop_timer_cancel(self->loop, &self->init_timer);
-    emu_loop_timer_cancel(self->loop, &self->deadline_timer);
     emu_rtapi_refuse(self->rtapi);
     emu_proc_kill(self->proc);
 }
 
-//  Hands the invocation back with `outcome` and `payload`.
+//  The invocation's deadline passed (it is handed back).
 static void
-s_complete(emu_env_t *self, emu_invocation_outcome_t outcome, const char *payload,
-           size_t len)
+s_deadline_expired(void *arg)
 {
-    emu_envlog_detach(self->log);
-    emu_invocation_complete(&self->invocation, outcome, payload, len);
+    s_kill(arg, "invocation timed out");
 }
 
-//  Hands the invocation back as a failure.
 static void
-s_fail(emu_env_t *self, emu_invocation_outcome_t outcome, const char *type,
-       const char *message)
+s_init_expired(emu_loop_t *loop, void *arg)
 {
-    if (!self->invocation)
-        return;
-    emu_loop_timer_cancel(self->loop, &self->deadline_timer);
-    zsys_info("invocation failed function=%s env=%s request_id=%s outcome=%s type=%s",
-              self->spec.function, self->name,
-              emu_invocation_request_id(self->invocation),
-              emu_invocation_outcome_name(outcome), type);
-    emu_envlog_detach(self->log);
-    emu_invocation_fail(&self->invocation, outcome, type, message);
-}
-
-//  Ends the invocation's log: START if the event never went out, END and
-//  REPORT. `status` is NULL for an invocation that ran to its answer,
-//  else "timeout" or "error" (with `error_type`).
-static void
-s_log_end(emu_env_t *self, const char *status, const char *error_type)
-{
-    if (!self->invocation)
-        return;
-    emu_envlog_drain(self->log);
-    emu_envlog_start(self->log);
-    int64_t now = sp_clock_mono_ns();
-    int64_t duration_ns =
-        now - (self->delivered ? self->delivered_ns : self->assigned_ns);
-    //  A timed-out invocation lasted its timeout, not the timer's lateness.
-    if (status && strcmp(status, "timeout") == 0 && self->delivered &&
-        duration_ns > self->spec.timeout_ns)
-        duration_ns = self->spec.timeout_ns;
-    bool init_shown = self->cold && self->delivered && self->init_ns > 0;
-    emu_envlog_report_t report = {
-        .status = status,
-        .error_type = error_type,
-        .duration_ns = duration_ns,
-        .init_ns = init_shown ? self->init_ns : 0,
-        .memory_mb = self->memory_mb,
-        .max_memory_mb = emu_proc_max_memory_mb(self->proc),
-    };
-    emu_envlog_end(self->log, &report);
-}
-
-//  INIT_REPORT of a failed init.
-static void
-s_log_init_failed(emu_env_t *self, const char *status, const char *error_type)
-{
-    emu_envlog_init_failed(self->log, emu_proc_spawned_ns(self->proc), status,
-                           error_type);
-}
-
-//  --- process exit -------------------------------------------------------
-
-static void
-s_reaped(emu_env_t *self, int status)
-{
-    char how[64];
-    emu_proc_describe(status, how, sizeof how);
-    pid_t pid = emu_proc_pid(self->proc);
-    if (self->state == EMU_ENV_DYING)
-        zsys_info("environment stopped function=%s env=%s pid=%d reason=\"%s\"",
-                  self->spec.function, self->name, (int)pid, self->death);
-    else
-        zsys_warning("environment exited function=%s env=%s pid=%d how=\"%s\"",
-                     self->spec.function, self->name, (int)pid, how);
-    if (!self->invocation)
-        return;
-    char message[256];
-    snprintf(message, sizeof message,
-             "RequestId: %s Error: Runtime exited with error: %s",
-             emu_invocation_request_id(self->invocation), how);
-    bool init = !self->delivered && self->init_ns == 0;
-    emu_envlog_drain(self->log);
-    if (init)
-        s_log_init_failed(self, "error", "Runtime.ExitError");
-    emu_envlog_start(self->log);
-    emu_envlog_printf(self->log, "%s\nRuntime.ExitError\n", message);
-    s_log_end(self, "error", "Runtime.ExitError");
-    s_fail(self, init ? EMU_INVOCATION_INIT_ERROR : EMU_INVOCATION_EXIT,
-           "Runtime.ExitError", message);
+    emu_env_t *self = arg;
+    self->init_timer = NULL;
+    emu_envrun_init_timed_out(self->run, self->spec.init_timeout_ns,
+                              emu_proc_spawned_ns(self->proc));
+    s_kill(self, "init timed out");
 }
 
 static void
@@ -190,71 +105,43 @@ s_exited(emu_proc_t *proc, int status, int wait_errno, void *arg)
     emu_envlog_drain(self->log);
     if (wait_errno)
         snprintf(self->death, sizeof self->death, "waitpid: %s", strerror(wait_errno));
-    else
-        s_reaped(self, status);
+    else {
+        char how[64];
+        emu_proc_describe(status, how, sizeof how);
+        int pid = (int)emu_proc_pid(proc);
+        if (self->state == EMU_ENV_DYING)
+            zsys_info("environment stopped function=%s env=%s pid=%d reason=\"%s\"",
+                      self->spec.function, self->name, pid, self->death);
+        else
+            zsys_warning("environment exited function=%s env=%s pid=%d how=\"%s\"",
+                         self->spec.function, self->name, pid, how);
+        bool init = !emu_envrun_delivered(self->run) && self->init_ns == 0;
+        emu_envrun_exited(self->run, how, init, emu_proc_spawned_ns(proc));
+    }
     emu_loop_timer_cancel(self->loop, &self->init_timer);
-    emu_loop_timer_cancel(self->loop, &self->deadline_timer);
     emu_envlog_report_dropped(self->log);
     self->state = EMU_ENV_GONE;
     emu_rtapi_refuse(self->rtapi);
     self->events->gone(self, self->events_arg);
 }
 
-//  --- timers -------------------------------------------------------------
-
-static void
-s_init_expired(emu_loop_t *loop, void *arg)
-{
-    emu_env_t *self = arg;
-    self->init_timer = NULL;
-    char message[256];
-    snprintf(message, sizeof message,
-             "RequestId: %s Error: Init timed out after %.2f seconds",
-             self->invocation ? emu_invocation_request_id(self->invocation) : "-",
-             (double)self->spec.init_timeout_ns / SP_NS_PER_S);
-    s_log_init_failed(self, "timeout", NULL);
-    s_log_end(self, "timeout", NULL);
-    s_fail(self, EMU_INVOCATION_INIT_ERROR, "Sandbox.Timedout", message);
-    s_kill(self, "init timed out");
-}
-
-static void
-s_deadline_expired(emu_loop_t *loop, void *arg)
-{
-    emu_env_t *self = arg;
-    self->deadline_timer = NULL;
-    //  The answer is the one Lambda sends now; its log keeps the older
-    //  "<time> <id> Task timed out" line.
-    const char *id = self->invocation ? emu_invocation_request_id(self->invocation) : "-";
-    double seconds = (double)self->spec.timeout_ns / SP_NS_PER_S;
-    char message[256];
-    snprintf(message, sizeof message,
-             "RequestId: %s Error: Task timed out after %.2f seconds", id, seconds);
-    emu_envlog_timed_out(self->log, seconds);
-    s_log_end(self, "timeout", NULL);
-    s_fail(self, EMU_INVOCATION_TIMEOUT, "Sandbox.Timedout", message);
-    s_kill(self, "invocation timed out");
-}
-
 //  --- Runtime API calls --------------------------------------------------
+
+//  True when an invocation waits for its event to go out.
+static bool
+s_waiting(emu_env_t *self)
+{
+    return emu_envrun_invocation(self->run) && !emu_envrun_delivered(self->run);
+}
 
 //  Answers /next with the assigned invocation's event.
 static int
 s_deliver(emu_env_t *self, emu_rtapi_call_t *call)
 {
-    emu_invocation_t *inv = self->invocation;
-    self->delivered = true;
-    self->delivered_ns = sp_clock_mono_ns();
+    emu_invocation_t *inv = emu_envrun_invocation(self->run);
     self->state = EMU_ENV_RUNNING;
     self->invocations++;
-    emu_invocation_set_environment(inv, self->name, self->cold,
-                                   self->cold ? self->init_ns : 0);
-    emu_envlog_start(self->log);
-    int64_t deadline_ms = (sp_clock_wall_ns() + self->spec.timeout_ns) / SP_NS_PER_MS;
-    emu_loop_timer_cancel(self->loop, &self->deadline_timer);
-    self->deadline_timer = SP_OOM_CHECK(
-        emu_loop_timer_start(self->loop, self->spec.timeout_ns, s_deadline_expired, self),
-        "invocation deadline timer");
+    int64_t deadline_ms = emu_envrun_deliver(self->run, self->init_ns);
     int rc = emu_rtapi_deliver(call, inv, self->spec.function, deadline_ms);
     if (self->spec.verbose)
         zsys_debug("invocation delivered env=%s request_id=%s", self->name,
@@ -268,7 +155,7 @@ s_next(emu_rtapi_call_t *call, bool woken, void *arg)
     emu_env_t *self = arg;
     if (woken) {
         //  Work arrived (or it went away again before this ran).
-        if (self->invocation && !self->delivered)
+        if (s_waiting(self))
             return s_deliver(self, call);
         return emu_rtapi_park(call);
     }
@@ -276,7 +163,7 @@ s_next(emu_rtapi_call_t *call, bool woken, void *arg)
         char message[256];
         snprintf(message, sizeof message,
                  "invocation %s is in progress; post its response or error first",
-                 emu_invocation_request_id(self->invocation));
+                 emu_invocation_request_id(emu_envrun_invocation(self->run)));
         return emu_rtapi_error(call, 403, "InvalidStateTransition", message);
     }
     if (self->state == EMU_ENV_STARTING) {
@@ -285,7 +172,7 @@ s_next(emu_rtapi_call_t *call, bool woken, void *arg)
         zsys_info("environment ready function=%s env=%s init_ms=%.1f",
                   self->spec.function, self->name, (double)self->init_ns / SP_NS_PER_MS);
     }
-    if (self->invocation && !self->delivered)
+    if (s_waiting(self))
         return s_deliver(self, call);
     //  Nothing to do: park the long-poll.
     int rc = emu_rtapi_park(call);
@@ -301,69 +188,23 @@ static int
 s_result(emu_rtapi_call_t *call, const emu_rtapi_request_t *request, void *arg)
 {
     emu_env_t *self = arg;
-    if (self->state != EMU_ENV_RUNNING || !self->invocation)
+    emu_invocation_t *inv = emu_envrun_invocation(self->run);
+    if (self->state != EMU_ENV_RUNNING || !inv)
         return emu_rtapi_error(call, 403, "InvalidStateTransition",
                                "no invocation in progress");
-    const char *id = emu_invocation_request_id(self->invocation);
-    if (strcmp(request->request_id, id) != 0) {
+    if (strcmp(request->request_id, emu_invocation_request_id(inv)) != 0) {
         char message[EMU_ROUTE_ID_MAX + 64];
         snprintf(message, sizeof message, "invalid request id %s", request->request_id);
         return emu_rtapi_error(call, 400, "InvalidRequestID", message);
     }
     self->state = EMU_ENV_FINISHING;
-    emu_loop_timer_cancel(self->loop, &self->deadline_timer);
-    s_log_end(self, NULL, NULL);
+    emu_envrun_finish(self->run, request);
     if (request->too_large) {
-        char message[128];
-        snprintf(
-            message, sizeof message,
-            "Response payload size exceeded maximum allowed payload size (%d bytes).",
-            EMU_LIMIT_RESPONSE_MAX);
-        s_fail(self, EMU_INVOCATION_TOO_LARGE, "Function.ResponseSizeTooLarge", message);
+        char message[64];
         snprintf(message, sizeof message, "payload over %d bytes", EMU_LIMIT_PAYLOAD_MAX);
         return emu_rtapi_error(call, 413, "RequestEntityTooLarge", message);
     }
-    if (request->call == EMU_ROUTE_RT_RESPONSE) {
-        if (self->spec.verbose)
-            zsys_debug("invocation done env=%s request_id=%s", self->name, id);
-        s_complete(self, EMU_INVOCATION_OK, request->body, request->body_len);
-        return emu_rtapi_accept(call);
-    }
-    //  An error: the runtime's payload, or one made from its error type.
-    json_t *doc = request->body_len > 0
-                      ? json_loadb(request->body, request->body_len, 0, NULL)
-                      : NULL;
-    bool object = json_is_object(doc);
-    json_decref(doc);
-    if (object) {
-        zsys_info(
-            "invocation failed function=%s env=%s request_id=%s outcome=function_error",
-            self->spec.function, self->name, id);
-        s_complete(self, EMU_INVOCATION_FUNCTION_ERROR, request->body, request->body_len);
-    } else {
-        char safe_type[128];
-        snprintf(safe_type, sizeof safe_type, "%s",
-                 request->error_type ? request->error_type : "Unhandled");
-        s_fail(self, EMU_INVOCATION_FUNCTION_ERROR, safe_type,
-               "the function reported an error");
-    }
     return emu_rtapi_accept(call);
-}
-
-//  The errorType of an init error: the payload's, else the header's,
-//  else Runtime.InitError; printable ASCII only, for the log line.
-static void
-s_init_error_type(const emu_rtapi_request_t *request, json_t *doc, char *out, size_t size)
-{
-    const char *type = json_string_value(json_object_get(doc, "errorType"));
-    if (!type || !*type)
-        type = request->error_type;
-    if (!type || !*type)
-        type = "Runtime.InitError";
-    snprintf(out, size, "%s", type);
-    for (char *c = out; *c; c++)
-        if (*c < 0x21 || *c > 0x7e)
-            *c = '?';
 }
 
 static int
@@ -375,20 +216,7 @@ s_init_error(emu_rtapi_call_t *call, const emu_rtapi_request_t *request, void *a
                                "init already finished");
     zsys_warning("environment init failed function=%s env=%s", self->spec.function,
                  self->name);
-    json_t *doc = request->body_len > 0
-                      ? json_loadb(request->body, request->body_len, 0, NULL)
-                      : NULL;
-    bool object = json_is_object(doc);
-    char type[64];
-    s_init_error_type(request, doc, type, sizeof type);
-    json_decref(doc);
-    s_log_init_failed(self, "error", type);
-    s_log_end(self, "error", type);
-    if (self->invocation && object) {
-        emu_loop_timer_cancel(self->loop, &self->deadline_timer);
-        s_complete(self, EMU_INVOCATION_INIT_ERROR, request->body, request->body_len);
-    } else
-        s_fail(self, EMU_INVOCATION_INIT_ERROR, "Runtime.InitError", "init failed");
+    emu_envrun_init_failed(self->run, request, emu_proc_spawned_ns(self->proc));
     int rc = emu_rtapi_accept(call);
     s_kill(self, "init error");
     return rc;
@@ -445,9 +273,16 @@ emu_env_new(emu_loop_t *loop, const emu_env_spec_t *spec, unsigned serial, size_
         snprintf(err, err_size, "cannot watch the process");
         goto fail;
     }
+    emu_envrun_spec_t run_spec = {.function = spec->function,
+                                  .name = self->name,
+                                  .timeout_ns = spec->timeout_ns,
+                                  .memory_mb = self->memory_mb,
+                                  .verbose = spec->verbose};
+    self->run =
+        emu_envrun_new(loop, &run_spec, self->log, self->proc, s_deadline_expired, self);
     self->init_timer =
         emu_loop_timer_start(loop, spec->init_timeout_ns, s_init_expired, self);
-    if (!self->init_timer) {
+    if (!self->run || !self->init_timer) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -470,12 +305,7 @@ emu_env_destroy(emu_env_t **self_p)
     if (self->rtapi)
         emu_rtapi_refuse(self->rtapi);
     emu_loop_timer_cancel(self->loop, &self->init_timer);
-    emu_loop_timer_cancel(self->loop, &self->deadline_timer);
-    if (self->invocation) {
-        emu_envlog_detach(self->log);
-        emu_invocation_fail(&self->invocation, EMU_INVOCATION_ABORTED, "ServiceException",
-                            "the execution environment was shut down");
-    }
+    emu_envrun_destroy(&self->run);
     emu_proc_destroy(&self->proc);
     emu_envlog_destroy(&self->log);
     emu_rtapi_destroy(&self->rtapi);
@@ -486,13 +316,9 @@ emu_env_destroy(emu_env_t **self_p)
 void
 emu_env_assign(emu_env_t *self, emu_invocation_t *invocation)
 {
-    assert(self && invocation && !self->invocation);
+    assert(self && invocation && !emu_envrun_invocation(self->run));
     assert(self->state == EMU_ENV_STARTING || self->state == EMU_ENV_IDLE);
-    self->invocation = invocation;
-    self->delivered = false;
-    self->cold = self->state == EMU_ENV_STARTING;
-    self->assigned_ns = sp_clock_mono_ns();
-    emu_envlog_attach(self->log, invocation);
+    emu_envrun_assign(self->run, invocation, self->state == EMU_ENV_STARTING);
     emu_rtapi_wake(self->rtapi);
 }
 
@@ -520,7 +346,7 @@ emu_env_tag(emu_env_t *self)
 pid_t
 emu_env_pid(emu_env_t *self)
 {
-    assert(self && self->proc);
+    assert(self);
     return emu_proc_pid(self->proc);
 }
 

@@ -3,9 +3,9 @@
     (a libmicrohttpd daemon on 127.0.0.1:<ephemeral port>).
 
     Owns its child process (emu_proc), its output and log (emu_envlog),
-    its Runtime API endpoint (emu_rtapi), the init and invocation timers,
-    and a borrowed pointer to the invocation it serves. It serves one
-    invocation at a time.
+    its Runtime API endpoint (emu_rtapi), the run of the invocation it
+    serves (emu_envrun: the borrowed invocation and its deadline) and the
+    init timer. It serves one invocation at a time.
 
     Lifecycle: STARTING (spawned; init ends at the first /next) -> IDLE
     (parked in /next) <-> RUNNING (event delivered) -> FINISHING (result
@@ -20,8 +20,9 @@
 
     The pieces: emu_proc (the child process), emu_envlog (its output and
     the invocation's log, START/END/REPORT as CloudWatch shows them for a
-    custom runtime), emu_rtapi (the Runtime API endpoint). This module is
-    the state machine between them and the owner.
+    custom runtime), emu_rtapi (the Runtime API endpoint), emu_envrun (how
+    an invocation's run ends). This module is the state machine between
+    them and the owner.
 
     The invocation's log: Memory Size comes from
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128, AWS's range 128..10240),

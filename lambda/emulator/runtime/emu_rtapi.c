@@ -4,16 +4,19 @@
 #include "emu_envlog.h"
 #include "emu_limits.h"
 #include "emu_listener.h"
+#include "emu_proc.h" //  the selftest's client process
 #include "sp_check.h"
 #include "sp_clock.h"
 #include "sp_oom.h"
 
 #include <czmq.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_BACKLOG 16
@@ -413,11 +416,6 @@ emu_rtapi_port(emu_rtapi_t *self)
 }
 
 //  --- selftest -----------------------------------------------------------
-
-#include "emu_proc.h"
-
-#include <fcntl.h>
-#include <sys/stat.h>
 
 typedef struct {
     emu_loop_t *loop;
