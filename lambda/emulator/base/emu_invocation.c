@@ -1,6 +1,7 @@
 /*  emu_invocation — one synchronous invocation; see emu_invocation.h. */
 #include "emu_invocation.h"
 #include "sp_check.h"
+#include "sp_clock.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -21,10 +22,12 @@ struct _emu_invocation_t {
     emu_invocation_outcome_t outcome;
     char *payload; //  owned, NUL-terminated
     size_t payload_len;
-    char version[EMU_INVOCATION_VERSION_MAX + 1]; //  executed version, "" until set
-    char *client_context;                         //  owned; NULL when none
-    char log[EMU_INVOCATION_LOG_MAX];             //  the last log bytes, in order
-    size_t log_len;                               //  bytes used in log
+    char version[EMU_INVOCATION_VERSION_MAX + 1];     //  executed version, "" until set
+    char *client_context;                             //  owned; NULL when none
+    int64_t received_ns;                              //  CLOCK_REALTIME when received
+    char qualifier[EMU_INVOCATION_QUALIFIER_MAX + 1]; //  as invoked, "" unqualified
+    char log[EMU_INVOCATION_LOG_MAX];                 //  the last log bytes, in order
+    size_t log_len;                                   //  bytes used in log
 };
 
 void
@@ -65,6 +68,7 @@ emu_invocation_new(const char *request_id, char **event_p, size_t event_len,
     self->done = done;
     self->done_arg = arg;
     self->outcome = EMU_INVOCATION_PENDING;
+    self->received_ns = sp_clock_wall_ns();
     return self;
 }
 
@@ -149,6 +153,42 @@ emu_invocation_version(emu_invocation_t *self)
 {
     assert(self);
     return self->version;
+}
+
+void
+emu_invocation_set_received_ns(emu_invocation_t *self, int64_t wall_ns)
+{
+    assert(self);
+    self->received_ns = wall_ns;
+}
+
+int64_t
+emu_invocation_received_ns(emu_invocation_t *self)
+{
+    assert(self);
+    return self->received_ns;
+}
+
+int
+emu_invocation_set_invoked_qualifier(emu_invocation_t *self, const char *qualifier)
+{
+    assert(self && qualifier);
+    size_t len = strlen(qualifier);
+    if (len > EMU_INVOCATION_QUALIFIER_MAX)
+        return -1;
+    for (const char *c = qualifier; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '$' || *c == '_' || *c == '-'))
+            return -1;
+    memcpy(self->qualifier, qualifier, len + 1);
+    return 0;
+}
+
+const char *
+emu_invocation_invoked_qualifier(emu_invocation_t *self)
+{
+    assert(self);
+    return self->qualifier;
 }
 
 int
@@ -344,6 +384,41 @@ emu_invocation_test(bool verbose)
               EMU_INVOCATION_CLIENT_CONTEXT_MAX);
     CHECK_INT(emu_invocation_set_client_context(inv, "{}", 2), 0);
     CHECK_STR(emu_invocation_client_context(inv), "{}");
+
+    //  Received: now, unless set (an Event invocation keeps its request's
+    //  time).
+    int64_t now = sp_clock_wall_ns();
+    CHECK_TRUE(emu_invocation_received_ns(inv) <= now);
+    CHECK_TRUE(emu_invocation_received_ns(inv) > now - 10 * SP_NS_PER_S);
+    emu_invocation_set_received_ns(inv, INT64_C(1700000000) * SP_NS_PER_S);
+    CHECK_INT(emu_invocation_received_ns(inv), INT64_C(1700000000) * SP_NS_PER_S);
+
+    //  The invoked qualifier: "" until set; a version, an alias, $LATEST;
+    //  at most EMU_INVOCATION_QUALIFIER_MAX of [a-zA-Z0-9$_-], else
+    //  refused and unchanged.
+    CHECK_STR(emu_invocation_invoked_qualifier(inv), "");
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, "live"), 0);
+    CHECK_STR(emu_invocation_invoked_qualifier(inv), "live");
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, "3"), 0);
+    CHECK_STR(emu_invocation_invoked_qualifier(inv), "3");
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, "$LATEST"), 0);
+    CHECK_STR(emu_invocation_invoked_qualifier(inv), "$LATEST");
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, "live:1"), -1);
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, "a b"), -1);
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, "l\r\nx"), -1);
+    char qualifier[EMU_INVOCATION_QUALIFIER_MAX + 2];
+    memset(qualifier, 'q', sizeof qualifier - 1);
+    qualifier[sizeof qualifier - 1] = '\0';
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, qualifier), -1);
+    CHECK_STR(emu_invocation_invoked_qualifier(inv), "$LATEST");
+    qualifier[EMU_INVOCATION_QUALIFIER_MAX] = '\0';
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, qualifier), 0);
+    CHECK_INT(strlen(emu_invocation_invoked_qualifier(inv)),
+              EMU_INVOCATION_QUALIFIER_MAX);
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, "alias_1-x"), 0);
+    CHECK_STR(emu_invocation_invoked_qualifier(inv), "alias_1-x");
+    CHECK_INT(emu_invocation_set_invoked_qualifier(inv, ""), 0);
+    CHECK_STR(emu_invocation_invoked_qualifier(inv), "");
 
     //  The log keeps the last EMU_INVOCATION_LOG_MAX bytes, in order.
     emu_invocation_log(inv, &len);

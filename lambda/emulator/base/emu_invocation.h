@@ -27,6 +27,9 @@
 //  Longest client context, bytes: a decoded X-Amz-Client-Context (at most
 //  3583 bytes of base64, so at most 2685 bytes) fits.
 #define EMU_INVOCATION_CLIENT_CONTEXT_MAX 2688
+//  Longest invoked qualifier (a version or an alias name), as the Invoke
+//  API's Qualifier parameter allows.
+#define EMU_INVOCATION_QUALIFIER_MAX 128
 
 typedef struct _emu_invocation_t emu_invocation_t;
 
@@ -81,6 +84,22 @@ int64_t emu_invocation_init_ns(emu_invocation_t *self);
 //  EMU_INVOCATION_VERSION_MAX.
 void emu_invocation_set_version(emu_invocation_t *self, const char *version);
 const char *emu_invocation_version(emu_invocation_t *self);
+
+//  CLOCK_REALTIME nanoseconds when the invocation was received: the time
+//  of emu_invocation_new unless set (a queued Event invocation keeps the
+//  time its request arrived). The X-Ray trace id's time field.
+void emu_invocation_set_received_ns(emu_invocation_t *self, int64_t wall_ns);
+int64_t emu_invocation_received_ns(emu_invocation_t *self);
+
+//  Notes the qualifier the caller invoked the function with ("live" for
+//  demo:live or Qualifier=live, "3" for a version, "" when unqualified,
+//  even though $LATEST runs), for the invoked function ARN handed to the
+//  runtime. Copied. Returns 0, or -1, leaving the invocation unchanged,
+//  when it is longer than EMU_INVOCATION_QUALIFIER_MAX or holds a
+//  character outside AWS's pattern [a-zA-Z0-9$_-].
+int emu_invocation_set_invoked_qualifier(emu_invocation_t *self, const char *qualifier);
+//  The invoked qualifier, "" until set; borrowed for the invocation's life.
+const char *emu_invocation_invoked_qualifier(emu_invocation_t *self);
 
 //  Sets the client context the runtime gets in the /next answer's
 //  Lambda-Runtime-Client-Context header: `len` bytes of JSON on one line

@@ -2,10 +2,10 @@
     function's runtime, and that environment's own Runtime API endpoint
     (a libmicrohttpd daemon on 127.0.0.1:<ephemeral port>).
 
-    Owns the child (pid, pidfd, its process group), the pipe carrying its
-    stdout and stderr, the Runtime API daemon and its connections, the
-    init and invocation timers, and a borrowed pointer to the invocation it
-    serves. It serves one invocation at a time.
+    Owns its child process (emu_proc), its output and log (emu_envlog),
+    its Runtime API endpoint (emu_rtapi), the run of the invocation it
+    serves (emu_envrun: the borrowed invocation and its deadline) and the
+    init timer. It serves one invocation at a time.
 
     Lifecycle: STARTING (spawned; init ends at the first /next) -> IDLE
     (parked in /next) <-> RUNNING (event delivered) -> FINISHING (result
@@ -18,50 +18,37 @@
     error or init timeout (INIT_ERROR), oversized response (TOO_LARGE),
     destroy (ABORTED).
 
-    The invocation's log (emu_invocation_log), as CloudWatch shows it for
-    a custom runtime; numbers are "%.2f" milliseconds, Billed Duration is
-    rounded up to 1 ms and includes the Init Duration of a cold start
-    (custom runtimes are billed for init), memory is MB (Memory Size from
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE, default 128; Max Memory Used from the
-    runtime's VmHWM, rounded up), the version is the invocation's, else
-    AWS_LAMBDA_FUNCTION_VERSION, else $LATEST:
+    The pieces: emu_proc (the child process), emu_envlog (its output and
+    the invocation's log, START/END/REPORT as CloudWatch shows them for a
+    custom runtime), emu_rtapi (the Runtime API endpoint), emu_envrun (how
+    an invocation's run ends). This module is the state machine between
+    them and the owner.
 
-      START RequestId: <id> Version: <version>
-      <every line the runtime writes while it holds the invocation>
-      END RequestId: <id>
-      REPORT RequestId: <id>\tDuration: 1.23 ms\tBilled Duration: 2 ms\t
-        Memory Size: 128 MB\tMax Memory Used: 9 MB\t[Init Duration: 4.56 ms\t]
-        [Status: timeout | Status: error\tError Type: <type>]\n
-
-    (one REPORT line; Init Duration only on the invocation that waited for
-    the environment to start). Before END, a timeout adds
-    "<2026-11-26T17:40:01.123Z> <id> Task timed out after 3.00 seconds"
-    and Status: timeout; a crash adds "RequestId: <id> Error: Runtime
-    exited with error: signal: killed" (or "exit status 3") and
-    "Runtime.ExitError", and Status: error with Error Type
-    Runtime.ExitError. A failed init writes, before START,
-    "INIT_REPORT Init Duration: 1.23 ms\tPhase: init\tStatus: error\t
-    Error Type: <type>" (Status: timeout past the init limit).
-
-    Output: at most EMU_ENV_READ_MAX bytes are read per loop wake-up (a
-    flooding runtime blocks on its own pipe while everything else is
-    served); lines are cut at EMU_ENV_LINE_MAX; at most EMU_ENV_LOG_RATE
-    lines a second (bursts of EMU_ENV_LOG_BURST) go to our log, the rest
-    are counted and the count logged; the invocation's log keeps its tail.
+    The invocation's log: Memory Size comes from
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128, AWS's range 128..10240),
+    Max Memory Used from the runtime's peak memory, the version is the
+    invocation's, else AWS_LAMBDA_FUNCTION_VERSION, else $LATEST; the
+    Init Duration is shown (and billed) only on the invocation that waited
+    for the environment to start. A timeout lasts exactly the function
+    timeout in its REPORT and adds the "Task timed out" line; a crash adds
+    "RequestId: <id> Error: Runtime exited with error: signal: killed" (or
+    "exit status 3") and "Runtime.ExitError", with Status: error and Error
+    Type Runtime.ExitError; a failed init writes INIT_REPORT before START.
 
     The owner hears of two things: idle (waiting for work: the pool slot
     becomes reusable) and gone (process reaped: destroy the environment -
     later, from a deferred call, never inside the callback).
 
     A /next answer carries the event and Lambda-Runtime-Aws-Request-Id,
-    -Deadline-Ms, -Invoked-Function-Arn, -Trace-Id, and -Client-Context
+    -Deadline-Ms (now plus the function timeout), -Invoked-Function-Arn
+    (qualified as invoked: emu_invocation_set_invoked_qualifier),
+    -Trace-Id (timed at emu_invocation_received_ns), and -Client-Context
     when the invocation has one (emu_invocation_set_client_context).
 
-    Runtime API answers: wrong request id 400, calls out of order 403,
-    unknown resource 404, wrong method 405, a /next replaced by a newer
-    one 409, body over 6 MiB 413 - always a JSON {"errorMessage",
-    "errorType"}; at most EMU_ENV_CONNECTIONS connections at once, request
-    head capped at 32 KiB; the emulator keeps serving.
+    Runtime API answers decided here: wrong request id 400, calls out of
+    order 403, a response or error over EMU_LIMIT_PAYLOAD_MAX 413 (the
+    invocation fails as Function.ResponseSizeTooLarge); the rest are
+    emu_rtapi's. Once dying, every call is answered 500 Runtime.Shutdown.
 
     Thread model: the emulator loop's thread only.
 */
@@ -69,6 +56,7 @@
 #define EMU_ENV_H
 
 #include "emu_invocation.h"
+#include "emu_limits.h"
 #include "emu_loop.h"
 
 #include <stdbool.h>
@@ -76,19 +64,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-//  Longest output line forwarded; the rest of a longer line is dropped.
-#define EMU_ENV_LINE_MAX 4096
-//  Output bytes read from a runtime per loop wake-up.
-#define EMU_ENV_READ_MAX 65536
-//  Output lines a second, and in a burst, forwarded to our log.
-#define EMU_ENV_LOG_RATE 100
-#define EMU_ENV_LOG_BURST 200
-//  Runtime API connections one environment may hold at once.
-#define EMU_ENV_CONNECTIONS 16
-//  Largest response or error a runtime may post.
-#define EMU_ENV_BODY_MAX 6291456
-//  Init limit of an on-demand environment.
-#define EMU_ENV_INIT_TIMEOUT_NS (INT64_C(10) * 1000000000)
+//  The init limit by its former name, for core/ until it names
+//  EMU_LIMIT_INIT_TIMEOUT_NS itself.
+#define EMU_ENV_INIT_TIMEOUT_NS EMU_LIMIT_INIT_TIMEOUT_NS
 
 typedef struct _emu_env_t emu_env_t;
 
