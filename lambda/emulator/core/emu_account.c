@@ -1,11 +1,11 @@
 /*  emu_account — the emulated account: its limit and its functions; see
     emu_account.h.
 
-    The account keeps no counters of its own: the reservations and the
-    on-demand invocations in flight are read from its functions (at most
-    EMU_CONFIG_FUNCTIONS_MAX), so they can never disagree.
+    The concurrency arithmetic lives in the account's emu_quota, whose
+    members are the functions' own numbers, so they can never disagree.
 */
 #include "emu_account.h"
+#include "emu_limits.h"
 #include "sp_check.h"
 #include "sp_clock.h"
 
@@ -19,7 +19,7 @@
 struct _emu_account_t {
     emu_loop_t *loop;           //  borrowed
     const emu_config_t *config; //  borrowed
-    int limit;                  //  ConcurrentExecutions
+    emu_quota_t *quota;         //  the limit and the functions' numbers
     emu_function_t **functions; //  owned, in configuration order
     size_t function_count;
 };
@@ -36,34 +36,37 @@ emu_account_new(emu_loop_t *loop, const emu_config_t *config, char *err, size_t 
     for (size_t i = 0; i < count; i++)
         if (emu_config_function(cfg, i)->reserved > 0)
             reserved += emu_config_function(cfg, i)->reserved;
-    if (limit - reserved < EMU_ACCOUNT_UNRESERVED_MIN) {
+    if (limit - reserved < EMU_LIMIT_UNRESERVED_MIN) {
         snprintf(
             err, err_size,
             "the functions reserve %ld of the account's %d concurrency, leaving less "
             "than the minimum of %d unreserved",
-            reserved, limit, EMU_ACCOUNT_UNRESERVED_MIN);
+            reserved, limit, EMU_LIMIT_UNRESERVED_MIN);
         return NULL;
     }
     emu_account_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->functions = calloc(count + 1, sizeof *self->functions))) {
-        free(self);
+    if (self)
+        self->functions = calloc(count + 1, sizeof *self->functions);
+    if (self)
+        self->quota = emu_quota_new(limit);
+    if (!self || !self->functions || !self->quota) {
         snprintf(err, err_size, "out of memory");
+        emu_account_destroy(&self);
         return NULL;
     }
     self->loop = loop;
     self->config = config;
-    self->limit = limit;
     bool verbose = emu_config_verbose(cfg);
     for (size_t i = 0; i < count; i++) {
         emu_function_t *function =
             emu_function_new(loop, emu_config_function(cfg, i), verbose);
-        if (!function) {
+        if (function)
+            self->functions[self->function_count++] = function;
+        if (!function || emu_function_join(function, self->quota)) {
             snprintf(err, err_size, "out of memory");
             emu_account_destroy(&self);
             return NULL;
         }
-        emu_function_set_account(function, self);
-        self->functions[self->function_count++] = function;
     }
     return self;
 }
@@ -78,6 +81,7 @@ emu_account_destroy(emu_account_t **self_p)
     for (size_t i = 0; i < self->function_count; i++)
         emu_function_destroy(&self->functions[i]);
     free(self->functions);
+    emu_quota_destroy(&self->quota);
     free(self);
     *self_p = NULL;
 }
@@ -199,31 +203,21 @@ int
 emu_account_limit(emu_account_t *self)
 {
     assert(self);
-    return self->limit;
+    return emu_quota_limit(self->quota);
 }
 
 int
 emu_account_unreserved(emu_account_t *self)
 {
     assert(self);
-    int unreserved = self->limit;
-    for (size_t i = 0; i < self->function_count; i++) {
-        int reserved = emu_function_reserved(self->functions[i]);
-        if (reserved > 0)
-            unreserved -= reserved;
-    }
-    return unreserved;
+    return emu_quota_unreserved(self->quota);
 }
 
 int
 emu_account_unreserved_in_flight(emu_account_t *self)
 {
     assert(self);
-    int in_flight = 0;
-    for (size_t i = 0; i < self->function_count; i++)
-        if (emu_function_reserved(self->functions[i]) < 0)
-            in_flight += emu_function_on_demand_in_flight(self->functions[i]);
-    return in_flight;
+    return emu_quota_unreserved_in_flight(self->quota);
 }
 
 //  --- selftest -----------------------------------------------------------

@@ -7,7 +7,7 @@
     Concurrency (AWS's rules, see docs/lambda-fidelity.md):
       - limit: --account-concurrency (default 1000).
       - UnreservedConcurrentExecutions = limit - sum of reserved
-        concurrency; it never drops below EMU_ACCOUNT_UNRESERVED_MIN (100):
+        concurrency; it never drops below EMU_LIMIT_UNRESERVED_MIN (100):
         a reservation that would take it lower is refused (400
         InvalidParameterValueException "Specified ReservedConcurrentExecutions
         for function decreases account's UnreservedConcurrentExecution below
@@ -30,12 +30,11 @@
 #include "emu_config.h"
 #include "emu_function.h"
 #include "emu_loop.h"
+#include "emu_quota.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define EMU_ACCOUNT_UNRESERVED_MIN 100
 
 typedef struct _emu_account_t emu_account_t;
 

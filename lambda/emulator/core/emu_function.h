@@ -1,30 +1,18 @@
-/*  emu_function — one Lambda function: its configuration, the environment
-    variables its runtimes get, its execution environments and their
-    concurrency slots (emu_pool), and its counters.
+/*  emu_function — one Lambda function: the facade over its parts, with
+    the public API the front doors, the management API and the server use.
 
-    Owns its versions (each a configuration snapshot and a group of
-    on-demand environments in an emu_pool), aliases, provisioned
-    concurrency configs (each a group of provisioned environments), every
-    emu_env_t (live ones in a pool, gone or stopped ones until a deferred
-    call destroys them), the queue of environments to start and the queue
-    of asynchronous events. An invocation goes to an idle environment if
-    there is one, else to a new environment while the concurrency rules
-    (emu_account's, or without an account the function's own cap: reserved
-    concurrency or EMU_CONFIG_ACCOUNT_LIMIT) allow, else it is throttled at
-    once - never queued. A new environment takes its slot at once, but its
-    process is started from a timer, EMU_FUNCTION_SPAWN_BATCH per loop
-    iteration: starting a process blocks the loop for about a millisecond,
-    and a burst must not delay the throttle answers of the requests behind
-    it.
-
-    Environment of every runtime: AWS_LAMBDA_RUNTIME_API (its own endpoint),
-    _HANDLER, AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION (its
-    version), AWS_LAMBDA_FUNCTION_MEMORY_SIZE (its memory, --memory),
-    AWS_LAMBDA_INITIALIZATION_TYPE (on-demand or provisioned-concurrency),
-    AWS_REGION, AWS_DEFAULT_REGION=us-east-1, LAMBDA_TASK_ROOT
-    and LAMBDA_RUNTIME_DIR (directory of the executable), AWS_LAMBDA_LOG_
-    GROUP_NAME, AWS_LAMBDA_LOG_STREAM_NAME, TZ=:UTC, LANG, PATH; then the
-    --env pairs, which override.
+    Owns its versions and aliases (emu_versions: configuration snapshots,
+    emu_snap, with the environment variables its runtimes get), its
+    execution environments (emu_fleet), its provisioned concurrency
+    configs (emu_provisioned), its queue of asynchronous events
+    (emu_eventq) and its numbers in the concurrency rules (an
+    emu_quota_member_t in the account's emu_quota, or without an account
+    in a quota of its own: its cap is then its reserved concurrency, or
+    EMU_CONFIG_ACCOUNT_LIMIT). An invocation goes to an idle environment
+    if there is one, else to a new environment while the concurrency
+    rules allow, else it is throttled at once - never queued. A new
+    environment takes its slot at once and is started from the loop (see
+    emu_fleet.h).
 
     Thread model: the emulator loop's thread only.
 */
@@ -33,15 +21,20 @@
 
 #include "emu_aws.h"
 #include "emu_config.h"
+#include "emu_eventq.h"
 #include "emu_invocation.h"
 #include "emu_loop.h"
+#include "emu_provisioned.h"
+#include "emu_quota.h"
+#include "emu_snap.h"
+#include "emu_versions.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 //  Processes started per loop iteration.
-#define EMU_FUNCTION_SPAWN_BATCH 8
+#define EMU_FUNCTION_SPAWN_BATCH EMU_FLEET_SPAWN_BATCH
 
 typedef struct _emu_function_t emu_function_t;
 
@@ -81,12 +74,11 @@ const char *const *emu_function_environment(emu_function_t *self, size_t *count_
 
 void emu_function_stats(emu_function_t *self, emu_function_stats_t *stats);
 
-typedef struct _emu_account_t emu_account_t;
-
-//  Puts the function under `account`'s rules (borrowed; outlives the
-//  function): the shared unreserved pool, the unreserved minimum, its
-//  idle TTL. Called by emu_account_new only.
-void emu_function_set_account(emu_function_t *self, emu_account_t *account);
+//  Puts the function under an account's `quota` (borrowed; outlives the
+//  function) instead of its own: the shared unreserved pool, the
+//  unreserved minimum. Called by emu_account_new only. 0, or -1 when
+//  memory runs out (the function keeps its own quota).
+int emu_function_join(emu_function_t *self, emu_quota_t *quota);
 
 //  On-demand invocations in flight now (every version).
 int emu_function_on_demand_in_flight(emu_function_t *self);
@@ -125,18 +117,13 @@ int emu_function_provisioned_total(emu_function_t *self);
     (ValidationException); the rules between objects are checked here.
     --------------------------------------------------------------------- */
 
-#define EMU_FUNCTION_QUALIFIER_MAX 128
+#define EMU_FUNCTION_QUALIFIER_MAX EMU_VERSIONS_QUALIFIER_MAX
 #define EMU_FUNCTION_DESCRIPTION_MAX 256
-#define EMU_FUNCTION_VERSIONS_MAX 1000
-#define EMU_FUNCTION_ALIASES_MAX 100
-//  Asynchronous events waiting per function; over it, 429.
-#define EMU_FUNCTION_QUEUE_MAX 10000
-//  Asynchronous events older than this are dropped (AWS's
-//  MaximumEventAgeInSeconds default, 6 h).
-#define EMU_FUNCTION_EVENT_AGE_MAX_S 21600
-//  Retries of an asynchronous event whose function failed (AWS's
-//  MaximumRetryAttempts default), after 1 s then 2 s.
-#define EMU_FUNCTION_RETRIES 2
+#define EMU_FUNCTION_VERSIONS_MAX EMU_VERSIONS_MAX
+#define EMU_FUNCTION_ALIASES_MAX EMU_VERSIONS_ALIASES_MAX
+#define EMU_FUNCTION_QUEUE_MAX EMU_EVENTQ_MAX
+#define EMU_FUNCTION_EVENT_AGE_MAX_S EMU_EVENTQ_AGE_MAX_S
+#define EMU_FUNCTION_RETRIES EMU_EVENTQ_RETRIES
 
 //  Outcome of emu_function_dispatch.
 typedef enum {
@@ -145,55 +132,13 @@ typedef enum {
     EMU_FUNCTION_DISPATCH_FAILED,  //  out of memory
 } emu_function_dispatch_t;
 
-//  One version's configuration, as GetFunctionConfiguration shows it.
-//  Strings borrowed until the next change of the function.
-typedef struct {
-    const char *version;          //  "$LATEST", "1"...
-    const char *description;      //  "" when none
-    int timeout_s;                //  1..900
-    int memory_mb;                //  128..10240
-    const char *const *variables; //  the user's environment variables, "KEY=VALUE"
-    size_t variable_count;        //  (--env and updates; not AWS_* ones)
-    const char *handler;          //  the executable's file name
-    const char *code_sha256;      //  base64 SHA-256 of the executable
-    int64_t code_size;            //  its size in bytes
-    int64_t last_modified_ms;     //  epoch ms of the last change
-    const char *revision_id;      //  changes with every update (UUID form)
-} emu_function_version_info_t;
+typedef emu_version_info_t emu_function_version_info_t;
 
-//  One alias. Strings borrowed until the next change of the function.
-typedef struct {
-    const char *name;
-    const char *version;     //  the version it points to
-    const char *description; //  "" when none
-    const char *revision_id;
-} emu_function_alias_info_t;
+typedef emu_alias_info_t emu_function_alias_info_t;
 
-//  One provisioned concurrency config. Strings borrowed until the next
-//  change of the function.
-typedef struct {
-    const char *qualifier;     //  the alias or version it is on
-    int requested;             //  RequestedProvisionedConcurrentExecutions
-    int available;             //  environments initialised and not recycling
-    int allocated;             //  environments allocated (started or ready)
-    const char *status;        //  "IN_PROGRESS", "READY" or "FAILED"
-    const char *status_reason; //  "" unless FAILED ("FUNCTION_ERROR_INIT_FAILURE: ...")
-    int64_t last_modified_ms;
-} emu_function_provisioned_info_t;
+typedef emu_provisioned_info_t emu_function_provisioned_info_t;
 
-//  Fields of an UpdateFunctionConfiguration; each applies only when its
-//  has_ flag is set. Values already validated by the caller.
-typedef struct {
-    bool has_timeout;
-    int timeout_s;
-    bool has_memory;
-    int memory_mb;
-    bool has_description;
-    const char *description;
-    bool has_variables;           //  replaces every user variable
-    const char *const *variables; //  "KEY=VALUE"
-    size_t variable_count;
-} emu_function_update_t;
+typedef emu_snap_update_t emu_function_update_t;
 
 //  Checks that `qualifier` names a version or alias of the function.
 //  Returns 0 and the version it runs in *version_p (borrowed until the

@@ -1,0 +1,398 @@
+/*  emu_provisioned — provisioned concurrency configs; see
+    emu_provisioned.h.
+
+    Invariant: a config's group, when it has one, runs the config's
+    version; a detached group belongs to the fleet alone.
+*/
+#include "emu_provisioned.h"
+#include "sp_check.h"
+#include "sp_clock.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char qualifier[EMU_VERSIONS_QUALIFIER_MAX + 1];
+    int requested;
+    emu_fleet_group_t *group; //  current allocation (the fleet's)
+    emu_version_t *version;   //  what the group runs
+    bool failed;
+    char reason[256];
+    int64_t last_modified_ms;
+} s_pc_t;
+
+struct _emu_provisioned_t {
+    const char *name;           //  borrowed: the function's
+    emu_fleet_t *fleet;         //  borrowed
+    emu_versions_t *versions;   //  borrowed
+    emu_quota_member_t *member; //  borrowed: `provisioned` kept here
+    s_pc_t **pcs;
+    size_t pc_count;
+};
+
+static int64_t
+s_now_ms(void)
+{
+    return sp_clock_wall_ns() / SP_NS_PER_MS;
+}
+
+static void
+s_sync(emu_provisioned_t *self)
+{
+    self->member->provisioned = emu_provisioned_total(self);
+}
+
+static void
+s_fail(emu_provisioned_t *self, s_pc_t *pc, const char *why)
+{
+    if (pc->failed)
+        return;
+    pc->failed = true;
+    snprintf(pc->reason, sizeof pc->reason, "FUNCTION_ERROR_INIT_FAILURE: %.200s", why);
+    pc->last_modified_ms = s_now_ms();
+    zsys_warning("provisioned concurrency failed function=%s qualifier=%s reason=\"%s\"",
+                 self->name, pc->qualifier, pc->reason);
+}
+
+//  Detaches the config's group: its environments are recycled.
+static void
+s_release(s_pc_t *pc)
+{
+    if (!pc->group)
+        return;
+    emu_fleet_group_detach(pc->group);
+    pc->group = NULL;
+    pc->version = NULL;
+}
+
+//  (Re)allocates the config on `version`.
+static int
+s_allocate(emu_provisioned_t *self, s_pc_t *pc, emu_version_t *version)
+{
+    if (pc->group && pc->version != version)
+        s_release(pc);
+    if (!pc->group) {
+        pc->group = emu_fleet_group_new(self->fleet, pc);
+        if (!pc->group)
+            return -1;
+        pc->version = version;
+    }
+    pc->failed = false;
+    pc->reason[0] = '\0';
+    pc->last_modified_ms = s_now_ms();
+    return emu_fleet_fill(pc->group, emu_version_snap(version), pc->requested);
+}
+
+static s_pc_t *
+s_find(emu_provisioned_t *self, const char *qualifier)
+{
+    for (size_t i = 0; i < self->pc_count; i++)
+        if (strcmp(self->pcs[i]->qualifier, qualifier) == 0)
+            return self->pcs[i];
+    return NULL;
+}
+
+static void
+s_remove(emu_provisioned_t *self, s_pc_t *pc)
+{
+    s_release(pc);
+    for (size_t i = 0; i < self->pc_count; i++)
+        if (self->pcs[i] == pc) {
+            memmove(self->pcs + i, self->pcs + i + 1,
+                    (self->pc_count - i - 1) * sizeof *self->pcs);
+            self->pc_count--;
+            break;
+        }
+    free(pc);
+    s_sync(self);
+}
+
+static void
+s_info(s_pc_t *pc, emu_provisioned_info_t *info)
+{
+    int ready = 0;
+    int live = pc->group ? emu_fleet_live(pc->group, &ready) : 0;
+    *info = (emu_provisioned_info_t){
+        .qualifier = pc->qualifier,
+        .requested = pc->requested,
+        .available = ready,
+        .allocated = live,
+        .status = pc->failed               ? "FAILED"
+                  : ready >= pc->requested ? "READY"
+                                           : "IN_PROGRESS",
+        .status_reason = pc->failed ? pc->reason : "",
+        .last_modified_ms = pc->last_modified_ms,
+    };
+}
+
+//  The version a provisioned config on `qualifier` would run, or NULL
+//  with the error (`put` words the $LATEST refusal as PutProvisioned...).
+static emu_version_t *
+s_target(emu_provisioned_t *self, const char *qualifier, bool put, emu_aws_error_t *err)
+{
+    if (emu_versions_is_latest(qualifier)) {
+        if (put)
+            emu_aws_error_set(err, 400, "InvalidParameterValueException",
+                              "Provisioned Concurrency Configs cannot be applied to "
+                              "unpublished function versions.");
+        else
+            emu_aws_error_set(err, 400, "InvalidParameterValueException",
+                              "The function resource provided must be an alias or a "
+                              "published version.");
+        return NULL;
+    }
+    emu_version_t *version = emu_versions_resolve(self->versions, qualifier, NULL);
+    if (!version) {
+        if (emu_versions_is_number(qualifier))
+            emu_aws_error_function_not_found(err, self->name, qualifier);
+        else {
+            char arn[EMU_AWS_ARN_MAX];
+            emu_aws_function_arn(self->name, qualifier, arn, sizeof arn);
+            emu_aws_error_set(err, 404, "ResourceNotFoundException",
+                              "Cannot find alias arn: %s", arn);
+        }
+        return NULL;
+    }
+    if (put && version == emu_versions_latest(self->versions)) {
+        emu_aws_error_set(err, 400, "InvalidParameterValueException",
+                          "Provisioned Concurrency Configs cannot be applied to "
+                          "unpublished function versions.");
+        return NULL;
+    }
+    return version;
+}
+
+emu_provisioned_t *
+emu_provisioned_new(const char *name, emu_fleet_t *fleet, emu_versions_t *versions,
+                    emu_quota_member_t *member)
+{
+    assert(name && fleet && versions && member);
+    emu_provisioned_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    *self = (emu_provisioned_t){
+        .name = name, .fleet = fleet, .versions = versions, .member = member};
+    return self;
+}
+
+void
+emu_provisioned_destroy(emu_provisioned_t **self_p)
+{
+    assert(self_p);
+    emu_provisioned_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->pc_count; i++)
+        free(self->pcs[i]);
+    free(self->pcs);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+emu_provisioned_total(emu_provisioned_t *self)
+{
+    assert(self);
+    int total = 0;
+    for (size_t i = 0; i < self->pc_count; i++)
+        total += self->pcs[i]->requested;
+    return total;
+}
+
+emu_fleet_group_t *
+emu_provisioned_idle(emu_provisioned_t *self, const char *qualifier,
+                     emu_version_t *version)
+{
+    assert(self && qualifier && version);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < self->pc_count; i++) {
+            s_pc_t *pc = self->pcs[i];
+            bool own = strcmp(pc->qualifier, qualifier) == 0;
+            if ((pass == 0) != own || !pc->group || pc->version != version)
+                continue;
+            if (emu_fleet_idle(pc->group) > 0)
+                return pc->group;
+        }
+    return NULL;
+}
+
+int
+emu_provisioned_put(emu_provisioned_t *self, emu_quota_t *quota, const char *qualifier,
+                    int count, emu_provisioned_info_t *info, emu_aws_error_t *err)
+{
+    assert(self && quota && err);
+    if (count < 1) {
+        emu_aws_error_set(
+            err, 400, "ValidationException",
+            "1 validation error detected: Value '%d' at "
+            "'provisionedConcurrentExecutions' failed to satisfy constraint: "
+            "Member must have value greater than or equal to 1",
+            count);
+        return -1;
+    }
+    emu_version_t *version = s_target(self, qualifier, true, err);
+    if (!version)
+        return -1;
+    bool is_alias = !emu_versions_is_number(qualifier);
+    if (is_alias && s_find(self, emu_version_name(version))) {
+        emu_aws_error_set(
+            err, 409, "ResourceConflictException",
+            "Alias can't be used for Provisioned Concurrency configuration on "
+            "an already Provisioned version");
+        return -1;
+    }
+    for (size_t i = 0; !is_alias && i < emu_versions_alias_count(self->versions); i++) {
+        emu_alias_info_t alias;
+        emu_versions_alias_at(self->versions, i, &alias);
+        if (strcmp(alias.version, emu_version_name(version)) == 0 &&
+            s_find(self, alias.name)) {
+            emu_aws_error_set(err, 409, "ResourceConflictException",
+                              "Version is pointed by a Provisioned Concurrency alias");
+            return -1;
+        }
+    }
+    s_pc_t *pc = s_find(self, qualifier);
+    if (emu_quota_check_provisioned(quota, self->member, pc ? pc->requested : 0, count,
+                                    err))
+        return -1;
+    if (!pc) {
+        s_pc_t **grown = realloc(self->pcs, (self->pc_count + 1) * sizeof *self->pcs);
+        if (grown)
+            self->pcs = grown;
+        pc = grown ? calloc(1, sizeof *pc) : NULL;
+        if (!pc) {
+            emu_aws_error_set(err, 500, "ServiceException",
+                              "The emulator ran out of memory.");
+            return -1;
+        }
+        snprintf(pc->qualifier, sizeof pc->qualifier, "%s", qualifier);
+        self->pcs[self->pc_count++] = pc;
+    }
+    pc->requested = count;
+    s_sync(self);
+    if (s_allocate(self, pc, version))
+        s_fail(self, pc, "cannot start the provisioned environments");
+    zsys_notice("provisioned concurrency allocating function=%s qualifier=%s version=%s "
+                "count=%d",
+                self->name, qualifier, emu_version_name(version), count);
+    if (info)
+        s_info(pc, info);
+    return 0;
+}
+
+int
+emu_provisioned_get(emu_provisioned_t *self, const char *qualifier,
+                    emu_provisioned_info_t *info, emu_aws_error_t *err)
+{
+    assert(self && info && err);
+    if (!s_target(self, qualifier, false, err))
+        return -1;
+    s_pc_t *pc = s_find(self, qualifier);
+    if (!pc) {
+        emu_aws_error_set(err, 404, "ProvisionedConcurrencyConfigNotFoundException",
+                          "No Provisioned Concurrency Config found for this function");
+        return -1;
+    }
+    s_info(pc, info);
+    return 0;
+}
+
+int
+emu_provisioned_delete(emu_provisioned_t *self, const char *qualifier,
+                       emu_aws_error_t *err)
+{
+    assert(self && err);
+    if (!s_target(self, qualifier, false, err))
+        return -1;
+    emu_provisioned_drop(self, qualifier);
+    return 0;
+}
+
+size_t
+emu_provisioned_count(emu_provisioned_t *self)
+{
+    assert(self);
+    return self->pc_count;
+}
+
+void
+emu_provisioned_at(emu_provisioned_t *self, size_t index, emu_provisioned_info_t *info)
+{
+    assert(self && index < self->pc_count && info);
+    s_info(self->pcs[index], info);
+}
+
+int
+emu_provisioned_move_check(void *arg, const char *alias, emu_version_t *from,
+                           emu_version_t *to, emu_aws_error_t *err)
+{
+    emu_provisioned_t *self = arg;
+    assert(self && alias && to && err);
+    if (!s_find(self, alias))
+        return 0;
+    if (to == emu_versions_latest(self->versions)) {
+        emu_aws_error_set(err, 400, "InvalidParameterValueException",
+                          "Provisioned Concurrency Configs cannot be applied to "
+                          "unpublished function versions.");
+        return -1;
+    }
+    if (s_find(self, emu_version_name(to))) {
+        emu_aws_error_set(err, 409, "ResourceConflictException",
+                          "Alias can't be used for Provisioned Concurrency configuration "
+                          "on an already Provisioned version");
+        return -1;
+    }
+    (void)from;
+    return 0;
+}
+
+void
+emu_provisioned_moved(emu_provisioned_t *self, const char *alias, emu_version_t *to)
+{
+    assert(self && alias && to);
+    s_pc_t *pc = s_find(self, alias);
+    if (pc && s_allocate(self, pc, to))
+        s_fail(self, pc, "cannot start the provisioned environments");
+}
+
+void
+emu_provisioned_drop(emu_provisioned_t *self, const char *qualifier)
+{
+    assert(self && qualifier);
+    s_pc_t *pc = s_find(self, qualifier);
+    if (pc)
+        s_remove(self, pc);
+}
+
+void
+emu_provisioned_lost(emu_provisioned_t *self, void *owner, bool init_failed,
+                     const char *version)
+{
+    assert(self && owner);
+    s_pc_t *pc = owner;
+    if (init_failed) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "an execution environment of version %s failed to initialize", version);
+        s_fail(self, pc, why);
+    } else if (!pc->failed &&
+               emu_fleet_fill(pc->group, emu_version_snap(pc->version), pc->requested))
+        s_fail(self, pc, "cannot start a replacement environment");
+}
+
+void
+emu_provisioned_start_failed(emu_provisioned_t *self, void *owner, const char *why)
+{
+    assert(self && owner);
+    s_fail(self, owner, why);
+}
+
+//  --- selftest -----------------------------------------------------------
+
+void
+emu_provisioned_test(bool verbose)
+{
+    (void)verbose;
+}
