@@ -215,6 +215,11 @@ class AwsCliTest(SystemTest):
         self.assertEqual((status, headers.get("x-amzn-errortype"), json.loads(body)),
                          (404, "UnknownOperationException",
                           {"Type": "User", "message": "Unknown operation"}))
+        # ResourceNotFoundException names its message "Message", as AWS does.
+        status, headers, body = self.request("GET", "/2015-03-31/functions/nope")
+        self.assertEqual((status, headers.get("x-amzn-errortype"), json.loads(body)),
+                         (404, "ResourceNotFoundException",
+                          {"Type": "User", "Message": "Function not found: " + ARN + "nope"}))
         # Nothing changed by the refused updates.
         self.assertEqual(self.ok("get-function-configuration", "--function-name", "demo"),
                          updated)

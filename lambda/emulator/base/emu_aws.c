@@ -63,6 +63,20 @@ emu_aws_error_throttle(emu_aws_error_t *err, const char *reason)
     snprintf(err->reason, sizeof err->reason, "%s", reason);
 }
 
+//  The body member that carries the message: botocore's model names it
+//  "Message" in these error shapes and "message" in the others the
+//  emulator sends (InvalidParameterValueException, TooManyRequestsException...).
+static const char *
+s_message_member(const char *type)
+{
+    static const char *const capitalised[] = {"ResourceNotFoundException",
+                                              "ServiceException"};
+    for (size_t i = 0; i < sizeof capitalised / sizeof capitalised[0]; i++)
+        if (strcmp(type, capitalised[i]) == 0)
+            return "Message";
+    return "message";
+}
+
 emu_reply_t *
 emu_aws_error_reply(const emu_aws_error_t *err)
 {
@@ -76,7 +90,8 @@ emu_aws_error_reply(const emu_aws_error_t *err)
         rc = json_object_set_new(doc, "Type",
                                  json_string(err->status >= 500 ? "Service" : "User"));
     if (rc == 0)
-        rc = json_object_set_new(doc, "message", json_string(err->message));
+        rc = json_object_set_new(doc, s_message_member(err->type),
+                                 json_string(err->message));
     if (rc == 0)
         rc = emu_reply_set_json(reply, doc);
     if (rc == 0)
@@ -169,7 +184,7 @@ emu_aws_test(bool verbose)
     CHECK_STR(emu_reply_header(reply, "Content-Type"), "application/json");
     size_t len = 0;
     const char *body = emu_reply_body(reply, &len);
-    CHECK_STR(body, "{\"Type\":\"User\",\"message\":\"Function not found: "
+    CHECK_STR(body, "{\"Type\":\"User\",\"Message\":\"Function not found: "
                     "arn:aws:lambda:us-east-1:123456789012:function:nope:7\"}");
     emu_reply_destroy(&reply);
 
@@ -187,7 +202,12 @@ emu_aws_test(bool verbose)
     CHECK_STR(err.reason, "");
     reply = emu_aws_error_reply(&err);
     body = emu_reply_body(reply, &len);
-    CHECK_STR(body, "{\"Type\":\"Service\",\"message\":\"boom 7\"}");
+    CHECK_STR(body, "{\"Type\":\"Service\",\"Message\":\"boom 7\"}");
+    emu_reply_destroy(&reply);
+    emu_aws_error_set(&err, 409, "ResourceConflictException", "Alias already exists");
+    reply = emu_aws_error_reply(&err);
+    body = emu_reply_body(reply, &len);
+    CHECK_STR(body, "{\"Type\":\"User\",\"message\":\"Alias already exists\"}");
     emu_reply_destroy(&reply);
 
     char stamp[32];

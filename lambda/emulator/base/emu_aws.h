@@ -16,6 +16,11 @@
       {"Type":"Service","message":"<message>"}         (status >= 500)
       {"Reason":"<reason>","Type":"User","message":"Rate Exceeded."}  (throttle)
 
+    with the member named as botocore's model names it for the type:
+    "Message" for ResourceNotFoundException and ServiceException
+    ({"Type":"User","Message":"Function not found: arn:..."}), "message"
+    for the others.
+
     Pure functions and plain values; callable from any thread.
 */
 #ifndef EMU_AWS_H

@@ -1622,11 +1622,15 @@ s_test_call(emu_account_t *account, const char *method, const char *target,
         CHECK_STR(emu_reply_header(reply, "Content-Type"), "application/json");
     }
     if (type) {
+        //  AWS names the member "Message" in ResourceNotFoundException.
+        const char *member =
+            strcmp(type, "ResourceNotFoundException") == 0 ? "Message" : "message";
         CHECK_STR(emu_reply_header(reply, "x-amzn-ErrorType"), type);
         CHECK_INT(json_object_size(doc), 2);
         CHECK_STR(json_string_value(json_object_get(doc, "Type")), "User");
+        CHECK_NOT_NULL(json_string_value(json_object_get(doc, member)));
         if (message)
-            CHECK_STR(json_string_value(json_object_get(doc, "message")), message);
+            CHECK_STR(json_string_value(json_object_get(doc, member)), message);
     } else
         CHECK_NULL(emu_reply_header(reply, "x-amzn-ErrorType"));
     emu_reply_destroy(&reply);
