@@ -25,6 +25,9 @@ from stampede_testlib import LAMBDA_READY, SystemTest, binary, wait_until
 
 AWS = "/usr/bin/aws"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
+# The runtime version every function reports: SHA-256 of "provided.al2023".
+RUNTIME_VERSION = {"RuntimeVersionArn": "arn:aws:lambda:us-east-1::runtime:"
+                   "0c7a6b68ae8de5940afe217dbb81f77b9fcad26466e440a79ad48af42a49669c"}
 CLI_ERROR = 254  # the CLI's exit status for an error answer of the service
 # With one attempt allowed, botocore marks every error answer as having
 # reached the retry limit, and the CLI says so in its message.
@@ -130,6 +133,7 @@ class AwsCliTest(SystemTest):
         self.assertEqual(config["EphemeralStorage"], {"Size": 512})
         self.assertEqual(config["TracingConfig"], {"Mode": "PassThrough"})
         self.assertEqual(config["SnapStart"], {"ApplyOn": "None", "OptimizationStatus": "Off"})
+        self.assertEqual(config["RuntimeVersionConfig"], RUNTIME_VERSION)
         self.assertRegex(config["LastModified"],
                          r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
         # This CLI's model predates LoggingConfig and drops it: read it raw.
@@ -150,6 +154,7 @@ class AwsCliTest(SystemTest):
         listed = self.ok("list-functions")
         self.assertEqual([f["FunctionName"] for f in listed["Functions"]], ["demo"])
         self.assertNotIn("State", listed["Functions"][0])
+        self.assertNotIn("RuntimeVersionConfig", listed["Functions"][0])
 
         updated = self.ok("update-function-configuration", "--function-name", "demo",
                           "--timeout", "30", "--memory-size", "256", "--description", "burst",

@@ -103,6 +103,21 @@ emu_aws_error_reply(const emu_aws_error_t *err)
 }
 
 void
+emu_aws_runtime_version_arn(const char *runtime, char *out, size_t size)
+{
+    assert(runtime && out && size > 0);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1] = "";
+    if (EVP_Digest(runtime, strlen(runtime), digest, &digest_len, EVP_sha256(), NULL) !=
+        1)
+        digest_len = 0; //  no digest: an ARN with no hash, which no client parses
+    for (unsigned int i = 0; i < digest_len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    snprintf(out, size, "arn:aws:lambda:%s::runtime:%s", EMU_AWS_REGION, hex);
+}
+
+void
 emu_aws_timestamp(int64_t epoch_ms, char *out, size_t size)
 {
     assert(out && size >= 32);
@@ -209,6 +224,13 @@ emu_aws_test(bool verbose)
     body = emu_reply_body(reply, &len);
     CHECK_STR(body, "{\"Type\":\"User\",\"message\":\"Alias already exists\"}");
     emu_reply_destroy(&reply);
+
+    //  The runtime version: SHA-256 of the runtime's name, in hex.
+    char runtime[EMU_AWS_ARN_MAX];
+    emu_aws_runtime_version_arn("provided.al2023", runtime, sizeof runtime);
+    CHECK_STR(runtime,
+              "arn:aws:lambda:us-east-1::runtime:"
+              "0c7a6b68ae8de5940afe217dbb81f77b9fcad26466e440a79ad48af42a49669c");
 
     char stamp[32];
     emu_aws_timestamp(INT64_C(1795714801123), stamp, sizeof stamp);

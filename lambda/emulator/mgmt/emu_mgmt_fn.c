@@ -400,6 +400,10 @@ emu_mgmt_fn_test(bool verbose)
     json_t *doc = s_test(account, get, S_FN "demo", NULL, 200, NULL, NULL);
     CHECK_STR(emu_mgmt_test_str(doc, "Configuration.FunctionArn"), S_ARN "demo");
     CHECK_STR(emu_mgmt_test_str(doc, "Configuration.LastUpdateStatus"), "Successful");
+    CHECK_STR(
+        emu_mgmt_test_str(doc, "Configuration.RuntimeVersionConfig.RuntimeVersionArn"),
+        "arn:aws:lambda:us-east-1::runtime:"
+        "0c7a6b68ae8de5940afe217dbb81f77b9fcad26466e440a79ad48af42a49669c");
     CHECK_STR(emu_mgmt_test_str(doc, "Code.RepositoryType"), "S3");
     CHECK_NOT_NULL(emu_mgmt_test_str(doc, "Code.Location"));
     CHECK_NULL(json_object_get(doc, "Concurrency"));
@@ -578,6 +582,7 @@ emu_mgmt_fn_test(bool verbose)
     CHECK_STR(emu_mgmt_test_str(doc, "Version"), "1");
     CHECK_STR(emu_mgmt_test_str(doc, "FunctionArn"), S_ARN "demo:1");
     CHECK_STR(emu_mgmt_test_str(doc, "Description"), "first");
+    CHECK_NOT_NULL(emu_mgmt_test_str(doc, "RuntimeVersionConfig.RuntimeVersionArn"));
     CHECK_STR(emu_mgmt_test_str(doc, "LastUpdateStatus"), "Successful");
     CHECK_INT(emu_mgmt_test_int(doc, "Timeout"), 30);
     json_decref(doc);
@@ -588,6 +593,7 @@ emu_mgmt_fn_test(bool verbose)
     CHECK_STR(emu_mgmt_test_str(doc, "Versions.1.FunctionArn"), S_ARN "demo:1");
     json_t *listed = json_array_get(json_object_get(doc, "Versions"), 1);
     CHECK_NULL(json_object_get(listed, "State"));
+    CHECK_NULL(json_object_get(listed, "RuntimeVersionConfig"));
     CHECK_NULL(json_object_get(doc, "NextMarker"));
     json_decref(doc);
     doc = s_test(account, versions_op, S_FN "demo/versions?MaxItems=1", NULL, 200, NULL,
@@ -633,6 +639,7 @@ emu_mgmt_fn_test(bool verbose)
     listed = json_array_get(json_object_get(doc, "Functions"), 0);
     CHECK_NULL(json_object_get(listed, "State"));
     CHECK_NULL(json_object_get(listed, "LastUpdateStatus"));
+    CHECK_NULL(json_object_get(listed, "RuntimeVersionConfig"));
     json_decref(doc);
     doc = s_test(account, list, S_FN "?MaxItems=1", NULL, 200, NULL, NULL);
     CHECK_INT(json_array_size(json_object_get(doc, "Functions")), 1);

@@ -63,9 +63,10 @@ emu_mgmt_shape_configuration(emu_function_t *function,
     assert(function && info);
     bool listed = view == EMU_MGMT_SHAPE_LISTED;
     const char *name = emu_function_name(function);
-    char arn[EMU_AWS_ARN_MAX], modified[32], log_group[96];
+    char arn[EMU_AWS_ARN_MAX], modified[32], log_group[96], runtime[EMU_AWS_ARN_MAX];
     emu_aws_function_arn(name, qualifier, arn, sizeof arn);
     emu_aws_timestamp(info->last_modified_ms, modified, sizeof modified);
+    emu_aws_runtime_version_arn(EMU_MGMT_SHAPE_RUNTIME, runtime, sizeof runtime);
     snprintf(log_group, sizeof log_group, "/aws/lambda/%s", name);
     json_t *doc = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s, s:s, s:s}", "FunctionName",
@@ -101,6 +102,9 @@ emu_mgmt_shape_configuration(emu_function_t *function,
         rc = json_object_set_new(
             doc, "SnapStart",
             json_pack("{s:s, s:s}", "ApplyOn", "None", "OptimizationStatus", "Off"));
+    if (rc == 0 && !listed)
+        rc = json_object_set_new(doc, "RuntimeVersionConfig",
+                                 json_pack("{s:s}", "RuntimeVersionArn", runtime));
     if (rc == 0)
         rc = json_object_set_new(
             doc, "LoggingConfig",
@@ -209,8 +213,8 @@ emu_mgmt_shape_page_reply(emu_mgmt_page_t *page, const char *member)
 //  Selftest
 
 //  GetFunctionConfiguration's document of the fixture's "demo": the ARN's
-//  qualifier, handler, code size, LastModified, CodeSha256, RevisionId and
-//  the status members go in.
+//  qualifier, handler, code size, LastModified, CodeSha256, RevisionId,
+//  the status members and RuntimeVersionConfig go in.
 #define S_EXPECTED                                                                       \
     "{\"FunctionName\":\"demo\",\"FunctionArn\":\"" EMU_MGMT_TEST_ARN "demo%s\","        \
     "\"Runtime\":\"provided.al2023\","                                                   \
@@ -221,7 +225,7 @@ emu_mgmt_shape_page_reply(emu_mgmt_page_t *page, const char *member)
     "\"TracingConfig\":{\"Mode\":\"PassThrough\"},\"RevisionId\":\"%s\","                \
     "%s\"PackageType\":\"Zip\","                                                         \
     "\"Architectures\":[\"x86_64\"],\"EphemeralStorage\":{\"Size\":512},"                \
-    "\"SnapStart\":{\"ApplyOn\":\"None\",\"OptimizationStatus\":\"Off\"},"               \
+    "\"SnapStart\":{\"ApplyOn\":\"None\",\"OptimizationStatus\":\"Off\"},%s"             \
     "\"LoggingConfig\":{\"LogFormat\":\"Text\",\"LogGroup\":\"/aws/lambda/demo\"}}"
 
 void
@@ -235,26 +239,31 @@ emu_mgmt_shape_test(bool verbose)
     CHECK_TRUE(info.code_size > 0);
     CHECK_STR(info.handler, "bootstrap");
 
-    //  GetFunctionConfiguration's document, exactly.
+    //  GetFunctionConfiguration's document, exactly; the runtime version
+    //  is the SHA-256 of "provided.al2023".
     char stamp[32], expected[2048];
     emu_aws_timestamp(info.last_modified_ms, stamp, sizeof stamp);
+    const char *runtime =
+        "\"RuntimeVersionConfig\":{\"RuntimeVersionArn\":\"arn:aws:lambda:us-east-1::"
+        "runtime:0c7a6b68ae8de5940afe217dbb81f77b9fcad26466e440a79ad48af42a49669c\"},";
     const struct {
         emu_mgmt_shape_view_t view;
         const char *qualifier;
         const char *status; //  State and LastUpdateStatus members
+        const char *runtime;
     } views[] = {
         {EMU_MGMT_SHAPE_CURRENT, NULL,
-         "\"State\":\"Active\",\"LastUpdateStatus\":\"Successful\","},
+         "\"State\":\"Active\",\"LastUpdateStatus\":\"Successful\",", runtime},
         {EMU_MGMT_SHAPE_CURRENT, "",
-         "\"State\":\"Active\",\"LastUpdateStatus\":\"Successful\","},
-        {EMU_MGMT_SHAPE_LISTED, "$LATEST", ""},
+         "\"State\":\"Active\",\"LastUpdateStatus\":\"Successful\",", runtime},
+        {EMU_MGMT_SHAPE_LISTED, "$LATEST", "", ""},
     };
     for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
         const char *qualifier = views[i].qualifier;
         snprintf(expected, sizeof expected, S_EXPECTED,
                  qualifier && *qualifier ? ":$LATEST" : "", info.handler,
                  (long long)info.code_size, stamp, info.code_sha256, info.revision_id,
-                 views[i].status);
+                 views[i].status, views[i].runtime);
         json_t *doc = emu_mgmt_shape_configuration(demo, &info, qualifier, views[i].view);
         char *text = json_dumps(doc, JSON_COMPACT);
         CHECK_STR(text, expected);

@@ -4,9 +4,13 @@
     a provisioned concurrency config, and one page of a list.
 
     A configuration comes in two views, as AWS answers:
-      LISTED    ListFunctions, ListVersionsByFunction: no State nor
-                LastUpdateStatus;
+      LISTED    ListFunctions, ListVersionsByFunction: no State,
+                LastUpdateStatus nor RuntimeVersionConfig;
       CURRENT   the others: State Active, LastUpdateStatus Successful.
+
+    RuntimeVersionConfig names the runtime version AWS would run the
+    function on (a managed runtime has versions): one per runtime here,
+    see emu_aws_runtime_version_arn.
 
     Pure functions over the core's info structs (borrowed for the call);
     every document is a new json_t the caller owns, NULL without memory.
@@ -22,7 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-//  The runtime every function reports.
+//  The runtime every function reports (its RuntimeVersionConfig follows).
 #define EMU_MGMT_SHAPE_RUNTIME "provided.al2023"
 
 typedef enum {
