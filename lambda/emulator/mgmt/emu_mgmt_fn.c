@@ -299,7 +299,7 @@ emu_mgmt_fn_update_configuration(emu_mgmt_req_t *req)
     else
         reply = emu_mgmt_shape_reply(
             200,
-            emu_mgmt_shape_configuration(function, &info, NULL, EMU_MGMT_SHAPE_CURRENT));
+            emu_mgmt_shape_configuration(function, &info, NULL, EMU_MGMT_SHAPE_UPDATING));
 out:
     for (size_t i = 0; i < pair_count; i++)
         free(pairs[i]);
@@ -540,7 +540,9 @@ emu_mgmt_fn_test(bool verbose)
         free(big);
     }
 
-    //  UpdateFunctionConfiguration that works, and what it changed.
+    //  UpdateFunctionConfiguration that works: InProgress in its answer,
+    //  Successful for the next read, as `aws lambda wait function-updated`
+    //  expects.
     doc = s_test(
         account, update_op, update,
         "{\"Timeout\":30,\"MemorySize\":256,\"Description\":\"d\\u00e9mo\","
@@ -551,9 +553,20 @@ emu_mgmt_fn_test(bool verbose)
     CHECK_STR(emu_mgmt_test_str(doc, "Description"), "d\xc3\xa9mo");
     CHECK_STR(emu_mgmt_test_str(doc, "Environment.Variables.A1"), "v");
     CHECK_NULL(emu_mgmt_test_str(doc, "Environment.Variables.GREETING"));
-    CHECK_STR(emu_mgmt_test_str(doc, "LastUpdateStatus"), "Successful");
+    CHECK_STR(emu_mgmt_test_str(doc, "State"), "Active");
+    CHECK_STR(emu_mgmt_test_str(doc, "LastUpdateStatus"), "InProgress");
+    CHECK_STR(emu_mgmt_test_str(doc, "LastUpdateStatusReason"),
+              "The function is being created.");
+    CHECK_STR(emu_mgmt_test_str(doc, "LastUpdateStatusReasonCode"), "Creating");
+    CHECK_NOT_NULL(emu_mgmt_test_str(doc, "RuntimeVersionConfig.RuntimeVersionArn"));
     char revision[128];
     snprintf(revision, sizeof revision, "%s", emu_mgmt_test_str(doc, "RevisionId"));
+    json_decref(doc);
+    doc = s_test(account, config, update, NULL, 200, NULL, NULL);
+    CHECK_STR(emu_mgmt_test_str(doc, "LastUpdateStatus"), "Successful");
+    CHECK_NULL(json_object_get(doc, "LastUpdateStatusReason"));
+    CHECK_NULL(json_object_get(doc, "LastUpdateStatusReasonCode"));
+    CHECK_STR(emu_mgmt_test_str(doc, "RevisionId"), revision);
     json_decref(doc);
     char body[512];
     snprintf(body, sizeof body, "{\"RevisionId\":\"%s\",\"Environment\":{}}", revision);

@@ -24,7 +24,7 @@ emu_reply_t *emu_mgmt_fn_list(emu_mgmt_req_t *req);
 
 //  PUT /2015-03-31/functions/{fn}/configuration: Environment, Timeout,
 //  MemorySize, Description, RevisionId; other members of the model are
-//  refused (not emulated).
+//  refused (not emulated). Answers LastUpdateStatus InProgress.
 emu_reply_t *emu_mgmt_fn_update_configuration(emu_mgmt_req_t *req);
 
 //  POST /2015-03-31/functions/{fn}/versions: CodeSha256, Description,

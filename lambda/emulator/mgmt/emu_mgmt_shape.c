@@ -89,8 +89,13 @@ emu_mgmt_shape_configuration(emu_function_t *function,
         rc = json_object_set_new(doc, "RevisionId", json_string(info->revision_id));
     if (rc == 0 && !listed)
         rc = json_object_set_new(doc, "State", json_string("Active"));
-    if (rc == 0 && !listed)
+    if (rc == 0 && view == EMU_MGMT_SHAPE_CURRENT)
         rc = json_object_set_new(doc, "LastUpdateStatus", json_string("Successful"));
+    if (rc == 0 && view == EMU_MGMT_SHAPE_UPDATING)
+        rc = json_object_update_new(
+            doc, json_pack("{s:s, s:s, s:s}", "LastUpdateStatus", "InProgress",
+                           "LastUpdateStatusReason", "The function is being created.",
+                           "LastUpdateStatusReasonCode", "Creating"));
     if (rc == 0)
         rc = json_object_set_new(doc, "PackageType", json_string("Zip"));
     if (rc == 0)
@@ -254,8 +259,11 @@ emu_mgmt_shape_test(bool verbose)
     } views[] = {
         {EMU_MGMT_SHAPE_CURRENT, NULL,
          "\"State\":\"Active\",\"LastUpdateStatus\":\"Successful\",", runtime},
-        {EMU_MGMT_SHAPE_CURRENT, "",
-         "\"State\":\"Active\",\"LastUpdateStatus\":\"Successful\",", runtime},
+        {EMU_MGMT_SHAPE_UPDATING, "",
+         "\"State\":\"Active\",\"LastUpdateStatus\":\"InProgress\","
+         "\"LastUpdateStatusReason\":\"The function is being created.\","
+         "\"LastUpdateStatusReasonCode\":\"Creating\",",
+         runtime},
         {EMU_MGMT_SHAPE_LISTED, "$LATEST", "", ""},
     };
     for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {

@@ -3,10 +3,16 @@
     configuration (FunctionConfiguration), an alias (AliasConfiguration),
     a provisioned concurrency config, and one page of a list.
 
-    A configuration comes in two views, as AWS answers:
+    A configuration comes in three views, as AWS answers:
       LISTED    ListFunctions, ListVersionsByFunction: no State,
                 LastUpdateStatus nor RuntimeVersionConfig;
-      CURRENT   the others: State Active, LastUpdateStatus Successful.
+      CURRENT   GetFunction(Configuration), PublishVersion: State Active,
+                LastUpdateStatus Successful;
+      UPDATING  UpdateFunctionConfiguration's answer: LastUpdateStatus
+                InProgress with AWS's reason ("The function is being
+                created.", code Creating). The emulator applies an update
+                at once, so the next read is CURRENT again; that is what
+                `aws lambda wait function-updated` polls for.
 
     RuntimeVersionConfig names the runtime version AWS would run the
     function on (a managed runtime has versions): one per runtime here,
@@ -32,6 +38,7 @@
 typedef enum {
     EMU_MGMT_SHAPE_LISTED,
     EMU_MGMT_SHAPE_CURRENT,
+    EMU_MGMT_SHAPE_UPDATING,
 } emu_mgmt_shape_view_t;
 
 //  One page of a list being filled: items [start, start + limit) of all
