@@ -25,6 +25,13 @@ from stampede_testlib import LAMBDA_READY, SystemTest, binary, wait_until
 
 AWS = "/usr/bin/aws"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
+# The runtime version every function reports: SHA-256 of "provided.al2023".
+RUNTIME_VERSION = {"RuntimeVersionArn": "arn:aws:lambda:us-east-1::runtime:"
+                   "0c7a6b68ae8de5940afe217dbb81f77b9fcad26466e440a79ad48af42a49669c"}
+# What UpdateFunctionConfiguration answers (AWS: the update is under way).
+IN_PROGRESS = {"LastUpdateStatus": "InProgress",
+               "LastUpdateStatusReason": "The function is being created.",
+               "LastUpdateStatusReasonCode": "Creating"}
 CLI_ERROR = 254  # the CLI's exit status for an error answer of the service
 # With one attempt allowed, botocore marks every error answer as having
 # reached the retry limit, and the CLI says so in its message.
@@ -83,7 +90,7 @@ class AwsCliTest(SystemTest):
         return status, body
 
     def cli(self, *args):
-        """Runs `aws lambda ARGS`; returns the CompletedProcess."""
+        """Runs `/usr/bin/aws lambda ARGS`; returns the CompletedProcess."""
         return subprocess.run([AWS, "lambda"] + list(args) +
                               ["--endpoint-url", self.url, "--output", "json"],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -130,6 +137,8 @@ class AwsCliTest(SystemTest):
         self.assertEqual(config["EphemeralStorage"], {"Size": 512})
         self.assertEqual(config["TracingConfig"], {"Mode": "PassThrough"})
         self.assertEqual(config["SnapStart"], {"ApplyOn": "None", "OptimizationStatus": "Off"})
+        self.assertEqual(config["RuntimeVersionConfig"], RUNTIME_VERSION)
+        self.assertNotIn("LastUpdateStatusReason", config)
         self.assertRegex(config["LastModified"],
                          r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
         # This CLI's model predates LoggingConfig and drops it: read it raw.
@@ -150,6 +159,7 @@ class AwsCliTest(SystemTest):
         listed = self.ok("list-functions")
         self.assertEqual([f["FunctionName"] for f in listed["Functions"]], ["demo"])
         self.assertNotIn("State", listed["Functions"][0])
+        self.assertNotIn("RuntimeVersionConfig", listed["Functions"][0])
 
         updated = self.ok("update-function-configuration", "--function-name", "demo",
                           "--timeout", "30", "--memory-size", "256", "--description", "burst",
@@ -159,8 +169,19 @@ class AwsCliTest(SystemTest):
         self.assertEqual(updated["Environment"],
                          {"Variables": {"STAMPEDE_HOLD_MS": "5", "MODE": "test"}})
         self.assertNotEqual(updated["RevisionId"], config["RevisionId"])
+        self.assertEqual({k: updated[k] for k in IN_PROGRESS}, IN_PROGRESS)
+        self.assertEqual(updated["RuntimeVersionConfig"], RUNTIME_VERSION)
+        # The update is applied at once: the next read says Successful, which
+        # is what the CLI's waiters poll for (GetFunctionConfiguration, and
+        # GetFunction for the v2 waiter).
+        for waiter in ("function-updated", "function-updated-v2"):
+            result = self.cli("wait", waiter, "--function-name", "demo")
+            self.assertEqual((result.returncode, result.stdout, result.stderr), (0, "", ""),
+                             waiter)
         again = self.ok("get-function-configuration", "--function-name", "demo")
-        self.assertEqual(again, updated)
+        self.assertEqual(again["LastUpdateStatus"], "Successful")
+        self.assertEqual({k: v for k, v in again.items() if k not in IN_PROGRESS},
+                         {k: v for k, v in updated.items() if k not in IN_PROGRESS})
 
         # Errors the service sends, as the CLI prints them.
         self.fails("GetFunction", "ResourceNotFoundException",
@@ -215,9 +236,14 @@ class AwsCliTest(SystemTest):
         self.assertEqual((status, headers.get("x-amzn-errortype"), json.loads(body)),
                          (404, "UnknownOperationException",
                           {"Type": "User", "message": "Unknown operation"}))
+        # ResourceNotFoundException names its message "Message", as AWS does.
+        status, headers, body = self.request("GET", "/2015-03-31/functions/nope")
+        self.assertEqual((status, headers.get("x-amzn-errortype"), json.loads(body)),
+                         (404, "ResourceNotFoundException",
+                          {"Type": "User", "Message": "Function not found: " + ARN + "nope"}))
         # Nothing changed by the refused updates.
         self.assertEqual(self.ok("get-function-configuration", "--function-name", "demo"),
-                         updated)
+                         again)
 
 
     def test_concurrency_versions_aliases(self):

@@ -320,7 +320,7 @@ class DoorsTest(SystemTest):
                                         {"X-Amz-Invocation-Type": "DryRun"})
         self.assertEqual(status, 404)
         self.assertEqual(json.loads(body), {
-            "Type": "User", "message": "Function not found: " + ARN + "echo:9"})
+            "Type": "User", "Message": "Function not found: " + ARN + "echo:9"})
 
         # Event: 202 at once, and the function really runs.
         mark = self.path("event-ran")
@@ -344,10 +344,13 @@ class DoorsTest(SystemTest):
             self.assertEqual(answer_headers["x-amzn-errortype"], error_type)
             doc = json.loads(answer)
             self.assertEqual(doc["Type"], "User")
+            # AWS names the member "Message" in ResourceNotFoundException only.
+            member = "Message" if error_type == "ResourceNotFoundException" else "message"
+            self.assertEqual(sorted(doc), sorted(["Type", member]))
             if message.endswith("..."):
-                self.assertTrue(doc["message"].startswith(message[:-3]), doc["message"])
+                self.assertTrue(doc[member].startswith(message[:-3]), doc[member])
             else:
-                self.assertEqual(doc["message"], message)
+                self.assertEqual(doc[member], message)
 
         check(INVOKE % "nope", 404, "ResourceNotFoundException",
               "Function not found: " + ARN + "nope")

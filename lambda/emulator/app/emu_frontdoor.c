@@ -1131,14 +1131,14 @@ s_test_invoke_api(s_test_t *test)
     probe = s_test_send(test, "POST", "/2015-03-31/functions/nope/invocations", "", "{}");
     s_test_note(test, probe, NULL, "invoke");
     s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Type\":\"User\",\"message\":\"Function not found: "
+                 "{\"Type\":\"User\",\"Message\":\"Function not found: "
                  "arn:aws:lambda:us-east-1:123456789012:function:nope\"}");
     emu_probe_destroy(&probe);
     probe = s_test_send(test, "POST",
                         "/2015-03-31/functions/demo/invocations?Qualifier=7", "", "{}");
     s_test_note(test, probe, "demo", "invoke");
     s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Type\":\"User\",\"message\":\"Function not found: "
+                 "{\"Type\":\"User\",\"Message\":\"Function not found: "
                  "arn:aws:lambda:us-east-1:123456789012:function:demo:7\"}");
     emu_probe_destroy(&probe);
     probe = s_test_send(test, "POST", "/2015-03-31/functions/closed/invocations", "", "");

@@ -63,6 +63,20 @@ emu_aws_error_throttle(emu_aws_error_t *err, const char *reason)
     snprintf(err->reason, sizeof err->reason, "%s", reason);
 }
 
+//  The body member that carries the message: botocore's model names it
+//  "Message" in these error shapes and "message" in the others the
+//  emulator sends (InvalidParameterValueException, TooManyRequestsException...).
+static const char *
+s_message_member(const char *type)
+{
+    static const char *const capitalised[] = {"ResourceNotFoundException",
+                                              "ServiceException"};
+    for (size_t i = 0; i < sizeof capitalised / sizeof capitalised[0]; i++)
+        if (strcmp(type, capitalised[i]) == 0)
+            return "Message";
+    return "message";
+}
+
 emu_reply_t *
 emu_aws_error_reply(const emu_aws_error_t *err)
 {
@@ -76,7 +90,8 @@ emu_aws_error_reply(const emu_aws_error_t *err)
         rc = json_object_set_new(doc, "Type",
                                  json_string(err->status >= 500 ? "Service" : "User"));
     if (rc == 0)
-        rc = json_object_set_new(doc, "message", json_string(err->message));
+        rc = json_object_set_new(doc, s_message_member(err->type),
+                                 json_string(err->message));
     if (rc == 0)
         rc = emu_reply_set_json(reply, doc);
     if (rc == 0)
@@ -85,6 +100,21 @@ emu_aws_error_reply(const emu_aws_error_t *err)
     if (rc != 0)
         emu_reply_destroy(&reply);
     return reply;
+}
+
+void
+emu_aws_runtime_version_arn(const char *runtime, char *out, size_t size)
+{
+    assert(runtime && out && size > 0);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1] = "";
+    if (EVP_Digest(runtime, strlen(runtime), digest, &digest_len, EVP_sha256(), NULL) !=
+        1)
+        digest_len = 0; //  no digest: an ARN with no hash, which no client parses
+    for (unsigned int i = 0; i < digest_len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    snprintf(out, size, "arn:aws:lambda:%s::runtime:%s", EMU_AWS_REGION, hex);
 }
 
 void
@@ -169,7 +199,7 @@ emu_aws_test(bool verbose)
     CHECK_STR(emu_reply_header(reply, "Content-Type"), "application/json");
     size_t len = 0;
     const char *body = emu_reply_body(reply, &len);
-    CHECK_STR(body, "{\"Type\":\"User\",\"message\":\"Function not found: "
+    CHECK_STR(body, "{\"Type\":\"User\",\"Message\":\"Function not found: "
                     "arn:aws:lambda:us-east-1:123456789012:function:nope:7\"}");
     emu_reply_destroy(&reply);
 
@@ -187,8 +217,20 @@ emu_aws_test(bool verbose)
     CHECK_STR(err.reason, "");
     reply = emu_aws_error_reply(&err);
     body = emu_reply_body(reply, &len);
-    CHECK_STR(body, "{\"Type\":\"Service\",\"message\":\"boom 7\"}");
+    CHECK_STR(body, "{\"Type\":\"Service\",\"Message\":\"boom 7\"}");
     emu_reply_destroy(&reply);
+    emu_aws_error_set(&err, 409, "ResourceConflictException", "Alias already exists");
+    reply = emu_aws_error_reply(&err);
+    body = emu_reply_body(reply, &len);
+    CHECK_STR(body, "{\"Type\":\"User\",\"message\":\"Alias already exists\"}");
+    emu_reply_destroy(&reply);
+
+    //  The runtime version: SHA-256 of the runtime's name, in hex.
+    char runtime[EMU_AWS_ARN_MAX];
+    emu_aws_runtime_version_arn("provided.al2023", runtime, sizeof runtime);
+    CHECK_STR(runtime,
+              "arn:aws:lambda:us-east-1::runtime:"
+              "0c7a6b68ae8de5940afe217dbb81f77b9fcad26466e440a79ad48af42a49669c");
 
     char stamp[32];
     emu_aws_timestamp(INT64_C(1795714801123), stamp, sizeof stamp);

@@ -16,6 +16,11 @@
       {"Type":"Service","message":"<message>"}         (status >= 500)
       {"Reason":"<reason>","Type":"User","message":"Rate Exceeded."}  (throttle)
 
+    with the member named as botocore's model names it for the type:
+    "Message" for ResourceNotFoundException and ServiceException
+    ({"Type":"User","Message":"Function not found: arn:..."}), "message"
+    for the others.
+
     Pure functions and plain values; callable from any thread.
 */
 #ifndef EMU_AWS_H
@@ -61,6 +66,13 @@ emu_reply_t *emu_aws_error_reply(const emu_aws_error_t *err);
 //  neither NULL nor empty, into `out` (truncated to `size`).
 void emu_aws_function_arn(const char *function, const char *qualifier, char *out,
                           size_t size);
+
+//  Writes the ARN of the runtime version `runtime` ("provided.al2023")
+//  runs on, as function configurations carry it in RuntimeVersionConfig:
+//  "arn:aws:lambda:<region>::runtime:<64 hex>", the hex being the SHA-256
+//  of the runtime's name, so one runtime always has one version here.
+//  Into `out` (truncated to `size`; EMU_AWS_ARN_MAX is enough).
+void emu_aws_runtime_version_arn(const char *runtime, char *out, size_t size);
 
 //  ISO 8601 time AWS uses in LastModified ("2026-11-26T17:40:01.123+0000")
 //  for `epoch_ms`, into `out` (at least 32 bytes).

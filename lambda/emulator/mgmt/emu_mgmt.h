@@ -7,7 +7,8 @@
     GetAccountSettings. (Invoke is a front door: emu_frontdoor.)
 
     Each request is answered at once from the account's state; bad input
-    gets AWS's error (status, x-amzn-ErrorType, {"Type","message"} body).
+    gets AWS's error (status, x-amzn-ErrorType, {"Type", message} body;
+    see emu_aws.h).
 
     Pure request -> reply over a borrowed account; no state of its own.
     Thread model: the emulator loop's thread only.
