@@ -175,14 +175,44 @@ s_blank(const char *body, size_t len)
 }
 
 int
-emu_invoke_too_large(emu_invoke_type_t type, emu_aws_error_t *err)
+emu_invoke_too_large(emu_invoke_type_t type, size_t len, emu_aws_error_t *err)
 {
     assert(err);
-    bool event = type == EMU_INVOKE_EVENT;
-    emu_aws_error_set(err, 413, "RequestEntityTooLargeException",
-                      "Request must be smaller than %d bytes for the %s operation",
-                      event ? EMU_INVOKE_EVENT_PAYLOAD_MAX : EMU_INVOKE_PAYLOAD_MAX,
-                      event ? "InvokeAsync" : "InvokeFunction");
+    if (type == EMU_INVOKE_EVENT)
+        emu_aws_error_set(err, 413, "RequestEntityTooLargeException",
+                          "%zu byte payload is too large for the Event invocation type "
+                          "(limit %d bytes)",
+                          len, EMU_LIMIT_EVENT_PAYLOAD_MAX);
+    else
+        emu_aws_error_set(err, 413, "RequestEntityTooLargeException",
+                          "Request must be smaller than %d bytes for the InvokeFunction "
+                          "operation",
+                          EMU_LIMIT_PAYLOAD_MAX);
+    return -1;
+}
+
+#define S_STREAMING_PREFIX "/2021-11-15/functions/"
+#define S_STREAMING_SUFFIX "/response-streaming-invocations"
+
+bool
+emu_invoke_streaming_path(const char *target)
+{
+    assert(target);
+    if (strncmp(target, S_STREAMING_PREFIX, strlen(S_STREAMING_PREFIX)) != 0)
+        return false;
+    size_t len = strcspn(target, "?");
+    size_t suffix = strlen(S_STREAMING_SUFFIX);
+    return len > strlen(S_STREAMING_PREFIX) + suffix &&
+           strncmp(target + len - suffix, S_STREAMING_SUFFIX, suffix) == 0;
+}
+
+int
+emu_invoke_streaming_refused(emu_aws_error_t *err)
+{
+    assert(err);
+    emu_aws_error_set(err, 400, "InvalidRequestContentException",
+                      "InvokeWithResponseStream (response streaming) is not emulated by "
+                      "stampede-lambda: use Invoke");
     return -1;
 }
 
@@ -193,9 +223,9 @@ emu_invoke_check_payload(emu_invoke_type_t type, const void *body, size_t len,
     assert((body || len == 0) && err);
     emu_aws_error_clear(err);
     size_t limit =
-        type == EMU_INVOKE_EVENT ? EMU_INVOKE_EVENT_PAYLOAD_MAX : EMU_INVOKE_PAYLOAD_MAX;
+        type == EMU_INVOKE_EVENT ? EMU_LIMIT_EVENT_PAYLOAD_MAX : EMU_LIMIT_PAYLOAD_MAX;
     if (len > limit)
-        return emu_invoke_too_large(type, err);
+        return emu_invoke_too_large(type, len, err);
     if (s_blank(body, len))
         return 0;
     json_error_t error;
@@ -266,7 +296,7 @@ emu_invoke_reply(emu_invocation_t *invocation, bool tail)
     size_t len = 0;
     const char *payload = emu_invocation_payload(invocation, &len);
     emu_invocation_outcome_t outcome = emu_invocation_outcome(invocation);
-    if (outcome == EMU_INVOCATION_OK && len > EMU_INVOKE_RESPONSE_MAX)
+    if (outcome == EMU_INVOCATION_OK && len > EMU_LIMIT_RESPONSE_MAX)
         outcome = EMU_INVOCATION_TOO_LARGE;
     switch (outcome) {
     case EMU_INVOCATION_OK:
@@ -278,7 +308,7 @@ emu_invoke_reply(emu_invocation_t *invocation, bool tail)
                          "{\"errorMessage\":\"Response payload size exceeded maximum "
                          "allowed payload size (%d bytes).\",\"errorType\":\"Function."
                          "ResponseSizeTooLarge\"}",
-                         EMU_INVOKE_RESPONSE_MAX);
+                         EMU_LIMIT_RESPONSE_MAX);
         return s_answer(invocation, tail, text, (size_t)n, true);
     }
     case EMU_INVOCATION_FUNCTION_ERROR:
@@ -475,31 +505,46 @@ s_test_payload(void)
     emu_reply_destroy(&reply);
 
     //  Sizes: checked before the content.
-    size_t big = EMU_INVOKE_PAYLOAD_MAX + 1;
+    size_t big = EMU_LIMIT_PAYLOAD_MAX + 1;
+    char sync_message[128], event_message[128];
+    snprintf(sync_message, sizeof sync_message,
+             "Request must be smaller than %d bytes for the InvokeFunction operation",
+             EMU_LIMIT_PAYLOAD_MAX);
+    snprintf(event_message, sizeof event_message,
+             "%d byte payload is too large for the Event invocation type (limit %d "
+             "bytes)",
+             EMU_LIMIT_EVENT_PAYLOAD_MAX + 1, EMU_LIMIT_EVENT_PAYLOAD_MAX);
     char *payload = malloc(big);
     CHECK_NOT_NULL(payload);
     memset(payload, ' ', big);
     payload[0] = '"';
-    payload[EMU_INVOKE_PAYLOAD_MAX - 1] = '"';
+    payload[EMU_LIMIT_PAYLOAD_MAX - 1] = '"';
     CHECK_INT(emu_invoke_check_payload(EMU_INVOKE_REQUEST_RESPONSE, payload,
-                                       EMU_INVOKE_PAYLOAD_MAX, &err),
+                                       EMU_LIMIT_PAYLOAD_MAX, &err),
               0);
     CHECK_INT(emu_invoke_check_payload(EMU_INVOKE_REQUEST_RESPONSE, payload, big, &err),
               -1);
-    s_check_error(&err, 413, "RequestEntityTooLargeException",
-                  "Request must be smaller than 6291456 bytes for the InvokeFunction "
-                  "operation");
+    s_check_error(&err, 413, "RequestEntityTooLargeException", sync_message);
     CHECK_INT(emu_invoke_check_payload(EMU_INVOKE_EVENT, payload,
-                                       EMU_INVOKE_EVENT_PAYLOAD_MAX + 1, &err),
+                                       EMU_LIMIT_EVENT_PAYLOAD_MAX + 1, &err),
               -1);
-    s_check_error(&err, 413, "RequestEntityTooLargeException",
-                  "Request must be smaller than 1048576 bytes for the InvokeAsync "
-                  "operation");
+    s_check_error(&err, 413, "RequestEntityTooLargeException", event_message);
     free(payload);
-    CHECK_INT(emu_invoke_too_large(EMU_INVOKE_DRY_RUN, &err), -1);
-    s_check_error(&err, 413, "RequestEntityTooLargeException",
-                  "Request must be smaller than 6291456 bytes for the InvokeFunction "
-                  "operation");
+    CHECK_INT(emu_invoke_too_large(EMU_INVOKE_DRY_RUN, big, &err), -1);
+    s_check_error(&err, 413, "RequestEntityTooLargeException", sync_message);
+
+    //  Response streaming is refused, never served.
+    CHECK_TRUE(emu_invoke_streaming_path(
+        "/2021-11-15/functions/demo/response-streaming-invocations"));
+    CHECK_TRUE(emu_invoke_streaming_path(
+        "/2021-11-15/functions/demo/response-streaming-invocations?Qualifier=1"));
+    CHECK_TRUE(!emu_invoke_streaming_path(
+        "/2021-11-15/functions/response-streaming-invocations"));
+    CHECK_TRUE(!emu_invoke_streaming_path("/2015-03-31/functions/demo/invocations"));
+    CHECK_INT(emu_invoke_streaming_refused(&err), -1);
+    s_check_error(&err, 400, "InvalidRequestContentException",
+                  "InvokeWithResponseStream (response streaming) is not emulated by "
+                  "stampede-lambda: use Invoke");
 
     size_t len = 0;
     char *event = emu_invoke_event("", 0, &len);
@@ -587,10 +632,13 @@ s_test_reply(void)
     }
     invocation = s_test_invocation(EMU_INVOCATION_TOO_LARGE, error);
     reply = emu_invoke_reply(invocation, false);
-    s_check_reply(reply, 200, "Unhandled",
-                  "{\"errorMessage\":\"Response payload size exceeded maximum allowed "
-                  "payload size (6291556 bytes).\",\"errorType\":\"Function."
-                  "ResponseSizeTooLarge\"}");
+    char too_large[192];
+    snprintf(too_large, sizeof too_large,
+             "{\"errorMessage\":\"Response payload size exceeded maximum allowed "
+             "payload size (%d bytes).\",\"errorType\":\"Function."
+             "ResponseSizeTooLarge\"}",
+             EMU_LIMIT_RESPONSE_MAX);
+    s_check_reply(reply, 200, "Unhandled", too_large);
     emu_reply_destroy(&reply);
     emu_invocation_destroy(&invocation);
     invocation = s_test_invocation(EMU_INVOCATION_ABORTED, error);
