@@ -2,6 +2,7 @@
 #include "emu_frontdoor.h"
 #include "emu_apigw_http.h"
 #include "emu_doorbody.h"
+#include "emu_doorevent.h"
 #include "emu_doormap.h"
 #include "emu_furl.h"
 #include "emu_invoke.h"
@@ -366,31 +367,12 @@ s_admit(s_request_t *req, emu_reply_t **reply_p)
     return -1;
 }
 
-typedef struct {
-    emu_furl_header_t *headers;
-    size_t count;
-} s_headers_t;
-
-static enum MHD_Result
-s_collect_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-                 const char *value, size_t value_size)
-{
-    s_headers_t *collected = cls;
-    if (collected->count == EMU_FURL_PARAMS_MAX)
-        return MHD_NO;
-    collected->headers[collected->count++] =
-        (emu_furl_header_t){.name = key, .value = value ? value : ""};
-    return MHD_YES;
-}
-
 //  Function URL, REST API and HTTP API: an HTTP request becomes the event
 //  of the door's payload format.
 static enum MHD_Result
 s_dispatch_http(emu_frontdoor_t *self, s_request_t *req, const char *method,
                 const char *version)
 {
-    struct MHD_Connection *connection = req->connection;
-    const emu_route_url_t *route = &req->route;
     emu_reply_t *reply = NULL;
     if (!req->function)
         reply = emu_doormap_not_found(req->kind);
@@ -400,48 +382,14 @@ s_dispatch_http(emu_frontdoor_t *self, s_request_t *req, const char *method,
         return s_answer(req, &reply);
     emu_invocation_new_id(req->request_id);
 
-    s_headers_t collected = {.headers =
-                                 calloc(EMU_FURL_PARAMS_MAX, sizeof(emu_furl_header_t))};
-    if (!collected.headers)
-        return MHD_NO;
-    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, s_collect_header,
-                                &collected);
-    char source_ip[INET6_ADDRSTRLEN] = "127.0.0.1";
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info && info->client_addr) {
-        const struct sockaddr *sa = info->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, source_ip,
-                      sizeof source_ip);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, source_ip,
-                      sizeof source_ip);
-    }
-    emu_furl_request_t request = {
-        .function = route->function,
-        .request_id = req->request_id,
-        .method = method,
-        .path = route->path,
-        .path_len = route->path_len,
-        .query = route->query,
-        .query_len = route->query_len,
-        .protocol = version,
-        .source_ip = source_ip,
-        .time_ns = req->received_ns,
-        .headers = collected.headers,
-        .header_count = collected.count,
-    };
+    emu_doorevent_request_t request = {.route = &req->route,
+                                       .method = method,
+                                       .version = version,
+                                       .request_id = req->request_id,
+                                       .received_ns = req->received_ns};
     request.body = emu_doorbody_data(req->body, &request.body_len);
     size_t event_len = 0;
-    char *event = NULL;
-    if (req->kind == EMU_ROUTE_REST_API)
-        event = emu_apigw_rest_event(&request, NULL, &event_len);
-    else if (req->kind == EMU_ROUTE_HTTP_API)
-        event = emu_apigw_http_event(&request, &event_len);
-    else
-        event = emu_furl_event(&request, &event_len);
-    free(collected.headers);
+    char *event = emu_doorevent_read(req->kind, req->connection, &request, &event_len);
     if (!event)
         return MHD_NO;
     if (event_len > EMU_LIMIT_PAYLOAD_MAX) {
@@ -1213,54 +1161,6 @@ s_test_timeouts(s_test_t *test)
     usleep((S_TEST_REST_TIMEOUT_MS + 300) * 1000);
 }
 
-//  A bash runtime that answers each invocation with the
-//  Lambda-Runtime-Client-Context it got, or "none".
-#define S_TEST_CONTEXT_RUNTIME                                                           \
-    "#!/bin/bash\n"                                                                      \
-    "export LC_ALL=C\n"                                                                  \
-    "api=$AWS_LAMBDA_RUNTIME_API; host=${api%:*}; port=${api#*:}\n"                      \
-    "while :; do\n"                                                                      \
-    "  exec 3<>/dev/tcp/$host/$port\n"                                                   \
-    "  printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: "             \
-    "x\\r\\n\\r\\n' "                                                                    \
-    ">&3\n"                                                                              \
-    "  context=none; len=0\n"                                                            \
-    "  while IFS= read -r line <&3; do\n"                                                \
-    "    line=${line%$'\\r'}\n"                                                          \
-    "    [ -z \"$line\" ] && break\n"                                                    \
-    "    case $line in Lambda-Runtime-Aws-Request-Id:*) id=${line#*: } ;;\n"             \
-    "      Lambda-Runtime-Client-Context:*) context=${line#*: } ;;\n"                    \
-    "      Content-Length:*) len=${line#*: } ;; esac\n"                                  \
-    "  done\n"                                                                           \
-    "  [ \"$len\" -gt 0 ] && read -r -N \"$len\" event <&3\n"                            \
-    "  exec 3<&-\n"                                                                      \
-    "  exec 4<>/dev/tcp/$host/$port\n"                                                   \
-    "  printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: "     \
-    "x\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \"$id\" ${#context} \"$context\" >&4\n"    \
-    "  IFS= read -r status <&4\n"                                                        \
-    "  exec 4<&-\n"                                                                      \
-    "done\n"
-
-//  The Invoke API hands X-Amz-Client-Context to the runtime decoded, on
-//  one line; without it the runtime gets no client context.
-static void
-s_test_client_context(s_test_t *test)
-{
-    const char *path = "/2015-03-31/functions/context/invocations";
-    //  {"custom":{"k":"v"},\n"env":{"a":1}}
-    emu_probe_t *probe = s_test_served(
-        test, "context", "POST", path,
-        "X-Amz-Client-Context: eyJjdXN0b20iOnsiayI6InYifSwKImVudiI6eyJhIjoxfX0=\r\n",
-        "{}", "invoke", 429);
-    CHECK_INT(emu_probe_status(probe), 200);
-    CHECK_STR(emu_probe_body(probe), "{\"custom\":{\"k\":\"v\"}, \"env\":{\"a\":1}}");
-    emu_probe_destroy(&probe);
-    probe = s_test_served(test, "context", "POST", path, "", "{}", "invoke", 429);
-    CHECK_INT(emu_probe_status(probe), 200);
-    CHECK_STR(emu_probe_body(probe), "none");
-    emu_probe_destroy(&probe);
-}
-
 static void *
 s_test_client(void *arg)
 {
@@ -1269,7 +1169,6 @@ s_test_client(void *arg)
     s_test_invoke_api(test);
     s_test_gateways(test);
     s_test_timeouts(test);
-    s_test_client_context(test);
     uint64_t one = 1;
     CHECK_INT(write(test->efd, &one, sizeof one), sizeof one);
     return NULL;
@@ -1359,22 +1258,10 @@ emu_frontdoor_test(bool verbose)
                                   .env = slow_pairs,
                                   .env_count = 1,
                                   .timeout_s = 3};
-    char dir[] = "/tmp/emu_frontdoor_testXXXXXX";
-    CHECK_NOT_NULL(mkdtemp(dir));
-    char script[64];
-    snprintf(script, sizeof script, "%s/bootstrap", dir);
-    FILE *file = fopen(script, "w");
-    CHECK_NOT_NULL(file);
-    CHECK_TRUE(fputs(S_TEST_CONTEXT_RUNTIME, file) >= 0);
-    CHECK_INT(fclose(file), 0);
-    CHECK_INT(chmod(script, 0755), 0);
-    emu_function_config_t context = {
-        .name = "context", .path = script, .reserved = 1, .timeout_s = 3};
-    emu_function_t *functions[4] = {emu_function_new(loop, &demo, verbose),
+    emu_function_t *functions[3] = {emu_function_new(loop, &demo, verbose),
                                     emu_function_new(loop, &closed, verbose),
-                                    emu_function_new(loop, &slow, verbose),
-                                    emu_function_new(loop, &context, verbose)};
-    for (size_t i = 0; i < 4; i++)
+                                    emu_function_new(loop, &slow, verbose)};
+    for (size_t i = 0; i < 3; i++)
         CHECK_INT(emu_frontdoor_add_function(door, functions[i]), 0);
     emu_frontdoor_set_gateway_timeouts(door, S_TEST_REST_TIMEOUT_MS * SP_NS_PER_MS,
                                        S_TEST_HTTP_TIMEOUT_MS * SP_NS_PER_MS);
@@ -1443,10 +1330,8 @@ emu_frontdoor_test(bool verbose)
     close(test->efd);
     free(test);
     //  Destroying its function hands the abandoned invocation back.
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 3; i++)
         emu_function_destroy(&functions[i]);
-    CHECK_INT(unlink(script), 0);
-    CHECK_INT(rmdir(dir), 0);
     emu_frontdoor_stats(door, &stats);
     CHECK_INT(stats.abandoned, 0);
     emu_frontdoor_destroy(&door);

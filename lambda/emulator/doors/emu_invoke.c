@@ -1,13 +1,18 @@
 /*  emu_invoke — the Invoke API's request options and answers; see
     emu_invoke.h. */
 #include "emu_invoke.h"
+#include "emu_function.h"
+#include "emu_loop.h"
 #include "sp_check.h"
+#include "sp_clock.h"
 
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 //  Longest piece of untrusted text echoed in a message.
 #define S_ECHO_MAX 160
@@ -657,12 +662,124 @@ s_test_reply(void)
     emu_reply_destroy(&reply);
 }
 
+//  A bash runtime that answers each invocation with the
+//  Lambda-Runtime-Client-Context it got, or "none".
+#define S_TEST_CONTEXT_RUNTIME                                                           \
+    "#!/bin/bash\n"                                                                      \
+    "export LC_ALL=C\n"                                                                  \
+    "api=$AWS_LAMBDA_RUNTIME_API; host=${api%:*}; port=${api#*:}\n"                      \
+    "while :; do\n"                                                                      \
+    "  exec 3<>/dev/tcp/$host/$port\n"                                                   \
+    "  printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: "             \
+    "x\\r\\n\\r\\n' "                                                                    \
+    ">&3\n"                                                                              \
+    "  context=none; len=0\n"                                                            \
+    "  while IFS= read -r line <&3; do\n"                                                \
+    "    line=${line%$'\\r'}\n"                                                          \
+    "    [ -z \"$line\" ] && break\n"                                                    \
+    "    case $line in Lambda-Runtime-Aws-Request-Id:*) id=${line#*: } ;;\n"             \
+    "      Lambda-Runtime-Client-Context:*) context=${line#*: } ;;\n"                    \
+    "      Content-Length:*) len=${line#*: } ;; esac\n"                                  \
+    "  done\n"                                                                           \
+    "  [ \"$len\" -gt 0 ] && read -r -N \"$len\" event <&3\n"                            \
+    "  exec 3<&-\n"                                                                      \
+    "  exec 4<>/dev/tcp/$host/$port\n"                                                   \
+    "  printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: "     \
+    "x\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \"$id\" ${#context} \"$context\" >&4\n"    \
+    "  IFS= read -r status <&4\n"                                                        \
+    "  exec 4<&-\n"                                                                      \
+    "done\n"
+
+static void
+s_test_context_done(emu_invocation_t *invocation, void *arg)
+{
+    emu_loop_stop(arg);
+}
+
+static void
+s_test_stop(emu_loop_t *loop, void *arg)
+{
+    emu_loop_stop(loop);
+}
+
+//  Runs `invocation` in `function`: the one environment takes work once
+//  its runtime is back in /next, so throttles are retried while the loop
+//  runs. Returns when the invocation completed.
+static void
+s_test_run(emu_loop_t *loop, emu_function_t *function, emu_invocation_t *invocation)
+{
+    for (int i = 0;; i++) {
+        CHECK_TRUE(i < 800);
+        emu_aws_error_t err;
+        emu_function_dispatch_t rc =
+            emu_function_dispatch(function, "", invocation, &err);
+        if (rc == EMU_FUNCTION_DISPATCH_OK)
+            break;
+        CHECK_INT(rc, EMU_FUNCTION_DISPATCH_REFUSED);
+        CHECK_INT(err.status, 429);
+        CHECK_NOT_NULL(emu_loop_timer_start(loop, 5 * SP_NS_PER_MS, s_test_stop, NULL));
+        CHECK_INT(emu_loop_run(loop), 0);
+    }
+    CHECK_INT(emu_loop_run(loop), 0);
+}
+
+//  X-Amz-Client-Context reaches the runtime decoded, on one line; without
+//  it the runtime gets no client context.
+static void
+s_test_client_context_handoff(bool verbose)
+{
+    emu_loop_t *loop = emu_loop_new();
+    CHECK_NOT_NULL(loop);
+    char dir[] = "/tmp/emu_invoke_testXXXXXX";
+    CHECK_NOT_NULL(mkdtemp(dir));
+    char script[64];
+    snprintf(script, sizeof script, "%s/bootstrap", dir);
+    FILE *file = fopen(script, "w");
+    CHECK_NOT_NULL(file);
+    CHECK_TRUE(fputs(S_TEST_CONTEXT_RUNTIME, file) >= 0);
+    CHECK_INT(fclose(file), 0);
+    CHECK_INT(chmod(script, 0755), 0);
+    emu_function_config_t config = {
+        .name = "context", .path = script, .reserved = 1, .timeout_s = 3};
+    emu_function_t *function = emu_function_new(loop, &config, verbose);
+    CHECK_NOT_NULL(function);
+    //  {"custom":{"k":"v"},\n"env":{"a":1}}, then none
+    const char *sent[] = {"eyJjdXN0b20iOnsiayI6InYifSwKImVudiI6eyJhIjoxfX0=", NULL};
+    const char *seen[] = {"{\"custom\":{\"k\":\"v\"}, \"env\":{\"a\":1}}", "none"};
+    for (size_t i = 0; i < 2; i++) {
+        emu_invoke_options_t options;
+        emu_aws_error_t err;
+        CHECK_INT(emu_invoke_parse_options(NULL, NULL, sent[i], &options, &err), 0);
+        char context[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1];
+        size_t context_len = emu_invoke_client_context(&options, context);
+        char *event = strdup("{}");
+        char id[EMU_INVOCATION_ID_SIZE];
+        emu_invocation_new_id(id);
+        emu_invocation_t *invocation =
+            emu_invocation_new(id, &event, 2, s_test_context_done, loop);
+        CHECK_NOT_NULL(invocation);
+        if (context_len)
+            CHECK_INT(emu_invocation_set_client_context(invocation, context, context_len),
+                      0);
+        s_test_run(loop, function, invocation);
+        emu_reply_t *reply = emu_invoke_reply(invocation, false);
+        CHECK_INT(emu_reply_status(reply), 200);
+        CHECK_STR(emu_reply_body(reply, NULL), seen[i]);
+        emu_reply_destroy(&reply);
+        emu_invocation_destroy(&invocation);
+    }
+    emu_function_destroy(&function);
+    emu_loop_destroy(&loop);
+    CHECK_INT(unlink(script), 0);
+    CHECK_INT(rmdir(dir), 0);
+}
+
 void
 emu_invoke_test(bool verbose)
 {
-    (void)verbose;
     s_test_options();
     s_test_qualifier();
     s_test_payload();
     s_test_reply();
+    s_test_client_context_handoff(verbose);
 }
