@@ -3,6 +3,7 @@
 #include "emu_apigw_http.h"
 #include "emu_doorbody.h"
 #include "emu_doorevent.h"
+#include "emu_doorlog.h"
 #include "emu_doormap.h"
 #include "emu_furl.h"
 #include "emu_invoke.h"
@@ -36,9 +37,6 @@
 #define S_MEMORY_LIMIT ((size_t)32768)
 #define S_IDLE_TIMEOUT_S 300u
 #define S_LOG_PER_S 10u
-//  One access-log line: seven fields, the longest a 36-byte request id and
-//  a 64-byte function name, JSON-escaped. Far more than enough.
-#define S_ACCESS_LINE_MAX 512
 
 typedef struct _s_request_t s_request_t;
 struct _s_request_t {
@@ -133,33 +131,23 @@ s_lookup(emu_frontdoor_t *self, const char *name)
     return NULL;
 }
 
-//  One access-log line for the answer `status` to `req`, written with one
-//  fwrite so that lines stay whole. An answer that could not be delivered
-//  says so in a seventh field.
+//  The access-log line for the answer `status` to `req`; a line that
+//  cannot be written is counted, and logged the first time.
 static void
 s_access_log(emu_frontdoor_t *self, s_request_t *req, int status, int64_t answered_ns,
              bool delivered)
 {
-    json_t *line = json_pack(
-        "{s:I,s:I,s:i,s:s?,s:s,s:s}", "received_ns", (json_int_t)req->received_ns,
-        "answered_ns", (json_int_t)answered_ns, "status", status, "function",
-        req->function ? emu_function_name(req->function) : NULL, "request_id",
-        req->request_id, "door", emu_route_door_name(req->kind));
-    if (line && !delivered && json_object_set_new(line, "delivered", json_false())) {
-        json_decref(line);
-        line = NULL;
-    }
-    char text[S_ACCESS_LINE_MAX];
-    size_t len =
-        line ? json_dumpb(line, text, sizeof text - 1, JSON_COMPACT | JSON_PRESERVE_ORDER)
-             : 0;
-    json_decref(line);
-    bool written = false;
-    if (len > 0 && len < sizeof text - 1) {
-        text[len++] = '\n';
-        written = fwrite(text, 1, len, self->access_log) == len;
-    }
-    if (!written && self->stats.log_errors++ == 0)
+    emu_doorlog_line_t line = {
+        .received_ns = req->received_ns,
+        .answered_ns = answered_ns,
+        .status = status,
+        .function = req->function ? emu_function_name(req->function) : NULL,
+        .request_id = req->request_id,
+        .door = emu_route_door_name(req->kind),
+        .delivered = delivered,
+    };
+    errno = 0;
+    if (emu_doorlog_write(self->access_log, &line) && self->stats.log_errors++ == 0)
         zsys_warning("access log: cannot write a line (further failures only counted) "
                      "error=\"%s\"",
                      strerror(errno));
