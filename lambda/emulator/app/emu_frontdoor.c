@@ -843,6 +843,19 @@ s_test_send(s_test_t *test, const char *method, const char *target, const char *
     return emu_probe_send(test->port, request, (size_t)len);
 }
 
+//  One request that must get `status` (and, unless NULL, `error_type` and
+//  body `answer`) from `door` for `function` (NULL: none): checked, noted.
+static void
+s_test_expect(s_test_t *test, const char *method, const char *target, const char *headers,
+              const char *body, const char *function, const char *door, int status,
+              const char *error_type, const char *answer)
+{
+    emu_probe_t *probe = s_test_send(test, method, target, headers, body);
+    s_test_note(test, probe, function, door);
+    s_test_check(probe, status, error_type, answer);
+    emu_probe_destroy(&probe);
+}
+
 //  A request to `function` (reserved 1): its one environment takes work
 //  again once its runtime is back in /next, a moment after it answered;
 //  until then it is throttled. Retries the throttles (each noted) until
@@ -875,29 +888,19 @@ s_test_demo(s_test_t *test, const char *method, const char *target, const char *
 static void
 s_test_function_url(s_test_t *test)
 {
-    emu_probe_t *probe = emu_probe_request(test->port, "GET", "/nothing", NULL);
-    s_test_note(test, probe, NULL, "mgmt");
-    s_test_check(probe, 404, "ResourceNotFoundException", "{\"Message\":\"Not Found\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/url/missing/", NULL);
-    s_test_note(test, probe, NULL, "url");
-    s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Message\":\"Function not found\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/url/bad.name/x", NULL);
-    s_test_note(test, probe, NULL, "url");
-    s_test_check(probe, 404, "ResourceNotFoundException", NULL);
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/url/closed/", NULL);
-    s_test_note(test, probe, "closed", "url");
-    s_test_check(probe, 429, "TooManyRequestsException",
-                 "{\"Message\":\"Rate Exceeded.\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "GET", "/nothing", "", "", NULL, "mgmt", 404,
+                  "ResourceNotFoundException", "{\"Message\":\"Not Found\"}");
+    s_test_expect(test, "GET", "/url/missing/", "", "", NULL, "url", 404,
+                  "ResourceNotFoundException", "{\"Message\":\"Function not found\"}");
+    s_test_expect(test, "GET", "/url/bad.name/x", "", "", NULL, "url", 404,
+                  "ResourceNotFoundException", NULL);
+    s_test_expect(test, "GET", "/url/closed/", "", "", "closed", "url", 429,
+                  "TooManyRequestsException", "{\"Message\":\"Rate Exceeded.\"}");
 
     //  Declared past the drain cap: refused before the body is sent.
     const char *big = "POST /url/demo/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                       "Content-Length: 100000000\r\n\r\n";
-    probe = emu_probe_send(test->port, big, strlen(big));
+    emu_probe_t *probe = emu_probe_send(test->port, big, strlen(big));
     s_test_note(test, probe, "demo", "url");
     char expected_413[160];
     snprintf(expected_413, sizeof expected_413,
@@ -937,11 +940,8 @@ s_test_function_url(s_test_t *test)
     CHECK_TRUE(strstr(emu_probe_body(probe), "\"cold_start\":false") != NULL);
     emu_probe_destroy(&probe);
     //  A qualifier the function does not have.
-    probe = emu_probe_request(test->port, "GET", "/url/demo:nope/", NULL);
-    s_test_note(test, probe, "demo", "url");
-    s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Message\":\"Function not found\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "GET", "/url/demo:nope/", "", "", "demo", "url", 404,
+                  "ResourceNotFoundException", "{\"Message\":\"Function not found\"}");
 }
 
 static void
@@ -971,47 +971,34 @@ s_test_invoke_api(s_test_t *test)
     CHECK_NOT_NULL(emu_probe_header(probe, "X-Amz-Log-Result", value, sizeof value));
     emu_probe_destroy(&probe);
 
-    probe = s_test_send(test, "POST", path, "X-Amz-Invocation-Type: DryRun\r\n", "");
-    s_test_note(test, probe, "demo", "invoke");
-    s_test_check(probe, 204, NULL, "");
-    emu_probe_destroy(&probe);
-    probe = s_test_send(test, "POST", path, "X-Amz-Invocation-Type: Later\r\n", "");
-    s_test_note(test, probe, NULL, "invoke");
-    s_test_check(probe, 400, "InvalidParameterValueException",
-                 "{\"Type\":\"User\",\"message\":\"1 validation error detected: Value "
-                 "'Later' at 'invocationType' failed to satisfy constraint: Member must "
-                 "satisfy enum value set: [Event, RequestResponse, DryRun]\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "POST", path, "X-Amz-Invocation-Type: DryRun\r\n", "", "demo",
+                  "invoke", 204, NULL, "");
+    s_test_expect(test, "POST", path, "X-Amz-Invocation-Type: Later\r\n", "", NULL,
+                  "invoke", 400, "InvalidParameterValueException",
+                  "{\"Type\":\"User\",\"message\":\"1 validation error detected: Value "
+                  "'Later' at 'invocationType' failed to satisfy constraint: Member must "
+                  "satisfy enum value set: [Event, RequestResponse, DryRun]\"}");
     probe = s_test_send(test, "POST", path, "", "not json");
     s_test_note(test, probe, "demo", "invoke");
     s_test_check(probe, 400, "InvalidRequestContentException", NULL);
     CHECK_TRUE(strstr(emu_probe_body(probe),
                       "\"message\":\"Could not parse request body into json: ") != NULL);
     emu_probe_destroy(&probe);
-    probe = s_test_send(test, "POST", "/2015-03-31/functions/nope/invocations", "", "{}");
-    s_test_note(test, probe, NULL, "invoke");
-    s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Type\":\"User\",\"message\":\"Function not found: "
-                 "arn:aws:lambda:us-east-1:123456789012:function:nope\"}");
-    emu_probe_destroy(&probe);
-    probe = s_test_send(test, "POST",
-                        "/2015-03-31/functions/demo/invocations?Qualifier=7", "", "{}");
-    s_test_note(test, probe, "demo", "invoke");
-    s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Type\":\"User\",\"message\":\"Function not found: "
-                 "arn:aws:lambda:us-east-1:123456789012:function:demo:7\"}");
-    emu_probe_destroy(&probe);
-    probe = s_test_send(test, "POST", "/2015-03-31/functions/closed/invocations", "", "");
-    s_test_note(test, probe, "closed", "invoke");
-    s_test_check(probe, 429, "TooManyRequestsException",
-                 "{\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\","
-                 "\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "POST", "/2015-03-31/functions/nope/invocations", "", "{}", NULL,
+                  "invoke", 404, "ResourceNotFoundException",
+                  "{\"Type\":\"User\",\"message\":\"Function not found: "
+                  "arn:aws:lambda:us-east-1:123456789012:function:nope\"}");
+    s_test_expect(test, "POST", "/2015-03-31/functions/demo/invocations?Qualifier=7", "",
+                  "{}", "demo", "invoke", 404, "ResourceNotFoundException",
+                  "{\"Type\":\"User\",\"message\":\"Function not found: "
+                  "arn:aws:lambda:us-east-1:123456789012:function:demo:7\"}");
+    s_test_expect(test, "POST", "/2015-03-31/functions/closed/invocations", "", "",
+                  "closed", "invoke", 429, "TooManyRequestsException",
+                  "{\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\","
+                  "\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}");
     //  Another method on the path is the management API's (none here).
-    probe = s_test_send(test, "GET", path, "", "");
-    s_test_note(test, probe, NULL, "mgmt");
-    s_test_check(probe, 404, "ResourceNotFoundException", "{\"Message\":\"Not Found\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "GET", path, "", "", NULL, "mgmt", 404,
+                  "ResourceNotFoundException", "{\"Message\":\"Not Found\"}");
     const char *big =
         "POST /2015-03-31/functions/demo/invocations HTTP/1.1\r\nHost: x\r\n"
         "Connection: close\r\nContent-Length: 100000000\r\n\r\n";
@@ -1041,23 +1028,15 @@ s_test_gateways(s_test_t *test)
     CHECK_TRUE(strncmp(emu_probe_body(probe), "{\"request_id\":\"", 15) == 0);
     emu_probe_destroy(&probe);
 
-    probe = emu_probe_request(test->port, "GET", "/restapi/closed/", NULL);
-    s_test_note(test, probe, "closed", "restapi");
-    s_test_check(probe, 500, "InternalServerErrorException",
-                 "{\"message\": \"Internal server error\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/httpapi/closed/", NULL);
-    s_test_note(test, probe, "closed", "httpapi");
-    s_test_check(probe, 500, NULL, "{\"message\":\"Internal Server Error\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/restapi/nope/", NULL);
-    s_test_note(test, probe, NULL, "restapi");
-    s_test_check(probe, 403, NULL, "{\"message\":\"Missing Authentication Token\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/httpapi/nope/", NULL);
-    s_test_note(test, probe, NULL, "httpapi");
-    s_test_check(probe, 404, NULL, "{\"message\":\"Not Found\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "GET", "/restapi/closed/", "", "", "closed", "restapi", 500,
+                  "InternalServerErrorException",
+                  "{\"message\": \"Internal server error\"}");
+    s_test_expect(test, "GET", "/httpapi/closed/", "", "", "closed", "httpapi", 500, NULL,
+                  "{\"message\":\"Internal Server Error\"}");
+    s_test_expect(test, "GET", "/restapi/nope/", "", "", NULL, "restapi", 403, NULL,
+                  "{\"message\":\"Missing Authentication Token\"}");
+    s_test_expect(test, "GET", "/httpapi/nope/", "", "", NULL, "httpapi", 404, NULL,
+                  "{\"message\":\"Not Found\"}");
 }
 
 //  Function "slow" holds each invocation S_TEST_HOLD_MS, longer than the
