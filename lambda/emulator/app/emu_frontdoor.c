@@ -5,7 +5,6 @@
 #include "emu_doorevent.h"
 #include "emu_doorlog.h"
 #include "emu_doormap.h"
-#include "emu_furl.h"
 #include "emu_invoke.h"
 #include "emu_listener.h"
 #include "emu_mgmt.h"
@@ -20,7 +19,6 @@
 #include <czmq.h>
 #include <errno.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,7 +28,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_BACKLOG 4096
