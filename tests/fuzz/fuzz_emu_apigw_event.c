@@ -3,7 +3,7 @@
     The input is split into a method line, a path line, a query line,
     header lines "name: value" up to an empty line, and the body. Each
     event must be a JSON object of its payload format. */
-#include "emu_apigw.h"
+#include "emu_apigw_http.h"
 #include "fuzz_emu.h"
 
 #include <jansson.h>

@@ -4,7 +4,7 @@
     invocation that completed OK. Whatever the payload, the answer is a
     valid HTTP reply: a status 100..599, headers that cannot split the
     response, a body within its cap, and the gateway's request ids. */
-#include "emu_apigw.h"
+#include "emu_apigw_http.h"
 #include "fuzz_emu.h"
 
 #include <stdlib.h>

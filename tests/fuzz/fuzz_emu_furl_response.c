@@ -2,7 +2,7 @@
     (emu_furl_map_payload) - untrusted output of user code. Whatever the
     payload, the answer is a valid HTTP reply: a status 100..599, headers
     that cannot split the response, a body within its cap. */
-#include "emu_furl.h"
+#include "emu_furl_map.h"
 #include "fuzz_emu.h"
 
 #include <stdlib.h>

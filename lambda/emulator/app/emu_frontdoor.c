@@ -1,7 +1,10 @@
 /*  emu_frontdoor — every front door on one listener; see emu_frontdoor.h. */
 #include "emu_frontdoor.h"
-#include "emu_apigw.h"
-#include "emu_furl.h"
+#include "emu_apigw_http.h"
+#include "emu_doorbody.h"
+#include "emu_doorevent.h"
+#include "emu_doorlog.h"
+#include "emu_doormap.h"
 #include "emu_invoke.h"
 #include "emu_listener.h"
 #include "emu_mgmt.h"
@@ -16,7 +19,6 @@
 #include <czmq.h>
 #include <errno.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -26,16 +28,12 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_BACKLOG 4096
 #define S_MEMORY_LIMIT ((size_t)32768)
 #define S_IDLE_TIMEOUT_S 300u
 #define S_LOG_PER_S 10u
-//  One access-log line: seven fields, the longest a 36-byte request id and
-//  a 64-byte function name, JSON-escaped. Far more than enough.
-#define S_ACCESS_LINE_MAX 512
 
 typedef struct _s_request_t s_request_t;
 struct _s_request_t {
@@ -50,13 +48,11 @@ struct _s_request_t {
     emu_function_t *function; //  borrowed: the function named, once known
     char qualifier[EMU_ROUTE_QUALIFIER_MAX + 1]; //  the one invoked; "" = $LATEST
     bool tail;                                   //  Invoke API: X-Amz-Log-Type Tail
-    char *body;                                  //  capped at body_max
-    size_t body_len;
-    size_t body_cap;
-    size_t body_max; //  the door's request body limit
-    bool too_large;
-    bool throttled;      //  the answer is a throttle
-    int64_t received_ns; //  complete request held, CLOCK_REALTIME
+    emu_invoke_type_t type; //  Invoke API: the invocation type asked (for its 413)
+    emu_doorbody_t *body;   //  owned: kept up to the door's limit, then drained
+    bool answered;          //  an answer is queued (drained bytes still may come)
+    bool throttled;         //  the answer is a throttle
+    int64_t received_ns;    //  complete request held, CLOCK_REALTIME
     char request_id[EMU_INVOCATION_ID_SIZE];
     emu_invocation_t *invocation; //  owned; lent to an environment while waiting
     emu_timer_t *timer;           //  API Gateway integration timeout, while waiting
@@ -132,33 +128,23 @@ s_lookup(emu_frontdoor_t *self, const char *name)
     return NULL;
 }
 
-//  One access-log line for the answer `status` to `req`, written with one
-//  fwrite so that lines stay whole. An answer that could not be delivered
-//  says so in a seventh field.
+//  The access-log line for the answer `status` to `req`; a line that
+//  cannot be written is counted, and logged the first time.
 static void
 s_access_log(emu_frontdoor_t *self, s_request_t *req, int status, int64_t answered_ns,
              bool delivered)
 {
-    json_t *line = json_pack(
-        "{s:I,s:I,s:i,s:s?,s:s,s:s}", "received_ns", (json_int_t)req->received_ns,
-        "answered_ns", (json_int_t)answered_ns, "status", status, "function",
-        req->function ? emu_function_name(req->function) : NULL, "request_id",
-        req->request_id, "door", emu_route_door_name(req->kind));
-    if (line && !delivered && json_object_set_new(line, "delivered", json_false())) {
-        json_decref(line);
-        line = NULL;
-    }
-    char text[S_ACCESS_LINE_MAX];
-    size_t len =
-        line ? json_dumpb(line, text, sizeof text - 1, JSON_COMPACT | JSON_PRESERVE_ORDER)
-             : 0;
-    json_decref(line);
-    bool written = false;
-    if (len > 0 && len < sizeof text - 1) {
-        text[len++] = '\n';
-        written = fwrite(text, 1, len, self->access_log) == len;
-    }
-    if (!written && self->stats.log_errors++ == 0)
+    emu_doorlog_line_t line = {
+        .received_ns = req->received_ns,
+        .answered_ns = answered_ns,
+        .status = status,
+        .function = req->function ? emu_function_name(req->function) : NULL,
+        .request_id = req->request_id,
+        .door = emu_route_door_name(req->kind),
+        .delivered = delivered,
+    };
+    errno = 0;
+    if (emu_doorlog_write(self->access_log, &line) && self->stats.log_errors++ == 0)
         zsys_warning("access log: cannot write a line (further failures only counted) "
                      "error=\"%s\"",
                      strerror(errno));
@@ -195,102 +181,27 @@ s_answer(s_request_t *req, emu_reply_t **reply_p)
                    emu_route_door_name(req->kind), status);
     if (self->access_log)
         s_access_log(self, req, status, sp_clock_wall_ns(), true);
+    req->answered = true;
+    if (req->body && emu_doorbody_too_large(req->body))
+        MHD_set_connection_option(req->connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  S_IDLE_TIMEOUT_S);
     enum MHD_Result rc = emu_reply_queue(reply, req->connection);
     emu_reply_destroy(&reply);
     return rc;
 }
 
-//  The AWS answer for `err`. Messages the core builds may echo untrusted
-//  text; one that is not valid UTF-8 cannot be sent as JSON, so it is
-//  sent with every byte that is not printable ASCII replaced.
-static emu_reply_t *
-s_aws_reply(const emu_aws_error_t *err)
-{
-    emu_reply_t *reply = emu_aws_error_reply(err);
-    if (reply)
-        return reply;
-    emu_aws_error_t safe = *err;
-    for (char *c = safe.message; *c; c++)
-        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-            *c = '?';
-    return emu_aws_error_reply(&safe);
-}
-
-//  The door's answer to a request naming no function (or no qualifier) it
-//  serves.
-static emu_reply_t *
-s_not_found(s_request_t *req)
-{
-    switch (req->kind) {
-    case EMU_ROUTE_REST_API:
-        return emu_apigw_rest_not_found();
-    case EMU_ROUTE_HTTP_API:
-        return emu_apigw_http_not_found();
-    case EMU_ROUTE_FUNCTION_URL:
-        return emu_furl_error(404, "ResourceNotFoundException", "Function not found");
-    case EMU_ROUTE_INVOKE: {
-        //  The FunctionName fits none of AWS's forms.
-        emu_aws_error_t err;
-        emu_aws_error_set(
-            &err, 400, "ValidationException",
-            "1 validation error detected: Value at 'functionName' failed "
-            "to satisfy constraint: Member must satisfy regular expression "
-            "pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+"
-            "-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST"
-            "|[a-zA-Z0-9-_]+))?");
-        return s_aws_reply(&err);
-    }
-    case EMU_ROUTE_NONE:
-    case EMU_ROUTE_BAD_NAME:
-        break;
-    }
-    return emu_furl_error(404, "ResourceNotFoundException", "Not Found");
-}
-
-//  The door's answer to a request body over its limit.
+//  The door's answer to a request body over its limit: a function door's
+//  (emu_doormap), or the management API's.
 static emu_reply_t *
 s_too_large(s_request_t *req)
 {
+    if (req->kind != EMU_ROUTE_NONE)
+        return emu_doormap_too_large(req->kind, req->type,
+                                     emu_doorbody_length(req->body));
     emu_aws_error_t err;
-    switch (req->kind) {
-    case EMU_ROUTE_REST_API:
-        return emu_apigw_rest_too_large();
-    case EMU_ROUTE_HTTP_API:
-        return emu_apigw_http_too_large();
-    case EMU_ROUTE_FUNCTION_URL:
-        return emu_furl_error(413, "RequestEntityTooLargeException",
-                              "Request must be smaller than 6291456 bytes for the "
-                              "InvokeFunction operation");
-    case EMU_ROUTE_INVOKE:
-        emu_invoke_too_large(EMU_INVOKE_REQUEST_RESPONSE, &err);
-        return s_aws_reply(&err);
-    case EMU_ROUTE_NONE:
-    case EMU_ROUTE_BAD_NAME:
-        break;
-    }
     emu_aws_error_set(&err, 413, "RequestEntityTooLargeException",
                       "Request must be smaller than %d bytes", EMU_MGMT_BODY_MAX);
-    return s_aws_reply(&err);
-}
-
-//  The door's answer to an invocation the function refused: a throttle or
-//  an unknown qualifier.
-static emu_reply_t *
-s_refused(s_request_t *req, const emu_aws_error_t *err)
-{
-    if (err->status != 429)
-        return req->kind == EMU_ROUTE_INVOKE ? s_aws_reply(err) : s_not_found(req);
-    req->throttled = true;
-    switch (req->kind) {
-    case EMU_ROUTE_REST_API:
-        return emu_apigw_rest_throttle();
-    case EMU_ROUTE_HTTP_API:
-        return emu_apigw_http_throttle(req->door->httpapi_throttle_status);
-    case EMU_ROUTE_FUNCTION_URL:
-        return emu_furl_throttle();
-    default:
-        return s_aws_reply(err);
-    }
+    return emu_doormap_aws(&err);
 }
 
 static void
@@ -327,20 +238,7 @@ s_invocation_done(emu_invocation_t *invocation, void *arg)
 {
     s_request_t *req = arg;
     emu_frontdoor_t *self = req->door;
-    switch (req->kind) {
-    case EMU_ROUTE_REST_API:
-        req->reply = emu_apigw_rest_reply(invocation);
-        break;
-    case EMU_ROUTE_HTTP_API:
-        req->reply = emu_apigw_http_reply(invocation);
-        break;
-    case EMU_ROUTE_INVOKE:
-        req->reply = emu_invoke_reply(invocation, req->tail);
-        break;
-    default:
-        req->reply = emu_furl_reply(invocation);
-        break;
-    }
+    req->reply = emu_doormap_reply(req->kind, invocation, req->tail);
     emu_invocation_destroy(&req->invocation);
     s_wake(self, req);
 }
@@ -358,21 +256,6 @@ s_abandoned_done(emu_invocation_t *invocation, void *arg)
                    emu_invocation_request_id(invocation),
                    emu_invocation_outcome_name(emu_invocation_outcome(invocation)));
     emu_invocation_destroy(&invocation);
-}
-
-//  The gateway's answer when the integration timed out, with the request
-//  id header the door's answers carry (x-amz-apigw-id, Apigw-Requestid).
-static emu_reply_t *
-s_timeout_reply(s_request_t *req)
-{
-    char gateway_id[EMU_APIGW_GATEWAY_ID_SIZE];
-    emu_apigw_gateway_id(req->request_id, gateway_id);
-    bool rest = req->kind == EMU_ROUTE_REST_API;
-    emu_reply_t *reply = rest ? emu_apigw_rest_timeout() : emu_apigw_http_timeout();
-    if (reply && emu_reply_set_header(reply, rest ? "x-amz-apigw-id" : "Apigw-Requestid",
-                                      gateway_id))
-        emu_reply_destroy(&reply);
-    return reply;
 }
 
 //  An API Gateway door waited its integration timeout: the client gets
@@ -394,7 +277,7 @@ s_gateway_timeout(emu_loop_t *loop, void *arg)
     if (self->verbose)
         zsys_debug("integration timed out request_id=%s door=%s", req->request_id,
                    emu_route_door_name(req->kind));
-    req->reply = s_timeout_reply(req);
+    req->reply = emu_doormap_timeout(req->kind, req->request_id);
     s_wake(self, req);
 }
 
@@ -422,13 +305,14 @@ s_invoke(emu_frontdoor_t *self, s_request_t *req, char **event_p, size_t event_l
         break;
     case EMU_FUNCTION_DISPATCH_REFUSED: {
         emu_invocation_destroy(&invocation);
-        emu_reply_t *reply = s_refused(req, &err);
+        emu_reply_t *reply = emu_doormap_refused(
+            req->kind, &err, self->httpapi_throttle_status, &req->throttled);
         return s_answer(req, &reply);
     }
     case EMU_FUNCTION_DISPATCH_FAILED: {
         emu_invocation_destroy(&invocation);
         emu_aws_error_set(&err, 500, "ServiceException", "Out of memory");
-        emu_reply_t *reply = s_aws_reply(&err);
+        emu_reply_t *reply = emu_doormap_aws(&err);
         return s_answer(req, &reply);
     }
     }
@@ -463,25 +347,9 @@ s_admit(s_request_t *req, emu_reply_t **reply_p)
         return 0;
     if (err.status == 429)
         emu_function_count_throttle(req->function);
-    *reply_p = s_refused(req, &err);
+    *reply_p = emu_doormap_refused(req->kind, &err, req->door->httpapi_throttle_status,
+                                   &req->throttled);
     return -1;
-}
-
-typedef struct {
-    emu_furl_header_t *headers;
-    size_t count;
-} s_headers_t;
-
-static enum MHD_Result
-s_collect_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-                 const char *value, size_t value_size)
-{
-    s_headers_t *collected = cls;
-    if (collected->count == EMU_FURL_PARAMS_MAX)
-        return MHD_NO;
-    collected->headers[collected->count++] =
-        (emu_furl_header_t){.name = key, .value = value ? value : ""};
-    return MHD_YES;
 }
 
 //  Function URL, REST API and HTTP API: an HTTP request becomes the event
@@ -490,63 +358,26 @@ static enum MHD_Result
 s_dispatch_http(emu_frontdoor_t *self, s_request_t *req, const char *method,
                 const char *version)
 {
-    struct MHD_Connection *connection = req->connection;
-    const emu_route_url_t *route = &req->route;
     emu_reply_t *reply = NULL;
     if (!req->function)
-        reply = s_not_found(req);
-    else if (req->too_large)
+        reply = emu_doormap_not_found(req->kind);
+    else if (emu_doorbody_too_large(req->body))
         reply = s_too_large(req);
     if (reply || s_admit(req, &reply) != 0)
         return s_answer(req, &reply);
     emu_invocation_new_id(req->request_id);
 
-    s_headers_t collected = {.headers =
-                                 calloc(EMU_FURL_PARAMS_MAX, sizeof(emu_furl_header_t))};
-    if (!collected.headers)
-        return MHD_NO;
-    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, s_collect_header,
-                                &collected);
-    char source_ip[INET6_ADDRSTRLEN] = "127.0.0.1";
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info && info->client_addr) {
-        const struct sockaddr *sa = info->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, source_ip,
-                      sizeof source_ip);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, source_ip,
-                      sizeof source_ip);
-    }
-    emu_furl_request_t request = {
-        .function = route->function,
-        .request_id = req->request_id,
-        .method = method,
-        .path = route->path,
-        .path_len = route->path_len,
-        .query = route->query,
-        .query_len = route->query_len,
-        .protocol = version,
-        .source_ip = source_ip,
-        .time_ns = req->received_ns,
-        .headers = collected.headers,
-        .header_count = collected.count,
-        .body = req->body ? req->body : "",
-        .body_len = req->body_len,
-    };
+    emu_doorevent_request_t request = {.route = &req->route,
+                                       .method = method,
+                                       .version = version,
+                                       .request_id = req->request_id,
+                                       .received_ns = req->received_ns};
+    request.body = emu_doorbody_data(req->body, &request.body_len);
     size_t event_len = 0;
-    char *event = NULL;
-    if (req->kind == EMU_ROUTE_REST_API)
-        event = emu_apigw_rest_event(&request, NULL, &event_len);
-    else if (req->kind == EMU_ROUTE_HTTP_API)
-        event = emu_apigw_http_event(&request, &event_len);
-    else
-        event = emu_furl_event(&request, &event_len);
-    free(collected.headers);
+    char *event = emu_doorevent_read(req->kind, req->connection, &request, &event_len);
     if (!event)
         return MHD_NO;
-    if (event_len > EMU_FURL_PAYLOAD_MAX) {
+    if (event_len > EMU_LIMIT_PAYLOAD_MAX) {
         free(event);
         reply = s_too_large(req);
         return s_answer(req, &reply);
@@ -591,7 +422,8 @@ s_dispatch_invoke(emu_frontdoor_t *self, s_request_t *req)
     emu_invoke_options_t options;
     emu_aws_error_t err;
     emu_reply_t *reply = NULL;
-    const char *body = req->body ? req->body : "";
+    size_t body_len = 0;
+    const char *body = emu_doorbody_data(req->body, &body_len);
     if (emu_invoke_parse_options(
             MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                         "X-Amz-Invocation-Type"),
@@ -600,34 +432,34 @@ s_dispatch_invoke(emu_frontdoor_t *self, s_request_t *req)
                                         "X-Amz-Client-Context"),
             &options, &err) ||
         s_invoke_target(self, req, &err))
-        reply = s_aws_reply(&err);
+        reply = emu_doormap_aws(&err);
     else if (options.type == EMU_INVOKE_DRY_RUN)
         reply = emu_invoke_dry_run();
-    else if (req->too_large)
+    else if (emu_doorbody_too_large(req->body))
         reply = s_too_large(req);
-    else if (emu_invoke_check_payload(options.type, body, req->body_len, &err))
-        reply = s_aws_reply(&err);
+    else if (emu_invoke_check_payload(options.type, body, body_len, &err))
+        reply = emu_doormap_aws(&err);
     if (reply)
         return s_answer(req, &reply);
 
     emu_invocation_new_id(req->request_id);
     size_t event_len = 0;
     if (options.type == EMU_INVOKE_EVENT) {
-        char *event = emu_invoke_event(body, req->body_len, &event_len);
+        char *event = emu_invoke_event(body, body_len, &event_len);
         if (!event)
             return MHD_NO;
         if (emu_function_enqueue(req->function, req->qualifier, req->request_id, &event,
                                  event_len, &err) == 0)
             reply = emu_invoke_accepted();
         else
-            reply = s_aws_reply(&err);
+            reply = emu_doormap_aws(&err);
         free(event); //  NULL once the function took it
         return s_answer(req, &reply);
     }
     req->tail = options.tail;
     if (s_admit(req, &reply) != 0)
         return s_answer(req, &reply);
-    char *event = emu_invoke_event(body, req->body_len, &event_len);
+    char *event = emu_invoke_event(body, body_len, &event_len);
     if (!event)
         return MHD_NO;
     char context[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1];
@@ -641,13 +473,14 @@ static enum MHD_Result
 s_dispatch_mgmt(emu_frontdoor_t *self, s_request_t *req, const char *method)
 {
     emu_reply_t *reply = NULL;
-    if (req->too_large)
+    size_t body_len = 0;
+    const char *body = emu_doorbody_data(req->body, &body_len);
+    if (emu_doorbody_too_large(req->body))
         reply = s_too_large(req);
     else if (self->account)
-        reply = emu_mgmt_handle(self->account, method, req->target,
-                                req->body ? req->body : "", req->body_len);
+        reply = emu_mgmt_handle(self->account, method, req->target, body, body_len);
     if (!reply)
-        reply = s_not_found(req);
+        reply = emu_doormap_not_found(req->kind);
     return s_answer(req, &reply);
 }
 
@@ -656,7 +489,7 @@ s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method,
            const char *version)
 {
     if (req->route.door == EMU_ROUTE_BAD_NAME && req->kind != EMU_ROUTE_NONE) {
-        emu_reply_t *reply = s_not_found(req);
+        emu_reply_t *reply = emu_doormap_not_found(req->kind);
         return s_answer(req, &reply);
     }
     switch (req->kind) {
@@ -670,39 +503,37 @@ s_dispatch(emu_frontdoor_t *self, s_request_t *req, const char *method,
     case EMU_ROUTE_BAD_NAME:
         break;
     }
+    if (strcmp(method, "POST") == 0 && emu_invoke_streaming_path(req->target)) {
+        emu_aws_error_t err;
+        emu_invoke_streaming_refused(&err);
+        emu_reply_t *reply = emu_doormap_aws(&err);
+        return s_answer(req, &reply);
+    }
     return s_dispatch_mgmt(self, req, method);
 }
 
-//  Appends request body bytes; past the door's limit, the body is dropped
-//  and the request marked too large (answered 413 once complete).
-static int
-s_append(s_request_t *req, const char *data, size_t len)
+//  The request body is over a drain bound (or declared far over its
+//  limit): the 413 now, unread; MHD closes the connection after it.
+static enum MHD_Result
+s_refuse_body(s_request_t *req)
 {
-    if (req->too_large || req->body_len + len > req->body_max) {
-        req->too_large = true;
-        free(req->body);
-        req->body = NULL;
-        req->body_len = req->body_cap = 0;
-        return 0;
-    }
-    if (req->body_len + len > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 4096;
-        while (cap < req->body_len + len)
-            cap *= 2;
-        char *grown = realloc(req->body, cap);
-        if (!grown)
-            return -1;
-        req->body = grown;
-        req->body_cap = cap;
-    }
-    memcpy(req->body + req->body_len, data, len);
-    req->body_len += len;
-    return 0;
+    emu_reply_t *reply = s_too_large(req);
+    return s_answer(req, &reply);
 }
 
-//  Headers seen: which door, which function, how much body it may send.
-//  Returns MHD_YES to read the body, or the answer to a declared body over
-//  the limit, refused before it is read.
+//  Draining has started: a client that stalls is dropped after the drain
+//  time instead of the idle timeout (restored once answered).
+static void
+s_bound_drain(s_request_t *req)
+{
+    MHD_set_connection_option(req->connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                              (unsigned)EMU_DOORBODY_DRAIN_S);
+}
+
+//  Headers seen: which door, which function, how much body it may keep.
+//  Returns MHD_YES to read the body (kept, or drained when over the
+//  limit), or the answer to a declared body past the drain cap, refused
+//  before it is read.
 static enum MHD_Result
 s_start(emu_frontdoor_t *self, s_request_t *req, const char *method)
 {
@@ -710,8 +541,14 @@ s_start(emu_frontdoor_t *self, s_request_t *req, const char *method)
     req->kind = req->route.named;
     if (req->kind == EMU_ROUTE_INVOKE && strcmp(method, "POST") != 0)
         req->kind = EMU_ROUTE_NONE;
-    req->body_max =
-        req->kind == EMU_ROUTE_NONE ? EMU_MGMT_BODY_MAX : EMU_FURL_PAYLOAD_MAX;
+    req->body = emu_doorbody_new(req->kind == EMU_ROUTE_NONE ? EMU_MGMT_BODY_MAX
+                                                             : EMU_LIMIT_PAYLOAD_MAX);
+    if (!req->body)
+        return MHD_NO;
+    const char *type = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+                                                   "X-Amz-Invocation-Type");
+    req->type = type && strcmp(type, "Event") == 0 ? EMU_INVOKE_EVENT
+                                                   : EMU_INVOKE_REQUEST_RESPONSE;
     bool path_door = req->kind == EMU_ROUTE_FUNCTION_URL ||
                      req->kind == EMU_ROUTE_REST_API || req->kind == EMU_ROUTE_HTTP_API;
     if (path_door && req->route.door != EMU_ROUTE_BAD_NAME) {
@@ -721,16 +558,31 @@ s_start(emu_frontdoor_t *self, s_request_t *req, const char *method)
     }
     const char *length =
         MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Length");
-    if (length) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long declared = strtoull(length, &end, 10);
-        if (!errno && end != length && !*end && declared > req->body_max) {
-            req->too_large = true;
-            emu_reply_t *reply = s_too_large(req);
-            return s_answer(req, &reply);
-        }
+    if (emu_doorbody_declare(req->body, length, sp_clock_mono_ns()) ==
+        EMU_DOORBODY_REFUSE)
+        return s_refuse_body(req);
+    if (emu_doorbody_too_large(req->body))
+        s_bound_drain(req);
+    return MHD_YES;
+}
+
+//  `len` bytes of request body: kept, drained, or over a drain bound.
+static enum MHD_Result
+s_receive(s_request_t *req, const char *data, size_t len)
+{
+    if (req->answered)
+        return MHD_YES; //  refused already: MHD discards the rest
+    bool draining = emu_doorbody_too_large(req->body);
+    switch (emu_doorbody_append(req->body, data, len, sp_clock_mono_ns())) {
+    case EMU_DOORBODY_READ:
+        break;
+    case EMU_DOORBODY_REFUSE:
+        return s_refuse_body(req);
+    case EMU_DOORBODY_FAILED:
+        return MHD_NO;
     }
+    if (!draining && emu_doorbody_too_large(req->body))
+        s_bound_drain(req);
     return MHD_YES;
 }
 
@@ -751,8 +603,10 @@ s_handle(void *cls, struct MHD_Connection *connection, const char *url,
     if (*upload_data_size > 0) {
         size_t len = *upload_data_size;
         *upload_data_size = 0;
-        return s_append(req, upload_data, len) == 0 ? MHD_YES : MHD_NO;
+        return s_receive(req, upload_data, len);
     }
+    if (req->answered && !req->reply)
+        return MHD_YES;
     if (req->reply)
         return s_answer(req, &req->reply);
     if (req->waiting || req->invocation || req->completed)
@@ -802,7 +656,7 @@ s_request_completed(void *cls, struct MHD_Connection *connection, void **req_cls
     }
     emu_reply_destroy(&req->reply);
     free(req->target);
-    free(req->body);
+    emu_doorbody_destroy(&req->body);
     free(req);
     *req_cls = NULL;
 }
@@ -986,6 +840,19 @@ s_test_send(s_test_t *test, const char *method, const char *target, const char *
     return emu_probe_send(test->port, request, (size_t)len);
 }
 
+//  One request that must get `status` (and, unless NULL, `error_type` and
+//  body `answer`) from `door` for `function` (NULL: none): checked, noted.
+static void
+s_test_expect(s_test_t *test, const char *method, const char *target, const char *headers,
+              const char *body, const char *function, const char *door, int status,
+              const char *error_type, const char *answer)
+{
+    emu_probe_t *probe = s_test_send(test, method, target, headers, body);
+    s_test_note(test, probe, function, door);
+    s_test_check(probe, status, error_type, answer);
+    emu_probe_destroy(&probe);
+}
+
 //  A request to `function` (reserved 1): its one environment takes work
 //  again once its runtime is back in /next, a moment after it answered;
 //  until then it is throttled. Retries the throttles (each noted) until
@@ -1018,33 +885,26 @@ s_test_demo(s_test_t *test, const char *method, const char *target, const char *
 static void
 s_test_function_url(s_test_t *test)
 {
-    emu_probe_t *probe = emu_probe_request(test->port, "GET", "/nothing", NULL);
-    s_test_note(test, probe, NULL, "mgmt");
-    s_test_check(probe, 404, "ResourceNotFoundException", "{\"Message\":\"Not Found\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/url/missing/", NULL);
-    s_test_note(test, probe, NULL, "url");
-    s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Message\":\"Function not found\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/url/bad.name/x", NULL);
-    s_test_note(test, probe, NULL, "url");
-    s_test_check(probe, 404, "ResourceNotFoundException", NULL);
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/url/closed/", NULL);
-    s_test_note(test, probe, "closed", "url");
-    s_test_check(probe, 429, "TooManyRequestsException",
-                 "{\"Message\":\"Rate Exceeded.\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "GET", "/nothing", "", "", NULL, "mgmt", 404,
+                  "ResourceNotFoundException", "{\"Message\":\"Not Found\"}");
+    s_test_expect(test, "GET", "/url/missing/", "", "", NULL, "url", 404,
+                  "ResourceNotFoundException", "{\"Message\":\"Function not found\"}");
+    s_test_expect(test, "GET", "/url/bad.name/x", "", "", NULL, "url", 404,
+                  "ResourceNotFoundException", NULL);
+    s_test_expect(test, "GET", "/url/closed/", "", "", "closed", "url", 429,
+                  "TooManyRequestsException", "{\"Message\":\"Rate Exceeded.\"}");
 
-    //  Declared too large: refused before the body is sent.
+    //  Declared past the drain cap: refused before the body is sent.
     const char *big = "POST /url/demo/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                      "Content-Length: 7000000\r\n\r\n";
-    probe = emu_probe_send(test->port, big, strlen(big));
+                      "Content-Length: 100000000\r\n\r\n";
+    emu_probe_t *probe = emu_probe_send(test->port, big, strlen(big));
     s_test_note(test, probe, "demo", "url");
-    s_test_check(probe, 413, "RequestEntityTooLargeException",
-                 "{\"Message\":\"Request must be smaller than 6291456 bytes for the "
-                 "InvokeFunction operation\"}");
+    char expected_413[160];
+    snprintf(expected_413, sizeof expected_413,
+             "{\"Message\":\"Request must be smaller than %d bytes for the "
+             "InvokeFunction operation\"}",
+             EMU_LIMIT_PAYLOAD_MAX);
+    s_test_check(probe, 413, "RequestEntityTooLargeException", expected_413);
     emu_probe_destroy(&probe);
     //  Malformed requests get MHD's 400 or a closed connection, and the
     //  door keeps serving; they leave no access-log line.
@@ -1077,11 +937,8 @@ s_test_function_url(s_test_t *test)
     CHECK_TRUE(strstr(emu_probe_body(probe), "\"cold_start\":false") != NULL);
     emu_probe_destroy(&probe);
     //  A qualifier the function does not have.
-    probe = emu_probe_request(test->port, "GET", "/url/demo:nope/", NULL);
-    s_test_note(test, probe, "demo", "url");
-    s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Message\":\"Function not found\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "GET", "/url/demo:nope/", "", "", "demo", "url", 404,
+                  "ResourceNotFoundException", "{\"Message\":\"Function not found\"}");
 }
 
 static void
@@ -1111,55 +968,45 @@ s_test_invoke_api(s_test_t *test)
     CHECK_NOT_NULL(emu_probe_header(probe, "X-Amz-Log-Result", value, sizeof value));
     emu_probe_destroy(&probe);
 
-    probe = s_test_send(test, "POST", path, "X-Amz-Invocation-Type: DryRun\r\n", "");
-    s_test_note(test, probe, "demo", "invoke");
-    s_test_check(probe, 204, NULL, "");
-    emu_probe_destroy(&probe);
-    probe = s_test_send(test, "POST", path, "X-Amz-Invocation-Type: Later\r\n", "");
-    s_test_note(test, probe, NULL, "invoke");
-    s_test_check(probe, 400, "InvalidParameterValueException",
-                 "{\"Type\":\"User\",\"message\":\"1 validation error detected: Value "
-                 "'Later' at 'invocationType' failed to satisfy constraint: Member must "
-                 "satisfy enum value set: [Event, RequestResponse, DryRun]\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "POST", path, "X-Amz-Invocation-Type: DryRun\r\n", "", "demo",
+                  "invoke", 204, NULL, "");
+    s_test_expect(test, "POST", path, "X-Amz-Invocation-Type: Later\r\n", "", NULL,
+                  "invoke", 400, "InvalidParameterValueException",
+                  "{\"Type\":\"User\",\"message\":\"1 validation error detected: Value "
+                  "'Later' at 'invocationType' failed to satisfy constraint: Member must "
+                  "satisfy enum value set: [Event, RequestResponse, DryRun]\"}");
     probe = s_test_send(test, "POST", path, "", "not json");
     s_test_note(test, probe, "demo", "invoke");
     s_test_check(probe, 400, "InvalidRequestContentException", NULL);
     CHECK_TRUE(strstr(emu_probe_body(probe),
                       "\"message\":\"Could not parse request body into json: ") != NULL);
     emu_probe_destroy(&probe);
-    probe = s_test_send(test, "POST", "/2015-03-31/functions/nope/invocations", "", "{}");
-    s_test_note(test, probe, NULL, "invoke");
-    s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Type\":\"User\",\"Message\":\"Function not found: "
-                 "arn:aws:lambda:us-east-1:123456789012:function:nope\"}");
-    emu_probe_destroy(&probe);
-    probe = s_test_send(test, "POST",
-                        "/2015-03-31/functions/demo/invocations?Qualifier=7", "", "{}");
-    s_test_note(test, probe, "demo", "invoke");
-    s_test_check(probe, 404, "ResourceNotFoundException",
-                 "{\"Type\":\"User\",\"Message\":\"Function not found: "
-                 "arn:aws:lambda:us-east-1:123456789012:function:demo:7\"}");
-    emu_probe_destroy(&probe);
-    probe = s_test_send(test, "POST", "/2015-03-31/functions/closed/invocations", "", "");
-    s_test_note(test, probe, "closed", "invoke");
-    s_test_check(probe, 429, "TooManyRequestsException",
-                 "{\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\","
-                 "\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "POST", "/2015-03-31/functions/nope/invocations", "", "{}", NULL,
+                  "invoke", 404, "ResourceNotFoundException",
+                  "{\"Type\":\"User\",\"Message\":\"Function not found: "
+                  "arn:aws:lambda:us-east-1:123456789012:function:nope\"}");
+    s_test_expect(test, "POST", "/2015-03-31/functions/demo/invocations?Qualifier=7", "",
+                  "{}", "demo", "invoke", 404, "ResourceNotFoundException",
+                  "{\"Type\":\"User\",\"Message\":\"Function not found: "
+                  "arn:aws:lambda:us-east-1:123456789012:function:demo:7\"}");
+    s_test_expect(test, "POST", "/2015-03-31/functions/closed/invocations", "", "",
+                  "closed", "invoke", 429, "TooManyRequestsException",
+                  "{\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\","
+                  "\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}");
     //  Another method on the path is the management API's (none here).
-    probe = s_test_send(test, "GET", path, "", "");
-    s_test_note(test, probe, NULL, "mgmt");
-    s_test_check(probe, 404, "ResourceNotFoundException", "{\"Message\":\"Not Found\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "GET", path, "", "", NULL, "mgmt", 404,
+                  "ResourceNotFoundException", "{\"Message\":\"Not Found\"}");
     const char *big =
         "POST /2015-03-31/functions/demo/invocations HTTP/1.1\r\nHost: x\r\n"
-        "Connection: close\r\nContent-Length: 6291457\r\n\r\n";
+        "Connection: close\r\nContent-Length: 100000000\r\n\r\n";
     probe = emu_probe_send(test->port, big, strlen(big));
     s_test_note(test, probe, NULL, "invoke");
-    s_test_check(probe, 413, "RequestEntityTooLargeException",
-                 "{\"Type\":\"User\",\"message\":\"Request must be smaller than 6291456 "
-                 "bytes for the InvokeFunction operation\"}");
+    char expected_413[160];
+    snprintf(expected_413, sizeof expected_413,
+             "{\"Type\":\"User\",\"message\":\"Request must be smaller than %d "
+             "bytes for the InvokeFunction operation\"}",
+             EMU_LIMIT_PAYLOAD_MAX);
+    s_test_check(probe, 413, "RequestEntityTooLargeException", expected_413);
     emu_probe_destroy(&probe);
 }
 
@@ -1178,23 +1025,15 @@ s_test_gateways(s_test_t *test)
     CHECK_TRUE(strncmp(emu_probe_body(probe), "{\"request_id\":\"", 15) == 0);
     emu_probe_destroy(&probe);
 
-    probe = emu_probe_request(test->port, "GET", "/restapi/closed/", NULL);
-    s_test_note(test, probe, "closed", "restapi");
-    s_test_check(probe, 500, "InternalServerErrorException",
-                 "{\"message\": \"Internal server error\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/httpapi/closed/", NULL);
-    s_test_note(test, probe, "closed", "httpapi");
-    s_test_check(probe, 500, NULL, "{\"message\":\"Internal Server Error\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/restapi/nope/", NULL);
-    s_test_note(test, probe, NULL, "restapi");
-    s_test_check(probe, 403, NULL, "{\"message\":\"Missing Authentication Token\"}");
-    emu_probe_destroy(&probe);
-    probe = emu_probe_request(test->port, "GET", "/httpapi/nope/", NULL);
-    s_test_note(test, probe, NULL, "httpapi");
-    s_test_check(probe, 404, NULL, "{\"message\":\"Not Found\"}");
-    emu_probe_destroy(&probe);
+    s_test_expect(test, "GET", "/restapi/closed/", "", "", "closed", "restapi", 500,
+                  "InternalServerErrorException",
+                  "{\"message\": \"Internal server error\"}");
+    s_test_expect(test, "GET", "/httpapi/closed/", "", "", "closed", "httpapi", 500, NULL,
+                  "{\"message\":\"Internal Server Error\"}");
+    s_test_expect(test, "GET", "/restapi/nope/", "", "", NULL, "restapi", 403, NULL,
+                  "{\"message\":\"Missing Authentication Token\"}");
+    s_test_expect(test, "GET", "/httpapi/nope/", "", "", NULL, "httpapi", 404, NULL,
+                  "{\"message\":\"Not Found\"}");
 }
 
 //  Function "slow" holds each invocation S_TEST_HOLD_MS, longer than the
@@ -1286,54 +1125,6 @@ s_test_timeouts(s_test_t *test)
     usleep((S_TEST_REST_TIMEOUT_MS + 300) * 1000);
 }
 
-//  A bash runtime that answers each invocation with the
-//  Lambda-Runtime-Client-Context it got, or "none".
-#define S_TEST_CONTEXT_RUNTIME                                                           \
-    "#!/bin/bash\n"                                                                      \
-    "export LC_ALL=C\n"                                                                  \
-    "api=$AWS_LAMBDA_RUNTIME_API; host=${api%:*}; port=${api#*:}\n"                      \
-    "while :; do\n"                                                                      \
-    "  exec 3<>/dev/tcp/$host/$port\n"                                                   \
-    "  printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: "             \
-    "x\\r\\n\\r\\n' "                                                                    \
-    ">&3\n"                                                                              \
-    "  context=none; len=0\n"                                                            \
-    "  while IFS= read -r line <&3; do\n"                                                \
-    "    line=${line%$'\\r'}\n"                                                          \
-    "    [ -z \"$line\" ] && break\n"                                                    \
-    "    case $line in Lambda-Runtime-Aws-Request-Id:*) id=${line#*: } ;;\n"             \
-    "      Lambda-Runtime-Client-Context:*) context=${line#*: } ;;\n"                    \
-    "      Content-Length:*) len=${line#*: } ;; esac\n"                                  \
-    "  done\n"                                                                           \
-    "  [ \"$len\" -gt 0 ] && read -r -N \"$len\" event <&3\n"                            \
-    "  exec 3<&-\n"                                                                      \
-    "  exec 4<>/dev/tcp/$host/$port\n"                                                   \
-    "  printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: "     \
-    "x\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \"$id\" ${#context} \"$context\" >&4\n"    \
-    "  IFS= read -r status <&4\n"                                                        \
-    "  exec 4<&-\n"                                                                      \
-    "done\n"
-
-//  The Invoke API hands X-Amz-Client-Context to the runtime decoded, on
-//  one line; without it the runtime gets no client context.
-static void
-s_test_client_context(s_test_t *test)
-{
-    const char *path = "/2015-03-31/functions/context/invocations";
-    //  {"custom":{"k":"v"},\n"env":{"a":1}}
-    emu_probe_t *probe = s_test_served(
-        test, "context", "POST", path,
-        "X-Amz-Client-Context: eyJjdXN0b20iOnsiayI6InYifSwKImVudiI6eyJhIjoxfX0=\r\n",
-        "{}", "invoke", 429);
-    CHECK_INT(emu_probe_status(probe), 200);
-    CHECK_STR(emu_probe_body(probe), "{\"custom\":{\"k\":\"v\"}, \"env\":{\"a\":1}}");
-    emu_probe_destroy(&probe);
-    probe = s_test_served(test, "context", "POST", path, "", "{}", "invoke", 429);
-    CHECK_INT(emu_probe_status(probe), 200);
-    CHECK_STR(emu_probe_body(probe), "none");
-    emu_probe_destroy(&probe);
-}
-
 static void *
 s_test_client(void *arg)
 {
@@ -1342,7 +1133,6 @@ s_test_client(void *arg)
     s_test_invoke_api(test);
     s_test_gateways(test);
     s_test_timeouts(test);
-    s_test_client_context(test);
     uint64_t one = 1;
     CHECK_INT(write(test->efd, &one, sizeof one), sizeof one);
     return NULL;
@@ -1432,22 +1222,10 @@ emu_frontdoor_test(bool verbose)
                                   .env = slow_pairs,
                                   .env_count = 1,
                                   .timeout_s = 3};
-    char dir[] = "/tmp/emu_frontdoor_testXXXXXX";
-    CHECK_NOT_NULL(mkdtemp(dir));
-    char script[64];
-    snprintf(script, sizeof script, "%s/bootstrap", dir);
-    FILE *file = fopen(script, "w");
-    CHECK_NOT_NULL(file);
-    CHECK_TRUE(fputs(S_TEST_CONTEXT_RUNTIME, file) >= 0);
-    CHECK_INT(fclose(file), 0);
-    CHECK_INT(chmod(script, 0755), 0);
-    emu_function_config_t context = {
-        .name = "context", .path = script, .reserved = 1, .timeout_s = 3};
-    emu_function_t *functions[4] = {emu_function_new(loop, &demo, verbose),
+    emu_function_t *functions[3] = {emu_function_new(loop, &demo, verbose),
                                     emu_function_new(loop, &closed, verbose),
-                                    emu_function_new(loop, &slow, verbose),
-                                    emu_function_new(loop, &context, verbose)};
-    for (size_t i = 0; i < 4; i++)
+                                    emu_function_new(loop, &slow, verbose)};
+    for (size_t i = 0; i < 3; i++)
         CHECK_INT(emu_frontdoor_add_function(door, functions[i]), 0);
     emu_frontdoor_set_gateway_timeouts(door, S_TEST_REST_TIMEOUT_MS * SP_NS_PER_MS,
                                        S_TEST_HTTP_TIMEOUT_MS * SP_NS_PER_MS);
@@ -1516,10 +1294,8 @@ emu_frontdoor_test(bool verbose)
     close(test->efd);
     free(test);
     //  Destroying its function hands the abandoned invocation back.
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 3; i++)
         emu_function_destroy(&functions[i]);
-    CHECK_INT(unlink(script), 0);
-    CHECK_INT(rmdir(dir), 0);
     emu_frontdoor_stats(door, &stats);
     CHECK_INT(stats.abandoned, 0);
     emu_frontdoor_destroy(&door);

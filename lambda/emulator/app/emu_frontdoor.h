@@ -9,6 +9,9 @@
                                                    payload 2.0 (emu_apigw)
       invoke    POST /2015-03-31/functions/FN/invocations
                                                    Invoke API (emu_invoke)
+                POST /2021-11-15/functions/FN/response-streaming-invocations
+                                                   refused: response streaming
+                                                   is not emulated (400)
       mgmt      anything else                      management API (emu_mgmt),
                                                    404 when it is not one
 
@@ -26,10 +29,15 @@
     Lambda-Runtime-Client-Context (CR, LF and tab, whitespace between
     JSON tokens there, sent as spaces); an Event invocation gets none.
 
+    Each door's answers (not found, throttle, too large, timeout, the
+    function's) are emu_doormap's; the event of a path door is
+    emu_doorevent's; access-log lines are emu_doorlog's.
+
     Owns the listening socket and libmicrohttpd daemon, every client
-    request in progress (its raw target, its body capped at the door's
-    limit - 6 MB, or EMU_MGMT_BODY_MAX for the management API -, its
-    invocation while dispatched, its integration-timeout timer, its reply),
+    request in progress (its raw target, its body - emu_doorbody, kept up
+    to the door's limit, EMU_LIMIT_PAYLOAD_MAX, or EMU_MGMT_BODY_MAX for
+    the management API -, its invocation while dispatched, its
+    integration-timeout timer, its reply),
     the list of the requests suspended while their function runs, and the
     invocations abandoned by a timeout until they complete. Functions and
     the account are borrowed.
@@ -37,10 +45,13 @@
     Every answer carries X-Stampede-Received-Ns (CLOCK_REALTIME ns when
     the emulator held the complete request) and x-amzn-RequestId, and,
     when an access log is set, leaves one JSON line there (see
-    emu_frontdoor_set_access_log). A declared body over the door's limit
-    is refused (413) before it is read. Request line and headers are
-    capped by the connection memory limit (32 KiB); a malformed request
-    gets MHD's 4xx and the door keeps serving.
+    emu_frontdoor_set_access_log). A body over the door's limit is drained
+    (read and thrown away, within emu_doorbody's bounds) and then answered
+    413, so that a client still writing reads the answer instead of a
+    reset; one declared past the drain cap is refused before it is read.
+    Request line and headers are capped by the connection memory limit
+    (32 KiB); a malformed request gets MHD's 4xx and the door keeps
+    serving.
 
     Thread model: the emulator loop's thread only.
 */

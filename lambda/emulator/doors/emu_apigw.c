@@ -1,6 +1,7 @@
-/*  emu_apigw — API Gateway REST API (payload 1.0) and HTTP API (payload
-    2.0) events and response mapping; see emu_apigw.h. */
+/*  emu_apigw — API Gateway REST API (payload 1.0) event and response
+    mapping, and the ids both gateways use; see emu_apigw.h. */
 #include "emu_apigw.h"
+#include "emu_furl_map.h"
 #include "sp_check.h"
 
 #include <ctype.h>
@@ -85,10 +86,8 @@ emu_apigw_trace_id(const char *request_id, char out[EMU_APIGW_TRACE_ID_SIZE])
 
 //  --- errors ---------------------------------------------------------------
 
-//  A reply with `status`, JSON text `body` as is (AWS's spacing) and, unless
-//  NULL, x-amzn-ErrorType `type`. NULL without memory.
-static emu_reply_t *
-s_error(int status, const char *type, const char *body)
+emu_reply_t *
+emu_apigw_error(int status, const char *type, const char *body)
 {
     emu_reply_t *reply = emu_reply_new(status);
     if (!reply || emu_reply_set_body(reply, body, strlen(body)) ||
@@ -98,12 +97,8 @@ s_error(int status, const char *type, const char *body)
     return reply;
 }
 
-//  `reply` when the answer mapped (`reason` NULL); else, `reply` dropped,
-//  the gateway error `internal()` standing for an invalid answer, with
-//  `reason` in X-Stampede-Error (the emulator's own header, as in
-//  emu_furl) for the function's author.
-static emu_reply_t *
-s_mapped(emu_reply_t *reply, const char *reason, emu_reply_t *(*internal)(void))
+emu_reply_t *
+emu_apigw_mapped(emu_reply_t *reply, const char *reason, emu_reply_t *(*internal)(void))
 {
     if (!reason)
         return reply;
@@ -115,70 +110,38 @@ s_mapped(emu_reply_t *reply, const char *reason, emu_reply_t *(*internal)(void))
 }
 
 #define S_REST_INTERNAL "{\"message\": \"Internal server error\"}"
-#define S_HTTP_INTERNAL "{\"message\":\"Internal Server Error\"}"
 
 static emu_reply_t *
 s_rest_internal(void)
 {
-    return s_error(502, "InternalServerErrorException", S_REST_INTERNAL);
-}
-
-static emu_reply_t *
-s_http_internal(void)
-{
-    return s_error(500, NULL, S_HTTP_INTERNAL);
+    return emu_apigw_error(502, "InternalServerErrorException", S_REST_INTERNAL);
 }
 
 emu_reply_t *
 emu_apigw_rest_throttle(void)
 {
-    return s_error(500, "InternalServerErrorException", S_REST_INTERNAL);
+    return emu_apigw_error(500, "InternalServerErrorException", S_REST_INTERNAL);
 }
 
 emu_reply_t *
 emu_apigw_rest_not_found(void)
 {
-    return s_error(403, "MissingAuthenticationTokenException",
-                   "{\"message\":\"Missing Authentication Token\"}");
+    return emu_apigw_error(403, "MissingAuthenticationTokenException",
+                           "{\"message\":\"Missing Authentication Token\"}");
 }
 
 emu_reply_t *
 emu_apigw_rest_too_large(void)
 {
-    return s_error(413, "BadRequestException", "{\"message\": \"Request Too Long\"}");
+    return emu_apigw_error(413, "BadRequestException",
+                           "{\"message\": \"Request Too Long\"}");
 }
 
 emu_reply_t *
 emu_apigw_rest_timeout(void)
 {
-    return s_error(504, "InternalServerErrorException",
-                   "{\"message\": \"Endpoint request timed out\"}");
-}
-
-emu_reply_t *
-emu_apigw_http_throttle(int status)
-{
-    if (status == 429)
-        return s_error(429, NULL, "{\"message\":\"Too Many Requests\"}");
-    return s_error(500, NULL, S_HTTP_INTERNAL);
-}
-
-emu_reply_t *
-emu_apigw_http_not_found(void)
-{
-    return s_error(404, NULL, "{\"message\":\"Not Found\"}");
-}
-
-emu_reply_t *
-emu_apigw_http_too_large(void)
-{
-    return s_error(413, NULL, "{\"message\":\"Request Entity Too Large\"}");
-}
-
-emu_reply_t *
-emu_apigw_http_timeout(void)
-{
-    return s_error(503, NULL, "{\"message\":\"Service Unavailable\"}");
+    return emu_apigw_error(504, "InternalServerErrorException",
+                           "{\"message\": \"Endpoint request timed out\"}");
 }
 
 //  --- REST API event -------------------------------------------------------
@@ -382,7 +345,7 @@ s_in_multi(json_t *multi, const char *name, const char *text)
         json_array_foreach(values, i, value)
         {
             char other[EMU_REPLY_VALUE_MAX + 1];
-            if (emu_furl_header_text(value, other, sizeof other) &&
+            if (emu_furl_map_header_text(value, other, sizeof other) &&
                 strcmp(other, text) == 0)
                 return true;
         }
@@ -394,7 +357,7 @@ s_in_multi(json_t *multi, const char *name, const char *text)
 static const char *
 s_add_header(emu_reply_t *reply, const char *name, const char *text)
 {
-    if (emu_furl_connection_header(name))
+    if (emu_furl_map_connection_header(name))
         return NULL;
     if (emu_reply_add_header(reply, name, text))
         return "invalid header name or value, or too many headers";
@@ -445,7 +408,7 @@ s_rest_map(emu_reply_t *reply, json_t *doc)
     {
         if (json_is_null(value))
             continue;
-        if (!emu_furl_header_text(value, text, sizeof text))
+        if (!emu_furl_map_header_text(value, text, sizeof text))
             return "header values must be strings, numbers or booleans";
         if (s_in_multi(multi, name, text))
             continue;
@@ -463,7 +426,7 @@ s_rest_map(emu_reply_t *reply, json_t *doc)
         size_t i;
         json_array_foreach(values, i, value)
         {
-            if (!emu_furl_header_text(value, text, sizeof text))
+            if (!emu_furl_map_header_text(value, text, sizeof text))
                 return "header values must be strings, numbers or booleans";
             reason = s_add_header(reply, name, text);
             if (reason)
@@ -483,7 +446,7 @@ emu_apigw_rest_map_payload(const char *payload, size_t len)
     json_t *doc = len > 0 ? json_loadb(payload, len, JSON_ALLOW_NUL, NULL) : NULL;
     const char *reason = doc ? s_rest_map(reply, doc) : "the answer is not JSON";
     json_decref(doc);
-    return s_mapped(reply, reason, s_rest_internal);
+    return emu_apigw_mapped(reply, reason, s_rest_internal);
 }
 
 emu_reply_t *
@@ -506,61 +469,6 @@ emu_apigw_rest_reply(emu_invocation_t *invocation)
     if (emu_reply_set_header(reply, "x-amzn-RequestId", request_id) ||
         emu_reply_set_header(reply, "x-amz-apigw-id", gateway_id) ||
         (ok && emu_reply_set_header(reply, "X-Amzn-Trace-Id", trace_id)))
-        emu_reply_destroy(&reply);
-    return reply;
-}
-
-//  --- HTTP API -------------------------------------------------------------
-
-char *
-emu_apigw_http_event(const emu_furl_request_t *request, size_t *len_p)
-{
-    assert(request && request->function && request->request_id);
-    char api_id[EMU_APIGW_API_ID_SIZE], gateway_id[EMU_APIGW_GATEWAY_ID_SIZE];
-    emu_apigw_http_api_id(request->function, api_id);
-    emu_apigw_gateway_id(request->request_id, gateway_id);
-    char domain[96];
-    snprintf(domain, sizeof domain, "%s.execute-api.%s.amazonaws.com", api_id,
-             EMU_FURL_REGION);
-    emu_furl_context_t context = {
-        .api_id = api_id,
-        .domain_name = domain,
-        .request_id = gateway_id,
-        .decode_path = true,
-    };
-    return emu_furl_event_for(request, &context, len_p);
-}
-
-emu_reply_t *
-emu_apigw_http_map_payload(const char *payload, size_t len)
-{
-    assert(payload || len == 0);
-    json_t *doc =
-        len > 0 ? json_loadb(payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
-    if (!doc)
-        return s_mapped(NULL, "the answer is not JSON", s_http_internal);
-    emu_reply_t *reply = emu_reply_new(200);
-    const char *reason =
-        reply ? emu_furl_map_answer(reply, doc, payload, len) : "out of memory";
-    json_decref(doc);
-    return s_mapped(reply, reason, s_http_internal);
-}
-
-emu_reply_t *
-emu_apigw_http_reply(emu_invocation_t *invocation)
-{
-    assert(invocation);
-    assert(emu_invocation_outcome(invocation) != EMU_INVOCATION_PENDING);
-    size_t len = 0;
-    const char *payload = emu_invocation_payload(invocation, &len);
-    emu_reply_t *reply = emu_invocation_outcome(invocation) == EMU_INVOCATION_OK
-                             ? emu_apigw_http_map_payload(payload, len)
-                             : s_http_internal();
-    if (!reply)
-        return NULL;
-    char gateway_id[EMU_APIGW_GATEWAY_ID_SIZE];
-    emu_apigw_gateway_id(emu_invocation_request_id(invocation), gateway_id);
-    if (emu_reply_set_header(reply, "Apigw-Requestid", gateway_id))
         emu_reply_destroy(&reply);
     return reply;
 }
@@ -881,120 +789,11 @@ s_test_rest_mapping(void)
     emu_reply_destroy(&reply);
 }
 
-static void
-s_test_http(void)
-{
-    emu_furl_header_t headers[] = {{"User-Agent", "curl/7.88.1"}, {"Cookie", "s=1"}};
-    emu_furl_request_t request = {
-        .function = "demo",
-        .request_id = "11111111-2222-4333-8444-555555555555",
-        .method = "GET",
-        .path = "/a%2Fb%20c",
-        .path_len = 10,
-        .query = "x=1&x=2",
-        .query_len = 7,
-        .protocol = "HTTP/1.1",
-        .source_ip = "127.0.0.1",
-        .time_ns = INT64_C(1583348638390123456),
-        .headers = headers,
-        .header_count = 2,
-    };
-    char api_id[EMU_APIGW_API_ID_SIZE], gateway_id[EMU_APIGW_GATEWAY_ID_SIZE];
-    emu_apigw_http_api_id("demo", api_id);
-    emu_apigw_gateway_id(request.request_id, gateway_id);
-    size_t len = 0;
-    char *event = emu_apigw_http_event(&request, &len);
-    CHECK_NOT_NULL(event);
-    CHECK_INT(len, strlen(event));
-    char expected[4096];
-    snprintf(
-        expected, sizeof expected,
-        "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"rawPath\":\"/a/b c\","
-        "\"rawQueryString\":\"x=1&x=2\",\"cookies\":[\"s=1\"],"
-        "\"headers\":{\"user-agent\":\"curl/7.88.1\"},"
-        "\"queryStringParameters\":{\"x\":\"1,2\"},"
-        "\"requestContext\":{\"accountId\":\"123456789012\",\"apiId\":\"%s\","
-        "\"domainName\":\"%s.execute-api.us-east-1.amazonaws.com\","
-        "\"domainPrefix\":\"%s\",\"http\":{\"method\":\"GET\",\"path\":\"/a/b c\","
-        "\"protocol\":\"HTTP/1.1\",\"sourceIp\":\"127.0.0.1\","
-        "\"userAgent\":\"curl/7.88.1\"},\"requestId\":\"%s\",\"routeKey\":\"$default\","
-        "\"stage\":\"$default\",\"time\":\"04/Mar/2020:19:03:58 +0000\","
-        "\"timeEpoch\":1583348638390},\"isBase64Encoded\":false}",
-        api_id, api_id, api_id, gateway_id);
-    CHECK_STR(event, expected);
-    free(event);
-
-    //  Mapping: structured, plain JSON, and what is not valid.
-    const char *structured = "{\"statusCode\":201,\"headers\":{\"X-A\":\"1\"},"
-                             "\"cookies\":[\"a=1\"],\"body\":\"made\"}";
-    emu_reply_t *reply = emu_apigw_http_map_payload(structured, strlen(structured));
-    CHECK_INT(emu_reply_status(reply), 201);
-    CHECK_STR(emu_reply_body(reply, NULL), "made");
-    CHECK_STR(emu_reply_header(reply, "X-A"), "1");
-    CHECK_STR(emu_reply_header(reply, "Set-Cookie"), "a=1");
-    CHECK_STR(emu_reply_header(reply, "Content-Type"), "application/json");
-    emu_reply_destroy(&reply);
-    const char *plain[] = {"{\"hello\":\"world\"}", "\"text\"", "[1,2]", "42", "null",
-                           "{\"status\":201}"};
-    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
-        reply = emu_apigw_http_map_payload(plain[i], strlen(plain[i]));
-        s_check_reply(reply, 200, plain[i], NULL);
-        emu_reply_destroy(&reply);
-    }
-    const char *invalid[] = {
-        "", "not json", "{\"statusCode\":\"200\"}", "{\"statusCode\":200,\"headers\":[]}",
-        "{\"statusCode\":200,\"body\":\"*\",\"isBase64Encoded\":true}"};
-    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
-        reply = emu_apigw_http_map_payload(invalid[i], strlen(invalid[i]));
-        s_check_reply(reply, 500, "{\"message\":\"Internal Server Error\"}", NULL);
-        CHECK_NOT_NULL(emu_reply_header(reply, "X-Stampede-Error"));
-        emu_reply_destroy(&reply);
-    }
-
-    emu_invocation_t *invocation =
-        s_invocation(EMU_INVOCATION_OK, "{\"statusCode\":202}");
-    reply = emu_apigw_http_reply(invocation);
-    CHECK_INT(emu_reply_status(reply), 202);
-    CHECK_STR(emu_reply_header(reply, "Apigw-Requestid"), gateway_id);
-    emu_reply_destroy(&reply);
-    emu_invocation_destroy(&invocation);
-    const emu_invocation_outcome_t failures[] = {
-        EMU_INVOCATION_FUNCTION_ERROR, EMU_INVOCATION_TIMEOUT,   EMU_INVOCATION_EXIT,
-        EMU_INVOCATION_INIT_ERROR,     EMU_INVOCATION_TOO_LARGE, EMU_INVOCATION_ABORTED};
-    for (size_t i = 0; i < sizeof failures / sizeof failures[0]; i++) {
-        invocation = s_invocation(failures[i], "{\"errorMessage\":\"x\"}");
-        reply = emu_apigw_http_reply(invocation);
-        s_check_reply(reply, 500, "{\"message\":\"Internal Server Error\"}", NULL);
-        CHECK_STR(emu_reply_header(reply, "Apigw-Requestid"), gateway_id);
-        CHECK_INT(emu_reply_header_count(reply), 2);
-        emu_reply_destroy(&reply);
-        emu_invocation_destroy(&invocation);
-    }
-
-    reply = emu_apigw_http_throttle(500);
-    s_check_reply(reply, 500, "{\"message\":\"Internal Server Error\"}", NULL);
-    CHECK_INT(emu_reply_header_count(reply), 1);
-    emu_reply_destroy(&reply);
-    reply = emu_apigw_http_throttle(429);
-    s_check_reply(reply, 429, "{\"message\":\"Too Many Requests\"}", NULL);
-    emu_reply_destroy(&reply);
-    reply = emu_apigw_http_not_found();
-    s_check_reply(reply, 404, "{\"message\":\"Not Found\"}", NULL);
-    emu_reply_destroy(&reply);
-    reply = emu_apigw_http_too_large();
-    s_check_reply(reply, 413, "{\"message\":\"Request Entity Too Large\"}", NULL);
-    emu_reply_destroy(&reply);
-    reply = emu_apigw_http_timeout();
-    s_check_reply(reply, 503, "{\"message\":\"Service Unavailable\"}", NULL);
-    emu_reply_destroy(&reply);
-}
-
 void
 emu_apigw_test(bool verbose)
 {
     s_test_ids();
     s_test_rest_event();
     s_test_rest_mapping();
-    s_test_http();
     (void)verbose;
 }

@@ -33,7 +33,7 @@
       InternalServerErrorException. Answers carry x-amzn-RequestId,
       x-amz-apigw-id and (when the function answered) X-Amzn-Trace-Id.
 
-    HTTP API, payload 2.0: the Function URL event (emu_furl) with the
+    HTTP API, payload 2.0 (emu_apigw_http): the Function URL event (emu_furl) with the
     HTTP API's id and domain, requestContext.requestId the API Gateway
     request id (16 characters, also sent back as Apigw-Requestid) and the
     path percent-decoded, as HTTP APIs deliver it. Answer: as for
@@ -60,7 +60,7 @@
     The 413 of a REST API is what it answers when the event would exceed
     Lambda's 6 MB invoke limit (an observed answer; API Gateway's own 10 MB
     cap answers in plain text from its edge, which we do not model): the
-    front door sends it when the event is longer than EMU_FURL_PAYLOAD_MAX,
+    front door sends it when the event is longer than EMU_LIMIT_PAYLOAD_MAX,
     and the HTTP API's 413 likewise. The timeouts are API Gateway's own
     integration timeouts (29 s REST, 30 s HTTP API), for a front door that
     enforces them; a function that runs over its own timeout is a failed
@@ -131,28 +131,18 @@ emu_reply_t *emu_apigw_rest_not_found(void);
 emu_reply_t *emu_apigw_rest_too_large(void);
 emu_reply_t *emu_apigw_rest_timeout(void);
 
-//  --- HTTP API, payload 2.0 ---------------------------------------------
+//  --- shared by both gateways -------------------------------------------
 
-//  The event JSON for `request` (caller frees), its length in *len_p.
-//  NULL when memory runs out.
-char *emu_apigw_http_event(const emu_furl_request_t *request, size_t *len_p);
+//  A reply with `status`, JSON text `body` as is (AWS's spacing) and, unless
+//  NULL, x-amzn-ErrorType `type`. NULL without memory.
+emu_reply_t *emu_apigw_error(int status, const char *type, const char *body);
 
-//  Maps a function's successful `payload` to the HTTP reply, without the
-//  request id. Never NULL unless memory runs out.
-emu_reply_t *emu_apigw_http_map_payload(const char *payload, size_t len);
-
-//  Maps a completed invocation (any outcome) to the HTTP reply, with
-//  Apigw-Requestid. Never NULL unless memory runs out.
-emu_reply_t *emu_apigw_http_reply(emu_invocation_t *invocation);
-
-//  The throttle reply of an HTTP API: `status` 429 gives 429 "Too Many
-//  Requests", anything else 500 "Internal Server Error".
-emu_reply_t *emu_apigw_http_throttle(int status);
-
-//  The other gateway errors of an HTTP API, as above.
-emu_reply_t *emu_apigw_http_not_found(void);
-emu_reply_t *emu_apigw_http_too_large(void);
-emu_reply_t *emu_apigw_http_timeout(void);
+//  `reply` when the answer mapped (`reason` NULL); else, `reply` dropped,
+//  the gateway error `internal()` standing for an invalid answer, with
+//  `reason` in X-Stampede-Error (the emulator's own header, as in
+//  emu_furl_map) for the function's author. Consumes `reply`.
+emu_reply_t *emu_apigw_mapped(emu_reply_t *reply, const char *reason,
+                              emu_reply_t *(*internal)(void));
 
 void emu_apigw_test(bool verbose);
 

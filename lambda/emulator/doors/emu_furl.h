@@ -1,5 +1,5 @@
-/*  emu_furl — the Lambda Function URL protocol: the event a function gets
-    (payload format 2.0) and how its answer becomes the HTTP response.
+/*  emu_furl — the Lambda Function URL event: the payload-2.0 event a
+    function gets for an HTTP request (its answer: emu_furl_map).
 
     Event: version "2.0", routeKey "$default", rawPath, rawQueryString,
     cookies (from the Cookie header, which then is not repeated in
@@ -12,14 +12,8 @@
     Text that is not UTF-8 (headers, path, query) is carried with U+FFFD
     in place of the invalid bytes.
 
-    Response mapping (as on AWS): a JSON object with "statusCode" gives
-    statusCode, headers, body, isBase64Encoded and cookies; anything else
-    is the body of a 200 application/json answer. Invalid structured
-    answers become 502. Function errors, timeouts and crashes become 502
-    with X-Amz-Function-Error: Unhandled and the error payload.
-
-    The builder and the pieces of the mapping are exported for the other
-    front doors that speak payload 2.0 or a close relative (emu_apigw):
+    The builder and its pieces are exported for the other front doors
+    that speak payload 2.0 or a close relative (emu_apigw, emu_apigw_http):
     emu_furl_event_for takes what differs between them.
 
     Pure functions over untrusted input (the request, the function's
@@ -29,8 +23,6 @@
 #define EMU_FURL_H
 
 #include "emu_aws.h"
-#include "emu_invocation.h"
-#include "emu_reply.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -39,8 +31,6 @@
 
 #define EMU_FURL_ACCOUNT_ID EMU_AWS_ACCOUNT_ID
 #define EMU_FURL_REGION EMU_AWS_REGION
-//  Largest synchronous invocation payload, request and response.
-#define EMU_FURL_PAYLOAD_MAX 6291456
 //  Most query parameters and headers carried into an event.
 #define EMU_FURL_PARAMS_MAX 1000
 //  A request time as emu_furl_time writes it, plus NUL (room to spare).
@@ -125,49 +115,6 @@ char *emu_furl_event(const emu_furl_request_t *request, size_t *len_p);
 //  frees), its length in *len_p. NULL when memory runs out.
 char *emu_furl_event_for(const emu_furl_request_t *request,
                          const emu_furl_context_t *context, size_t *len_p);
-
-//  True for headers a function may not set: they belong to the
-//  connection (Connection, Content-Length, Transfer-Encoding, Date...).
-bool emu_furl_connection_header(const char *name);
-
-//  Writes the text of header value `value` (a string without NUL, a
-//  number or a boolean) into `out`. False for any other value or when it
-//  does not fit in `size`.
-bool emu_furl_header_text(json_t *value, char *out, size_t size);
-
-//  Sets the reply status from the "statusCode" of a structured answer
-//  `doc`. NULL on success, else why it is invalid.
-const char *emu_furl_map_status(emu_reply_t *reply, json_t *doc);
-
-//  Sets the reply body from a structured answer `doc`: its
-//  "isBase64Encoded" (a boolean or null) and "body" (absent, null, a
-//  string, base64 text when isBase64Encoded, or, unless `string_body`,
-//  any other JSON dumped as text); then Content-Type application/json
-//  unless set. NULL on success, else why it is invalid.
-const char *emu_furl_map_body(emu_reply_t *reply, json_t *doc, bool string_body);
-
-//  Maps a function's successful `payload` onto `reply` (status 200), `doc`
-//  being the payload parsed as JSON (NULL when it is not): an object with
-//  statusCode is a structured payload-2.0 answer (status, headers,
-//  cookies, body); anything else is the body of an application/json
-//  answer. NULL on success, else why it is invalid (the reply is then
-//  half-built: discard it).
-const char *emu_furl_map_answer(emu_reply_t *reply, json_t *doc, const char *payload,
-                                size_t len);
-
-//  Maps a function's successful `payload` to the HTTP reply. Never NULL
-//  unless memory runs out.
-emu_reply_t *emu_furl_map_payload(const char *payload, size_t len);
-
-//  Maps a completed invocation (any outcome) to the HTTP reply.
-emu_reply_t *emu_furl_reply(emu_invocation_t *invocation);
-
-//  An error reply {"Message": message} with x-amzn-ErrorType `type`
-//  (unless NULL).
-emu_reply_t *emu_furl_error(int status, const char *type, const char *message);
-
-//  The throttle reply: 429, TooManyRequestsException, "Rate Exceeded.".
-emu_reply_t *emu_furl_throttle(void);
 
 void emu_furl_test(bool verbose);
 

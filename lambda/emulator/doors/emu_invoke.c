@@ -1,13 +1,18 @@
 /*  emu_invoke — the Invoke API's request options and answers; see
     emu_invoke.h. */
 #include "emu_invoke.h"
+#include "emu_function.h"
+#include "emu_loop.h"
 #include "sp_check.h"
+#include "sp_clock.h"
 
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 //  Longest piece of untrusted text echoed in a message.
 #define S_ECHO_MAX 160
@@ -175,14 +180,44 @@ s_blank(const char *body, size_t len)
 }
 
 int
-emu_invoke_too_large(emu_invoke_type_t type, emu_aws_error_t *err)
+emu_invoke_too_large(emu_invoke_type_t type, size_t len, emu_aws_error_t *err)
 {
     assert(err);
-    bool event = type == EMU_INVOKE_EVENT;
-    emu_aws_error_set(err, 413, "RequestEntityTooLargeException",
-                      "Request must be smaller than %d bytes for the %s operation",
-                      event ? EMU_INVOKE_EVENT_PAYLOAD_MAX : EMU_INVOKE_PAYLOAD_MAX,
-                      event ? "InvokeAsync" : "InvokeFunction");
+    if (type == EMU_INVOKE_EVENT)
+        emu_aws_error_set(err, 413, "RequestEntityTooLargeException",
+                          "%zu byte payload is too large for the Event invocation type "
+                          "(limit %d bytes)",
+                          len, EMU_LIMIT_EVENT_PAYLOAD_MAX);
+    else
+        emu_aws_error_set(err, 413, "RequestEntityTooLargeException",
+                          "Request must be smaller than %d bytes for the InvokeFunction "
+                          "operation",
+                          EMU_LIMIT_PAYLOAD_MAX);
+    return -1;
+}
+
+#define S_STREAMING_PREFIX "/2021-11-15/functions/"
+#define S_STREAMING_SUFFIX "/response-streaming-invocations"
+
+bool
+emu_invoke_streaming_path(const char *target)
+{
+    assert(target);
+    if (strncmp(target, S_STREAMING_PREFIX, strlen(S_STREAMING_PREFIX)) != 0)
+        return false;
+    size_t len = strcspn(target, "?");
+    size_t suffix = strlen(S_STREAMING_SUFFIX);
+    return len > strlen(S_STREAMING_PREFIX) + suffix &&
+           strncmp(target + len - suffix, S_STREAMING_SUFFIX, suffix) == 0;
+}
+
+int
+emu_invoke_streaming_refused(emu_aws_error_t *err)
+{
+    assert(err);
+    emu_aws_error_set(err, 400, "InvalidRequestContentException",
+                      "InvokeWithResponseStream (response streaming) is not emulated by "
+                      "stampede-lambda: use Invoke");
     return -1;
 }
 
@@ -193,9 +228,9 @@ emu_invoke_check_payload(emu_invoke_type_t type, const void *body, size_t len,
     assert((body || len == 0) && err);
     emu_aws_error_clear(err);
     size_t limit =
-        type == EMU_INVOKE_EVENT ? EMU_INVOKE_EVENT_PAYLOAD_MAX : EMU_INVOKE_PAYLOAD_MAX;
+        type == EMU_INVOKE_EVENT ? EMU_LIMIT_EVENT_PAYLOAD_MAX : EMU_LIMIT_PAYLOAD_MAX;
     if (len > limit)
-        return emu_invoke_too_large(type, err);
+        return emu_invoke_too_large(type, len, err);
     if (s_blank(body, len))
         return 0;
     json_error_t error;
@@ -266,7 +301,7 @@ emu_invoke_reply(emu_invocation_t *invocation, bool tail)
     size_t len = 0;
     const char *payload = emu_invocation_payload(invocation, &len);
     emu_invocation_outcome_t outcome = emu_invocation_outcome(invocation);
-    if (outcome == EMU_INVOCATION_OK && len > EMU_INVOKE_RESPONSE_MAX)
+    if (outcome == EMU_INVOCATION_OK && len > EMU_LIMIT_RESPONSE_MAX)
         outcome = EMU_INVOCATION_TOO_LARGE;
     switch (outcome) {
     case EMU_INVOCATION_OK:
@@ -278,7 +313,7 @@ emu_invoke_reply(emu_invocation_t *invocation, bool tail)
                          "{\"errorMessage\":\"Response payload size exceeded maximum "
                          "allowed payload size (%d bytes).\",\"errorType\":\"Function."
                          "ResponseSizeTooLarge\"}",
-                         EMU_INVOKE_RESPONSE_MAX);
+                         EMU_LIMIT_RESPONSE_MAX);
         return s_answer(invocation, tail, text, (size_t)n, true);
     }
     case EMU_INVOCATION_FUNCTION_ERROR:
@@ -475,31 +510,46 @@ s_test_payload(void)
     emu_reply_destroy(&reply);
 
     //  Sizes: checked before the content.
-    size_t big = EMU_INVOKE_PAYLOAD_MAX + 1;
+    size_t big = EMU_LIMIT_PAYLOAD_MAX + 1;
+    char sync_message[128], event_message[128];
+    snprintf(sync_message, sizeof sync_message,
+             "Request must be smaller than %d bytes for the InvokeFunction operation",
+             EMU_LIMIT_PAYLOAD_MAX);
+    snprintf(event_message, sizeof event_message,
+             "%d byte payload is too large for the Event invocation type (limit %d "
+             "bytes)",
+             EMU_LIMIT_EVENT_PAYLOAD_MAX + 1, EMU_LIMIT_EVENT_PAYLOAD_MAX);
     char *payload = malloc(big);
     CHECK_NOT_NULL(payload);
     memset(payload, ' ', big);
     payload[0] = '"';
-    payload[EMU_INVOKE_PAYLOAD_MAX - 1] = '"';
+    payload[EMU_LIMIT_PAYLOAD_MAX - 1] = '"';
     CHECK_INT(emu_invoke_check_payload(EMU_INVOKE_REQUEST_RESPONSE, payload,
-                                       EMU_INVOKE_PAYLOAD_MAX, &err),
+                                       EMU_LIMIT_PAYLOAD_MAX, &err),
               0);
     CHECK_INT(emu_invoke_check_payload(EMU_INVOKE_REQUEST_RESPONSE, payload, big, &err),
               -1);
-    s_check_error(&err, 413, "RequestEntityTooLargeException",
-                  "Request must be smaller than 6291456 bytes for the InvokeFunction "
-                  "operation");
+    s_check_error(&err, 413, "RequestEntityTooLargeException", sync_message);
     CHECK_INT(emu_invoke_check_payload(EMU_INVOKE_EVENT, payload,
-                                       EMU_INVOKE_EVENT_PAYLOAD_MAX + 1, &err),
+                                       EMU_LIMIT_EVENT_PAYLOAD_MAX + 1, &err),
               -1);
-    s_check_error(&err, 413, "RequestEntityTooLargeException",
-                  "Request must be smaller than 1048576 bytes for the InvokeAsync "
-                  "operation");
+    s_check_error(&err, 413, "RequestEntityTooLargeException", event_message);
     free(payload);
-    CHECK_INT(emu_invoke_too_large(EMU_INVOKE_DRY_RUN, &err), -1);
-    s_check_error(&err, 413, "RequestEntityTooLargeException",
-                  "Request must be smaller than 6291456 bytes for the InvokeFunction "
-                  "operation");
+    CHECK_INT(emu_invoke_too_large(EMU_INVOKE_DRY_RUN, big, &err), -1);
+    s_check_error(&err, 413, "RequestEntityTooLargeException", sync_message);
+
+    //  Response streaming is refused, never served.
+    CHECK_TRUE(emu_invoke_streaming_path(
+        "/2021-11-15/functions/demo/response-streaming-invocations"));
+    CHECK_TRUE(emu_invoke_streaming_path(
+        "/2021-11-15/functions/demo/response-streaming-invocations?Qualifier=1"));
+    CHECK_TRUE(!emu_invoke_streaming_path(
+        "/2021-11-15/functions/response-streaming-invocations"));
+    CHECK_TRUE(!emu_invoke_streaming_path("/2015-03-31/functions/demo/invocations"));
+    CHECK_INT(emu_invoke_streaming_refused(&err), -1);
+    s_check_error(&err, 400, "InvalidRequestContentException",
+                  "InvokeWithResponseStream (response streaming) is not emulated by "
+                  "stampede-lambda: use Invoke");
 
     size_t len = 0;
     char *event = emu_invoke_event("", 0, &len);
@@ -587,10 +637,13 @@ s_test_reply(void)
     }
     invocation = s_test_invocation(EMU_INVOCATION_TOO_LARGE, error);
     reply = emu_invoke_reply(invocation, false);
-    s_check_reply(reply, 200, "Unhandled",
-                  "{\"errorMessage\":\"Response payload size exceeded maximum allowed "
-                  "payload size (6291556 bytes).\",\"errorType\":\"Function."
-                  "ResponseSizeTooLarge\"}");
+    char too_large[192];
+    snprintf(too_large, sizeof too_large,
+             "{\"errorMessage\":\"Response payload size exceeded maximum allowed "
+             "payload size (%d bytes).\",\"errorType\":\"Function."
+             "ResponseSizeTooLarge\"}",
+             EMU_LIMIT_RESPONSE_MAX);
+    s_check_reply(reply, 200, "Unhandled", too_large);
     emu_reply_destroy(&reply);
     emu_invocation_destroy(&invocation);
     invocation = s_test_invocation(EMU_INVOCATION_ABORTED, error);
@@ -609,12 +662,124 @@ s_test_reply(void)
     emu_reply_destroy(&reply);
 }
 
+//  A bash runtime that answers each invocation with the
+//  Lambda-Runtime-Client-Context it got, or "none".
+#define S_TEST_CONTEXT_RUNTIME                                                           \
+    "#!/bin/bash\n"                                                                      \
+    "export LC_ALL=C\n"                                                                  \
+    "api=$AWS_LAMBDA_RUNTIME_API; host=${api%:*}; port=${api#*:}\n"                      \
+    "while :; do\n"                                                                      \
+    "  exec 3<>/dev/tcp/$host/$port\n"                                                   \
+    "  printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: "             \
+    "x\\r\\n\\r\\n' "                                                                    \
+    ">&3\n"                                                                              \
+    "  context=none; len=0\n"                                                            \
+    "  while IFS= read -r line <&3; do\n"                                                \
+    "    line=${line%$'\\r'}\n"                                                          \
+    "    [ -z \"$line\" ] && break\n"                                                    \
+    "    case $line in Lambda-Runtime-Aws-Request-Id:*) id=${line#*: } ;;\n"             \
+    "      Lambda-Runtime-Client-Context:*) context=${line#*: } ;;\n"                    \
+    "      Content-Length:*) len=${line#*: } ;; esac\n"                                  \
+    "  done\n"                                                                           \
+    "  [ \"$len\" -gt 0 ] && read -r -N \"$len\" event <&3\n"                            \
+    "  exec 3<&-\n"                                                                      \
+    "  exec 4<>/dev/tcp/$host/$port\n"                                                   \
+    "  printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: "     \
+    "x\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \"$id\" ${#context} \"$context\" >&4\n"    \
+    "  IFS= read -r status <&4\n"                                                        \
+    "  exec 4<&-\n"                                                                      \
+    "done\n"
+
+static void
+s_test_context_done(emu_invocation_t *invocation, void *arg)
+{
+    emu_loop_stop(arg);
+}
+
+static void
+s_test_stop(emu_loop_t *loop, void *arg)
+{
+    emu_loop_stop(loop);
+}
+
+//  Runs `invocation` in `function`: the one environment takes work once
+//  its runtime is back in /next, so throttles are retried while the loop
+//  runs. Returns when the invocation completed.
+static void
+s_test_run(emu_loop_t *loop, emu_function_t *function, emu_invocation_t *invocation)
+{
+    for (int i = 0;; i++) {
+        CHECK_TRUE(i < 800);
+        emu_aws_error_t err;
+        emu_function_dispatch_t rc =
+            emu_function_dispatch(function, "", invocation, &err);
+        if (rc == EMU_FUNCTION_DISPATCH_OK)
+            break;
+        CHECK_INT(rc, EMU_FUNCTION_DISPATCH_REFUSED);
+        CHECK_INT(err.status, 429);
+        CHECK_NOT_NULL(emu_loop_timer_start(loop, 5 * SP_NS_PER_MS, s_test_stop, NULL));
+        CHECK_INT(emu_loop_run(loop), 0);
+    }
+    CHECK_INT(emu_loop_run(loop), 0);
+}
+
+//  X-Amz-Client-Context reaches the runtime decoded, on one line; without
+//  it the runtime gets no client context.
+static void
+s_test_client_context_handoff(bool verbose)
+{
+    emu_loop_t *loop = emu_loop_new();
+    CHECK_NOT_NULL(loop);
+    char dir[] = "/tmp/emu_invoke_testXXXXXX";
+    CHECK_NOT_NULL(mkdtemp(dir));
+    char script[64];
+    snprintf(script, sizeof script, "%s/bootstrap", dir);
+    FILE *file = fopen(script, "w");
+    CHECK_NOT_NULL(file);
+    CHECK_TRUE(fputs(S_TEST_CONTEXT_RUNTIME, file) >= 0);
+    CHECK_INT(fclose(file), 0);
+    CHECK_INT(chmod(script, 0755), 0);
+    emu_function_config_t config = {
+        .name = "context", .path = script, .reserved = 1, .timeout_s = 3};
+    emu_function_t *function = emu_function_new(loop, &config, verbose);
+    CHECK_NOT_NULL(function);
+    //  {"custom":{"k":"v"},\n"env":{"a":1}}, then none
+    const char *sent[] = {"eyJjdXN0b20iOnsiayI6InYifSwKImVudiI6eyJhIjoxfX0=", NULL};
+    const char *seen[] = {"{\"custom\":{\"k\":\"v\"}, \"env\":{\"a\":1}}", "none"};
+    for (size_t i = 0; i < 2; i++) {
+        emu_invoke_options_t options;
+        emu_aws_error_t err;
+        CHECK_INT(emu_invoke_parse_options(NULL, NULL, sent[i], &options, &err), 0);
+        char context[EMU_INVOCATION_CLIENT_CONTEXT_MAX + 1];
+        size_t context_len = emu_invoke_client_context(&options, context);
+        char *event = strdup("{}");
+        char id[EMU_INVOCATION_ID_SIZE];
+        emu_invocation_new_id(id);
+        emu_invocation_t *invocation =
+            emu_invocation_new(id, &event, 2, s_test_context_done, loop);
+        CHECK_NOT_NULL(invocation);
+        if (context_len)
+            CHECK_INT(emu_invocation_set_client_context(invocation, context, context_len),
+                      0);
+        s_test_run(loop, function, invocation);
+        emu_reply_t *reply = emu_invoke_reply(invocation, false);
+        CHECK_INT(emu_reply_status(reply), 200);
+        CHECK_STR(emu_reply_body(reply, NULL), seen[i]);
+        emu_reply_destroy(&reply);
+        emu_invocation_destroy(&invocation);
+    }
+    emu_function_destroy(&function);
+    emu_loop_destroy(&loop);
+    CHECK_INT(unlink(script), 0);
+    CHECK_INT(rmdir(dir), 0);
+}
+
 void
 emu_invoke_test(bool verbose)
 {
-    (void)verbose;
     s_test_options();
     s_test_qualifier();
     s_test_payload();
     s_test_reply();
+    s_test_client_context_handoff(verbose);
 }

@@ -7,7 +7,8 @@
       Qualifier              1..128 of [a-zA-Z0-9$_-]; must agree with the
                              qualifier of an ARN FunctionName
       payload                JSON (any value; empty means {}), at most
-                             6291456 bytes (Event: 1048576)
+                             EMU_LIMIT_PAYLOAD_MAX bytes (Event:
+                             EMU_LIMIT_EVENT_PAYLOAD_MAX)
 
     and the answers: 200 with the function's payload, Content-Type
     application/json and X-Amz-Executed-Version; a function error,
@@ -23,7 +24,17 @@
       400 InvalidRequestContentException  payload or client context not
                                           JSON ("Could not parse request
                                           body into json: ...")
-      413 RequestEntityTooLargeException  payload over the limit
+      413 RequestEntityTooLargeException  payload over the limit: "Request
+                                          must be smaller than LIMIT bytes for
+                                          the InvokeFunction operation"; Event:
+                                          "N byte payload is too large for the
+                                          Event invocation type (limit LIMIT
+                                          bytes)"
+
+    Response streaming (InvokeWithResponseStream, POST
+    /2021-11-15/functions/FN/response-streaming-invocations) is not
+    emulated: it is refused with emu_invoke_streaming_refused's answer,
+    never served as a plain 200.
 
     Every message is printable ASCII: untrusted text echoed in one has any
     other byte replaced by '?'.
@@ -37,18 +48,13 @@
 
 #include "emu_aws.h"
 #include "emu_invocation.h"
+#include "emu_limits.h"
 #include "emu_reply.h"
 #include "emu_route.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-//  Largest request payload of a synchronous invocation, bytes.
-#define EMU_INVOKE_PAYLOAD_MAX 6291456
-//  Largest request payload of an asynchronous (Event) invocation, bytes.
-#define EMU_INVOKE_EVENT_PAYLOAD_MAX 1048576
-//  The response limit AWS names when a function's answer is too large.
-#define EMU_INVOKE_RESPONSE_MAX 6291556
 //  Longest X-Amz-Client-Context, bytes of base64.
 #define EMU_INVOKE_CLIENT_CONTEXT_MAX 3583
 
@@ -93,9 +99,19 @@ int emu_invoke_qualifier(const char *derived, const char *raw, size_t raw_len,
 int emu_invoke_check_payload(emu_invoke_type_t type, const void *body, size_t len,
                              emu_aws_error_t *err);
 
-//  Fills `err` with the 413 of a payload over the limit of `type`, for a
-//  caller that stopped reading it. Returns -1.
-int emu_invoke_too_large(emu_invoke_type_t type, emu_aws_error_t *err);
+//  Fills `err` with the 413 of a payload of `len` bytes over the limit of
+//  `type` (the Event wording names the length), also for a caller that
+//  did not keep the payload. Returns -1.
+int emu_invoke_too_large(emu_invoke_type_t type, size_t len, emu_aws_error_t *err);
+
+//  True when `target` (a raw request target) names the response-streaming
+//  Invoke API (/2021-11-15/functions/FN/response-streaming-invocations).
+bool emu_invoke_streaming_path(const char *target);
+
+//  Fills `err` with the refusal of InvokeWithResponseStream, which the
+//  emulator does not emulate: 400 with an AWS-shaped type and a message
+//  that says so. Returns -1.
+int emu_invoke_streaming_refused(emu_aws_error_t *err);
 
 //  The event the function gets for a checked payload: a malloc'd copy
 //  (caller frees), "{}" when the payload is empty or only whitespace.
