@@ -42,11 +42,11 @@ struct _ctl_app_t {
 #ifdef STAMPEDE_HAVE_HTTP
     ctl_http_t *http; //  the dashboard and API
 #endif
-    char dashboard_url[S_URL];           //  http://HOST:PORT/, "" without HTTP
-    ctl_local_t *lambda;                 //  the emulator (demo)
-    char lambda_url[S_URL];              //  its base URL
-    char target_url[S_URL + 16];         //  the demo function's URL
-    ctl_local_t *agents[CTL_MAX_AGENTS]; //  local agents
+    char dashboard_url[S_URL];                   //  http://HOST:PORT/, "" without HTTP
+    ctl_local_t *lambda;                         //  the emulator (demo)
+    char lambda_url[S_URL];                      //  its base URL
+    char target_url[S_URL + 16];                 //  the demo function's URL
+    ctl_local_t *agents[CTL_RUNSPEC_MAX_AGENTS]; //  local agents
     size_t n_agents;
 };
 
@@ -418,7 +418,7 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
     json_decref(reply);
 
     int64_t limit_ms =
-        10000 + (int64_t)(timeout_ms ? timeout_ms : 30000) + 15000 + S_RUN_SLACK_MS;
+        10000 + (int64_t)(timeout_ms ? timeout_ms : CTL_RUNSPEC_DEFAULT_TIMEOUT_MS) + 15000 + S_RUN_SLACK_MS;
     int64_t deadline = sp_clock_mono_ns() + limit_ms * SP_NS_PER_MS;
     char error[PROTO_MAX_ERROR + 256] = "";
     bool ended = false;
@@ -492,7 +492,7 @@ s_run_command(const ctl_config_t *config, const char *url)
         json_object_set_new(command, "body", json_string(config->data));
     if (command)
         json_object_set_new(command, "start_mode",
-                            json_string(ctl_config_start_mode_name(config->start_mode)));
+                            json_string(ctl_runspec_start_mode_name(config->start_mode)));
     return command;
 }
 
@@ -557,7 +557,7 @@ s_demo(ctl_app_t *self)
     json_t *request =
         json_pack("{s:s, s:s, s:[s], s:s}", "method", "POST", "body", S_DEMO_BODY,
                   "headers", "Content-Type: application/json", "start_mode",
-                  ctl_config_start_mode_name(config->start_mode));
+                  ctl_runspec_start_mode_name(config->start_mode));
     if (!request)
         return 1;
     int started = s_start_lambda(self) || s_start_keys(self) ||

@@ -17,6 +17,8 @@
 
 #define S_MAX_ENDPOINT 256
 #define S_MAX_HOSTPORT 300
+#define S_STR(x) #x
+#define S_XSTR(x) S_STR(x) //  a number macro as text, for the help
 
 enum {
     S_OPT_HELP = 'h',
@@ -144,28 +146,74 @@ static const char s_usage_run[] =
     "2 bad usage, 3 it completed but missed an expectation.\n"
     "\n"
     "  --url URL            target (http:// or https://)\n"
-    "  -n, --requests N     requests in the burst (1-1000000)\n"
-    "  --local-agents K     spawn K local stampede-agent processes (default 4)\n"
-    "  --wait-agents K      wait (up to 60 s) for K remote agents instead\n"
-    "  --listen ENDPOINT    ZeroMQ endpoint for agents (tcp://127.0.0.1:* with\n"
-    "                       local agents, tcp://127.0.0.1:5555 otherwise)\n"
-    "  --method M           HTTP method (GET)\n"
-    "  --data BODY          request body\n"
-    "  --header 'K: V'      request header, repeatable (up to 64)\n"
-    "  --timeout-ms MS      per-request timeout (30000)\n"
-    "  --start-mode MODE    at-go: start every request at the instant;\n"
-    "                       last-byte: write each request but its last body\n"
-    "                       byte ahead, release them all at the instant (needs\n"
-    "                       --data); auto (default): last-byte with a body\n"
-    "  --db PATH            results database (results/stampede.db)\n"
-    "  --json               print one JSON object instead of the text summary\n"
-    "  --expect-ok N        exit 3 unless exactly N requests succeeded; the same\n"
-    "  --expect-throttled N   for throttled, --expect-errors N for errors and\n"
-    "  --expect-lost N        --expect-lost N for lost requests (0-1000000)\n"
-    "  --keys DIR           CURVE keys (results/keys)\n"
-    "  --insecure           plain TCP without CURVE; loopback --listen only\n"
-    "  -h, --help           this text\n"
-    "      --version        print the version\n";
+    "  -n, --requests N     requests in the burst (1-" S_XSTR(
+        CTL_RUNSPEC_MAX_REQUESTS) ")\n"
+                                  "  --local-agents K     spawn K local stampede-agent "
+                                  "processes (default 4)\n"
+                                  "  --wait-agents K      wait (up to 60 s) for K remote "
+                                  "agents instead\n"
+                                  "  --listen ENDPOINT    ZeroMQ endpoint for agents "
+                                  "(tcp://127.0.0.1:* with\n"
+                                  "                       local agents, "
+                                  "tcp://127.0.0.1:5555 otherwise)\n"
+                                  "  --method M           HTTP method (GET)\n"
+                                  "  --data BODY          request body\n"
+                                  "  --header 'K: V'      request header, repeatable (up "
+                                  "to 64)\n"
+                                  "  --timeout-ms MS      per-request timeout (" S_XSTR(
+                                      CTL_RUNSPEC_DEFAULT_TIMEOUT_MS) ")\n"
+                                                                      "  --start-mode "
+                                                                      "MODE    at-go: "
+                                                                      "start every "
+                                                                      "request at the "
+                                                                      "instant;\n"
+                                                                      "                  "
+                                                                      "     last-byte: "
+                                                                      "write each "
+                                                                      "request but its "
+                                                                      "last body\n"
+                                                                      "                  "
+                                                                      "     byte ahead, "
+                                                                      "release them all "
+                                                                      "at the instant "
+                                                                      "(needs\n"
+                                                                      "                  "
+                                                                      "     --data); "
+                                                                      "auto (default): "
+                                                                      "last-byte with a "
+                                                                      "body\n"
+                                                                      "  --db PATH       "
+                                                                      "     results "
+                                                                      "database "
+                                                                      "(results/"
+                                                                      "stampede.db)\n"
+                                                                      "  --json          "
+                                                                      "     print one "
+                                                                      "JSON object "
+                                                                      "instead of the "
+                                                                      "text summary\n"
+                                                                      "  --expect-ok N   "
+                                                                      "     exit 3 "
+                                                                      "unless exactly N "
+                                                                      "requests "
+                                                                      "succeeded; the "
+                                                                      "same\n"
+                                                                      "  "
+                                                                      "--expect-"
+                                                                      "throttled N   for "
+                                                                      "throttled, "
+                                                                      "--expect-errors N "
+                                                                      "for errors and\n"
+                                                                      "  --expect-lost N "
+                                                                      "       "
+                                                                      "--expect-lost N "
+                                                                      "for lost requests "
+                                                                      "(0-" S_XSTR(
+                                                                          CTL_RUNSPEC_MAX_REQUESTS) ")\n"
+                                                                                                    "  --keys DIR           CURVE keys (results/keys)\n"
+                                                                                                    "  --insecure           plain TCP without CURVE; loopback --listen only\n"
+                                                                                                    "  -h, --help           this text\n"
+                                                                                                    "      --version        print the version\n";
 
 static const char s_usage_demo[] =
     "Usage: stampede demo [OPTIONS]\n"
@@ -336,93 +384,6 @@ s_check_endpoint(const char *endpoint)
     return -1;
 }
 
-int
-ctl_config_check_url(const char *url, char *err, size_t err_size)
-{
-    size_t n = url ? strlen(url) : 0;
-    if (n == 0 || n > PROTO_MAX_URL) {
-        snprintf(err, err_size, "URL must be 1-%d bytes", PROTO_MAX_URL);
-        return -1;
-    }
-    size_t scheme = strncmp(url, "http://", 7) == 0    ? 7
-                    : strncmp(url, "https://", 8) == 0 ? 8
-                                                       : 0;
-    if (scheme == 0) {
-        snprintf(err, err_size, "URL must start with http:// or https://");
-        return -1;
-    }
-    if (n == scheme || url[scheme] == '/') {
-        snprintf(err, err_size, "URL has no host");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f) {
-            snprintf(err, err_size, "URL holds a space or control character");
-            return -1;
-        }
-    return 0;
-}
-
-int
-ctl_config_split_header(const char *header, char *name, size_t name_size,
-                        const char **value, char *err, size_t err_size)
-{
-    const char *colon = header ? strchr(header, ':') : NULL;
-    if (!colon) {
-        snprintf(err, err_size, "header must look like 'Name: value'");
-        return -1;
-    }
-    size_t name_len = (size_t)(colon - header);
-    if (!proto_is_token(header, name_len, PROTO_MAX_HEADER_NAME) ||
-        name_len >= name_size) {
-        snprintf(err, err_size, "header name must be a token of 1-%d characters",
-                 PROTO_MAX_HEADER_NAME);
-        return -1;
-    }
-    const char *v = colon + 1;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (!proto_is_printable(v, PROTO_MAX_HEADER_VALUE)) {
-        snprintf(err, err_size, "header value longer than %d or holds control characters",
-                 PROTO_MAX_HEADER_VALUE);
-        return -1;
-    }
-    memcpy(name, header, name_len);
-    name[name_len] = '\0';
-    *value = v;
-    return 0;
-}
-
-int
-ctl_config_start_mode_parse(const char *text, ctl_start_mode_t *mode)
-{
-    assert(mode);
-    if (!text)
-        return -1;
-    if (strcmp(text, "auto") == 0)
-        *mode = CTL_START_MODE_AUTO;
-    else if (strcmp(text, "at-go") == 0 || strcmp(text, "at_go") == 0)
-        *mode = CTL_START_MODE_AT_GO;
-    else if (strcmp(text, "last-byte") == 0 || strcmp(text, "last_byte") == 0)
-        *mode = CTL_START_MODE_LAST_BYTE;
-    else
-        return -1;
-    return 0;
-}
-
-const char *
-ctl_config_start_mode_name(ctl_start_mode_t mode)
-{
-    switch (mode) {
-    case CTL_START_MODE_AT_GO:
-        return "at-go";
-    case CTL_START_MODE_LAST_BYTE:
-        return "last-byte";
-    default:
-        return "auto";
-    }
-}
-
 const char *
 ctl_config_command_name(ctl_command_t command)
 {
@@ -449,7 +410,7 @@ ctl_config_defaults(ctl_config_t *self)
     self->db = "results/stampede.db";
     self->keys = "results/keys";
     self->method = "GET";
-    self->timeout_ms = 30000;
+    self->timeout_ms = CTL_RUNSPEC_DEFAULT_TIMEOUT_MS;
     self->lambda_listen = "127.0.0.1:9000";
     self->reserved = 5;
     self->format = "csv";
@@ -496,7 +457,7 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         break;
     case S_OPT_TARGET:
     case S_OPT_URL:
-        if (ctl_config_check_url(arg, why, sizeof why))
+        if (ctl_runspec_check_url(arg, why, sizeof why))
             return s_usage(err, cmd, "%s: %s", opt == S_OPT_URL ? "--url" : "--target",
                            why);
         if (opt == S_OPT_URL)
@@ -513,18 +474,18 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         self->token = arg;
         break;
     case S_OPT_REQUESTS:
-        if (s_parse_u32(arg, 1, CTL_MAX_REQUESTS, &self->requests))
+        if (s_parse_u32(arg, 1, CTL_RUNSPEC_MAX_REQUESTS, &self->requests))
             return s_usage(err, cmd, "-n must be a number from 1 to %d",
-                           CTL_MAX_REQUESTS);
+                           CTL_RUNSPEC_MAX_REQUESTS);
         *n_given = true;
         break;
     case S_OPT_LOCAL_AGENTS:
     case S_OPT_WAIT_AGENTS: {
         uint32_t k;
         const char *flag = opt == S_OPT_LOCAL_AGENTS ? "--local-agents" : "--wait-agents";
-        if (s_parse_u32(arg, 1, CTL_MAX_AGENTS, &k))
+        if (s_parse_u32(arg, 1, CTL_RUNSPEC_MAX_AGENTS, &k))
             return s_usage(err, cmd, "%s must be a number from 1 to %d", flag,
-                           CTL_MAX_AGENTS);
+                           CTL_RUNSPEC_MAX_AGENTS);
         if (opt == S_OPT_LOCAL_AGENTS)
             self->local_agents = k;
         else
@@ -532,9 +493,8 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         break;
     }
     case S_OPT_METHOD:
-        if (!proto_is_token(arg, strlen(arg), PROTO_MAX_METHOD))
-            return s_usage(err, cmd, "--method must be a token of 1-%d characters",
-                           PROTO_MAX_METHOD);
+        if (ctl_runspec_check_method(arg, why, sizeof why))
+            return s_usage(err, cmd, "--%s", why);
         self->method = arg;
         break;
     case S_OPT_DATA:
@@ -547,7 +507,7 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         const char *value;
         if (self->n_headers >= PROTO_MAX_HEADERS)
             return s_usage(err, cmd, "at most %d --header options", PROTO_MAX_HEADERS);
-        if (ctl_config_split_header(arg, name, sizeof name, &value, why, sizeof why))
+        if (ctl_runspec_split_header(arg, name, sizeof name, &value, why, sizeof why))
             return s_usage(err, cmd, "--header: %s", why);
         self->headers[self->n_headers++] = arg;
         break;
@@ -569,14 +529,14 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
                             &self->expect.errors, &self->expect.lost};
         size_t which = (size_t)(opt - S_OPT_EXPECT_OK);
         uint32_t count;
-        if (s_parse_u32(arg, 0, CTL_MAX_REQUESTS, &count))
+        if (s_parse_u32(arg, 0, CTL_RUNSPEC_MAX_REQUESTS, &count))
             return s_usage(err, cmd, "--expect-%s must be a number from 0 to %d",
-                           names[which], CTL_MAX_REQUESTS);
+                           names[which], CTL_RUNSPEC_MAX_REQUESTS);
         *slots[which] = count;
         break;
     }
     case S_OPT_START_MODE:
-        if (ctl_config_start_mode_parse(arg, &self->start_mode))
+        if (ctl_runspec_start_mode_parse(arg, &self->start_mode))
             return s_usage(err, cmd, "--start-mode must be at-go, last-byte or auto");
         break;
     case S_OPT_RESERVED:
@@ -951,8 +911,12 @@ ctl_config_test(bool verbose)
                    "http://h/", "-n", "1", "--local-agents", "0");
     S_EXPECT_USAGE("--wait-agents must be", "run", "--url", "http://h/", "-n", "1",
                    "--wait-agents", "257");
-    S_EXPECT_USAGE("--method must be a token", "run", "--url", "http://h/", "-n", "1",
-                   "--method", "GE T");
+    S_EXPECT_USAGE("--method must be a 1-16 character token", "run", "--url", "http://h/",
+                   "-n", "1", "--method", "GE T");
+    S_EXPECT_USAGE("--header: header value longer than 8192 or holds control characters",
+                   "run", "--url", "http://h/", "-n", "1", "--header", "X-A: a\tb");
+    S_EXPECT_USAGE("--url: URL must start with http:// or https://", "run", "--url",
+                   "HTTP://h/", "-n", "1");
     S_EXPECT_USAGE("--header: header must look like", "run", "--url", "http://h/", "-n",
                    "1", "--header", "NoColon");
     S_EXPECT_USAGE("--header: header name", "run", "--url", "http://h/", "-n", "1",
@@ -995,16 +959,16 @@ ctl_config_test(bool verbose)
     S_EXPECT_USAGE("option '--start-mode' needs a value", "run", "--url", "http://h/",
                    "-n", "1", "--start-mode");
     ctl_start_mode_t mode = CTL_START_MODE_AT_GO;
-    CHECK_INT(ctl_config_start_mode_parse("last_byte", &mode), 0);
+    CHECK_INT(ctl_runspec_start_mode_parse("last_byte", &mode), 0);
     CHECK_INT(mode, CTL_START_MODE_LAST_BYTE);
-    CHECK_INT(ctl_config_start_mode_parse("auto", &mode), 0);
+    CHECK_INT(ctl_runspec_start_mode_parse("auto", &mode), 0);
     CHECK_INT(mode, CTL_START_MODE_AUTO);
-    CHECK_INT(ctl_config_start_mode_parse("AT-GO", &mode), -1);
-    CHECK_INT(ctl_config_start_mode_parse(NULL, &mode), -1);
+    CHECK_INT(ctl_runspec_start_mode_parse("AT-GO", &mode), -1);
+    CHECK_INT(ctl_runspec_start_mode_parse(NULL, &mode), -1);
     CHECK_INT(mode, CTL_START_MODE_AUTO);
-    CHECK_STR(ctl_config_start_mode_name(CTL_START_MODE_AUTO), "auto");
-    CHECK_STR(ctl_config_start_mode_name(CTL_START_MODE_AT_GO), "at-go");
-    CHECK_STR(ctl_config_start_mode_name(CTL_START_MODE_LAST_BYTE), "last-byte");
+    CHECK_STR(ctl_runspec_start_mode_name(CTL_START_MODE_AUTO), "auto");
+    CHECK_STR(ctl_runspec_start_mode_name(CTL_START_MODE_AT_GO), "at-go");
+    CHECK_STR(ctl_runspec_start_mode_name(CTL_START_MODE_LAST_BYTE), "last-byte");
 
     //  demo: defaults and options.
     CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", NULL), CTL_CONFIG_RUN);
@@ -1092,17 +1056,18 @@ ctl_config_test(bool verbose)
     CHECK_TRUE(!ctl_config_endpoint_is_loopback(NULL));
     char name[PROTO_MAX_HEADER_NAME + 1];
     const char *value = NULL;
-    CHECK_INT(ctl_config_split_header("X-Trace:  abc", name, sizeof name, &value, text,
-                                      sizeof text),
+    CHECK_INT(ctl_runspec_split_header("X-Trace:  abc", name, sizeof name, &value, text,
+                                       sizeof text),
               0);
     CHECK_STR(name, "X-Trace");
     CHECK_STR(value, "abc");
     CHECK_INT(
-        ctl_config_split_header(": v", name, sizeof name, &value, text, sizeof text), -1);
+        ctl_runspec_split_header(": v", name, sizeof name, &value, text, sizeof text),
+        -1);
     CHECK_TRUE(strstr(text, "header name") != NULL);
-    CHECK_INT(ctl_config_check_url("http://127.0.0.1:9000/url/demo/", text, sizeof text),
+    CHECK_INT(ctl_runspec_check_url("http://127.0.0.1:9000/url/demo/", text, sizeof text),
               0);
-    CHECK_INT(ctl_config_check_url("", text, sizeof text), -1);
+    CHECK_INT(ctl_runspec_check_url("", text, sizeof text), -1);
     CHECK_TRUE(strstr(text, "1-8192") != NULL);
     if (verbose)
         printf("(config checks done) ");

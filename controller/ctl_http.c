@@ -14,6 +14,7 @@
 */
 #include "ctl_http.h"
 #include "ctl_config.h"
+#include "ctl_runspec.h"
 #include "proto_codec.h"
 #include "sp_err.h"
 #include "store.h"
@@ -46,9 +47,6 @@
 #define S_CONNECTION_TIMEOUT_S 30
 #define S_LOG_WINDOW_NS (10 * SP_NS_PER_S)
 #define S_LOG_PER_WINDOW 10 //  rejected-request warnings per window
-#define S_MAX_METHOD 16     //  run command "method"
-#define S_MAX_HEADERS 64    //  run command "headers" entries
-#define S_MAX_HEADER 1024   //  one "Name: value" entry, bytes
 
 struct _ctl_http_t {
     struct MHD_Daemon *daemon; //  libmicrohttpd; its internal thread runs s_handle
@@ -247,108 +245,20 @@ ctl_http_is_json(const char *content_type)
     return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
-//  An http(s) URL for an agent to fetch: printable ASCII, no spaces.
-static bool
-s_url_ok(const char *url)
-{
-    size_t len = strlen(url);
-    if (len > CTL_HTTP_MAX_URL)
-        return false;
-    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
-                    : strncasecmp(url, "https://", 8) == 0 ? 8
-                                                           : 0;
-    if (scheme == 0 || len == scheme)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
-            return false;
-    return true;
-}
+//  The fields of a run command the API takes, in the order it forwards them.
+static const char *const s_run_fields[] = {"url",     "requests", "method",
+                                           "headers", "body",     "start_mode"};
 
-static bool
-s_method_ok(const char *method)
-{
-    return proto_is_token(method, strlen(method), S_MAX_METHOD);
-}
-
-//  "Name: value": a token, a colon, then no control characters but tab.
-static bool
-s_header_ok(const char *header)
-{
-    size_t len = strlen(header);
-    if (len > S_MAX_HEADER)
-        return false;
-    const char *colon = strchr(header, ':');
-    if (!colon || !proto_is_token(header, (size_t)(colon - header), len))
-        return false;
-    for (const unsigned char *p = (const unsigned char *)colon + 1; *p; p++)
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-            return false;
-    return true;
-}
-
-//  Checks one field of the run command; returns false with err set.
+//  Checks one field of the run command: a field the API takes, by the
+//  run specification's rules; returns false with err set.
 static bool
 s_run_field(const char *key, json_t *value, char *err, size_t err_size)
 {
-    if (strcmp(key, "url") == 0) {
-        if (json_is_string(value) && s_url_ok(json_string_value(value)))
-            return true;
-        sp_err_set(err, err_size,
-                   "url must be an http:// or https:// URL of at most %d bytes, "
-                   "without spaces or control characters",
-                   CTL_HTTP_MAX_URL);
-        return false;
-    }
-    if (strcmp(key, "requests") == 0) {
-        if (json_is_integer(value) && json_integer_value(value) >= 1 &&
-            json_integer_value(value) <= CTL_HTTP_MAX_REQUESTS)
-            return true;
-        sp_err_set(err, err_size, "requests must be an integer from 1 to %d",
-                   CTL_HTTP_MAX_REQUESTS);
-        return false;
-    }
-    if (strcmp(key, "method") == 0) {
-        if (json_is_string(value) && s_method_ok(json_string_value(value)))
-            return true;
-        sp_err_set(err, err_size,
-                   "method must be an HTTP method token of at most %d characters",
-                   S_MAX_METHOD);
-        return false;
-    }
-    if (strcmp(key, "headers") == 0) {
-        bool ok = json_is_array(value) && json_array_size(value) <= S_MAX_HEADERS;
-        size_t i;
-        json_t *header;
-        json_array_foreach(value, i, header)
-        {
-            if (!ok)
-                break;
-            ok = json_is_string(header) && s_header_ok(json_string_value(header));
-        }
-        if (ok)
-            return true;
-        sp_err_set(err, err_size,
-                   "headers must be an array of at most %d \"Name: value\" strings of at "
-                   "most %d bytes",
-                   S_MAX_HEADERS, S_MAX_HEADER);
-        return false;
-    }
-    if (strcmp(key, "body") == 0) {
-        if (json_is_string(value))
-            return true;
-        sp_err_set(err, err_size, "body must be a string");
-        return false;
-    }
-    if (strcmp(key, "start_mode") == 0) {
-        ctl_start_mode_t mode;
-        if (json_is_string(value) &&
-            ctl_config_start_mode_parse(json_string_value(value), &mode) == 0)
-            return true;
-        sp_err_set(err, err_size,
-                   "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
-        return false;
-    }
+    bool takes = false;
+    for (size_t i = 0; i < sizeof s_run_fields / sizeof s_run_fields[0]; i++)
+        takes = takes || strcmp(key, s_run_fields[i]) == 0;
+    if (takes)
+        return ctl_runspec_json_field(key, value, err, err_size) == 0;
     //  Echo the name only when it is short printable ASCII.
     bool echo = strlen(key) <= 32;
     for (const unsigned char *p = (const unsigned char *)key; echo && *p; p++)
@@ -363,8 +273,6 @@ s_run_field(const char *key, json_t *value, char *err, size_t err_size)
 json_t *
 ctl_http_run_command(const char *body, size_t size, char *err, size_t err_size)
 {
-    static const char *const fields[] = {"url",     "requests", "method",
-                                         "headers", "body",     "start_mode"};
     json_t *given = NULL, *command = NULL;
     if (size == 0)
         given = json_object();
@@ -400,9 +308,9 @@ ctl_http_run_command(const char *body, size_t size, char *err, size_t err_size)
         sp_err_set(err, err_size, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        value = json_object_get(given, fields[i]);
-        if (value && json_object_set(command, fields[i], value) != 0) {
+    for (size_t i = 0; i < sizeof s_run_fields / sizeof s_run_fields[0]; i++) {
+        value = json_object_get(given, s_run_fields[i]);
+        if (value && json_object_set(command, s_run_fields[i], value) != 0) {
             json_decref(command);
             command = NULL;
             sp_err_set(err, err_size, "out of memory");
@@ -1233,7 +1141,12 @@ s_test_parsers(void)
          "{\"action\":\"run\",\"headers\":[\"X-A: 1\",\"Content-Type:\\ttext/plain\"],"
          "\"body\":\"hi\"}",
          NULL},
-        {"{\"requests\":100000}", "{\"action\":\"run\",\"requests\":100000}", NULL},
+        {"{\"requests\":1000000}", "{\"action\":\"run\",\"requests\":1000000}", NULL},
+        {"{\"url\":\"HTTP://h/\"}", NULL, "URL must start with http:// or https://"},
+        {"{\"headers\":[\"X-A: a\\tb\"]}", NULL,
+         "headers[0]: header value longer than 8192 or holds control characters (tab "
+         "included)"},
+        {"{\"url\":null}", "{\"action\":\"run\",\"url\":null}", NULL},
         {"{\"start_mode\":\"last-byte\",\"body\":\"{}\"}",
          "{\"action\":\"run\",\"body\":\"{}\",\"start_mode\":\"last-byte\"}", NULL},
         {"{\"start_mode\":\"at-go\"}", "{\"action\":\"run\",\"start_mode\":\"at-go\"}",
@@ -1244,53 +1157,34 @@ s_test_parsers(void)
          "start_mode must be \"at-go\", \"last-byte\" or \"auto\""},
         {"{\"start_mode\":2}", NULL,
          "start_mode must be \"at-go\", \"last-byte\" or \"auto\""},
-        {"{\"requests\":0}", NULL, "requests must be an integer from 1 to 100000"},
-        {"{\"requests\":100001}", NULL, "requests must be an integer from 1 to 100000"},
-        {"{\"requests\":\"100\"}", NULL, "requests must be an integer from 1 to 100000"},
-        {"{\"requests\":10.0}", NULL, "requests must be an integer from 1 to 100000"},
-        {"{\"requests\":true}", NULL, "requests must be an integer from 1 to 100000"},
-        {"{\"url\":\"ftp://x/\"}", NULL,
-         "url must be an http:// or https:// URL of at most 8192 bytes, without spaces "
-         "or "
-         "control characters"},
-        {"{\"url\":\"http://\"}", NULL,
-         "url must be an http:// or https:// URL of at most 8192 bytes, without spaces "
-         "or "
-         "control characters"},
-        {"{\"url\":\"http://a b/\"}", NULL,
-         "url must be an http:// or https:// URL of at most 8192 bytes, without spaces "
-         "or "
-         "control characters"},
-        {"{\"url\":\"http://a/\\n\"}", NULL,
-         "url must be an http:// or https:// URL of at most 8192 bytes, without spaces "
-         "or "
-         "control characters"},
-        {"{\"url\":7}", NULL,
-         "url must be an http:// or https:// URL of at most 8192 bytes, without spaces "
-         "or "
-         "control characters"},
+        {"{\"requests\":0}", NULL, "requests must be an integer from 1 to 1000000"},
+        {"{\"requests\":1000001}", NULL, "requests must be an integer from 1 to 1000000"},
+        {"{\"requests\":\"100\"}", NULL, "requests must be an integer from 1 to 1000000"},
+        {"{\"requests\":10.0}", NULL, "requests must be an integer from 1 to 1000000"},
+        {"{\"requests\":true}", NULL, "requests must be an integer from 1 to 1000000"},
+        {"{\"url\":\"ftp://x/\"}", NULL, "URL must start with http:// or https://"},
+        {"{\"url\":\"http://\"}", NULL, "URL has no host"},
+        {"{\"url\":\"http://a b/\"}", NULL, "URL holds a space or control character"},
+        {"{\"url\":\"http://a/\\n\"}", NULL, "URL holds a space or control character"},
+        {"{\"url\":7}", NULL, "url must be a string of 1-8192 bytes"},
         {"{\"method\":\"GE T\"}", NULL,
-         "method must be an HTTP method token of at most 16 characters"},
+         "method must be an HTTP method token of 1-16 characters"},
         {"{\"method\":\"\"}", NULL,
-         "method must be an HTTP method token of at most 16 characters"},
+         "method must be an HTTP method token of 1-16 characters"},
         {"{\"method\":\"ABCDEFGHIJKLMNOPQ\"}", NULL,
-         "method must be an HTTP method token of at most 16 characters"},
+         "method must be an HTTP method token of 1-16 characters"},
         {"{\"headers\":[\"NoColon\"]}", NULL,
-         "headers must be an array of at most 64 \"Name: value\" strings of at most 1024 "
-         "bytes"},
+         "headers[0]: header must look like 'Name: value'"},
         {"{\"headers\":[\"X-A: 1\\r\\nX-B: 2\"]}", NULL,
-         "headers must be an array of at most 64 \"Name: value\" strings of at most 1024 "
-         "bytes"},
+         "headers[0]: header value longer than 8192 or holds control "
+         "characters (tab included)"},
         {"{\"headers\":[\": v\"]}", NULL,
-         "headers must be an array of at most 64 \"Name: value\" strings of at most 1024 "
-         "bytes"},
+         "headers[0]: header name must be a token of 1-256 characters"},
         {"{\"headers\":\"X-A: 1\"}", NULL,
-         "headers must be an array of at most 64 \"Name: value\" strings of at most 1024 "
-         "bytes"},
-        {"{\"headers\":[1]}", NULL,
-         "headers must be an array of at most 64 \"Name: value\" strings of at most 1024 "
-         "bytes"},
-        {"{\"body\":{}}", NULL, "body must be a string"},
+         "headers must be an array of at most 64 \"Name: value\" strings"},
+        {"{\"headers\":[1]}", NULL, "headers[0] must be a \"Name: value\" string"},
+        {"{\"body\":{}}", NULL,
+         "body must be a string of at most 6291456 bytes without NUL characters"},
         {"{\"action\":\"stop\"}", NULL, "unknown field \"action\""},
         {"{\"reqests\":5}", NULL, "unknown field \"reqests\""},
         {"{\"a\\\"b\":5}", NULL, "unknown field in the request body"},
@@ -1993,13 +1887,13 @@ s_test_daemon(bool verbose)
         "column 12, position 12)\"}");
     s_post(port, "/api/test", "application/json", "{\"requests\":0}", NULL, &r);
     s_check_response(&r, 400,
-                     "{\"error\":\"requests must be an integer from 1 to 100000\"}");
-    s_post(port, "/api/test", "application/json", "{\"requests\":100001}", NULL, &r);
+                     "{\"error\":\"requests must be an integer from 1 to 1000000\"}");
+    s_post(port, "/api/test", "application/json", "{\"requests\":1000001}", NULL, &r);
     s_check_response(&r, 400,
-                     "{\"error\":\"requests must be an integer from 1 to 100000\"}");
+                     "{\"error\":\"requests must be an integer from 1 to 1000000\"}");
     s_post(port, "/api/test", "application/json", "{\"requests\":\"5\"}", NULL, &r);
     s_check_response(&r, 400,
-                     "{\"error\":\"requests must be an integer from 1 to 100000\"}");
+                     "{\"error\":\"requests must be an integer from 1 to 1000000\"}");
     s_post(port, "/api/test", "application/json", "{\"bogus\":1}", NULL, &r);
     s_check_response(&r, 400, "{\"error\":\"unknown field \\\"bogus\\\"\"}");
     last = s_fake_last(fake);

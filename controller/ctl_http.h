@@ -35,7 +35,6 @@
 
 #define CTL_HTTP_MAX_URL (8 * 1024)      //  path + query, bytes
 #define CTL_HTTP_MAX_BODY (64 * 1024)    //  request body, bytes
-#define CTL_HTTP_MAX_REQUESTS 100000     //  "requests" of a run command
 #define CTL_HTTP_RUNS_LIMIT_DEFAULT 50   //  GET /api/runs without ?limit=
 #define CTL_HTTP_RUNS_LIMIT_MAX 500      //  largest ?limit=
 #define CTL_HTTP_COMMAND_TIMEOUT_MS 5000 //  send and receive, controller socket
@@ -126,8 +125,9 @@ bool ctl_http_is_json(const char *content_type);
 
 //  POST /api/test body -> the controller's run command
 //  {"action":"run", "url", "requests", "method", "headers", "body"} with only
-//  the fields the client gave (all optional; an empty body is {}). Unknown
-//  fields and out-of-range values are a 400 naming the field; malformed
+//  the fields the client gave (all optional; an empty body is {}; null is
+//  "not given"), each checked by ctl_runspec_json_field. Unknown fields
+//  and values the run specification refuses are a 400 naming the field; malformed
 //  JSON a 400 with the parser's message and position. Returns the command
 //  (caller owns) or NULL with the message in err.
 json_t *ctl_http_run_command(const char *body, size_t size, char *err, size_t err_size);

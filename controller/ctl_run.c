@@ -6,7 +6,6 @@
     matter.
 */
 #include "ctl_run.h"
-#include "ctl_config.h"
 #include "ctl_share.h"
 #include "sp_check.h"
 #include "sp_clock.h"
@@ -47,94 +46,6 @@ ctl_run_timing_defaults(ctl_run_timing_t *timing)
     timing->ready_timeout_ns = 10 * SP_NS_PER_S;
     timing->deadline_grace_ns = 15 * SP_NS_PER_S;
     timing->min_lead_ns = 250 * SP_NS_PER_MS;
-}
-
-//  Builds the Target of spec; header names go into names (one row per
-//  header), header structs into headers. Returns 0 or -1 with err.
-static int
-s_build_target(const ctl_run_spec_t *spec, Stampede__Target *target,
-               Stampede__Header *headers, Stampede__Header **header_ptrs,
-               char (*names)[PROTO_MAX_HEADER_NAME + 1], char *err, size_t err_size)
-{
-    stampede__target__init(target);
-    target->url = (char *)spec->url;
-    target->method = (char *)(spec->method ? spec->method : "GET");
-    target->timeout_ms = spec->timeout_ms ? spec->timeout_ms : 30000;
-    target->body.data = (uint8_t *)spec->body;
-    target->body.len = spec->body ? spec->body_size : 0;
-    for (size_t i = 0; i < spec->n_headers; i++) {
-        const char *value;
-        if (ctl_config_split_header(spec->headers[i], names[i], sizeof names[i], &value,
-                                    err, err_size))
-            return -1;
-        stampede__header__init(&headers[i]);
-        headers[i].name = names[i];
-        headers[i].value = (char *)value;
-        header_ptrs[i] = &headers[i];
-    }
-    target->headers = header_ptrs;
-    target->n_headers = spec->n_headers;
-    return 0;
-}
-
-Stampede__StartMode
-ctl_run_start_mode(const ctl_run_spec_t *spec)
-{
-    assert(spec);
-    switch (spec->start_mode) {
-    case CTL_START_MODE_AT_GO:
-        return STAMPEDE__START_MODE__START_MODE_AT_GO;
-    case CTL_START_MODE_LAST_BYTE:
-        return STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
-    default:
-        return spec->body && spec->body_size > 0 &&
-                       !(spec->method && strcmp(spec->method, "HEAD") == 0)
-                   ? STAMPEDE__START_MODE__START_MODE_LAST_BYTE
-                   : STAMPEDE__START_MODE__START_MODE_AT_GO;
-    }
-}
-
-int
-ctl_run_spec_check(const ctl_run_spec_t *spec, char *err, size_t err_size)
-{
-    assert(spec);
-    if (spec->requests < 1 || spec->requests > CTL_RUN_MAX_REQUESTS) {
-        snprintf(err, err_size, "requests must be 1-%d", CTL_RUN_MAX_REQUESTS);
-        return -1;
-    }
-    if (ctl_config_check_url(spec->url, err, err_size))
-        return -1;
-    if (spec->n_headers > PROTO_MAX_HEADERS) {
-        snprintf(err, err_size, "at most %d headers", PROTO_MAX_HEADERS);
-        return -1;
-    }
-    if (spec->body && spec->body_size > PROTO_MAX_BODY) {
-        snprintf(err, err_size, "body longer than %d bytes", PROTO_MAX_BODY);
-        return -1;
-    }
-    //  The rest is exactly what the agent will check: let the codec say it.
-    Stampede__Target target;
-    Stampede__Header headers[PROTO_MAX_HEADERS];
-    Stampede__Header *header_ptrs[PROTO_MAX_HEADERS];
-    static char names[PROTO_MAX_HEADERS][PROTO_MAX_HEADER_NAME + 1];
-    if (s_build_target(spec, &target, headers, header_ptrs, names, err, err_size))
-        return -1;
-    Stampede__Prepare prepare = STAMPEDE__PREPARE__INIT;
-    prepare.run_id = 1;
-    prepare.count = 1;
-    prepare.target = &target;
-    prepare.start_mode = ctl_run_start_mode(spec);
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_PREPARE;
-    env.prepare = &prepare;
-    char why[256];
-    if (proto_validate(&env, why, sizeof why)) {
-        //  "prepare: method must be…" -> "method must be…"
-        const char *text = strncmp(why, "prepare: ", 9) == 0 ? why + 9 : why;
-        snprintf(err, err_size, "%s", text);
-        return -1;
-    }
-    return 0;
 }
 
 static ctl_share_t *
@@ -256,7 +167,7 @@ s_go(ctl_run_t *self, int64_t now_ns)
 }
 
 ctl_run_t *
-ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t *store,
+ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *store,
             ctl_registry_t *registry, int64_t now_ns, char *err, size_t err_size,
             int *status)
 {
@@ -268,7 +179,7 @@ ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t 
     Stampede__Header **header_ptrs = NULL;
     char(*names)[PROTO_MAX_HEADER_NAME + 1] = NULL;
     *status = 400;
-    if (ctl_run_spec_check(spec, err, err_size))
+    if (ctl_runspec_check(spec, err, err_size))
         goto fail;
     size_t n_agents = ctl_registry_size(registry);
     if (n_agents == 0) {
@@ -297,7 +208,8 @@ ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t 
     else
         ctl_run_timing_defaults(&self->timing);
     self->requested = spec->requests;
-    self->timeout_ms = spec->timeout_ms ? spec->timeout_ms : 30000;
+    self->timeout_ms =
+        spec->timeout_ms ? spec->timeout_ms : CTL_RUNSPEC_DEFAULT_TIMEOUT_MS;
     self->state = S_PREPARING;
 
     n_agents = ctl_registry_list(registry, agents, n_agents);
@@ -321,11 +233,11 @@ ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing, store_t 
     }
 
     Stampede__Target target;
-    if (s_build_target(spec, &target, headers, header_ptrs, names, err, err_size)) {
+    if (ctl_runspec_target(spec, &target, headers, header_ptrs, names, err, err_size)) {
         *status = 400;
         goto fail;
     }
-    Stampede__StartMode start_mode = ctl_run_start_mode(spec);
+    Stampede__StartMode start_mode = ctl_runspec_start_mode(spec);
     store_run_t row = {.url = spec->url,
                        .method = target.method,
                        .requested = spec->requests,
@@ -854,66 +766,23 @@ ctl_run_test(bool verbose)
     CHECK_INT(timing.deadline_grace_ns, 15 * SP_NS_PER_S);
     CHECK_INT(timing.min_lead_ns, 250 * SP_NS_PER_MS);
 
-    //  Spec checks.
-    const char *headers[] = {"Content-Type: application/json", "X-Bad Name: 1"};
-    ctl_run_spec_t spec = {.url = "http://127.0.0.1:9000/url/demo/", .requests = 10};
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), 0);
-    spec.headers = headers;
-    spec.n_headers = 1;
-    spec.method = "POST";
-    spec.body = "{}";
-    spec.body_size = 2;
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), 0);
-    spec.n_headers = 2;
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), -1);
-    CHECK_STR(err, "header name must be a token of 1-256 characters");
-    spec.n_headers = 1;
-    spec.method = "G ET";
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), -1);
-    CHECK_STR(err, "method must be a 1-16 character token");
-    spec.method = NULL;
-    spec.requests = 0;
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), -1);
+    //  The spec's own rules are ctl_runspec's (and its selftest's); a
+    //  run refuses a spec that breaks them.
+    const char *headers[] = {"Content-Type: application/json"};
+    ctl_runspec_t spec = {.url = "http://127.0.0.1:9000/url/demo/",
+                          .requests = CTL_RUNSPEC_MAX_REQUESTS + 1,
+                          .headers = headers,
+                          .n_headers = 1,
+                          .body = "{}",
+                          .body_size = 2};
+
+    //  No agents: 503 (a bad spec is refused first, 400).
+    s_rig_start(&rig, 0, 100);
+    CHECK_NULL(
+        ctl_run_new(&spec, NULL, rig.store, rig.registry, t0, err, sizeof err, &status));
+    CHECK_INT(status, 400);
     CHECK_STR(err, "requests must be 1-1000000");
     spec.requests = 10;
-    spec.url = "gopher://x/";
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), -1);
-    CHECK_STR(err, "URL must start with http:// or https://");
-    spec.url = "http://127.0.0.1:9000/url/demo/";
-    spec.timeout_ms = PROTO_MAX_TIMEOUT_MS + 1;
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), -1);
-    CHECK_STR(err, "timeout_ms must be 1-900000");
-    spec.timeout_ms = 0;
-
-    //  Start modes: auto is last_byte with a body (not for HEAD), at_go
-    //  without; last_byte without a body byte is refused.
-    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
-    spec.method = "HEAD";
-    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
-    spec.start_mode = CTL_START_MODE_LAST_BYTE;
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), -1);
-    CHECK_STR(err, "start_mode last_byte cannot be used with HEAD");
-    spec.method = NULL;
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), 0);
-    spec.start_mode = CTL_START_MODE_AT_GO;
-    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), 0);
-    spec.body_size = 0;
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), 0);
-    spec.start_mode = CTL_START_MODE_AUTO;
-    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
-    spec.body = NULL;
-    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
-    spec.start_mode = CTL_START_MODE_LAST_BYTE;
-    CHECK_INT(ctl_run_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
-    CHECK_INT(ctl_run_spec_check(&spec, err, sizeof err), -1);
-    CHECK_STR(err, "start_mode last_byte needs a body of at least 1 byte");
-    spec.start_mode = CTL_START_MODE_AUTO;
-    spec.body = "{}";
-    spec.body_size = 2;
-
-    //  No agents: 503.
-    s_rig_start(&rig, 0, 100);
     CHECK_NULL(
         ctl_run_new(&spec, NULL, rig.store, rig.registry, t0, err, sizeof err, &status));
     CHECK_INT(status, 503);

@@ -15,7 +15,6 @@
 
 #define S_ENDPOINT_MAX 256
 #define S_COMMAND_MAX (PROTO_MAX_BODY + 64 * 1024) //  a run command with a full body
-#define S_LABEL_MAX 256
 #define S_WARN_PER_SECOND 5
 #define S_RUN_TICK_MS 100
 
@@ -324,46 +323,6 @@ s_error(int status, const char *format, ...)
     return json_pack("{s:s, s:i}", "error", text, "status", status);
 }
 
-//  A non-negative integer member in [min, max], or def when absent.
-static int
-s_member_uint(json_t *request, const char *key, long long min, long long max,
-              long long def, long long *out)
-{
-    json_t *value = json_object_get(request, key);
-    if (!value || json_is_null(value)) {
-        *out = def;
-        return 0;
-    }
-    if (!json_is_integer(value) || json_integer_value(value) < min ||
-        json_integer_value(value) > max)
-        return -1;
-    *out = json_integer_value(value);
-    return 0;
-}
-
-//  A string member of at most max bytes (NULL when absent); -1 when not a
-//  string or too long.
-static int
-s_member_string(json_t *request, const char *key, size_t max, const char **out,
-                size_t *length)
-{
-    json_t *value = json_object_get(request, key);
-    *out = NULL;
-    if (length)
-        *length = 0;
-    if (!value || json_is_null(value))
-        return 0;
-    if (!json_is_string(value) || json_string_length(value) > max)
-        return -1;
-    //  Embedded NULs would make the C string shorter than the JSON one.
-    if (strlen(json_string_value(value)) != json_string_length(value))
-        return -1;
-    *out = json_string_value(value);
-    if (length)
-        *length = json_string_length(value);
-    return 0;
-}
-
 static json_t *
 s_command_run_spec(s_core_t *self, json_t *request)
 {
@@ -371,52 +330,16 @@ s_command_run_spec(s_core_t *self, json_t *request)
         return s_error(409, "a run is already in progress");
     if (ctl_registry_size(self->registry) == 0)
         return s_error(503, "no agents connected");
-    ctl_run_spec_t spec = {0};
+    ctl_runspec_t spec;
+    ctl_runspec_defaults(&spec);
+    spec.url = self->default_url;
+    spec.requests = self->default_requests;
     const char *headers[PROTO_MAX_HEADERS];
-    long long requests, timeout_ms;
-    if (s_member_string(request, "url", PROTO_MAX_URL, &spec.url, NULL))
-        return s_error(400, "url must be a string of at most %d bytes", PROTO_MAX_URL);
-    if (!spec.url)
-        spec.url = self->default_url;
+    char err[512];
+    if (ctl_runspec_from_json(request, &spec, headers, err, sizeof err))
+        return s_error(400, "%s", err);
     if (!spec.url)
         return s_error(400, "url is required (no default target is configured)");
-    if (s_member_uint(request, "requests", 1, CTL_RUN_MAX_REQUESTS,
-                      self->default_requests, &requests))
-        return s_error(400, "requests must be an integer from 1 to %d",
-                       CTL_RUN_MAX_REQUESTS);
-    spec.requests = (uint32_t)requests;
-    if (s_member_uint(request, "timeout_ms", 1, PROTO_MAX_TIMEOUT_MS, 30000, &timeout_ms))
-        return s_error(400, "timeout_ms must be an integer from 1 to %d",
-                       PROTO_MAX_TIMEOUT_MS);
-    spec.timeout_ms = (uint32_t)timeout_ms;
-    if (s_member_string(request, "method", PROTO_MAX_METHOD, &spec.method, NULL))
-        return s_error(400, "method must be a string of at most %d bytes",
-                       PROTO_MAX_METHOD);
-    if (s_member_string(request, "body", PROTO_MAX_BODY, &spec.body, &spec.body_size))
-        return s_error(400, "body must be a string of at most %d bytes", PROTO_MAX_BODY);
-    if (s_member_string(request, "label", S_LABEL_MAX, &spec.label, NULL))
-        return s_error(400, "label must be a string of at most %d bytes", S_LABEL_MAX);
-    const char *start_mode = NULL;
-    if (s_member_string(request, "start_mode", 16, &start_mode, NULL) ||
-        (start_mode && ctl_config_start_mode_parse(start_mode, &spec.start_mode)))
-        return s_error(400, "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
-    json_t *list = json_object_get(request, "headers");
-    if (list && !json_is_null(list)) {
-        if (!json_is_array(list) || json_array_size(list) > PROTO_MAX_HEADERS)
-            return s_error(400, "headers must be an array of at most %d strings",
-                           PROTO_MAX_HEADERS);
-        for (size_t i = 0; i < json_array_size(list); i++) {
-            json_t *item = json_array_get(list, i);
-            if (!json_is_string(item) ||
-                strlen(json_string_value(item)) != json_string_length(item))
-                return s_error(400,
-                               "headers must be an array of \"Name: value\" strings");
-            headers[i] = json_string_value(item);
-        }
-        spec.headers = headers;
-        spec.n_headers = json_array_size(list);
-    }
-    char err[512];
     int status;
     self->run = ctl_run_new(&spec, &self->timing, self->store, self->registry,
                             sp_clock_wall_ns(), err, sizeof err, &status);
@@ -468,10 +391,12 @@ s_command(s_core_t *self, const char *text, size_t size)
         reply = s_error(400, "command larger than %d bytes", S_COMMAND_MAX);
     else {
         request = json_loadb(text, size, JSON_REJECT_DUPLICATES, &error);
-        const char *action = NULL;
+        json_t *member = request ? json_object_get(request, "action") : NULL;
+        const char *action = json_string_value(member); //  NULL unless a string
         if (!request || !json_is_object(request))
             reply = s_error(400, "command is not a JSON object");
-        else if (s_member_string(request, "action", 32, &action, NULL) || !action)
+        else if (!action || json_string_length(member) > 32 ||
+                 strlen(action) != json_string_length(member))
             reply = s_error(400, "command needs an \"action\" string");
         else if (strcmp(action, "run") == 0)
             reply = s_command_run(self, request);
@@ -1131,11 +1056,17 @@ s_test_plain(const char *db_path)
     s_expect_error(server, "{\"action\":\"run\",\"url\":\"ftp://x/\"}", 400,
                    "URL must start with http:// or https://");
     s_expect_error(server, "{\"action\":\"run\",\"headers\":[\"bad\"]}", 400,
-                   "header must look like 'Name: value'");
+                   "headers[0]: header must look like 'Name: value'");
     s_expect_error(server, "{\"action\":\"run\",\"headers\":\"X: 1\"}", 400,
-                   "headers must be an array of at most 64 strings");
+                   "headers must be an array of at most 64 \"Name: value\" strings");
     s_expect_error(server, "{\"action\":\"run\",\"method\":7}", 400,
-                   "method must be a string of at most 16 bytes");
+                   "method must be an HTTP method token of 1-16 characters");
+    s_expect_error(
+        server, "{\"action\":\"run\",\"headers\":[\"X-A: a\\tb\"]}", 400,
+        "headers[0]: header value longer than 8192 or holds control characters "
+        "(tab included)");
+    s_expect_error(server, "{\"action\":\"run\",\"url\":\"HTTP://x/\"}", 400,
+                   "URL must start with http:// or https://");
     s_expect_error(server, "{\"action\":\"run\",\"start_mode\":\"soon\"}", 400,
                    "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
     s_expect_error(server, "{\"action\":\"run\",\"start_mode\":\"last-byte\"}", 400,
