@@ -5,6 +5,7 @@
     the teardown to ctl_app_destroy, which undoes the steps in reverse.
 */
 #include "ctl_app.h"
+#include "ctl_http.h"
 #include "ctl_keys.h"
 #include "ctl_local.h"
 #include "ctl_report.h"
@@ -12,9 +13,6 @@
 #include "sp_check.h"
 #include "sp_clock.h"
 #include "store.h"
-#ifdef STAMPEDE_HAVE_HTTP
-#include "ctl_http.h"
-#endif
 
 #include <inttypes.h>
 #include <limits.h>
@@ -33,19 +31,17 @@
 #define S_RUN_SLACK_MS 60000
 
 struct _ctl_app_t {
-    const ctl_config_t *config; //  borrowed
-    FILE *out;                  //  results
-    FILE *err;                  //  problems
-    char exe_dir[S_PATH];       //  where our sibling binaries live
-    ctl_keys_t *keys;           //  CURVE keys, NULL with --insecure
-    ctl_server_t *server;       //  the core
-#ifdef STAMPEDE_HAVE_HTTP
-    ctl_http_t *http; //  the dashboard and API
-#endif
-    char dashboard_url[S_URL];                   //  http://HOST:PORT/, "" without HTTP
-    ctl_local_t *lambda;                         //  the emulator (demo)
-    char lambda_url[S_URL];                      //  its base URL
-    char target_url[S_URL + 16];                 //  the demo function's URL
+    const ctl_config_t *config;  //  borrowed
+    FILE *out;                   //  results
+    FILE *err;                   //  problems
+    char exe_dir[S_PATH];        //  where our sibling binaries live
+    ctl_keys_t *keys;            //  CURVE keys, NULL with --insecure
+    ctl_server_t *server;        //  the core
+    ctl_http_t *http;            //  the dashboard and API
+    char dashboard_url[S_URL];   //  http://HOST:PORT/, "" before HTTP starts
+    ctl_local_t *lambda;         //  the emulator (demo)
+    char lambda_url[S_URL];      //  its base URL
+    char target_url[S_URL + 16]; //  the demo function's URL
     ctl_local_t *agents[CTL_RUNSPEC_MAX_AGENTS]; //  local agents
     size_t n_agents;
 };
@@ -82,9 +78,7 @@ ctl_app_destroy(ctl_app_t **self_p)
     ctl_app_t *self = *self_p;
     if (!self)
         return;
-#ifdef STAMPEDE_HAVE_HTTP
     ctl_http_destroy(&self->http);
-#endif
     //  Agents first: they would only reconnect to a stopped core.
     for (size_t i = 0; i < self->n_agents; i++)
         if (self->agents[i])
@@ -207,7 +201,6 @@ s_start_server(ctl_app_t *self, const char *default_url, uint32_t default_reques
 static int
 s_start_http(ctl_app_t *self)
 {
-#ifdef STAMPEDE_HAVE_HTTP
     char err[512];
     ctl_http_config_t config = {
         .listen = self->config->http,
@@ -222,9 +215,6 @@ s_start_http(ctl_app_t *self)
     }
     s_http_url(self->config->http, ctl_http_port(self->http), self->dashboard_url,
                sizeof self->dashboard_url);
-#else
-    zsys_warning("app: this build has no HTTP API; the dashboard is not served");
-#endif
     return 0;
 }
 
@@ -418,7 +408,8 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
     json_decref(reply);
 
     int64_t limit_ms =
-        10000 + (int64_t)(timeout_ms ? timeout_ms : CTL_RUNSPEC_DEFAULT_TIMEOUT_MS) + 15000 + S_RUN_SLACK_MS;
+        10000 + (int64_t)(timeout_ms ? timeout_ms : CTL_RUNSPEC_DEFAULT_TIMEOUT_MS) +
+        15000 + S_RUN_SLACK_MS;
     int64_t deadline = sp_clock_mono_ns() + limit_ms * SP_NS_PER_MS;
     char error[PROTO_MAX_ERROR + 256] = "";
     bool ended = false;
@@ -755,10 +746,8 @@ ctl_app_test(bool verbose)
     zsys_interrupted = 0;
     CHECK_TRUE(strncmp(out, "stampede serve: agents tcp://127.0.0.1:", 39) == 0);
     CHECK_TRUE(strstr(out, ":*") == NULL);
-#ifdef STAMPEDE_HAVE_HTTP
     CHECK_TRUE(strstr(out, " http http://127.0.0.1:") != NULL);
     CHECK_TRUE(strstr(out, "http://127.0.0.1:0\n") == NULL);
-#endif
     //  Started after an interrupt, the CURVE set-up refuses cleanly.
     zsys_interrupted = 1;
     CHECK_INT(s_try(out, sizeof out, err, sizeof err, "serve", "--listen",
