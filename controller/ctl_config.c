@@ -958,17 +958,7 @@ ctl_config_test(bool verbose)
                    "http://h/", "-n", "1", "--start-mode", "lastbyte");
     S_EXPECT_USAGE("option '--start-mode' needs a value", "run", "--url", "http://h/",
                    "-n", "1", "--start-mode");
-    ctl_start_mode_t mode = CTL_START_MODE_AT_GO;
-    CHECK_INT(ctl_runspec_start_mode_parse("last_byte", &mode), 0);
-    CHECK_INT(mode, CTL_START_MODE_LAST_BYTE);
-    CHECK_INT(ctl_runspec_start_mode_parse("auto", &mode), 0);
-    CHECK_INT(mode, CTL_START_MODE_AUTO);
-    CHECK_INT(ctl_runspec_start_mode_parse("AT-GO", &mode), -1);
-    CHECK_INT(ctl_runspec_start_mode_parse(NULL, &mode), -1);
-    CHECK_INT(mode, CTL_START_MODE_AUTO);
-    CHECK_STR(ctl_runspec_start_mode_name(CTL_START_MODE_AUTO), "auto");
-    CHECK_STR(ctl_runspec_start_mode_name(CTL_START_MODE_AT_GO), "at-go");
-    CHECK_STR(ctl_runspec_start_mode_name(CTL_START_MODE_LAST_BYTE), "last-byte");
+    //  The start-mode names themselves are tested in ctl_runspec.
 
     //  demo: defaults and options.
     CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", NULL), CTL_CONFIG_RUN);
@@ -1054,21 +1044,7 @@ ctl_config_test(bool verbose)
     CHECK_TRUE(!ctl_config_endpoint_is_loopback("tcp://*:5555"));
     CHECK_TRUE(!ctl_config_endpoint_is_loopback("tcp://10.1.2.3:5555"));
     CHECK_TRUE(!ctl_config_endpoint_is_loopback(NULL));
-    char name[PROTO_MAX_HEADER_NAME + 1];
-    const char *value = NULL;
-    CHECK_INT(ctl_runspec_split_header("X-Trace:  abc", name, sizeof name, &value, text,
-                                       sizeof text),
-              0);
-    CHECK_STR(name, "X-Trace");
-    CHECK_STR(value, "abc");
-    CHECK_INT(
-        ctl_runspec_split_header(": v", name, sizeof name, &value, text, sizeof text),
-        -1);
-    CHECK_TRUE(strstr(text, "header name") != NULL);
-    CHECK_INT(ctl_runspec_check_url("http://127.0.0.1:9000/url/demo/", text, sizeof text),
-              0);
-    CHECK_INT(ctl_runspec_check_url("", text, sizeof text), -1);
-    CHECK_TRUE(strstr(text, "1-8192") != NULL);
+    //  Header and URL rules are tested in ctl_runspec.
     if (verbose)
         printf("(config checks done) ");
 }

@@ -456,6 +456,7 @@ ctl_runspec_test(bool verbose)
     CHECK_INT(mode, CTL_START_MODE_AUTO);
     CHECK_INT(ctl_runspec_start_mode_parse("AT-GO", &mode), -1);
     CHECK_INT(ctl_runspec_start_mode_parse(NULL, &mode), -1);
+    CHECK_INT(mode, CTL_START_MODE_AUTO); //  left as it was
     CHECK_STR(ctl_runspec_start_mode_name(CTL_START_MODE_AUTO), "auto");
     CHECK_STR(ctl_runspec_start_mode_name(CTL_START_MODE_AT_GO), "at-go");
     CHECK_STR(ctl_runspec_start_mode_name(CTL_START_MODE_LAST_BYTE), "last-byte");

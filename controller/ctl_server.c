@@ -710,6 +710,15 @@ s_fake_send(s_fake_t *fake, proto_envelope_t *env)
     CHECK_INT(zframe_send(&frame, fake->dealer, 0), 0);
 }
 
+//  Sends msg as the envelope's body KIND (field `field` of the envelope).
+#define S_FAKE_SEND(fake, KIND, field, msg)                                              \
+    do {                                                                                 \
+        proto_envelope_t env_ = STAMPEDE__ENVELOPE__INIT;                                \
+        env_.body_case = STAMPEDE__ENVELOPE__BODY_##KIND;                                \
+        env_.field = (msg);                                                              \
+        s_fake_send((fake), &env_);                                                      \
+    } while (0)
+
 static void
 s_fake_hello(s_fake_t *fake)
 {
@@ -719,10 +728,7 @@ s_fake_hello(s_fake_t *fake)
     hello.version = "test";
     hello.capacity = 1000;
     hello.protocol = STAMPEDE__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    s_fake_send(fake, &env);
+    S_FAKE_SEND(fake, HELLO, hello, &hello);
 }
 
 //  A probe from the agent: keeps it alive in the registry.
@@ -731,10 +737,7 @@ s_fake_heartbeat(s_fake_t *fake)
 {
     Stampede__Heartbeat heartbeat = STAMPEDE__HEARTBEAT__INIT;
     heartbeat.sent_ns = sp_clock_wall_ns();
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &heartbeat;
-    s_fake_send(fake, &env);
+    S_FAKE_SEND(fake, HEARTBEAT, heartbeat, &heartbeat);
 }
 
 //  Answers the controller's clock probe.
@@ -745,10 +748,7 @@ s_fake_answer(s_fake_t *fake, const Stampede__Heartbeat *probe)
     answer.echo_sent_ns = probe->sent_ns;
     answer.echo_received_ns = sp_clock_wall_ns();
     answer.sent_ns = sp_clock_wall_ns();
-    proto_envelope_t reply = STAMPEDE__ENVELOPE__INIT;
-    reply.body_case = STAMPEDE__ENVELOPE__BODY_HEARTBEAT;
-    reply.heartbeat = &answer;
-    s_fake_send(fake, &reply);
+    S_FAKE_SEND(fake, HEARTBEAT, heartbeat, &answer);
 }
 
 //  Waits (up to 5 s) for a message of kind `name`, answering the
@@ -792,10 +792,7 @@ s_fake_ready(s_fake_t *fake, const Stampede__Prepare *prepare)
     Stampede__Ready ready = STAMPEDE__READY__INIT;
     ready.run_id = prepare->run_id;
     ready.prepared = prepare->count;
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_READY;
-    env.ready = &ready;
-    s_fake_send(fake, &env);
+    S_FAKE_SEND(fake, READY, ready, &ready);
 }
 
 static void
@@ -820,10 +817,7 @@ s_fake_batch(s_fake_t *fake, uint64_t run_id, uint32_t seq, uint32_t first, uint
     batch.seq = seq;
     batch.results = ptrs;
     batch.n_results = n;
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_RESULT_BATCH;
-    env.result_batch = &batch;
-    s_fake_send(fake, &env);
+    S_FAKE_SEND(fake, RESULT_BATCH, result_batch, &batch);
 }
 
 static void
@@ -833,10 +827,7 @@ s_fake_done(s_fake_t *fake, uint64_t run_id, uint32_t results, uint32_t batches)
     done.run_id = run_id;
     done.results = results;
     done.batches = batches;
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_DONE;
-    env.done = &done;
-    s_fake_send(fake, &env);
+    S_FAKE_SEND(fake, DONE, done, &done);
 }
 
 static json_t *
