@@ -395,6 +395,10 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
 {
     uint32_t timeout_ms =
         (uint32_t)json_integer_value(json_object_get(command, "timeout_ms"));
+    if (!command) {
+        s_say(self, "the run was not started: out of memory");
+        return 1;
+    }
     json_t *reply = ctl_server_request(self->server, command);
     json_decref(command);
     if (!reply || !json_is_integer(json_object_get(reply, "run_id"))) {
@@ -473,17 +477,23 @@ static json_t *
 s_run_command(const ctl_config_t *config, const char *url)
 {
     json_t *headers = json_array();
-    for (size_t i = 0; i < config->n_headers; i++)
-        json_array_append_new(headers, json_string(config->headers[i]));
+    bool ok = headers != NULL;
+    for (size_t i = 0; ok && i < config->n_headers; i++)
+        ok = json_array_append_new(headers, json_string(config->headers[i])) == 0;
     json_t *command =
-        json_pack("{s:s, s:s, s:I, s:s, s:o, s:I}", "action", "run", "url", url,
-                  "requests", (json_int_t)config->requests, "method", config->method,
-                  "headers", headers, "timeout_ms", (json_int_t)config->timeout_ms);
-    if (command && config->data)
-        json_object_set_new(command, "body", json_string(config->data));
-    if (command)
-        json_object_set_new(command, "start_mode",
-                            json_string(ctl_runspec_start_mode_name(config->start_mode)));
+        !ok ? NULL
+            : json_pack("{s:s, s:s, s:I, s:s, s:O, s:I, s:s}", "action", "run", "url",
+                        url, "requests", (json_int_t)config->requests, "method",
+                        config->method, "headers", headers, "timeout_ms",
+                        (json_int_t)config->timeout_ms, "start_mode",
+                        ctl_runspec_start_mode_name(config->start_mode));
+    json_decref(headers);
+    //  A run must not go out without the body it was given.
+    if (command && config->data &&
+        json_object_set_new(command, "body", json_string(config->data)) != 0) {
+        json_decref(command);
+        command = NULL;
+    }
     return command;
 }
 

@@ -28,9 +28,9 @@ static void
 s_fake_controller(zsock_t *pipe, void *args)
 {
     zsock_t *router = zsock_new(ZMQ_ROUTER);
-    assert(router);
+    CHECK_NOT_NULL(router);
     int rc = zsock_bind(router, "%s", (const char *)args);
-    assert(rc == 0);
+    CHECK_TRUE(rc == 0);
     zpoller_t *poller = zpoller_new(pipe, router, NULL);
     char *last = strdup("");
     zsock_signal(pipe, 0);
@@ -109,7 +109,7 @@ s_http_raw(int port, const char *request, size_t size, s_response_t *out)
 {
     memset(out, 0, sizeof *out);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert(fd >= 0);
+    CHECK_TRUE(fd >= 0);
     struct timeval timeout = {.tv_sec = 20};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -130,9 +130,9 @@ s_http_raw(int port, const char *request, size_t size, s_response_t *out)
     for (;;) {
         if (have + 4096 + 1 > cap) {
             cap = cap ? cap * 2 : 65536;
-            assert(cap <= 64 * 1024 * 1024);
+            CHECK_TRUE(cap <= 64 * 1024 * 1024);
             data = realloc(data, cap);
-            assert(data);
+            CHECK_NOT_NULL(data);
         }
         ssize_t n = recv(fd, data + have, cap - have - 1, 0);
         if (n <= 0)
@@ -152,7 +152,7 @@ s_http_raw(int port, const char *request, size_t size, s_response_t *out)
     out->head[head + 2] = '\0';
     out->body_size = have - head - 4;
     out->body = malloc(out->body_size + 1);
-    assert(out->body);
+    CHECK_NOT_NULL(out->body);
     memcpy(out->body, end + 4, out->body_size);
     out->body[out->body_size] = '\0';
     result = 0;
@@ -171,7 +171,7 @@ s_get(int port, const char *path, const char *token, s_response_t *out)
     if (token)
         snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
     int n = snprintf(request, sizeof request, "GET %s HTTP/1.0\r\n%s\r\n", path, auth);
-    assert(n > 0 && (size_t)n < sizeof request);
+    CHECK_TRUE(n > 0 && (size_t)n < sizeof request);
     CHECK_INT(s_http_raw(port, request, (size_t)n, out), 0);
 }
 
@@ -183,7 +183,7 @@ s_post(int port, const char *path, const char *content_type, const char *body,
     size_t body_size = strlen(body);
     size_t cap = body_size + 1024;
     char *request = malloc(cap);
-    assert(request);
+    CHECK_NOT_NULL(request);
     char type[128] = "", auth[256] = "";
     if (content_type)
         snprintf(type, sizeof type, "Content-Type: %s\r\n", content_type);
@@ -191,7 +191,7 @@ s_post(int port, const char *path, const char *content_type, const char *body,
         snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
     int n = snprintf(request, cap, "POST %s HTTP/1.0\r\n%s%sContent-Length: %zu\r\n\r\n",
                      path, type, auth, body_size);
-    assert(n > 0 && (size_t)n + body_size < cap);
+    CHECK_TRUE(n > 0 && (size_t)n + body_size < cap);
     memcpy(request + n, body, body_size);
     CHECK_INT(s_http_raw(port, request, (size_t)n + body_size, out), 0);
     free(request);
@@ -265,9 +265,9 @@ s_add_run(store_t *store, int64_t created_ns, uint32_t requested, uint32_t ok)
     int64_t id = store_run_create(store, &run);
     CHECK_TRUE(id >= 1);
     store_result_t *rows = calloc(requested, sizeof *rows);
-    assert(rows);
+    CHECK_NOT_NULL(rows);
     char(*envs)[16] = calloc(requested, sizeof *envs);
-    assert(envs);
+    CHECK_NOT_NULL(envs);
     for (uint32_t i = 0; i < requested; i++) {
         bool success = i < ok;
         snprintf(envs[i], sizeof envs[i], "env-%u", i);
@@ -509,7 +509,7 @@ s_test_daemon(bool verbose)
     //  Too large: announced by Content-Length (refused before the body) and
     //  streamed in chunks with no length (refused after the cap).
     char *huge = malloc(CTL_HTTP_MAX_BODY + 2);
-    assert(huge);
+    CHECK_NOT_NULL(huge);
     memset(huge, ' ', CTL_HTTP_MAX_BODY + 1);
     huge[0] = '{';
     huge[CTL_HTTP_MAX_BODY] = '}';
@@ -523,7 +523,7 @@ s_test_daemon(bool verbose)
     free(huge);
     size_t chunked_cap = 2 * CTL_HTTP_MAX_BODY + 1024;
     char *chunked = malloc(chunked_cap);
-    assert(chunked);
+    CHECK_NOT_NULL(chunked);
     int n =
         snprintf(chunked, chunked_cap,
                  "POST /api/test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
@@ -556,7 +556,7 @@ s_test_daemon(bool verbose)
 
     //  Caps on the URL, and garbage that libmicrohttpd refuses itself.
     char *long_path = malloc(CTL_HTTP_MAX_URL + 64);
-    assert(long_path);
+    CHECK_NOT_NULL(long_path);
     memcpy(long_path, "/api/runs?x=", 12);
     memset(long_path + 12, 'a', CTL_HTTP_MAX_URL);
     long_path[12 + CTL_HTTP_MAX_URL] = '\0';

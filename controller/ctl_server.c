@@ -8,6 +8,7 @@
 #include "ctl_registry.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_oom.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -280,8 +281,7 @@ static int
 s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
 {
     s_core_t *self = (s_core_t *)arg;
-    zlist_t *expired = zlist_new();
-    assert(expired);
+    zlist_t *expired = SP_OOM_CHECK(zlist_new(), "expired agent list");
     zlist_autofree(expired);
     ctl_registry_expire(self->registry, sp_clock_mono_ns(),
                         (int64_t)self->expire_ms * SP_NS_PER_MS, expired);
@@ -408,7 +408,10 @@ s_command(s_core_t *self, const char *text, size_t size)
     json_decref(request);
     char *answer = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
     json_decref(reply);
-    return answer ? answer : strdup("{\"error\":\"out of memory\",\"status\":500}");
+    //  The REP socket must answer; with no memory for that, give up.
+    return answer ? answer
+                  : SP_OOM_CHECK(strdup("{\"error\":\"out of memory\",\"status\":500}"),
+                                 "command answer");
 }
 
 static int
@@ -421,7 +424,9 @@ s_on_command(zloop_t *loop, zsock_t *command, void *arg)
     char *answer;
     zframe_t *frame = zmsg_first(msg);
     if (zmsg_size(msg) != 1)
-        answer = strdup("{\"error\":\"a command is one frame\",\"status\":400}");
+        answer =
+            SP_OOM_CHECK(strdup("{\"error\":\"a command is one frame\",\"status\":400}"),
+                         "command answer");
     else
         answer = s_command(self, (const char *)zframe_data(frame), zframe_size(frame));
     zmsg_destroy(&msg);
@@ -445,7 +450,8 @@ s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
         zframe_t *frame = zmsg_first(msg);
         char *answer =
             frame ? s_command(self, (const char *)zframe_data(frame), zframe_size(frame))
-                  : strdup("{\"error\":\"empty request\",\"status\":400}");
+                  : SP_OOM_CHECK(strdup("{\"error\":\"empty request\",\"status\":400}"),
+                                 "command answer");
         zstr_send(pipe, answer);
         free(answer);
     }
@@ -557,7 +563,10 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
                     "reason=\"%s\"",
                     settled, CTL_SERVER_RESTART_REASON);
     self->loop = zloop_new();
-    assert(self->loop);
+    if (!self->loop) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
     //  Only $TERM from the owner ends the loop, not SIGINT: the owner
     //  decides how to shut down (and still needs answers meanwhile).
     zloop_set_nonstop(self->loop, true);
@@ -623,6 +632,13 @@ ctl_server_new(const ctl_server_config_t *config, char *err, size_t err_size)
     else
         ctl_run_timing_defaults(&core->timing);
     core->max_agents = config->max_agents ? config->max_agents : 1024;
+    if (!core->listen || !core->db_path || (config->agents_dir && !core->agents_dir) ||
+        (config->default_url && !core->default_url) || !core->run_defaults) {
+        s_core_destroy(&core);
+        free(self);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
     //  The actor owns core from here on, also when it fails.
     self->actor = zactor_new(s_actor, core);
     if (!self->actor) {
