@@ -340,11 +340,9 @@ s_test_daemon(bool verbose)
 
     //  An empty database.
     s_expect_get(port, "/api/results", NULL, 404, "{\"error\":\"no runs yet\"}");
-    s_get(port, "/api/runs", NULL, &r);
-    s_check_response(&r, 200, "[]");
+    s_expect_get(port, "/api/runs", NULL, 200, "[]");
     s_expect_get(port, "/api/results/files", NULL, 200, "{\"files\":[]}");
-    s_get(port, "/api/runs/1", NULL, &r);
-    s_check_response(&r, 404, "{\"error\":\"no run 1\"}");
+    s_expect_get(port, "/api/runs/1", NULL, 404, "{\"error\":\"no run 1\"}");
 
     //  Two runs written by another connection, as the controller does.
     store_t *store = store_open(db_path, err, sizeof err);
@@ -375,8 +373,7 @@ s_test_daemon(bool verbose)
         s_check_response(&r, 200, NULL);
     }
     s_expect_get(port, "/nope", NULL, 404, "{\"error\":\"not found\"}");
-    s_get(port, "/api/nope", NULL, &r);
-    s_check_response(&r, 404, "{\"error\":\"not found\"}");
+    s_expect_get(port, "/api/nope", NULL, 404, "{\"error\":\"not found\"}");
 
     //  Runs.
     s_get(port, "/api/runs", NULL, &r);
@@ -400,8 +397,7 @@ s_test_daemon(bool verbose)
     }
     expected = s_run_text(store, 2, true);
     s_expect_get(port, "/api/runs/2", NULL, 200, expected);
-    s_get(port, "/api/runs/2?requests=1", NULL, &r);
-    s_check_response(&r, 200, expected);
+    s_expect_get(port, "/api/runs/2?requests=1", NULL, 200, expected);
     free(expected);
     expected = s_run_text(store, 2, false);
     s_get(port, "/api/runs/2?requests=0", NULL, &r);
@@ -416,12 +412,11 @@ s_test_daemon(bool verbose)
     free(expected);
     s_expect_get(port, "/api/runs/2?requests=2", NULL, 400,
                  "{\"error\":\"requests must be 0 or 1\"}");
-    s_get(port, "/api/runs/999", NULL, &r);
-    s_check_response(&r, 404, "{\"error\":\"no run 999\"}");
+    s_expect_get(port, "/api/runs/999", NULL, 404, "{\"error\":\"no run 999\"}");
     s_expect_get(port, "/api/runs/abc", NULL, 400,
                  "{\"error\":\"run id must be a positive integer\"}");
-    s_get(port, "/api/runs/0", NULL, &r);
-    s_check_response(&r, 400, "{\"error\":\"run id must be a positive integer\"}");
+    s_expect_get(port, "/api/runs/0", NULL, 400,
+                 "{\"error\":\"run id must be a positive integer\"}");
 
     //  The original demo's results API.
     expected = s_run_text(store, 2, true);
@@ -435,13 +430,12 @@ s_test_daemon(bool verbose)
                  "\"status\":\"completed\"}]}");
     expected = s_run_text(store, 1, true);
     s_expect_get(port, "/api/results/file/run-1.json", NULL, 200, expected);
-    s_get(port, "/api/results/file/1", NULL, &r);
-    s_check_response(&r, 200, expected);
+    s_expect_get(port, "/api/results/file/1", NULL, 200, expected);
     free(expected);
     s_expect_get(port, "/api/results/file/run-9.json", NULL, 404,
                  "{\"error\":\"no run 9\"}");
-    s_get(port, "/api/results/file/run-x.json", NULL, &r);
-    s_check_response(&r, 400, "{\"error\":\"file name must be run-<id>.json or <id>\"}");
+    s_expect_get(port, "/api/results/file/run-x.json", NULL, 400,
+                 "{\"error\":\"file name must be run-<id>.json or <id>\"}");
     s_expect_get(port, "/api/results/file/..%2F..%2Fetc%2Fpasswd", NULL, 400,
                  "{\"error\":\"file name must be run-<id>.json or <id>\"}");
 
@@ -590,15 +584,14 @@ s_test_daemon(bool verbose)
     s_check_response(&r, 401, "{\"error\":\"missing or wrong bearer token\"}");
     s_expect_get(port, "/api/runs", "wrong", 401,
                  "{\"error\":\"missing or wrong bearer token\"}");
-    s_get(port, "/api/nope", NULL, &r);
-    s_check_response(&r, 401, "{\"error\":\"missing or wrong bearer token\"}");
+    s_expect_get(port, "/api/nope", NULL, 401,
+                 "{\"error\":\"missing or wrong bearer token\"}");
     s_post(port, "/api/test", "application/json", "{}", NULL, &r);
     s_check_response(&r, 401, "{\"error\":\"missing or wrong bearer token\"}");
     s_post(port, "/api/test", "application/json", "{}", "s3cret", &r);
     s_check_response(&r, 202, "{\"run_id\":7}");
     s_expect_get(port, "/api/runs?limit=1", "s3cret", 200, NULL);
-    s_get(port, "/", NULL, &r);
-    s_check_response(&r, 200, NULL);
+    s_expect_get(port, "/", NULL, 200, NULL);
     ctl_http_destroy(&http);
 
     //  No controller endpoint: the store endpoints still work.
@@ -609,8 +602,7 @@ s_test_daemon(bool verbose)
     port = ctl_http_port(http);
     s_expect_get(port, "/api/status", NULL, 503,
                  "{\"error\":\"no controller to send commands to\"}");
-    s_get(port, "/api/results/file/2", NULL, &r);
-    s_check_response(&r, 200, NULL);
+    s_expect_get(port, "/api/results/file/2", NULL, 200, NULL);
     ctl_http_destroy(&http);
 
     //  Configurations that cannot start.

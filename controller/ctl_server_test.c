@@ -105,6 +105,16 @@ s_fake_expect(s_fake_t *fake, const char *name)
     return found;
 }
 
+//  Waits for the Ack of batch seq of run_id.
+static void
+s_expect_ack(s_fake_t *fake, uint64_t run_id, uint32_t seq)
+{
+    proto_envelope_t *ack = s_fake_expect(fake, "ack");
+    CHECK_INT(ack->ack->run_id, run_id);
+    CHECK_INT(ack->ack->seq, seq);
+    proto_envelope_destroy(&ack);
+}
+
 static void
 s_fake_ready(s_fake_t *fake, const Stampede__Prepare *prepare)
 {
@@ -568,10 +578,7 @@ s_test_restart(const char *db_path)
     s_fake_connect(&one, "agent-1", ctl_server_endpoint(server), NULL, NULL);
     s_wait_status(server, "agents", 1, &one);
     s_fake_batch(&one, 1, 2, 1, 2);
-    proto_envelope_t *ack = s_fake_expect(&one, "ack");
-    CHECK_INT(ack->ack->run_id, 1);
-    CHECK_INT(ack->ack->seq, 2);
-    proto_envelope_destroy(&ack);
+    s_expect_ack(&one, 1, 2);
     CHECK_INT(store_summary(store, 1, &summary), 0);
     CHECK_STR(summary.status, "failed");
     CHECK_INT(summary.recorded, 3);
@@ -590,10 +597,7 @@ s_test_restart(const char *db_path)
     //  acknowledged: the next ack is the one of the resend behind it.
     s_fake_batch(&one, 1, 3, 2, 2);
     s_fake_batch(&one, 1, 2, 1, 2);
-    ack = s_fake_expect(&one, "ack");
-    CHECK_INT(ack->ack->run_id, 1);
-    CHECK_INT(ack->ack->seq, 2);
-    proto_envelope_destroy(&ack);
+    s_expect_ack(&one, 1, 2);
     CHECK_INT(store_summary(store, 1, &summary), 0);
     CHECK_INT(summary.recorded, 3);
     CHECK_INT(summary.lost, 3);
@@ -606,10 +610,7 @@ s_test_restart(const char *db_path)
     //  a run not driven here is not answered (the ack of run 99 comes first).
     s_fake_done(&one, 1, 3, 2);
     s_fake_batch(&one, 99, 1, 0, 1);
-    ack = s_fake_expect(&one, "ack");
-    CHECK_INT(ack->ack->run_id, 99);
-    CHECK_INT(ack->ack->seq, 1);
-    proto_envelope_destroy(&ack);
+    s_expect_ack(&one, 99, 1);
     CHECK_INT(store_summary(store, 99, &summary), -1);
     CHECK_NULL(store_run_json(store, 99, true));
 
@@ -618,10 +619,7 @@ s_test_restart(const char *db_path)
     s_fake_connect(&three, "agent-3", ctl_server_endpoint(server), NULL, NULL);
     s_wait_status(server, "agents", 2, &one);
     s_fake_batch(&three, 1, 1, 3, 3);
-    ack = s_fake_expect(&three, "ack");
-    CHECK_INT(ack->ack->run_id, 1);
-    CHECK_INT(ack->ack->seq, 1);
-    proto_envelope_destroy(&ack);
+    s_expect_ack(&three, 1, 1);
     CHECK_INT(store_summary(store, 1, &summary), 0);
     CHECK_INT(summary.recorded, 3);
     CHECK_INT(summary.lost, 3);
@@ -632,9 +630,7 @@ s_test_restart(const char *db_path)
     s_fake_connect(&two, "agent-2", ctl_server_endpoint(server), NULL, NULL);
     s_wait_status(server, "agents", 3, &one);
     s_fake_batch(&two, 1, 1, 3, 3);
-    ack = s_fake_expect(&two, "ack");
-    CHECK_INT(ack->ack->seq, 1);
-    proto_envelope_destroy(&ack);
+    s_expect_ack(&two, 1, 1);
     CHECK_INT(store_summary(store, 1, &summary), 0);
     CHECK_STR(summary.status, "failed");
     CHECK_INT(summary.recorded, 6);
