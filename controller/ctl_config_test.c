@@ -61,7 +61,7 @@ void
 ctl_config_test(bool verbose)
 {
     ctl_config_t config;
-    char text[1024];
+    char text[4096];
 
     //  Defaults.
     ctl_config_defaults(&config);
@@ -183,6 +183,9 @@ ctl_config_test(bool verbose)
     CHECK_INT(s_try(&config, NULL, text, sizeof text, "run", "-h", NULL),
               CTL_CONFIG_EXIT);
     CHECK_TRUE(strstr(text, "Usage: stampede run") != NULL);
+    CHECK_TRUE(strstr(text, "requests in the burst (1-1000000)\n") != NULL);
+    CHECK_TRUE(strstr(text, "per-request timeout (30000)\n") != NULL);
+    CHECK_TRUE(strstr(text, "for lost requests (0-1000000)\n") != NULL);
     S_EXPECT_USAGE("--url is required", "run", "-n", "5");
     S_EXPECT_USAGE("-n is required", "run", "--url", "http://127.0.0.1/");
     S_EXPECT_USAGE("-n must be a number from 1 to 1000000", "run", "--url", "http://h/",
