@@ -7,6 +7,7 @@
 #include "agent_config.h"
 #include "sp_check.h"
 #include "sp_err.h"
+#include "sp_hostport.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -119,42 +120,41 @@ s_add_allow(agent_config_t *self, const char *value, bool *replaced, char *err,
     return 0;
 }
 
-//  Splits tcp://HOST:PORT; HOST may be a bracketed IPv6 address.
+//  Splits tcp://HOST:PORT (sp_hostport, names allowed); HOST may be a
+//  bracketed IPv6 address and is kept as written, brackets included.
 static int
 s_parse_endpoint(agent_config_t *self, char *err, size_t err_size)
 {
     const char *prefix = "tcp://";
-    const char *rest = self->controller + strlen(prefix);
-    const char *colon = strrchr(rest, ':');
-    if (strncmp(self->controller, prefix, strlen(prefix)) != 0 || !colon) {
+    if (strncmp(self->controller, prefix, strlen(prefix)) != 0) {
         sp_err_set(err, err_size, "--controller must look like tcp://HOST:PORT");
         return -1;
     }
-    size_t host_len = (size_t)(colon - rest);
-    bool valid = host_len >= 1 && host_len <= PROTO_MAX_HOST;
-    bool bracketed = valid && rest[0] == '[';
-    if (bracketed)
-        valid = host_len > 2 && rest[host_len - 1] == ']';
-    for (size_t i = bracketed ? 1 : 0; valid && i < host_len - (bracketed ? 1 : 0); i++) {
-        unsigned char c = (unsigned char)rest[i];
-        valid = bracketed ? (isxdigit(c) || c == ':' || c == '.')
-                          : (isalnum(c) || c == '.' || c == '-' || c == '_');
+    sp_hostport_t parsed;
+    sp_hostport_error_t rc = sp_hostport_parse(self->controller + strlen(prefix),
+                                               SP_HOSTPORT_NAMES, &parsed, NULL, 0);
+    if (rc == SP_HOSTPORT_EFORM) {
+        sp_err_set(err, err_size, "--controller must look like tcp://HOST:PORT");
+        return -1;
     }
-    if (!valid) {
+    if (rc == SP_HOSTPORT_EHOST) {
         sp_err_set(err, err_size,
                    "--controller host must be a name, an IPv4 address "
                    "or a bracketed IPv6 address");
         return -1;
     }
-    char *end = NULL;
-    errno = 0;
-    long port = isdigit((unsigned char)colon[1]) ? strtol(colon + 1, &end, 10) : -1;
-    if (port < 1 || port > 65535 || errno != 0 || !end || *end != '\0') {
+    if (rc == SP_HOSTPORT_EPORT) {
         sp_err_set(err, err_size, "--controller port must be 1-65535");
         return -1;
     }
-    memcpy(self->controller_host, rest, host_len);
-    self->controller_host[host_len] = '\0';
+    int n = snprintf(self->controller_host, sizeof self->controller_host,
+                     parsed.ipv6 ? "[%s]" : "%s", parsed.host);
+    if (n < 0 || (size_t)n >= sizeof self->controller_host) {
+        sp_err_set(err, err_size,
+                   "--controller host must be a name, an IPv4 address "
+                   "or a bracketed IPv6 address");
+        return -1;
+    }
     return 0;
 }
 

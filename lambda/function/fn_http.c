@@ -2,6 +2,8 @@
 #include "fn_http.h"
 #include "fn_stub.h"
 #include "sp_check.h"
+#include "sp_err.h"
+#include "sp_hostport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,57 +64,14 @@ fn_http_parse_address(const char *hostport, struct sockaddr_storage *addr,
                       socklen_t *addr_len, char *err, size_t err_size)
 {
     assert(addr && addr_len);
-    char host[64];
-    const char *port_text = NULL;
+    sp_hostport_t parsed;
     memset(addr, 0, sizeof *addr);
-    if (!hostport || !*hostport) {
-        snprintf(err, err_size, "address is empty");
+    sp_hostport_error_t rc = sp_hostport_parse(hostport, 0, &parsed, err, err_size);
+    if (rc == SP_HOSTPORT_EHOST)
+        sp_err_set(err, err_size, "host must be a numeric IP address");
+    if (rc)
         return -1;
-    }
-    if (hostport[0] == '[') {
-        const char *close = strchr(hostport, ']');
-        size_t len = close ? (size_t)(close - hostport - 1) : 0;
-        if (!close || close[1] != ':' || len == 0 || len >= sizeof host) {
-            snprintf(err, err_size, "expected [IPv6]:PORT");
-            return -1;
-        }
-        memcpy(host, hostport + 1, len);
-        host[len] = '\0';
-        port_text = close + 2;
-    } else {
-        const char *colon = strrchr(hostport, ':');
-        size_t len = colon ? (size_t)(colon - hostport) : 0;
-        if (!colon || len == 0 || len >= sizeof host) {
-            snprintf(err, err_size, "expected HOST:PORT");
-            return -1;
-        }
-        memcpy(host, hostport, len);
-        host[len] = '\0';
-        port_text = colon + 1;
-    }
-    char *end = NULL;
-    errno = 0;
-    long port = strtol(port_text, &end, 10);
-    if (errno || end == port_text || *end || port < 1 || port > 65535) {
-        snprintf(err, err_size, "port must be 1..65535");
-        return -1;
-    }
-    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        *addr_len = sizeof *v4;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        *addr_len = sizeof *v6;
-        return 0;
-    }
-    snprintf(err, err_size, "host must be a numeric IP address");
-    return -1;
+    return sp_hostport_sockaddr(&parsed, addr, addr_len);
 }
 
 fn_http_t *

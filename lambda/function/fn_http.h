@@ -28,7 +28,7 @@
 
 typedef struct _fn_http_t fn_http_t;
 
-//  Parses "A.B.C.D:PORT" or "[IPv6]:PORT" (numeric only, port 1..65535)
+//  Parses "A.B.C.D:PORT" or "[IPv6]:PORT" (sp_hostport, numeric, port 1..65535)
 //  into `addr`. Returns 0, or -1 with a reason in `err`.
 int fn_http_parse_address(const char *hostport, struct sockaddr_storage *addr,
                           socklen_t *addr_len, char *err, size_t err_size);

@@ -1,6 +1,8 @@
 /*  emu_listener — listening sockets; see emu_listener.h. */
 #include "emu_listener.h"
 #include "sp_check.h"
+#include "sp_err.h"
+#include "sp_hostport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,79 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
-//  Splits `hostport` into a host copy and the port text. Returns 0/-1.
-static int
-s_split(const char *hostport, char *host, size_t host_size, const char **port_text,
-        bool *v6, char *err, size_t err_size)
-{
-    if (!hostport || !*hostport) {
-        snprintf(err, err_size, "address is empty");
-        return -1;
-    }
-    const char *end;
-    const char *start = hostport;
-    *v6 = hostport[0] == '[';
-    if (*v6) {
-        start++;
-        end = strchr(start, ']');
-        if (!end || end[1] != ':') {
-            snprintf(err, err_size, "expected [IPv6]:PORT");
-            return -1;
-        }
-        *port_text = end + 2;
-    } else {
-        end = strrchr(hostport, ':');
-        if (!end) {
-            snprintf(err, err_size, "expected HOST:PORT");
-            return -1;
-        }
-        *port_text = end + 1;
-    }
-    size_t len = (size_t)(end - start);
-    if (len == 0 || len >= host_size) {
-        snprintf(err, err_size, "host is empty or too long");
-        return -1;
-    }
-    memcpy(host, start, len);
-    host[len] = '\0';
-    return 0;
-}
-
 int
 emu_listener_parse(const char *hostport, struct sockaddr_storage *addr,
                    socklen_t *addr_len, char *err, size_t err_size)
 {
     assert(addr && addr_len);
-    char host[64];
-    const char *port_text;
-    bool v6;
+    sp_hostport_t parsed;
     memset(addr, 0, sizeof *addr);
-    if (s_split(hostport, host, sizeof host, &port_text, &v6, err, err_size))
+    if (sp_hostport_parse(hostport, SP_HOSTPORT_PORT0, &parsed, err, err_size))
         return -1;
-    char *end = NULL;
-    errno = 0;
-    long port = strtol(port_text, &end, 10);
-    bool digits = port_text[0] >= '0' && port_text[0] <= '9';
-    if (!digits || errno || *end || port > 65535) {
-        snprintf(err, err_size, "port must be 0..65535");
-        return -1;
-    }
-    struct sockaddr_in *in4 = (struct sockaddr_in *)addr;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
-    if (!v6 && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)port);
-        *addr_len = sizeof *in4;
-        return 0;
-    }
-    if (v6 && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        *addr_len = sizeof *in6;
-        return 0;
-    }
-    snprintf(err, err_size, "host must be a numeric IPv4 address or [IPv6]");
-    return -1;
+    return sp_hostport_sockaddr(&parsed, addr, addr_len);
 }
 
 int
@@ -95,7 +34,7 @@ emu_listener_open(const char *hostport, int backlog, uint16_t *port_p, char *err
         return -1;
     int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, err_size, "socket: %s", strerror(errno));
+        sp_err_set(err, err_size, "socket: %s", strerror(errno));
         return -1;
     }
     int one = 1;
@@ -103,16 +42,16 @@ emu_listener_open(const char *hostport, int backlog, uint16_t *port_p, char *err
     if (addr.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&addr, addr_len) != 0) {
-        snprintf(err, err_size, "bind %s: %s", hostport, strerror(errno));
+        sp_err_set(err, err_size, "bind %s: %s", hostport, strerror(errno));
         goto fail;
     }
     if (listen(fd, backlog) != 0) {
-        snprintf(err, err_size, "listen %s: %s", hostport, strerror(errno));
+        sp_err_set(err, err_size, "listen %s: %s", hostport, strerror(errno));
         goto fail;
     }
     addr_len = sizeof addr;
     if (getsockname(fd, (struct sockaddr *)&addr, &addr_len) != 0) {
-        snprintf(err, err_size, "getsockname: %s", strerror(errno));
+        sp_err_set(err, err_size, "getsockname: %s", strerror(errno));
         goto fail;
     }
     if (port_p)
@@ -128,13 +67,10 @@ fail:
 int
 emu_listener_format(const char *hostport, uint16_t port, char *out, size_t size)
 {
-    char host[64], err[64];
-    const char *port_text;
-    bool v6;
-    if (s_split(hostport, host, sizeof host, &port_text, &v6, err, sizeof err))
+    sp_hostport_t parsed;
+    if (sp_hostport_parse(hostport, SP_HOSTPORT_PORT0, &parsed, NULL, 0))
         return -1;
-    int n = snprintf(out, size, v6 ? "[%s]:%u" : "%s:%u", host, port);
-    return n > 0 && (size_t)n < size ? 0 : -1;
+    return sp_hostport_format(&parsed, port, out, size);
 }
 
 void

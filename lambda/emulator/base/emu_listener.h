@@ -2,9 +2,9 @@
     (the front door on --listen, one Runtime API endpoint per execution
     environment on 127.0.0.1:0).
 
-    Addresses are numeric only: "A.B.C.D:PORT" or "[IPv6]:PORT", port
-    0..65535 (0 = ephemeral). Sockets are non-blocking, close-on-exec and
-    SO_REUSEADDR. No state; callable from any thread.
+    Addresses are numeric only, parsed by sp_hostport: "A.B.C.D:PORT" or
+    "[IPv6]:PORT", port 0..65535 (0 = ephemeral). Sockets are non-blocking, close-on-exec
+   and SO_REUSEADDR. No state; callable from any thread.
 */
 #ifndef EMU_LISTENER_H
 #define EMU_LISTENER_H
