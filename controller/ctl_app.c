@@ -12,6 +12,7 @@
 #include "ctl_server.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_hostport.h"
 #include "store.h"
 
 #include <inttypes.h>
@@ -149,14 +150,16 @@ ctl_app_url_host(const char *url, char *host, size_t host_size)
 static void
 s_http_url(const char *hostport, int port, char *url, size_t size)
 {
-    char host[300];
-    int unused;
-    if (ctl_config_split_hostport(hostport, host, sizeof host, &unused))
-        snprintf(host, sizeof host, "127.0.0.1");
-    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
-        snprintf(host, sizeof host, "127.0.0.1"); //  reachable from here
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(url, size, "http://%s%s%s:%d/", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    sp_hostport_t address;
+    char why[128], text[SP_HOSTPORT_HOST_MAX + 16];
+    if (sp_hostport_parse(hostport, SP_HOSTPORT_NAMES | SP_HOSTPORT_PORT0, &address, why,
+                          sizeof why) != SP_HOSTPORT_OK ||
+        strcmp(address.host, "0.0.0.0") == 0 || strcmp(address.host, "::") == 0)
+        //  Unparsed, or every address: the loopback one is reachable from here.
+        address = (sp_hostport_t){.host = "127.0.0.1"};
+    if (sp_hostport_format(&address, (uint16_t)port, text, sizeof text))
+        snprintf(text, sizeof text, "127.0.0.1:%d", port);
+    snprintf(url, size, "http://%s/", text);
 }
 
 //  --------------------------------------------------------------------------

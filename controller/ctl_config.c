@@ -6,6 +6,7 @@
     subcommand are read, in s_finish.
 */
 #include "ctl_config.h"
+#include "sp_hostport.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -16,7 +17,6 @@
 #include <string.h>
 
 #define S_MAX_ENDPOINT 256
-#define S_MAX_HOSTPORT 300
 #define S_STR(x) #x
 #define S_XSTR(x) S_STR(x) //  a number macro as text, for the help
 
@@ -244,39 +244,16 @@ s_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
     return 0;
 }
 
-int
-ctl_config_split_hostport(const char *hostport, char *host, size_t host_size, int *port)
+//  HOST:PORT as the controller takes it (--http, --lambda-listen): a name
+//  or a literal, port 0 for an ephemeral one.
+static int
+s_parse_hostport(const char *text, sp_hostport_t *out)
 {
-    if (!hostport || strlen(hostport) > S_MAX_HOSTPORT)
-        return -1;
-    const char *colon = NULL;
-    const char *host_start = hostport;
-    size_t host_len;
-    if (hostport[0] == '[') {
-        const char *close = strchr(hostport, ']');
-        if (!close || close[1] != ':')
-            return -1;
-        host_start = hostport + 1;
-        host_len = (size_t)(close - host_start);
-        colon = close + 1;
-    } else {
-        colon = strrchr(hostport, ':');
-        if (!colon || strchr(hostport, ':') != colon)
-            return -1;
-        host_len = (size_t)(colon - hostport);
-    }
-    if (host_len == 0 || host_len >= host_size)
-        return -1;
-    for (size_t i = 0; i < host_len; i++)
-        if (!(isalnum((unsigned char)host_start[i]) || strchr(".-:_", host_start[i])))
-            return -1;
-    long long value;
-    if (s_parse_int(colon + 1, 0, 65535, &value))
-        return -1;
-    memcpy(host, host_start, host_len);
-    host[host_len] = '\0';
-    *port = (int)value;
-    return 0;
+    char why[128];
+    return sp_hostport_parse(text, SP_HOSTPORT_NAMES | SP_HOSTPORT_PORT0, out, why,
+                             sizeof why) == SP_HOSTPORT_OK
+               ? 0
+               : -1;
 }
 
 static bool
@@ -289,11 +266,10 @@ s_host_is_loopback(const char *host)
 bool
 ctl_config_hostport_is_loopback(const char *hostport)
 {
-    char host[S_MAX_HOSTPORT + 1];
-    int port;
-    if (ctl_config_split_hostport(hostport, host, sizeof host, &port))
+    sp_hostport_t address;
+    if (s_parse_hostport(hostport, &address))
         return false;
-    return s_host_is_loopback(host);
+    return s_host_is_loopback(address.host);
 }
 
 bool
@@ -388,10 +364,9 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         break;
     case S_OPT_HTTP:
     case S_OPT_LAMBDA_LISTEN: {
-        char host[S_MAX_HOSTPORT + 1];
-        int port;
+        sp_hostport_t address;
         const char *flag = opt == S_OPT_HTTP ? "--http" : "--lambda-listen";
-        if (ctl_config_split_hostport(arg, host, sizeof host, &port))
+        if (s_parse_hostport(arg, &address))
             return s_usage(err, cmd, "%s must be HOST:PORT (port 0-65535)", flag);
         if (opt == S_OPT_HTTP)
             self->http = arg;

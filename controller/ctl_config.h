@@ -5,10 +5,10 @@
     Every value read from argv is checked here, at the boundary: numbers are
     range-checked, and the run's URL, method, headers, body, timeout, count
     and start mode pass the run specification's rules (ctl_runspec, the
-    same ones the HTTP API and the run engine apply), and cross-option rules (--insecure only on a
-    loopback endpoint, a token for a non-loopback --http, --local-agents
-    versus --wait-agents) are settled before anything starts. Code past
-    ctl_config_parse works on a consistent configuration.
+    same ones the HTTP API and the run engine apply), and cross-option rules (--insecure
+   only on a loopback endpoint, a token for a non-loopback --http, --local-agents versus
+   --wait-agents) are settled before anything starts. Code past ctl_config_parse works on
+   a consistent configuration.
 
     Strings in a parsed config are borrowed from argv (or the environment)
     and live as long as they do. No state; any thread.
@@ -89,14 +89,9 @@ int ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_
 //  "inproc://…") only reaches this host.
 bool ctl_config_endpoint_is_loopback(const char *endpoint);
 
-//  True when HOST:PORT names a loopback address (127.0.0.0/8, ::1,
-//  localhost).
+//  True when HOST:PORT (sp_hostport, names allowed) names a loopback address
+//  (127.0.0.0/8, ::1, localhost).
 bool ctl_config_hostport_is_loopback(const char *hostport);
-
-//  Splits "HOST:PORT" ("[::1]:80" for IPv6) into host (brackets removed)
-//  and port 0..65535. Returns 0, or -1 when malformed.
-int ctl_config_split_hostport(const char *hostport, char *host, size_t host_size,
-                              int *port);
 
 //  The name of a subcommand ("serve", …; "none").
 const char *ctl_config_command_name(ctl_command_t command);

@@ -314,17 +314,17 @@ ctl_config_test(bool verbose)
     S_EXPECT_USAGE("unknown option '-n'", "export", "1", "-n", "3");
 
     //  The helpers on their own.
-    char host[64];
-    int port = -1;
-    CHECK_INT(ctl_config_split_hostport("[::1]:8080", host, sizeof host, &port), 0);
-    CHECK_STR(host, "::1");
-    CHECK_INT(port, 8080);
-    CHECK_INT(ctl_config_split_hostport("localhost:0", host, sizeof host, &port), 0);
-    CHECK_STR(host, "localhost");
-    CHECK_INT(port, 0);
-    CHECK_INT(ctl_config_split_hostport("a:b:1", host, sizeof host, &port), -1);
-    CHECK_INT(ctl_config_split_hostport(":80", host, sizeof host, &port), -1);
-    CHECK_INT(ctl_config_split_hostport("h/x:80", host, sizeof host, &port), -1);
+    //  HOST:PORT is sp_hostport's grammar with names and port 0.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", "--http", "[::1]:8080", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_STR(config.http, "[::1]:8080");
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", "--http", "localhost:0", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_STR(config.http, "localhost:0");
+    S_EXPECT_USAGE("--http must be HOST:PORT (port 0-65535)", "serve", "--http", "a:b:1");
+    S_EXPECT_USAGE("--http must be HOST:PORT (port 0-65535)", "serve", "--http", ":80");
+    S_EXPECT_USAGE("--lambda-listen must be HOST:PORT (port 0-65535)", "demo",
+                   "--lambda-listen", "h/x:80");
     CHECK_TRUE(ctl_config_hostport_is_loopback("127.0.0.1:5000"));
     CHECK_TRUE(ctl_config_hostport_is_loopback("[::1]:5000"));
     CHECK_TRUE(!ctl_config_hostport_is_loopback("0.0.0.0:5000"));

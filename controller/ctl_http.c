@@ -16,6 +16,7 @@
 #include "ctl_config.h"
 #include "proto_codec.h"
 #include "sp_err.h"
+#include "sp_hostport.h"
 #include "store.h"
 
 #include "sp_clock.h"
@@ -514,44 +515,33 @@ s_mhd_log(void *cls, const char *format, va_list args)
 //  ---------------------------------------------------------------------
 //  Lifecycle
 
-//  "host:port" or "[v6]:port" -> socket address. Sets *loopback.
+//  "host:port" or "[v6]:port" (sp_hostport, names allowed, port 0 for an
+//  ephemeral one) -> socket address. Sets *loopback.
 static int
 s_parse_listen(const char *listen, struct sockaddr_storage *addr, bool *loopback,
                char *err, size_t err_size)
 {
-    char host[256];
-    const char *colon = listen ? strrchr(listen, ':') : NULL;
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
-        sp_err_set(err, err_size, "listen address must be host:port, got \"%s\"",
-                   listen ? listen : "");
+    sp_hostport_t hostport;
+    char why[128];
+    sp_hostport_error_t parsed = sp_hostport_parse(
+        listen, SP_HOSTPORT_NAMES | SP_HOSTPORT_PORT0, &hostport, why, sizeof why);
+    if (parsed == SP_HOSTPORT_EPORT) {
+        const char *colon = strrchr(listen, ':');
+        sp_err_set(err, err_size, "listen port must be 0..65535, got \"%s\"",
+                   colon ? colon + 1 : "");
         return -1;
     }
-    size_t host_len = (size_t)(colon - listen);
-    const char *host_start = listen;
-    if (listen[0] == '[') {
-        if (host_len < 3 || listen[host_len - 1] != ']') {
-            sp_err_set(err, err_size, "listen address must be [ipv6]:port, got \"%s\"",
-                       listen);
-            return -1;
-        }
-        host_start++;
-        host_len -= 2;
-    }
-    memcpy(host, host_start, host_len);
-    host[host_len] = '\0';
-    const char *port_text = colon + 1;
-    char *end = NULL;
-    errno = 0;
-    long port = strtol(port_text, &end, 10);
-    if (*port_text == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
-        sp_err_set(err, err_size, "listen port must be 0..65535, got \"%s\"", port_text);
+    if (parsed != SP_HOSTPORT_OK) {
+        bool v6 = listen && listen[0] == '[';
+        sp_err_set(err, err_size, "listen address must be %s, got \"%s\"",
+                   v6 ? "[ipv6]:port" : "host:port", listen ? listen : "");
         return -1;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *found = NULL;
-    int rc = getaddrinfo(host, NULL, &hints, &found);
+    int rc = getaddrinfo(hostport.host, NULL, &hints, &found);
     if (rc != 0 || !found) {
-        sp_err_set(err, err_size, "cannot resolve listen host \"%s\": %s", host,
+        sp_err_set(err, err_size, "cannot resolve listen host \"%s\": %s", hostport.host,
                    gai_strerror(rc));
         return -1;
     }
@@ -560,11 +550,11 @@ s_parse_listen(const char *listen, struct sockaddr_storage *addr, bool *loopback
     freeaddrinfo(found);
     if (addr->ss_family == AF_INET) {
         struct sockaddr_in *in4 = (struct sockaddr_in *)addr;
-        in4->sin_port = htons((uint16_t)port);
+        in4->sin_port = htons(hostport.port);
         *loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
     } else {
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
-        in6->sin6_port = htons((uint16_t)port);
+        in6->sin6_port = htons(hostport.port);
         *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
     }
     return 0;
