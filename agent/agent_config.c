@@ -5,6 +5,7 @@
     every number goes through strtol with an end pointer and a range.
 */
 #include "agent_config.h"
+#include "sp_addr.h"
 #include "sp_check.h"
 #include "sp_err.h"
 #include "sp_hostport.h"
@@ -18,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char *const s_default_allow[] = {"127.*", "localhost", "::1", "[::1]"};
 
 enum {
     S_OPT_CONTROLLER = 256,
@@ -99,7 +98,7 @@ s_add_allow(agent_config_t *self, const char *value, bool *replaced, char *err,
             size_t err_size)
 {
     if (!*replaced) {
-        self->allow_count = 0;
+        self->allow_loopback = false;
         *replaced = true;
     }
     if (self->allow_count == AGENT_CONFIG_MAX_ALLOW) {
@@ -185,7 +184,8 @@ s_check(agent_config_t *self, int others, char *err, size_t err_size)
             sp_err_set(
                 err, err_size,
                 "--insecure refused for controller host %s: plain TCP is only "
-                "allowed to 127.0.0.1, localhost or [::1]; use --server-key and --key",
+                "allowed to loopback (127.0.0.0/8, localhost or [::1]); use --server-key "
+                "and --key",
                 self->controller_host);
             return AGENT_CONFIG_ERROR;
         }
@@ -208,9 +208,7 @@ agent_config_defaults(agent_config_t *self)
     assert(self);
     memset(self, 0, sizeof *self);
     self->capacity = AGENT_CONFIG_DEFAULT_CAPACITY;
-    for (size_t i = 0; i < sizeof s_default_allow / sizeof s_default_allow[0]; i++)
-        snprintf(self->allow[self->allow_count++], AGENT_CONFIG_MAX_PATTERN + 1, "%s",
-                 s_default_allow[i]);
+    self->allow_loopback = true;
 
     //  "hostname-pid", the hostname cut so the pid always fits.
     char host[256] = "";
@@ -322,6 +320,8 @@ agent_config_allows(const agent_config_t *self, const char *host)
     if (!host || !host[0] || strchr(host, '%') ||
         !s_lower(lower_host, sizeof lower_host, host))
         return false;
+    if (self->allow_loopback && sp_addr_is_loopback(lower_host))
+        return true;
     struct in_addr ipv4;
     bool is_ipv4 = inet_pton(AF_INET, lower_host, &ipv4) == 1;
     for (size_t i = 0; i < self->allow_count; i++) {
@@ -343,9 +343,7 @@ bool
 agent_config_loopback(const agent_config_t *self)
 {
     assert(self);
-    const char *host = self->controller_host;
-    return strcmp(host, "127.0.0.1") == 0 || strcasecmp(host, "localhost") == 0 ||
-           strcmp(host, "[::1]") == 0;
+    return sp_addr_is_loopback(self->controller_host);
 }
 
 void
@@ -405,9 +403,8 @@ agent_config_test(bool verbose)
     //  Defaults.
     agent_config_defaults(&config);
     CHECK_INT(config.capacity, 10000);
-    CHECK_INT(config.allow_count, 4);
-    CHECK_STR(config.allow[0], "127.*");
-    CHECK_STR(config.allow[3], "[::1]");
+    CHECK_INT(config.allow_count, 0);
+    CHECK_INT(config.allow_loopback, true);
     CHECK_INT(config.insecure, false);
     CHECK_STR(config.controller, "");
     size_t id_len = strlen(config.id);
@@ -466,6 +463,16 @@ agent_config_test(bool verbose)
     CHECK_INT(s_parse(&config, err, sizeof err, "--controller", "tcp://localhost:7000",
                       "--insecure", NULL),
               AGENT_CONFIG_RUN);
+    CHECK_INT(s_parse(&config, err, sizeof err, "--controller", "tcp://127.0.0.2:7000",
+                      "--insecure", NULL),
+              AGENT_CONFIG_RUN);
+    //  A first --allow replaces the loopback default.
+    CHECK_INT(s_parse(&config, err, sizeof err, "--controller", "tcp://127.0.0.1:7000",
+                      "--insecure", "--allow", "example.com", NULL),
+              AGENT_CONFIG_RUN);
+    CHECK_INT(config.allow_loopback, false);
+    CHECK_INT(agent_config_allows(&config, "127.0.0.1"), false);
+    CHECK_INT(agent_config_allows(&config, "example.com"), true);
 
     //  Help, version, keygen.
     CHECK_INT(s_parse(&config, err, sizeof err, "--help", NULL), AGENT_CONFIG_HELP);
@@ -486,7 +493,7 @@ agent_config_test(bool verbose)
          "--insecure for a loopback controller"},
         {{"--controller", "tcp://10.1.2.3:5555", "--insecure", NULL},
          "--insecure refused for controller host 10.1.2.3: plain TCP is only allowed "
-         "to 127.0.0.1, localhost or [::1]; use --server-key and --key"},
+         "to loopback (127.0.0.0/8, localhost or [::1]); use --server-key and --key"},
         {{"--controller", "tcp://127.0.0.1:5555", "--insecure", "--key", "k", NULL},
          "--insecure cannot be combined with --server-key or --key"},
         {{"--controller", "udp://127.0.0.1:5555", "--insecure", NULL},

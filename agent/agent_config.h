@@ -34,6 +34,7 @@ typedef struct {
     char keygen[AGENT_CONFIG_MAX_PATH + 1];         //  --keygen output path
     bool insecure;                                  //  plain TCP (loopback only)
     uint32_t capacity;                              //  max requests per run
+    bool allow_loopback;                            //  default: sp_addr loopback hosts
     size_t allow_count;                             //  patterns in allow[]
     char allow[AGENT_CONFIG_MAX_ALLOW][AGENT_CONFIG_MAX_PATTERN + 1];
 } agent_config_t;
@@ -47,7 +48,8 @@ typedef enum {
 } agent_config_action_t;
 
 //  Fills self with the defaults: no controller, id = sanitised
-//  "hostname-pid", capacity 10000, the loopback allow-list.
+//  "hostname-pid", capacity 10000, the loopback allow-list (allow_loopback:
+//  the hosts sp_addr_is_loopback accepts; the first --allow replaces it).
 void agent_config_defaults(agent_config_t *self);
 
 //  Parses argv (getopt_long; may be called repeatedly) over the defaults.
@@ -57,14 +59,15 @@ agent_config_action_t agent_config_parse(agent_config_t *self, int argc, char **
                                          char *err, size_t err_size);
 
 //  True when host (as it appears in a URL, e.g. "127.0.0.1", "[::1]",
-//  "example.com") equals or matches a pattern of the allow-list (fnmatch,
+//  "example.com") is loopback while the default list is in force, or
+//  equals or matches a pattern of the allow-list (fnmatch,
 //  case-insensitive). A pattern made only of digits, dots and wildcards
 //  ("127.*") matches IPv4 literals only, never a DNS name that starts with
 //  digits. Hosts holding '%' never match. Pass the host as curl will use it
 //  (decoded and normalised, e.g. from curl_url).
 bool agent_config_allows(const agent_config_t *self, const char *host);
 
-//  True when the controller endpoint's host is loopback (127.0.0.1,
+//  True when the controller endpoint's host is loopback (sp_addr: 127.0.0.0/8,
 //  localhost, [::1]).
 bool agent_config_loopback(const agent_config_t *self);
 

@@ -13,8 +13,9 @@
 #include "agent_testserver.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_log.h"
+#include "sp_url.h"
 
-#include <curl/curl.h>
 #include <unistd.h>
 
 #define S_REJECT_WINDOW_NS (10 * SP_NS_PER_S) //  rejected-input log window
@@ -46,12 +47,9 @@ struct _agent_link_t {
     int64_t prepared_at;   //  mono ns when Ready went out
     uint32_t done_results; //  from the engine's DONE
     uint32_t done_batches;
-    bool done_pending; //  Done must be (re)sent
-    bool done_sent;    //  Done went out since the last Hello
-    //  Rejected-input logging
-    int64_t reject_window;      //  start of the current window (mono)
-    unsigned reject_logged;     //  logged in this window
-    unsigned reject_suppressed; //  not logged in this window
+    bool done_pending;         //  Done must be (re)sent
+    bool done_sent;            //  Done went out since the last Hello
+    sp_log_limit_t reject_log; //  budget for logging rejected input
 };
 
 //  --------------------------------------------------------------------------
@@ -160,39 +158,8 @@ s_deliver(agent_link_t *self)
 static void
 s_reject(agent_link_t *self, const char *reason)
 {
-    int64_t now = sp_clock_mono_ns();
-    if (now - self->reject_window >= S_REJECT_WINDOW_NS) {
-        if (self->reject_suppressed)
-            zsys_warning("agent: rejected messages not logged suppressed=%u",
-                         self->reject_suppressed);
-        self->reject_window = now;
-        self->reject_logged = self->reject_suppressed = 0;
-    }
-    if (self->reject_logged < S_REJECT_LOGS) {
-        self->reject_logged++;
-        zsys_warning("agent: message from controller dropped reason=\"%s\"", reason);
-    } else
-        self->reject_suppressed++;
-}
-
-//  The host part of a URL as curl will see it, or -1.
-static int
-s_url_host(const char *url, char *host, size_t host_size)
-{
-    CURLU *parsed = curl_url();
-    char *part = NULL;
-    int rc = -1;
-    if (!parsed || curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(parsed, CURLUPART_HOST, &part, 0) != CURLUE_OK)
-        goto out;
-    if (strlen(part) < host_size) {
-        snprintf(host, host_size, "%s", part);
-        rc = 0;
-    }
-out:
-    curl_free(part);
-    curl_url_cleanup(parsed);
-    return rc;
+    sp_log_warning(&self->reject_log,
+                   "agent: message from controller dropped reason=\"%s\"", reason);
 }
 
 //  Drops the current run whatever its state.
@@ -212,7 +179,7 @@ static void
 s_on_prepare(agent_link_t *self, const Stampede__Prepare *prepare)
 {
     char error[PROTO_MAX_ERROR + 1] = "";
-    char host[PROTO_MAX_HOST + 1] = "";
+    sp_url_t target;
     if (self->run_id == prepare->run_id && self->state == S_PREPARED) {
         s_send_ready(self, self->run_id, self->count, ""); //  a resend
         return;
@@ -230,11 +197,11 @@ s_on_prepare(agent_link_t *self, const Stampede__Prepare *prepare)
     }
     if (self->state != S_IDLE)
         snprintf(error, sizeof error, "agent is busy with run %" PRIu64, self->run_id);
-    else if (s_url_host(prepare->target->url, host, sizeof host) != 0)
+    else if (sp_url_parse(prepare->target->url, &target, NULL, 0) != 0)
         snprintf(error, sizeof error, "target url has no host the agent can read");
-    else if (!agent_config_allows(self->config, host))
+    else if (!agent_config_allows(self->config, target.host))
         snprintf(error, sizeof error, "target host %s is not in the agent's allow-list",
-                 host);
+                 target.host);
     else if (prepare->count > self->config->capacity)
         snprintf(error, sizeof error,
                  "share of %u requests exceeds the agent's capacity of %u",
@@ -250,7 +217,7 @@ s_on_prepare(agent_link_t *self, const Stampede__Prepare *prepare)
     self->count = prepare->count;
     self->done_pending = self->done_sent = false;
     zsys_notice("agent: preparing run_id=%" PRIu64 " count=%u first_index=%u host=%s",
-                prepare->run_id, prepare->count, prepare->first_index, host);
+                prepare->run_id, prepare->count, prepare->first_index, target.host);
 }
 
 static void
@@ -521,7 +488,8 @@ agent_link_new(const agent_config_t *config, agent_cert_t *cert)
     int64_t now = sp_clock_mono_ns();
     self->last_rx = now;
     self->next_heartbeat = now + self->heartbeat_ns;
-    self->reject_window = now;
+    sp_log_limit_init(&self->reject_log, "agent: rejected messages not logged",
+                      S_REJECT_LOGS, S_REJECT_WINDOW_NS);
     s_hello(self);
     return self;
 fail:

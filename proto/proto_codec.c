@@ -445,7 +445,7 @@ proto_codec_test(bool verbose)
     target.method = "GET";
     target.headers = headers;
     target.n_headers = 1;
-    target.timeout_ms = 30000;
+    target.timeout_ms = PROTO_TIMEOUT_MS_DEFAULT;
     Stampede__Prepare prepare = STAMPEDE__PREPARE__INIT;
     prepare.run_id = 3;
     prepare.first_index = 25;

@@ -28,6 +28,8 @@
 #define PROTO_MAX_HEADER_VALUE 8192
 #define PROTO_MAX_BODY (6 * 1024 * 1024)
 #define PROTO_MAX_TIMEOUT_MS 900000
+//  A run's per-request timeout when its specification names none.
+#define PROTO_TIMEOUT_MS_DEFAULT 30000
 #define PROTO_MAX_SHARE 1000000
 #define PROTO_MAX_BATCH 1024
 #define PROTO_MAX_FIELD 128

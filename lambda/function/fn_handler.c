@@ -2,13 +2,14 @@
 #include "fn_handler.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_err.h"
+#include "sp_id.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #define S_INIT_TYPE_MAX 64
@@ -64,24 +65,14 @@ s_parse_init_type(const char *text, char *out, char *err, size_t err_size)
     return 0;
 }
 
+//  A fresh environment id: 8 random bytes as 16 hex digits.
 static int
 s_random_id(char *out, char *err, size_t err_size)
 {
-    unsigned char bytes[8];
-    size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, err_size, "getrandom: %s", strerror(errno));
-            return -1;
-        }
-        got += (size_t)n;
-    }
-    for (size_t i = 0; i < sizeof bytes; i++)
-        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
-    return 0;
+    if (sp_id_hex(out, 8) == 0)
+        return 0;
+    sp_err_set(err, err_size, "getrandom: %s", strerror(errno));
+    return -1;
 }
 
 fn_handler_t *
