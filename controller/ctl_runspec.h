@@ -13,8 +13,8 @@
         can hand to a single agent; the engine splits a run over agents and
         marks every missing index lost, so it holds a run this size;
       - the URL scheme is lowercase "http://" or "https://" (the protocol
-        compares it case-sensitively), a host follows, and no byte is a
-        space or a control character;
+        compares it case-sensitively), no byte is a space or a control
+        character, and curl's URL parser (sp_url) finds a host in it;
       - a header is "Name: value", the name a token, the value printable
         with no control characters: a tab inside a value is refused (the
         protocol refuses it); blanks after the colon are skipped;
@@ -23,7 +23,7 @@
       - the start mode: auto, at-go or last-byte (last-byte needs a body).
 
     CTL_RUNSPEC_DEFAULT_TIMEOUT_MS is the per-request timeout of a run that
-    sets none; the protocol has no default of its own, so it lives here.
+    sets none: the protocol's PROTO_TIMEOUT_MS_DEFAULT (30,000 ms).
 
     Pure functions, no state; any thread. Strings of a spec are borrowed.
 */
@@ -38,9 +38,10 @@
 #include "proto_codec.h"
 
 #define CTL_RUNSPEC_MAX_REQUESTS PROTO_MAX_SHARE //  requests of one run
-#define CTL_RUNSPEC_DEFAULT_TIMEOUT_MS 30000     //  per request, when none is given
-#define CTL_RUNSPEC_MAX_LABEL 256                //  label shown in the UI, bytes
-#define CTL_RUNSPEC_MAX_AGENTS 256               //  agents one command may start or await
+#define CTL_RUNSPEC_DEFAULT_TIMEOUT_MS                                                   \
+    PROTO_TIMEOUT_MS_DEFAULT       //  per request, none given
+#define CTL_RUNSPEC_MAX_LABEL 256  //  label shown in the UI, bytes
+#define CTL_RUNSPEC_MAX_AGENTS 256 //  agents one command may start or await
 
 //  How the agents make a run's requests simultaneous (--start-mode, the
 //  API's "start_mode"). AUTO resolves per run: LAST_BYTE when the request
