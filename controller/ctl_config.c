@@ -6,6 +6,7 @@
     subcommand are read, in s_finish.
 */
 #include "ctl_config.h"
+#include "sp_addr.h"
 #include "sp_hostport.h"
 
 #include <assert.h>
@@ -256,20 +257,13 @@ s_parse_hostport(const char *text, sp_hostport_t *out)
                : -1;
 }
 
-static bool
-s_host_is_loopback(const char *host)
-{
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
-           strcmp(host, "localhost") == 0;
-}
-
 bool
 ctl_config_hostport_is_loopback(const char *hostport)
 {
     sp_hostport_t address;
     if (s_parse_hostport(hostport, &address))
         return false;
-    return s_host_is_loopback(address.host);
+    return sp_addr_is_loopback(address.host);
 }
 
 bool
@@ -301,7 +295,7 @@ ctl_config_endpoint_is_loopback(const char *endpoint)
         return false;
     memcpy(host, rest, len);
     host[len] = '\0';
-    return s_host_is_loopback(host);
+    return sp_addr_is_loopback(host);
 }
 
 static int

@@ -2,13 +2,14 @@
     subcommand (serve, run, demo, export), its defaults and the parser that
     fills it from argv.
 
-    Every value read from argv is checked here, at the boundary: numbers are
-    range-checked, and the run's URL, method, headers, body, timeout, count
+    Every value read from argv is checked here, at the boundary: numbers
+    are range-checked; the run's URL, method, headers, body, timeout, count
     and start mode pass the run specification's rules (ctl_runspec, the
-    same ones the HTTP API and the run engine apply), and cross-option rules (--insecure
-   only on a loopback endpoint, a token for a non-loopback --http, --local-agents versus
-   --wait-agents) are settled before anything starts. Code past ctl_config_parse works on
-   a consistent configuration.
+    same ones the HTTP API and the run engine apply); and cross-option
+    rules (--insecure only on a loopback endpoint, a token for a
+    non-loopback --http, --local-agents versus --wait-agents) are settled
+    before anything starts. Code past ctl_config_parse works on a
+    consistent configuration.
 
     Strings in a parsed config are borrowed from argv (or the environment)
     and live as long as they do. No state; any thread.
@@ -86,11 +87,11 @@ int ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_
                      FILE *out, FILE *err);
 
 //  True when a ZeroMQ endpoint ("tcp://127.0.0.1:5555", "ipc://…",
-//  "inproc://…") only reaches this host.
+//  "inproc://…") only reaches this host (a tcp:// host by sp_addr's rule).
 bool ctl_config_endpoint_is_loopback(const char *endpoint);
 
-//  True when HOST:PORT (sp_hostport, names allowed) names a loopback address
-//  (127.0.0.0/8, ::1, localhost).
+//  True when HOST:PORT (sp_hostport, names allowed) names a loopback host
+//  by sp_addr's rule (127.0.0.0/8, ::1, localhost).
 bool ctl_config_hostport_is_loopback(const char *hostport);
 
 //  The name of a subcommand ("serve", …; "none").

@@ -15,8 +15,10 @@
 #include "ctl_http.h"
 #include "ctl_config.h"
 #include "proto_codec.h"
+#include "sp_addr.h"
 #include "sp_err.h"
 #include "sp_hostport.h"
+#include "sp_log.h"
 #include "store.h"
 
 #include "sp_clock.h"
@@ -53,9 +55,7 @@ struct _ctl_http_t {
     char *token;               //  bearer token every /api/ request needs, or NULL
     char *command_endpoint;    //  the controller's command socket, or NULL
     int port;                  //  bound TCP port
-    int64_t log_window_ns;     //  start of the current rejected-request log window
-    unsigned log_count;        //  warnings logged in that window
-    unsigned log_suppressed;   //  rejections not logged in that window
+    sp_log_limit_t rejected;   //  budget of rejected-request warnings
 };
 
 //  One request in flight, from its first handler call to completion.
@@ -77,20 +77,8 @@ static void
 s_log_rejected(ctl_http_t *self, int status, const char *method, const char *path,
                const char *reason)
 {
-    int64_t now = sp_clock_mono_ns();
-    if (now - self->log_window_ns >= S_LOG_WINDOW_NS) {
-        if (self->log_suppressed)
-            zsys_warning("http rejected requests not logged count=%u",
-                         self->log_suppressed);
-        self->log_window_ns = now;
-        self->log_count = 0;
-        self->log_suppressed = 0;
-    }
-    if (self->log_count >= S_LOG_PER_WINDOW) {
-        self->log_suppressed++;
+    if (!sp_log_limit_take(&self->rejected, sp_clock_mono_ns()))
         return;
-    }
-    self->log_count++;
     char safe_method[24], safe_path[128], safe_reason[256];
     ctl_http_printable(safe_method, sizeof safe_method, method);
     ctl_http_printable(safe_path, sizeof safe_path, path);
@@ -516,7 +504,7 @@ s_mhd_log(void *cls, const char *format, va_list args)
 //  Lifecycle
 
 //  "host:port" or "[v6]:port" (sp_hostport, names allowed, port 0 for an
-//  ephemeral one) -> socket address. Sets *loopback.
+//  ephemeral one) -> socket address. Sets *loopback by sp_addr's rule.
 static int
 s_parse_listen(const char *listen, struct sockaddr_storage *addr, bool *loopback,
                char *err, size_t err_size)
@@ -551,12 +539,11 @@ s_parse_listen(const char *listen, struct sockaddr_storage *addr, bool *loopback
     if (addr->ss_family == AF_INET) {
         struct sockaddr_in *in4 = (struct sockaddr_in *)addr;
         in4->sin_port = htons(hostport.port);
-        *loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
     } else {
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
         in6->sin6_port = htons(hostport.port);
-        *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
     }
+    *loopback = sp_addr_is_loopback(hostport.host);
     return 0;
 }
 
@@ -588,6 +575,8 @@ ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size)
         sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
+    sp_log_limit_init(&self->rejected, "http rejected requests not logged",
+                      S_LOG_PER_WINDOW, S_LOG_WINDOW_NS);
     self->token = config->token ? strdup(config->token) : NULL;
     self->command_endpoint =
         config->command_endpoint ? strdup(config->command_endpoint) : NULL;

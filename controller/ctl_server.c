@@ -7,6 +7,7 @@
 #include "ctl_server.h"
 #include "ctl_registry.h"
 #include "sp_clock.h"
+#include "sp_log.h"
 #include "sp_oom.h"
 
 #include <assert.h>
@@ -16,7 +17,7 @@
 
 #define S_ENDPOINT_MAX 256
 #define S_COMMAND_MAX (PROTO_MAX_BODY + 64 * 1024) //  a run command with a full body
-#define S_WARN_PER_SECOND 5
+#define S_WARN_PER_SECOND 5 //  warnings about agents' input, per second
 #define S_RUN_TICK_MS 100
 
 struct _ctl_server_t {
@@ -49,37 +50,8 @@ typedef struct {
     int expire_ms;
     ctl_run_timing_t timing;
     size_t max_agents;
-    //  Rate limit of warnings about agents' input.
-    int64_t warn_window_ns; //  start of the current 1 s window (mono)
-    int warn_count;         //  warnings logged in it
-    int warn_suppressed;    //  warnings dropped in it
+    sp_log_limit_t warnings; //  budget of warnings about agents' input
 } s_core_t;
-
-//  Logs a warning about untrusted input, at most S_WARN_PER_SECOND a
-//  second; the number dropped is reported when the next window opens.
-static void __attribute__((format(printf, 2, 3)))
-s_warn(s_core_t *self, const char *format, ...)
-{
-    int64_t now = sp_clock_mono_ns();
-    if (now - self->warn_window_ns >= SP_NS_PER_S) {
-        if (self->warn_suppressed)
-            zsys_warning("server: warnings suppressed count=%d", self->warn_suppressed);
-        self->warn_window_ns = now;
-        self->warn_count = 0;
-        self->warn_suppressed = 0;
-    }
-    if (self->warn_count >= S_WARN_PER_SECOND) {
-        self->warn_suppressed++;
-        return;
-    }
-    self->warn_count++;
-    char text[1024];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(text, sizeof text, format, args);
-    va_end(args);
-    zsys_warning("%s", text);
-}
 
 //  The run a message names: the active one or the previous one.
 static ctl_run_t *
@@ -114,10 +86,11 @@ s_on_hello(s_core_t *self, zframe_t *routing_id, const Stampede__Hello *hello)
         ctl_registry_hello(self->registry, routing_id, hello, sp_clock_mono_ns(),
                            sp_clock_wall_ns(), &is_new, &replaced);
     if (!agent) {
-        s_warn(self,
-               "server: hello refused agent_id=%s reason=\"%zu agents registered, "
-               "the limit\"",
-               hello->agent_id, self->max_agents);
+        sp_log_warning(
+            &self->warnings,
+            "server: hello refused agent_id=%s reason=\"%zu agents registered, "
+            "the limit\"",
+            hello->agent_id, self->max_agents);
         return;
     }
     if (is_new || replaced)
@@ -159,10 +132,11 @@ s_on_foreign_batch(s_core_t *self, ctl_agent_t *agent, const Stampede__ResultBat
                     : store_share_get(self->store, (int64_t)batch->run_id, agent->id,
                                       &first, &count, &offset);
     if (found > 0) {
-        s_warn(self,
-               "server: batch acknowledged without storing agent_id=%s run_id=%" PRIu64
-               " seq=%u reason=\"no share of this agent in that run\"",
-               agent->id, batch->run_id, batch->seq);
+        sp_log_warning(
+            &self->warnings,
+            "server: batch acknowledged without storing agent_id=%s run_id=%" PRIu64
+            " seq=%u reason=\"no share of this agent in that run\"",
+            agent->id, batch->run_id, batch->seq);
         s_send_ack(self, agent, batch->run_id, batch->seq);
         return;
     }
@@ -175,10 +149,11 @@ s_on_foreign_batch(s_core_t *self, ctl_agent_t *agent, const Stampede__ResultBat
                                              agent->id, first, count, offset, batch,
                                              self->rows, why, sizeof why);
     if (rc > 0) {
-        s_warn(self,
-               "server: batch of a previous run dropped agent_id=%s run_id=%" PRIu64
-               " seq=%u reason=\"%s\"",
-               agent->id, batch->run_id, batch->seq, why);
+        sp_log_warning(
+            &self->warnings,
+            "server: batch of a previous run dropped agent_id=%s run_id=%" PRIu64
+            " seq=%u reason=\"%s\"",
+            agent->id, batch->run_id, batch->seq, why);
         return;
     }
     if (rc < 0) {
@@ -208,10 +183,10 @@ s_on_message(s_core_t *self, ctl_agent_t *agent, const proto_envelope_t *env,
         if (run)
             ctl_run_on_ready(run, agent->id, env->ready, now_wall);
         else
-            s_warn(self,
-                   "server: ready for an unknown run dropped agent_id=%s "
-                   "run_id=%" PRIu64,
-                   agent->id, env->ready->run_id);
+            sp_log_warning(&self->warnings,
+                           "server: ready for an unknown run dropped agent_id=%s "
+                           "run_id=%" PRIu64,
+                           agent->id, env->ready->run_id);
         break;
     case STAMPEDE__ENVELOPE__BODY_RESULT_BATCH:
         run = s_run_for(self, env->result_batch->run_id);
@@ -232,8 +207,9 @@ s_on_message(s_core_t *self, ctl_agent_t *agent, const proto_envelope_t *env,
                        agent->id, env->done->run_id);
         break;
     default:
-        s_warn(self, "server: unexpected message dropped agent_id=%s message=%s",
-               agent->id, proto_body_name(env));
+        sp_log_warning(&self->warnings,
+                       "server: unexpected message dropped agent_id=%s message=%s",
+                       agent->id, proto_body_name(env));
     }
 }
 
@@ -248,8 +224,10 @@ s_on_router(zloop_t *loop, zsock_t *router, void *arg)
     zframe_t *routing_id = zmsg_first(msg);
     zframe_t *data = zmsg_next(msg);
     if (zmsg_size(msg) != 2) {
-        s_warn(self, "server: invalid message dropped reason=\"%zu frames, expected 1\"",
-               zmsg_size(msg) - 1);
+        sp_log_warning(
+            &self->warnings,
+            "server: invalid message dropped reason=\"%zu frames, expected 1\"",
+            zmsg_size(msg) - 1);
         zmsg_destroy(&msg);
         return 0;
     }
@@ -258,8 +236,9 @@ s_on_router(zloop_t *loop, zsock_t *router, void *arg)
         proto_decode(zframe_data(data), zframe_size(data), why, sizeof why);
     ctl_agent_t *agent = ctl_registry_find(self->registry, routing_id);
     if (!env) {
-        s_warn(self, "server: invalid message dropped agent_id=%s reason=\"%s\"",
-               agent ? agent->id : "(unknown)", why);
+        sp_log_warning(&self->warnings,
+                       "server: invalid message dropped agent_id=%s reason=\"%s\"",
+                       agent ? agent->id : "(unknown)", why);
         zmsg_destroy(&msg);
         return 0;
     }
@@ -632,6 +611,8 @@ ctl_server_new(const ctl_server_config_t *config, char *err, size_t err_size)
     else
         ctl_run_timing_defaults(&core->timing);
     core->max_agents = config->max_agents ? config->max_agents : 1024;
+    sp_log_limit_init(&core->warnings, "server: warnings about agents' input not logged",
+                      S_WARN_PER_SECOND, SP_NS_PER_S);
     if (!core->listen || !core->db_path || (config->agents_dir && !core->agents_dir) ||
         (config->default_url && !core->default_url) || !core->run_defaults) {
         s_core_destroy(&core);
