@@ -5,16 +5,15 @@
     the teardown to ctl_app_destroy, which undoes the steps in reverse.
 */
 #include "ctl_app.h"
+#include "ctl_http.h"
 #include "ctl_keys.h"
 #include "ctl_local.h"
 #include "ctl_report.h"
 #include "ctl_server.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_hostport.h"
 #include "store.h"
-#ifdef STAMPEDE_HAVE_HTTP
-#include "ctl_http.h"
-#endif
 
 #include <inttypes.h>
 #include <limits.h>
@@ -33,20 +32,18 @@
 #define S_RUN_SLACK_MS 60000
 
 struct _ctl_app_t {
-    const ctl_config_t *config; //  borrowed
-    FILE *out;                  //  results
-    FILE *err;                  //  problems
-    char exe_dir[S_PATH];       //  where our sibling binaries live
-    ctl_keys_t *keys;           //  CURVE keys, NULL with --insecure
-    ctl_server_t *server;       //  the core
-#ifdef STAMPEDE_HAVE_HTTP
-    ctl_http_t *http; //  the dashboard and API
-#endif
-    char dashboard_url[S_URL];           //  http://HOST:PORT/, "" without HTTP
-    ctl_local_t *lambda;                 //  the emulator (demo)
-    char lambda_url[S_URL];              //  its base URL
-    char target_url[S_URL + 16];         //  the demo function's URL
-    ctl_local_t *agents[CTL_MAX_AGENTS]; //  local agents
+    const ctl_config_t *config;  //  borrowed
+    FILE *out;                   //  results
+    FILE *err;                   //  problems
+    char exe_dir[S_PATH];        //  where our sibling binaries live
+    ctl_keys_t *keys;            //  CURVE keys, NULL with --insecure
+    ctl_server_t *server;        //  the core
+    ctl_http_t *http;            //  the dashboard and API
+    char dashboard_url[S_URL];   //  http://HOST:PORT/, "" before HTTP starts
+    ctl_local_t *lambda;         //  the emulator (demo)
+    char lambda_url[S_URL];      //  its base URL
+    char target_url[S_URL + 16]; //  the demo function's URL
+    ctl_local_t *agents[CTL_RUNSPEC_MAX_AGENTS]; //  local agents
     size_t n_agents;
 };
 
@@ -82,9 +79,7 @@ ctl_app_destroy(ctl_app_t **self_p)
     ctl_app_t *self = *self_p;
     if (!self)
         return;
-#ifdef STAMPEDE_HAVE_HTTP
     ctl_http_destroy(&self->http);
-#endif
     //  Agents first: they would only reconnect to a stopped core.
     for (size_t i = 0; i < self->n_agents; i++)
         if (self->agents[i])
@@ -155,14 +150,16 @@ ctl_app_url_host(const char *url, char *host, size_t host_size)
 static void
 s_http_url(const char *hostport, int port, char *url, size_t size)
 {
-    char host[300];
-    int unused;
-    if (ctl_config_split_hostport(hostport, host, sizeof host, &unused))
-        snprintf(host, sizeof host, "127.0.0.1");
-    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
-        snprintf(host, sizeof host, "127.0.0.1"); //  reachable from here
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(url, size, "http://%s%s%s:%d/", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    sp_hostport_t address;
+    char why[128], text[SP_HOSTPORT_HOST_MAX + 16];
+    if (sp_hostport_parse(hostport, SP_HOSTPORT_NAMES | SP_HOSTPORT_PORT0, &address, why,
+                          sizeof why) != SP_HOSTPORT_OK ||
+        strcmp(address.host, "0.0.0.0") == 0 || strcmp(address.host, "::") == 0)
+        //  Unparsed, or every address: the loopback one is reachable from here.
+        address = (sp_hostport_t){.host = "127.0.0.1"};
+    if (sp_hostport_format(&address, (uint16_t)port, text, sizeof text))
+        snprintf(text, sizeof text, "127.0.0.1:%d", port);
+    snprintf(url, size, "http://%s/", text);
 }
 
 //  --------------------------------------------------------------------------
@@ -207,7 +204,6 @@ s_start_server(ctl_app_t *self, const char *default_url, uint32_t default_reques
 static int
 s_start_http(ctl_app_t *self)
 {
-#ifdef STAMPEDE_HAVE_HTTP
     char err[512];
     ctl_http_config_t config = {
         .listen = self->config->http,
@@ -222,9 +218,6 @@ s_start_http(ctl_app_t *self)
     }
     s_http_url(self->config->http, ctl_http_port(self->http), self->dashboard_url,
                sizeof self->dashboard_url);
-#else
-    zsys_warning("app: this build has no HTTP API; the dashboard is not served");
-#endif
     return 0;
 }
 
@@ -405,6 +398,10 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
 {
     uint32_t timeout_ms =
         (uint32_t)json_integer_value(json_object_get(command, "timeout_ms"));
+    if (!command) {
+        s_say(self, "the run was not started: out of memory");
+        return 1;
+    }
     json_t *reply = ctl_server_request(self->server, command);
     json_decref(command);
     if (!reply || !json_is_integer(json_object_get(reply, "run_id"))) {
@@ -418,7 +415,8 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
     json_decref(reply);
 
     int64_t limit_ms =
-        10000 + (int64_t)(timeout_ms ? timeout_ms : 30000) + 15000 + S_RUN_SLACK_MS;
+        10000 + (int64_t)(timeout_ms ? timeout_ms : CTL_RUNSPEC_DEFAULT_TIMEOUT_MS) +
+        15000 + S_RUN_SLACK_MS;
     int64_t deadline = sp_clock_mono_ns() + limit_ms * SP_NS_PER_MS;
     char error[PROTO_MAX_ERROR + 256] = "";
     bool ended = false;
@@ -482,17 +480,23 @@ static json_t *
 s_run_command(const ctl_config_t *config, const char *url)
 {
     json_t *headers = json_array();
-    for (size_t i = 0; i < config->n_headers; i++)
-        json_array_append_new(headers, json_string(config->headers[i]));
+    bool ok = headers != NULL;
+    for (size_t i = 0; ok && i < config->n_headers; i++)
+        ok = json_array_append_new(headers, json_string(config->headers[i])) == 0;
     json_t *command =
-        json_pack("{s:s, s:s, s:I, s:s, s:o, s:I}", "action", "run", "url", url,
-                  "requests", (json_int_t)config->requests, "method", config->method,
-                  "headers", headers, "timeout_ms", (json_int_t)config->timeout_ms);
-    if (command && config->data)
-        json_object_set_new(command, "body", json_string(config->data));
-    if (command)
-        json_object_set_new(command, "start_mode",
-                            json_string(ctl_config_start_mode_name(config->start_mode)));
+        !ok ? NULL
+            : json_pack("{s:s, s:s, s:I, s:s, s:O, s:I, s:s}", "action", "run", "url",
+                        url, "requests", (json_int_t)config->requests, "method",
+                        config->method, "headers", headers, "timeout_ms",
+                        (json_int_t)config->timeout_ms, "start_mode",
+                        ctl_runspec_start_mode_name(config->start_mode));
+    json_decref(headers);
+    //  A run must not go out without the body it was given.
+    if (command && config->data &&
+        json_object_set_new(command, "body", json_string(config->data)) != 0) {
+        json_decref(command);
+        command = NULL;
+    }
     return command;
 }
 
@@ -557,7 +561,7 @@ s_demo(ctl_app_t *self)
     json_t *request =
         json_pack("{s:s, s:s, s:[s], s:s}", "method", "POST", "body", S_DEMO_BODY,
                   "headers", "Content-Type: application/json", "start_mode",
-                  ctl_config_start_mode_name(config->start_mode));
+                  ctl_runspec_start_mode_name(config->start_mode));
     if (!request)
         return 1;
     int started = s_start_lambda(self) || s_start_keys(self) ||
@@ -755,10 +759,8 @@ ctl_app_test(bool verbose)
     zsys_interrupted = 0;
     CHECK_TRUE(strncmp(out, "stampede serve: agents tcp://127.0.0.1:", 39) == 0);
     CHECK_TRUE(strstr(out, ":*") == NULL);
-#ifdef STAMPEDE_HAVE_HTTP
     CHECK_TRUE(strstr(out, " http http://127.0.0.1:") != NULL);
     CHECK_TRUE(strstr(out, "http://127.0.0.1:0\n") == NULL);
-#endif
     //  Started after an interrupt, the CURVE set-up refuses cleanly.
     zsys_interrupted = 1;
     CHECK_INT(s_try(out, sizeof out, err, sizeof err, "serve", "--listen",

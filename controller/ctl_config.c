@@ -6,8 +6,10 @@
     subcommand are read, in s_finish.
 */
 #include "ctl_config.h"
-#include "sp_check.h"
+#include "sp_addr.h"
+#include "sp_hostport.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -16,7 +18,8 @@
 #include <string.h>
 
 #define S_MAX_ENDPOINT 256
-#define S_MAX_HOSTPORT 300
+#define S_STR(x) #x
+#define S_XSTR(x) S_STR(x) //  a number macro as text, for the help
 
 enum {
     S_OPT_HELP = 'h',
@@ -137,6 +140,8 @@ static const char s_usage_serve[] =
     "  -h, --help         this text\n"
     "      --version      print the version\n";
 
+//  One help line per source line; the numbers are ctl_runspec's.
+// clang-format off
 static const char s_usage_run[] =
     "Usage: stampede run --url URL -n N [OPTIONS]\n"
     "Run one burst of N simultaneous requests and print its summary.\n"
@@ -144,7 +149,7 @@ static const char s_usage_run[] =
     "2 bad usage, 3 it completed but missed an expectation.\n"
     "\n"
     "  --url URL            target (http:// or https://)\n"
-    "  -n, --requests N     requests in the burst (1-1000000)\n"
+    "  -n, --requests N     requests in the burst (1-" S_XSTR(CTL_RUNSPEC_MAX_REQUESTS) ")\n"
     "  --local-agents K     spawn K local stampede-agent processes (default 4)\n"
     "  --wait-agents K      wait (up to 60 s) for K remote agents instead\n"
     "  --listen ENDPOINT    ZeroMQ endpoint for agents (tcp://127.0.0.1:* with\n"
@@ -152,7 +157,7 @@ static const char s_usage_run[] =
     "  --method M           HTTP method (GET)\n"
     "  --data BODY          request body\n"
     "  --header 'K: V'      request header, repeatable (up to 64)\n"
-    "  --timeout-ms MS      per-request timeout (30000)\n"
+    "  --timeout-ms MS      per-request timeout (" S_XSTR(CTL_RUNSPEC_DEFAULT_TIMEOUT_MS) ")\n"
     "  --start-mode MODE    at-go: start every request at the instant;\n"
     "                       last-byte: write each request but its last body\n"
     "                       byte ahead, release them all at the instant (needs\n"
@@ -161,11 +166,12 @@ static const char s_usage_run[] =
     "  --json               print one JSON object instead of the text summary\n"
     "  --expect-ok N        exit 3 unless exactly N requests succeeded; the same\n"
     "  --expect-throttled N   for throttled, --expect-errors N for errors and\n"
-    "  --expect-lost N        --expect-lost N for lost requests (0-1000000)\n"
+    "  --expect-lost N        --expect-lost N for lost requests (0-" S_XSTR(CTL_RUNSPEC_MAX_REQUESTS) ")\n"
     "  --keys DIR           CURVE keys (results/keys)\n"
     "  --insecure           plain TCP without CURVE; loopback --listen only\n"
     "  -h, --help           this text\n"
     "      --version        print the version\n";
+// clang-format on
 
 static const char s_usage_demo[] =
     "Usage: stampede demo [OPTIONS]\n"
@@ -239,56 +245,25 @@ s_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
     return 0;
 }
 
-int
-ctl_config_split_hostport(const char *hostport, char *host, size_t host_size, int *port)
+//  HOST:PORT as the controller takes it (--http, --lambda-listen): a name
+//  or a literal, port 0 for an ephemeral one.
+static int
+s_parse_hostport(const char *text, sp_hostport_t *out)
 {
-    if (!hostport || strlen(hostport) > S_MAX_HOSTPORT)
-        return -1;
-    const char *colon = NULL;
-    const char *host_start = hostport;
-    size_t host_len;
-    if (hostport[0] == '[') {
-        const char *close = strchr(hostport, ']');
-        if (!close || close[1] != ':')
-            return -1;
-        host_start = hostport + 1;
-        host_len = (size_t)(close - host_start);
-        colon = close + 1;
-    } else {
-        colon = strrchr(hostport, ':');
-        if (!colon || strchr(hostport, ':') != colon)
-            return -1;
-        host_len = (size_t)(colon - hostport);
-    }
-    if (host_len == 0 || host_len >= host_size)
-        return -1;
-    for (size_t i = 0; i < host_len; i++)
-        if (!(isalnum((unsigned char)host_start[i]) || strchr(".-:_", host_start[i])))
-            return -1;
-    long long value;
-    if (s_parse_int(colon + 1, 0, 65535, &value))
-        return -1;
-    memcpy(host, host_start, host_len);
-    host[host_len] = '\0';
-    *port = (int)value;
-    return 0;
-}
-
-static bool
-s_host_is_loopback(const char *host)
-{
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
-           strcmp(host, "localhost") == 0;
+    char why[128];
+    return sp_hostport_parse(text, SP_HOSTPORT_NAMES | SP_HOSTPORT_PORT0, out, why,
+                             sizeof why) == SP_HOSTPORT_OK
+               ? 0
+               : -1;
 }
 
 bool
 ctl_config_hostport_is_loopback(const char *hostport)
 {
-    char host[S_MAX_HOSTPORT + 1];
-    int port;
-    if (ctl_config_split_hostport(hostport, host, sizeof host, &port))
+    sp_hostport_t address;
+    if (s_parse_hostport(hostport, &address))
         return false;
-    return s_host_is_loopback(host);
+    return sp_addr_is_loopback(address.host);
 }
 
 bool
@@ -320,7 +295,7 @@ ctl_config_endpoint_is_loopback(const char *endpoint)
         return false;
     memcpy(host, rest, len);
     host[len] = '\0';
-    return s_host_is_loopback(host);
+    return sp_addr_is_loopback(host);
 }
 
 static int
@@ -334,93 +309,6 @@ s_check_endpoint(const char *endpoint)
     if (strncmp(endpoint, "ipc://", 6) == 0 && n > 6)
         return 0;
     return -1;
-}
-
-int
-ctl_config_check_url(const char *url, char *err, size_t err_size)
-{
-    size_t n = url ? strlen(url) : 0;
-    if (n == 0 || n > PROTO_MAX_URL) {
-        snprintf(err, err_size, "URL must be 1-%d bytes", PROTO_MAX_URL);
-        return -1;
-    }
-    size_t scheme = strncmp(url, "http://", 7) == 0    ? 7
-                    : strncmp(url, "https://", 8) == 0 ? 8
-                                                       : 0;
-    if (scheme == 0) {
-        snprintf(err, err_size, "URL must start with http:// or https://");
-        return -1;
-    }
-    if (n == scheme || url[scheme] == '/') {
-        snprintf(err, err_size, "URL has no host");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f) {
-            snprintf(err, err_size, "URL holds a space or control character");
-            return -1;
-        }
-    return 0;
-}
-
-int
-ctl_config_split_header(const char *header, char *name, size_t name_size,
-                        const char **value, char *err, size_t err_size)
-{
-    const char *colon = header ? strchr(header, ':') : NULL;
-    if (!colon) {
-        snprintf(err, err_size, "header must look like 'Name: value'");
-        return -1;
-    }
-    size_t name_len = (size_t)(colon - header);
-    if (!proto_is_token(header, name_len, PROTO_MAX_HEADER_NAME) ||
-        name_len >= name_size) {
-        snprintf(err, err_size, "header name must be a token of 1-%d characters",
-                 PROTO_MAX_HEADER_NAME);
-        return -1;
-    }
-    const char *v = colon + 1;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (!proto_is_printable(v, PROTO_MAX_HEADER_VALUE)) {
-        snprintf(err, err_size, "header value longer than %d or holds control characters",
-                 PROTO_MAX_HEADER_VALUE);
-        return -1;
-    }
-    memcpy(name, header, name_len);
-    name[name_len] = '\0';
-    *value = v;
-    return 0;
-}
-
-int
-ctl_config_start_mode_parse(const char *text, ctl_start_mode_t *mode)
-{
-    assert(mode);
-    if (!text)
-        return -1;
-    if (strcmp(text, "auto") == 0)
-        *mode = CTL_START_MODE_AUTO;
-    else if (strcmp(text, "at-go") == 0 || strcmp(text, "at_go") == 0)
-        *mode = CTL_START_MODE_AT_GO;
-    else if (strcmp(text, "last-byte") == 0 || strcmp(text, "last_byte") == 0)
-        *mode = CTL_START_MODE_LAST_BYTE;
-    else
-        return -1;
-    return 0;
-}
-
-const char *
-ctl_config_start_mode_name(ctl_start_mode_t mode)
-{
-    switch (mode) {
-    case CTL_START_MODE_AT_GO:
-        return "at-go";
-    case CTL_START_MODE_LAST_BYTE:
-        return "last-byte";
-    default:
-        return "auto";
-    }
 }
 
 const char *
@@ -449,7 +337,7 @@ ctl_config_defaults(ctl_config_t *self)
     self->db = "results/stampede.db";
     self->keys = "results/keys";
     self->method = "GET";
-    self->timeout_ms = 30000;
+    self->timeout_ms = CTL_RUNSPEC_DEFAULT_TIMEOUT_MS;
     self->lambda_listen = "127.0.0.1:9000";
     self->reserved = 5;
     self->format = "csv";
@@ -470,10 +358,9 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         break;
     case S_OPT_HTTP:
     case S_OPT_LAMBDA_LISTEN: {
-        char host[S_MAX_HOSTPORT + 1];
-        int port;
+        sp_hostport_t address;
         const char *flag = opt == S_OPT_HTTP ? "--http" : "--lambda-listen";
-        if (ctl_config_split_hostport(arg, host, sizeof host, &port))
+        if (s_parse_hostport(arg, &address))
             return s_usage(err, cmd, "%s must be HOST:PORT (port 0-65535)", flag);
         if (opt == S_OPT_HTTP)
             self->http = arg;
@@ -496,7 +383,7 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         break;
     case S_OPT_TARGET:
     case S_OPT_URL:
-        if (ctl_config_check_url(arg, why, sizeof why))
+        if (ctl_runspec_check_url(arg, why, sizeof why))
             return s_usage(err, cmd, "%s: %s", opt == S_OPT_URL ? "--url" : "--target",
                            why);
         if (opt == S_OPT_URL)
@@ -513,18 +400,18 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         self->token = arg;
         break;
     case S_OPT_REQUESTS:
-        if (s_parse_u32(arg, 1, CTL_MAX_REQUESTS, &self->requests))
+        if (s_parse_u32(arg, 1, CTL_RUNSPEC_MAX_REQUESTS, &self->requests))
             return s_usage(err, cmd, "-n must be a number from 1 to %d",
-                           CTL_MAX_REQUESTS);
+                           CTL_RUNSPEC_MAX_REQUESTS);
         *n_given = true;
         break;
     case S_OPT_LOCAL_AGENTS:
     case S_OPT_WAIT_AGENTS: {
         uint32_t k;
         const char *flag = opt == S_OPT_LOCAL_AGENTS ? "--local-agents" : "--wait-agents";
-        if (s_parse_u32(arg, 1, CTL_MAX_AGENTS, &k))
+        if (s_parse_u32(arg, 1, CTL_RUNSPEC_MAX_AGENTS, &k))
             return s_usage(err, cmd, "%s must be a number from 1 to %d", flag,
-                           CTL_MAX_AGENTS);
+                           CTL_RUNSPEC_MAX_AGENTS);
         if (opt == S_OPT_LOCAL_AGENTS)
             self->local_agents = k;
         else
@@ -532,9 +419,8 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         break;
     }
     case S_OPT_METHOD:
-        if (!proto_is_token(arg, strlen(arg), PROTO_MAX_METHOD))
-            return s_usage(err, cmd, "--method must be a token of 1-%d characters",
-                           PROTO_MAX_METHOD);
+        if (ctl_runspec_check_method(arg, why, sizeof why))
+            return s_usage(err, cmd, "--%s", why);
         self->method = arg;
         break;
     case S_OPT_DATA:
@@ -547,7 +433,7 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         const char *value;
         if (self->n_headers >= PROTO_MAX_HEADERS)
             return s_usage(err, cmd, "at most %d --header options", PROTO_MAX_HEADERS);
-        if (ctl_config_split_header(arg, name, sizeof name, &value, why, sizeof why))
+        if (ctl_runspec_split_header(arg, name, sizeof name, &value, why, sizeof why))
             return s_usage(err, cmd, "--header: %s", why);
         self->headers[self->n_headers++] = arg;
         break;
@@ -569,14 +455,14 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
                             &self->expect.errors, &self->expect.lost};
         size_t which = (size_t)(opt - S_OPT_EXPECT_OK);
         uint32_t count;
-        if (s_parse_u32(arg, 0, CTL_MAX_REQUESTS, &count))
+        if (s_parse_u32(arg, 0, CTL_RUNSPEC_MAX_REQUESTS, &count))
             return s_usage(err, cmd, "--expect-%s must be a number from 0 to %d",
-                           names[which], CTL_MAX_REQUESTS);
+                           names[which], CTL_RUNSPEC_MAX_REQUESTS);
         *slots[which] = count;
         break;
     }
     case S_OPT_START_MODE:
-        if (ctl_config_start_mode_parse(arg, &self->start_mode))
+        if (ctl_runspec_start_mode_parse(arg, &self->start_mode))
             return s_usage(err, cmd, "--start-mode must be at-go, last-byte or auto");
         break;
     case S_OPT_RESERVED:
@@ -758,352 +644,4 @@ ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_toke
     if (positional > 0)
         return s_usage(err, cmd, "unexpected argument '%.64s'", sub_argv[optind]);
     return s_finish(self, cmd, n_given, env_token, err);
-}
-
-//  --------------------------------------------------------------------------
-//  Selftest
-
-//  Parses a NULL-terminated list of words; returns the code and leaves the
-//  error text in err_text (when given).
-static int
-s_try(ctl_config_t *config, const char *env_token, char *err_text, size_t err_size,
-      const char *first, ...)
-{
-    char *argv[64];
-    int argc = 0;
-    argv[argc++] = (char *)"stampede";
-    va_list args;
-    va_start(args, first);
-    for (const char *word = first; word; word = va_arg(args, const char *)) {
-        assert(argc < 63);
-        argv[argc++] = (char *)word;
-    }
-    va_end(args);
-    argv[argc] = NULL;
-    char *out_buf = NULL, *err_buf = NULL;
-    size_t out_size = 0, err_len = 0;
-    FILE *out = open_memstream(&out_buf, &out_size);
-    FILE *err = open_memstream(&err_buf, &err_len);
-    assert(out && err);
-    int rc = ctl_config_parse(config, argc, argv, env_token, out, err);
-    fclose(out);
-    fclose(err);
-    if (err_text)
-        snprintf(err_text, err_size, "%s%s", err_buf,
-                 rc == CTL_CONFIG_EXIT ? out_buf : "");
-    free(out_buf);
-    free(err_buf);
-    return rc;
-}
-
-//  Expects a usage error whose message contains `why`.
-#define S_EXPECT_USAGE(why, ...)                                                         \
-    do {                                                                                 \
-        char text_[1024] = "";                                                           \
-        CHECK_INT(s_try(&config, NULL, text_, sizeof text_, __VA_ARGS__, NULL),          \
-                  CTL_CONFIG_USAGE);                                                     \
-        if (!strstr(text_, why)) {                                                       \
-            fprintf(stderr, "expected \"%s\" in \"%s\"\n", why, text_);                  \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
-
-void
-ctl_config_test(bool verbose)
-{
-    ctl_config_t config;
-    char text[1024];
-
-    //  Defaults.
-    ctl_config_defaults(&config);
-    CHECK_INT(config.command, CTL_COMMAND_NONE);
-    CHECK_STR(config.db, "results/stampede.db");
-    CHECK_STR(config.keys, "results/keys");
-    CHECK_INT(config.timeout_ms, 30000);
-    CHECK_STR(ctl_config_command_name(CTL_COMMAND_DEMO), "demo");
-    CHECK_STR(ctl_config_command_name(CTL_COMMAND_NONE), "none");
-
-    //  Top level.
-    S_EXPECT_USAGE("missing command", NULL);
-    S_EXPECT_USAGE("unknown command 'fly'", "fly");
-    CHECK_INT(s_try(&config, NULL, text, sizeof text, "--help", NULL), CTL_CONFIG_EXIT);
-    CHECK_TRUE(strstr(text, "Usage: stampede COMMAND") != NULL);
-    CHECK_INT(s_try(&config, NULL, text, sizeof text, "--version", NULL),
-              CTL_CONFIG_EXIT);
-    CHECK_STR(text, "stampede " STAMPEDE_VERSION "\n");
-
-    //  serve: defaults, every option, the loopback rules.
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", NULL), CTL_CONFIG_RUN);
-    CHECK_INT(config.command, CTL_COMMAND_SERVE);
-    CHECK_STR(config.listen, "tcp://127.0.0.1:5555");
-    CHECK_STR(config.http, "127.0.0.1:5000");
-    CHECK_NULL(config.token);
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", "--listen", "tcp://127.0.0.1:*",
-                    "--http", "127.0.0.1:0", "--db", "/tmp/x.db", "--keys", "/tmp/k",
-                    "--insecure", "--target", "http://127.0.0.1:9000/url/demo/",
-                    "--token", "s3cret", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_STR(config.listen, "tcp://127.0.0.1:*");
-    CHECK_STR(config.http, "127.0.0.1:0");
-    CHECK_STR(config.db, "/tmp/x.db");
-    CHECK_STR(config.keys, "/tmp/k");
-    CHECK_TRUE(config.insecure);
-    CHECK_STR(config.target, "http://127.0.0.1:9000/url/demo/");
-    CHECK_STR(config.token, "s3cret");
-    CHECK_INT(s_try(&config, NULL, text, sizeof text, "serve", "--help", NULL),
-              CTL_CONFIG_EXIT);
-    CHECK_TRUE(strstr(text, "Usage: stampede serve") != NULL);
-    CHECK_INT(s_try(&config, NULL, text, sizeof text, "serve", "--version", NULL),
-              CTL_CONFIG_EXIT);
-    S_EXPECT_USAGE("not a loopback address", "serve", "--http", "0.0.0.0:5000");
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", "--http", "0.0.0.0:5000", "--token",
-                    "t", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(
-        s_try(&config, "from-env", NULL, 0, "serve", "--http", "0.0.0.0:5000", NULL),
-        CTL_CONFIG_RUN);
-    CHECK_STR(config.token, "from-env");
-    CHECK_INT(s_try(&config, "from-env", NULL, 0, "serve", "--token", "flag", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_STR(config.token, "flag");
-    CHECK_INT(s_try(&config, "a b", text, sizeof text, "serve", NULL), CTL_CONFIG_USAGE);
-    CHECK_TRUE(strstr(text, "STAMPEDE_TOKEN must be") != NULL);
-    S_EXPECT_USAGE("--insecure is only allowed", "serve", "--insecure", "--listen",
-                   "tcp://0.0.0.0:5555");
-    S_EXPECT_USAGE("--listen must be", "serve", "--listen", "udp://1.2.3.4:5");
-    S_EXPECT_USAGE("--http must be HOST:PORT", "serve", "--http", "localhost");
-    S_EXPECT_USAGE("--http must be HOST:PORT", "serve", "--http", "127.0.0.1:70000");
-    S_EXPECT_USAGE("--target: URL must start", "serve", "--target", "ftp://x/");
-    S_EXPECT_USAGE("--token must be", "serve", "--token", "a b");
-    S_EXPECT_USAGE("--db must be a path", "serve", "--db", "");
-    S_EXPECT_USAGE("unknown option '--url'", "serve", "--url", "http://x/");
-    S_EXPECT_USAGE("unknown option '-x'", "serve", "-x");
-    S_EXPECT_USAGE("needs a value", "serve", "--http");
-    S_EXPECT_USAGE("unexpected argument 'extra'", "serve", "extra");
-
-    //  run: required options, defaults and every option.
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://127.0.0.1:9/", "-n",
-                    "100", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.command, CTL_COMMAND_RUN);
-    CHECK_INT(config.requests, 100);
-    CHECK_INT(config.local_agents, 4);
-    CHECK_INT(config.wait_agents, 0);
-    CHECK_STR(config.listen, "tcp://127.0.0.1:*");
-    CHECK_STR(config.method, "GET");
-    CHECK_NULL(config.http);
-    CHECK_TRUE(!config.json);
-    CHECK_INT(config.start_mode, CTL_START_MODE_AUTO);
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "https://example.com/x",
-                    "--requests", "10", "--wait-agents", "3", "--method", "POST",
-                    "--data", "{}", "--header", "Content-Type: application/json",
-                    "--header", "X-A:1", "--timeout-ms", "500", "--db", "r.db", "--json",
-                    "--keys", "k", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.requests, 10);
-    CHECK_INT(config.wait_agents, 3);
-    CHECK_INT(config.local_agents, 0);
-    CHECK_STR(config.listen, "tcp://127.0.0.1:5555");
-    CHECK_STR(config.method, "POST");
-    CHECK_STR(config.data, "{}");
-    CHECK_INT(config.n_headers, 2);
-    CHECK_STR(config.headers[1], "X-A:1");
-    CHECK_INT(config.timeout_ms, 500);
-    CHECK_TRUE(config.json);
-    CHECK_INT(config.expect.ok, -1);
-    CHECK_INT(config.expect.lost, -1);
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://127.0.0.1:9/", "-n",
-                    "100", "--expect-ok", "5", "--expect-throttled", "95",
-                    "--expect-errors", "0", "--expect-lost", "0", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.expect.ok, 5);
-    CHECK_INT(config.expect.throttled, 95);
-    CHECK_INT(config.expect.errors, 0);
-    CHECK_INT(config.expect.lost, 0);
-    S_EXPECT_USAGE("--expect-throttled must be a number from 0 to 1000000", "run",
-                   "--url", "http://h/", "-n", "1", "--expect-throttled", "-1");
-    S_EXPECT_USAGE("--expect-ok must be", "run", "--url", "http://h/", "-n", "1",
-                   "--expect-ok", "five");
-    S_EXPECT_USAGE("unknown option '--expect-ok'", "demo", "--expect-ok", "5");
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://127.0.0.1:9/", "-n",
-                    "3", "--local-agents", "2", "--insecure", "--listen",
-                    "tcp://127.0.0.1:7000", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.local_agents, 2);
-    CHECK_TRUE(config.insecure);
-    CHECK_INT(s_try(&config, NULL, text, sizeof text, "run", "-h", NULL),
-              CTL_CONFIG_EXIT);
-    CHECK_TRUE(strstr(text, "Usage: stampede run") != NULL);
-    S_EXPECT_USAGE("--url is required", "run", "-n", "5");
-    S_EXPECT_USAGE("-n is required", "run", "--url", "http://127.0.0.1/");
-    S_EXPECT_USAGE("-n must be a number from 1 to 1000000", "run", "--url", "http://h/",
-                   "-n", "0");
-    S_EXPECT_USAGE("-n must be", "run", "--url", "http://h/", "-n", "1000001");
-    S_EXPECT_USAGE("-n must be", "run", "--url", "http://h/", "-n", "12abc");
-    S_EXPECT_USAGE("-n must be", "run", "--url", "http://h/", "-n", "-5");
-    S_EXPECT_USAGE("--url: URL must start", "run", "--url", "file:///etc/passwd", "-n",
-                   "1");
-    S_EXPECT_USAGE("--url: URL has no host", "run", "--url", "http://", "-n", "1");
-    S_EXPECT_USAGE("space or control", "run", "--url", "http://h/a b", "-n", "1");
-    S_EXPECT_USAGE("exclude each other", "run", "--url", "http://h/", "-n", "1",
-                   "--local-agents", "2", "--wait-agents", "2");
-    S_EXPECT_USAGE("--local-agents must be a number from 1 to 256", "run", "--url",
-                   "http://h/", "-n", "1", "--local-agents", "0");
-    S_EXPECT_USAGE("--wait-agents must be", "run", "--url", "http://h/", "-n", "1",
-                   "--wait-agents", "257");
-    S_EXPECT_USAGE("--method must be a token", "run", "--url", "http://h/", "-n", "1",
-                   "--method", "GE T");
-    S_EXPECT_USAGE("--header: header must look like", "run", "--url", "http://h/", "-n",
-                   "1", "--header", "NoColon");
-    S_EXPECT_USAGE("--header: header name", "run", "--url", "http://h/", "-n", "1",
-                   "--header", "Bad Name: v");
-    S_EXPECT_USAGE("--header: header value", "run", "--url", "http://h/", "-n", "1",
-                   "--header", "X-A: a\r\nInjected: 1");
-    S_EXPECT_USAGE("--timeout-ms must be a number from 1 to 900000", "run", "--url",
-                   "http://h/", "-n", "1", "--timeout-ms", "900001");
-    S_EXPECT_USAGE("--insecure is only allowed", "run", "--url", "http://h/", "-n", "1",
-                   "--insecure", "--listen", "tcp://*:5555");
-    S_EXPECT_USAGE("unknown option '--reserved'", "run", "--reserved", "5");
-
-    //  run --start-mode: the three modes, and last-byte needs a body byte.
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
-                    "--start-mode", "at-go", "--data", "{}", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.start_mode, CTL_START_MODE_AT_GO);
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
-                    "--method", "POST", "--data", "x", "--start-mode", "last-byte", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.start_mode, CTL_START_MODE_LAST_BYTE);
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
-                    "--start-mode", "at-go", "--start-mode", "auto", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.start_mode, CTL_START_MODE_AUTO);
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
-                    "--start-mode", "at_go", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.start_mode, CTL_START_MODE_AT_GO);
-    S_EXPECT_USAGE("--start-mode last-byte needs a request body: give --data with at "
-                   "least 1 byte",
-                   "run", "--url", "http://h/", "-n", "1", "--start-mode", "last-byte");
-    S_EXPECT_USAGE("--start-mode last-byte needs a request body", "run", "--url",
-                   "http://h/", "-n", "1", "--data", "", "--start-mode", "last-byte");
-    S_EXPECT_USAGE("--start-mode last-byte cannot be used with --method HEAD", "run",
-                   "--url", "http://h/", "-n", "1", "--data", "x", "--method", "HEAD",
-                   "--start-mode", "last-byte");
-    S_EXPECT_USAGE("--start-mode must be at-go, last-byte or auto", "run", "--url",
-                   "http://h/", "-n", "1", "--start-mode", "lastbyte");
-    S_EXPECT_USAGE("option '--start-mode' needs a value", "run", "--url", "http://h/",
-                   "-n", "1", "--start-mode");
-    ctl_start_mode_t mode = CTL_START_MODE_AT_GO;
-    CHECK_INT(ctl_config_start_mode_parse("last_byte", &mode), 0);
-    CHECK_INT(mode, CTL_START_MODE_LAST_BYTE);
-    CHECK_INT(ctl_config_start_mode_parse("auto", &mode), 0);
-    CHECK_INT(mode, CTL_START_MODE_AUTO);
-    CHECK_INT(ctl_config_start_mode_parse("AT-GO", &mode), -1);
-    CHECK_INT(ctl_config_start_mode_parse(NULL, &mode), -1);
-    CHECK_INT(mode, CTL_START_MODE_AUTO);
-    CHECK_STR(ctl_config_start_mode_name(CTL_START_MODE_AUTO), "auto");
-    CHECK_STR(ctl_config_start_mode_name(CTL_START_MODE_AT_GO), "at-go");
-    CHECK_STR(ctl_config_start_mode_name(CTL_START_MODE_LAST_BYTE), "last-byte");
-
-    //  demo: defaults and options.
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", NULL), CTL_CONFIG_RUN);
-    CHECK_INT(config.command, CTL_COMMAND_DEMO);
-    CHECK_INT(config.requests, 100);
-    CHECK_INT(config.reserved, 5);
-    CHECK_INT(config.local_agents, 4);
-    CHECK_STR(config.http, "127.0.0.1:5000");
-    CHECK_STR(config.lambda_listen, "127.0.0.1:9000");
-    CHECK_STR(config.listen, "tcp://127.0.0.1:*");
-    CHECK_TRUE(!config.exit_after);
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", "--http", "127.0.0.1:0",
-                    "--lambda-listen", "[::1]:0", "--db", "d.db", "-n", "20",
-                    "--reserved", "3", "--local-agents", "3", "--exit", "--insecure",
-                    "--keys", "kk", "--token", "tok", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_STR(config.lambda_listen, "[::1]:0");
-    CHECK_INT(config.requests, 20);
-    CHECK_INT(config.reserved, 3);
-    CHECK_INT(config.local_agents, 3);
-    CHECK_TRUE(config.exit_after);
-    CHECK_INT(config.start_mode, CTL_START_MODE_AUTO);
-    CHECK_TRUE(config.insecure);
-    CHECK_STR(config.token, "tok");
-    //  The demo always sends a body: every mode is allowed.
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", "--start-mode", "last-byte", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.start_mode, CTL_START_MODE_LAST_BYTE);
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "demo", "--start-mode", "at-go", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.start_mode, CTL_START_MODE_AT_GO);
-    S_EXPECT_USAGE("--start-mode must be", "demo", "--start-mode", "now");
-    CHECK_INT(s_try(&config, NULL, text, sizeof text, "demo", "--help", NULL),
-              CTL_CONFIG_EXIT);
-    CHECK_TRUE(strstr(text, "Usage: stampede demo") != NULL);
-    S_EXPECT_USAGE("--reserved must be a number from 0 to 1000", "demo", "--reserved",
-                   "1001");
-    S_EXPECT_USAGE("--lambda-listen must be HOST:PORT", "demo", "--lambda-listen",
-                   "nowhere");
-    S_EXPECT_USAGE("not a loopback address", "demo", "--http", "10.0.0.1:5000");
-
-    //  export.
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "export", "7", NULL), CTL_CONFIG_RUN);
-    CHECK_INT(config.command, CTL_COMMAND_EXPORT);
-    CHECK_INT(config.run_id, 7);
-    CHECK_STR(config.format, "csv");
-    CHECK_INT(s_try(&config, NULL, NULL, 0, "export", "--format", "json", "12", "--db",
-                    "x.db", NULL),
-              CTL_CONFIG_RUN);
-    CHECK_INT(config.run_id, 12);
-    CHECK_STR(config.format, "json");
-    CHECK_STR(config.db, "x.db");
-    CHECK_INT(s_try(&config, NULL, text, sizeof text, "export", "--help", NULL),
-              CTL_CONFIG_EXIT);
-    CHECK_TRUE(strstr(text, "Usage: stampede export") != NULL);
-    S_EXPECT_USAGE("RUN_ID is required", "export");
-    S_EXPECT_USAGE("RUN_ID must be a positive number", "export", "0");
-    S_EXPECT_USAGE("RUN_ID must be a positive number", "export", "seven");
-    S_EXPECT_USAGE("--format must be csv or json", "export", "1", "--format", "xml");
-    S_EXPECT_USAGE("unexpected argument '2'", "export", "1", "2");
-    S_EXPECT_USAGE("unknown option '-n'", "export", "1", "-n", "3");
-
-    //  The helpers on their own.
-    char host[64];
-    int port = -1;
-    CHECK_INT(ctl_config_split_hostport("[::1]:8080", host, sizeof host, &port), 0);
-    CHECK_STR(host, "::1");
-    CHECK_INT(port, 8080);
-    CHECK_INT(ctl_config_split_hostport("localhost:0", host, sizeof host, &port), 0);
-    CHECK_STR(host, "localhost");
-    CHECK_INT(port, 0);
-    CHECK_INT(ctl_config_split_hostport("a:b:1", host, sizeof host, &port), -1);
-    CHECK_INT(ctl_config_split_hostport(":80", host, sizeof host, &port), -1);
-    CHECK_INT(ctl_config_split_hostport("h/x:80", host, sizeof host, &port), -1);
-    CHECK_TRUE(ctl_config_hostport_is_loopback("127.0.0.1:5000"));
-    CHECK_TRUE(ctl_config_hostport_is_loopback("[::1]:5000"));
-    CHECK_TRUE(!ctl_config_hostport_is_loopback("0.0.0.0:5000"));
-    CHECK_TRUE(!ctl_config_hostport_is_loopback("garbage"));
-    CHECK_TRUE(ctl_config_endpoint_is_loopback("tcp://127.0.0.1:*"));
-    CHECK_TRUE(ctl_config_endpoint_is_loopback("tcp://[::1]:5555"));
-    CHECK_TRUE(ctl_config_endpoint_is_loopback("tcp://localhost:5555"));
-    CHECK_TRUE(ctl_config_endpoint_is_loopback("ipc:///tmp/x"));
-    CHECK_TRUE(!ctl_config_endpoint_is_loopback("tcp://*:5555"));
-    CHECK_TRUE(!ctl_config_endpoint_is_loopback("tcp://10.1.2.3:5555"));
-    CHECK_TRUE(!ctl_config_endpoint_is_loopback(NULL));
-    char name[PROTO_MAX_HEADER_NAME + 1];
-    const char *value = NULL;
-    CHECK_INT(ctl_config_split_header("X-Trace:  abc", name, sizeof name, &value, text,
-                                      sizeof text),
-              0);
-    CHECK_STR(name, "X-Trace");
-    CHECK_STR(value, "abc");
-    CHECK_INT(
-        ctl_config_split_header(": v", name, sizeof name, &value, text, sizeof text), -1);
-    CHECK_TRUE(strstr(text, "header name") != NULL);
-    CHECK_INT(ctl_config_check_url("http://127.0.0.1:9000/url/demo/", text, sizeof text),
-              0);
-    CHECK_INT(ctl_config_check_url("", text, sizeof text), -1);
-    CHECK_TRUE(strstr(text, "1-8192") != NULL);
-    if (verbose)
-        printf("(config checks done) ");
 }

@@ -2,12 +2,14 @@
     subcommand (serve, run, demo, export), its defaults and the parser that
     fills it from argv.
 
-    Every value read from argv is checked here, at the boundary: numbers are
-    range-checked, URLs, methods and headers must pass the same rules the
-    wire protocol enforces, and cross-option rules (--insecure only on a
-    loopback endpoint, a token for a non-loopback --http, --local-agents
-    versus --wait-agents) are settled before anything starts. Code past
-    ctl_config_parse works on a consistent configuration.
+    Every value read from argv is checked here, at the boundary: numbers
+    are range-checked; the run's URL, method, headers, body, timeout, count
+    and start mode pass the run specification's rules (ctl_runspec, the
+    same ones the HTTP API and the run engine apply); and cross-option
+    rules (--insecure only on a loopback endpoint, a token for a
+    non-loopback --http, --local-agents versus --wait-agents) are settled
+    before anything starts. Code past ctl_config_parse works on a
+    consistent configuration.
 
     Strings in a parsed config are borrowed from argv (or the environment)
     and live as long as they do. No state; any thread.
@@ -20,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_runspec.h"
 #include "proto_codec.h"
 
 typedef enum {
@@ -30,33 +33,14 @@ typedef enum {
     CTL_COMMAND_EXPORT,
 } ctl_command_t;
 
-//  How the agents make a run's requests simultaneous (--start-mode, the
-//  API's "start_mode"). AUTO resolves per run: LAST_BYTE when the request
-//  has a body (and is not HEAD), AT_GO otherwise.
-typedef enum {
-    CTL_START_MODE_AUTO = 0,
-    CTL_START_MODE_AT_GO,     //  start every transfer at the instant
-    CTL_START_MODE_LAST_BYTE, //  write all but the last body byte ahead
-} ctl_start_mode_t;
-
 //  What ctl_config_parse tells the caller to do.
 #define CTL_CONFIG_RUN 0   //  carry out config->command
 #define CTL_CONFIG_EXIT 1  //  --help or --version was printed: exit 0
 #define CTL_CONFIG_USAGE 2 //  bad usage was reported: exit 2
 
-#define CTL_MAX_AGENTS 256       //  --local-agents / --wait-agents
-#define CTL_MAX_REQUESTS 1000000 //  -n
-#define CTL_MAX_RESERVED 1000    //  demo --reserved
+#define CTL_MAX_RESERVED 1000 //  demo --reserved
 #define CTL_MAX_TOKEN 256
 #define CTL_MAX_PATH 4096
-
-//  Counts a run must end with (`run --expect-*`); -1 where none is set.
-typedef struct {
-    int64_t ok;
-    int64_t throttled;
-    int64_t errors;
-    int64_t lost;
-} ctl_expect_t;
 
 typedef struct {
     ctl_command_t command;
@@ -69,7 +53,7 @@ typedef struct {
     const char *token;     //  API token (--token or STAMPEDE_TOKEN), or NULL
     uint32_t local_agents; //  agents to spawn next to the executable
     uint32_t wait_agents;  //  remote agents to wait for (run)
-    uint32_t requests;     //  -n
+    uint32_t requests;     //  -n, 1..CTL_RUNSPEC_MAX_REQUESTS
     //  serve
     const char *target; //  default URL for runs started from the dashboard
     //  run
@@ -103,36 +87,12 @@ int ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_
                      FILE *out, FILE *err);
 
 //  True when a ZeroMQ endpoint ("tcp://127.0.0.1:5555", "ipc://…",
-//  "inproc://…") only reaches this host.
+//  "inproc://…") only reaches this host (a tcp:// host by sp_addr's rule).
 bool ctl_config_endpoint_is_loopback(const char *endpoint);
 
-//  True when HOST:PORT names a loopback address (127.0.0.0/8, ::1,
-//  localhost).
+//  True when HOST:PORT (sp_hostport, names allowed) names a loopback host
+//  by sp_addr's rule (127.0.0.0/8, ::1, localhost).
 bool ctl_config_hostport_is_loopback(const char *hostport);
-
-//  Splits "HOST:PORT" ("[::1]:80" for IPv6) into host (brackets removed)
-//  and port 0..65535. Returns 0, or -1 when malformed.
-int ctl_config_split_hostport(const char *hostport, char *host, size_t host_size,
-                              int *port);
-
-//  Splits and checks one "Name: value" header as the protocol will (token
-//  name, printable value, caps): copies the name into name (at least
-//  PROTO_MAX_HEADER_NAME + 1 bytes) and points *value into header past the
-//  colon and any blanks. Returns 0, or -1 with a reason in err.
-int ctl_config_split_header(const char *header, char *name, size_t name_size,
-                            const char **value, char *err, size_t err_size);
-
-//  Checks an http:// or https:// URL against the protocol's rules. Returns
-//  0, or -1 with a reason in err.
-int ctl_config_check_url(const char *url, char *err, size_t err_size);
-
-//  Parses a start mode: "auto", "at-go" or "last-byte" (also "at_go",
-//  "last_byte", the names results use). Returns 0, or -1 when text is none
-//  of them.
-int ctl_config_start_mode_parse(const char *text, ctl_start_mode_t *mode);
-
-//  "auto", "at-go" or "last-byte".
-const char *ctl_config_start_mode_name(ctl_start_mode_t mode);
 
 //  The name of a subcommand ("serve", …; "none").
 const char *ctl_config_command_name(ctl_command_t command);

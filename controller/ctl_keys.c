@@ -56,12 +56,15 @@ ctl_keys_new(const char *dir, char *err, size_t err_size)
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
+    char secret_path[S_PATH + 8];
     self->issued = zlist_new();
     self->issued_paths = zlist_new();
-    assert(self->issued && self->issued_paths);
+    if (!self->issued || !self->issued_paths) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
     zlist_autofree(self->issued);
     zlist_autofree(self->issued_paths);
-    char secret_path[S_PATH + 8];
     if (strlen(dir) > 4000) {
         snprintf(err, err_size, "key directory path is too long");
         goto fail;

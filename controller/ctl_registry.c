@@ -9,6 +9,7 @@
 #include "ctl_registry.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_oom.h"
 
 struct _ctl_registry_t {
     zsock_t *router;    //  borrowed ROUTER all sends go through
@@ -163,8 +164,7 @@ ctl_registry_expire(ctl_registry_t *self, int64_t now_mono_ns, int64_t silence_n
 {
     assert(self && expired);
     //  Collect first: deleting while iterating a zhashx is not allowed.
-    zlist_t *victims = zlist_new();
-    assert(victims);
+    zlist_t *victims = SP_OOM_CHECK(zlist_new(), "expiry list");
     for (ctl_agent_t *agent = (ctl_agent_t *)zhashx_first(self->by_id); agent;
          agent = (ctl_agent_t *)zhashx_next(self->by_id))
         if (now_mono_ns - agent->last_seen_ns > silence_ns)
@@ -200,8 +200,8 @@ ctl_registry_list(ctl_registry_t *self, ctl_agent_t **out, size_t max)
 {
     assert(self && (out || max == 0));
     size_t total = zhashx_size(self->by_id);
-    ctl_agent_t **all = calloc(total ? total : 1, sizeof *all);
-    assert(all);
+    ctl_agent_t **all =
+        SP_OOM_CHECK(calloc(total ? total : 1, sizeof *all), "agent list");
     size_t n = 0;
     for (ctl_agent_t *agent = (ctl_agent_t *)zhashx_first(self->by_id); agent;
          agent = (ctl_agent_t *)zhashx_next(self->by_id))

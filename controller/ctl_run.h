@@ -35,26 +35,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ctl_config.h"
 #include "ctl_registry.h"
+#include "ctl_runspec.h"
 #include "proto_codec.h"
 #include "store.h"
 
 typedef struct _ctl_run_t ctl_run_t;
-
-//  What to fire. Strings are borrowed for the ctl_run_new call only.
-typedef struct {
-    const char *url;             //  http:// or https://
-    const char *method;          //  NULL means GET
-    const char *const *headers;  //  "Name: value" each
-    size_t n_headers;            //  <= PROTO_MAX_HEADERS
-    const char *body;            //  may be NULL
-    size_t body_size;            //  <= PROTO_MAX_BODY
-    uint32_t requests;           //  N, 1 .. CTL_RUN_MAX_REQUESTS
-    uint32_t timeout_ms;         //  per request; 0 means 30000
-    const char *label;           //  shown in the UI, may be NULL
-    ctl_start_mode_t start_mode; //  AUTO: see ctl_run_start_mode
-} ctl_run_spec_t;
 
 //  The run's clocks; ctl_run_timing_defaults gives the values of the design:
 //  10 s for every Ready, a 15 s grace after start + timeout, a start at
@@ -65,27 +51,16 @@ typedef struct {
     int64_t min_lead_ns;
 } ctl_run_timing_t;
 
-#define CTL_RUN_MAX_REQUESTS 1000000
-
 void ctl_run_timing_defaults(ctl_run_timing_t *timing);
 
-//  The start mode the agents get for spec: its own, or for AUTO
-//  LAST_BYTE when the request has a body of >= 1 byte and is not HEAD,
-//  AT_GO otherwise.
-Stampede__StartMode ctl_run_start_mode(const ctl_run_spec_t *spec);
-
-//  Checks a spec against the protocol's rules (URL, method, headers, body,
-//  counts, start mode). Returns 0, or -1 with a reason for the user in err.
-int ctl_run_spec_check(const ctl_run_spec_t *spec, char *err, size_t err_size);
-
-//  Starts a run of spec over every agent in registry (sorted by id; agents
-//  whose share would be empty are left out): creates the run row and the
-//  shares in store, sends Prepare. now_ns is the controller's wall clock.
-//  Returns the run, or NULL with err and *status set to 400 (bad spec, a
-//  share above an agent's capacity), 503 (no agents) or 500 (store or send
-//  failure). timing may be NULL for the defaults. store and registry are
+//  Checks spec (ctl_runspec_check), then starts a run of it over every agent in registry
+//  (sorted by id; agents whose share would be empty are left out): creates the run row
+//  and the shares in store, sends Prepare. spec's strings are borrowed for the call only.
+//  now_ns is the controller's wall clock. Returns the run, or NULL with err and *status
+//  set to 400 (bad spec, a share above an agent's capacity), 503 (no agents) or 500
+//  (store or send failure). timing may be NULL for the defaults. store and registry are
 //  borrowed for the run's life.
-ctl_run_t *ctl_run_new(const ctl_run_spec_t *spec, const ctl_run_timing_t *timing,
+ctl_run_t *ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing,
                        store_t *store, ctl_registry_t *registry, int64_t now_ns,
                        char *err, size_t err_size, int *status);
 

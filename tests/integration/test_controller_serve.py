@@ -56,8 +56,18 @@ class ControllerServeTest(ControllerTest):
                           for s in run["shares"]],
                          [("agent-1", 0, 10), ("agent-2", 10, 10)])
         # A second run while none is active is fine; bad input is a 400.
-        status, body = http_json(http + "/api/test", "POST", {"requests": 0})
-        self.assertEqual(status, 400, body)
+        # The run specification's one rule, whichever door: up to the
+        # protocol's 1,000,000 requests, a lowercase scheme, no tab inside
+        # a header value.
+        for command, error in [
+                ({"requests": 0}, "requests must be an integer from 1 to 1000000"),
+                ({"requests": 1000001}, "requests must be an integer from 1 to 1000000"),
+                ({"url": "HTTP://127.0.0.1/"}, "URL must start with http:// or https://"),
+                ({"headers": ["X-A: a\tb"]},
+                 "headers[0]: header value longer than 8192 or holds control "
+                 "characters (tab included)")]:
+            status, body = http_json(http + "/api/test", "POST", command)
+            self.assertEqual((status, body["error"]), (400, error), command)
 
         # Restart the controller on the same endpoint; the agents stay up.
         self.assertEqual(serve.stop(), 0)

@@ -266,9 +266,9 @@ async function submitBurst(event) {
   const submit = $('burst-submit');
   const url = $('burst-url').value.trim();
   const requests = Number($('burst-requests').value);
-  if (!Number.isInteger(requests) || requests < 1 || requests > 100000) {
+  if (!Number.isInteger(requests) || requests < 1 || requests > 1000000) {
     message.className = 'meta error';
-    message.textContent = 'Requests must be a whole number from 1 to 100000.';
+    message.textContent = 'Requests must be a whole number from 1 to 1000000.';
     return;
   }
   const command = { requests };

@@ -1,0 +1,427 @@
+/*  ctl_run_test — the selftest of ctl_run: the run against fake agents on
+    DEALER sockets over inproc. A file of its own, linked only into the
+    selftest runner, because it is half the length of the run.
+*/
+#include "ctl_run.h"
+#include "sp_check.h"
+#include "sp_clock.h"
+#include "store.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+//  --------------------------------------------------------------------------
+//  Selftest: the run against fake agents on DEALER sockets over inproc.
+
+typedef struct {
+    zsock_t *router;
+    zsock_t *dealer[3];
+    zframe_t *route[3];
+    ctl_registry_t *registry;
+    store_t *store;
+    char path[64];
+    Stampede__StartMode start_mode; //  of the last Prepare received
+} s_rig_t;
+
+//  True when nothing waits on dealer (checked without blocking long).
+static bool
+s_quiet(zsock_t *dealer)
+{
+    zpoller_t *poller = zpoller_new(dealer, NULL);
+    void *which = zpoller_wait(poller, 20);
+    zpoller_destroy(&poller);
+    return which == NULL;
+}
+
+static void
+s_rig_start(s_rig_t *rig, size_t agents, uint32_t capacity)
+{
+    memset(rig, 0, sizeof *rig);
+    snprintf(rig->path, sizeof rig->path, "/tmp/ctl_run_test-%ld.db", (long)getpid());
+    unlink(rig->path);
+    char err[256];
+    rig->store = store_open(rig->path, err, sizeof err);
+    CHECK_NOT_NULL(rig->store);
+    rig->router = zsock_new(ZMQ_ROUTER);
+    zsock_set_router_mandatory(rig->router, 1);
+    CHECK_INT(zsock_bind(rig->router, "inproc://ctl_run_test"), 0);
+    rig->registry = ctl_registry_new(rig->router, 16);
+    for (size_t i = 0; i < agents; i++) {
+        rig->dealer[i] = zsock_new_dealer("inproc://ctl_run_test");
+        zstr_send(rig->dealer[i], "hi");
+        rig->route[i] = zframe_recv(rig->router);
+        char *hi = zstr_recv(rig->router);
+        zstr_free(&hi);
+        char id[32];
+        snprintf(id, sizeof id, "agent-%zu", i + 1);
+        Stampede__Hello hello = STAMPEDE__HELLO__INIT;
+        hello.agent_id = id;
+        hello.host = "localhost";
+        hello.version = "test";
+        hello.capacity = capacity;
+        hello.protocol = STAMPEDE__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT;
+        bool is_new, replaced;
+        CHECK_NOT_NULL(ctl_registry_hello(rig->registry, rig->route[i], &hello, 0, 1,
+                                          &is_new, &replaced));
+    }
+}
+
+static void
+s_rig_stop(s_rig_t *rig)
+{
+    ctl_registry_destroy(&rig->registry);
+    for (size_t i = 0; i < 3; i++) {
+        zsock_destroy(&rig->dealer[i]);
+        zframe_destroy(&rig->route[i]);
+    }
+    zsock_destroy(&rig->router);
+    store_destroy(&rig->store);
+    char wal[80];
+    unlink(rig->path);
+    snprintf(wal, sizeof wal, "%s-wal", rig->path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", rig->path);
+    unlink(wal);
+}
+
+//  Expects a Prepare on dealer and answers Ready for it.
+static void
+s_expect_prepare(ctl_run_t *run, s_rig_t *rig, size_t agent, uint32_t first,
+                 uint32_t count, int64_t now)
+{
+    proto_envelope_t *env = proto_recv(rig->dealer[agent], 2000, NULL, 0);
+    CHECK_NOT_NULL(env);
+    CHECK_STR(proto_body_name(env), "prepare");
+    CHECK_INT(env->prepare->run_id, ctl_run_id(run));
+    CHECK_INT(env->prepare->first_index, first);
+    CHECK_INT(env->prepare->count, count);
+    rig->start_mode = env->prepare->start_mode;
+    Stampede__Ready ready = STAMPEDE__READY__INIT;
+    ready.run_id = env->prepare->run_id;
+    ready.prepared = count;
+    char id[32];
+    snprintf(id, sizeof id, "agent-%zu", agent + 1);
+    ctl_run_on_ready(run, id, &ready, now);
+    proto_envelope_destroy(&env);
+}
+
+//  Feeds a batch of results [first, first + n) to the run as agent.
+static void
+s_batch(ctl_run_t *run, size_t agent, uint32_t seq, uint32_t first, uint32_t n,
+        Stampede__Outcome outcome, int64_t now)
+{
+    Stampede__Result results[PROTO_MAX_BATCH];
+    Stampede__Result *ptrs[PROTO_MAX_BATCH];
+    for (uint32_t i = 0; i < n; i++) {
+        stampede__result__init(&results[i]);
+        results[i].index = first + i;
+        results[i].outcome = outcome;
+        results[i].http_status = outcome == STAMPEDE__OUTCOME__OUTCOME_OK ? 200 : 429;
+        results[i].sent_ns = 1000000 + i;
+        results[i].done_ns = 3000000 + i;
+        results[i].received_ns = 77;
+        results[i].environment_id = outcome == STAMPEDE__OUTCOME__OUTCOME_OK ? "env" : "";
+        results[i].invocation_count = -1;
+        ptrs[i] = &results[i];
+    }
+    Stampede__ResultBatch batch = STAMPEDE__RESULT_BATCH__INIT;
+    batch.run_id = (uint64_t)ctl_run_id(run);
+    batch.seq = seq;
+    batch.results = ptrs;
+    batch.n_results = n;
+    char id[32];
+    snprintf(id, sizeof id, "agent-%zu", agent + 1);
+    ctl_run_on_batch(run, id, &batch, now);
+}
+
+static void
+s_expect_ack(s_rig_t *rig, size_t agent, uint32_t seq)
+{
+    proto_envelope_t *env = proto_recv(rig->dealer[agent], 2000, NULL, 0);
+    CHECK_NOT_NULL(env);
+    CHECK_STR(proto_body_name(env), "ack");
+    CHECK_INT(env->ack->seq, seq);
+    proto_envelope_destroy(&env);
+}
+
+static void
+s_done(ctl_run_t *run, size_t agent, uint32_t results, uint32_t batches, int64_t now)
+{
+    Stampede__Done done = STAMPEDE__DONE__INIT;
+    done.run_id = (uint64_t)ctl_run_id(run);
+    done.results = results;
+    done.batches = batches;
+    char id[32];
+    snprintf(id, sizeof id, "agent-%zu", agent + 1);
+    ctl_run_on_done(run, id, &done, now);
+}
+
+static int64_t
+s_count(store_t *store, int64_t run_id, const char *what)
+{
+    store_summary_t summary;
+    CHECK_INT(store_summary(store, run_id, &summary), 0);
+    if (strcmp(what, "ok") == 0)
+        return summary.ok;
+    if (strcmp(what, "throttled") == 0)
+        return summary.throttled;
+    if (strcmp(what, "lost") == 0)
+        return summary.lost;
+    if (strcmp(what, "recorded") == 0)
+        return summary.recorded;
+    if (strcmp(what, "environments") == 0)
+        return summary.environments;
+    assert(false);
+    return -1;
+}
+
+void
+ctl_run_test(bool verbose)
+{
+    const int64_t t0 = INT64_C(1700000000) * SP_NS_PER_S;
+    char err[256];
+    int status;
+    s_rig_t rig;
+    ctl_run_timing_t timing;
+    ctl_run_timing_defaults(&timing);
+    CHECK_INT(timing.ready_timeout_ns, 10 * SP_NS_PER_S);
+    CHECK_INT(timing.deadline_grace_ns, 15 * SP_NS_PER_S);
+    CHECK_INT(timing.min_lead_ns, 250 * SP_NS_PER_MS);
+
+    //  The spec's own rules are ctl_runspec's (and its selftest's); a
+    //  run refuses a spec that breaks them.
+    const char *headers[] = {"Content-Type: application/json"};
+    ctl_runspec_t spec = {.url = "http://127.0.0.1:9000/url/demo/",
+                          .requests = CTL_RUNSPEC_MAX_REQUESTS + 1,
+                          .headers = headers,
+                          .n_headers = 1,
+                          .body = "{}",
+                          .body_size = 2};
+
+    //  No agents: 503 (a bad spec is refused first, 400).
+    s_rig_start(&rig, 0, 100);
+    CHECK_NULL(
+        ctl_run_new(&spec, NULL, rig.store, rig.registry, t0, err, sizeof err, &status));
+    CHECK_INT(status, 400);
+    CHECK_STR(err, "requests must be 1-1000000");
+    spec.requests = 10;
+    CHECK_NULL(
+        ctl_run_new(&spec, NULL, rig.store, rig.registry, t0, err, sizeof err, &status));
+    CHECK_INT(status, 503);
+    CHECK_STR(err, "no agents connected");
+    s_rig_stop(&rig);
+
+    //  The whole path: 10 over 3 agents (4/3/3), one batch resent, one agent
+    //  with its clock 2 ms ahead.
+    s_rig_start(&rig, 3, 100);
+    ctl_agent_t *second = ctl_registry_lookup(rig.registry, "agent-2");
+    CHECK_INT(
+        ctl_clock_sample(second->clock, t0, t0 + 2500000, t0 + 2500000, t0 + 1000000), 0);
+    CHECK_INT(ctl_clock_offset_ns(second->clock), 2000000);
+    ctl_run_t *run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err,
+                                 sizeof err, &status);
+    CHECK_NOT_NULL(run);
+    CHECK_INT(status, 200);
+    CHECK_INT(ctl_run_id(run), 1);
+    CHECK_STR(ctl_run_state(run), "preparing");
+    CHECK_INT(ctl_run_agents(run), 3);
+    CHECK_TRUE(!ctl_run_finished(run));
+    CHECK_STR(ctl_run_error(run), "");
+    CHECK_INT(ctl_run_start_ns(run), 0);
+    s_expect_prepare(run, &rig, 0, 0, 4, t0);
+    s_expect_prepare(run, &rig, 1, 4, 3, t0);
+    CHECK_STR(ctl_run_state(run), "preparing");
+    ctl_run_tick(run, t0 + SP_NS_PER_S); //  within the Ready timeout
+    CHECK_STR(ctl_run_state(run), "preparing");
+    s_expect_prepare(run, &rig, 2, 7, 3, t0 + 100);
+    CHECK_STR(ctl_run_state(run), "running");
+    CHECK_INT(rig.start_mode, STAMPEDE__START_MODE__START_MODE_LAST_BYTE); //  auto + body
+    //  rtt 1 ms -> lead is the 250 ms minimum; agent-2 gets its own clock.
+    CHECK_INT(ctl_run_start_ns(run), t0 + 100 + 250 * SP_NS_PER_MS);
+    for (size_t a = 0; a < 3; a++) {
+        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
+        CHECK_NOT_NULL(go);
+        CHECK_STR(proto_body_name(go), "go");
+        CHECK_INT(go->go->start_at_ns, ctl_run_start_ns(run) + (a == 1 ? 2000000 : 0));
+        proto_envelope_destroy(&go);
+    }
+    //  agent-1: two batches, the first sent twice.
+    s_batch(run, 0, 1, 0, 2, STAMPEDE__OUTCOME__OUTCOME_OK, t0);
+    s_expect_ack(&rig, 0, 1);
+    s_batch(run, 0, 1, 0, 2, STAMPEDE__OUTCOME__OUTCOME_OK, t0);
+    s_expect_ack(&rig, 0, 1);
+    s_batch(run, 0, 2, 2, 2, STAMPEDE__OUTCOME__OUTCOME_THROTTLED, t0);
+    s_expect_ack(&rig, 0, 2);
+    //  Bad batches are dropped without an ack: index outside the share, seq
+    //  beyond any possible batch.
+    s_batch(run, 0, 3, 4, 1, STAMPEDE__OUTCOME__OUTCOME_OK, t0);
+    s_batch(run, 0, 5, 0, 1, STAMPEDE__OUTCOME__OUTCOME_OK, t0);
+    CHECK_TRUE(s_quiet(rig.dealer[0]));
+    s_done(run, 0, 4, 2, t0);
+    //  agent-2 and agent-3: Done arrives before its last batch.
+    s_batch(run, 1, 1, 4, 3, STAMPEDE__OUTCOME__OUTCOME_THROTTLED, t0);
+    s_expect_ack(&rig, 1, 1);
+    s_done(run, 1, 3, 1, t0);
+    s_done(run, 2, 3, 1, t0);
+    CHECK_STR(ctl_run_state(run), "running");
+    s_batch(run, 2, 1, 7, 3, STAMPEDE__OUTCOME__OUTCOME_THROTTLED, t0 + 5);
+    s_expect_ack(&rig, 2, 1);
+    CHECK_STR(ctl_run_state(run), "completed");
+    CHECK_TRUE(ctl_run_finished(run));
+    CHECK_INT(s_count(rig.store, 1, "recorded"), 10);
+    CHECK_INT(s_count(rig.store, 1, "ok"), 2);
+    CHECK_INT(s_count(rig.store, 1, "throttled"), 8);
+    CHECK_INT(s_count(rig.store, 1, "lost"), 0);
+    CHECK_INT(s_count(rig.store, 1, "environments"), 1); //  "" is not an environment
+    //  A late resend of a completed run is acknowledged again.
+    s_batch(run, 2, 1, 7, 3, STAMPEDE__OUTCOME__OUTCOME_THROTTLED, t0 + 6);
+    s_expect_ack(&rig, 2, 1);
+    //  Agent clock converted: agent-2's sent_ns 1000000 is 2 ms ahead.
+    json_t *json = store_run_json(rig.store, 1, true);
+    CHECK_STR(json_string_value(json_object_get(json, "start_mode")), "last_byte");
+    json_t *rows = json_object_get(json, "requests");
+    CHECK_INT(json_array_size(rows), 10);
+    CHECK_INT(json_integer_value(json_object_get(json_array_get(rows, 4), "sent_ns")),
+              1000000 - 2000000);
+    CHECK_INT(json_integer_value(json_object_get(json_array_get(rows, 0), "sent_ns")),
+              1000000);
+    CHECK_INT(json_integer_value(json_object_get(json_array_get(rows, 4), "received_ns")),
+              77);
+    json_t *shares = json_object_get(json, "shares");
+    CHECK_INT(json_array_size(shares), 3);
+    CHECK_INT(
+        json_integer_value(json_object_get(json_array_get(shares, 1), "clock_offset_ns")),
+        2000000);
+    json_decref(json);
+    ctl_run_destroy(&run);
+    CHECK_NULL(run);
+    ctl_run_destroy(&run);
+
+    //  An agent that disappears mid-run: its missing indices are lost, the
+    //  run completes when the other share is in.
+    spec.requests = 6;
+    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
+                      &status);
+    CHECK_NOT_NULL(run);
+    CHECK_INT(ctl_run_id(run), 2);
+    s_expect_prepare(run, &rig, 0, 0, 2, t0);
+    s_expect_prepare(run, &rig, 1, 2, 2, t0);
+    s_expect_prepare(run, &rig, 2, 4, 2, t0);
+    CHECK_STR(ctl_run_state(run), "running");
+    for (size_t a = 0; a < 3; a++) {
+        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
+        CHECK_STR(proto_body_name(go), "go");
+        proto_envelope_destroy(&go);
+    }
+    s_batch(run, 1, 1, 2, 1, STAMPEDE__OUTCOME__OUTCOME_OK, t0); //  1 of 2
+    s_expect_ack(&rig, 1, 1);
+    ctl_run_on_agent_expired(run, "agent-2", t0 + SP_NS_PER_S);
+    ctl_run_on_agent_expired(run, "agent-9", t0 + SP_NS_PER_S); //  not in the run
+    s_batch(run, 0, 1, 0, 2, STAMPEDE__OUTCOME__OUTCOME_OK, t0);
+    s_done(run, 0, 2, 1, t0);
+    CHECK_STR(ctl_run_state(run), "running");
+    s_batch(run, 2, 1, 4, 2, STAMPEDE__OUTCOME__OUTCOME_THROTTLED, t0);
+    s_done(run, 2, 2, 1, t0);
+    CHECK_STR(ctl_run_state(run), "completed");
+    CHECK_INT(s_count(rig.store, 2, "recorded"), 5);
+    CHECK_INT(s_count(rig.store, 2, "lost"), 1);
+    json = store_run_json(rig.store, 2, true);
+    rows = json_object_get(json, "requests");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(rows, 3), "outcome")),
+              "lost");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(rows, 3), "error")),
+              "agent agent-2 disconnected");
+    json_decref(json);
+    //  The agent comes back with the missing result: it replaces the lost row.
+    s_expect_ack(&rig, 0, 1);
+    s_expect_ack(&rig, 2, 1);
+    s_batch(run, 1, 2, 3, 1, STAMPEDE__OUTCOME__OUTCOME_OK, t0);
+    s_expect_ack(&rig, 1, 2);
+    CHECK_INT(s_count(rig.store, 2, "recorded"), 6);
+    CHECK_INT(s_count(rig.store, 2, "lost"), 0);
+    ctl_run_destroy(&run);
+
+    //  The deadline: start + timeout + grace; nothing arrives.
+    spec.requests = 3;
+    spec.timeout_ms = 1000;
+    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
+                      &status);
+    CHECK_NOT_NULL(run);
+    s_expect_prepare(run, &rig, 0, 0, 1, t0);
+    s_expect_prepare(run, &rig, 1, 1, 1, t0);
+    s_expect_prepare(run, &rig, 2, 2, 1, t0);
+    int64_t deadline = ctl_run_start_ns(run) + SP_NS_PER_S + 15 * SP_NS_PER_S;
+    ctl_run_tick(run, deadline - 1);
+    CHECK_STR(ctl_run_state(run), "running");
+    ctl_run_tick(run, deadline);
+    CHECK_STR(ctl_run_state(run), "completed");
+    CHECK_INT(s_count(rig.store, ctl_run_id(run), "lost"), 3);
+    ctl_run_destroy(&run);
+    for (size_t a = 0; a < 3; a++) { //  the Go of that run
+        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
+        CHECK_STR(proto_body_name(go), "go");
+        proto_envelope_destroy(&go);
+    }
+
+    //  A refusal fails the run and cancels it everywhere.
+    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
+                      &status);
+    CHECK_NOT_NULL(run);
+    Stampede__Ready refused = STAMPEDE__READY__INIT;
+    refused.run_id = (uint64_t)ctl_run_id(run);
+    refused.error = "target 10.0.0.1 is not on the allow-list";
+    ctl_run_on_ready(run, "agent-3", &refused, t0);
+    CHECK_STR(ctl_run_state(run), "failed");
+    CHECK_STR(ctl_run_error(run),
+              "agent agent-3 refused the run: target 10.0.0.1 is not on the allow-list");
+    for (size_t a = 0; a < 3; a++) {
+        proto_envelope_t *env = proto_recv(rig.dealer[a], 2000, NULL, 0);
+        CHECK_STR(proto_body_name(env), "prepare");
+        proto_envelope_destroy(&env);
+        env = proto_recv(rig.dealer[a], 2000, NULL, 0);
+        CHECK_STR(proto_body_name(env), "cancel");
+        proto_envelope_destroy(&env);
+    }
+    store_summary_t summary;
+    CHECK_INT(store_summary(rig.store, ctl_run_id(run), &summary), 0);
+    CHECK_STR(summary.status, "failed");
+    ctl_run_destroy(&run);
+
+    //  A Ready timeout names the silent agents; a cancel of a finished run
+    //  changes nothing.
+    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
+                      &status);
+    CHECK_NOT_NULL(run);
+    s_expect_prepare(run, &rig, 1, 1, 1, t0);
+    ctl_run_tick(run, t0 + 10 * SP_NS_PER_S);
+    CHECK_STR(ctl_run_state(run), "failed");
+    CHECK_STR(ctl_run_error(run), "no Ready within 10000 ms from agent-1 agent-3");
+    ctl_run_cancel(run, "stopping", t0);
+    CHECK_STR(ctl_run_error(run), "no Ready within 10000 ms from agent-1 agent-3");
+    ctl_run_destroy(&run);
+    for (size_t a = 0; a < 3; a++) //  drain Prepare (0, 2) and Cancel
+        for (int m = 0; m < (a == 1 ? 1 : 2); m++) {
+            proto_envelope_t *env = proto_recv(rig.dealer[a], 2000, NULL, 0);
+            CHECK_NOT_NULL(env);
+            proto_envelope_destroy(&env);
+        }
+
+    //  Cancel of a live run; a share above an agent's capacity is refused.
+    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
+                      &status);
+    ctl_run_cancel(run, "controller stopping", t0);
+    CHECK_STR(ctl_run_state(run), "failed");
+    CHECK_STR(ctl_run_error(run), "controller stopping");
+    ctl_run_destroy(&run);
+    spec.requests = 301;
+    CHECK_NULL(ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
+                           &status));
+    CHECK_INT(status, 400);
+    CHECK_STR(err, "agent agent-1 takes at most 100 requests, its share would be 101");
+    s_rig_stop(&rig);
+    if (verbose)
+        printf("(run checks done) ");
+}
