@@ -111,3 +111,29 @@ test('a thrown error is X-Amz-Function-Error: Unhandled with the RIC\'s errorTyp
   assert.equal(again.status, 200, again.body);
   assert.equal(JSON.parse(again.body).echo.n, 2);
 });
+
+test('the invoked function ARN names the qualifier the caller used', async () => {
+  const published = await request('POST', '/2015-03-31/functions/ric/versions', '{}');
+  assert.equal(published.status, 201, published.body);
+  assert.equal(JSON.parse(published.body).Version, '1');
+  const alias = await request('POST', '/2015-03-31/functions/ric/aliases',
+    '{"Name":"live","FunctionVersion":"1"}');
+  assert.equal(alias.status, 201, alias.body);
+
+  const cases = [
+    ['/2015-03-31/functions/ric/invocations?Qualifier=live', `${ARN}ric:live`, '1'],
+    ['/2015-03-31/functions/ric:live/invocations', `${ARN}ric:live`, '1'],
+    ['/2015-03-31/functions/ric/invocations?Qualifier=1', `${ARN}ric:1`, '1'],
+    ['/2015-03-31/functions/ric/invocations', `${ARN}ric`, '$LATEST'],
+  ];
+  for (const [target, arn, version] of cases) {
+    const answer = await request('POST', target, '{"n":3}');
+    assert.equal(answer.status, 200, `${target}: ${answer.body}`);
+    const body = JSON.parse(answer.body);
+    assert.equal(body.functionArn, arn, target);
+    assert.equal(body.functionVersion, version, target);
+  }
+  const viaUrl = await request('GET', '/url/ric:live/q');
+  assert.equal(viaUrl.status, 201, viaUrl.body);
+  assert.equal(viaUrl.body, `GET /q ${viaUrl.headers.get('x-amzn-requestid')} ${ARN}ric:live`);
+});

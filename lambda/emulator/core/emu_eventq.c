@@ -27,6 +27,7 @@ typedef struct {
     char *event;
     size_t len;
     int64_t enqueued_ns; //  CLOCK_MONOTONIC
+    int64_t received_ns; //  CLOCK_REALTIME, when the request arrived
     int64_t due_ns;      //  not before
     int retries;         //  function-error retries made
     int throttles;       //  in a row
@@ -141,6 +142,8 @@ s_event_run(emu_eventq_t *self, s_event_t *event, int64_t now)
         copy ? emu_invocation_new(event->request_id, &copy, event->len, s_event_done,
                                   event)
              : NULL;
+    if (invocation)
+        emu_invocation_set_received_ns(invocation, event->received_ns);
     emu_aws_error_t err;
     emu_aws_error_clear(&err);
     int rc =
@@ -261,6 +264,7 @@ emu_eventq_push(emu_eventq_t *self, const char *qualifier, const char *request_i
     snprintf(event->qualifier, sizeof event->qualifier, "%s", qualifier ? qualifier : "");
     snprintf(event->request_id, sizeof event->request_id, "%s", request_id);
     event->enqueued_ns = event->due_ns = sp_clock_mono_ns();
+    event->received_ns = sp_clock_wall_ns();
     if (self->closed || s_push(self, event)) {
         s_event_free(&event);
         emu_aws_error_set(err, 429, "TooManyRequestsException", "Rate Exceeded.");

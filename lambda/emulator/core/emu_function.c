@@ -100,6 +100,12 @@ s_dispatch(emu_function_t *self, const char *qualifier, emu_invocation_t *invoca
     }
     const char *name = emu_version_name(version);
     emu_invocation_set_version(invocation, name);
+    //  The ARN the function is handed names the qualifier as invoked;
+    //  emu_versions_resolve accepted it, so it fits the pattern.
+    if (emu_invocation_set_invoked_qualifier(invocation, qualifier ? qualifier : "")) {
+        emu_aws_error_function_not_found(err, self->config->name, qualifier);
+        return EMU_FUNCTION_DISPATCH_REFUSED;
+    }
     emu_fleet_group_t *provisioned =
         emu_provisioned_idle(self->provisioned, alias ? alias : name, version);
     if (provisioned) {
