@@ -13,7 +13,7 @@
 #include "sp_check.h"
 #include "sp_clock.h"
 #include "sp_hostport.h"
-#include "store.h"
+#include "store_api.h"
 
 #include <inttypes.h>
 #include <limits.h>

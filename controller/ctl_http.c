@@ -19,7 +19,7 @@
 #include "sp_err.h"
 #include "sp_hostport.h"
 #include "sp_log.h"
-#include "store.h"
+#include "store_api.h"
 
 #include "sp_clock.h"
 

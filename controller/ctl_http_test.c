@@ -7,7 +7,7 @@
 #include "ctl_http.h"
 #include "sp_check.h"
 #include "sp_clock.h"
-#include "store.h"
+#include "store_api.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>

@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "ctl_config.h"
-#include "store.h"
+#include "store_api.h"
 
 //  json_dumps flags for printing it: compact, and 12 significant digits so
 //  milliseconds rounded to the microsecond print as such (2.717, not

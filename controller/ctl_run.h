@@ -38,7 +38,7 @@
 #include "ctl_registry.h"
 #include "ctl_runspec.h"
 #include "proto_codec.h"
-#include "store.h"
+#include "store_api.h"
 
 typedef struct _ctl_run_t ctl_run_t;
 

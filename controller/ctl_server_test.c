@@ -5,7 +5,7 @@
 #include "ctl_server.h"
 #include "sp_check.h"
 #include "sp_clock.h"
-#include "store.h"
+#include "store_api.h"
 
 #include <czmq.h>
 #include <inttypes.h>

@@ -11,10 +11,10 @@
     thread only. Open one store_t per thread.
 
     The API is split by what it is about, one header each, all included
-    here: store_runs (a run's lifecycle), store_agents (agents and their
-    shares of a run), store_results (result ingestion), store_summary (a
-    run's aggregates), store_views (JSON for the HTTP API), store_export
-    (CSV/JSON download). store itself owns the connection and its prepared
+    by store_api.h (what callers outside this folder include): store_runs (a run's
+   lifecycle), store_agents (agents and their shares of a run), store_results (result
+   ingestion), store_summary (a run's aggregates), store_views (JSON for the HTTP API),
+   store_export (CSV/JSON download). store itself owns the connection and its prepared
     statements (catalogue in store_stmt, private to this folder).
 */
 #ifndef STORE_H
@@ -36,12 +36,5 @@ void store_destroy(store_t **self_p);
 int store_schema_version(void);
 
 void store_test(bool verbose);
-
-#include "store_agents.h"
-#include "store_export.h"
-#include "store_results.h"
-#include "store_runs.h"
-#include "store_summary.h"
-#include "store_views.h"
 
 #endif

@@ -17,7 +17,6 @@
 */
 #include "store_schema.h"
 #include "sp_err.h"
-#include "store.h"
 
 #include "sp_check.h"
 

@@ -4,7 +4,8 @@
     Migration k (1-based) is the k-th SQL script of an ordered, append-only
     table; PRAGMA user_version records how many are applied. A released
     script is never edited: a schema change is a new script at the end.
-    store_schema_version() (declared in store.h) is the table's length.
+    store_schema_version() is the table's length (store.h declares it too,
+    for the library's callers).
 
     Thread model: no state; works on the caller's connection, on the
     caller's thread.
@@ -20,6 +21,9 @@
 //  a one-line reason in err (a file newer than this build is refused, and
 //  left untouched).
 int store_schema_migrate(sqlite3 *db, char *err, size_t err_size);
+
+//  The schema version this build migrates to: the number of migrations.
+int store_schema_version(void);
 
 //  Applies steps[v .. count-1] to db, where v is its user_version, each
 //  script in its own IMMEDIATE transaction together with the user_version

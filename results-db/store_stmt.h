@@ -19,12 +19,14 @@
 #ifndef STORE_STMT_H
 #define STORE_STMT_H
 
-#include "store.h"
-
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+//  The connection (store.h); declared here, not included, so the catalogue
+//  sits below the connection that uses it.
+typedef struct _store_t store_t;
 
 //  How a column reaches JSON and CSV; SQL NULL is null / empty in every type.
 typedef enum { STORE_INT, STORE_REAL, STORE_TEXT, STORE_BOOL } store_type_t;

@@ -12,7 +12,7 @@
 #ifndef STORE_FIXTURE_H
 #define STORE_FIXTURE_H
 
-#include "store.h"
+#include "store_api.h"
 
 #include <stdbool.h>
 #include <stdint.h>

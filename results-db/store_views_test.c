@@ -1,0 +1,115 @@
+/*  store_views_test — store_views's selftest, in a file of its own because it drives
+    the rest of the store's API too; built into the selftest runner only,
+    so store_views.c includes nothing above it.
+*/
+#include "store_api.h"
+#include "store_fixture.h"
+#include "store_schema.h"
+#include "store_stmt.h"
+
+#include "sp_check.h"
+
+#include <czmq.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void
+s_test_json(store_t *store, int64_t headline_id)
+{
+    //  The newest first; the limit caps the list.
+    int64_t latest = store_latest_run(store);
+    CHECK_TRUE(latest > headline_id);
+    json_t *runs = store_runs_json(store, 2);
+    CHECK_NOT_NULL(runs);
+    CHECK_INT(json_array_size(runs), 2);
+    CHECK_INT(json_integer_value(json_object_get(json_array_get(runs, 0), "run_id")),
+              latest);
+    CHECK_INT(json_integer_value(json_object_get(json_array_get(runs, 1), "run_id")),
+              latest - 1);
+    json_decref(runs);
+    runs = store_runs_json(store, 0);
+    CHECK_INT(json_array_size(runs), 0);
+    json_decref(runs);
+    runs = store_runs_json(store, STORE_RUNS_LIMIT_MAX + 1);
+    CHECK_INT(json_array_size(runs), latest);
+    CHECK_INT(
+        json_integer_value(json_object_get(json_array_get(runs, latest - 1), "run_id")),
+        1);
+    json_decref(runs);
+
+    //  One run: every field, shares in index order, rows on request.
+    json_t *run = store_run_json(store, headline_id, false);
+    CHECK_NOT_NULL(run);
+    CHECK_NULL(json_object_get(run, "requests"));
+    json_object_del(run, "created_ns"); //  fixed, but long to spell out
+    char *text = json_dumps(run, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    CHECK_STR(text,
+              "{\"run_id\":1,\"status\":\"completed\",\"started_ns\":1700000000000000000,"
+              "\"finished_ns\":1700000000250000000,"
+              "\"url\":\"http://127.0.0.1:9/2015-03-31/functions/f/invocations\","
+              "\"method\":\"POST\",\"start_mode\":\"last_byte\",\"requested\":100,"
+              "\"agents\":2,"
+              "\"label\":\"reserved=5\",\"error\":null,"
+              "\"summary\":{\"ok\":5,\"throttled\":95,\"errors\":0,\"lost\":0,"
+              "\"recorded\":100,\"cold_starts\":5,\"environments\":5,"
+              "\"peak_concurrency\":5,\"p50_ms\":50.0,\"p90_ms\":90.0,\"p99_ms\":99.0,"
+              "\"max_ms\":100.0,\"spread_ms\":0.99,\"wall_ms\":250.0},"
+              "\"shares\":[{\"agent_id\":\"agent-a\",\"first_index\":0,\"count\":50,"
+              "\"clock_offset_ns\":-1200,\"clock_error_ns\":300},"
+              "{\"agent_id\":\"agent-b\",\"first_index\":50,\"count\":50,"
+              "\"clock_offset_ns\":800,\"clock_error_ns\":250}]}");
+    free(text);
+    json_decref(run);
+
+    run = store_run_json(store, headline_id, true);
+    json_t *requests = json_object_get(run, "requests");
+    CHECK_INT(json_array_size(requests), 100);
+    json_t *row = json_array_get(requests, 4);
+    CHECK_INT(json_integer_value(json_object_get(row, "index")), 4);
+    CHECK_STR(json_string_value(json_object_get(row, "environment_id")), "env-4");
+    CHECK_TRUE(json_is_true(json_object_get(row, "cold_start")));
+    CHECK_REAL(json_real_value(json_object_get(row, "latency_ms")), 5.0);
+    row = json_array_get(requests, 99);
+    CHECK_STR(json_string_value(json_object_get(row, "outcome")), "throttled");
+    CHECK_TRUE(json_is_null(json_object_get(row, "cold_start")));
+    CHECK_TRUE(json_is_null(json_object_get(row, "invocation_count")));
+    CHECK_INT(json_integer_value(json_object_get(row, "http_status")), 429);
+    json_decref(run);
+    CHECK_NULL(store_run_json(store, latest + 1, true));
+}
+
+//  Text that is not UTF-8 still makes valid JSON.
+static void
+s_test_bad_text(store_t *store)
+{
+    int64_t run_id = store_fixture_run(store, 1, "caf\xc3\xa9");
+    store_result_t row = store_fixture_row(0, "function_error", 200);
+    row.error = "bad \xff byte";
+    CHECK_INT(store_results_insert(store, run_id, "agent-a", &row, 1), 0);
+    json_t *run = store_run_json(store, run_id, true);
+    CHECK_NOT_NULL(run);
+    CHECK_STR(json_string_value(json_object_get(run, "label")), "caf\xc3\xa9");
+    json_t *first = json_array_get(json_object_get(run, "requests"), 0);
+    CHECK_STR(json_string_value(json_object_get(first, "error")), "bad ? byte");
+    json_decref(run);
+}
+
+void
+store_views_test(bool verbose)
+{
+    char err[256];
+    store_t *store = store_open(":memory:", err, sizeof err);
+    CHECK_NOT_NULL(store);
+    json_t *none = store_runs_json(store, 10);
+    CHECK_INT(json_array_size(none), 0);
+    json_decref(none);
+    int64_t headline_id = store_fixture_history(store);
+    CHECK_INT(headline_id, 1);
+    s_test_json(store, headline_id);
+    s_test_bad_text(store);
+    store_destroy(&store);
+}
