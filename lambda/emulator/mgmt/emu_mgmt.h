@@ -17,13 +17,11 @@
 #define EMU_MGMT_H
 
 #include "emu_account.h"
+#include "emu_mgmt_req.h"
 #include "emu_reply.h"
 
 #include <stdbool.h>
 #include <stddef.h>
-
-//  Largest management request body accepted, bytes.
-#define EMU_MGMT_BODY_MAX (256 * 1024)
 
 //  Answers one management API request: `method` ("GET"...), `target` the
 //  raw request target as sent (path and query, not decoded), `body` the

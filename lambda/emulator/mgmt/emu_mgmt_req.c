@@ -4,7 +4,6 @@
     query pairs are NUL-separated copies inside it.
 */
 #include "emu_mgmt_req.h"
-#include "emu_mgmt.h"
 #include "emu_mgmt_selftest.h"
 #include "emu_route.h"
 

@@ -39,6 +39,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+//  Largest management request body accepted, bytes.
+#define EMU_MGMT_BODY_MAX (256 * 1024)
+
 //  Longest request target (path and query) accepted, bytes.
 #define EMU_MGMT_REQ_TARGET_MAX 4096
 //  Most path segments: "2015-03-31/functions/NAME/aliases/ALIAS".
