@@ -21,23 +21,23 @@ import os
 import re
 import sys
 
-# Size limits (3). The targets are 800 lines per emulator file and 1,500
-# per product file; they are 3000 while the emulator split is under way —
-# tightened when the split lands.
-EMULATOR_MAX_LINES = 3000
-GLOBAL_MAX_LINES = 3000
+# Size limits (3): 800 lines per emulator file, 1,500 per product file.
+EMULATOR_MAX_LINES = 800
+GLOBAL_MAX_LINES = 1500
+# Emulator files still over the limit, each held at its size today so it
+# can only shrink: the line goes when its file is split (the front door's
+# end-to-end selftest repeats test_emulator_doors.py and is the seam).
+OVERSIZE_CEILINGS = {
+    "lambda/emulator/app/emu_frontdoor.c": 1305,
+    "lambda/emulator/runtime/emu_env.c": 857,
+    "lambda/emulator/mgmt/emu_mgmt_req.c": 811,
+}
 
-# Violations of (1) and (2) that exist today and are being removed: listed
-# so the check guards against new ones meanwhile. Each is printed as known;
-# one that no longer occurs is reported so its line here can go. Empty
-# both when the split lands.
-KNOWN_CYCLES = [
-    ["lambda/emulator/core/emu_account", "lambda/emulator/core/emu_function"],
-    ["results-db/store", "results-db/store_schema"],
-]
-KNOWN_LAYER_INCLUDES = [
-    ("lambda/emulator/core/emu_function.c", "lambda/emulator/doors/emu_furl.h"),
-]
+# Violations of (1) and (2) tolerated while being removed (none today):
+# each is printed as known; one that no longer occurs is reported so its
+# line here can go.
+KNOWN_CYCLES = []
+KNOWN_LAYER_INCLUDES = []
 
 EMULATOR = "lambda/emulator"
 # Rank of each layer folder of the emulator; equal ranks are siblings that
@@ -193,6 +193,7 @@ def size_violations(root, files):
     for lines, path in sorted(sizes, reverse=True):
         limit = EMULATOR_MAX_LINES if path.startswith(EMULATOR + "/") else GLOBAL_MAX_LINES
         limit = min(limit, GLOBAL_MAX_LINES)
+        limit = max(limit, OVERSIZE_CEILINGS.get(path, 0))
         if lines > limit:
             problems.append("%s: %d lines (limit %d)" % (path, lines, limit))
     return problems
