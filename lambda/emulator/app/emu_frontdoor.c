@@ -13,6 +13,8 @@
 #include "emu_route.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_err.h"
+#include "sp_log.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -77,9 +79,7 @@ struct _emu_frontdoor_t {
     s_request_t *waiting;        //  suspended requests
     FILE *access_log;            //  borrowed; NULL when not logging
     emu_frontdoor_stats_t stats;
-    int64_t log_second; //  rate limit of MHD's messages
-    unsigned log_count;
-    unsigned log_suppressed;
+    sp_log_limit_t mhd_log; //  rate limit of MHD's messages
 };
 
 //  MHD's complaints about malformed requests, at most S_LOG_PER_S a
@@ -91,22 +91,10 @@ static void
 s_log_mhd(void *cls, const char *format, va_list args)
 {
     emu_frontdoor_t *self = cls;
-    int64_t second = sp_clock_mono_ns() / SP_NS_PER_S;
-    if (second != self->log_second) {
-        if (self->log_suppressed > 0)
-            zsys_warning("front door: messages suppressed count=%u",
-                         self->log_suppressed);
-        self->log_second = second;
-        self->log_count = self->log_suppressed = 0;
-    }
-    if (self->log_count++ >= S_LOG_PER_S) {
-        self->log_suppressed++;
-        return;
-    }
     char text[256];
     vsnprintf(text, sizeof text, format, args);
     text[strcspn(text, "\n")] = '\0';
-    zsys_warning("front door: %s", text);
+    sp_log_warning(&self->mhd_log, "front door: %s", text);
 }
 
 //  The served function called `name` (a valid plain name), or NULL.
@@ -668,9 +656,11 @@ emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose, char *err,
     assert(loop && listen);
     emu_frontdoor_t *self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
+    sp_log_limit_init(&self->mhd_log, "front door: messages not logged", S_LOG_PER_S,
+                      SP_NS_PER_S);
     self->loop = loop;
     self->verbose = verbose;
     self->httpapi_throttle_status = 500;

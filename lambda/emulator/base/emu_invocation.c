@@ -2,13 +2,13 @@
 #include "emu_invocation.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_id.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 struct _emu_invocation_t {
     char request_id[129]; //  ours (36 chars) or a caller's, truncated
@@ -33,21 +33,12 @@ struct _emu_invocation_t {
 void
 emu_invocation_new_id(char out[EMU_INVOCATION_ID_SIZE])
 {
-    unsigned char b[16];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = getrandom(b + got, sizeof b - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        assert(n > 0); //  getrandom never fails for 16 bytes once seeded
-        got += (size_t)n;
+    //  getrandom(2) does not fail for 16 bytes once the kernel's pool is
+    //  seeded; if it ever does, there is no id to hand out: stop loudly.
+    if (sp_id_uuid4(out)) {
+        fprintf(stderr, "emu_invocation: the random source failed\n");
+        abort();
     }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, EMU_INVOCATION_ID_SIZE,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
 }
 
 emu_invocation_t *

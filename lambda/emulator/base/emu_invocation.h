@@ -13,12 +13,14 @@
 #ifndef EMU_INVOCATION_H
 #define EMU_INVOCATION_H
 
+#include "sp_id.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 //  Length of a request id ("8-4-4-4-12" hex digits) plus NUL.
-#define EMU_INVOCATION_ID_SIZE 37
+#define EMU_INVOCATION_ID_SIZE SP_ID_UUID_SIZE
 //  Bytes of the function's log kept per invocation (the last ones): what
 //  the Invoke API returns base64-encoded in X-Amz-Log-Result.
 #define EMU_INVOCATION_LOG_MAX 4096
@@ -46,7 +48,8 @@ typedef enum {
 
 typedef void(emu_invocation_done_fn)(emu_invocation_t *invocation, void *arg);
 
-//  Writes a fresh random request id (UUID v4 form) into `out`.
+//  Writes a fresh random request id (UUID v4 form, sp_id_uuid4) into
+//  `out`; aborts with a message if the kernel's random source fails.
 void emu_invocation_new_id(char out[EMU_INVOCATION_ID_SIZE]);
 
 //  Creates an invocation of `request_id` (copied) taking ownership of the
