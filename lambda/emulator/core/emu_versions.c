@@ -7,6 +7,7 @@
 */
 #include "emu_versions.h"
 #include "sp_check.h"
+#include "sp_clock.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -531,8 +532,187 @@ emu_versions_alias_version(emu_versions_t *self, const char *name)
 
 //  --- selftest -----------------------------------------------------------
 
+static void
+s_test_busy(void *arg, bool provisioned, int delta)
+{
+}
+
+static void
+s_test_freed(void *arg)
+{
+}
+
+static void
+s_test_lost(void *arg, void *owner, bool init_failed, const char *version)
+{
+}
+
+static void
+s_test_start_failed(void *arg, void *owner, const char *why)
+{
+}
+
+static int
+s_test_refuse(void *arg, const char *alias, emu_version_t *from, emu_version_t *to,
+              emu_aws_error_t *err)
+{
+    int *asked = arg;
+    (*asked)++;
+    emu_aws_error_set(err, 409, "ResourceConflictException", "refused by the test");
+    return -1;
+}
+
 void
 emu_versions_test(bool verbose)
 {
-    (void)verbose;
+    if (verbose)
+        printf(" * emu_versions: ");
+    CHECK_TRUE(emu_versions_is_latest(NULL));
+    CHECK_TRUE(emu_versions_is_latest(""));
+    CHECK_TRUE(emu_versions_is_latest("$LATEST"));
+    CHECK_TRUE(!emu_versions_is_latest("1"));
+    CHECK_TRUE(!emu_versions_is_latest("$latest"));
+    CHECK_TRUE(emu_versions_is_number("12"));
+    CHECK_TRUE(!emu_versions_is_number(""));
+    CHECK_TRUE(!emu_versions_is_number(NULL));
+    CHECK_TRUE(!emu_versions_is_number("1a"));
+    CHECK_TRUE(!emu_versions_is_number("live"));
+
+    char dir[] = "/tmp/emu_versions_test.XXXXXX";
+    CHECK_NOT_NULL(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/hello", dir);
+    FILE *file = fopen(path, "w");
+    CHECK_NOT_NULL(file);
+    fputs("hello\n", file);
+    fclose(file);
+    emu_loop_t *loop = emu_loop_new();
+    CHECK_NOT_NULL(loop);
+    const emu_fleet_events_t events = {s_test_busy, s_test_freed, s_test_lost,
+                                       s_test_start_failed};
+    emu_fleet_t *fleet =
+        emu_fleet_new(loop, "demo", path, 60 * SP_NS_PER_S, false, &events, NULL);
+    CHECK_NOT_NULL(fleet);
+    const char *pairs[] = {"COLOR=blue"};
+    emu_function_config_t config = {.name = "demo",
+                                    .path = path,
+                                    .reserved = -1,
+                                    .env = pairs,
+                                    .env_count = 1,
+                                    .timeout_s = 3};
+    emu_versions_t *versions = emu_versions_new(&config, fleet);
+    CHECK_NOT_NULL(versions);
+    emu_aws_error_t err;
+    emu_aws_error_clear(&err);
+
+    //  $LATEST alone.
+    CHECK_INT(emu_versions_count(versions), 1);
+    emu_version_t *latest = emu_versions_latest(versions);
+    CHECK_TRUE(emu_versions_at(versions, 0) == latest);
+    CHECK_STR(emu_version_name(latest), "$LATEST");
+    CHECK_NOT_NULL(emu_version_snap(latest));
+    CHECK_NOT_NULL(emu_version_group(latest));
+    emu_version_info_t info;
+    emu_versions_info(versions, latest, &info);
+    CHECK_STR(info.version, "$LATEST");
+    CHECK_STR(info.description, "");
+    CHECK_INT(info.timeout_s, 3);
+    CHECK_INT(info.memory_mb, 128);
+    CHECK_INT(info.variable_count, 1);
+    CHECK_STR(info.variables[0], "COLOR=blue");
+    CHECK_STR(info.handler, "hello");
+    //  base64(SHA-256("hello\n")).
+    CHECK_STR(info.code_sha256, "WJG1tSLV3whtD/CxEPvZ0hu0/HFjrzTQgoai6Eb2vgM=");
+    CHECK_INT(info.code_size, 6);
+    CHECK_INT(strlen(info.revision_id), 36);
+    CHECK_TRUE(emu_versions_resolve(versions, NULL, NULL) == latest);
+    CHECK_TRUE(emu_versions_resolve(versions, "", NULL) == latest);
+    CHECK_TRUE(emu_versions_find(versions, "$LATEST") == latest);
+    CHECK_NULL(emu_versions_resolve(versions, "1", NULL));
+    CHECK_NULL(emu_versions_resolve(versions, "live", NULL));
+
+    //  Publish: 1, then 1 again while $LATEST is unchanged.
+    emu_version_t *one = emu_versions_publish(versions, "first", &err);
+    CHECK_NOT_NULL(one);
+    CHECK_STR(emu_version_name(one), "1");
+    CHECK_TRUE(emu_versions_publish(versions, "again", &err) == one);
+    CHECK_INT(emu_versions_count(versions), 2);
+    CHECK_TRUE(emu_versions_find(versions, "1") == one);
+    CHECK_TRUE(emu_versions_resolve(versions, "1", NULL) == one);
+    emu_versions_info(versions, one, &info);
+    CHECK_STR(info.description, "first");
+    CHECK_INT(info.timeout_s, 3);
+
+    //  An update makes a new $LATEST; the next publish is 2.
+    emu_snap_update_t update = {.has_timeout = true, .timeout_s = 10};
+    CHECK_INT(emu_versions_update(versions, &update, &err), 0);
+    emu_versions_info(versions, emu_versions_latest(versions), &info);
+    CHECK_INT(info.timeout_s, 10);
+    emu_versions_info(versions, one, &info);
+    CHECK_INT(info.timeout_s, 3);
+    emu_version_t *two = emu_versions_publish(versions, NULL, &err);
+    CHECK_NOT_NULL(two);
+    CHECK_STR(emu_version_name(two), "2");
+    CHECK_INT(emu_versions_count(versions), 3);
+
+    //  Aliases.
+    emu_alias_info_t alias;
+    CHECK_INT(emu_versions_create_alias(versions, "live", "1", "prod", &alias, &err), 0);
+    CHECK_STR(alias.name, "live");
+    CHECK_STR(alias.version, "1");
+    CHECK_STR(alias.description, "prod");
+    CHECK_INT(emu_versions_create_alias(versions, "live", "2", NULL, &alias, &err), -1);
+    CHECK_INT(err.status, 409);
+    CHECK_STR(err.type, "ResourceConflictException");
+    CHECK_INT(emu_versions_create_alias(versions, "beta", "9", NULL, &alias, &err), -1);
+    CHECK_INT(err.status, 404);
+    CHECK_INT(emu_versions_create_alias(versions, "7", "1", NULL, &alias, &err), -1);
+    CHECK_INT(err.status, 400);
+    CHECK_STR(err.type, "ValidationException");
+    const char *alias_name = NULL;
+    CHECK_TRUE(emu_versions_resolve(versions, "live", &alias_name) == one);
+    CHECK_STR(alias_name, "live");
+    CHECK_TRUE(emu_versions_alias_version(versions, "live") == one);
+    CHECK_NULL(emu_versions_alias_version(versions, "beta"));
+    CHECK_INT(emu_versions_alias_count(versions), 1);
+    emu_versions_alias_at(versions, 0, &alias);
+    CHECK_STR(alias.name, "live");
+    CHECK_STR(alias.version, "1");
+
+    //  A refused move leaves the alias; an allowed one moves it.
+    int asked = 0;
+    CHECK_INT(emu_versions_update_alias(versions, "live", "2", NULL, s_test_refuse,
+                                        &asked, &alias, &err),
+              -1);
+    CHECK_INT(asked, 1);
+    CHECK_INT(err.status, 409);
+    CHECK_TRUE(emu_versions_alias_version(versions, "live") == one);
+    CHECK_INT(
+        emu_versions_update_alias(versions, "live", "2", NULL, NULL, NULL, &alias, &err),
+        0);
+    CHECK_STR(alias.version, "2");
+    CHECK_STR(alias.description, "prod");
+    CHECK_TRUE(emu_versions_resolve(versions, "live", NULL) == two);
+    CHECK_INT(
+        emu_versions_update_alias(versions, "gone", "2", NULL, NULL, NULL, &alias, &err),
+        -1);
+    CHECK_INT(err.status, 404);
+    CHECK_INT(emu_versions_alias(versions, "live", &alias, &err), 0);
+    CHECK_STR(alias.version, "2");
+    CHECK_INT(emu_versions_delete_alias(versions, "live", &err), 0);
+    CHECK_INT(emu_versions_alias_count(versions), 0);
+    CHECK_INT(emu_versions_alias(versions, "live", &alias, &err), -1);
+    CHECK_INT(err.status, 404);
+    CHECK_INT(emu_versions_delete_alias(versions, "live", &err), -1);
+    CHECK_INT(err.status, 404);
+    CHECK_NULL(emu_versions_resolve(versions, "live", NULL));
+
+    emu_versions_destroy(&versions);
+    CHECK_NULL(versions);
+    emu_fleet_destroy(&fleet);
+    emu_loop_destroy(&loop);
+    unlink(path);
+    rmdir(dir);
+    if (verbose)
+        printf("OK\n");
 }
