@@ -391,8 +391,171 @@ emu_provisioned_start_failed(emu_provisioned_t *self, void *owner, const char *w
 
 //  --- selftest -----------------------------------------------------------
 
+#define S_TEST_ARN "arn:aws:lambda:us-east-1:123456789012:function:demo"
+
+static void
+s_test_busy(void *arg, bool provisioned, int delta)
+{
+}
+
+static void
+s_test_freed(void *arg)
+{
+}
+
+static void
+s_test_lost(void *arg, void *owner, bool init_failed, const char *version)
+{
+}
+
+static void
+s_test_start_failed(void *arg, void *owner, const char *why)
+{
+}
+
+static void
+s_check_error(const emu_aws_error_t *err, int status, const char *type,
+              const char *message)
+{
+    CHECK_INT(err->status, status);
+    CHECK_STR(err->type, type);
+    CHECK_STR(err->message, message);
+}
+
 void
 emu_provisioned_test(bool verbose)
 {
-    (void)verbose;
+    if (verbose)
+        printf(" * emu_provisioned: ");
+    //  Nothing runs: the loop is never driven, so environments stay queued.
+    emu_loop_t *loop = emu_loop_new();
+    CHECK_NOT_NULL(loop);
+    const emu_fleet_events_t events = {s_test_busy, s_test_freed, s_test_lost,
+                                       s_test_start_failed};
+    emu_function_config_t config = {
+        .name = "demo", .path = "/nonexistent/bootstrap", .reserved = 10, .timeout_s = 3};
+    emu_fleet_t *fleet =
+        emu_fleet_new(loop, "demo", config.path, 60 * SP_NS_PER_S, false, &events, NULL);
+    CHECK_NOT_NULL(fleet);
+    emu_versions_t *versions = emu_versions_new(&config, fleet);
+    CHECK_NOT_NULL(versions);
+    emu_quota_t *quota = emu_quota_new(1000);
+    CHECK_NOT_NULL(quota);
+    emu_quota_member_t member = {.reserved = 10};
+    CHECK_INT(emu_quota_join(quota, &member), 0);
+    emu_provisioned_t *provisioned =
+        emu_provisioned_new("demo", fleet, versions, &member);
+    CHECK_NOT_NULL(provisioned);
+    emu_aws_error_t err;
+    emu_aws_error_clear(&err);
+    emu_alias_info_t alias;
+    emu_version_t *latest = emu_versions_latest(versions);
+    emu_version_t *one = emu_versions_publish(versions, NULL, &err);
+    CHECK_NOT_NULL(one);
+    CHECK_INT(emu_versions_create_alias(versions, "live", "1", NULL, &alias, &err), 0);
+    CHECK_INT(emu_versions_create_alias(versions, "head", "$LATEST", NULL, &alias, &err),
+              0);
+
+    //  Refusals.
+    emu_provisioned_info_t pc;
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "live", 0, &pc, &err), -1);
+    CHECK_INT(err.status, 400);
+    CHECK_STR(err.type, "ValidationException");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "$LATEST", 1, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Provisioned Concurrency Configs cannot be applied to unpublished "
+                  "function versions.");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "head", 1, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Provisioned Concurrency Configs cannot be applied to unpublished "
+                  "function versions.");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "9", 1, &pc, &err), -1);
+    s_check_error(&err, 404, "ResourceNotFoundException",
+                  "Function not found: " S_TEST_ARN ":9");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "nope", 1, &pc, &err), -1);
+    s_check_error(&err, 404, "ResourceNotFoundException",
+                  "Cannot find alias arn: " S_TEST_ARN ":nope");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "live", 11, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Requested Provisioned Concurrency should not be greater than the "
+                  "reservedConcurrentExecution for function");
+    CHECK_INT(emu_provisioned_count(provisioned), 0);
+    CHECK_INT(emu_provisioned_total(provisioned), 0);
+
+    //  A config on the alias, allocated at once.
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "live", 4, &pc, &err), 0);
+    CHECK_STR(pc.qualifier, "live");
+    CHECK_INT(pc.requested, 4);
+    CHECK_INT(pc.available, 0);
+    CHECK_INT(pc.allocated, 4);
+    CHECK_STR(pc.status, "IN_PROGRESS");
+    CHECK_STR(pc.status_reason, "");
+    CHECK_INT(emu_provisioned_total(provisioned), 4);
+    CHECK_INT(member.provisioned, 4);
+    CHECK_INT(emu_provisioned_count(provisioned), 1);
+    emu_provisioned_at(provisioned, 0, &pc);
+    CHECK_STR(pc.qualifier, "live");
+    CHECK_INT(emu_provisioned_get(provisioned, "live", &pc, &err), 0);
+    CHECK_INT(pc.requested, 4);
+    CHECK_NULL(emu_provisioned_idle(provisioned, "live", one));
+    //  The version under it may not get its own.
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "1", 1, &pc, &err), -1);
+    s_check_error(&err, 409, "ResourceConflictException",
+                  "Version is pointed by a Provisioned Concurrency alias");
+    CHECK_INT(emu_provisioned_get(provisioned, "1", &pc, &err), -1);
+    s_check_error(&err, 404, "ProvisionedConcurrencyConfigNotFoundException",
+                  "No Provisioned Concurrency Config found for this function");
+    CHECK_INT(emu_provisioned_get(provisioned, "$LATEST", &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "The function resource provided must be an alias or a published "
+                  "version.");
+
+    //  The alias may not move onto $LATEST nor onto a provisioned version.
+    CHECK_INT(emu_provisioned_move_check(provisioned, "live", one, latest, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Provisioned Concurrency Configs cannot be applied to unpublished "
+                  "function versions.");
+    emu_snap_update_t update = {.has_memory = true, .memory_mb = 512};
+    CHECK_INT(emu_versions_update(versions, &update, &err), 0);
+    emu_version_t *two = emu_versions_publish(versions, NULL, &err);
+    CHECK_NOT_NULL(two);
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "2", 1, &pc, &err), 0);
+    CHECK_INT(emu_provisioned_total(provisioned), 5);
+    CHECK_INT(emu_provisioned_move_check(provisioned, "live", one, two, &err), -1);
+    s_check_error(&err, 409, "ResourceConflictException",
+                  "Alias can't be used for Provisioned Concurrency configuration on an "
+                  "already Provisioned version");
+    CHECK_INT(emu_provisioned_move_check(provisioned, "head", latest, two, &err), 0);
+    //  Deleting: a missing config succeeds, $LATEST does not.
+    CHECK_INT(emu_provisioned_delete(provisioned, "2", &err), 0);
+    CHECK_INT(emu_provisioned_delete(provisioned, "2", &err), 0);
+    CHECK_INT(emu_provisioned_delete(provisioned, "$LATEST", &err), -1);
+    CHECK_INT(err.status, 400);
+    CHECK_INT(emu_provisioned_total(provisioned), 4);
+    CHECK_INT(emu_provisioned_move_check(provisioned, "live", one, two, &err), 0);
+    //  The alias moves: its config follows, allocated on version 2.
+    CHECK_INT(emu_versions_update_alias(versions, "live", "2", NULL,
+                                        emu_provisioned_move_check, provisioned, &alias,
+                                        &err),
+              0);
+    emu_provisioned_moved(provisioned, "live", two);
+    CHECK_INT(emu_provisioned_get(provisioned, "live", &pc, &err), 0);
+    CHECK_STR(pc.status, "IN_PROGRESS");
+    CHECK_INT(pc.allocated, 4);
+    CHECK_INT(emu_provisioned_total(provisioned), 4);
+    //  Dropping the alias's config (the alias is being deleted).
+    emu_provisioned_drop(provisioned, "live");
+    CHECK_INT(emu_provisioned_count(provisioned), 0);
+    CHECK_INT(emu_provisioned_total(provisioned), 0);
+    CHECK_INT(member.provisioned, 0);
+
+    emu_provisioned_destroy(&provisioned);
+    CHECK_NULL(provisioned);
+    emu_quota_leave(quota, &member);
+    emu_quota_destroy(&quota);
+    emu_versions_destroy(&versions);
+    emu_fleet_destroy(&fleet);
+    emu_loop_destroy(&loop);
+    if (verbose)
+        printf("OK\n");
 }
