@@ -380,8 +380,6 @@ s_fake_run(s_fake_t *fake, const char *qualifier, int calls, uint64_t done,
 void
 emu_eventq_test(bool verbose)
 {
-    if (verbose)
-        printf(" * emu_eventq: ");
     emu_loop_t *loop = emu_loop_new();
     CHECK_NOT_NULL(loop);
     s_fake_t fake = {.loop = loop, .outcome = EMU_INVOCATION_OK};
@@ -445,6 +443,4 @@ emu_eventq_test(bool verbose)
     emu_eventq_destroy(&fake.queue);
     CHECK_NULL(fake.queue);
     emu_loop_destroy(&loop);
-    if (verbose)
-        printf("OK\n");
 }

@@ -425,8 +425,6 @@ s_check_error(const emu_aws_error_t *err, int status, const char *type,
 void
 emu_provisioned_test(bool verbose)
 {
-    if (verbose)
-        printf(" * emu_provisioned: ");
     //  Nothing runs: the loop is never driven, so environments stay queued.
     emu_loop_t *loop = emu_loop_new();
     CHECK_NOT_NULL(loop);
@@ -556,6 +554,4 @@ emu_provisioned_test(bool verbose)
     emu_versions_destroy(&versions);
     emu_fleet_destroy(&fleet);
     emu_loop_destroy(&loop);
-    if (verbose)
-        printf("OK\n");
 }

@@ -565,8 +565,6 @@ s_test_refuse(void *arg, const char *alias, emu_version_t *from, emu_version_t *
 void
 emu_versions_test(bool verbose)
 {
-    if (verbose)
-        printf(" * emu_versions: ");
     CHECK_TRUE(emu_versions_is_latest(NULL));
     CHECK_TRUE(emu_versions_is_latest(""));
     CHECK_TRUE(emu_versions_is_latest("$LATEST"));
@@ -713,6 +711,4 @@ emu_versions_test(bool verbose)
     emu_loop_destroy(&loop);
     unlink(path);
     rmdir(dir);
-    if (verbose)
-        printf("OK\n");
 }
