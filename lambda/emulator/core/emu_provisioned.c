@@ -463,6 +463,10 @@ emu_provisioned_test(bool verbose)
     s_check_error(&err, 400, "InvalidParameterValueException",
                   "Provisioned Concurrency Configs cannot be applied to unpublished "
                   "function versions.");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, NULL, 1, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Provisioned Concurrency Configs cannot be applied to unpublished "
+                  "function versions.");
     CHECK_INT(emu_provisioned_put(provisioned, quota, "head", 1, &pc, &err), -1);
     s_check_error(&err, 400, "InvalidParameterValueException",
                   "Provisioned Concurrency Configs cannot be applied to unpublished "
@@ -546,6 +550,16 @@ emu_provisioned_test(bool verbose)
     CHECK_INT(emu_provisioned_count(provisioned), 0);
     CHECK_INT(emu_provisioned_total(provisioned), 0);
     CHECK_INT(member.provisioned, 0);
+
+    CHECK_INT(emu_provisioned_delete(provisioned, "live", &err), 0);
+    CHECK_INT(emu_provisioned_count(provisioned), 0);
+    //  Unreserved, the account's pool must keep its 100.
+    member.reserved = -1;
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "1", 901, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Specified ConcurrentExecutions for function decreases account's "
+                  "UnreservedConcurrentExecution below its minimum value of [100].");
+    CHECK_INT(emu_provisioned_total(provisioned), 0);
 
     emu_provisioned_destroy(&provisioned);
     CHECK_NULL(provisioned);
