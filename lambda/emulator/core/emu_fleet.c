@@ -593,6 +593,7 @@ typedef struct {
     int start_failed;
     int done;
     int ok;
+    int target; //  for s_cond_done
 } s_test_t;
 
 static void
@@ -682,6 +683,12 @@ static bool
 s_cond_no_busy(s_test_t *test)
 {
     return test->busy[0] == 0 && test->busy[1] == 0;
+}
+
+static bool
+s_cond_done(s_test_t *test)
+{
+    return test->done >= test->target;
 }
 
 static bool
@@ -819,8 +826,31 @@ emu_fleet_test(bool verbose)
     emu_fleet_stats(test.fleet, &stats);
     CHECK_INT(stats.spawns, 4);
     CHECK_INT(stats.spawn_failures, 0);
+    //  Destroyed with one in flight and one still queued to start: both
+    //  handed back ABORTED.
+    const char *slow_pairs[] = {"STAMPEDE_HOLD_MS=5000"};
+    config.env = slow_pairs;
+    emu_snap_t *slow = emu_snap_new(&config, "bootstrap", "$LATEST", NULL, NULL, 0);
+    CHECK_NOT_NULL(slow);
+    emu_invocation_t *flying = s_test_invocation(&test);
+    CHECK_INT(emu_fleet_acquire(ondemand, slow, flying), EMU_FLEET_OK);
+    CHECK_NOT_NULL(
+        emu_loop_timer_start(test.loop, 300 * SP_NS_PER_MS, s_test_stop, NULL));
+    CHECK_INT(emu_loop_run(test.loop), 0);
+    emu_fleet_stats(test.fleet, &stats);
+    CHECK_INT(stats.spawns, 5);
+    CHECK_INT(emu_invocation_outcome(flying), EMU_INVOCATION_PENDING);
+    emu_invocation_t *queued = s_test_invocation(&test);
+    CHECK_INT(emu_fleet_acquire(ondemand, slow, queued), EMU_FLEET_OK);
     emu_fleet_destroy(&test.fleet);
     CHECK_NULL(test.fleet);
+    CHECK_INT(emu_invocation_outcome(flying), EMU_INVOCATION_ABORTED);
+    CHECK_INT(emu_invocation_outcome(queued), EMU_INVOCATION_ABORTED);
+    emu_invocation_destroy(&flying);
+    emu_invocation_destroy(&queued);
+    CHECK_INT(test.busy[0], 2); //  no event after destroy
+    test.busy[0] = 0;
+    emu_snap_unref(&slow);
 
     //  A provisioned environment whose executable is missing is reported.
     config.path = "/nonexistent/bootstrap";
@@ -838,6 +868,24 @@ emu_fleet_test(bool verbose)
     CHECK_INT(stats.spawns, 0);
     CHECK_INT(stats.spawn_failures, 1);
     CHECK_INT(emu_fleet_live(test.group, NULL), 0);
+    //  An on-demand one hands its invocation back INIT_ERROR.
+    emu_fleet_group_t *broken_ondemand = emu_fleet_group_new(test.fleet, NULL);
+    CHECK_NOT_NULL(broken_ondemand);
+    emu_invocation_t *failed = s_test_invocation(&test);
+    CHECK_INT(emu_fleet_acquire(broken_ondemand, broken, failed), EMU_FLEET_OK);
+    test.target = test.done + 1;
+    s_wait_for(&test, s_cond_done);
+    CHECK_INT(test.busy[0], 0);
+    CHECK_INT(emu_invocation_outcome(failed), EMU_INVOCATION_INIT_ERROR);
+    CHECK_STR(emu_invocation_payload(failed, NULL),
+              "{\"errorMessage\":\"cannot start /nonexistent/bootstrap: No such file or "
+              "directory\","
+              "\"errorType\":\"Runtime.InvalidEntrypoint\"}");
+    emu_invocation_destroy(&failed);
+    emu_fleet_stats(test.fleet, &stats);
+    CHECK_INT(stats.spawn_failures, 2);
+    CHECK_INT(stats.environments, 0);
+    CHECK_INT(test.start_failed, 1); //  reported for owned groups only
     emu_fleet_destroy(&test.fleet);
     emu_snap_unref(&broken);
     emu_snap_unref(&snap);
