@@ -1089,17 +1089,6 @@ static const char s_init_error_runtime[] =
     "    'http://%s/2018-06-01/runtime/init/error' % api, method='POST',\n"
     "    data=b'{\"errorMessage\":\"boom\",\"errorType\":\"InitError\"}')).read()\n";
 
-static const char s_failing_runtime[] =
-    "#!/usr/bin/env python3\n"
-    "import os, urllib.request\n"
-    "base = 'http://%s/2018-06-01/runtime' % os.environ['AWS_LAMBDA_RUNTIME_API']\n"
-    "while True:\n"
-    "    with urllib.request.urlopen(base + '/invocation/next') as answer:\n"
-    "        rid = answer.headers['Lambda-Runtime-Aws-Request-Id']\n"
-    "    urllib.request.urlopen(urllib.request.Request(\n"
-    "        base + '/invocation/%s/error' % rid, method='POST',\n"
-    "        data=b'{\"errorMessage\":\"no\",\"errorType\":\"Failed\"}')).read()\n";
-
 static const char s_crashing_runtime[] =
     "#!/usr/bin/env python3\n"
     "import os, sys, urllib.request\n"
@@ -1228,25 +1217,7 @@ s_test_lifecycle(const char *dir, bool verbose)
     CHECK_INT(stats.environments, 1);
     emu_function_destroy(&crashing);
 
-    //  Idle for 1 s: reclaimed.
-    cond.environments = 0;
-    s_wait_for(test.loop, s_cond_environments, &cond, 5);
-
-    //  A function that always fails: tried 3 times, then dropped.
-    s_write_script(dir, "failing", s_failing_runtime, path, sizeof path);
-    emu_function_config_t bad = {
-        .name = "bad", .path = path, .reserved = -1, .timeout_s = 3};
-    emu_function_t *erring = emu_function_new(test.loop, &bad, verbose);
-    char *event = strdup("{}");
-    CHECK_INT(emu_function_enqueue(erring, NULL, "retried-id", &event, 2, &err), 0);
-    s_cond_t retried = {.function = erring, .environments = 1};
-    s_wait_for(test.loop, s_cond_async, &retried, 10);
-    emu_function_stats(erring, &stats);
-    CHECK_INT(stats.invocations, 1 + EMU_FUNCTION_RETRIES);
-    CHECK_INT(stats.async_dropped, 1);
-    CHECK_INT(stats.async_done, 0);
-    CHECK_INT(stats.spawns, 1);
-    emu_function_destroy(&erring);
+    //  Idle reclaim: emu_fleet_test; retries then drop: emu_eventq_test.
     emu_function_destroy(&function);
     s_run_for(test.loop, 10);
     emu_loop_destroy(&test.loop);
@@ -1263,8 +1234,6 @@ emu_function_test(bool verbose)
     s_test_lifecycle(dir, verbose);
     char path[300];
     snprintf(path, sizeof path, "%s/init_error", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/failing", dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/crashing", dir);
     unlink(path);
