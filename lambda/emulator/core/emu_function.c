@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 struct _emu_function_t {
@@ -1068,34 +1067,6 @@ s_test_provisioned(bool verbose)
     emu_loop_destroy(&test.loop);
 }
 
-//  Writes an executable script `text` as `dir`/`name`.
-static void
-s_write_script(const char *dir, const char *name, const char *text, char *path,
-               size_t size)
-{
-    snprintf(path, size, "%s/%s", dir, name);
-    FILE *file = fopen(path, "w");
-    CHECK_NOT_NULL(file);
-    fputs(text, file);
-    fclose(file);
-    CHECK_INT(chmod(path, 0755), 0);
-}
-
-static const char s_init_error_runtime[] =
-    "#!/usr/bin/env python3\n"
-    "import os, urllib.request\n"
-    "api = os.environ['AWS_LAMBDA_RUNTIME_API']\n"
-    "urllib.request.urlopen(urllib.request.Request(\n"
-    "    'http://%s/2018-06-01/runtime/init/error' % api, method='POST',\n"
-    "    data=b'{\"errorMessage\":\"boom\",\"errorType\":\"InitError\"}')).read()\n";
-
-static const char s_crashing_runtime[] =
-    "#!/usr/bin/env python3\n"
-    "import os, sys, urllib.request\n"
-    "base = 'http://%s/2018-06-01/runtime' % os.environ['AWS_LAMBDA_RUNTIME_API']\n"
-    "urllib.request.urlopen(base + '/invocation/next').read()\n"
-    "sys.exit(3)\n";
-
 static bool
 s_cond_async(void *arg)
 {
@@ -1108,22 +1079,12 @@ s_cond_async(void *arg)
 //  A runtime that fails init: FAILED. Update recycling, idle reclaim,
 //  and asynchronous events with their retries.
 static void
-s_test_lifecycle(const char *dir, bool verbose)
+s_test_lifecycle(bool verbose)
 {
     s_test_t test = {.loop = emu_loop_new()};
     emu_aws_error_t err;
     emu_function_version_info_t info;
-    emu_function_provisioned_info_t pc;
-    char path[256];
-    s_write_script(dir, "init_error", s_init_error_runtime, path, sizeof path);
-    emu_function_config_t broken = {
-        .name = "broken", .path = path, .reserved = -1, .timeout_s = 3};
-    emu_function_t *failing = emu_function_new(test.loop, &broken, verbose);
-    CHECK_INT(emu_function_publish(failing, NULL, &info, &err), 0);
-    CHECK_INT(emu_function_put_provisioned(failing, "1", 2, &pc, &err), 0);
-    CHECK_STR(pc.status, "IN_PROGRESS");
-
-    //  Meanwhile: $LATEST of the bootstrap, idle for at most 1 s.
+    //  $LATEST of the bootstrap, idle for at most 1 s.
     const char *pairs[] = {"STAMPEDE_HOLD_MS=0"};
     emu_function_config_t config = {.name = "demo",
                                     .path = EMU_TEST_BOOTSTRAP,
@@ -1184,38 +1145,7 @@ s_test_lifecycle(const char *dir, bool verbose)
     CHECK_INT(stats.queued, 0);
     CHECK_INT(stats.invocations, 6);
 
-    //  The init failure is seen.
-    s_cond_t failed = {.function = failing, .qualifier = "1", .status = "FAILED"};
-    s_wait_for(test.loop, s_cond_status, &failed, 10);
-    CHECK_INT(emu_function_provisioned(failing, "1", &pc, &err), 0);
-    CHECK_STR(pc.status, "FAILED");
-    CHECK_TRUE(strncmp(pc.status_reason, "FUNCTION_ERROR_INIT_FAILURE: ", 29) == 0);
-    emu_function_destroy(&failing);
-
-    //  A provisioned environment that crashes after init is replaced.
-    s_write_script(dir, "crashing", s_crashing_runtime, path, sizeof path);
-    emu_function_config_t crashy = {
-        .name = "crashy", .path = path, .reserved = -1, .timeout_s = 3};
-    emu_function_t *crashing = emu_function_new(test.loop, &crashy, verbose);
-    CHECK_INT(emu_function_publish(crashing, NULL, &info, &err), 0);
-    CHECK_INT(emu_function_put_provisioned(crashing, "1", 1, &pc, &err), 0);
-    s_cond_t ready = {.function = crashing, .qualifier = "1", .status = "READY"};
-    s_wait_for(test.loop, s_cond_status, &ready, 10);
-    test.target = test.done + 1;
-    emu_invocation_t *crashed =
-        s_test_dispatch(&test, crashing, "1", EMU_FUNCTION_DISPATCH_OK, &err);
-    s_wait_for(test.loop, s_cond_done, &cond, 10);
-    CHECK_INT(emu_invocation_outcome(crashed), EMU_INVOCATION_EXIT);
-    CHECK_TRUE(!emu_invocation_cold(crashed));
-    emu_invocation_destroy(&crashed);
-    CHECK_INT(emu_function_provisioned(crashing, "1", &pc, &err), 0);
-    CHECK_STR(pc.status, "IN_PROGRESS");
-    CHECK_INT(pc.allocated, 1);
-    s_wait_for(test.loop, s_cond_status, &ready, 10);
-    emu_function_stats(crashing, &stats);
-    CHECK_INT(stats.spawns, 2);
-    CHECK_INT(stats.environments, 1);
-    emu_function_destroy(&crashing);
+    //  Provisioned init failure and crash replacement: emu_provisioned_test.
 
     //  Idle reclaim: emu_fleet_test; retries then drop: emu_eventq_test.
     emu_function_destroy(&function);
@@ -1231,11 +1161,6 @@ emu_function_test(bool verbose)
     s_test_basics(verbose);
     s_test_versions(dir, verbose);
     s_test_provisioned(verbose);
-    s_test_lifecycle(dir, verbose);
-    char path[300];
-    snprintf(path, sizeof path, "%s/init_error", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/crashing", dir);
-    unlink(path);
+    s_test_lifecycle(verbose);
     CHECK_INT(rmdir(dir), 0);
 }

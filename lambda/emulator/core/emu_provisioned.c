@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
     char qualifier[EMU_VERSIONS_QUALIFIER_MAX + 1];
@@ -422,6 +424,171 @@ s_check_error(const emu_aws_error_t *err, int status, const char *type,
     CHECK_STR(err->message, message);
 }
 
+//  --- with processes: fleet events routed here, as the function does ---
+
+typedef struct {
+    emu_loop_t *loop;
+    emu_provisioned_t *provisioned;
+    const char *qualifier; //  for s_live_status
+    const char *status;
+    int done;
+} s_live_t;
+
+static void
+s_live_lost(void *arg, void *owner, bool init_failed, const char *version)
+{
+    s_live_t *live = arg;
+    emu_provisioned_lost(live->provisioned, owner, init_failed, version);
+}
+
+static void
+s_live_start_failed(void *arg, void *owner, const char *why)
+{
+    s_live_t *live = arg;
+    emu_provisioned_start_failed(live->provisioned, owner, why);
+}
+
+static void
+s_live_done(emu_invocation_t *invocation, void *arg)
+{
+    s_live_t *live = arg;
+    live->done++;
+}
+
+static bool
+s_live_status(s_live_t *live)
+{
+    emu_provisioned_info_t pc;
+    emu_aws_error_t err;
+    CHECK_INT(emu_provisioned_get(live->provisioned, live->qualifier, &pc, &err), 0);
+    return strcmp(pc.status, live->status) == 0;
+}
+
+static bool
+s_live_done_one(s_live_t *live)
+{
+    return live->done > 0;
+}
+
+typedef struct {
+    s_live_t *live;
+    bool (*ready)(s_live_t *);
+    int64_t deadline_ns;
+} s_live_wait_t;
+
+static void
+s_live_poll(emu_loop_t *loop, void *arg)
+{
+    s_live_wait_t *wait = arg;
+    CHECK_TRUE(sp_clock_mono_ns() < wait->deadline_ns);
+    if (wait->ready(wait->live))
+        emu_loop_stop(loop);
+    else
+        CHECK_NOT_NULL(emu_loop_timer_start(loop, 5 * SP_NS_PER_MS, s_live_poll, wait));
+}
+
+//  Runs the loop until ready(live), at most 10 s.
+static void
+s_live_wait(s_live_t *live, bool (*ready)(s_live_t *))
+{
+    s_live_wait_t wait = {.live = live,
+                          .ready = ready,
+                          .deadline_ns = sp_clock_mono_ns() + 10 * SP_NS_PER_S};
+    CHECK_NOT_NULL(emu_loop_timer_start(live->loop, 0, s_live_poll, &wait));
+    CHECK_INT(emu_loop_run(live->loop), 0);
+}
+
+static const char s_init_error_runtime[] =
+    "#!/usr/bin/env python3\n"
+    "import os, urllib.request\n"
+    "api = os.environ['AWS_LAMBDA_RUNTIME_API']\n"
+    "urllib.request.urlopen(urllib.request.Request(\n"
+    "    'http://%s/2018-06-01/runtime/init/error' % api, method='POST',\n"
+    "    data=b'{\"errorMessage\":\"boom\",\"errorType\":\"InitError\"}')).read()\n";
+
+static const char s_crashing_runtime[] =
+    "#!/usr/bin/env python3\n"
+    "import os, sys, urllib.request\n"
+    "base = 'http://%s/2018-06-01/runtime' % os.environ['AWS_LAMBDA_RUNTIME_API']\n"
+    "urllib.request.urlopen(base + '/invocation/next').read()\n"
+    "sys.exit(3)\n";
+
+//  Runs `text` as function `name`'s version 1 with one provisioned
+//  environment per `count`, from `dir`.
+static void
+s_test_live(const char *dir, const char *name, const char *text, int count, bool verbose)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *file = fopen(path, "w");
+    CHECK_NOT_NULL(file);
+    fputs(text, file);
+    fclose(file);
+    CHECK_INT(chmod(path, 0755), 0);
+    s_live_t live = {.loop = emu_loop_new(), .qualifier = "1"};
+    CHECK_NOT_NULL(live.loop);
+    const emu_fleet_events_t events = {s_test_busy, s_test_freed, s_live_lost,
+                                       s_live_start_failed};
+    emu_function_config_t config = {
+        .name = "demo", .path = path, .reserved = -1, .timeout_s = 3};
+    emu_fleet_t *fleet =
+        emu_fleet_new(live.loop, "demo", path, 60 * SP_NS_PER_S, verbose, &events, &live);
+    CHECK_NOT_NULL(fleet);
+    emu_versions_t *versions = emu_versions_new(&config, fleet);
+    CHECK_NOT_NULL(versions);
+    emu_quota_t *quota = emu_quota_new(1000);
+    CHECK_NOT_NULL(quota);
+    emu_quota_member_t member = {.reserved = -1};
+    CHECK_INT(emu_quota_join(quota, &member), 0);
+    live.provisioned = emu_provisioned_new("demo", fleet, versions, &member);
+    CHECK_NOT_NULL(live.provisioned);
+    emu_aws_error_t err;
+    emu_version_t *one = emu_versions_publish(versions, NULL, &err);
+    CHECK_NOT_NULL(one);
+    emu_provisioned_info_t pc;
+    CHECK_INT(emu_provisioned_put(live.provisioned, quota, "1", count, &pc, &err), 0);
+    CHECK_STR(pc.status, "IN_PROGRESS");
+    if (text == s_init_error_runtime) {
+        //  The init failure is seen.
+        live.status = "FAILED";
+        s_live_wait(&live, s_live_status);
+        CHECK_INT(emu_provisioned_get(live.provisioned, "1", &pc, &err), 0);
+        CHECK_STR(pc.status, "FAILED");
+        CHECK_TRUE(strncmp(pc.status_reason, "FUNCTION_ERROR_INIT_FAILURE: ", 29) == 0);
+    } else {
+        //  An environment that crashes after init is replaced.
+        live.status = "READY";
+        s_live_wait(&live, s_live_status);
+        emu_fleet_group_t *group = emu_provisioned_idle(live.provisioned, "1", one);
+        CHECK_NOT_NULL(group);
+        char *event = strdup("{}");
+        CHECK_NOT_NULL(event);
+        emu_invocation_t *crashed =
+            emu_invocation_new("crash-id", &event, 2, s_live_done, &live);
+        CHECK_NOT_NULL(crashed);
+        emu_fleet_run_idle(group, crashed);
+        s_live_wait(&live, s_live_done_one);
+        CHECK_INT(emu_invocation_outcome(crashed), EMU_INVOCATION_EXIT);
+        CHECK_TRUE(!emu_invocation_cold(crashed));
+        emu_invocation_destroy(&crashed);
+        CHECK_INT(emu_provisioned_get(live.provisioned, "1", &pc, &err), 0);
+        CHECK_STR(pc.status, "IN_PROGRESS");
+        CHECK_INT(pc.allocated, 1);
+        s_live_wait(&live, s_live_status);
+        emu_fleet_stats_t stats;
+        emu_fleet_stats(fleet, &stats);
+        CHECK_INT(stats.spawns, 2);
+        CHECK_INT(stats.environments, 1);
+    }
+    emu_fleet_destroy(&fleet);
+    emu_provisioned_destroy(&live.provisioned);
+    emu_versions_destroy(&versions);
+    emu_quota_leave(quota, &member);
+    emu_quota_destroy(&quota);
+    emu_loop_destroy(&live.loop);
+    unlink(path);
+}
+
 void
 emu_provisioned_test(bool verbose)
 {
@@ -568,4 +735,10 @@ emu_provisioned_test(bool verbose)
     emu_versions_destroy(&versions);
     emu_fleet_destroy(&fleet);
     emu_loop_destroy(&loop);
+
+    char dir[] = "/tmp/emu_provisioned_test.XXXXXX";
+    CHECK_NOT_NULL(mkdtemp(dir));
+    s_test_live(dir, "init_error", s_init_error_runtime, 2, verbose);
+    s_test_live(dir, "crashing", s_crashing_runtime, 1, verbose);
+    CHECK_INT(rmdir(dir), 0);
 }
