@@ -513,10 +513,12 @@ static const char s_crashing_runtime[] =
     "urllib.request.urlopen(base + '/invocation/next').read()\n"
     "sys.exit(3)\n";
 
-//  Runs `text` as function `name`'s version 1 with one provisioned
-//  environment per `count`, from `dir`.
+//  Runs the script `text` (written as `dir`/`name`) as version 1 with
+//  `count` provisioned environments: its init fails (`init_fails`), or
+//  its environments crash after init.
 static void
-s_test_live(const char *dir, const char *name, const char *text, int count, bool verbose)
+s_test_live(const char *dir, const char *name, const char *text, int count,
+            bool init_fails, bool verbose)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -548,7 +550,7 @@ s_test_live(const char *dir, const char *name, const char *text, int count, bool
     emu_provisioned_info_t pc;
     CHECK_INT(emu_provisioned_put(live.provisioned, quota, "1", count, &pc, &err), 0);
     CHECK_STR(pc.status, "IN_PROGRESS");
-    if (text == s_init_error_runtime) {
+    if (init_fails) {
         //  The init failure is seen.
         live.status = "FAILED";
         s_live_wait(&live, s_live_status);
@@ -738,7 +740,7 @@ emu_provisioned_test(bool verbose)
 
     char dir[] = "/tmp/emu_provisioned_test.XXXXXX";
     CHECK_NOT_NULL(mkdtemp(dir));
-    s_test_live(dir, "init_error", s_init_error_runtime, 2, verbose);
-    s_test_live(dir, "crashing", s_crashing_runtime, 1, verbose);
+    s_test_live(dir, "init_error", s_init_error_runtime, 2, true, verbose);
+    s_test_live(dir, "crashing", s_crashing_runtime, 1, false, verbose);
     CHECK_INT(rmdir(dir), 0);
 }
