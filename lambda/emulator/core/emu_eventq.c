@@ -292,8 +292,184 @@ emu_eventq_stats(emu_eventq_t *self, emu_eventq_stats_t *stats)
 
 //  --- selftest -----------------------------------------------------------
 
+//  A fake dispatcher: refuses the first `refusals` calls with
+//  `refusal`, then runs the first `errors` invocations to a timeout and
+//  the others to `outcome`, from a deferred call (never inside the
+//  dispatch).
+typedef struct {
+    emu_loop_t *loop;
+    int calls;
+    int refusals;
+    int refusal; //  status of the refusals
+    int errors;
+    emu_invocation_outcome_t outcome;
+    char qualifier[S_QUALIFIER_MAX + 1]; //  of the last call
+    emu_invocation_t *pending;
+    emu_eventq_t *queue; //  stop the loop once it is idle
+} s_fake_t;
+
+static void
+s_fake_complete(emu_loop_t *loop, void *arg)
+{
+    s_fake_t *fake = arg;
+    emu_invocation_outcome_t outcome = fake->outcome;
+    if (fake->errors > 0) {
+        fake->errors--;
+        outcome = EMU_INVOCATION_TIMEOUT;
+    }
+    emu_invocation_complete(&fake->pending, outcome, "{}", 2);
+}
+
+static int
+s_fake_dispatch(void *arg, const char *qualifier, emu_invocation_t *invocation,
+                emu_aws_error_t *err)
+{
+    s_fake_t *fake = arg;
+    fake->calls++;
+    snprintf(fake->qualifier, sizeof fake->qualifier, "%s", qualifier);
+    if (fake->refusals > 0) {
+        fake->refusals--;
+        emu_aws_error_set(err, fake->refusal, "Refused", "refused by the test");
+        return 1;
+    }
+    assert(!fake->pending);
+    fake->pending = invocation;
+    CHECK_INT(emu_loop_defer(fake->loop, s_fake_complete, fake), 0);
+    return 0;
+}
+
+static void
+s_fake_stop(emu_loop_t *loop, void *arg)
+{
+    emu_loop_stop(loop);
+}
+
+static void
+s_fake_poll(emu_loop_t *loop, void *arg)
+{
+    s_fake_t *fake = arg;
+    emu_eventq_stats_t stats;
+    emu_eventq_stats(fake->queue, &stats);
+    if (stats.waiting == 0 && !fake->pending && fake->queue->running == 0)
+        emu_loop_stop(loop);
+    else
+        CHECK_NOT_NULL(emu_loop_timer_start(loop, 10 * SP_NS_PER_MS, s_fake_poll, fake));
+}
+
+//  Pushes one event of `qualifier`, runs the loop until the queue is
+//  idle (at most 10 s) and checks the stats.
+static void
+s_fake_run(s_fake_t *fake, const char *qualifier, int calls, uint64_t done,
+           uint64_t dropped)
+{
+    emu_aws_error_t err;
+    emu_aws_error_clear(&err);
+    char *event = strdup("{\"n\":1}");
+    CHECK_NOT_NULL(event);
+    fake->calls = 0;
+    CHECK_INT(emu_eventq_push(fake->queue, qualifier, "req-1", &event, 7, &err), 0);
+    CHECK_NULL(event);
+    CHECK_NOT_NULL(
+        emu_loop_timer_start(fake->loop, 10 * SP_NS_PER_MS, s_fake_poll, fake));
+    int64_t start = sp_clock_mono_ns();
+    emu_loop_run(fake->loop);
+    CHECK_TRUE(sp_clock_mono_ns() - start < 10 * SP_NS_PER_S);
+    CHECK_INT(fake->calls, calls);
+    CHECK_STR(fake->qualifier, qualifier ? qualifier : "");
+    emu_eventq_stats_t stats;
+    emu_eventq_stats(fake->queue, &stats);
+    CHECK_INT(stats.waiting, 0);
+    CHECK_INT(stats.done, done);
+    CHECK_INT(stats.dropped, dropped);
+}
+
 void
 emu_eventq_test(bool verbose)
 {
-    (void)verbose;
+    emu_loop_t *loop = emu_loop_new();
+    CHECK_NOT_NULL(loop);
+    s_fake_t fake = {.loop = loop, .outcome = EMU_INVOCATION_OK};
+    fake.queue = emu_eventq_new(loop, "fn", s_fake_dispatch, &fake);
+    CHECK_NOT_NULL(fake.queue);
+
+    //  A success runs once, with its qualifier.
+    s_fake_run(&fake, "live", 1, 1, 0);
+    s_fake_run(&fake, NULL, 1, 2, 0);
+    //  Throttled twice (100 ms, 200 ms backoff), then run.
+    fake.refusals = 2;
+    fake.refusal = 429;
+    int64_t start = sp_clock_mono_ns();
+    s_fake_run(&fake, "7", 3, 3, 0);
+    CHECK_TRUE(sp_clock_mono_ns() - start >= 300 * SP_NS_PER_MS);
+    //  A refusal other than 429 (qualifier gone) drops the event at once.
+    fake.refusals = 1;
+    fake.refusal = 404;
+    s_fake_run(&fake, "gone", 1, 3, 1);
+    //  A function error is retried EMU_EVENTQ_RETRIES times (1 s, then
+    //  2 s later), then dropped.
+    fake.outcome = EMU_INVOCATION_FUNCTION_ERROR;
+    start = sp_clock_mono_ns();
+    s_fake_run(&fake, "live", 1 + EMU_EVENTQ_RETRIES, 3, 2);
+    CHECK_TRUE(sp_clock_mono_ns() - start >= 3 * SP_NS_PER_S);
+    //  A timeout then a success: one retry, done.
+    fake.outcome = EMU_INVOCATION_OK;
+    fake.errors = 1;
+    s_fake_run(&fake, "live", 2, 4, 2);
+
+    //  Throttled without end: one pump tries the first event only, the
+    //  others wait behind it, none is lost.
+    fake.refusals = 1000;
+    fake.refusal = 429;
+    fake.calls = 0;
+    emu_aws_error_t err;
+    emu_aws_error_clear(&err);
+    for (int i = 0; i < 3; i++) {
+        char *event = strdup("{}");
+        CHECK_NOT_NULL(event);
+        CHECK_INT(emu_eventq_push(fake.queue, NULL, "req-held", &event, 2, &err), 0);
+    }
+    CHECK_NOT_NULL(emu_loop_timer_start(loop, 20 * SP_NS_PER_MS, s_fake_stop, NULL));
+    CHECK_INT(emu_loop_run(loop), 0);
+    CHECK_INT(fake.calls, 1);
+    emu_eventq_stats_t stats;
+    emu_eventq_stats(fake.queue, &stats);
+    CHECK_INT(stats.waiting, 3);
+    CHECK_INT(stats.dropped, 2);
+    emu_eventq_close(fake.queue);
+    emu_eventq_destroy(&fake.queue);
+    fake.refusals = 0;
+    fake.queue = emu_eventq_new(loop, "fn", s_fake_dispatch, &fake);
+    CHECK_NOT_NULL(fake.queue);
+    fake.calls = 0;
+
+    //  The full queue: nothing runs while the loop is not driven.
+    char *event = NULL;
+    for (size_t i = 0; i < EMU_EVENTQ_MAX; i++) {
+        event = strdup("{}");
+        CHECK_NOT_NULL(event);
+        CHECK_INT(emu_eventq_push(fake.queue, NULL, "req-full", &event, 2, &err), 0);
+    }
+    event = strdup("{}");
+    CHECK_NOT_NULL(event);
+    CHECK_INT(emu_eventq_push(fake.queue, NULL, "req-over", &event, 2, &err), -1);
+    CHECK_NULL(event);
+    CHECK_INT(err.status, 429);
+    CHECK_STR(err.type, "TooManyRequestsException");
+    emu_eventq_stats(fake.queue, &stats);
+    CHECK_INT(stats.waiting, EMU_EVENTQ_MAX);
+    //  Closing frees those waiting and refuses new ones.
+    emu_eventq_close(fake.queue);
+    emu_eventq_close(fake.queue);
+    emu_eventq_stats(fake.queue, &stats);
+    CHECK_INT(stats.waiting, 0);
+    emu_aws_error_clear(&err);
+    event = strdup("{}");
+    CHECK_NOT_NULL(event);
+    CHECK_INT(emu_eventq_push(fake.queue, NULL, "req-late", &event, 2, &err), -1);
+    CHECK_INT(err.status, 429);
+    CHECK_INT(fake.calls, 0);
+
+    emu_eventq_destroy(&fake.queue);
+    CHECK_NULL(fake.queue);
+    emu_loop_destroy(&loop);
 }

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
     char qualifier[EMU_VERSIONS_QUALIFIER_MAX + 1];
@@ -391,8 +393,354 @@ emu_provisioned_start_failed(emu_provisioned_t *self, void *owner, const char *w
 
 //  --- selftest -----------------------------------------------------------
 
+#define S_TEST_ARN "arn:aws:lambda:us-east-1:123456789012:function:demo"
+
+static void
+s_test_busy(void *arg, bool provisioned, int delta)
+{
+}
+
+static void
+s_test_freed(void *arg)
+{
+}
+
+static void
+s_test_lost(void *arg, void *owner, bool init_failed, const char *version)
+{
+}
+
+static void
+s_test_start_failed(void *arg, void *owner, const char *why)
+{
+}
+
+static void
+s_check_error(const emu_aws_error_t *err, int status, const char *type,
+              const char *message)
+{
+    CHECK_INT(err->status, status);
+    CHECK_STR(err->type, type);
+    CHECK_STR(err->message, message);
+}
+
+//  --- with processes: fleet events routed here, as the function does ---
+
+typedef struct {
+    emu_loop_t *loop;
+    emu_provisioned_t *provisioned;
+    const char *qualifier; //  for s_live_status
+    const char *status;
+    int done;
+} s_live_t;
+
+static void
+s_live_lost(void *arg, void *owner, bool init_failed, const char *version)
+{
+    s_live_t *live = arg;
+    emu_provisioned_lost(live->provisioned, owner, init_failed, version);
+}
+
+static void
+s_live_start_failed(void *arg, void *owner, const char *why)
+{
+    s_live_t *live = arg;
+    emu_provisioned_start_failed(live->provisioned, owner, why);
+}
+
+static void
+s_live_done(emu_invocation_t *invocation, void *arg)
+{
+    s_live_t *live = arg;
+    live->done++;
+}
+
+static bool
+s_live_status(s_live_t *live)
+{
+    emu_provisioned_info_t pc;
+    emu_aws_error_t err;
+    CHECK_INT(emu_provisioned_get(live->provisioned, live->qualifier, &pc, &err), 0);
+    return strcmp(pc.status, live->status) == 0;
+}
+
+static bool
+s_live_done_one(s_live_t *live)
+{
+    return live->done > 0;
+}
+
+typedef struct {
+    s_live_t *live;
+    bool (*ready)(s_live_t *);
+    int64_t deadline_ns;
+} s_live_wait_t;
+
+static void
+s_live_poll(emu_loop_t *loop, void *arg)
+{
+    s_live_wait_t *wait = arg;
+    CHECK_TRUE(sp_clock_mono_ns() < wait->deadline_ns);
+    if (wait->ready(wait->live))
+        emu_loop_stop(loop);
+    else
+        CHECK_NOT_NULL(emu_loop_timer_start(loop, 5 * SP_NS_PER_MS, s_live_poll, wait));
+}
+
+//  Runs the loop until ready(live), at most 10 s.
+static void
+s_live_wait(s_live_t *live, bool (*ready)(s_live_t *))
+{
+    s_live_wait_t wait = {.live = live,
+                          .ready = ready,
+                          .deadline_ns = sp_clock_mono_ns() + 10 * SP_NS_PER_S};
+    CHECK_NOT_NULL(emu_loop_timer_start(live->loop, 0, s_live_poll, &wait));
+    CHECK_INT(emu_loop_run(live->loop), 0);
+}
+
+static const char s_init_error_runtime[] =
+    "#!/usr/bin/env python3\n"
+    "import os, urllib.request\n"
+    "api = os.environ['AWS_LAMBDA_RUNTIME_API']\n"
+    "urllib.request.urlopen(urllib.request.Request(\n"
+    "    'http://%s/2018-06-01/runtime/init/error' % api, method='POST',\n"
+    "    data=b'{\"errorMessage\":\"boom\",\"errorType\":\"InitError\"}')).read()\n";
+
+static const char s_crashing_runtime[] =
+    "#!/usr/bin/env python3\n"
+    "import os, sys, urllib.request\n"
+    "base = 'http://%s/2018-06-01/runtime' % os.environ['AWS_LAMBDA_RUNTIME_API']\n"
+    "urllib.request.urlopen(base + '/invocation/next').read()\n"
+    "sys.exit(3)\n";
+
+//  Runs the script `text` (written as `dir`/`name`) as version 1 with
+//  `count` provisioned environments: its init fails (`init_fails`), or
+//  its environments crash after init.
+static void
+s_test_live(const char *dir, const char *name, const char *text, int count,
+            bool init_fails, bool verbose)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *file = fopen(path, "w");
+    CHECK_NOT_NULL(file);
+    fputs(text, file);
+    fclose(file);
+    CHECK_INT(chmod(path, 0755), 0);
+    s_live_t live = {.loop = emu_loop_new(), .qualifier = "1"};
+    CHECK_NOT_NULL(live.loop);
+    const emu_fleet_events_t events = {s_test_busy, s_test_freed, s_live_lost,
+                                       s_live_start_failed};
+    emu_function_config_t config = {
+        .name = "demo", .path = path, .reserved = -1, .timeout_s = 3};
+    emu_fleet_t *fleet =
+        emu_fleet_new(live.loop, "demo", path, 60 * SP_NS_PER_S, verbose, &events, &live);
+    CHECK_NOT_NULL(fleet);
+    emu_versions_t *versions = emu_versions_new(&config, fleet);
+    CHECK_NOT_NULL(versions);
+    emu_quota_t *quota = emu_quota_new(1000);
+    CHECK_NOT_NULL(quota);
+    emu_quota_member_t member = {.reserved = -1};
+    CHECK_INT(emu_quota_join(quota, &member), 0);
+    live.provisioned = emu_provisioned_new("demo", fleet, versions, &member);
+    CHECK_NOT_NULL(live.provisioned);
+    emu_aws_error_t err;
+    emu_version_t *one = emu_versions_publish(versions, NULL, &err);
+    CHECK_NOT_NULL(one);
+    emu_provisioned_info_t pc;
+    CHECK_INT(emu_provisioned_put(live.provisioned, quota, "1", count, &pc, &err), 0);
+    CHECK_STR(pc.status, "IN_PROGRESS");
+    if (init_fails) {
+        //  The init failure is seen.
+        live.status = "FAILED";
+        s_live_wait(&live, s_live_status);
+        CHECK_INT(emu_provisioned_get(live.provisioned, "1", &pc, &err), 0);
+        CHECK_STR(pc.status, "FAILED");
+        CHECK_TRUE(strncmp(pc.status_reason, "FUNCTION_ERROR_INIT_FAILURE: ", 29) == 0);
+    } else {
+        //  An environment that crashes after init is replaced.
+        live.status = "READY";
+        s_live_wait(&live, s_live_status);
+        emu_fleet_group_t *group = emu_provisioned_idle(live.provisioned, "1", one);
+        CHECK_NOT_NULL(group);
+        char *event = strdup("{}");
+        CHECK_NOT_NULL(event);
+        emu_invocation_t *crashed =
+            emu_invocation_new("crash-id", &event, 2, s_live_done, &live);
+        CHECK_NOT_NULL(crashed);
+        emu_fleet_run_idle(group, crashed);
+        s_live_wait(&live, s_live_done_one);
+        CHECK_INT(emu_invocation_outcome(crashed), EMU_INVOCATION_EXIT);
+        CHECK_TRUE(!emu_invocation_cold(crashed));
+        emu_invocation_destroy(&crashed);
+        CHECK_INT(emu_provisioned_get(live.provisioned, "1", &pc, &err), 0);
+        CHECK_STR(pc.status, "IN_PROGRESS");
+        CHECK_INT(pc.allocated, 1);
+        s_live_wait(&live, s_live_status);
+        emu_fleet_stats_t stats;
+        emu_fleet_stats(fleet, &stats);
+        CHECK_INT(stats.spawns, 2);
+        CHECK_INT(stats.environments, 1);
+    }
+    emu_fleet_destroy(&fleet);
+    emu_provisioned_destroy(&live.provisioned);
+    emu_versions_destroy(&versions);
+    emu_quota_leave(quota, &member);
+    emu_quota_destroy(&quota);
+    emu_loop_destroy(&live.loop);
+    unlink(path);
+}
+
 void
 emu_provisioned_test(bool verbose)
 {
-    (void)verbose;
+    //  Nothing runs: the loop is never driven, so environments stay queued.
+    emu_loop_t *loop = emu_loop_new();
+    CHECK_NOT_NULL(loop);
+    const emu_fleet_events_t events = {s_test_busy, s_test_freed, s_test_lost,
+                                       s_test_start_failed};
+    emu_function_config_t config = {
+        .name = "demo", .path = "/nonexistent/bootstrap", .reserved = 10, .timeout_s = 3};
+    emu_fleet_t *fleet =
+        emu_fleet_new(loop, "demo", config.path, 60 * SP_NS_PER_S, false, &events, NULL);
+    CHECK_NOT_NULL(fleet);
+    emu_versions_t *versions = emu_versions_new(&config, fleet);
+    CHECK_NOT_NULL(versions);
+    emu_quota_t *quota = emu_quota_new(1000);
+    CHECK_NOT_NULL(quota);
+    emu_quota_member_t member = {.reserved = 10};
+    CHECK_INT(emu_quota_join(quota, &member), 0);
+    emu_provisioned_t *provisioned =
+        emu_provisioned_new("demo", fleet, versions, &member);
+    CHECK_NOT_NULL(provisioned);
+    emu_aws_error_t err;
+    emu_aws_error_clear(&err);
+    emu_alias_info_t alias;
+    emu_version_t *latest = emu_versions_latest(versions);
+    emu_version_t *one = emu_versions_publish(versions, NULL, &err);
+    CHECK_NOT_NULL(one);
+    CHECK_INT(emu_versions_create_alias(versions, "live", "1", NULL, &alias, &err), 0);
+    CHECK_INT(emu_versions_create_alias(versions, "head", "$LATEST", NULL, &alias, &err),
+              0);
+
+    //  Refusals.
+    emu_provisioned_info_t pc;
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "live", 0, &pc, &err), -1);
+    CHECK_INT(err.status, 400);
+    CHECK_STR(err.type, "ValidationException");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "$LATEST", 1, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Provisioned Concurrency Configs cannot be applied to unpublished "
+                  "function versions.");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, NULL, 1, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Provisioned Concurrency Configs cannot be applied to unpublished "
+                  "function versions.");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "head", 1, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Provisioned Concurrency Configs cannot be applied to unpublished "
+                  "function versions.");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "9", 1, &pc, &err), -1);
+    s_check_error(&err, 404, "ResourceNotFoundException",
+                  "Function not found: " S_TEST_ARN ":9");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "nope", 1, &pc, &err), -1);
+    s_check_error(&err, 404, "ResourceNotFoundException",
+                  "Cannot find alias arn: " S_TEST_ARN ":nope");
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "live", 11, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Requested Provisioned Concurrency should not be greater than the "
+                  "reservedConcurrentExecution for function");
+    CHECK_INT(emu_provisioned_count(provisioned), 0);
+    CHECK_INT(emu_provisioned_total(provisioned), 0);
+
+    //  A config on the alias, allocated at once.
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "live", 4, &pc, &err), 0);
+    CHECK_STR(pc.qualifier, "live");
+    CHECK_INT(pc.requested, 4);
+    CHECK_INT(pc.available, 0);
+    CHECK_INT(pc.allocated, 4);
+    CHECK_STR(pc.status, "IN_PROGRESS");
+    CHECK_STR(pc.status_reason, "");
+    CHECK_INT(emu_provisioned_total(provisioned), 4);
+    CHECK_INT(member.provisioned, 4);
+    CHECK_INT(emu_provisioned_count(provisioned), 1);
+    emu_provisioned_at(provisioned, 0, &pc);
+    CHECK_STR(pc.qualifier, "live");
+    CHECK_INT(emu_provisioned_get(provisioned, "live", &pc, &err), 0);
+    CHECK_INT(pc.requested, 4);
+    CHECK_NULL(emu_provisioned_idle(provisioned, "live", one));
+    //  The version under it may not get its own.
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "1", 1, &pc, &err), -1);
+    s_check_error(&err, 409, "ResourceConflictException",
+                  "Version is pointed by a Provisioned Concurrency alias");
+    CHECK_INT(emu_provisioned_get(provisioned, "1", &pc, &err), -1);
+    s_check_error(&err, 404, "ProvisionedConcurrencyConfigNotFoundException",
+                  "No Provisioned Concurrency Config found for this function");
+    CHECK_INT(emu_provisioned_get(provisioned, "$LATEST", &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "The function resource provided must be an alias or a published "
+                  "version.");
+
+    //  The alias may not move onto $LATEST nor onto a provisioned version.
+    CHECK_INT(emu_provisioned_move_check(provisioned, "live", one, latest, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Provisioned Concurrency Configs cannot be applied to unpublished "
+                  "function versions.");
+    emu_snap_update_t update = {.has_memory = true, .memory_mb = 512};
+    CHECK_INT(emu_versions_update(versions, &update, &err), 0);
+    emu_version_t *two = emu_versions_publish(versions, NULL, &err);
+    CHECK_NOT_NULL(two);
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "2", 1, &pc, &err), 0);
+    CHECK_INT(emu_provisioned_total(provisioned), 5);
+    CHECK_INT(emu_provisioned_move_check(provisioned, "live", one, two, &err), -1);
+    s_check_error(&err, 409, "ResourceConflictException",
+                  "Alias can't be used for Provisioned Concurrency configuration on an "
+                  "already Provisioned version");
+    CHECK_INT(emu_provisioned_move_check(provisioned, "head", latest, two, &err), 0);
+    //  Deleting: a missing config succeeds, $LATEST does not.
+    CHECK_INT(emu_provisioned_delete(provisioned, "2", &err), 0);
+    CHECK_INT(emu_provisioned_delete(provisioned, "2", &err), 0);
+    CHECK_INT(emu_provisioned_delete(provisioned, "$LATEST", &err), -1);
+    CHECK_INT(err.status, 400);
+    CHECK_INT(emu_provisioned_total(provisioned), 4);
+    CHECK_INT(emu_provisioned_move_check(provisioned, "live", one, two, &err), 0);
+    //  The alias moves: its config follows, allocated on version 2.
+    CHECK_INT(emu_versions_update_alias(versions, "live", "2", NULL,
+                                        emu_provisioned_move_check, provisioned, &alias,
+                                        &err),
+              0);
+    emu_provisioned_moved(provisioned, "live", two);
+    CHECK_INT(emu_provisioned_get(provisioned, "live", &pc, &err), 0);
+    CHECK_STR(pc.status, "IN_PROGRESS");
+    CHECK_INT(pc.allocated, 4);
+    CHECK_INT(emu_provisioned_total(provisioned), 4);
+    //  Dropping the alias's config (the alias is being deleted).
+    emu_provisioned_drop(provisioned, "live");
+    CHECK_INT(emu_provisioned_count(provisioned), 0);
+    CHECK_INT(emu_provisioned_total(provisioned), 0);
+    CHECK_INT(member.provisioned, 0);
+
+    CHECK_INT(emu_provisioned_delete(provisioned, "live", &err), 0);
+    CHECK_INT(emu_provisioned_count(provisioned), 0);
+    //  Unreserved, the account's pool must keep its 100.
+    member.reserved = -1;
+    CHECK_INT(emu_provisioned_put(provisioned, quota, "1", 901, &pc, &err), -1);
+    s_check_error(&err, 400, "InvalidParameterValueException",
+                  "Specified ConcurrentExecutions for function decreases account's "
+                  "UnreservedConcurrentExecution below its minimum value of [100].");
+    CHECK_INT(emu_provisioned_total(provisioned), 0);
+
+    emu_provisioned_destroy(&provisioned);
+    CHECK_NULL(provisioned);
+    emu_quota_leave(quota, &member);
+    emu_quota_destroy(&quota);
+    emu_versions_destroy(&versions);
+    emu_fleet_destroy(&fleet);
+    emu_loop_destroy(&loop);
+
+    char dir[] = "/tmp/emu_provisioned_test.XXXXXX";
+    CHECK_NOT_NULL(mkdtemp(dir));
+    s_test_live(dir, "init_error", s_init_error_runtime, 2, true, verbose);
+    s_test_live(dir, "crashing", s_crashing_runtime, 1, false, verbose);
+    CHECK_INT(rmdir(dir), 0);
 }
