@@ -278,45 +278,6 @@ store_stmt_exec(sqlite3_stmt *stmt, int bind_rc, const char *op)
     return 0;
 }
 
-int
-store_stmt_run_row(store_t *self, store_stmt_id_t id, int64_t run_id, const char *op)
-{
-    sqlite3_stmt *stmt = store_stmt(self, id);
-    int rc = SQLITE_OK;
-    if (sqlite3_bind_parameter_count(stmt) > 0)
-        store_bind_i64(stmt, 1, run_id, &rc);
-    if (store_stmt_row(stmt, &rc))
-        return 1;
-    store_stmt_done(stmt);
-    if (rc != SQLITE_DONE)
-        return store_stmt_fail(stmt, op, rc);
-    return 0;
-}
-
-//  Runs BEGIN, COMMIT or ROLLBACK, logged as "op what".
-static int
-s_tx(store_t *self, store_stmt_id_t id, const char *op, const char *what)
-{
-    char name[64];
-    snprintf(name, sizeof name, "%s %s", op, what);
-    return store_stmt_exec(store_stmt(self, id), SQLITE_OK, name);
-}
-
-int
-store_tx_begin(store_t *self, const char *op)
-{
-    return s_tx(self, STORE_BEGIN, op, "begin");
-}
-
-int
-store_tx_end(store_t *self, int result, const char *op)
-{
-    if (result >= 0 && s_tx(self, STORE_COMMIT, op, "commit") == 0)
-        return result;
-    s_tx(self, STORE_ROLLBACK, op, "rollback");
-    return -1;
-}
-
 //  A JSON string of text; bytes that are not valid UTF-8 become '?'.
 static json_t *
 s_json_text(const char *text, size_t size)

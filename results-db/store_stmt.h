@@ -105,6 +105,9 @@ bool store_stmt_row(sqlite3_stmt *stmt, int *rc);
 //  or -1 (logged with op) when a bind in bind_rc or the step failed.
 int store_stmt_exec(sqlite3_stmt *stmt, int bind_rc, const char *op);
 
+//  Defined by the connection (store.c), which owns the prepared statements
+//  the next three run:
+
 //  Runs statement id of self, bound to run_id as ?1, for its first row:
 //  1 with the row there (call store_stmt_done after reading it), 0 when
 //  there is none, -1 on error (logged with op). Both 0 and -1 end the use.
