@@ -1,6 +1,7 @@
 /*  ctl_keys — CurveZMQ key directory; see ctl_keys.h. */
 #include "ctl_keys.h"
 #include "sp_check.h"
+#include "sp_err.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -53,28 +54,28 @@ ctl_keys_new(const char *dir, char *err, size_t err_size)
     assert(dir);
     ctl_keys_t *self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     char secret_path[S_PATH + 8];
     self->issued = zlist_new();
     self->issued_paths = zlist_new();
     if (!self->issued || !self->issued_paths) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
     zlist_autofree(self->issued);
     zlist_autofree(self->issued_paths);
     if (strlen(dir) > 4000) {
-        snprintf(err, err_size, "key directory path is too long");
+        sp_err_set(err, err_size, "key directory path is too long");
         goto fail;
     }
     snprintf(self->public_path, sizeof self->public_path, "%s/controller.key", dir);
     snprintf(self->agents_dir, sizeof self->agents_dir, "%s/agents", dir);
     snprintf(secret_path, sizeof secret_path, "%s_secret", self->public_path);
     if (s_make_dir(dir, 0700) || s_make_dir(self->agents_dir, 0700)) {
-        snprintf(err, err_size, "cannot create key directory %s: %s", dir,
-                 strerror(errno));
+        sp_err_set(err, err_size, "cannot create key directory %s: %s", dir,
+                   strerror(errno));
         goto fail;
     }
     struct stat st;
@@ -83,20 +84,20 @@ ctl_keys_new(const char *dir, char *err, size_t err_size)
     if (s_exists(secret_path)) {
         self->cert = zcert_load(self->public_path);
         if (!self->cert) {
-            snprintf(err, err_size, "cannot load the controller certificate %s",
-                     secret_path);
+            sp_err_set(err, err_size, "cannot load the controller certificate %s",
+                       secret_path);
             goto fail;
         }
     } else if (s_exists(self->public_path)) {
-        snprintf(err, err_size, "%s exists but its secret %s is missing",
-                 self->public_path, secret_path);
+        sp_err_set(err, err_size, "%s exists but its secret %s is missing",
+                   self->public_path, secret_path);
         goto fail;
     } else {
         self->cert = zcert_new();
         if (!self->cert || zcert_save(self->cert, self->public_path) ||
             chmod(secret_path, 0600)) {
-            snprintf(err, err_size, "cannot write the controller certificate %s",
-                     self->public_path);
+            sp_err_set(err, err_size, "cannot write the controller certificate %s",
+                       self->public_path);
             goto fail;
         }
         zsys_notice("keys: created the controller certificate path=%s",
@@ -169,7 +170,7 @@ ctl_keys_issue_local(ctl_keys_t *self, const char *name, char *err, size_t err_s
 {
     assert(self && name);
     if (!s_valid_name(name)) {
-        snprintf(err, err_size, "invalid local agent name");
+        sp_err_set(err, err_size, "invalid local agent name");
         return NULL;
     }
     if (!self->private_dir[0]) {
@@ -177,8 +178,8 @@ ctl_keys_issue_local(ctl_keys_t *self, const char *name, char *err, size_t err_s
         snprintf(self->private_dir, sizeof self->private_dir, "%s/stampede-keys-XXXXXX",
                  tmp && *tmp && strlen(tmp) < 1000 ? tmp : "/tmp");
         if (!mkdtemp(self->private_dir)) {
-            snprintf(err, err_size, "cannot create a private key directory: %s",
-                     strerror(errno));
+            sp_err_set(err, err_size, "cannot create a private key directory: %s",
+                       strerror(errno));
             self->private_dir[0] = '\0';
             return NULL;
         }
@@ -190,7 +191,7 @@ ctl_keys_issue_local(ctl_keys_t *self, const char *name, char *err, size_t err_s
              (long)getpid(), name);
     zcert_t *cert = zcert_new();
     if (!cert) {
-        snprintf(err, err_size, "cannot generate a certificate");
+        sp_err_set(err, err_size, "cannot generate a certificate");
         return NULL;
     }
     zcert_set_meta(cert, "name", "%s", name);
@@ -206,7 +207,7 @@ ctl_keys_issue_local(ctl_keys_t *self, const char *name, char *err, size_t err_s
     }
     zcert_destroy(&cert);
     if (rc) {
-        snprintf(err, err_size, "cannot write the certificate of local agent %s", name);
+        sp_err_set(err, err_size, "cannot write the certificate of local agent %s", name);
         return NULL;
     }
     zlist_append(self->issued_paths, private_path);

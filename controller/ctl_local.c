@@ -9,6 +9,7 @@
 #include "ctl_local.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,24 +85,24 @@ ctl_local_new(char *const argv[], bool capture_stdout, char *err, size_t err_siz
     int out_pipe[2] = {-1, -1};
     int devnull = -1;
     if (pipe2(err_pipe, O_CLOEXEC) || (capture_stdout && pipe2(out_pipe, O_CLOEXEC))) {
-        snprintf(err, err_size, "pipe: %s", strerror(errno));
+        sp_err_set(err, err_size, "pipe: %s", strerror(errno));
         goto out;
     }
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0) {
-        snprintf(err, err_size, "/dev/null: %s", strerror(errno));
+        sp_err_set(err, err_size, "/dev/null: %s", strerror(errno));
         goto out;
     }
     self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto out;
     }
     self->out_fd = -1;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
-        snprintf(err, err_size, "fork: %s", strerror(errno));
+        sp_err_set(err, err_size, "fork: %s", strerror(errno));
         free(self);
         self = NULL;
         goto out;
@@ -117,7 +118,7 @@ ctl_local_new(char *const argv[], bool capture_stdout, char *err, size_t err_siz
         got = read(err_pipe[0], &code, sizeof code);
     while (got < 0 && errno == EINTR);
     if (got == (ssize_t)sizeof code) {
-        snprintf(err, err_size, "cannot run %s: %s", argv[0], strerror(code));
+        sp_err_set(err, err_size, "cannot run %s: %s", argv[0], strerror(code));
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;

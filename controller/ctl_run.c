@@ -8,6 +8,7 @@
 #include "ctl_run.h"
 #include "ctl_share.h"
 #include "sp_clock.h"
+#include "sp_err.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -184,7 +185,7 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
     size_t n_agents = ctl_registry_size(registry);
     if (n_agents == 0) {
         *status = 503;
-        snprintf(err, err_size, "no agents connected");
+        sp_err_set(err, err_size, "no agents connected");
         goto fail;
     }
     *status = 500;
@@ -219,9 +220,9 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
             continue;
         if (counts[i] > agents[i]->capacity) {
             *status = 400;
-            snprintf(err, err_size,
-                     "agent %s takes at most %u requests, its share would be %u",
-                     agents[i]->id, agents[i]->capacity, counts[i]);
+            sp_err_set(err, err_size,
+                       "agent %s takes at most %u requests, its share would be %u",
+                       agents[i]->id, agents[i]->capacity, counts[i]);
             goto fail;
         }
         ctl_share_t *share = ctl_share_new(agents[i]->id, firsts[i], counts[i],
@@ -247,7 +248,7 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
                        .start_mode = proto_start_mode_name(start_mode)};
     self->id = store_run_create(store, &row);
     if (self->id < 1) {
-        snprintf(err, err_size, "cannot create the run in the results database");
+        sp_err_set(err, err_size, "cannot create the run in the results database");
         goto fail;
     }
     for (size_t i = 0; i < self->n_shares; i++) {
@@ -260,7 +261,7 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
             store_share_add(store, self->id, agent->id, ctl_share_first(share),
                             ctl_share_count(share), ctl_share_offset_ns(share),
                             error_ns)) {
-            snprintf(err, err_size, "cannot record the shares in the results database");
+            sp_err_set(err, err_size, "cannot record the shares in the results database");
             store_run_set_status(store, self->id, "failed", 0, now_ns, err);
             goto fail;
         }
@@ -291,7 +292,7 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
     *status = 200;
     goto out;
 oom:
-    snprintf(err, err_size, "out of memory");
+    sp_err_set(err, err_size, "out of memory");
 fail:
     ctl_run_destroy(&self);
 out:

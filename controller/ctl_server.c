@@ -7,6 +7,7 @@
 #include "ctl_server.h"
 #include "ctl_registry.h"
 #include "sp_clock.h"
+#include "sp_err.h"
 #include "sp_log.h"
 #include "sp_oom.h"
 
@@ -481,14 +482,14 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
         return -1;
     self->rows = calloc(PROTO_MAX_BATCH, sizeof *self->rows);
     if (!self->rows) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return -1;
     }
     self->router = zsock_new(ZMQ_ROUTER);
     self->command = zsock_new(ZMQ_REP);
     self->registry = ctl_registry_new(self->router, self->max_agents);
     if (!self->router || !self->command || !self->registry) {
-        snprintf(err, err_size, "cannot create sockets");
+        sp_err_set(err, err_size, "cannot create sockets");
         return -1;
     }
     zsock_set_router_mandatory(self->router, 1);
@@ -500,12 +501,12 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
         //  one, its exit signal would be taken for the CURVE command's reply
         //  and it could never be stopped.
         if (zsys_interrupted) {
-            snprintf(err, err_size, "interrupted");
+            sp_err_set(err, err_size, "interrupted");
             return -1;
         }
         self->auth = zactor_new(zauth, NULL);
         if (!self->auth) {
-            snprintf(err, err_size, "cannot start the ZAP handler");
+            sp_err_set(err, err_size, "cannot start the ZAP handler");
             return -1;
         }
         zstr_sendx(self->auth, "CURVE", self->agents_dir, NULL);
@@ -515,7 +516,8 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
         zsock_set_zap_domain(self->router, "stampede");
     }
     if (zsock_bind(self->router, "%s", self->listen) < 0) {
-        snprintf(err, err_size, "cannot bind %s: %s", self->listen, zmq_strerror(errno));
+        sp_err_set(err, err_size, "cannot bind %s: %s", self->listen,
+                   zmq_strerror(errno));
         return -1;
     }
     char *bound = zsock_last_endpoint(self->router);
@@ -524,7 +526,7 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
     snprintf(command_endpoint, S_ENDPOINT_MAX, "inproc://stampede-ctl-%ld-%p",
              (long)getpid(), (void *)self);
     if (zsock_bind(self->command, "%s", command_endpoint) < 0) {
-        snprintf(err, err_size, "cannot bind %s", command_endpoint);
+        sp_err_set(err, err_size, "cannot bind %s", command_endpoint);
         return -1;
     }
     //  After the bind, so a second controller on the same endpoint fails
@@ -533,8 +535,8 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
     int settled = store_runs_interrupted(self->store, CTL_SERVER_RESTART_REASON,
                                          sp_clock_wall_ns());
     if (settled < 0) {
-        snprintf(err, err_size, "cannot settle the runs of a previous controller in %s",
-                 self->db_path);
+        sp_err_set(err, err_size, "cannot settle the runs of a previous controller in %s",
+                   self->db_path);
         return -1;
     }
     if (settled > 0)
@@ -543,7 +545,7 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
                     settled, CTL_SERVER_RESTART_REASON);
     self->loop = zloop_new();
     if (!self->loop) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return -1;
     }
     //  Only $TERM from the owner ends the loop, not SIGINT: the owner
@@ -593,7 +595,7 @@ ctl_server_new(const ctl_server_config_t *config, char *err, size_t err_size)
     if (!core || !self) {
         free(core);
         free(self);
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     core->listen = strdup(config->listen);
@@ -617,20 +619,20 @@ ctl_server_new(const ctl_server_config_t *config, char *err, size_t err_size)
         (config->default_url && !core->default_url) || !core->run_defaults) {
         s_core_destroy(&core);
         free(self);
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     //  The actor owns core from here on, also when it fails.
     self->actor = zactor_new(s_actor, core);
     if (!self->actor) {
-        snprintf(err, err_size, "cannot start the controller thread");
+        sp_err_set(err, err_size, "cannot start the controller thread");
         free(self);
         return NULL;
     }
     char *verb = NULL, *first = NULL, *second = NULL;
     if (zstr_recvx(self->actor, &verb, &first, &second, NULL) < 2 ||
         strcmp(verb, "READY") != 0) {
-        snprintf(err, err_size, "%s", first ? first : "controller thread failed");
+        sp_err_set(err, err_size, "%s", first ? first : "controller thread failed");
         zstr_free(&verb);
         zstr_free(&first);
         zstr_free(&second);

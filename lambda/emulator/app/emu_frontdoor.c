@@ -677,12 +677,12 @@ emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose, char *err,
         S_IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (!self->daemon) {
         close(fd);
-        snprintf(err, err_size, "cannot start the front door daemon");
+        sp_err_set(err, err_size, "cannot start the front door daemon");
         goto fail;
     }
     self->source = emu_loop_mhd_add(loop, self->daemon);
     if (!self->source) {
-        snprintf(err, err_size, "cannot drive the front door daemon");
+        sp_err_set(err, err_size, "cannot drive the front door daemon");
         goto fail;
     }
     return self;

@@ -8,6 +8,7 @@
 #include "emu_probe.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_err.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -60,7 +61,7 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
     assert(config);
     emu_server_t *self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     self->config = config;
@@ -73,7 +74,7 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     if (pthread_sigmask(SIG_BLOCK, &stop, &self->old_mask) != 0) {
-        snprintf(err, err_size, "cannot block signals");
+        sp_err_set(err, err_size, "cannot block signals");
         goto fail;
     }
     self->mask_set = true;
@@ -81,7 +82,7 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
     self->loop = emu_loop_new();
     if (self->signal_fd < 0 || !self->loop ||
         emu_loop_watch(self->loop, self->signal_fd, EPOLLIN, s_signalled, self)) {
-        snprintf(err, err_size, "cannot set up the event loop: %s", strerror(errno));
+        sp_err_set(err, err_size, "cannot set up the event loop: %s", strerror(errno));
         goto fail;
     }
     bool verbose = emu_config_verbose(config);
@@ -96,8 +97,8 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
         //  long. Close-on-exec: environments must not inherit it.
         self->access_log = fopen(access_log, "ae");
         if (!self->access_log || setvbuf(self->access_log, NULL, _IOLBF, BUFSIZ) != 0) {
-            snprintf(err, err_size, "cannot open the access log %s: %s", access_log,
-                     strerror(errno));
+            sp_err_set(err, err_size, "cannot open the access log %s: %s", access_log,
+                       strerror(errno));
             goto fail;
         }
         emu_frontdoor_set_access_log(self->door, self->access_log);
@@ -110,7 +111,7 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
         const emu_function_config_t *fc = emu_config_function(config, i);
         if (emu_frontdoor_add_function(self->door,
                                        emu_account_function_at(self->account, i))) {
-            snprintf(err, err_size, "the front door cannot take function %s", fc->name);
+            sp_err_set(err, err_size, "the front door cannot take function %s", fc->name);
             goto fail;
         }
         char cap[16];
@@ -134,7 +135,7 @@ emu_server_new(emu_config_t *config, char *err, size_t err_size)
     char hostport[80];
     if (emu_listener_format(emu_config_listen(config), emu_frontdoor_port(self->door),
                             hostport, sizeof hostport)) {
-        snprintf(err, err_size, "cannot format the listen address");
+        sp_err_set(err, err_size, "cannot format the listen address");
         goto fail;
     }
     snprintf(self->url, sizeof self->url, "http://%s", hostport);

@@ -8,6 +8,7 @@
 #include "emu_limits.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_err.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ emu_account_new(emu_loop_t *loop, const emu_config_t *config, char *err, size_t 
     if (self)
         self->quota = emu_quota_new(limit);
     if (!self || !self->functions || !self->quota) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         emu_account_destroy(&self);
         return NULL;
     }
@@ -63,7 +64,7 @@ emu_account_new(emu_loop_t *loop, const emu_config_t *config, char *err, size_t 
         if (function)
             self->functions[self->function_count++] = function;
         if (!function || emu_function_join(function, self->quota)) {
-            snprintf(err, err_size, "out of memory");
+            sp_err_set(err, err_size, "out of memory");
             emu_account_destroy(&self);
             return NULL;
         }

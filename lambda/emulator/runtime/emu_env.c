@@ -7,6 +7,7 @@
 #include "emu_route.h"
 #include "emu_rtapi.h"
 #include "sp_clock.h"
+#include "sp_err.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -234,7 +235,7 @@ emu_env_new(emu_loop_t *loop, const emu_env_spec_t *spec, unsigned serial, size_
            events->gone);
     emu_env_t *self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     self->loop = loop;
@@ -253,7 +254,7 @@ emu_env_new(emu_loop_t *loop, const emu_env_spec_t *spec, unsigned serial, size_
         goto fail;
     self->log = emu_envlog_new(loop, self->name, self->version);
     if (!self->log) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
     emu_proc_spec_t proc_spec = {
@@ -269,7 +270,7 @@ emu_env_new(emu_loop_t *loop, const emu_env_spec_t *spec, unsigned serial, size_
     if (!self->proc)
         goto fail;
     if (emu_envlog_watch(self->log, output_fd)) {
-        snprintf(err, err_size, "cannot watch the process");
+        sp_err_set(err, err_size, "cannot watch the process");
         goto fail;
     }
     emu_envrun_spec_t run_spec = {.function = spec->function,
@@ -282,7 +283,7 @@ emu_env_new(emu_loop_t *loop, const emu_env_spec_t *spec, unsigned serial, size_
     self->init_timer =
         emu_loop_timer_start(loop, spec->init_timeout_ns, s_init_expired, self);
     if (!self->run || !self->init_timer) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
     zsys_info("environment started function=%s env=%s pid=%d runtime_api=127.0.0.1:%u",

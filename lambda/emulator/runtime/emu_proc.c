@@ -4,6 +4,7 @@
 #include "emu_invocation.h"
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_err.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -137,7 +138,7 @@ s_spawn(emu_proc_t *self, const emu_proc_spec_t *spec, int *output_fd_p, char *e
     posix_spawnattr_t attr;
     bool have_actions = false, have_attr = false;
     if (!envp || !task_root) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         goto out;
     }
     size_t n = 0;
@@ -149,14 +150,14 @@ s_spawn(emu_proc_t *self, const emu_proc_spec_t *spec, int *output_fd_p, char *e
     envp[n] = NULL;
 
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-        snprintf(err, err_size, "pipe: %s", strerror(errno));
+        sp_err_set(err, err_size, "pipe: %s", strerror(errno));
         goto out;
     }
     fcntl(pipe_fds[0], F_SETFL, fcntl(pipe_fds[0], F_GETFL) | O_NONBLOCK);
     have_actions = posix_spawn_file_actions_init(&actions) == 0;
     have_attr = posix_spawnattr_init(&attr) == 0;
     if (!have_actions || !have_attr) {
-        snprintf(err, err_size, "posix_spawn setup failed");
+        sp_err_set(err, err_size, "posix_spawn setup failed");
         goto out;
     }
     //  stdin from /dev/null, stdout and stderr into our pipe, cwd
@@ -176,14 +177,14 @@ s_spawn(emu_proc_t *self, const emu_proc_spec_t *spec, int *output_fd_p, char *e
     rc = rc ? rc : posix_spawnattr_setsigmask(&attr, &none);
     rc = rc ? rc : posix_spawnattr_setsigdefault(&attr, &all);
     if (rc) {
-        snprintf(err, err_size, "posix_spawn setup: %s", strerror(rc));
+        sp_err_set(err, err_size, "posix_spawn setup: %s", strerror(rc));
         goto out;
     }
     char *argv[] = {(char *)spec->path, NULL};
     rc = posix_spawn(&self->pid, spec->path, &actions, &attr, argv, (char **)envp);
     if (rc) {
         self->pid = -1;
-        snprintf(err, err_size, "cannot start %s: %s", spec->path, strerror(rc));
+        sp_err_set(err, err_size, "cannot start %s: %s", spec->path, strerror(rc));
         goto out;
     }
     self->spawned_ns = sp_clock_mono_ns();
@@ -213,7 +214,7 @@ emu_proc_new(emu_loop_t *loop, const emu_proc_spec_t *spec, emu_proc_exited_fn *
     *output_fd_p = -1;
     emu_proc_t *self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     self->loop = loop;
@@ -225,13 +226,13 @@ emu_proc_new(emu_loop_t *loop, const emu_proc_spec_t *spec, emu_proc_exited_fn *
         goto fail;
     self->pidfd = (int)syscall(SYS_pidfd_open, self->pid, 0);
     if (self->pidfd < 0) {
-        snprintf(err, err_size, "pidfd_open: %s", strerror(errno));
+        sp_err_set(err, err_size, "pidfd_open: %s", strerror(errno));
         goto fail;
     }
     if (emu_loop_watch(loop, self->pidfd, EPOLLIN, s_exited, self)) {
         close(self->pidfd);
         self->pidfd = -1;
-        snprintf(err, err_size, "cannot watch the process");
+        sp_err_set(err, err_size, "cannot watch the process");
         goto fail;
     }
     return self;

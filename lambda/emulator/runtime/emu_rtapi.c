@@ -7,6 +7,7 @@
 #include "emu_proc.h" //  the selftest's client process
 #include "sp_check.h"
 #include "sp_clock.h"
+#include "sp_err.h"
 #include "sp_oom.h"
 
 #include <czmq.h>
@@ -352,7 +353,7 @@ emu_rtapi_new(emu_loop_t *loop, const char *name, const emu_rtapi_events_t *even
            events->init_error);
     emu_rtapi_t *self = calloc(1, sizeof *self);
     if (!self) {
-        snprintf(err, err_size, "out of memory");
+        sp_err_set(err, err_size, "out of memory");
         return NULL;
     }
     self->loop = loop;
@@ -373,12 +374,12 @@ emu_rtapi_new(emu_loop_t *loop, const char *name, const emu_rtapi_events_t *even
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)S_HEAD_MAX, MHD_OPTION_END);
     if (!self->daemon) {
         close(listen_fd);
-        snprintf(err, err_size, "cannot start the Runtime API daemon");
+        sp_err_set(err, err_size, "cannot start the Runtime API daemon");
         goto fail;
     }
     self->source = emu_loop_mhd_add(loop, self->daemon);
     if (!self->source) {
-        snprintf(err, err_size, "cannot drive the Runtime API daemon");
+        sp_err_set(err, err_size, "cannot drive the Runtime API daemon");
         goto fail;
     }
     return self;
