@@ -460,7 +460,8 @@ s_take_result(s_engine_t *self, CURL *easy, CURLcode code)
     result->done_ns = sp_clock_wall_ns();
     result->bytes_received = downloaded > 0 ? (uint64_t)downloaded : 0;
     result->connection_reused = connects == 0 && slot->sent_ns > 0;
-    agent_response_finish(slot->response, result, code, slot->errbuf, status);
+    agent_response_finish(slot->response, result, self->prepare->prepare->target->door,
+                          code, slot->errbuf, status);
     curl_multi_remove_handle(self->multi, easy);
     curl_easy_cleanup(easy);
     slot->easy = NULL;

@@ -6,6 +6,7 @@
     file bounds lengths and types.
 */
 #include "agent_response.h"
+#include "agent_door.h"
 #include "sp_check.h"
 
 #include <curl/curl.h>
@@ -21,8 +22,11 @@ struct _agent_response_t {
     size_t body_alloc;    //  allocated size of body
     uint64_t body_seen;   //  every body byte fed, kept or counted
     bool function_error;  //  X-Amz-Function-Error present
+    bool rest_api;        //  x-amz-apigw-id present
+    bool http_api;        //  apigw-requestid present
     bool has_received_ns; //  a valid X-Stampede-Received-Ns arrived
     int64_t received_ns;  //  its value
+    char error_type[AGENT_DOOR_ERROR_TYPE_MAX + 1]; //  x-amzn-ErrorType, or ""
 };
 
 agent_response_t *
@@ -48,8 +52,11 @@ static void
 s_reset_headers(agent_response_t *self)
 {
     self->function_error = false;
+    self->rest_api = false;
+    self->http_api = false;
     self->has_received_ns = false;
     self->received_ns = 0;
+    self->error_type[0] = '\0';
 }
 
 void
@@ -104,11 +111,24 @@ agent_response_header(agent_response_t *self, const char *line, size_t size)
     const char *value = colon + 1, *value_end = line + size;
     s_trim(&value, &value_end);
     size_t name_len = (size_t)(name_end - name);
+    size_t value_len = (size_t)(value_end - value);
     if (s_name_is(name, name_len, "X-Amz-Function-Error"))
         self->function_error = true;
-    else if (s_name_is(name, name_len, "X-Stampede-Received-Ns")) {
+    else if (s_name_is(name, name_len, "x-amz-apigw-id"))
+        self->rest_api = true;
+    else if (s_name_is(name, name_len, "apigw-requestid"))
+        self->http_api = true;
+    else if (s_name_is(name, name_len, "x-amzn-ErrorType")) {
+        //  "Type" or "Type:http://…": the type alone, printable, capped.
+        size_t len = 0;
+        while (len < value_len && len < AGENT_DOOR_ERROR_TYPE_MAX && value[len] != ':' &&
+               value[len] > 0x20 && value[len] < 0x7f)
+            len++;
+        memcpy(self->error_type, value, len);
+        self->error_type[len] = '\0';
+    } else if (s_name_is(name, name_len, "X-Stampede-Received-Ns")) {
         int64_t ns;
-        if (agent_response_parse_received_ns(value, (size_t)(value_end - value), &ns)) {
+        if (agent_response_parse_received_ns(value, value_len, &ns)) {
             self->received_ns = ns;
             self->has_received_ns = true;
         }
@@ -165,14 +185,58 @@ s_set_error(Stampede__Result *result, const char *text)
     result->error = copy;
 }
 
+//  The JSON object in body, or NULL when it is none (not JSON, not an
+//  object). JSON_ALLOW_NUL: a "\u0000" inside one string drops that field
+//  (see s_field_copy), not the whole document.
+static json_t *
+s_load_object(const char *body, size_t size)
+{
+    if (!body || size == 0 || size > AGENT_RESPONSE_MAX_BODY)
+        return NULL;
+    //  Only a JSON object is worth parsing; skip anything else cheaply.
+    size_t first = 0;
+    while (first < size && s_blank(body[first]))
+        first++;
+    if (first == size || body[first] != '{')
+        return NULL;
+    json_error_t error;
+    json_t *root =
+        json_loadb(body, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &error);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static void s_take_lambda(Stampede__Result *result, json_t *root);
+static void s_take_string(char **dest, json_t *object, const char *key);
+
 void
-agent_response_finish(agent_response_t *self, Stampede__Result *result, int curl_code,
-                      const char *curl_error, long http_status)
+agent_response_finish(agent_response_t *self, Stampede__Result *result,
+                      Stampede__Door door, int curl_code, const char *curl_error,
+                      long http_status)
 {
     assert(self);
     assert(result);
-    result->outcome =
-        agent_response_classify(curl_code, http_status, self->function_error);
+    json_t *root = NULL;
+    if (self->body && self->body_seen == self->body_kept)
+        root = s_load_object(self->body, self->body_kept);
+    const char *message = json_string_value(json_object_get(root, "message"));
+    if (!message)
+        message = json_string_value(json_object_get(root, "Message"));
+    agent_door_answer_t answer = {
+        .function_error = self->function_error,
+        .rest_api = self->rest_api,
+        .http_api = self->http_api,
+        .error_type = self->error_type[0] ? self->error_type : NULL,
+        .message = message,
+    };
+    agent_door_verdict_t verdict =
+        agent_door_classify(door, curl_code, http_status, &answer);
+    result->outcome = verdict.outcome;
+    result->door = verdict.door;
+    result->throttle_source = verdict.source;
     result->http_status =
         http_status > 0 && http_status <= 999 ? (uint32_t)http_status : 0;
     result->received_ns = self->has_received_ns ? self->received_ns : 0;
@@ -181,35 +245,14 @@ agent_response_finish(agent_response_t *self, Stampede__Result *result, int curl
         snprintf(fallback, sizeof fallback, "curl error %d", curl_code);
         s_set_error(result, curl_error && curl_error[0] ? curl_error : fallback);
     }
-    if (self->body && self->body_seen == self->body_kept)
-        agent_response_parse_lambda(result, self->body, self->body_kept);
+    if (verdict.outcome == STAMPEDE__OUTCOME__OUTCOME_THROTTLED)
+        s_take_string(&result->throttle_reason, root, "Reason");
+    s_take_lambda(result, root);
+    json_decref(root);
     free(self->body);
     self->body = NULL;
     self->body_kept = 0;
     self->body_alloc = 0;
-}
-
-Stampede__Outcome
-agent_response_classify(int curl_code, long http_status, bool function_error)
-{
-    switch (curl_code) {
-    case CURLE_OK:
-        break;
-    case CURLE_OPERATION_TIMEDOUT:
-        return STAMPEDE__OUTCOME__OUTCOME_TIMEOUT;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-        return STAMPEDE__OUTCOME__OUTCOME_CONNECT_ERROR;
-    default:
-        return STAMPEDE__OUTCOME__OUTCOME_OTHER_ERROR;
-    }
-    if (function_error)
-        return STAMPEDE__OUTCOME__OUTCOME_FUNCTION_ERROR;
-    if (http_status == 429)
-        return STAMPEDE__OUTCOME__OUTCOME_THROTTLED;
-    if (http_status >= 200 && http_status <= 299)
-        return STAMPEDE__OUTCOME__OUTCOME_OK;
-    return STAMPEDE__OUTCOME__OUTCOME_HTTP_ERROR;
 }
 
 bool
@@ -262,8 +305,11 @@ static void
 s_take_string(char **dest, json_t *object, const char *key)
 {
     char *copy = s_field_copy(json_object_get(object, key));
-    if (copy)
+    if (copy) {
+        if (*dest && *dest != protobuf_c_empty_string)
+            free(*dest);
         *dest = copy;
+    }
 }
 
 //  Integer >= 0 under key; false otherwise.
@@ -277,26 +323,22 @@ s_take_count(json_t *object, const char *key, int64_t *out)
     return true;
 }
 
-void
-agent_response_parse_lambda(Stampede__Result *result, const char *body, size_t size)
+//  The Lambda fields of root: its own, or when root is a Lambda proxy
+//  answer ({"statusCode": …, "body": "…"}, as the Invoke API passes it
+//  through) those of the JSON object in its body.
+static void
+s_take_lambda(Stampede__Result *result, json_t *root)
 {
-    assert(result);
-    if (!body || size == 0 || size > AGENT_RESPONSE_MAX_BODY)
-        return;
-    //  Only a JSON object is worth parsing; skip anything else cheaply.
-    size_t first = 0;
-    while (first < size && s_blank(body[first]))
-        first++;
-    if (first == size || body[first] != '{')
-        return;
-    //  JSON_ALLOW_NUL: a "\u0000" inside one string drops that field (see
-    //  s_field_copy), not the whole document.
-    json_error_t error;
-    json_t *root =
-        json_loadb(body, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &error);
+    json_t *inner = NULL;
+    json_t *body = json_object_get(root, "body");
+    if (json_is_integer(json_object_get(root, "statusCode")) && json_is_string(body)) {
+        inner = s_load_object(json_string_value(body), json_string_length(body));
+        if (!inner)
+            return;
+        root = inner;
+    }
     if (!json_is_object(root))
-        goto out;
-
+        return;
     s_take_string(&result->request_id, root, "request_id");
     s_take_string(&result->environment_id, root, "environment_id");
     s_take_string(&result->initialization_type, root, "initialization_type");
@@ -318,7 +360,15 @@ agent_response_parse_lambda(Stampede__Result *result, const char *body, size_t s
         result->function_started_ns = n;
     if (s_take_count(root, "finished_at_ns", &n))
         result->function_finished_ns = n;
-out:
+    json_decref(inner);
+}
+
+void
+agent_response_parse_lambda(Stampede__Result *result, const char *body, size_t size)
+{
+    assert(result);
+    json_t *root = s_load_object(body, size);
+    s_take_lambda(result, root);
     json_decref(root);
 }
 
@@ -347,6 +397,7 @@ agent_response_result_clear(Stampede__Result *result)
     s_free_string(result->environment_id);
     s_free_string(result->initialization_type);
     s_free_string(result->error);
+    s_free_string(result->throttle_reason);
     agent_response_result_init(result, result->index);
 }
 
@@ -387,32 +438,6 @@ s_check_encodes(Stampede__Result *result)
 void
 agent_response_test(bool verbose)
 {
-    //  Classification, every branch.
-    CHECK_INT(agent_response_classify(CURLE_OK, 200, false),
-              STAMPEDE__OUTCOME__OUTCOME_OK);
-    CHECK_INT(agent_response_classify(CURLE_OK, 204, false),
-              STAMPEDE__OUTCOME__OUTCOME_OK);
-    CHECK_INT(agent_response_classify(CURLE_OK, 429, false),
-              STAMPEDE__OUTCOME__OUTCOME_THROTTLED);
-    CHECK_INT(agent_response_classify(CURLE_OK, 500, false),
-              STAMPEDE__OUTCOME__OUTCOME_HTTP_ERROR);
-    CHECK_INT(agent_response_classify(CURLE_OK, 302, false),
-              STAMPEDE__OUTCOME__OUTCOME_HTTP_ERROR);
-    CHECK_INT(agent_response_classify(CURLE_OK, 199, false),
-              STAMPEDE__OUTCOME__OUTCOME_HTTP_ERROR);
-    CHECK_INT(agent_response_classify(CURLE_OK, 200, true),
-              STAMPEDE__OUTCOME__OUTCOME_FUNCTION_ERROR);
-    CHECK_INT(agent_response_classify(CURLE_OK, 429, true),
-              STAMPEDE__OUTCOME__OUTCOME_FUNCTION_ERROR);
-    CHECK_INT(agent_response_classify(CURLE_OPERATION_TIMEDOUT, 200, true),
-              STAMPEDE__OUTCOME__OUTCOME_TIMEOUT);
-    CHECK_INT(agent_response_classify(CURLE_COULDNT_CONNECT, 0, false),
-              STAMPEDE__OUTCOME__OUTCOME_CONNECT_ERROR);
-    CHECK_INT(agent_response_classify(CURLE_COULDNT_RESOLVE_HOST, 0, false),
-              STAMPEDE__OUTCOME__OUTCOME_CONNECT_ERROR);
-    CHECK_INT(agent_response_classify(CURLE_RECV_ERROR, 0, false),
-              STAMPEDE__OUTCOME__OUTCOME_OTHER_ERROR);
-
     //  X-Stampede-Received-Ns values.
     int64_t ns = 42;
     CHECK_TRUE(agent_response_parse_received_ns("1700000000123456789", 19, &ns));
@@ -454,7 +479,8 @@ agent_response_test(bool verbose)
     agent_response_body(response, body, 10);
     agent_response_body(response, body + 10, strlen(body) - 10);
     CHECK_INT(agent_response_body_size(response), strlen(body));
-    agent_response_finish(response, &result, CURLE_OK, "", 200);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_FUNCTION_URL, CURLE_OK,
+                          "", 200);
     CHECK_INT(result.index, 17);
     CHECK_STR(proto_outcome_name(result.outcome), "ok");
     CHECK_INT(result.http_status, 200);
@@ -484,14 +510,75 @@ agent_response_test(bool verbose)
            "\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}";
     agent_response_body(response, body, strlen(body));
     agent_response_result_init(&result, 3);
-    agent_response_finish(response, &result, CURLE_OK, NULL, 429);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_INVOKE, CURLE_OK, NULL,
+                          429);
     CHECK_STR(proto_outcome_name(result.outcome), "throttled");
+    CHECK_STR(proto_door_name(result.door), "invoke");
+    CHECK_STR(proto_throttle_source_name(result.throttle_source), "lambda");
+    CHECK_STR(result.throttle_reason,
+              "ReservedFunctionConcurrentInvocationLimitExceeded");
     CHECK_INT(result.http_status, 429);
     CHECK_INT(result.received_ns, 99);
     CHECK_STR(result.request_id, "");
     CHECK_INT(result.has_cold_start, false);
     CHECK_INT(result.invocation_count, -1);
     s_check_encodes(&result);
+    agent_response_result_clear(&result);
+    CHECK_STR(result.throttle_reason, "");
+
+    //  A Lambda throttle behind an execute-api host: the REST API's 500,
+    //  told by its x-amz-apigw-id and x-amzn-ErrorType (with a suffix).
+    agent_response_reset(response);
+    s_feed_headers(response,
+                   "HTTP/1.1 500 Internal Server Error\r\n"
+                   "x-amz-apigw-id: Ab3dEfGhIjKlMnO=\r\n"
+                   "x-amzn-ErrorType: InternalServerErrorException:http://"
+                   "internal.amazon.com/coral/com.amazon.coral.service/\r\n\r\n");
+    body = "{\"message\": \"Internal server error\"}";
+    agent_response_body(response, body, strlen(body));
+    agent_response_result_init(&result, 3);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_APIGW, CURLE_OK, NULL,
+                          500);
+    CHECK_STR(proto_outcome_name(result.outcome), "throttled");
+    CHECK_STR(proto_door_name(result.door), "apigw_rest");
+    CHECK_STR(proto_throttle_source_name(result.throttle_source), "lambda_via_gateway");
+    CHECK_STR(result.throttle_reason, "");
+    s_check_encodes(&result);
+    agent_response_result_clear(&result);
+    //  The same 500 at a server that is no door is an error.
+    agent_response_reset(response);
+    agent_response_body(response, body, strlen(body));
+    agent_response_result_init(&result, 3);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_HTTP, CURLE_OK, NULL,
+                          500);
+    CHECK_STR(proto_outcome_name(result.outcome), "http_error");
+    CHECK_INT(result.throttle_source, STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_NONE);
+    s_check_encodes(&result);
+    agent_response_result_clear(&result);
+
+    //  The Invoke API passes a proxy answer through: the Lambda fields are
+    //  those of the object in its body.
+    agent_response_reset(response);
+    s_feed_headers(response, "HTTP/1.1 200 OK\r\n\r\n");
+    body = "{\"statusCode\":200,\"headers\":{\"Content-Type\":\"application/json\"},"
+           "\"body\":\"{\\\"request_id\\\":\\\"r-9\\\",\\\"cold_start\\\":false,"
+           "\\\"invocation_count\\\":4}\"}";
+    agent_response_body(response, body, strlen(body));
+    agent_response_result_init(&result, 2);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_INVOKE, CURLE_OK, NULL,
+                          200);
+    CHECK_STR(proto_outcome_name(result.outcome), "ok");
+    CHECK_STR(result.request_id, "r-9");
+    CHECK_INT(result.has_cold_start, true);
+    CHECK_INT(result.cold_start, false);
+    CHECK_INT(result.invocation_count, 4);
+    agent_response_result_clear(&result);
+    //  A proxy answer whose body is no JSON object gives no fields.
+    const char *proxy_text =
+        "{\"statusCode\":200,\"body\":\"hello\",\"request_id\":\"x\"}";
+    agent_response_result_init(&result, 2);
+    agent_response_parse_lambda(&result, proxy_text, strlen(proxy_text));
+    CHECK_STR(result.request_id, "");
     agent_response_result_clear(&result);
 
     //  Function error; an interim 100 Continue's headers are forgotten.
@@ -500,7 +587,8 @@ agent_response_test(bool verbose)
                    "HTTP/1.1 100 Continue\r\nX-Stampede-Received-Ns: 5\r\n\r\n"
                    "HTTP/1.1 200 OK\r\nX-Amz-Function-Error: Unhandled\r\n\r\n");
     agent_response_result_init(&result, 4);
-    agent_response_finish(response, &result, CURLE_OK, NULL, 200);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_FUNCTION_URL, CURLE_OK,
+                          NULL, 200);
     CHECK_STR(proto_outcome_name(result.outcome), "function_error");
     CHECK_INT(result.received_ns, 0);
     agent_response_result_clear(&result);
@@ -508,14 +596,16 @@ agent_response_test(bool verbose)
     //  Transport failures carry curl's text, made printable and capped.
     agent_response_reset(response);
     agent_response_result_init(&result, 5);
-    agent_response_finish(response, &result, CURLE_COULDNT_CONNECT,
-                          "Failed to connect\tto 127.0.0.1 port 9", 0);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_FUNCTION_URL,
+                          CURLE_COULDNT_CONNECT, "Failed to connect\tto 127.0.0.1 port 9",
+                          0);
     CHECK_STR(proto_outcome_name(result.outcome), "connect_error");
     CHECK_INT(result.http_status, 0);
     CHECK_STR(result.error, "Failed to connect?to 127.0.0.1 port 9");
     agent_response_result_clear(&result);
     agent_response_result_init(&result, 6);
-    agent_response_finish(response, &result, CURLE_SEND_ERROR, "", 0);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_FUNCTION_URL,
+                          CURLE_SEND_ERROR, "", 0);
     CHECK_STR(proto_outcome_name(result.outcome), "other_error");
     CHECK_STR(result.error, "curl error 55");
     agent_response_result_clear(&result);
@@ -523,7 +613,8 @@ agent_response_test(bool verbose)
     memset(long_error, 'e', sizeof long_error - 1);
     long_error[sizeof long_error - 1] = '\0';
     agent_response_result_init(&result, 7);
-    agent_response_finish(response, &result, CURLE_OPERATION_TIMEDOUT, long_error, 0);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_FUNCTION_URL,
+                          CURLE_OPERATION_TIMEDOUT, long_error, 0);
     CHECK_STR(proto_outcome_name(result.outcome), "timeout");
     CHECK_INT(strlen(result.error), PROTO_MAX_ERROR);
     s_check_encodes(&result);
@@ -607,7 +698,8 @@ agent_response_test(bool verbose)
     agent_response_body(response, "\"}", 2);
     CHECK_INT(agent_response_body_size(response), strlen(body) + 20 * 65536 + 2);
     agent_response_result_init(&result, 12);
-    agent_response_finish(response, &result, CURLE_OK, NULL, 200);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_FUNCTION_URL, CURLE_OK,
+                          NULL, 200);
     CHECK_STR(result.request_id, "");
     CHECK_STR(proto_outcome_name(result.outcome), "ok");
     agent_response_result_clear(&result);
@@ -618,7 +710,8 @@ agent_response_test(bool verbose)
         agent_response_body(response, chunk, sizeof chunk);
     agent_response_body(response, "\"}", 2);
     agent_response_result_init(&result, 13);
-    agent_response_finish(response, &result, CURLE_OK, NULL, 201);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_FUNCTION_URL, CURLE_OK,
+                          NULL, 201);
     CHECK_STR(result.request_id, "big");
     CHECK_INT(result.http_status, 201);
     agent_response_result_clear(&result);
@@ -631,7 +724,8 @@ agent_response_test(bool verbose)
     agent_response_header(response, NULL, 0);
     agent_response_header(response, "X-Stampede-Received-Ns: 12a\r\n", 29);
     agent_response_result_init(&result, 14);
-    agent_response_finish(response, &result, CURLE_OK, NULL, 1000);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_FUNCTION_URL, CURLE_OK,
+                          NULL, 1000);
     CHECK_STR(proto_outcome_name(result.outcome), "http_error");
     CHECK_INT(result.http_status, 0);
     CHECK_INT(result.received_ns, 0);

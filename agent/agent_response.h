@@ -2,10 +2,12 @@
     the outcome and Lambda fields of a stampede Result.
 
     An agent_response_t collects what one transfer received: the headers we
-    care about (X-Stampede-Received-Ns, X-Amz-Function-Error) and the body,
+    care about (X-Stampede-Received-Ns, X-Amz-Function-Error, x-amzn-ErrorType
+    and API Gateway's request id headers) and the body,
     of which at most AGENT_RESPONSE_MAX_BODY bytes are kept (the rest is only
-    counted). agent_response_finish() then classifies the exchange and
-    parses the body as JSON to fill the Lambda fields.
+    counted). agent_response_finish() then classifies the exchange by its
+    front door (agent_door) and parses the body as JSON to fill the Lambda
+    fields and a throttle's Reason.
 
     Everything here is untrusted input from the target: a header or JSON
     field of the wrong type, too long, holding control characters or out of
@@ -50,26 +52,24 @@ void agent_response_body(agent_response_t *self, const void *data, size_t size);
 //  Body bytes fed so far, kept or not.
 uint64_t agent_response_body_size(agent_response_t *self);
 
-//  Fills result's outcome, http_status, received_ns, Lambda fields and
-//  error from what was collected and from curl's verdict on the transfer
-//  (curl_code is a CURLcode, curl_error its text, http_status 0 without a
-//  response). Strings set here are heap copies freed by
+//  Fills result's outcome, door, throttle source and reason, http_status,
+//  received_ns, Lambda fields and error from what was collected and from
+//  curl's verdict on the transfer (curl_code is a CURLcode, curl_error its
+//  text, http_status 0 without a response), the outcome by agent_door's
+//  rules for `door`. Strings set here are heap copies freed by
 //  agent_response_result_clear(). Frees the kept body.
 void agent_response_finish(agent_response_t *self, Stampede__Result *result,
-                           int curl_code, const char *curl_error, long http_status);
-
-//  Transport failures first (timeout, connect_error, other_error), then
-//  function_error when X-Amz-Function-Error was present, throttled on 429,
-//  ok on 2xx, http_error for any other status.
-Stampede__Outcome agent_response_classify(int curl_code, long http_status,
-                                          bool function_error);
+                           Stampede__Door door, int curl_code, const char *curl_error,
+                           long http_status);
 
 //  Parses an X-Stampede-Received-Ns value (surrounding blanks allowed):
 //  1-19 digits that fit an int64. Returns false and leaves *ns alone
 //  otherwise.
 bool agent_response_parse_received_ns(const char *value, size_t size, int64_t *ns);
 
-//  When body is a JSON object, copies its valid Lambda fields into result:
+//  When body is a JSON object, copies its valid Lambda fields into result
+//  (those of the object in its "body" string when it is a Lambda proxy
+//  answer, {"statusCode": …, "body": "…"}):
 //  request_id, environment_id, initialization_type (strings of at most
 //  PROTO_MAX_FIELD bytes without control characters), cold_start (bool; sets
 //  has_cold_start), cold_start_time (number >= 0), invocation_count

@@ -4,6 +4,7 @@
 #include "sp_err.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,7 +16,7 @@ sp_url_parse(const char *url, sp_url_t *out, char *err, size_t err_size)
     memset(out, 0, sizeof *out);
     int rc = -1;
     CURLU *parsed = NULL;
-    char *scheme = NULL, *host = NULL, *port = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
     if (!url || !*url) {
         sp_err_set(err, err_size, "URL is empty");
         goto out;
@@ -55,8 +56,14 @@ sp_url_parse(const char *url, sp_url_t *out, char *err, size_t err_size)
     }
     //  curl has range-checked the port (1..65535) and the default is 80/443.
     out->port = (uint16_t)strtol(port, NULL, 10);
+    if (curl_url_get(parsed, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+        sp_err_set(err, err_size, "URL has no path");
+        goto out;
+    }
+    snprintf(out->path_head, sizeof out->path_head, "%s", path);
     rc = 0;
 out:
+    curl_free(path);
     curl_free(port);
     curl_free(host);
     curl_free(scheme);
@@ -84,6 +91,17 @@ sp_url_test(bool verbose)
     CHECK_INT(parts.https, false);
     CHECK_STR(parts.host, "127.0.0.1");
     CHECK_INT(parts.port, 9000);
+    CHECK_STR(parts.path_head, "/url/demo/");
+    //  The path's head only; no path is "/".
+    CHECK_INT(sp_url_parse("http://h/2015-03-31/functions/"
+                           "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3A"
+                           "demo/invocations?Qualifier=live",
+                           &parts, err, sizeof err),
+              0);
+    CHECK_STR(parts.path_head,
+              "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A12345678");
+    CHECK_INT(sp_url_parse("http://h", &parts, err, sizeof err), 0);
+    CHECK_STR(parts.path_head, "/");
     CHECK_INT(
         sp_url_parse("HTTPS://Abc.lambda-url.us-east-1.on.aws/", &parts, err, sizeof err),
         0);

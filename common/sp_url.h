@@ -17,12 +17,16 @@
 #include <stdint.h>
 
 #define SP_URL_HOST_MAX 255
+#define SP_URL_PATH_HEAD 64 //  bytes of the path kept, with the NUL
 
 //  A checked URL's parts (a value; copy freely).
 typedef struct {
-    bool https;                     //  scheme is https (else http)
-    char host[SP_URL_HOST_MAX + 1]; //  as curl normalises it, [IPv6] kept
-    uint16_t port;                  //  explicit, or 80 / 443 by scheme
+    bool https;                       //  scheme is https (else http)
+    char host[SP_URL_HOST_MAX + 1];   //  as curl normalises it, [IPv6] kept
+    uint16_t port;                    //  explicit, or 80 / 443 by scheme
+    char path_head[SP_URL_PATH_HEAD]; //  the path's first bytes, as curl has
+                                      //  it ("/" at least), enough to tell
+                                      //  a route by its prefix
 } sp_url_t;
 
 //  Checks `url` and fills *out. Returns 0, or -1 with a reason in `err`:

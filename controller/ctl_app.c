@@ -5,6 +5,7 @@
     the teardown to ctl_app_destroy, which undoes the steps in reverse.
 */
 #include "ctl_app.h"
+#include "ctl_door.h"
 #include "ctl_http.h"
 #include "ctl_keys.h"
 #include "ctl_local.h"
@@ -485,11 +486,12 @@ s_run_command(const ctl_config_t *config, const char *url)
         ok = json_array_append_new(headers, json_string(config->headers[i])) == 0;
     json_t *command =
         !ok ? NULL
-            : json_pack("{s:s, s:s, s:I, s:s, s:O, s:I, s:s}", "action", "run", "url",
-                        url, "requests", (json_int_t)config->requests, "method",
+            : json_pack("{s:s, s:s, s:I, s:s, s:O, s:I, s:s, s:s}", "action", "run",
+                        "url", url, "requests", (json_int_t)config->requests, "method",
                         config->method, "headers", headers, "timeout_ms",
                         (json_int_t)config->timeout_ms, "start_mode",
-                        ctl_runspec_start_mode_name(config->start_mode));
+                        ctl_runspec_start_mode_name(config->start_mode), "door",
+                        ctl_door_name(config->door));
     json_decref(headers);
     //  A run must not go out without the body it was given.
     if (command && config->data &&

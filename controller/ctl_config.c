@@ -6,6 +6,7 @@
     subcommand are read, in s_finish.
 */
 #include "ctl_config.h"
+#include "ctl_door.h"
 #include "sp_addr.h"
 #include "sp_hostport.h"
 
@@ -44,6 +45,7 @@ enum {
     S_OPT_EXIT,
     S_OPT_FORMAT,
     S_OPT_START_MODE,
+    S_OPT_DOOR,
     S_OPT_EXPECT_OK,
     S_OPT_EXPECT_THROTTLED,
     S_OPT_EXPECT_ERRORS,
@@ -75,6 +77,7 @@ static const struct option s_run_options[] = {
     {"header", required_argument, NULL, S_OPT_HEADER},
     {"timeout-ms", required_argument, NULL, S_OPT_TIMEOUT_MS},
     {"start-mode", required_argument, NULL, S_OPT_START_MODE},
+    {"door", required_argument, NULL, S_OPT_DOOR},
     {"db", required_argument, NULL, S_OPT_DB},
     {"json", no_argument, NULL, S_OPT_JSON},
     {"expect-ok", required_argument, NULL, S_OPT_EXPECT_OK},
@@ -162,6 +165,10 @@ static const char s_usage_run[] =
     "                       last-byte: write each request but its last body\n"
     "                       byte ahead, release them all at the instant (needs\n"
     "                       --data); auto (default): last-byte with a body\n"
+    "  --door DOOR          the front door, which decides what is a throttle:\n"
+    "                       function-url, invoke, apigw-rest, apigw-http, apigw\n"
+    "                       (REST or HTTP API, told by each answer), http (429\n"
+    "                       only); auto (default): from the URL\n"
     "  --db PATH            results database (results/stampede.db)\n"
     "  --json               print one JSON object instead of the text summary\n"
     "  --expect-ok N        exit 3 unless exactly N requests succeeded; the same\n"
@@ -338,6 +345,7 @@ ctl_config_defaults(ctl_config_t *self)
     self->keys = "results/keys";
     self->method = "GET";
     self->timeout_ms = CTL_RUNSPEC_DEFAULT_TIMEOUT_MS;
+    self->door = CTL_DOOR_AUTO;
     self->lambda_listen = "127.0.0.1:9000";
     self->reserved = 5;
     self->format = "csv";
@@ -464,6 +472,12 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
     case S_OPT_START_MODE:
         if (ctl_runspec_start_mode_parse(arg, &self->start_mode))
             return s_usage(err, cmd, "--start-mode must be at-go, last-byte or auto");
+        break;
+    case S_OPT_DOOR:
+        if (ctl_door_parse(arg, &self->door))
+            return s_usage(err, cmd,
+                           "--door must be auto, function-url, invoke, apigw-rest, "
+                           "apigw-http, apigw or http");
         break;
     case S_OPT_RESERVED:
         if (s_parse_u32(arg, 0, CTL_MAX_RESERVED, &self->reserved))

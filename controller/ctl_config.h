@@ -66,6 +66,7 @@ typedef struct {
     bool json;                   //  one JSON object, not the text summary
     ctl_expect_t expect;         //  run: --expect-* counts
     ctl_start_mode_t start_mode; //  run, demo: --start-mode
+    int door;                    //  run: --door (ctl_door), CTL_DOOR_AUTO
     //  demo
     const char *lambda_listen; //  HOST:PORT for stampede-lambda
     uint32_t reserved;         //  the demo function's reserved concurrency

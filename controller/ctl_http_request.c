@@ -179,8 +179,8 @@ ctl_http_is_json(const char *content_type)
 }
 
 //  The fields of a run command the API takes, in the order it forwards them.
-static const char *const s_run_fields[] = {"url",     "requests", "method",
-                                           "headers", "body",     "start_mode"};
+static const char *const s_run_fields[] = {"url",  "requests",   "method", "headers",
+                                           "body", "start_mode", "door"};
 
 //  Checks one field of the run command: a field the API takes, by the
 //  run specification's rules; returns false with err set.

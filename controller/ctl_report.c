@@ -18,11 +18,13 @@ ctl_report_json(const store_summary_t *s, const char *db_path, const char *error
 {
     assert(s && db_path);
     json_t *object = json_pack(
-        "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, "
-        "s:o, s:o, s:o, s:s}",
+        "{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
         "run_id", (json_int_t)s->run_id, "status", s->status, "start_mode", s->start_mode,
-        "requested", (json_int_t)s->requested, "recorded", (json_int_t)s->recorded, "ok",
-        (json_int_t)s->ok, "throttled", (json_int_t)s->throttled, "errors",
+        "door", s->door, "requested", (json_int_t)s->requested, "recorded",
+        (json_int_t)s->recorded, "ok", (json_int_t)s->ok, "throttled",
+        (json_int_t)s->throttled, "throttled_lambda", (json_int_t)s->throttled_lambda,
+        "throttled_gateway", (json_int_t)s->throttled_gateway, "errors",
         (json_int_t)s->errors, "lost", (json_int_t)s->lost, "environments",
         (json_int_t)s->environments, "cold_starts", (json_int_t)s->cold_starts,
         "peak_concurrency", (json_int_t)s->peak_concurrency, "p50_ms", s_ms(s->p50_ms),
@@ -81,6 +83,10 @@ ctl_report_text(const store_summary_t *s, const char *db_path, const char *error
             "run %" PRId64 " %s: %u requested, %u ok, %u throttled, %u errors, "
             "%u lost\n",
             s->run_id, s->status, s->requested, s->ok, s->throttled, s->errors, s->lost);
+    fprintf(out,
+            "  throttles through door %s: %u by Lambda, %u by the gateway, %u other\n",
+            s->door, s->throttled_lambda, s->throttled_gateway,
+            s->throttled - s->throttled_lambda - s->throttled_gateway);
     fprintf(out, "  lambda: %u environments, %u cold starts, peak concurrency %u\n",
             s->environments, s->cold_starts, s->peak_concurrency);
     fprintf(out, "  latency: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
@@ -104,6 +110,9 @@ ctl_report_test(bool verbose)
     s.recorded = 100;
     s.ok = 5;
     s.throttled = 95;
+    s.throttled_lambda = 90;
+    s.throttled_gateway = 4;
+    snprintf(s.door, sizeof s.door, "apigw_rest");
     s.environments = 5;
     s.cold_starts = 5;
     s.peak_concurrency = 5;
@@ -118,12 +127,13 @@ ctl_report_test(bool verbose)
     json_t *json = ctl_report_json(&s, "r.db", NULL);
     char *text = json_dumps(json, CTL_REPORT_JSON_FLAGS | JSON_SORT_KEYS);
     CHECK_STR(text,
-              "{\"cold_starts\":5,\"db\":\"r.db\",\"environments\":5,\"errors\":0,"
+              "{\"cold_starts\":5,\"db\":\"r.db\",\"door\":\"apigw_rest\","
+              "\"environments\":5,\"errors\":0,"
               "\"lost\":0,\"max_ms\":2011.5,\"ok\":5,\"p50_ms\":2.717,\"p90_ms\":4.0,"
               "\"p99_ms\":2010.123,\"peak_concurrency\":5,\"recorded\":100,"
               "\"requested\":100,\"run_id\":7,\"spread_ms\":1.234,"
               "\"start_mode\":\"last_byte\",\"status\":\"completed\",\"throttled\":95,"
-              "\"wall_ms\":2100.0}");
+              "\"throttled_gateway\":4,\"throttled_lambda\":90,\"wall_ms\":2100.0}");
     free(text);
     json_decref(json);
 
@@ -134,6 +144,8 @@ ctl_report_test(bool verbose)
     fclose(out);
     CHECK_STR(buf,
               "run 7 completed: 100 requested, 5 ok, 95 throttled, 0 errors, 0 lost\n"
+              "  throttles through door apigw_rest: 90 by Lambda, 4 by the gateway, 1 "
+              "other\n"
               "  lambda: 5 environments, 5 cold starts, peak concurrency 5\n"
               "  latency: p50 2.7 ms, p90 4.0 ms, p99 2010.1 ms, max 2011.5 ms\n"
               "  arrival spread at the target 1.234 ms (start mode last_byte), wall "

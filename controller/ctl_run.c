@@ -245,7 +245,8 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
                        .agents = (uint32_t)self->n_shares,
                        .created_ns = now_ns,
                        .label = spec->label,
-                       .start_mode = proto_start_mode_name(start_mode)};
+                       .start_mode = proto_start_mode_name(start_mode),
+                       .door = proto_door_name(target.door)};
     self->id = store_run_create(store, &row);
     if (self->id < 1) {
         sp_err_set(err, err_size, "cannot create the run in the results database");
@@ -286,9 +287,10 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
             break;
         }
     }
-    zsys_info("run prepared run_id=%" PRId64 " requested=%u agents=%zu start_mode=%s",
+    zsys_info("run prepared run_id=%" PRId64
+              " requested=%u agents=%zu start_mode=%s door=%s",
               self->id, self->requested, self->n_shares,
-              proto_start_mode_name(start_mode));
+              proto_start_mode_name(start_mode), proto_door_name(target.door));
     *status = 200;
     goto out;
 oom:
@@ -470,6 +472,9 @@ ctl_run_store_batch(store_t *store, int64_t run_id, const char *agent_id,
             .function_started_ns = r->function_started_ns,
             .function_finished_ns = r->function_finished_ns,
             .error = s_text(r->error),
+            .door = proto_door_name(r->door),
+            .throttle_source = proto_throttle_source_name(r->throttle_source),
+            .throttle_reason = s_text(r->throttle_reason),
         };
     }
     if (store_results_insert(store, run_id, agent_id, rows, batch->n_results)) {

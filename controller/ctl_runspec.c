@@ -7,6 +7,7 @@
     protocol's own words.
 */
 #include "ctl_runspec.h"
+#include "ctl_door.h"
 #include "sp_check.h"
 #include "sp_err.h"
 #include "sp_url.h"
@@ -21,6 +22,7 @@ ctl_runspec_defaults(ctl_runspec_t *spec)
     memset(spec, 0, sizeof *spec);
     spec->timeout_ms = CTL_RUNSPEC_DEFAULT_TIMEOUT_MS;
     spec->start_mode = CTL_START_MODE_AUTO;
+    spec->door = CTL_DOOR_AUTO;
 }
 
 int
@@ -149,6 +151,7 @@ ctl_runspec_target(const ctl_runspec_t *spec, Stampede__Target *target,
         spec->timeout_ms ? spec->timeout_ms : CTL_RUNSPEC_DEFAULT_TIMEOUT_MS;
     target->body.data = (uint8_t *)spec->body;
     target->body.len = spec->body ? spec->body_size : 0;
+    target->door = ctl_door_resolve(spec->door, spec->url);
     for (size_t i = 0; i < spec->n_headers; i++) {
         const char *value;
         if (ctl_runspec_split_header(spec->headers[i], names[i], sizeof names[i], &value,
@@ -244,7 +247,8 @@ ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_siz
         known = strcmp(key, "url") == 0 || strcmp(key, "requests") == 0 ||
                 strcmp(key, "timeout_ms") == 0 || strcmp(key, "method") == 0 ||
                 strcmp(key, "headers") == 0 || strcmp(key, "body") == 0 ||
-                strcmp(key, "label") == 0 || strcmp(key, "start_mode") == 0;
+                strcmp(key, "label") == 0 || strcmp(key, "start_mode") == 0 ||
+                strcmp(key, "door") == 0;
     else if (strcmp(key, "url") == 0) {
         if (!s_json_string_ok(value, PROTO_MAX_URL)) {
             sp_err_set(err, err_size, "url must be a string of 1-%d bytes",
@@ -319,6 +323,12 @@ ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_siz
                        "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
             return -1;
         }
+    } else if (strcmp(key, "door") == 0) {
+        int door;
+        if (!json_is_string(value) || ctl_door_parse(json_string_value(value), &door)) {
+            sp_err_set(err, err_size, "%s", CTL_RUNSPEC_DOOR_ERROR);
+            return -1;
+        }
     } else
         known = false;
     return known ? 0 : 1;
@@ -356,6 +366,8 @@ ctl_runspec_from_json(json_t *command, ctl_runspec_t *spec, const char **headers
             spec->label = json_string_value(value);
         else if (strcmp(key, "start_mode") == 0)
             ctl_runspec_start_mode_parse(json_string_value(value), &spec->start_mode);
+        else if (strcmp(key, "door") == 0)
+            ctl_door_parse(json_string_value(value), &spec->door);
         else if (strcmp(key, "headers") == 0) {
             for (size_t i = 0; i < json_array_size(value); i++)
                 headers[i] = json_string_value(json_array_get(value, i));

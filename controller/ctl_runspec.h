@@ -42,6 +42,9 @@
     PROTO_TIMEOUT_MS_DEFAULT       //  per request, none given
 #define CTL_RUNSPEC_MAX_LABEL 256  //  label shown in the UI, bytes
 #define CTL_RUNSPEC_MAX_AGENTS 256 //  agents one command may start or await
+#define CTL_RUNSPEC_DOOR_ERROR                                                           \
+    "door must be \"auto\", \"function-url\", \"invoke\", \"apigw-rest\", "              \
+    "\"apigw-http\", \"apigw\" or \"http\""
 
 //  How the agents make a run's requests simultaneous (--start-mode, the
 //  API's "start_mode"). AUTO resolves per run: LAST_BYTE when the request
@@ -73,10 +76,11 @@ typedef struct {
     uint32_t timeout_ms;         //  per request; 0 means CTL_RUNSPEC_DEFAULT_TIMEOUT_MS
     const char *label;           //  shown in the UI, may be NULL
     ctl_start_mode_t start_mode; //  AUTO: see ctl_runspec_start_mode
+    int door;                    //  CTL_DOOR_AUTO or a Stampede__Door (ctl_door)
 } ctl_runspec_t;
 
 //  Zeroes spec: no URL, GET, no body, 0 requests, the default timeout,
-//  start mode AUTO.
+//  start mode AUTO, door AUTO.
 void ctl_runspec_defaults(ctl_runspec_t *spec);
 
 //  Each check returns 0, or -1 with a reason for the user in err.
@@ -122,7 +126,7 @@ int ctl_runspec_check(const ctl_runspec_t *spec, char *err, size_t err_size);
 
 //  Checks one field of a JSON run command by the rules above: "url",
 //  "requests", "timeout_ms", "method", "headers", "body", "label",
-//  "start_mode". null means "not given" and passes. Returns 0; -1 with a
+//  "start_mode", "door". null means "not given" and passes. Returns 0; -1 with a
 //  message naming the field; 1 when key is none of those fields (err
 //  untouched).
 int ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_size);

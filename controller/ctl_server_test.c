@@ -136,6 +136,10 @@ s_fake_batch(s_fake_t *fake, uint64_t run_id, uint32_t seq, uint32_t first, uint
         results[i].outcome = (first + i) % 2 ? STAMPEDE__OUTCOME__OUTCOME_THROTTLED
                                              : STAMPEDE__OUTCOME__OUTCOME_OK;
         results[i].http_status = (first + i) % 2 ? 429 : 200;
+        results[i].door = STAMPEDE__DOOR__DOOR_FUNCTION_URL;
+        results[i].throttle_source =
+            (first + i) % 2 ? STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_LAMBDA
+                            : STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_NONE;
         results[i].sent_ns = 5000000 + first + i; //  agent clock
         results[i].done_ns = 9000000 + first + i;
         results[i].invocation_count = -1;

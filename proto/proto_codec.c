@@ -118,6 +118,8 @@ s_check_target(const Stampede__Target *t, char *err, size_t err_size)
         S_FAIL("prepare: body of %zu bytes, at most %d", t->body.len, PROTO_MAX_BODY);
     if (t->timeout_ms < 1 || t->timeout_ms > PROTO_MAX_TIMEOUT_MS)
         S_FAIL("prepare: timeout_ms must be 1-%d", PROTO_MAX_TIMEOUT_MS);
+    if (!proto_door_name(t->door))
+        S_FAIL("prepare: unknown door %d", (int)t->door);
     return 0;
 }
 
@@ -171,6 +173,22 @@ s_check_result(const Stampede__Result *r, size_t i, char *err, size_t err_size)
         S_FAIL("result_batch: result %zu: invocation_count below -1", i);
     if (r->cold_start_time < 0 || r->cold_start_time != r->cold_start_time)
         S_FAIL("result_batch: result %zu: cold_start_time must be >= 0", i);
+    if (!proto_door_name(r->door))
+        S_FAIL("result_batch: result %zu: unknown door %d", i, (int)r->door);
+    bool throttled = r->outcome == STAMPEDE__OUTCOME__OUTCOME_THROTTLED;
+    bool has_source =
+        r->throttle_source != STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_NONE;
+    if (has_source && !proto_throttle_source_name(r->throttle_source))
+        S_FAIL("result_batch: result %zu: unknown throttle_source %d", i,
+               (int)r->throttle_source);
+    if (throttled != has_source)
+        S_FAIL("result_batch: result %zu: a throttle_source goes with outcome "
+               "throttled, and only with it",
+               i);
+    if (!proto_is_printable(r->throttle_reason, PROTO_MAX_FIELD))
+        S_FAIL("result_batch: result %zu: throttle_reason longer than %d or not "
+               "printable",
+               i, PROTO_MAX_FIELD);
     return 0;
 }
 
@@ -346,6 +364,44 @@ proto_start_mode_name(Stampede__StartMode mode)
 }
 
 const char *
+proto_door_name(Stampede__Door door)
+{
+    switch (door) {
+    case STAMPEDE__DOOR__DOOR_HTTP:
+        return "http";
+    case STAMPEDE__DOOR__DOOR_FUNCTION_URL:
+        return "function_url";
+    case STAMPEDE__DOOR__DOOR_INVOKE:
+        return "invoke";
+    case STAMPEDE__DOOR__DOOR_APIGW_REST:
+        return "apigw_rest";
+    case STAMPEDE__DOOR__DOOR_APIGW_HTTP:
+        return "apigw_http";
+    case STAMPEDE__DOOR__DOOR_APIGW:
+        return "apigw";
+    default:
+        return NULL;
+    }
+}
+
+const char *
+proto_throttle_source_name(Stampede__ThrottleSource source)
+{
+    switch (source) {
+    case STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_LAMBDA:
+        return "lambda";
+    case STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_LAMBDA_VIA_GATEWAY:
+        return "lambda_via_gateway";
+    case STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_GATEWAY:
+        return "gateway";
+    case STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_HTTP:
+        return "http";
+    default:
+        return NULL;
+    }
+}
+
+const char *
 proto_outcome_name(Stampede__Outcome outcome)
 {
     switch (outcome) {
@@ -489,6 +545,21 @@ proto_codec_test(bool verbose)
               "last_byte");
     CHECK_STR(proto_start_mode_name(STAMPEDE__START_MODE__START_MODE_UNSPECIFIED),
               "unspecified");
+
+    //  Doors and throttle sources: the names the database stores.
+    CHECK_STR(proto_door_name(STAMPEDE__DOOR__DOOR_HTTP), "http");
+    CHECK_STR(proto_door_name(STAMPEDE__DOOR__DOOR_APIGW_REST), "apigw_rest");
+    CHECK_STR(proto_door_name(STAMPEDE__DOOR__DOOR_APIGW), "apigw");
+    CHECK_NULL(proto_door_name(6));
+    CHECK_NULL(
+        proto_throttle_source_name(STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_NONE));
+    CHECK_STR(proto_throttle_source_name(
+                  STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_LAMBDA_VIA_GATEWAY),
+              "lambda_via_gateway");
+    CHECK_NULL(proto_throttle_source_name(5));
+    target.door = 6;
+    s_expect_reject(&env, "prepare: unknown door 6");
+    target.door = STAMPEDE__DOOR__DOOR_APIGW;
     prepare.start_mode = STAMPEDE__START_MODE__START_MODE_UNSPECIFIED;
     s_expect_reject(&env, "unknown start_mode 0");
     prepare.start_mode = 3;
@@ -527,6 +598,9 @@ proto_codec_test(bool verbose)
     result.outcome = STAMPEDE__OUTCOME__OUTCOME_THROTTLED;
     result.http_status = 429;
     result.invocation_count = -1;
+    result.door = STAMPEDE__DOOR__DOOR_INVOKE;
+    result.throttle_source = STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_LAMBDA;
+    result.throttle_reason = "ReservedFunctionConcurrentInvocationLimitExceeded";
     Stampede__Result *results[] = {&result};
     Stampede__ResultBatch batch = STAMPEDE__RESULT_BATCH__INIT;
     batch.run_id = 3;
@@ -541,11 +615,32 @@ proto_codec_test(bool verbose)
     CHECK_NOT_NULL(got);
     CHECK_INT(got->result_batch->results[0]->http_status, 429);
     CHECK_STR(proto_outcome_name(got->result_batch->results[0]->outcome), "throttled");
+    CHECK_INT(got->result_batch->results[0]->door, STAMPEDE__DOOR__DOOR_INVOKE);
+    CHECK_INT(got->result_batch->results[0]->throttle_source,
+              STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_LAMBDA);
+    CHECK_STR(got->result_batch->results[0]->throttle_reason,
+              "ReservedFunctionConcurrentInvocationLimitExceeded");
     proto_envelope_destroy(&got);
     zframe_destroy(&frame);
     result.outcome = 99;
     s_expect_reject(&env, "unknown outcome 99");
+    //  A throttle source goes with a throttle, and only with it.
     result.outcome = STAMPEDE__OUTCOME__OUTCOME_OK;
+    s_expect_reject(&env, "a throttle_source goes with outcome throttled");
+    result.outcome = STAMPEDE__OUTCOME__OUTCOME_THROTTLED;
+    result.throttle_source = STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_NONE;
+    s_expect_reject(&env, "a throttle_source goes with outcome throttled");
+    result.throttle_source = 5;
+    s_expect_reject(&env, "unknown throttle_source 5");
+    result.throttle_source = STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_GATEWAY;
+    result.door = 7;
+    s_expect_reject(&env, "result 0: unknown door 7");
+    result.door = STAMPEDE__DOOR__DOOR_APIGW_HTTP;
+    result.throttle_reason = "a\nb";
+    s_expect_reject(&env, "throttle_reason");
+    result.throttle_reason = "";
+    result.outcome = STAMPEDE__OUTCOME__OUTCOME_OK;
+    result.throttle_source = STAMPEDE__THROTTLE_SOURCE__THROTTLE_SOURCE_NONE;
     char long_id[PROTO_MAX_FIELD + 2];
     memset(long_id, 'e', sizeof long_id - 1);
     long_id[sizeof long_id - 1] = '\0';

@@ -82,6 +82,14 @@ const char *proto_outcome_name(Stampede__Outcome outcome);
 //  database and the reports use.
 const char *proto_start_mode_name(Stampede__StartMode mode);
 
+//  "http", "function_url", "invoke", "apigw_rest", "apigw_http", "apigw";
+//  NULL for a value that is no Door. The names the database stores.
+const char *proto_door_name(Stampede__Door door);
+
+//  "lambda", "lambda_via_gateway", "gateway", "http"; NULL for NONE and
+//  for a value that is no ThrottleSource.
+const char *proto_throttle_source_name(Stampede__ThrottleSource source);
+
 void proto_codec_test(bool verbose);
 
 #endif

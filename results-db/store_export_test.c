@@ -41,7 +41,8 @@ s_test_export(store_t *store)
          .invocation_count = 1,
          .function_started_ns = 130,
          .function_finished_ns = 140,
-         .error = NULL},
+         .error = NULL,
+         .door = "function_url"},
         {.index = 2,
          .outcome = "http_error",
          .http_status = 502,
@@ -53,6 +54,7 @@ s_test_export(store_t *store)
          .reused = true,
          .cold_start = -1,
          .invocation_count = -1,
+         .door = "apigw_rest",
          .error = "bad \"gateway\", retry\nlater"},
     };
     CHECK_INT(store_results_insert(store, run_id, "agent-a", rows, 2), 0);
@@ -68,12 +70,13 @@ s_test_export(store_t *store)
               "index,agent_id,outcome,http_status,scheduled_ns,sent_ns,first_byte_ns,"
               "done_ns,received_ns,bytes,reused,request_id,environment_id,cold_start,"
               "cold_start_time,initialization_type,invocation_count,function_started_ns,"
-              "function_finished_ns,error,latency_ms\r\n"
+              "function_finished_ns,error,door,throttle_source,throttle_reason,"
+              "latency_ms\r\n"
               "0,agent-a,ok,200,100,110,1500110,2500110,120,42,false,req-1,env-1,true,"
-              "0.5,on-demand,1,130,140,,2.5\r\n"
-              "1,agent-b,lost,0,0,0,0,0,0,0,false,,,,0.0,,,0,0,agent vanished,\r\n"
+              "0.5,on-demand,1,130,140,,function_url,,,2.5\r\n"
+              "1,agent-b,lost,0,0,0,0,0,0,0,false,,,,0.0,,,0,0,agent vanished,,,,\r\n"
               "2,agent-a,http_error,502,100,111,0,1000111,0,0,true,,,,0.0,,,0,0,"
-              "\"bad \"\"gateway\"\", retry\nlater\",1.0\r\n");
+              "\"bad \"\"gateway\"\", retry\nlater\",apigw_rest,,,1.0\r\n");
     free(text);
 
     out = open_memstream(&text, &size);
@@ -89,14 +92,16 @@ s_test_export(store_t *store)
         "\"request_id\":\"req-1\",\"environment_id\":\"env-1\",\"cold_start\":true,"
         "\"cold_start_time\":0.5,\"initialization_type\":\"on-demand\","
         "\"invocation_count\":1,\"function_started_ns\":130,"
-        "\"function_finished_ns\":140,\"error\":null,\"latency_ms\":2.5},\n"
+        "\"function_finished_ns\":140,\"error\":null,\"door\":\"function_url\","
+        "\"throttle_source\":null,\"throttle_reason\":null,\"latency_ms\":2.5},\n"
         "{\"index\":1,\"agent_id\":\"agent-b\",\"outcome\":\"lost\",\"http_status\":0,"
         "\"scheduled_ns\":0,\"sent_ns\":0,\"first_byte_ns\":0,\"done_ns\":0,"
         "\"received_ns\":0,\"bytes\":0,\"reused\":false,\"request_id\":null,"
         "\"environment_id\":null,\"cold_start\":null,\"cold_start_time\":0.0,"
         "\"initialization_type\":null,\"invocation_count\":null,"
         "\"function_started_ns\":0,\"function_finished_ns\":0,"
-        "\"error\":\"agent vanished\",\"latency_ms\":null},\n"
+        "\"error\":\"agent vanished\",\"door\":null,\"throttle_source\":null,"
+        "\"throttle_reason\":null,\"latency_ms\":null},\n"
         "{\"index\":2,\"agent_id\":\"agent-a\",\"outcome\":\"http_error\","
         "\"http_status\":502,\"scheduled_ns\":100,\"sent_ns\":111,"
         "\"first_byte_ns\":0,\"done_ns\":1000111,\"received_ns\":0,\"bytes\":0,"
@@ -104,7 +109,8 @@ s_test_export(store_t *store)
         "\"cold_start\":null,\"cold_start_time\":0.0,\"initialization_type\":null,"
         "\"invocation_count\":null,\"function_started_ns\":0,"
         "\"function_finished_ns\":0,"
-        "\"error\":\"bad \\\"gateway\\\", retry\\nlater\",\"latency_ms\":1.0}\n"
+        "\"error\":\"bad \\\"gateway\\\", retry\\nlater\",\"door\":\"apigw_rest\","
+        "\"throttle_source\":null,\"throttle_reason\":null,\"latency_ms\":1.0}\n"
         "]\n");
     free(text);
 

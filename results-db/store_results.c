@@ -40,6 +40,9 @@ s_result_insert(store_t *self, int64_t run_id, const char *agent_id,
     store_bind_i64(stmt, 19, row->function_started_ns, &rc);
     store_bind_i64(stmt, 20, row->function_finished_ns, &rc);
     store_bind_text(stmt, 21, row->error, &rc);
+    store_bind_text(stmt, 22, row->door, &rc);
+    store_bind_text(stmt, 23, row->throttle_source, &rc);
+    store_bind_text(stmt, 24, row->throttle_reason, &rc);
     return store_stmt_exec(stmt, rc, "result insert");
 }
 

@@ -41,6 +41,10 @@ typedef struct {
     int64_t function_started_ns;  //  0 if absent
     int64_t function_finished_ns; //  0 if absent
     const char *error;
+    const char *door;            //  proto_door_name of the answering door
+    const char *throttle_source; //  proto_throttle_source_name; NULL unless
+                                 //  the outcome is "throttled"
+    const char *throttle_reason; //  the Invoke API's Reason, may be NULL
 } store_result_t;
 
 //  Inserts n results of run_id from agent_id in one transaction with a

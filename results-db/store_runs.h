@@ -24,6 +24,7 @@ typedef struct {
     const char *label;      //  free text shown in the UI, may be NULL
     const char *start_mode; //  "at_go" or "last_byte" (proto_start_mode_name);
                             //  NULL means "at_go"
+    const char *door;       //  proto_door_name; NULL means "http"
 } store_run_t;
 
 //  Creates a run with status "pending"; returns its id (>= 1) or -1.

@@ -2,7 +2,8 @@
 
     Invariants the schema enforces (so a caller bug cannot corrupt a run):
     - requests.outcome is one of the eight known words; a run's status one
-      of the four known words, its start_mode one of the two (CHECK).
+      of the four known words, its start_mode one of the two, a door one of
+      the six and a throttle source one of the four (CHECK).
     - a request row belongs to an existing run (foreign key) and its index
       lies in [0, runs.requested) (CHECK + trigger), so every run satisfies
       requested = recorded + lost once store_mark_lost has covered it.
@@ -87,6 +88,18 @@ static const char *const s_migrations[] = {
     //  runs recorded before it existed all started at GO.
     "ALTER TABLE runs ADD COLUMN start_mode TEXT NOT NULL DEFAULT 'at_go'"
     "  CHECK (start_mode IN ('at_go', 'last_byte'));",
+    //  3: the front door a run went through (proto Door) and, per request,
+    //  the door that answered and who throttled it; runs recorded before
+    //  it existed counted every 429 as a throttle, as the door "http" does.
+    "ALTER TABLE runs ADD COLUMN door TEXT NOT NULL DEFAULT 'http'"
+    "  CHECK (door IN ('http', 'function_url', 'invoke', 'apigw_rest', 'apigw_http',"
+    " 'apigw'));"
+    "ALTER TABLE requests ADD COLUMN door TEXT"
+    "  CHECK (door IN ('http', 'function_url', 'invoke', 'apigw_rest', 'apigw_http',"
+    " 'apigw'));"
+    "ALTER TABLE requests ADD COLUMN throttle_source TEXT"
+    "  CHECK (throttle_source IN ('lambda', 'lambda_via_gateway', 'gateway', 'http'));"
+    "ALTER TABLE requests ADD COLUMN throttle_reason TEXT;",
 };
 
 #define S_MIGRATION_COUNT ((int)(sizeof s_migrations / sizeof s_migrations[0]))
@@ -263,12 +276,12 @@ store_schema_test(bool verbose)
     CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
     CHECK_INT(store_schema_user_version(db), store_schema_version());
-    CHECK_INT(store_schema_version(), 2);
+    CHECK_INT(store_schema_version(), 3);
     const char *tables[] = {"runs", "agents", "run_agents", "requests"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         CHECK_INT(s_count_tables(db, tables[i]), 1);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 2);
+    CHECK_INT(store_schema_user_version(db), 3);
     sqlite3_close(db);
 
     //  A version-1 file with a run: migration 2 marks it at_go, and the
@@ -281,7 +294,7 @@ store_schema_test(bool verbose)
                            NULL, NULL, NULL),
               SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 2);
+    CHECK_INT(store_schema_user_version(db), 3);
     sqlite3_stmt *stmt = NULL;
     CHECK_INT(sqlite3_prepare_v2(db, "SELECT start_mode FROM runs WHERE id = 7", -1,
                                  &stmt, NULL),
@@ -294,6 +307,33 @@ store_schema_test(bool verbose)
               SQLITE_OK);
     CHECK_INT(sqlite3_exec(db, "UPDATE runs SET start_mode = 'sideways' WHERE id = 7",
                            NULL, NULL, NULL),
+              SQLITE_CONSTRAINT);
+    //  Migration 3: an older run went through door "http"; doors and
+    //  throttle sources take only their known words.
+    CHECK_INT(
+        sqlite3_prepare_v2(db, "SELECT door FROM runs WHERE id = 7", -1, &stmt, NULL),
+        SQLITE_OK);
+    CHECK_INT(sqlite3_step(stmt), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(stmt, 0), "http");
+    sqlite3_finalize(stmt);
+    CHECK_INT(sqlite3_exec(db, "UPDATE runs SET door = 'apigw_http' WHERE id = 7", NULL,
+                           NULL, NULL),
+              SQLITE_OK);
+    CHECK_INT(
+        sqlite3_exec(db, "UPDATE runs SET door = 'ftp' WHERE id = 7", NULL, NULL, NULL),
+        SQLITE_CONSTRAINT);
+    CHECK_INT(sqlite3_exec(db,
+                           "INSERT INTO requests (run_id, request_index, outcome, door,"
+                           " throttle_source) VALUES (7, 0, 'throttled', 'apigw_rest',"
+                           " 'lambda_via_gateway')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "UPDATE requests SET throttle_source = 'dns' WHERE run_id = 7",
+                           NULL, NULL, NULL),
+              SQLITE_CONSTRAINT);
+    CHECK_INT(sqlite3_exec(db, "UPDATE requests SET door = 'smtp' WHERE run_id = 7", NULL,
+                           NULL, NULL),
               SQLITE_CONSTRAINT);
     sqlite3_close(db);
     if (verbose)

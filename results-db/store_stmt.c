@@ -28,6 +28,7 @@ static const store_column_t s_run_columns[] = {
     {"url", "url", STORE_TEXT},
     {"method", "method", STORE_TEXT},
     {"start_mode", "start_mode", STORE_TEXT},
+    {"door", "door", STORE_TEXT},
     {"requested", "requested", STORE_INT},
     {"agents", "agents", STORE_INT},
     {"label", "label", STORE_TEXT},
@@ -63,6 +64,9 @@ static const store_column_t s_request_columns[] = {
     {"function_started_ns", "function_started_ns", STORE_INT},
     {"function_finished_ns", "function_finished_ns", STORE_INT},
     {"error", "error", STORE_TEXT},
+    {"door", "door", STORE_TEXT},
+    {"throttle_source", "throttle_source", STORE_TEXT},
+    {"throttle_reason", "throttle_reason", STORE_TEXT},
     //  Same rule as the summary's percentiles: only rows with a response.
     {"latency_ms", "CASE WHEN http_status > 0 THEN (done_ns - sent_ns) / 1e6 END",
      STORE_REAL},
@@ -80,7 +84,8 @@ static const struct {
     [STORE_ROLLBACK] = {"ROLLBACK", NULL, 0},
     [STORE_RUN_CREATE] =
         {"INSERT INTO runs (created_ns, url, method, requested, agents, label,"
-         " start_mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, 'at_go'))",
+         " start_mode, door) VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, 'at_go'),"
+         " coalesce(?8, 'http'))",
          NULL, 0},
     [STORE_RUN_STATUS] = {"UPDATE runs SET status = ?2,"
                           " started_ns = CASE WHEN ?3 <> 0 THEN ?3 ELSE started_ns END,"
@@ -112,9 +117,9 @@ static const struct {
          " scheduled_ns, sent_ns, first_byte_ns, done_ns, received_ns, bytes, reused,"
          " request_id, environment_id, cold_start, cold_start_time,"
          " initialization_type, invocation_count, function_started_ns,"
-         " function_finished_ns, error)"
+         " function_finished_ns, error, door, throttle_source, throttle_reason)"
          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-         " ?16, ?17, ?18, ?19, ?20, ?21)"
+         " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
          " ON CONFLICT (run_id, request_index) DO UPDATE SET"
          " agent_id = excluded.agent_id, outcome = excluded.outcome,"
          " http_status = excluded.http_status, scheduled_ns = excluded.scheduled_ns,"
@@ -127,7 +132,9 @@ static const struct {
          " invocation_count = excluded.invocation_count,"
          " function_started_ns = excluded.function_started_ns,"
          " function_finished_ns = excluded.function_finished_ns,"
-         " error = excluded.error"
+         " error = excluded.error, door = excluded.door,"
+         " throttle_source = excluded.throttle_source,"
+         " throttle_reason = excluded.throttle_reason"
          " WHERE requests.outcome = 'lost'",
          NULL, 0},
     //  ?3 first index, ?4 one past the last. "WHERE true" keeps the parser

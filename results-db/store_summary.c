@@ -19,7 +19,8 @@
 //  max - min = 0, so "fewer than 2" needs no case of its own.
 const char store_summary_sql[] =
     "WITH r AS ("
-    "  SELECT outcome, http_status, done_ns - sent_ns AS latency_ns, received_ns,"
+    "  SELECT outcome, throttle_source, http_status, done_ns - sent_ns AS latency_ns,"
+    "         received_ns,"
     "         cold_start, environment_id,"
     "         function_started_ns AS fs, function_finished_ns AS ff"
     "  FROM requests WHERE run_id = ?1),"
@@ -27,6 +28,9 @@ const char store_summary_sql[] =
     "  SELECT count(*) FILTER (WHERE outcome <> 'lost') AS recorded,"
     "         count(*) FILTER (WHERE outcome = 'ok') AS ok,"
     "         count(*) FILTER (WHERE outcome = 'throttled') AS throttled,"
+    "         count(*) FILTER (WHERE throttle_source IN ('lambda', 'lambda_via_gateway'))"
+    "           AS throttled_lambda,"
+    "         count(*) FILTER (WHERE throttle_source = 'gateway') AS throttled_gateway,"
     "         count(*) FILTER (WHERE outcome NOT IN ('ok', 'throttled', 'lost'))"
     "           AS errors,"
     "         count(*) FILTER (WHERE cold_start = 1) AS cold_starts,"
@@ -62,7 +66,8 @@ const char store_summary_sql[] =
     "       coalesce(counts.spread_ns, 0),"
     "       CASE WHEN runs.started_ns > 0 AND runs.finished_ns > 0"
     "            THEN runs.finished_ns - runs.started_ns ELSE 0 END,"
-    "       runs.start_mode"
+    "       runs.start_mode, counts.throttled_lambda, counts.throttled_gateway,"
+    "       runs.door"
     "  FROM runs, counts, pct, peak WHERE runs.id = ?1";
 
 int
@@ -96,6 +101,10 @@ store_summary(store_t *self, int64_t run_id, store_summary_t *out)
     const unsigned char *start_mode = sqlite3_column_text(stmt, 16);
     snprintf(out->start_mode, sizeof out->start_mode, "%s",
              start_mode ? (const char *)start_mode : "");
+    out->throttled_lambda = (uint32_t)sqlite3_column_int64(stmt, 17);
+    out->throttled_gateway = (uint32_t)sqlite3_column_int64(stmt, 18);
+    const unsigned char *door = sqlite3_column_text(stmt, 19);
+    snprintf(out->door, sizeof out->door, "%s", door ? (const char *)door : "");
     store_stmt_done(stmt);
     return 0;
 }

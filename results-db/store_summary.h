@@ -18,18 +18,22 @@ typedef struct {
     int64_t run_id;
     char status[16];     //  "pending", "running", "completed", "failed"
     char start_mode[16]; //  "at_go" or "last_byte"
+    char door[16];       //  the run's door (proto_door_name)
     uint32_t requested;
     uint32_t recorded; //  rows other than lost
     uint32_t ok;
     uint32_t throttled;
-    uint32_t errors;           //  http_error + function_error + timeout +
-                               //  connect_error + other_error
-    uint32_t lost;             //  requested - recorded
-    uint32_t cold_starts;      //  rows with cold_start = 1
-    uint32_t environments;     //  distinct environment_id
-    uint32_t peak_concurrency; //  max overlap of function_started..finished
-    double p50_ms;             //  latency (done - sent) over rows with a
-    double p90_ms;             //  response, nearest-rank; 0 when none
+    uint32_t throttled_lambda;  //  by Lambda: its own 429, or a gateway's
+                                //  integration failure (lambda_via_gateway)
+    uint32_t throttled_gateway; //  by API Gateway's own throttling
+    uint32_t errors;            //  http_error + function_error + timeout +
+                                //  connect_error + other_error
+    uint32_t lost;              //  requested - recorded
+    uint32_t cold_starts;       //  rows with cold_start = 1
+    uint32_t environments;      //  distinct environment_id
+    uint32_t peak_concurrency;  //  max overlap of function_started..finished
+    double p50_ms;              //  latency (done - sent) over rows with a
+    double p90_ms;              //  response, nearest-rank; 0 when none
     double p99_ms;
     double max_ms;
     double spread_ms; //  max - min received_ns; 0 when < 2 report it

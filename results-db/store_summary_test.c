@@ -89,6 +89,8 @@ s_test_differential(bool verbose)
                                            "lost"};
     static const int statuses[] = {200, 429, 502, 0, 0};
     static const char *const envs[] = {"e1", "e2", "e3", "", NULL};
+    static const char *const sources[] = {"lambda", "lambda_via_gateway", "gateway",
+                                          "http"};
     s_rng_t rng = {UINT64_C(0x5eed5eed5eed5eed)};
     enum { RUNS = 300, MAX_ROWS = 64 };
     for (int run = 0; run < RUNS; run++) {
@@ -107,6 +109,7 @@ s_test_differential(bool verbose)
             rows[n++] = (store_result_t){
                 .index = i,
                 .outcome = outcomes[kind],
+                .throttle_source = kind == 1 ? sources[s_rng_next(&rng, 4)] : NULL,
                 .http_status = statuses[kind],
                 .sent_ns = sent,
                 .done_ns = sent + (int64_t)s_rng_next(&rng, 20) * 250000,
@@ -122,6 +125,7 @@ s_test_differential(bool verbose)
 
         //  The reference, written the obvious way.
         uint32_t recorded = 0, ok = 0, throttled = 0, errors = 0, cold = 0;
+        uint32_t by_lambda = 0, by_gateway = 0;
         uint32_t environments = 0, peak = 0, received = 0;
         int64_t latency[MAX_ROWS], rmin = INT64_MAX, rmax = 0;
         size_t responses = 0;
@@ -132,6 +136,10 @@ s_test_differential(bool verbose)
             recorded += !lost;
             ok += strcmp(r->outcome, "ok") == 0;
             throttled += strcmp(r->outcome, "throttled") == 0;
+            if (r->throttle_source) {
+                by_lambda += strncmp(r->throttle_source, "lambda", 6) == 0;
+                by_gateway += strcmp(r->throttle_source, "gateway") == 0;
+            }
             errors +=
                 !lost && strcmp(r->outcome, "ok") && strcmp(r->outcome, "throttled");
             cold += r->cold_start == 1;
@@ -170,6 +178,8 @@ s_test_differential(bool verbose)
         CHECK_INT(s.lost, requested - recorded);
         CHECK_INT(s.ok, ok);
         CHECK_INT(s.throttled, throttled);
+        CHECK_INT(s.throttled_lambda, by_lambda);
+        CHECK_INT(s.throttled_gateway, by_gateway);
         CHECK_INT(s.errors, errors);
         CHECK_INT(s.cold_starts, cold);
         CHECK_INT(s.environments, environments);

@@ -17,13 +17,14 @@
 static json_t *
 s_summary_json(const store_summary_t *s)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
                      " s:f, s:f, s:f, s:f, s:f, s:f}",
                      "ok", (json_int_t)s->ok, "throttled", (json_int_t)s->throttled,
-                     "errors", (json_int_t)s->errors, "lost", (json_int_t)s->lost,
-                     "recorded", (json_int_t)s->recorded, "cold_starts",
-                     (json_int_t)s->cold_starts, "environments",
-                     (json_int_t)s->environments, "peak_concurrency",
+                     "throttled_lambda", (json_int_t)s->throttled_lambda,
+                     "throttled_gateway", (json_int_t)s->throttled_gateway, "errors",
+                     (json_int_t)s->errors, "lost", (json_int_t)s->lost, "recorded",
+                     (json_int_t)s->recorded, "cold_starts", (json_int_t)s->cold_starts,
+                     "environments", (json_int_t)s->environments, "peak_concurrency",
                      (json_int_t)s->peak_concurrency, "p50_ms", s->p50_ms, "p90_ms",
                      s->p90_ms, "p99_ms", s->p99_ms, "max_ms", s->max_ms, "spread_ms",
                      s->spread_ms, "wall_ms", s->wall_ms);

@@ -1,7 +1,7 @@
 /*  Fuzz target: agent_response on arbitrary target answers (untrusted
     Lambda/HTTP responses). Input layout: byte 0 picks curl's verdict, bytes
-    1-2 the HTTP status, then a header block up to the first blank line
-    (fed line by line, as curl does) and the body (fed in uneven chunks).
+    1-2 the HTTP status, byte 0 also the front door, then a header block up to the first
+   blank line (fed line by line, as curl does) and the body (fed in uneven chunks).
     Whatever comes in, the Result must encode as a valid protobuf. */
 #include "agent_response.h"
 
@@ -46,9 +46,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         agent_response_body(response, text + pos, chunk);
         pos += chunk;
     }
+    //  The door from byte 0 too: every door's rules see every answer.
+    Stampede__Door door = (Stampede__Door)((data[0] / 6u) % 6u);
     Stampede__Result result;
     agent_response_result_init(&result, 1);
-    agent_response_finish(response, &result, code, code ? "fuzz error" : NULL, status);
+    agent_response_finish(response, &result, door, code, code ? "fuzz error" : NULL,
+                          status);
 
     Stampede__Result *results[] = {&result};
     Stampede__ResultBatch batch = STAMPEDE__RESULT_BATCH__INIT;

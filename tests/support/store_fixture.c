@@ -18,7 +18,8 @@ store_fixture_run(store_t *store, uint32_t requested, const char *label)
                        .agents = 2,
                        .created_ns = S_BASE,
                        .label = label,
-                       .start_mode = "last_byte"};
+                       .start_mode = "last_byte",
+                       .door = "invoke"};
     int64_t run_id = store_run_create(store, &run);
     CHECK_TRUE(run_id >= 1);
     return run_id;
@@ -60,7 +61,11 @@ store_fixture_headline_rows(store_result_t *rows)
             .invocation_count = ok ? 1 : -1,
             .function_started_ns = ok ? S_BASE + S_MS + (int64_t)i * 1000 : 0,
             .function_finished_ns = ok ? S_BASE + 80 * S_MS + (int64_t)i * 1000 : 0,
-            .error = ok ? NULL : "Rate Exceeded.",
+            .error = NULL,
+            .door = "invoke",
+            .throttle_source = ok ? NULL : "lambda",
+            .throttle_reason =
+                ok ? NULL : "ReservedFunctionConcurrentInvocationLimitExceeded",
         };
     }
 }
