@@ -455,7 +455,9 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
         return 1;
     }
     store_destroy(&store);
-    bool completed = strcmp(summary.status, "completed") == 0;
+    //  Exit 0 only when every request was recorded; each other ending has
+    //  its own status.
+    bool completed = strcmp(summary.outcome, "completed") == 0;
     int missed = 0;
     if (json_output) {
         json_t *json = ctl_report_json(&summary, self->config->db, error);
@@ -471,6 +473,10 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
             missed = ctl_report_expect(&summary, expect, NULL, self->err);
     }
     fflush(self->out);
+    if (strcmp(summary.outcome, "completed_with_losses") == 0)
+        return CTL_APP_EXIT_LOSSES;
+    if (strcmp(summary.outcome, "interrupted") == 0)
+        return CTL_APP_EXIT_INTERRUPTED;
     if (!completed)
         return 1;
     return missed ? CTL_APP_EXIT_EXPECTATION : 0;

@@ -44,10 +44,16 @@ void ctl_app_destroy(ctl_app_t **self_p);
 
 //  Exit status of a run that completed but missed an --expect-* count.
 #define CTL_APP_EXIT_EXPECTATION 3
+//  Exit status of a run that ended with requests lost.
+#define CTL_APP_EXIT_LOSSES 4
+//  Exit status of a run the controller stopped mid-way (a signal).
+#define CTL_APP_EXIT_INTERRUPTED 5
 
 //  Carries out config->command. Returns the process exit status: 0 done
-//  (a run completed, whatever its throttles), 1 failed,
-//  CTL_APP_EXIT_EXPECTATION a run that completed but missed an expectation.
+//  (a run completed: every request recorded, whatever its throttles), 1
+//  failed, CTL_APP_EXIT_EXPECTATION a run that completed but missed an
+//  expectation, CTL_APP_EXIT_LOSSES one completed with losses,
+//  CTL_APP_EXIT_INTERRUPTED one interrupted.
 int ctl_app_run(ctl_app_t *self);
 
 //  From the emulator's ready line "stampede-lambda listening on URL",

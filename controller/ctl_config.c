@@ -148,8 +148,9 @@ static const char s_usage_serve[] =
 static const char s_usage_run[] =
     "Usage: stampede run --url URL -n N [OPTIONS]\n"
     "Run one burst of N simultaneous requests and print its summary.\n"
-    "Exit status: 0 the run completed (and met every --expect-*), 1 it failed,\n"
-    "2 bad usage, 3 it completed but missed an expectation.\n"
+    "Exit status: 0 the run completed, every request recorded (and met every\n"
+    "--expect-*), 1 it failed, 2 bad usage, 3 it completed but missed an\n"
+    "expectation, 4 it completed with requests lost, 5 it was interrupted.\n"
     "\n"
     "  --url URL            target (http:// or https://)\n"
     "  -n, --requests N     requests in the burst (1-" S_XSTR(CTL_RUNSPEC_MAX_REQUESTS) ")\n"

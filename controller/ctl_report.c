@@ -18,18 +18,20 @@ ctl_report_json(const store_summary_t *s, const char *db_path, const char *error
 {
     assert(s && db_path);
     json_t *object = json_pack(
-        "{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, "
         "s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
-        "run_id", (json_int_t)s->run_id, "status", s->status, "start_mode", s->start_mode,
-        "door", s->door, "requested", (json_int_t)s->requested, "recorded",
-        (json_int_t)s->recorded, "ok", (json_int_t)s->ok, "throttled",
-        (json_int_t)s->throttled, "throttled_lambda", (json_int_t)s->throttled_lambda,
-        "throttled_gateway", (json_int_t)s->throttled_gateway, "errors",
-        (json_int_t)s->errors, "lost", (json_int_t)s->lost, "environments",
-        (json_int_t)s->environments, "cold_starts", (json_int_t)s->cold_starts,
-        "peak_concurrency", (json_int_t)s->peak_concurrency, "p50_ms", s_ms(s->p50_ms),
-        "p90_ms", s_ms(s->p90_ms), "p99_ms", s_ms(s->p99_ms), "max_ms", s_ms(s->max_ms),
-        "spread_ms", s_ms(s->spread_ms), "wall_ms", s_ms(s->wall_ms), "db", db_path);
+        "run_id", (json_int_t)s->run_id, "status", s->status, "outcome", s->outcome,
+        "start_mode", s->start_mode, "door", s->door, "requested",
+        (json_int_t)s->requested, "recorded", (json_int_t)s->recorded, "ok",
+        (json_int_t)s->ok, "throttled", (json_int_t)s->throttled, "throttled_lambda",
+        (json_int_t)s->throttled_lambda, "throttled_gateway",
+        (json_int_t)s->throttled_gateway, "errors", (json_int_t)s->errors, "lost",
+        (json_int_t)s->lost, "environments", (json_int_t)s->environments, "cold_starts",
+        (json_int_t)s->cold_starts, "peak_concurrency", (json_int_t)s->peak_concurrency,
+        "p50_ms", s_ms(s->p50_ms), "p90_ms", s_ms(s->p90_ms), "p99_ms", s_ms(s->p99_ms),
+        "max_ms", s_ms(s->max_ms), "spread_ms", s_ms(s->spread_ms), "wall_ms",
+        s_ms(s->wall_ms), "db", db_path);
     if (object && error && *error)
         json_object_set_new(object, "error", json_string(error));
     return object;
@@ -74,15 +76,22 @@ ctl_report_text(const store_summary_t *s, const char *db_path, const char *error
                 FILE *out)
 {
     assert(s && db_path && out);
+    const char *reason = error && *error ? error : "(no reason recorded)";
     if (strcmp(s->status, "failed") == 0) {
-        fprintf(out, "run %" PRId64 " failed: %s\n", s->run_id,
-                error && *error ? error : "(no reason recorded)");
+        //  failed or interrupted: the reason, and where every request went.
+        fprintf(out, "run %" PRId64 " %s: %s\n", s->run_id,
+                *s->outcome ? s->outcome : "failed", reason);
+        fprintf(out, "  %u requested, %u recorded, %u lost\n", s->requested, s->recorded,
+                s->lost);
         return;
     }
     fprintf(out,
             "run %" PRId64 " %s: %u requested, %u ok, %u throttled, %u errors, "
             "%u lost\n",
-            s->run_id, s->status, s->requested, s->ok, s->throttled, s->errors, s->lost);
+            s->run_id, *s->outcome ? s->outcome : s->status, s->requested, s->ok,
+            s->throttled, s->errors, s->lost);
+    if (strcmp(s->outcome, "completed_with_losses") == 0)
+        fprintf(out, "  %s\n", reason);
     fprintf(out,
             "  throttles through door %s: %u by Lambda, %u by the gateway, %u other\n",
             s->door, s->throttled_lambda, s->throttled_gateway,
@@ -106,6 +115,7 @@ ctl_report_test(bool verbose)
     memset(&s, 0, sizeof s);
     s.run_id = 7;
     snprintf(s.status, sizeof s.status, "completed");
+    snprintf(s.outcome, sizeof s.outcome, "completed");
     s.requested = 100;
     s.recorded = 100;
     s.ok = 5;
@@ -129,7 +139,8 @@ ctl_report_test(bool verbose)
     CHECK_STR(text,
               "{\"cold_starts\":5,\"db\":\"r.db\",\"door\":\"apigw_rest\","
               "\"environments\":5,\"errors\":0,"
-              "\"lost\":0,\"max_ms\":2011.5,\"ok\":5,\"p50_ms\":2.717,\"p90_ms\":4.0,"
+              "\"lost\":0,\"max_ms\":2011.5,\"ok\":5,\"outcome\":\"completed\",\"p50_"
+              "ms\":2.717,\"p90_ms\":4.0,"
               "\"p99_ms\":2010.123,\"peak_concurrency\":5,\"recorded\":100,"
               "\"requested\":100,\"run_id\":7,\"spread_ms\":1.234,"
               "\"start_mode\":\"last_byte\",\"status\":\"completed\",\"throttled\":95,"
@@ -175,8 +186,30 @@ ctl_report_test(bool verbose)
     CHECK_INT(json_object_size(json_object_get(json, "expectations")), 0);
     json_decref(json);
 
+    //  Losses: their own outcome, and the reason under the counts.
+    snprintf(s.outcome, sizeof s.outcome, "completed_with_losses");
+    s.throttled = 93;
+    s.throttled_lambda = 93;
+    s.throttled_gateway = 0;
+    s.recorded = 98;
+    s.lost = 2;
+    buf = NULL;
+    out = open_memstream(&buf, &size);
+    ctl_report_text(&s, "r.db", "2 of 100 requests lost (agent local-2 disconnected)",
+                    out);
+    fclose(out);
+    const char *head = "run 7 completed_with_losses: 100 requested, 5 ok, 93 throttled, "
+                       "0 errors, 2 lost\n"
+                       "  2 of 100 requests lost (agent local-2 disconnected)\n"
+                       "  throttles through door apigw_rest: 93 by Lambda, 0 by the "
+                       "gateway, 0 other\n"
+                       "  lambda: 5 environments";
+    CHECK_TRUE(strncmp(buf, head, strlen(head)) == 0);
+    free(buf);
+
     //  A failed run shows its reason, in both forms.
     snprintf(s.status, sizeof s.status, "failed");
+    snprintf(s.outcome, sizeof s.outcome, "failed");
     json = ctl_report_json(&s, "r.db", "agent a refused the run: busy");
     CHECK_STR(json_string_value(json_object_get(json, "error")),
               "agent a refused the run: busy");
@@ -191,7 +224,17 @@ ctl_report_test(bool verbose)
     ctl_report_text(&s, "r.db", NULL, out);
     fclose(out);
     CHECK_STR(buf, "run 7 failed: agent a refused the run: busy\n"
-                   "run 7 failed: (no reason recorded)\n");
+                   "  100 requested, 98 recorded, 2 lost\n"
+                   "run 7 failed: (no reason recorded)\n"
+                   "  100 requested, 98 recorded, 2 lost\n");
+    free(buf);
+    snprintf(s.outcome, sizeof s.outcome, "interrupted");
+    buf = NULL;
+    out = open_memstream(&buf, &size);
+    ctl_report_text(&s, "r.db", "controller stopped", out);
+    fclose(out);
+    CHECK_STR(buf, "run 7 interrupted: controller stopped\n"
+                   "  100 requested, 98 recorded, 2 lost\n");
     free(buf);
     if (verbose)
         printf("(report checks done) ");

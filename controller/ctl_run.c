@@ -73,26 +73,20 @@ s_send_cancel(ctl_run_t *self, const char *reason)
         ctl_registry_send(self->registry, ctl_share_agent_id(self->shares[i]), &env);
 }
 
-static void
-s_fail(ctl_run_t *self, const char *reason, int64_t now_ns)
+//  Gives every index of every share that has no row a "lost" row, so that
+//  requested = recorded + lost holds however the run ends: the share's own
+//  reason (abandoned, deadline, not reported), or `why` for all when set.
+//  Returns the rows marked; the first reason goes into first (may be NULL).
+static int64_t
+s_mark_lost(ctl_run_t *self, const char *why, char *first, size_t first_size)
 {
-    if (self->state == S_COMPLETED || self->state == S_FAILED)
-        return;
-    self->state = S_FAILED;
-    snprintf(self->error, sizeof self->error, "%s", reason);
-    s_send_cancel(self, reason);
-    if (store_run_set_status(self->store, self->id, "failed", 0, now_ns, self->error))
-        zsys_error("run: cannot record the failure run_id=%" PRId64, self->id);
-    zsys_warning("run failed run_id=%" PRId64 " reason=\"%s\"", self->id, self->error);
-}
-
-static void
-s_finish(ctl_run_t *self, int64_t now_ns)
-{
+    int64_t total = 0;
     for (size_t i = 0; i < self->n_shares; i++) {
         ctl_share_t *share = self->shares[i];
         char reason[PROTO_MAX_ERROR + 128];
-        if (ctl_share_abandoned(share))
+        if (why)
+            snprintf(reason, sizeof reason, "%s", why);
+        else if (ctl_share_abandoned(share))
             snprintf(reason, sizeof reason, "%s", ctl_share_abandoned(share));
         else if (!ctl_share_complete(share))
             snprintf(reason, sizeof reason, "deadline passed");
@@ -105,19 +99,66 @@ s_finish(ctl_run_t *self, int64_t now_ns)
         if (marked < 0)
             zsys_error("run: cannot mark lost requests run_id=%" PRId64 " agent_id=%s",
                        self->id, ctl_share_agent_id(share));
-        else if (marked > 0)
+        else if (marked > 0) {
             zsys_warning("run: requests lost run_id=%" PRId64
                          " agent_id=%s count=%" PRId64 " reason=\"%s\"",
                          self->id, ctl_share_agent_id(share), marked, reason);
+            if (total == 0 && first)
+                snprintf(first, first_size, "%s", reason);
+            total += marked;
+        }
     }
+    return total;
+}
+
+//  Ends the run as failed (or, `interrupted`, as interrupted) with reason:
+//  the agents are told to stop and every missing index is marked lost.
+static void
+s_end_failed(ctl_run_t *self, const char *reason, bool interrupted, int64_t now_ns)
+{
+    if (self->state == S_COMPLETED || self->state == S_FAILED)
+        return;
+    self->state = S_FAILED;
+    snprintf(self->error, sizeof self->error, "%s", reason);
+    s_send_cancel(self, reason);
+    s_mark_lost(self, reason, NULL, 0);
+    int rc = interrupted
+                 ? store_run_interrupted(self->store, self->id, now_ns, self->error)
+                 : store_run_set_status(self->store, self->id, "failed", 0, now_ns,
+                                        self->error);
+    if (rc)
+        zsys_error("run: cannot record the failure run_id=%" PRId64, self->id);
+    zsys_warning("run %s run_id=%" PRId64 " reason=\"%s\"",
+                 interrupted ? "interrupted" : "failed", self->id, self->error);
+}
+
+static void
+s_fail(ctl_run_t *self, const char *reason, int64_t now_ns)
+{
+    s_end_failed(self, reason, false, now_ns);
+}
+
+static void
+s_finish(ctl_run_t *self, int64_t now_ns)
+{
+    char first[PROTO_MAX_ERROR + 128] = "";
+    int64_t lost = s_mark_lost(self, NULL, first, sizeof first);
+    //  Losses end the run completed_with_losses (the store says so): name
+    //  how many and why.
+    char reason[sizeof first + 64] = "";
+    if (lost > 0)
+        snprintf(reason, sizeof reason, "%" PRId64 " of %u requests lost (%s)", lost,
+                 self->requested, first);
     self->state = S_COMPLETED;
-    if (store_run_set_status(self->store, self->id, "completed", 0, now_ns, NULL))
+    if (store_run_set_status(self->store, self->id, "completed", 0, now_ns,
+                             lost > 0 ? reason : NULL))
         zsys_error("run: cannot record completion run_id=%" PRId64, self->id);
     store_summary_t summary;
     if (store_summary(self->store, self->id, &summary) == 0)
-        zsys_notice(
-            "run finished run_id=%" PRId64 " ok=%u throttled=%u errors=%u lost=%u",
-            self->id, summary.ok, summary.throttled, summary.errors, summary.lost);
+        zsys_notice("run finished run_id=%" PRId64
+                    " outcome=%s ok=%u throttled=%u errors=%u lost=%u",
+                    self->id, summary.outcome, summary.ok, summary.throttled,
+                    summary.errors, summary.lost);
 }
 
 //  Completes a running run once every share is settled.
@@ -588,8 +629,8 @@ ctl_run_tick(ctl_run_t *self, int64_t now_ns)
 }
 
 void
-ctl_run_cancel(ctl_run_t *self, const char *reason, int64_t now_ns)
+ctl_run_interrupt(ctl_run_t *self, const char *reason, int64_t now_ns)
 {
     assert(self && reason);
-    s_fail(self, reason, now_ns);
+    s_end_failed(self, reason, true, now_ns);
 }

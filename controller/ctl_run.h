@@ -115,9 +115,10 @@ void ctl_run_on_agent_expired(ctl_run_t *self, const char *agent_id, int64_t now
 //  Advances timers: the Ready timeout and the run deadline.
 void ctl_run_tick(ctl_run_t *self, int64_t now_ns);
 
-//  Ends a live run as failed with reason and sends Cancel; no-op once
-//  finished.
-void ctl_run_cancel(ctl_run_t *self, const char *reason, int64_t now_ns);
+//  Ends a live run as interrupted (status failed, outcome interrupted) with
+//  reason: sends Cancel and marks every index without a row lost. No-op
+//  once finished.
+void ctl_run_interrupt(ctl_run_t *self, const char *reason, int64_t now_ns);
 
 void ctl_run_test(bool verbose);
 

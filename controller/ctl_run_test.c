@@ -178,6 +178,17 @@ s_count(store_t *store, int64_t run_id, const char *what)
     return -1;
 }
 
+//  The run's outcome as the summary reports it, and its requested count
+//  against recorded + lost.
+static const char *
+s_outcome(store_t *store, int64_t run_id)
+{
+    static store_summary_t summary;
+    CHECK_INT(store_summary(store, run_id, &summary), 0);
+    CHECK_INT(summary.requested, summary.recorded + summary.lost);
+    return summary.outcome;
+}
+
 void
 ctl_run_test(bool verbose)
 {
@@ -276,6 +287,7 @@ ctl_run_test(bool verbose)
     CHECK_INT(s_count(rig.store, 1, "throttled"), 8);
     CHECK_INT(s_count(rig.store, 1, "lost"), 0);
     CHECK_INT(s_count(rig.store, 1, "environments"), 1); //  "" is not an environment
+    CHECK_STR(s_outcome(rig.store, 1), "completed");
     //  A late resend of a completed run is acknowledged again.
     s_batch(run, 2, 1, 7, 3, STAMPEDE__OUTCOME__OUTCOME_THROTTLED, t0 + 6);
     s_expect_ack(&rig, 2, 1);
@@ -328,6 +340,7 @@ ctl_run_test(bool verbose)
     CHECK_STR(ctl_run_state(run), "completed");
     CHECK_INT(s_count(rig.store, 2, "recorded"), 5);
     CHECK_INT(s_count(rig.store, 2, "lost"), 1);
+    CHECK_STR(s_outcome(rig.store, 2), "completed_with_losses");
     json = store_run_json(rig.store, 2, true);
     rows = json_object_get(json, "requests");
     CHECK_STR(json_string_value(json_object_get(json_array_get(rows, 3), "outcome")),
@@ -342,6 +355,7 @@ ctl_run_test(bool verbose)
     s_expect_ack(&rig, 1, 2);
     CHECK_INT(s_count(rig.store, 2, "recorded"), 6);
     CHECK_INT(s_count(rig.store, 2, "lost"), 0);
+    CHECK_STR(s_outcome(rig.store, 2), "completed"); //  nothing is lost any more
     ctl_run_destroy(&run);
 
     //  The deadline: start + timeout + grace; nothing arrives.
@@ -359,6 +373,11 @@ ctl_run_test(bool verbose)
     ctl_run_tick(run, deadline);
     CHECK_STR(ctl_run_state(run), "completed");
     CHECK_INT(s_count(rig.store, ctl_run_id(run), "lost"), 3);
+    CHECK_STR(s_outcome(rig.store, ctl_run_id(run)), "completed_with_losses");
+    json = store_run_json(rig.store, ctl_run_id(run), false);
+    CHECK_STR(json_string_value(json_object_get(json, "error")),
+              "3 of 3 requests lost (deadline passed)");
+    json_decref(json);
     ctl_run_destroy(&run);
     for (size_t a = 0; a < 3; a++) { //  the Go of that run
         proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
@@ -388,6 +407,9 @@ ctl_run_test(bool verbose)
     store_summary_t summary;
     CHECK_INT(store_summary(rig.store, ctl_run_id(run), &summary), 0);
     CHECK_STR(summary.status, "failed");
+    //  Every request of a failed run is accounted for: lost, with the reason.
+    CHECK_STR(s_outcome(rig.store, ctl_run_id(run)), "failed");
+    CHECK_INT(s_count(rig.store, ctl_run_id(run), "lost"), spec.requests);
     ctl_run_destroy(&run);
 
     //  A Ready timeout names the silent agents; a cancel of a finished run
@@ -399,7 +421,7 @@ ctl_run_test(bool verbose)
     ctl_run_tick(run, t0 + 10 * SP_NS_PER_S);
     CHECK_STR(ctl_run_state(run), "failed");
     CHECK_STR(ctl_run_error(run), "no Ready within 10000 ms from agent-1 agent-3");
-    ctl_run_cancel(run, "stopping", t0);
+    ctl_run_interrupt(run, "stopping", t0);
     CHECK_STR(ctl_run_error(run), "no Ready within 10000 ms from agent-1 agent-3");
     ctl_run_destroy(&run);
     for (size_t a = 0; a < 3; a++) //  drain Prepare (0, 2) and Cancel
@@ -412,9 +434,11 @@ ctl_run_test(bool verbose)
     //  Cancel of a live run; a share above an agent's capacity is refused.
     run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
                       &status);
-    ctl_run_cancel(run, "controller stopping", t0);
+    ctl_run_interrupt(run, "controller stopping", t0);
     CHECK_STR(ctl_run_state(run), "failed");
     CHECK_STR(ctl_run_error(run), "controller stopping");
+    CHECK_STR(s_outcome(rig.store, ctl_run_id(run)), "interrupted");
+    CHECK_INT(s_count(rig.store, ctl_run_id(run), "lost"), spec.requests);
     ctl_run_destroy(&run);
     spec.requests = 301;
     CHECK_NULL(ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,

@@ -450,7 +450,7 @@ s_core_destroy(s_core_t **self_p)
     if (!self)
         return;
     if (self->run) {
-        ctl_run_cancel(self->run, "controller stopped", sp_clock_wall_ns());
+        ctl_run_interrupt(self->run, "controller stopped", sp_clock_wall_ns());
         ctl_run_destroy(&self->run);
     }
     ctl_run_destroy(&self->last_run);

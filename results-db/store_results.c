@@ -59,6 +59,12 @@ store_results_insert(store_t *self, int64_t run_id, const char *agent_id,
     int result = 0;
     for (size_t i = 0; i < n && result == 0; i++)
         result = s_result_insert(self, run_id, agent_id, &rows[i]);
+    if (result == 0) {
+        sqlite3_stmt *stmt = store_stmt(self, STORE_RUN_OUTCOME_REFRESH);
+        int rc = SQLITE_OK;
+        store_bind_i64(stmt, 1, run_id, &rc);
+        result = store_stmt_exec(stmt, rc, "run outcome");
+    }
     return store_tx_end(self, result, "results");
 }
 

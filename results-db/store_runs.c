@@ -33,11 +33,10 @@ store_run_create(store_t *self, const store_run_t *run)
     return sqlite3_last_insert_rowid(store_db(self));
 }
 
-int
-store_run_set_status(store_t *self, int64_t run_id, const char *status,
-                     int64_t started_ns, int64_t finished_ns, const char *error)
+static int
+s_set_status(store_t *self, int64_t run_id, const char *status, int64_t started_ns,
+             int64_t finished_ns, const char *error, const char *outcome)
 {
-    assert(self);
     sqlite3_stmt *stmt = store_stmt(self, STORE_RUN_STATUS);
     int rc = SQLITE_OK;
     store_bind_i64(stmt, 1, run_id, &rc);
@@ -45,6 +44,7 @@ store_run_set_status(store_t *self, int64_t run_id, const char *status,
     store_bind_i64(stmt, 3, started_ns, &rc);
     store_bind_i64(stmt, 4, finished_ns, &rc);
     store_bind_text(stmt, 5, error, &rc);
+    store_bind_text(stmt, 6, outcome, &rc);
     if (store_stmt_exec(stmt, rc, "run status"))
         return -1;
     if (sqlite3_changes(store_db(self)) != 1) {
@@ -52,6 +52,22 @@ store_run_set_status(store_t *self, int64_t run_id, const char *status,
         return -1;
     }
     return 0;
+}
+
+int
+store_run_set_status(store_t *self, int64_t run_id, const char *status,
+                     int64_t started_ns, int64_t finished_ns, const char *error)
+{
+    assert(self);
+    return s_set_status(self, run_id, status, started_ns, finished_ns, error, NULL);
+}
+
+int
+store_run_interrupted(store_t *self, int64_t run_id, int64_t finished_ns,
+                      const char *reason)
+{
+    assert(self && reason);
+    return s_set_status(self, run_id, "failed", 0, finished_ns, reason, "interrupted");
 }
 
 //  The oldest run still pending or running: 1 with its id, 0 when none is
@@ -120,7 +136,7 @@ store_runs_interrupted(store_t *self, const char *reason, int64_t finished_ns)
         if (found == 0)
             break;
         if (s_shares_lost(self, run_id, reason) ||
-            store_run_set_status(self, run_id, "failed", 0, finished_ns, reason)) {
+            store_run_interrupted(self, run_id, finished_ns, reason)) {
             settled = -1;
             break;
         }

@@ -31,9 +31,16 @@ typedef struct {
 int64_t store_run_create(store_t *self, const store_run_t *run);
 
 //  Sets a run's status and, when non-zero, its started/finished instants
-//  and error text (may be NULL). Returns 0 or -1.
+//  and error text (may be NULL). "completed" also sets the run's outcome:
+//  completed_with_losses when any of its rows is lost, else completed;
+//  "failed" sets it to failed. Returns 0 or -1.
 int store_run_set_status(store_t *self, int64_t run_id, const char *status,
                          int64_t started_ns, int64_t finished_ns, const char *error);
+
+//  Ends a run the controller stopped or lost mid-way: status failed,
+//  outcome interrupted, with `reason`. Returns 0 or -1.
+int store_run_interrupted(store_t *self, int64_t run_id, int64_t finished_ns,
+                          const char *reason);
 
 //  Id of the newest run, or 0 when there is none (-1 on a database error).
 int64_t store_latest_run(store_t *self);
@@ -41,9 +48,9 @@ int64_t store_latest_run(store_t *self);
 //  Settles every run a previous controller process left "pending" or
 //  "running" (it stopped without finishing them): each missing index of
 //  each of the run's shares gets a "lost" row with reason (as
-//  store_mark_lost), then the run becomes "failed" with error = reason and
-//  finished_ns. A run without shares just becomes failed. One transaction:
-//  all runs are settled or none. Returns how many runs were settled, or -1.
+//  store_mark_lost), then the run becomes "failed" (outcome "interrupted")
+//  with error = reason and finished_ns. A run without shares just becomes failed. One
+//  transaction: all runs are settled or none. Returns how many runs were settled, or -1.
 //  Only for a writer that knows no run of the file is live, i.e. at start.
 int store_runs_interrupted(store_t *self, const char *reason, int64_t finished_ns);
 

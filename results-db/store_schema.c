@@ -100,6 +100,19 @@ static const char *const s_migrations[] = {
     "ALTER TABLE requests ADD COLUMN throttle_source TEXT"
     "  CHECK (throttle_source IN ('lambda', 'lambda_via_gateway', 'gateway', 'http'));"
     "ALTER TABLE requests ADD COLUMN throttle_reason TEXT;",
+    //  4: how a run ended, beside its lifecycle status: completed (every
+    //  request recorded), completed_with_losses, mis_started, interrupted
+    //  (the controller stopped or restarted mid-run), failed; NULL while
+    //  it runs. Older runs get theirs from what the file shows.
+    "ALTER TABLE runs ADD COLUMN outcome TEXT"
+    "  CHECK (outcome IN ('completed', 'completed_with_losses', 'mis_started',"
+    " 'interrupted', 'failed'));"
+    "UPDATE runs SET outcome = CASE status"
+    "  WHEN 'failed' THEN CASE WHEN error IN ('controller restarted during the run',"
+    "    'controller stopped') THEN 'interrupted' ELSE 'failed' END"
+    "  WHEN 'completed' THEN CASE WHEN EXISTS (SELECT 1 FROM requests r"
+    "    WHERE r.run_id = runs.id AND r.outcome = 'lost')"
+    "    THEN 'completed_with_losses' ELSE 'completed' END END;",
 };
 
 #define S_MIGRATION_COUNT ((int)(sizeof s_migrations / sizeof s_migrations[0]))
@@ -276,12 +289,44 @@ store_schema_test(bool verbose)
     CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
     CHECK_INT(store_schema_user_version(db), store_schema_version());
-    CHECK_INT(store_schema_version(), 3);
+    CHECK_INT(store_schema_version(), 4);
     const char *tables[] = {"runs", "agents", "run_agents", "requests"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         CHECK_INT(s_count_tables(db, tables[i]), 1);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 3);
+    CHECK_INT(store_schema_user_version(db), 4);
+    sqlite3_close(db);
+
+    //  A version-3 file: migration 4 gives each ended run its outcome.
+    sqlite3_stmt *stmt = NULL;
+    CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
+    CHECK_INT(store_schema_apply(db, s_migrations, 3, err, sizeof err), 0);
+    CHECK_INT(
+        sqlite3_exec(db,
+                     "INSERT INTO runs (id, created_ns, url, method, requested, agents,"
+                     " status, error) VALUES"
+                     " (1, 1, 'http://h/', 'GET', 2, 1, 'completed', NULL),"
+                     " (2, 1, 'http://h/', 'GET', 2, 1, 'completed', NULL),"
+                     " (3, 1, 'http://h/', 'GET', 2, 1, 'failed', 'agent a refused'),"
+                     " (4, 1, 'http://h/', 'GET', 2, 1, 'failed', 'controller stopped'),"
+                     " (5, 1, 'http://h/', 'GET', 2, 1, 'running', NULL);"
+                     "INSERT INTO requests (run_id, request_index, outcome) VALUES"
+                     " (1, 0, 'ok'), (1, 1, 'ok'), (2, 0, 'ok'), (2, 1, 'lost')",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
+    CHECK_INT(sqlite3_prepare_v2(db,
+                                 "SELECT group_concat(coalesce(outcome, '-'), ' ')"
+                                 " FROM (SELECT outcome FROM runs ORDER BY id)",
+                                 -1, &stmt, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_step(stmt), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(stmt, 0),
+              "completed completed_with_losses failed interrupted -");
+    sqlite3_finalize(stmt);
+    CHECK_INT(sqlite3_exec(db, "UPDATE runs SET outcome = 'fine' WHERE id = 1", NULL,
+                           NULL, NULL),
+              SQLITE_CONSTRAINT);
     sqlite3_close(db);
 
     //  A version-1 file with a run: migration 2 marks it at_go, and the
@@ -294,8 +339,7 @@ store_schema_test(bool verbose)
                            NULL, NULL, NULL),
               SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 3);
-    sqlite3_stmt *stmt = NULL;
+    CHECK_INT(store_schema_user_version(db), 4);
     CHECK_INT(sqlite3_prepare_v2(db, "SELECT start_mode FROM runs WHERE id = 7", -1,
                                  &stmt, NULL),
               SQLITE_OK);

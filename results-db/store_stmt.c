@@ -22,6 +22,7 @@
 static const store_column_t s_run_columns[] = {
     {"run_id", "id", STORE_INT},
     {"status", "status", STORE_TEXT},
+    {"outcome", "outcome", STORE_TEXT},
     {"created_ns", "created_ns", STORE_INT},
     {"started_ns", "started_ns", STORE_INT},
     {"finished_ns", "finished_ns", STORE_INT},
@@ -90,7 +91,16 @@ static const struct {
     [STORE_RUN_STATUS] = {"UPDATE runs SET status = ?2,"
                           " started_ns = CASE WHEN ?3 <> 0 THEN ?3 ELSE started_ns END,"
                           " finished_ns = CASE WHEN ?4 <> 0 THEN ?4 ELSE finished_ns END,"
-                          " error = coalesce(?5, error)"
+                          " error = coalesce(?5, error),"
+                          //  A completed run is completed_with_losses when
+                          //  any row is lost; a failed one takes ?6, the
+                          //  outcome the caller names, or failed.
+                          " outcome = CASE ?2"
+                          "  WHEN 'completed' THEN CASE WHEN EXISTS (SELECT 1"
+                          "   FROM requests WHERE run_id = ?1 AND outcome = 'lost')"
+                          "   THEN 'completed_with_losses' ELSE 'completed' END"
+                          "  WHEN 'failed' THEN coalesce(?6, 'failed')"
+                          "  ELSE outcome END"
                           " WHERE id = ?1",
                           NULL, 0},
     [STORE_AGENT_UPSERT] = {"INSERT INTO agents"
@@ -137,6 +147,12 @@ static const struct {
          " throttle_reason = excluded.throttle_reason"
          " WHERE requests.outcome = 'lost'",
          NULL, 0},
+    //  A late result that replaced a run's last lost row completes it.
+    [STORE_RUN_OUTCOME_REFRESH] = {"UPDATE runs SET outcome = 'completed'"
+                                   " WHERE id = ?1 AND outcome = 'completed_with_losses'"
+                                   " AND NOT EXISTS (SELECT 1 FROM requests"
+                                   " WHERE run_id = ?1 AND outcome = 'lost')",
+                                   NULL, 0},
     //  ?3 first index, ?4 one past the last. "WHERE true" keeps the parser
     //  from reading ON CONFLICT as a join constraint.
     [STORE_MARK_LOST] =

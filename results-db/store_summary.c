@@ -67,7 +67,7 @@ const char store_summary_sql[] =
     "       CASE WHEN runs.started_ns > 0 AND runs.finished_ns > 0"
     "            THEN runs.finished_ns - runs.started_ns ELSE 0 END,"
     "       runs.start_mode, counts.throttled_lambda, counts.throttled_gateway,"
-    "       runs.door"
+    "       runs.door, runs.outcome"
     "  FROM runs, counts, pct, peak WHERE runs.id = ?1";
 
 int
@@ -105,6 +105,9 @@ store_summary(store_t *self, int64_t run_id, store_summary_t *out)
     out->throttled_gateway = (uint32_t)sqlite3_column_int64(stmt, 18);
     const unsigned char *door = sqlite3_column_text(stmt, 19);
     snprintf(out->door, sizeof out->door, "%s", door ? (const char *)door : "");
+    const unsigned char *outcome = sqlite3_column_text(stmt, 20);
+    snprintf(out->outcome, sizeof out->outcome, "%s",
+             outcome ? (const char *)outcome : "");
     store_stmt_done(stmt);
     return 0;
 }

@@ -19,6 +19,9 @@ typedef struct {
     char status[16];     //  "pending", "running", "completed", "failed"
     char start_mode[16]; //  "at_go" or "last_byte"
     char door[16];       //  the run's door (proto_door_name)
+    char outcome[24];    //  "completed", "completed_with_losses",
+                         //  "mis_started", "interrupted", "failed"; "" while
+                         //  the run is pending or running
     uint32_t requested;
     uint32_t recorded; //  rows other than lost
     uint32_t ok;

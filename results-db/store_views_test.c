@@ -48,7 +48,8 @@ s_test_json(store_t *store, int64_t headline_id)
     json_object_del(run, "created_ns"); //  fixed, but long to spell out
     char *text = json_dumps(run, JSON_COMPACT | JSON_REAL_PRECISION(15));
     CHECK_STR(text,
-              "{\"run_id\":1,\"status\":\"completed\",\"started_ns\":1700000000000000000,"
+              "{\"run_id\":1,\"status\":\"completed\",\"outcome\":\"completed\","
+              "\"started_ns\":1700000000000000000,"
               "\"finished_ns\":1700000000250000000,"
               "\"url\":\"http://127.0.0.1:9/2015-03-31/functions/f/invocations\","
               "\"method\":\"POST\",\"start_mode\":\"last_byte\",\"door\":\"invoke\","
