@@ -1,5 +1,6 @@
 /*  fn_handler — the demo function's handler; see fn_handler.h. */
 #include "fn_handler.h"
+#include "fn_answer.h"
 #include "sp_check.h"
 #include "sp_clock.h"
 #include "sp_err.h"
@@ -141,10 +142,11 @@ fn_handler_invoke(fn_handler_t *self, const char *request_id)
     return fn_handler_render(&result);
 }
 
-char *
-fn_handler_render(const fn_handler_result_t *r)
+//  The facts object of `r` as compact text; caller frees, NULL on invalid
+//  UTF-8 or no memory.
+static char *
+s_render_facts(const fn_handler_result_t *r)
 {
-    assert(r && r->request_id && r->environment_id && r->initialization_type);
     json_t *doc = json_pack(
         "{s:s, s:s, s:b, s:f, s:s, s:I, s:I, s:I}", "request_id", r->request_id,
         "environment_id", r->environment_id, "cold_start", r->cold_start,
@@ -156,6 +158,23 @@ fn_handler_render(const fn_handler_result_t *r)
         return NULL;
     char *text =
         json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(doc);
+    return text;
+}
+
+char *
+fn_handler_render(const fn_handler_result_t *r)
+{
+    assert(r && r->request_id && r->environment_id && r->initialization_type);
+    char *facts = s_render_facts(r);
+    if (!facts)
+        return NULL;
+    json_t *doc = json_pack("{s:i, s:{s:s}, s:s}", "statusCode", 200, "headers",
+                            "Content-Type", "application/json", "body", facts);
+    free(facts);
+    if (!doc)
+        return NULL;
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(doc);
     return text;
 }
@@ -174,37 +193,31 @@ fn_handler_hold_ms(fn_handler_t *self)
     return self->hold_ms;
 }
 
-//  Checks the response of `handler` to `request_id`: its two time
-//  stamps in order, and the rest exactly `pattern` with its one "%s"
-//  standing for the environment id.
+//  Checks the response of `handler` to `request_id`: exactly the proxy
+//  envelope around exactly these facts, with the environment's id and two
+//  time stamps in order.
 static void
-s_test_invoke(fn_handler_t *handler, const char *request_id, const char *pattern)
+s_test_invoke(fn_handler_t *handler, const char *request_id, bool cold, double cold_time,
+              const char *type, int64_t count)
 {
-    char *json = fn_handler_invoke(handler, request_id);
-    json_t *doc = json_loads(json, 0, NULL);
-    CHECK_NOT_NULL(doc);
-    free(json);
-    int64_t started = json_integer_value(json_object_get(doc, "started_at_ns"));
-    int64_t finished = json_integer_value(json_object_get(doc, "finished_at_ns"));
-    CHECK_TRUE(started > 0 && finished >= started);
-    CHECK_INT(json_object_del(doc, "started_at_ns"), 0);
-    CHECK_INT(json_object_del(doc, "finished_at_ns"), 0);
-    char *rest =
-        json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-    json_decref(doc);
-    const char *slot = strstr(pattern, "%s");
-    CHECK_NOT_NULL(slot);
-    char expected[512];
-    snprintf(expected, sizeof expected, "%.*s%s%s", (int)(slot - pattern), pattern,
-             fn_handler_environment_id(handler), slot + 2);
-    CHECK_STR(rest, expected);
-    free(rest);
+    char *text = fn_handler_invoke(handler, request_id);
+    CHECK_NOT_NULL(text);
+    fn_answer_t answer;
+    CHECK_INT(fn_answer_proxy(text, &answer), 0);
+    free(text);
+    CHECK_STR(answer.request_id, request_id);
+    CHECK_STR(answer.environment_id, fn_handler_environment_id(handler));
+    CHECK_INT(answer.cold_start, cold);
+    CHECK_REAL(answer.cold_start_time, cold_time);
+    CHECK_STR(answer.initialization_type, type);
+    CHECK_INT(answer.invocation_count, count);
+    CHECK_TRUE(answer.started_at_ns > 0 && answer.finished_at_ns >= answer.started_at_ns);
 }
 
 void
 fn_handler_test(bool verbose)
 {
-    //  The exact response shape.
+    //  The exact response: the facts, as a string, in the proxy envelope.
     fn_handler_result_t result = {
         .request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678",
         .environment_id = "0123456789abcdef",
@@ -216,18 +229,27 @@ fn_handler_test(bool verbose)
         .finished_at_ns = INT64_C(1700000002123456789),
     };
     char *json = fn_handler_render(&result);
-    CHECK_STR(json, "{\"request_id\":\"c6af9ac6-7b61-11e6-9a41-93e812345678\","
-                    "\"environment_id\":\"0123456789abcdef\",\"cold_start\":true,"
-                    "\"cold_start_time\":0.0125,\"initialization_type\":\"on-demand\","
-                    "\"invocation_count\":1,\"started_at_ns\":1700000000123456789,"
-                    "\"finished_at_ns\":1700000002123456789}");
+    CHECK_STR(
+        json,
+        "{\"statusCode\":200,\"headers\":{\"Content-Type\":\"application/json\"},"
+        "\"body\":\"{\\\"request_id\\\":\\\"c6af9ac6-7b61-11e6-9a41-93e812345678\\\","
+        "\\\"environment_id\\\":\\\"0123456789abcdef\\\",\\\"cold_start\\\":true,"
+        "\\\"cold_start_time\\\":0.0125,\\\"initialization_type\\\":\\\"on-demand\\\","
+        "\\\"invocation_count\\\":1,\\\"started_at_ns\\\":1700000000123456789,"
+        "\\\"finished_at_ns\\\":1700000002123456789}\"}");
     free(json);
     result.cold_start = false;
     result.cold_start_time = 0;
     result.invocation_count = 2;
     json = fn_handler_render(&result);
-    CHECK_TRUE(strstr(json, "\"cold_start\":false,\"cold_start_time\":0.0,") != NULL);
-    CHECK_TRUE(strstr(json, "\"invocation_count\":2,") != NULL);
+    CHECK_STR(
+        json,
+        "{\"statusCode\":200,\"headers\":{\"Content-Type\":\"application/json\"},"
+        "\"body\":\"{\\\"request_id\\\":\\\"c6af9ac6-7b61-11e6-9a41-93e812345678\\\","
+        "\\\"environment_id\\\":\\\"0123456789abcdef\\\",\\\"cold_start\\\":false,"
+        "\\\"cold_start_time\\\":0.0,\\\"initialization_type\\\":\\\"on-demand\\\","
+        "\\\"invocation_count\\\":2,\\\"started_at_ns\\\":1700000000123456789,"
+        "\\\"finished_at_ns\\\":1700000002123456789}\"}");
     free(json);
     result.request_id = "\xff";
     CHECK_NULL(fn_handler_render(&result));
@@ -263,23 +285,14 @@ fn_handler_test(bool verbose)
     CHECK_INT(strlen(id), 16);
     CHECK_INT(strspn(id, "0123456789abcdef"), 16);
     fn_handler_init_done(handler, 0.25);
-    s_test_invoke(handler, "r1",
-                  "{\"request_id\":\"r1\",\"environment_id\":\"%s\",\"cold_start\":true,"
-                  "\"cold_start_time\":0.25,\"initialization_type\":\"on-demand\","
-                  "\"invocation_count\":1}");
-    s_test_invoke(handler, "r2",
-                  "{\"request_id\":\"r2\",\"environment_id\":\"%s\",\"cold_start\":false,"
-                  "\"cold_start_time\":0.0,\"initialization_type\":\"on-demand\","
-                  "\"invocation_count\":2}");
+    s_test_invoke(handler, "r1", true, 0.25, "on-demand", 1);
+    s_test_invoke(handler, "r2", false, 0.0, "on-demand", 2);
     fn_handler_destroy(&handler);
 
     //  Unset or empty: on-demand, cold.
     handler = fn_handler_new("0", NULL, err, sizeof err);
     fn_handler_init_done(handler, 0.5);
-    s_test_invoke(handler, "n1",
-                  "{\"request_id\":\"n1\",\"environment_id\":\"%s\",\"cold_start\":true,"
-                  "\"cold_start_time\":0.5,\"initialization_type\":\"on-demand\","
-                  "\"invocation_count\":1}");
+    s_test_invoke(handler, "n1", true, 0.5, "on-demand", 1);
     fn_handler_destroy(&handler);
 
     //  Initialised ahead of any request: never cold, the type echoed.
@@ -288,16 +301,10 @@ fn_handler_test(bool verbose)
         handler = fn_handler_new("0", ahead[i], err, sizeof err);
         CHECK_NOT_NULL(handler);
         fn_handler_init_done(handler, 1.5);
-        char expected[512];
         for (int k = 1; k <= 2; k++) {
-            snprintf(expected, sizeof expected,
-                     "{\"request_id\":\"p%d\",\"environment_id\":\"%%s\","
-                     "\"cold_start\":false,\"cold_start_time\":0.0,"
-                     "\"initialization_type\":\"%s\",\"invocation_count\":%d}",
-                     k, ahead[i], k);
             char request_id[8];
             snprintf(request_id, sizeof request_id, "p%d", k);
-            s_test_invoke(handler, request_id, expected);
+            s_test_invoke(handler, request_id, false, 0.0, ahead[i], k);
         }
         if (i + 1 < sizeof ahead / sizeof ahead[0])
             fn_handler_destroy(&handler);

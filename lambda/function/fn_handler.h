@@ -3,7 +3,19 @@
 
     Owns the environment's identity (a random 16-hex-digit environment_id
     fixed for the process life), its initialization type, its init
-    duration and its invocation counter. The response is a JSON object:
+    duration and its invocation counter.
+
+    The response is a Lambda proxy response, the one shape a Function URL,
+    an API Gateway HTTP API and a REST API (Lambda proxy integration) all
+    accept - a REST API answers any other payload with 502:
+
+      {"statusCode":200,"headers":{"Content-Type":"application/json"},
+       "body":"<the facts object below, as a string>"}
+
+    Those doors unwrap it, so their client gets the facts object as the
+    HTTP body; the Invoke API (and so `aws lambda invoke` and the SDKs)
+    passes the whole response through. The facts object, keys in this
+    order:
 
       request_id           the Lambda request id of this invocation
       environment_id       16 hex digits, random per environment
@@ -64,12 +76,13 @@ void fn_handler_destroy(fn_handler_t **self_p);
 void fn_handler_init_done(fn_handler_t *self, double seconds);
 
 //  Serves one invocation: holds for the configured time and returns the
-//  response JSON (caller frees), or NULL when memory runs out or
+//  proxy response text (caller frees), or NULL when memory runs out or
 //  `request_id` is not valid UTF-8.
 char *fn_handler_invoke(fn_handler_t *self, const char *request_id);
 
-//  Renders `result` as the response JSON object (keys in the order listed
-//  above). Caller frees; NULL on invalid UTF-8 or no memory.
+//  Renders `result` as the proxy response text above: the facts object
+//  (keys in the order listed) compact as its body. Caller frees; NULL on
+//  invalid UTF-8 or no memory.
 char *fn_handler_render(const fn_handler_result_t *result);
 
 //  The environment id (16 lowercase hex digits).

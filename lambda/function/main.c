@@ -1,9 +1,10 @@
 /*  bootstrap — the stampede demo function as a Lambda custom runtime
     (provided.al2023). Talks to $AWS_LAMBDA_RUNTIME_API, holds every
     invocation for $STAMPEDE_HOLD_MS ms and answers with the facts of its
-    execution environment (see fn_handler.h). Init failures are reported to
-    /runtime/init/error, then the process exits 1. Linked statically so the
-    same binary runs on AWS and in stampede-lambda.
+    execution environment in a Lambda proxy response, so that it serves
+    behind a Function URL and API Gateway alike (see fn_handler.h). Init
+    failures are reported to /runtime/init/error, then the process exits 1.
+    Linked statically so the same binary runs on AWS and in stampede-lambda.
 */
 #include "fn_handler.h"
 #include "fn_runtime.h"

@@ -1,4 +1,6 @@
-"""Pieces both benchmarks need: waiting for stampede-lambda's ready line."""
+"""Pieces both benchmarks need: waiting for stampede-lambda's ready line,
+reading the demo function's answer."""
+import json
 import os
 import select
 import time
@@ -19,3 +21,13 @@ def read_ready_line(proc, timeout=10):
                 break
             line += chunk
     return line.decode(errors="replace").strip()
+
+
+def function_facts(body, invoke_api):
+    """The facts object of the demo function's answer `body`: the HTTP body
+    itself from a Function URL or API Gateway door, which unwraps the
+    function's Lambda proxy response, or, when `invoke_api`, the object in
+    the "body" string of that response, which the Invoke API passes through
+    whole (lambda/function/fn_handler.h)."""
+    doc = json.loads(body)
+    return json.loads(doc["body"]) if invoke_api else doc

@@ -77,7 +77,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import READY_PREFIX, read_ready_line
+from benchlib import READY_PREFIX, function_facts, read_ready_line
 
 SECTIONS = ["throttle", "latency", "held", "rss"]
 INVOKE_PATH = "/2015-03-31/functions/%s/invocations"
@@ -714,13 +714,14 @@ def build_baseline(workdir):
     return binary
 
 
-def time_requests(client, request, count, expect, pause_s, segments=None):
+def time_requests(client, request, count, expect, pause_s, segments=None, invoke_api=False):
     """`count` sequential requests on one keep-alive connection, `pause_s`
     apart; returns the round trips in µs (send to whole answer) of the
     answers with status `expect`, and the count of every other status (not
     timed). With a list `segments`, each answer of the bootstrap adds
     (send, X-Stampede-Received-Ns, started_at_ns, finished_at_ns, answer
-    read), all CLOCK_REALTIME ns."""
+    read), all CLOCK_REALTIME ns; `invoke_api` says the answers come from
+    the Invoke API (the function's proxy response whole)."""
     samples, wrong = [], {}
     gc.disable()
     try:
@@ -732,7 +733,8 @@ def time_requests(client, request, count, expect, pause_s, segments=None):
             if status == expect:
                 samples.append(elapsed)
                 if segments is not None:
-                    segments.append(s_segments(wall, wall + int(elapsed * 1e3), head, body))
+                    segments.append(s_segments(wall, wall + int(elapsed * 1e3), head, body,
+                                               invoke_api))
             else:
                 wrong[status] = wrong.get(status, 0) + 1
             if pause_s:
@@ -742,7 +744,7 @@ def time_requests(client, request, count, expect, pause_s, segments=None):
     return samples, wrong
 
 
-def s_segments(sent, read, head, body):
+def s_segments(sent, read, head, body, invoke_api):
     """The instants of one invoke: sent, held whole by the front door
     (X-Stampede-Received-Ns), handler start and end in the environment
     (the bootstrap's started_at_ns / finished_at_ns), answer read."""
@@ -752,7 +754,7 @@ def s_segments(sent, read, head, body):
         if name.strip().lower() == b"x-stampede-received-ns":
             received = int(value.strip())
     try:
-        doc = json.loads(body)
+        doc = function_facts(body, invoke_api)
         return (sent, received, doc["started_at_ns"], doc["finished_at_ns"], read)
     except (ValueError, KeyError, TypeError):
         return None
@@ -859,7 +861,7 @@ def measure_latency(args, workdir, report):
         for _ in range(blocks):
             for name, (conn, request, expect) in series.items():
                 got, bad = time_requests(conn, request, n // blocks, expect, pause,
-                                         segments.get(name))
+                                         segments.get(name), name.startswith("invoke_api"))
                 samples[name] += got
                 for status, count in bad.items():
                     wrong[name][status] = wrong[name].get(status, 0) + count

@@ -5,7 +5,8 @@
 // reaches the test as the SDK's TooManyRequestsException.
 //
 // The function is the demo bootstrap holding each invocation for HOLD_MS,
-// so two invocations overlap and reserved concurrency 1 throttles one.
+// so two invocations overlap and reserved concurrency 1 throttles one. It
+// answers with a Lambda proxy response, which Invoke passes through whole.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -32,8 +33,19 @@ after(async () => {
   assert.equal(await lambda.stop(), 0, 'exit status of stampede-lambda');
 });
 
+// The facts in the demo function's answer: exactly the proxy envelope
+// (lambda/function/fn_handler.h) with the facts object as its body string.
+const FACTS = ['request_id', 'environment_id', 'cold_start', 'cold_start_time',
+  'initialization_type', 'invocation_count', 'started_at_ns', 'finished_at_ns'];
 function payload(answer) {
-  return JSON.parse(Buffer.from(answer.Payload).toString('utf8'));
+  const proxy = JSON.parse(Buffer.from(answer.Payload).toString('utf8'));
+  assert.deepEqual(Object.keys(proxy), ['statusCode', 'headers', 'body']);
+  assert.equal(proxy.statusCode, 200);
+  assert.deepEqual(proxy.headers, { 'Content-Type': 'application/json' });
+  assert.equal(typeof proxy.body, 'string');
+  const facts = JSON.parse(proxy.body);
+  assert.deepEqual(Object.keys(facts), FACTS);
+  return facts;
 }
 
 test('GetFunction', async () => {
@@ -95,8 +107,10 @@ test('PublishVersion, CreateAlias, PutProvisionedConcurrencyConfig', async () =>
   assert.equal(answer.ExecutedVersion, '1');
   assert.equal(answer.FunctionError, undefined);
   const body = payload(answer);
+  assert.equal(body.request_id, answer.$metadata.requestId);
   assert.equal(body.initialization_type, 'provisioned-concurrency');
   assert.equal(body.cold_start, false);
+  assert.equal(body.invocation_count, 1);
 
   await client.send(new sdk.DeleteProvisionedConcurrencyConfigCommand({
     FunctionName: 'demo', Qualifier: 'live' }));
@@ -112,6 +126,7 @@ test('Invoke RequestResponse and Event', async () => {
   assert.equal(answer.ExecutedVersion, '$LATEST');
   assert.equal(answer.FunctionError, undefined);
   const body = payload(answer);
+  assert.equal(body.request_id, answer.$metadata.requestId);
   assert.equal(body.initialization_type, 'on-demand');
   assert.equal(body.cold_start, true);
   assert.equal(body.invocation_count, 1);
@@ -141,5 +156,6 @@ test('a second concurrent Invoke over reserved concurrency 1 is TooManyRequestsE
   assert.equal(error.$metadata.attempts, 1);
   const answer = await first;
   assert.equal(answer.StatusCode, 200);
-  assert.equal(payload(answer).invocation_count > 0, true);
+  // The one on-demand environment's third: after RequestResponse and Event.
+  assert.equal(payload(answer).invocation_count, 3);
 });

@@ -56,6 +56,30 @@ def next_invocation():
     return headers["lambda-runtime-aws-request-id"], json.loads(body), headers
 '''
 
+# The demo function's answer (lambda/function/fn_handler.h): a Lambda proxy
+# response, PROXY_ENVELOPE plus "body", the facts object as a string. A
+# Function URL or API Gateway door unwraps it (the client gets the facts as
+# the HTTP body); the Invoke API passes it through whole.
+PROXY_ENVELOPE = {"statusCode": 200, "headers": {"Content-Type": "application/json"}}
+FACTS = ["request_id", "environment_id", "cold_start", "cold_start_time",
+         "initialization_type", "invocation_count", "started_at_ns", "finished_at_ns"]
+
+
+def function_facts(answer):
+    """The facts in the demo function's answer as the Invoke API returns it
+    (the payload, bytes or str): exactly PROXY_ENVELOPE with a "body" string
+    holding an object with exactly FACTS, in that order; AssertionError
+    otherwise."""
+    doc = json.loads(answer)
+    if not isinstance(doc, dict) or list(doc) != ["statusCode", "headers", "body"] \
+            or {k: doc[k] for k in PROXY_ENVELOPE} != PROXY_ENVELOPE \
+            or type(doc["statusCode"]) is not int or not isinstance(doc["body"], str):
+        raise AssertionError("not the demo function's proxy response: %r" % (answer,))
+    facts = json.loads(doc["body"])
+    if not isinstance(facts, dict) or list(facts) != FACTS:
+        raise AssertionError("not the demo function's facts: %r" % (doc["body"],))
+    return facts
+
 
 def binary(name):
     """Absolute path of a stampede binary; skips the test when missing."""

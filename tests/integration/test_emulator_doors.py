@@ -20,8 +20,8 @@ import sys
 import time
 import unittest
 
-from stampede_testlib import (LAMBDA_READY, RUNTIME_PRELUDE, SystemTest, binary, burst,
-                              http_request, raw_exchange, wait_until)
+from stampede_testlib import (FACTS, LAMBDA_READY, RUNTIME_PRELUDE, SystemTest, binary, burst,
+                              function_facts, http_request, raw_exchange, wait_until)
 
 INVOKE = "/2015-03-31/functions/%s/invocations"
 STREAMING = "/2021-11-15/functions/%s/response-streaming-invocations"
@@ -183,9 +183,11 @@ class DoorsTest(SystemTest):
         account = b'{"Reason":"ConcurrentInvocationLimitExceeded","Type":"User",' \
                   b'"message":"Rate Exceeded."}'
         answers = self.check_wave(results, 200, 429, account, 100, 10)
-        self.assertEqual(len({json.loads(b)["environment_id"] for _, b in answers}), 100)
-        for headers, data in answers:
-            self.assertEqual(json.loads(data)["request_id"], headers["x-amzn-requestid"])
+        facts = [(headers, function_facts(data)) for headers, data in answers]
+        self.assertEqual(len({doc["environment_id"] for _, doc in facts}), 100)
+        for headers, doc in facts:
+            self.assertEqual(doc["request_id"], headers["x-amzn-requestid"])
+            self.assertEqual((doc["cold_start"], doc["invocation_count"]), (True, 1))
             self.assertEqual(headers["x-amz-executed-version"], "$LATEST")
 
     def test_httpapi_throttle_status_429(self):
@@ -242,7 +244,7 @@ class DoorsTest(SystemTest):
         # The Invoke API waits too.
         status, headers, body, took = self.served(port, "POST", INVOKE % "f", 429, "{}")
         self.assertEqual(status, 200, body)
-        answer = json.loads(body)
+        answer = function_facts(body)
         self.assertEqual((answer["request_id"], answer["invocation_count"]),
                          (headers["x-amzn-requestid"], 4))
         self.assertGreaterEqual(took, 2.0)
@@ -430,6 +432,37 @@ class DoorsTest(SystemTest):
             status, headers, body = request(port, "GET", path)
             self.check_common(headers)
             self.assertEqual(status, want, path)
+
+    # --- the demo function on every door ----------------------------------------
+
+    def test_demo_function_on_every_door(self):
+        """The bootstrap answers in the Lambda proxy shape: each HTTP door
+        unwraps it and sends the facts as the body (the REST API too, which
+        answers anything without statusCode 502); the Invoke API passes the
+        whole proxy response through."""
+        port = self.start_emulator("--function", "demo=" + binary("bootstrap"),
+                                   "--reserved", "1", "--env", "STAMPEDE_HOLD_MS=0")
+        # One environment (reserved 1): the invocations count 1, 2, 3, 4.
+        doors = [("GET", "/url/demo/x", None, 429), ("GET", "/restapi/demo/x", None, 500),
+                 ("GET", "/httpapi/demo/x", None, 500), ("POST", INVOKE % "demo", "{}", 429)]
+        environments = set()
+        for count, (method, path, body, throttle) in enumerate(doors, 1):
+            status, headers, data, _ = self.served(port, method, path, throttle, body)
+            self.check_common(headers)
+            self.assertEqual(status, 200, (path, data))
+            self.assertEqual(headers["content-type"], "application/json", path)
+            if path.startswith("/2015"):
+                doc = function_facts(data)
+            else:
+                doc = json.loads(data)
+                self.assertEqual(list(doc), FACTS, path)
+            self.assertEqual(doc["request_id"], headers["x-amzn-requestid"], path)
+            self.assertEqual((doc["cold_start"], doc["initialization_type"],
+                              doc["invocation_count"]), (count == 1, "on-demand", count), path)
+            if count > 1:
+                self.assertEqual(doc["cold_start_time"], 0, path)
+            environments.add(doc["environment_id"])
+        self.assertEqual(len(environments), 1)
 
     # --- events and errors through the HTTP doors ------------------------------
 

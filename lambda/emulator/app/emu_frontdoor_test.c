@@ -14,6 +14,7 @@
 #include "emu_probe.h"
 #include "emu_reply.h"
 #include "emu_route.h"
+#include "fn_answer.h"
 #include "sp_check.h"
 #include "sp_clock.h"
 #include "sp_err.h"
@@ -32,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_TEST_ANSWERS_MAX 2048
@@ -184,14 +186,18 @@ s_test_function_url(s_test_t *test)
     snprintf(test->ok_id, sizeof test->ok_id, "%s", id);
     CHECK_STR(emu_probe_header(probe, "Content-Type", type, sizeof type),
               "application/json");
-    char expected[128];
-    snprintf(expected, sizeof expected, "{\"request_id\":\"%s\",", id);
-    CHECK_TRUE(strncmp(emu_probe_body(probe), expected, strlen(expected)) == 0);
-    CHECK_TRUE(strstr(emu_probe_body(probe), "\"cold_start\":true") != NULL);
+    //  The door unwrapped the bootstrap's proxy response: the facts.
+    fn_answer_t answer;
+    CHECK_INT(fn_answer_facts(emu_probe_body(probe), &answer), 0);
+    CHECK_STR(answer.request_id, id);
+    CHECK_INT(answer.cold_start, true);
+    CHECK_INT(answer.invocation_count, 1);
     emu_probe_destroy(&probe);
     probe = s_test_demo(test, "GET", "/url/demo", "", "", "url", 429);
     CHECK_INT(emu_probe_status(probe), 200);
-    CHECK_TRUE(strstr(emu_probe_body(probe), "\"cold_start\":false") != NULL);
+    CHECK_INT(fn_answer_facts(emu_probe_body(probe), &answer), 0);
+    CHECK_INT(answer.cold_start, false);
+    CHECK_INT(answer.invocation_count, 2);
     emu_probe_destroy(&probe);
     //  A qualifier the function does not have.
     s_test_expect(test, "GET", "/url/demo:nope/", "", "", "demo", "url", 404,
@@ -212,9 +218,12 @@ s_test_invoke_api(s_test_t *test)
     CHECK_NULL(emu_probe_header(probe, "X-Amz-Function-Error", value, sizeof value));
     CHECK_NULL(emu_probe_header(probe, "X-Amz-Log-Result", value, sizeof value));
     CHECK_NOT_NULL(emu_probe_header(probe, "x-amzn-RequestId", id, sizeof id));
-    char expected[128];
-    snprintf(expected, sizeof expected, "{\"request_id\":\"%s\",", id);
-    CHECK_TRUE(strncmp(emu_probe_body(probe), expected, strlen(expected)) == 0);
+    //  The Invoke API passes the bootstrap's proxy response through whole.
+    fn_answer_t answer;
+    CHECK_INT(fn_answer_proxy(emu_probe_body(probe), &answer), 0);
+    CHECK_STR(answer.request_id, id);
+    CHECK_INT(answer.cold_start, false);
+    CHECK_INT(answer.invocation_count, 3);
     emu_probe_destroy(&probe);
     //  With the log tail, by ARN and an explicit $LATEST.
     probe = s_test_demo(
@@ -223,6 +232,8 @@ s_test_invoke_api(s_test_t *test)
         "invoke", 429);
     CHECK_INT(emu_probe_status(probe), 200);
     CHECK_NOT_NULL(emu_probe_header(probe, "X-Amz-Log-Result", value, sizeof value));
+    CHECK_INT(fn_answer_proxy(emu_probe_body(probe), &answer), 0);
+    CHECK_INT(answer.invocation_count, 4);
     emu_probe_destroy(&probe);
 
     s_test_expect(test, "POST", path, "X-Amz-Invocation-Type: DryRun\r\n", "", "demo",
@@ -267,19 +278,74 @@ s_test_invoke_api(s_test_t *test)
     emu_probe_destroy(&probe);
 }
 
+//  Function "bare" answers every invocation with S_TEST_BARE_ANSWER, a
+//  JSON object without statusCode (a bash runtime: the bootstrap always
+//  answers in the proxy shape).
+#define S_TEST_BARE_ANSWER "{\"hello\":\"world\"}"
+#define S_TEST_BARE_RUNTIME                                                              \
+    "#!/bin/bash\n"                                                                      \
+    "export LC_ALL=C\n"                                                                  \
+    "api=$AWS_LAMBDA_RUNTIME_API; host=${api%:*}; port=${api#*:}\n"                      \
+    "answer='" S_TEST_BARE_ANSWER "'\n"                                                  \
+    "while :; do\n"                                                                      \
+    "  exec 3<>/dev/tcp/$host/$port\n"                                                   \
+    "  printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: "             \
+    "x\\r\\n\\r\\n' >&3\n"                                                               \
+    "  len=0\n"                                                                          \
+    "  while IFS= read -r line <&3; do\n"                                                \
+    "    line=${line%$'\\r'}\n"                                                          \
+    "    [ -z \"$line\" ] && break\n"                                                    \
+    "    case $line in Lambda-Runtime-Aws-Request-Id:*) id=${line#*: } ;;\n"             \
+    "      Content-Length:*) len=${line#*: } ;; esac\n"                                  \
+    "  done\n"                                                                           \
+    "  [ \"$len\" -gt 0 ] && read -r -N \"$len\" event <&3\n"                            \
+    "  exec 3<&-\n"                                                                      \
+    "  exec 4<>/dev/tcp/$host/$port\n"                                                   \
+    "  printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: "     \
+    "x\\r\\nContent-Length: %d\\r\\n\\r\\n%s' \"$id\" ${#answer} \"$answer\" >&4\n"      \
+    "  IFS= read -r status <&4\n"                                                        \
+    "  exec 4<&-\n"                                                                      \
+    "done\n"
+
 static void
 s_test_gateways(s_test_t *test)
 {
-    //  The bootstrap's answer has no statusCode: a malformed proxy answer
-    //  for a REST API, a plain JSON body for an HTTP API.
+    //  The bootstrap's proxy response, unwrapped by both gateways: the
+    //  facts as the body.
     emu_probe_t *probe =
         s_test_demo(test, "GET", "/restapi/demo/items", "", "", "restapi", 500);
-    s_test_check(probe, 502, "InternalServerErrorException",
-                 "{\"message\": \"Internal server error\"}");
+    CHECK_INT(emu_probe_status(probe), 200);
+    char value[128], id[64];
+    CHECK_STR(emu_probe_header(probe, "Content-Type", value, sizeof value),
+              "application/json");
+    CHECK_NOT_NULL(emu_probe_header(probe, "x-amzn-RequestId", id, sizeof id));
+    fn_answer_t answer;
+    CHECK_INT(fn_answer_facts(emu_probe_body(probe), &answer), 0);
+    CHECK_STR(answer.request_id, id);
+    CHECK_INT(answer.invocation_count, 5);
     emu_probe_destroy(&probe);
     probe = s_test_demo(test, "GET", "/httpapi/demo/items?x=1", "", "", "httpapi", 500);
     CHECK_INT(emu_probe_status(probe), 200);
-    CHECK_TRUE(strncmp(emu_probe_body(probe), "{\"request_id\":\"", 15) == 0);
+    CHECK_STR(emu_probe_header(probe, "Content-Type", value, sizeof value),
+              "application/json");
+    CHECK_NOT_NULL(emu_probe_header(probe, "x-amzn-RequestId", id, sizeof id));
+    CHECK_INT(fn_answer_facts(emu_probe_body(probe), &answer), 0);
+    CHECK_STR(answer.request_id, id);
+    CHECK_INT(answer.invocation_count, 6);
+    emu_probe_destroy(&probe);
+
+    //  An answer without statusCode: a malformed proxy answer for a REST
+    //  API, a plain JSON body for an HTTP API.
+    probe =
+        s_test_served(test, "bare", "GET", "/restapi/bare/items", "", "", "restapi", 500);
+    s_test_check(probe, 502, "InternalServerErrorException",
+                 "{\"message\": \"Internal server error\"}");
+    emu_probe_destroy(&probe);
+    probe =
+        s_test_served(test, "bare", "GET", "/httpapi/bare/items", "", "", "httpapi", 500);
+    s_test_check(probe, 200, NULL, S_TEST_BARE_ANSWER);
+    CHECK_STR(emu_probe_header(probe, "Content-Type", value, sizeof value),
+              "application/json");
     emu_probe_destroy(&probe);
 
     s_test_expect(test, "GET", "/restapi/closed/", "", "", "closed", "restapi", 500,
@@ -337,14 +403,18 @@ s_test_timeouts(s_test_t *test)
     start = sp_clock_mono_ns();
     probe = s_test_served(test, "slow", "GET", "/url/slow/x", "", "", "url", 429);
     CHECK_INT(emu_probe_status(probe), 200);
-    CHECK_TRUE(strstr(emu_probe_body(probe), "\"cold_start\":false") != NULL);
+    fn_answer_t answer;
+    CHECK_INT(fn_answer_facts(emu_probe_body(probe), &answer), 0);
+    CHECK_INT(answer.cold_start, false);
+    CHECK_INT(answer.invocation_count, 3);
     emu_probe_destroy(&probe);
     const char *path = "/2015-03-31/functions/slow/invocations";
     int64_t served = sp_clock_mono_ns();
     probe = s_test_served(test, "slow", "POST", path, "", "{}", "invoke", 429);
     waited_ms = (sp_clock_mono_ns() - served) / SP_NS_PER_MS;
     CHECK_INT(emu_probe_status(probe), 200);
-    CHECK_TRUE(strstr(emu_probe_body(probe), "\"invocation_count\":4") != NULL);
+    CHECK_INT(fn_answer_proxy(emu_probe_body(probe), &answer), 0);
+    CHECK_INT(answer.invocation_count, 4);
     CHECK_TRUE(waited_ms >= S_TEST_HOLD_MS);
     emu_probe_destroy(&probe);
 
@@ -479,10 +549,21 @@ emu_frontdoor_test(bool verbose)
                                   .env = slow_pairs,
                                   .env_count = 1,
                                   .timeout_s = 3};
-    emu_function_t *functions[3] = {emu_function_new(loop, &demo, verbose),
-                                    emu_function_new(loop, &closed, verbose),
-                                    emu_function_new(loop, &slow, verbose)};
-    for (size_t i = 0; i < 3; i++)
+    char bare_dir[] = "/tmp/emu_frontdoor_testXXXXXX";
+    CHECK_NOT_NULL(mkdtemp(bare_dir));
+    char bare_path[64];
+    snprintf(bare_path, sizeof bare_path, "%s/bootstrap", bare_dir);
+    FILE *script = fopen(bare_path, "w");
+    CHECK_NOT_NULL(script);
+    CHECK_TRUE(fputs(S_TEST_BARE_RUNTIME, script) >= 0);
+    CHECK_INT(fclose(script), 0);
+    CHECK_INT(chmod(bare_path, 0755), 0);
+    emu_function_config_t bare = {
+        .name = "bare", .path = bare_path, .reserved = 1, .timeout_s = 3};
+    emu_function_t *functions[4] = {
+        emu_function_new(loop, &demo, verbose), emu_function_new(loop, &closed, verbose),
+        emu_function_new(loop, &slow, verbose), emu_function_new(loop, &bare, verbose)};
+    for (size_t i = 0; i < 4; i++)
         CHECK_INT(emu_frontdoor_add_function(door, functions[i]), 0);
     emu_frontdoor_set_gateway_timeouts(door, S_TEST_REST_TIMEOUT_MS * SP_NS_PER_MS,
                                        S_TEST_HTTP_TIMEOUT_MS * SP_NS_PER_MS);
@@ -527,6 +608,9 @@ emu_frontdoor_test(bool verbose)
     emu_function_stats(functions[2], &demo_stats);
     CHECK_INT(demo_stats.spawns, 1);
     CHECK_INT(demo_stats.invocations, 5);
+    emu_function_stats(functions[3], &demo_stats);
+    CHECK_INT(demo_stats.spawns, 1);
+    CHECK_INT(demo_stats.invocations, 2);
 
     //  One line per answer, in order; MHD's own 400 and the dropped
     //  garbage request left none.
@@ -551,8 +635,10 @@ emu_frontdoor_test(bool verbose)
     close(test->efd);
     free(test);
     //  Destroying its function hands the abandoned invocation back.
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         emu_function_destroy(&functions[i]);
+    CHECK_INT(unlink(bare_path), 0);
+    CHECK_INT(rmdir(bare_dir), 0);
     emu_frontdoor_stats(door, &stats);
     CHECK_INT(stats.abandoned, 0);
     emu_frontdoor_destroy(&door);

@@ -5,6 +5,7 @@
 #include "emu_fleet.h"
 #include "emu_function.h"
 #include "emu_pool.h"
+#include "fn_answer.h"
 #include "sp_check.h"
 #include "sp_clock.h"
 #include <czmq.h>
@@ -485,14 +486,17 @@ s_test_provisioned(bool verbose)
     CHECK_INT(test.ok, 10);
     int warm = 0, provisioned = 0, on_demand = 0;
     for (int i = 0; i < 10; i++) {
-        const char *payload = emu_invocation_payload(running[i], NULL);
+        fn_answer_t answer;
+        CHECK_INT(fn_answer_proxy(emu_invocation_payload(running[i], NULL), &answer), 0);
+        CHECK_STR(answer.request_id, emu_invocation_request_id(running[i]));
         bool is_provisioned =
-            strstr(payload, "\"initialization_type\":\"provisioned-concurrency\"") !=
-            NULL;
+            strcmp(answer.initialization_type, "provisioned-concurrency") == 0;
         provisioned += is_provisioned;
-        on_demand += strstr(payload, "\"initialization_type\":\"on-demand\"") != NULL;
+        on_demand += strcmp(answer.initialization_type, "on-demand") == 0;
         warm += !emu_invocation_cold(running[i]);
         CHECK_INT(emu_invocation_cold(running[i]), !is_provisioned);
+        CHECK_INT(answer.cold_start, !is_provisioned);
+        CHECK_INT(answer.invocation_count, 1);
         CHECK_TRUE(strncmp(emu_invocation_environment(running[i]), "demo#", 5) == 0);
         emu_invocation_destroy(&running[i]);
     }
@@ -533,8 +537,11 @@ s_test_provisioned(bool verbose)
     s_wait_for(test.loop, s_cond_done, &cond, 10);
     CHECK_STR(emu_invocation_version(running[0]), "2");
     CHECK_TRUE(!emu_invocation_cold(running[0]));
-    CHECK_NOT_NULL(strstr(emu_invocation_payload(running[0], NULL),
-                          "\"initialization_type\":\"provisioned-concurrency\""));
+    fn_answer_t answer;
+    CHECK_INT(fn_answer_proxy(emu_invocation_payload(running[0], NULL), &answer), 0);
+    CHECK_STR(answer.initialization_type, "provisioned-concurrency");
+    CHECK_INT(answer.cold_start, false);
+    CHECK_INT(answer.invocation_count, 1);
     emu_invocation_destroy(&running[0]);
     //  Deleting the config stops its environments.
     CHECK_INT(emu_function_delete_provisioned(function, "live", &err), 0);

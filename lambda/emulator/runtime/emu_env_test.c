@@ -9,6 +9,7 @@
 #include "emu_proc.h"
 #include "emu_route.h"
 #include "emu_rtapi.h"
+#include "fn_answer.h"
 #include "sp_check.h"
 #include "sp_clock.h"
 #include <czmq.h>
@@ -231,9 +232,13 @@ emu_env_test(bool verbose)
     CHECK_INT(test.dones, 1);
     CHECK_INT(test.idles, 1);
     CHECK_INT(test.outcome, EMU_INVOCATION_OK);
-    CHECK_TRUE(strstr(test.payload,
-                      "\"request_id\":\"11111111-1111-4111-8111-111111111111\"") != NULL);
-    CHECK_TRUE(strstr(test.payload, "\"cold_start\":true") != NULL);
+    //  The bootstrap's proxy response, passed through as it posted it.
+    fn_answer_t answer;
+    CHECK_INT(fn_answer_proxy(test.payload, &answer), 0);
+    CHECK_STR(answer.request_id, "11111111-1111-4111-8111-111111111111");
+    CHECK_INT(answer.cold_start, true);
+    CHECK_INT(answer.invocation_count, 1);
+    CHECK_STR(answer.initialization_type, "on-demand");
     CHECK_TRUE(emu_invocation_cold(inv));
     CHECK_STR(emu_invocation_environment(inv), "demo#1");
     CHECK_TRUE(emu_env_init_ns(env) > 0);
@@ -257,8 +262,14 @@ emu_env_test(bool verbose)
     s_test_run(&test);
     CHECK_INT(test.dones, 2);
     CHECK_INT(test.outcome, EMU_INVOCATION_OK);
-    CHECK_TRUE(strstr(test.payload, "\"cold_start\":false") != NULL);
-    CHECK_TRUE(strstr(test.payload, "\"invocation_count\":2") != NULL);
+    char first_environment[sizeof answer.environment_id];
+    memcpy(first_environment, answer.environment_id, sizeof first_environment);
+    CHECK_INT(fn_answer_proxy(test.payload, &answer), 0);
+    CHECK_STR(answer.request_id, "22222222-2222-4222-8222-222222222222");
+    CHECK_STR(answer.environment_id, first_environment);
+    CHECK_INT(answer.cold_start, false);
+    CHECK_REAL(answer.cold_start_time, 0.0);
+    CHECK_INT(answer.invocation_count, 2);
     CHECK_TRUE(!emu_invocation_cold(inv));
     CHECK_INT(emu_invocation_init_ns(inv), 0);
     CHECK_INT(emu_env_invocations(env), 2);
