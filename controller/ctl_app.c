@@ -438,6 +438,18 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
             break;
         zclock_sleep(S_POLL_MS);
     }
+    if (!ended && zsys_interrupted) {
+        //  A signal: the run ends as interrupted, every request without a
+        //  result marked lost, and its summary is printed like any other.
+        json_t *stop = json_pack("{s:s, s:s}", "action", "interrupt", "reason",
+                                 "stampede run stopped by a signal");
+        json_t *answer = stop ? ctl_server_request(self->server, stop) : NULL;
+        ended = answer && json_integer_value(json_object_get(answer, "run_id")) == run_id;
+        if (ended)
+            snprintf(error, sizeof error, "stampede run stopped by a signal");
+        json_decref(answer);
+        json_decref(stop);
+    }
     if (!ended) {
         s_say(self,
               zsys_interrupted ? "interrupted during run %" PRId64

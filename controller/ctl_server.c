@@ -345,6 +345,25 @@ s_command_run(s_core_t *self, json_t *request)
     return reply;
 }
 
+//  Ends the live run as interrupted with the command's "reason" (printable,
+//  at most 256 bytes): its agents are told to stop, every request without
+//  a result is marked lost.
+static json_t *
+s_command_interrupt(s_core_t *self, json_t *request)
+{
+    json_t *member = json_object_get(request, "reason");
+    const char *reason = json_string_value(member);
+    if (!reason || json_string_length(member) > 256 || !proto_is_printable(reason, 256) ||
+        !*reason)
+        return s_error(400, "interrupt needs a \"reason\": 1-256 printable bytes");
+    if (!self->run)
+        return s_error(409, "no run is in progress");
+    int64_t run_id = ctl_run_id(self->run);
+    ctl_run_interrupt(self->run, reason, sp_clock_wall_ns());
+    s_settle(self);
+    return json_pack("{s:I}", "run_id", (json_int_t)run_id);
+}
+
 static json_t *
 s_command_status(s_core_t *self)
 {
@@ -382,6 +401,8 @@ s_command(s_core_t *self, const char *text, size_t size)
             reply = s_command_run(self, request);
         else if (strcmp(action, "status") == 0)
             reply = s_command_status(self);
+        else if (strcmp(action, "interrupt") == 0)
+            reply = s_command_interrupt(self, request);
         else
             reply = s_error(400, "unknown action \"%.32s\"", action);
     }

@@ -96,6 +96,8 @@ const char *ctl_server_command_endpoint(ctl_server_t *self);
 //    {"action":"status"}
 //      -> {"agents":[…],"active_run":7|null,"default_url":…|null,
 //          "last_run":{"run_id","state","error"}|null}
+//    {"action":"interrupt","reason":…}  (the live run ends interrupted)
+//      -> {"run_id":7} | {"error":…,"status":400|409}
 json_t *ctl_server_request(ctl_server_t *self, json_t *request);
 
 void ctl_server_test(bool verbose);

@@ -261,6 +261,12 @@ s_test_plain(const char *db_path)
     s_expect_error(server, "{\"action\":\"fly\"}", 400, "unknown action \"fly\"");
     s_expect_error(server, "[1,2]", 400, "command is not a JSON object");
     s_expect_error(server, "{\"act\":1}", 400, "command needs an \"action\" string");
+    s_expect_error(server, "{\"action\":\"interrupt\",\"reason\":\"stop\"}", 409,
+                   "no run is in progress");
+    s_expect_error(server, "{\"action\":\"interrupt\",\"reason\":\"a\\nb\"}", 400,
+                   "interrupt needs a \"reason\": 1-256 printable bytes");
+    s_expect_error(server, "{\"action\":\"interrupt\"}", 400,
+                   "interrupt needs a \"reason\": 1-256 printable bytes");
     json_t *status = s_ask(server, "{\"action\":\"status\"}");
     CHECK_INT(json_array_size(json_object_get(status, "agents")), 0);
     CHECK_TRUE(json_is_null(json_object_get(status, "active_run")));

@@ -7,7 +7,12 @@ every index is stored once, the shares are the contiguous split of N, and
 nothing the commands started is left running afterwards.
 """
 import json
+import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import time
 import unittest
 
 from stampede_testlib import SystemTest, binary
@@ -126,6 +131,179 @@ class RunBurstTest(SystemTest):
                          {"ok": 3, "throttled": 17, "errors": 0, "lost": 0})
         self.assertIs(summary["expectations_met"], True)
         self.check_rows(db, summary["run_id"], 20, [(0, 7), (7, 7), (14, 6)])
+
+    def door_run(self, url, db, extra=()):
+        """40 POSTs from 2 agents; returns (summary, [(status, door, source,
+        reason) of each throttled row])."""
+        summary = self.run_json(url, 40, 2, db,
+                                ["--method", "POST", "--data", '{"burst":1}']
+                                + list(extra))
+        conn = sqlite3.connect(db)
+        try:
+            throttles = conn.execute(
+                "SELECT http_status, door, throttle_source, throttle_reason"
+                " FROM requests WHERE run_id = ? AND outcome = 'throttled'",
+                (summary["run_id"],)).fetchall()
+        finally:
+            conn.close()
+        return summary, throttles
+
+    def test_throttles_through_every_door(self):
+        # The same reserved-5 burst through each of the emulator's four doors:
+        # the same 5 admitted and 35 throttled, whatever words each door uses
+        # (Function URL and Invoke API 429, the REST API's and the HTTP API's
+        # 500), each throttle stored with its raw status, door and source.
+        base = self.start_lambda(reserved=5)
+        db = self.path("doors.db")
+        reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+        doors = [
+            ("/url/demo/", "function_url", 429, "lambda", None),
+            ("/2015-03-31/functions/demo/invocations", "invoke", 429, "lambda", reason),
+            ("/restapi/demo/prod/burst", "apigw_rest", 500, "lambda_via_gateway", None),
+            ("/httpapi/demo/burst", "apigw_http", 500, "lambda_via_gateway", None),
+        ]
+        for path, door, status, source, why in doors:
+            with self.subTest(door=door):
+                summary, throttles = self.door_run(base + path, db)
+                got = {k: summary[k] for k in ("door", "ok", "throttled",
+                                               "throttled_lambda", "throttled_gateway",
+                                               "errors", "lost", "environments",
+                                               "status")}
+                self.assertEqual(got, {"door": door, "ok": 5, "throttled": 35,
+                                       "throttled_lambda": 35, "throttled_gateway": 0,
+                                       "errors": 0, "lost": 0, "environments": 5,
+                                       "status": "completed"})
+                self.assertEqual(throttles, [(status, door, source, why)] * 35)
+
+        # Named with --door, the REST API's 500 at a plain server is an error:
+        # the door decides what is a throttle.
+        summary, throttles = self.door_run(base + "/restapi/demo/prod/burst", db,
+                                           ["--door", "http"])
+        self.assertEqual((summary["door"], summary["ok"], summary["throttled"],
+                          summary["errors"]), ("http", 5, 0, 35))
+        self.assertEqual(throttles, [])
+
+        # An HTTP API that answers 429 {"message":"Too Many Requests"} says what
+        # its own stage throttling says: counted as the gateway's.
+        base = self.start_lambda(reserved=5, extra=["--httpapi-throttle-status", "429"])
+        summary, throttles = self.door_run(base + "/httpapi/demo/burst", db)
+        self.assertEqual((summary["ok"], summary["throttled"], summary["throttled_lambda"],
+                          summary["throttled_gateway"]), (5, 35, 0, 35))
+        self.assertEqual(throttles, [(429, "apigw_http", "gateway", None)] * 35)
+
+        # A door the controller does not know is refused before anything is sent.
+        result = self.run_cli(["run", "--url", base + "/url/demo/", "-n", "1",
+                               "--door", "alb", "--db", db])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--door must be auto, function-url, invoke, apigw-rest, "
+                      "apigw-http, apigw or http", result.stderr)
+
+    def test_sigterm_mid_run_is_interrupted(self):
+        # SIGTERM while the 5 admitted requests are held by the function: the
+        # run ends interrupted (exit 5), its agents are told to stop, and every
+        # request without a result is stored lost, so requested = recorded +
+        # lost still holds; the 5 held ones never come back as ok.
+        base = self.start_lambda(reserved=5)
+        db = self.path("sigterm.db")
+        proc = subprocess.Popen(
+            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "20",
+             "--local-agents", "2", "--json", "--db", db, "--keys", self.path("keys")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=self.env)
+        try:
+            self.wait_running(db)
+            time.sleep(0.5)  # past GO: the admitted 5 are held for 2 s
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 5, err)
+        summary = json.loads(out)
+        self.assertEqual((summary["status"], summary["outcome"], summary["requested"],
+                          summary["ok"]), ("failed", "interrupted", 20, 0))
+        self.assertEqual(summary["error"], "stampede run stopped by a signal")
+        self.assertEqual(summary["recorded"] + summary["lost"], 20)
+        self.assertGreaterEqual(summary["lost"], 5)
+        conn = sqlite3.connect(db)
+        try:
+            rows = conn.execute("SELECT count(*), count(*) FILTER (WHERE outcome ="
+                                " 'lost') FROM requests WHERE run_id = ?",
+                                (summary["run_id"],)).fetchone()
+            self.assertEqual(rows, (20, summary["lost"]))
+            reasons = {r[0] for r in conn.execute(
+                "SELECT error FROM requests WHERE run_id = ? AND outcome = 'lost'",
+                (summary["run_id"],))}
+            self.assertEqual(reasons, {"stampede run stopped by a signal"})
+            self.assertEqual(conn.execute("SELECT outcome FROM runs WHERE id = ?",
+                                          (summary["run_id"],)).fetchone()[0],
+                             "interrupted")
+        finally:
+            conn.close()
+
+    def wait_running(self, db, timeout=20):
+        """Waits (bounded) until the database holds a running run."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            if not os.path.exists(db):
+                continue
+            conn = sqlite3.connect(db)
+            try:
+                row = conn.execute("SELECT id FROM runs WHERE status = 'running'"
+                                   ).fetchone()
+            except sqlite3.OperationalError:
+                row = None  # the schema is still being created
+            finally:
+                conn.close()
+            if row:
+                return
+        self.fail("the run never started")
+
+    def test_agent_killed_mid_run_completes_with_losses(self):
+        # Two remote agents, 20 requests all admitted (reserved 20) and held
+        # 2 s; one agent is SIGKILLed while it holds its 10. The run is not
+        # "completed": it ends completed_with_losses (exit 4) with exactly
+        # those 10 lost and the reason named.
+        base = self.start_lambda(reserved=20)
+        db = self.path("losses.db")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            endpoint = "tcp://127.0.0.1:%d" % probe.getsockname()[1]
+        proc = subprocess.Popen(
+            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "20",
+             "--wait-agents", "2", "--listen", endpoint, "--insecure", "--json",
+             "--db", db],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=self.env)
+        try:
+            agents = [self.procs.start([binary("stampede-agent"), "--controller",
+                                        endpoint, "--insecure", "--id", name],
+                                       env=self.env, capture=False)
+                      for name in ("agent-a", "agent-b")]
+            self.wait_running(db)
+            time.sleep(0.5)  # past GO: every request is held by the function
+            os.kill(agents[1].pid, signal.SIGKILL)  # agent-b, holding its 10
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 4, err)
+        summary = json.loads(out)
+        self.assertEqual({k: summary[k] for k in ("status", "outcome", "requested",
+                                                 "recorded", "ok", "lost")},
+                         {"status": "completed", "outcome": "completed_with_losses",
+                          "requested": 20, "recorded": 10, "ok": 10, "lost": 10})
+        conn = sqlite3.connect(db)
+        try:
+            error = conn.execute("SELECT error FROM runs WHERE id = ?",
+                                 (summary["run_id"],)).fetchone()[0]
+            self.assertEqual(error, "10 of 20 requests lost (agent agent-b "
+                                    "disconnected)")
+        finally:
+            conn.close()
 
     def test_insecure_text_summary(self):
         base = self.start_lambda(reserved=2)
