@@ -819,7 +819,11 @@ ctl_app_test(bool verbose)
 
     //  Clean up the temp directory.
     char path[256];
-    const char *files[] = {"r.db", "r.db-wal", "r.db-shm", "keys/controller.key",
+    const char *files[] = {"r.db",
+                           "r.db-wal",
+                           "r.db-shm",
+                           "r.db.lock",
+                           "keys/controller.key",
                            "keys/controller.key_secret"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);

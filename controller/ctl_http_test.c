@@ -645,8 +645,8 @@ s_test_daemon(bool verbose)
     store_destroy(&store);
     zactor_destroy(&fake);
     char path[160];
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *suffixes[] = {"", "-wal", "-shm", ".lock"};
+    for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
         unlink(path);
     }

@@ -10,6 +10,7 @@
 #include "sp_err.h"
 #include "sp_log.h"
 #include "sp_oom.h"
+#include "store_lock.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -35,6 +36,7 @@ typedef struct {
     zsock_t *command;         //  REP for ctl_http
     zactor_t *auth;           //  zauth (CURVE) or NULL
     store_t *store;           //  the writer connection
+    store_lock_t *lock;       //  one writer per database file
     ctl_registry_t *registry; //  connected agents
     ctl_run_t *run;           //  the active run, or NULL
     ctl_run_t *last_run;      //  the previous run (late batches), or NULL
@@ -483,6 +485,7 @@ s_core_destroy(s_core_t **self_p)
     zsock_destroy(&self->command);
     zactor_destroy(&self->auth);
     store_destroy(&self->store);
+    store_lock_release(&self->lock);
     free(self->rows);
     free(self->listen);
     free(self->db_path);
@@ -500,6 +503,11 @@ s_core_start(s_core_t *self, char *endpoint, char *command_endpoint, char *err,
 {
     self->store = store_open(self->db_path, err, err_size);
     if (!self->store)
+        return -1;
+    //  Before anything is written: a second controller on the file would
+    //  settle the first one's live run as if it had died.
+    self->lock = store_lock_take(self->db_path, err, err_size);
+    if (!self->lock)
         return -1;
     self->rows = calloc(PROTO_MAX_BATCH, sizeof *self->rows);
     if (!self->rows) {

@@ -560,8 +560,18 @@ s_test_restart(const char *db_path)
                                   .expire_ms = 2000};
     ctl_server_t *server = ctl_server_new(&config, err, sizeof err);
     CHECK_NOT_NULL(server);
+    //  A second controller on the same file is refused, the holder named,
+    //  and settles nothing of the first one's.
+    ctl_server_t *second = ctl_server_new(&config, err, sizeof err);
+    CHECK_NULL(second);
+    char refused[256];
+    snprintf(refused, sizeof refused,
+             "results database %s is in use by another controller (pid %ld on host ",
+             db_path, (long)getpid());
+    CHECK_TRUE(strncmp(err, refused, strlen(refused)) == 0);
     CHECK_INT(store_summary(store, 1, &summary), 0);
     CHECK_STR(summary.status, "failed");
+    CHECK_STR(summary.outcome, "interrupted");
     CHECK_INT(summary.recorded, 1);
     CHECK_INT(summary.lost, 5);
     json_t *run = store_run_json(store, 1, false);
@@ -679,8 +689,8 @@ ctl_server_test(bool verbose)
     snprintf(restart_path, sizeof restart_path, "%s/restart.db", dir);
     s_test_restart(restart_path);
     char path[160];
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *suffixes[] = {"", "-wal", "-shm", ".lock"};
+    for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
         unlink(path);
         snprintf(path, sizeof path, "%s%s", restart_path, suffixes[i]);

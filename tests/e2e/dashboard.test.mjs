@@ -137,9 +137,9 @@ function run(name, file, args, timeoutMs = STEP_MS) {
   });
 }
 
-// SIGTERM each child we started, SIGKILL what is left after 5 s.
-async function stopAll() {
-  const waiting = [...children].map((child) => new Promise((resolve) => {
+// SIGTERM one child and wait for it (SIGKILL after 5 s).
+function stopChild(child) {
+  return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       resolve();
       return;
@@ -150,8 +150,12 @@ async function stopAll() {
       resolve();
     });
     child.kill('SIGTERM');
-  }));
-  await Promise.all(waiting);
+  });
+}
+
+// SIGTERM each child we started, SIGKILL what is left after 5 s.
+async function stopAll() {
+  await Promise.all([...children].map(stopChild));
   children.clear();
 }
 
@@ -303,6 +307,15 @@ async function main() {
     checkEqual(await page.textContent('#burst-message'), 'Run #2 started.', 'form message');
     checkEqual(await page.getAttribute('#runs li:first-child button', 'aria-current'), 'true', 'new run selected in the list');
     await page.screenshot({ path: path.join(tmp, 'dashboard-second.png'), fullPage: true });
+
+    // One controller per database: a second serve on the same file is
+    // refused with the holder named; once the first has stopped, one starts.
+    const rival = await run('second stampede serve', path.join(BIN, 'stampede'),
+      ['serve', '--db', db, '--http', '127.0.0.1:0', '--listen', 'tcp://127.0.0.1:*', '--insecure', '--keys', keys]);
+    checkEqual(rival.code, 1, 'second controller on the database: exit status');
+    checkEqual(/^stampede serve: results database .* is in use by another controller \(pid \d+ on host .* since .*\)$/m.test(rival.err),
+      true, `second controller refused with the holder named: ${JSON.stringify(rival.err.slice(-300))}`);
+    await stopChild(serve.child);
 
     // With a token: the API refuses requests without it, and the page
     // takes it from ?token= once, sends it as a header and drops it from
