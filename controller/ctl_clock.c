@@ -7,19 +7,23 @@
 #include "sp_check.h"
 #include "sp_clock.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 typedef struct {
     int64_t offset_ns;
     int64_t rtt_ns;
+    int64_t at_ns; //  the instant the offset holds at: (t1 + t4) / 2
 } s_sample_t;
 
 struct _ctl_clock_t {
     s_sample_t ring[CTL_CLOCK_SAMPLES]; //  the last accepted samples
     size_t count;                       //  samples in ring (<= CTL_CLOCK_SAMPLES)
     size_t next;                        //  slot the next sample overwrites
-    int64_t offset_ns;                  //  estimate: offset of the min-rtt sample
-    int64_t rtt_ns;                     //  estimate: that sample's rtt
+    s_sample_t best;                    //  estimate: the min-rtt sample
+    bool drift_known;                   //  samples span CTL_CLOCK_DRIFT_SPAN_NS
+    double drift;                       //  offset change per controller ns
+    double drift_error;                 //  its uncertainty (±)
 };
 
 ctl_clock_t *
@@ -34,6 +38,45 @@ ctl_clock_destroy(ctl_clock_t **self_p)
     assert(self_p);
     free(*self_p);
     *self_p = NULL;
+}
+
+//  The min-rtt sample of those with at_ns in [from, to); NULL when none.
+static const s_sample_t *
+s_fastest(const ctl_clock_t *self, int64_t from, int64_t to)
+{
+    const s_sample_t *best = NULL;
+    for (size_t i = 0; i < self->count; i++) {
+        const s_sample_t *s = &self->ring[i];
+        if (s->at_ns >= from && s->at_ns < to && (!best || s->rtt_ns < best->rtt_ns))
+            best = s;
+    }
+    return best;
+}
+
+//  Recomputes the estimate and the drift from the ring.
+static void
+s_estimate(ctl_clock_t *self)
+{
+    int64_t oldest = INT64_MAX, newest = INT64_MIN;
+    for (size_t i = 0; i < self->count; i++) {
+        oldest = self->ring[i].at_ns < oldest ? self->ring[i].at_ns : oldest;
+        newest = self->ring[i].at_ns > newest ? self->ring[i].at_ns : newest;
+    }
+    self->best = *s_fastest(self, INT64_MIN, INT64_MAX);
+    self->drift_known = false;
+    self->drift = 0;
+    self->drift_error = CTL_CLOCK_DRIFT_UNKNOWN_PPM * 1e-6;
+    if (newest - oldest < CTL_CLOCK_DRIFT_SPAN_NS)
+        return;
+    int64_t middle = oldest + (newest - oldest) / 2;
+    const s_sample_t *early = s_fastest(self, oldest, middle);
+    const s_sample_t *late = s_fastest(self, middle, INT64_MAX);
+    if (!early || !late || late->at_ns - early->at_ns < CTL_CLOCK_DRIFT_SPAN_NS / 2)
+        return;
+    double span = (double)(late->at_ns - early->at_ns);
+    self->drift_known = true;
+    self->drift = (double)(late->offset_ns - early->offset_ns) / span;
+    self->drift_error = (double)(early->rtt_ns + late->rtt_ns) / 2 / span;
 }
 
 int
@@ -55,17 +98,12 @@ ctl_clock_sample(ctl_clock_t *self, int64_t t1, int64_t t2, int64_t t3, int64_t 
     int64_t rtt = (t4 - t1) - agent_busy;
     if (rtt < 0)
         return -1;
-    self->ring[self->next] =
-        (s_sample_t){.offset_ns = (forward + back) / 2, .rtt_ns = rtt};
+    self->ring[self->next] = (s_sample_t){
+        .offset_ns = (forward + back) / 2, .rtt_ns = rtt, .at_ns = t1 + (t4 - t1) / 2};
     self->next = (self->next + 1) % CTL_CLOCK_SAMPLES;
     if (self->count < CTL_CLOCK_SAMPLES)
         self->count++;
-    size_t best = 0;
-    for (size_t i = 1; i < self->count; i++)
-        if (self->ring[i].rtt_ns < self->ring[best].rtt_ns)
-            best = i;
-    self->offset_ns = self->ring[best].offset_ns;
-    self->rtt_ns = self->ring[best].rtt_ns;
+    s_estimate(self);
     return 0;
 }
 
@@ -76,25 +114,70 @@ ctl_clock_samples(ctl_clock_t *self)
     return self->count;
 }
 
+size_t
+ctl_clock_fresh(ctl_clock_t *self, int64_t now_ns, int64_t max_age_ns)
+{
+    assert(self);
+    size_t fresh = 0;
+    for (size_t i = 0; i < self->count; i++)
+        fresh += now_ns - self->ring[i].at_ns <= max_age_ns;
+    return fresh;
+}
+
 int64_t
 ctl_clock_offset_ns(ctl_clock_t *self)
 {
     assert(self);
-    return self->offset_ns;
+    return self->count ? self->best.offset_ns : 0;
 }
 
 int64_t
 ctl_clock_rtt_ns(ctl_clock_t *self)
 {
     assert(self);
-    return self->rtt_ns;
+    return self->count ? self->best.rtt_ns : 0;
 }
 
 int64_t
 ctl_clock_error_ns(ctl_clock_t *self)
 {
     assert(self);
-    return self->rtt_ns / 2;
+    return ctl_clock_rtt_ns(self) / 2;
+}
+
+int64_t
+ctl_clock_offset_at(ctl_clock_t *self, int64_t at_ns)
+{
+    assert(self);
+    if (self->count == 0)
+        return 0;
+    double since = (double)(at_ns - self->best.at_ns);
+    return self->best.offset_ns + (int64_t)llround(self->drift * since);
+}
+
+int64_t
+ctl_clock_bound_at(ctl_clock_t *self, int64_t at_ns)
+{
+    assert(self);
+    if (self->count == 0)
+        return INT64_MAX;
+    double since = fabs((double)(at_ns - self->best.at_ns));
+    double widen = (self->drift_error + CTL_CLOCK_DRIFT_MARGIN_PPM * 1e-6) * since;
+    return self->best.rtt_ns / 2 + (int64_t)llround(widen);
+}
+
+double
+ctl_clock_drift_ppm(ctl_clock_t *self)
+{
+    assert(self);
+    return self->drift * 1e6;
+}
+
+bool
+ctl_clock_drift_known(ctl_clock_t *self)
+{
+    assert(self);
+    return self->drift_known;
 }
 
 void
@@ -155,6 +238,45 @@ ctl_clock_test(bool verbose)
 
     ctl_clock_destroy(&clock);
     CHECK_NULL(clock);
+    ctl_clock_destroy(&clock);
+
+    //  Unknown: no samples is no estimate, never 0 ± 0.
+    clock = ctl_clock_new();
+    CHECK_INT(ctl_clock_offset_at(clock, base), 0);
+    CHECK_INT(ctl_clock_bound_at(clock, base), INT64_MAX);
+    CHECK_INT(ctl_clock_fresh(clock, base, SP_NS_PER_S), 0);
+    //  One sample (agent 5 ms ahead, rtt 400 us, at base + 200 us): drift
+    //  unknown, so the bound grows 510 ppm with the distance from it.
+    CHECK_INT(
+        ctl_clock_sample(clock, base, base + 5200000, base + 5200000, base + 400000), 0);
+    CHECK_TRUE(!ctl_clock_drift_known(clock));
+    CHECK_INT(ctl_clock_offset_at(clock, base + 200000 + SP_NS_PER_S), 5000000);
+    CHECK_INT(ctl_clock_bound_at(clock, base + 200000), 200000);
+    CHECK_INT(ctl_clock_bound_at(clock, base + 200000 + SP_NS_PER_S), 200000 + 510000);
+    CHECK_INT(ctl_clock_fresh(clock, base + 200000 + SP_NS_PER_S, SP_NS_PER_S), 1);
+    CHECK_INT(ctl_clock_fresh(clock, base + 200001 + SP_NS_PER_S, SP_NS_PER_S), 0);
+    ctl_clock_destroy(&clock);
+
+    //  An agent clock running 1 % fast, 250 ms ahead at base, probed once a
+    //  second with rtt 200 us: the drift is found and applied, and the
+    //  offset at a later instant lands within its bound.
+    clock = ctl_clock_new();
+    for (int i = 0; i < 5; i++) {
+        int64_t q1 = base + i * SP_NS_PER_S;
+        int64_t mid = q1 + 100000;
+        int64_t agent_mid = mid + 250000000 + (mid - base) / 100;
+        CHECK_INT(ctl_clock_sample(clock, q1, agent_mid, agent_mid, q1 + 200000), 0);
+    }
+    CHECK_TRUE(ctl_clock_drift_known(clock));
+    CHECK_TRUE(fabs(ctl_clock_drift_ppm(clock) - 10000.0) < 1.0);
+    int64_t later = base + 6 * SP_NS_PER_S;
+    int64_t truth = 250000000 + (later - base) / 100;
+    int64_t guess = ctl_clock_offset_at(clock, later);
+    int64_t bound = ctl_clock_bound_at(clock, later);
+    CHECK_TRUE(llabs(guess - truth) <= bound);
+    CHECK_TRUE(bound < 1000000); //  well under a millisecond with drift known
+    //  Without the drift the same instant would be 20 ms off (the old bug).
+    CHECK_TRUE(llabs(ctl_clock_offset_ns(clock) - truth) > 10000000);
     ctl_clock_destroy(&clock);
     if (verbose)
         printf("(clock checks done) ");

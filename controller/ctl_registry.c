@@ -263,6 +263,16 @@ ctl_registry_probe_all(ctl_registry_t *self)
         ctl_registry_probe(self, agent);
 }
 
+void
+ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples)
+{
+    assert(self);
+    for (ctl_agent_t *agent = (ctl_agent_t *)zhashx_first(self->by_id); agent;
+         agent = (ctl_agent_t *)zhashx_next(self->by_id))
+        if (ctl_clock_samples(agent->clock) < min_samples)
+            ctl_registry_probe(self, agent);
+}
+
 int
 ctl_registry_heartbeat(ctl_registry_t *self, ctl_agent_t *agent,
                        const Stampede__Heartbeat *heartbeat, int64_t received_ns)

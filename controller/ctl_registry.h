@@ -86,6 +86,10 @@ int ctl_registry_send(ctl_registry_t *self, const char *agent_id,
 //  Sends a clock probe (Heartbeat{sent_ns = now}) to every agent.
 void ctl_registry_probe_all(ctl_registry_t *self);
 
+//  Sends a clock probe to every agent whose clock has fewer than
+//  min_samples samples (a new agent is known in a few rounds, not seconds).
+void ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples);
+
 //  Sends a clock probe to one agent. Returns 0 or -1.
 int ctl_registry_probe(ctl_registry_t *self, ctl_agent_t *agent);
 

@@ -33,7 +33,8 @@ struct _ctl_run_t {
     size_t n_shares;                   //  entries in shares
     uint32_t requested;                //  N
     uint32_t timeout_ms;               //  per request
-    int64_t prepare_deadline_ns;       //  Ready must all arrive before this
+    int64_t prepare_deadline_ns;       //  Ready (and clocks) must all be there by this
+    bool clock_wait_logged;            //  "waiting for clocks" said once
     int64_t start_ns;                  //  the instant agents fire at (controller clock)
     int64_t deadline_ns;               //  results must all arrive before this
     char error[PROTO_MAX_ERROR + 128]; //  why it failed
@@ -47,6 +48,8 @@ ctl_run_timing_defaults(ctl_run_timing_t *timing)
     timing->ready_timeout_ns = 10 * SP_NS_PER_S;
     timing->deadline_grace_ns = 15 * SP_NS_PER_S;
     timing->min_lead_ns = 250 * SP_NS_PER_MS;
+    timing->clock_min_samples = 3;
+    timing->clock_max_age_ns = 10 * SP_NS_PER_S;
 }
 
 static ctl_share_t *
@@ -173,6 +176,51 @@ s_check_settled(ctl_run_t *self, int64_t now_ns)
     s_finish(self, now_ns);
 }
 
+//  Names into reason the first agent of the run whose clock is not known
+//  well enough to fire at an agreed instant (fewer than clock_min_samples
+//  samples within clock_max_age_ns). Returns false when every clock is.
+static bool
+s_clock_unready(ctl_run_t *self, int64_t now_ns, char *reason, size_t size)
+{
+    for (size_t i = 0; i < self->n_shares; i++) {
+        const char *id = ctl_share_agent_id(self->shares[i]);
+        ctl_agent_t *agent = ctl_registry_lookup(self->registry, id);
+        size_t fresh =
+            agent ? ctl_clock_fresh(agent->clock, now_ns, self->timing.clock_max_age_ns)
+                  : 0;
+        if (fresh < self->timing.clock_min_samples) {
+            snprintf(reason, size,
+                     "agent %s has %zu clock samples from the last %" PRId64
+                     " ms, %zu needed",
+                     id, fresh, self->timing.clock_max_age_ns / SP_NS_PER_MS,
+                     self->timing.clock_min_samples);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void s_go(ctl_run_t *self, int64_t now_ns);
+
+//  Goes once every share is Ready and every agent's clock is known; until
+//  then the run stays preparing (the prepare deadline bounds the wait).
+static void
+s_try_go(ctl_run_t *self, int64_t now_ns)
+{
+    for (size_t i = 0; i < self->n_shares; i++)
+        if (!ctl_share_ready(self->shares[i]))
+            return;
+    char reason[256];
+    if (s_clock_unready(self, now_ns, reason, sizeof reason)) {
+        if (!self->clock_wait_logged)
+            zsys_info("run waits for clocks run_id=%" PRId64 " reason=\"%s\"", self->id,
+                      reason);
+        self->clock_wait_logged = true;
+        return;
+    }
+    s_go(self, now_ns);
+}
+
 static void
 s_go(ctl_run_t *self, int64_t now_ns)
 {
@@ -192,6 +240,24 @@ s_go(ctl_run_t *self, int64_t now_ns)
                 self->id, self->requested, self->n_shares, lead / SP_NS_PER_MS);
     for (size_t i = 0; i < self->n_shares; i++) {
         ctl_share_t *share = self->shares[i];
+        //  The offset at the instant itself, drift applied, and its bound:
+        //  Go is converted with it, results back with it, and it is stored.
+        ctl_agent_t *agent =
+            ctl_registry_lookup(self->registry, ctl_share_agent_id(share));
+        if (agent) {
+            int64_t offset = ctl_clock_offset_at(agent->clock, self->start_ns);
+            int64_t bound = ctl_clock_bound_at(agent->clock, self->start_ns);
+            ctl_share_set_clock(share, offset, bound);
+            if (store_share_add(self->store, self->id, agent->id, ctl_share_first(share),
+                                ctl_share_count(share), offset, bound))
+                zsys_error("run: cannot record the clock of agent_id=%s run_id=%" PRId64,
+                           agent->id, self->id);
+            zsys_info("run clock run_id=%" PRId64 " agent_id=%s offset_us=%.1f "
+                      "bound_us=%.1f drift_ppm=%.1f%s",
+                      self->id, agent->id, (double)offset / 1e3, (double)bound / 1e3,
+                      ctl_clock_drift_ppm(agent->clock),
+                      ctl_clock_drift_known(agent->clock) ? "" : " (drift unknown)");
+        }
         Stampede__Go go = STAMPEDE__GO__INIT;
         go.run_id = (uint64_t)self->id;
         go.start_at_ns = self->start_ns + ctl_share_offset_ns(share);
@@ -440,10 +506,7 @@ ctl_run_on_ready(ctl_run_t *self, const char *agent_id, const Stampede__Ready *r
         return;
     }
     ctl_share_set_ready(share);
-    for (size_t i = 0; i < self->n_shares; i++)
-        if (!ctl_share_ready(self->shares[i]))
-            return;
-    s_go(self, now_ns);
+    s_try_go(self, now_ns);
 }
 
 //  Agent instant -> controller instant; 0 stays "absent".
@@ -614,8 +677,20 @@ void
 ctl_run_tick(ctl_run_t *self, int64_t now_ns)
 {
     assert(self);
+    if (self->state == S_PREPARING)
+        s_try_go(self, now_ns);
     if (self->state == S_PREPARING && now_ns >= self->prepare_deadline_ns) {
         char reason[PROTO_MAX_ERROR];
+        char clock[256];
+        bool all_ready = true;
+        for (size_t i = 0; i < self->n_shares; i++)
+            all_ready = all_ready && ctl_share_ready(self->shares[i]);
+        if (all_ready && s_clock_unready(self, now_ns, clock, sizeof clock)) {
+            snprintf(reason, sizeof reason, "no clock estimate within %" PRId64 " ms: %s",
+                     self->timing.ready_timeout_ns / SP_NS_PER_MS, clock);
+            s_fail(self, reason, now_ns);
+            return;
+        }
         size_t used =
             (size_t)snprintf(reason, sizeof reason, "no Ready within %" PRId64 " ms from",
                              self->timing.ready_timeout_ns / SP_NS_PER_MS);

@@ -43,12 +43,16 @@
 typedef struct _ctl_run_t ctl_run_t;
 
 //  The run's clocks; ctl_run_timing_defaults gives the values of the design:
-//  10 s for every Ready, a 15 s grace after start + timeout, a start at
-//  least 250 ms (and 4 × the largest rtt) after Go is sent.
+//  10 s for every Ready (and for every agent's clock to be known), a 15 s
+//  grace after start + timeout, a start at least 250 ms (and 4 × the
+//  largest rtt) after Go is sent, and no Go before every agent of the run
+//  has at least 3 clock samples of at most 10 s ago.
 typedef struct {
     int64_t ready_timeout_ns;
     int64_t deadline_grace_ns;
     int64_t min_lead_ns;
+    size_t clock_min_samples;
+    int64_t clock_max_age_ns;
 } ctl_run_timing_t;
 
 void ctl_run_timing_defaults(ctl_run_timing_t *timing);

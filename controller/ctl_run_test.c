@@ -87,6 +87,23 @@ s_rig_stop(s_rig_t *rig)
     unlink(wal);
 }
 
+//  Gives agent `agent` (0-based) three clock samples, 1 s apart, the last
+//  at t0: `offset` ahead of the controller, rtt 1 ms, so its clock is
+//  known to a run at t0.
+static void
+s_rig_clock(s_rig_t *rig, size_t agent, int64_t offset, int64_t t0)
+{
+    char id[32];
+    snprintf(id, sizeof id, "agent-%zu", agent + 1);
+    ctl_agent_t *a = ctl_registry_lookup(rig->registry, id);
+    CHECK_NOT_NULL(a);
+    for (int k = 2; k >= 0; k--) {
+        int64_t t1 = t0 - k * SP_NS_PER_S;
+        int64_t there = t1 + 500000 + offset;
+        CHECK_INT(ctl_clock_sample(a->clock, t1, there, there, t1 + 1000000), 0);
+    }
+}
+
 //  Expects a Prepare on dealer and answers Ready for it.
 static void
 s_expect_prepare(ctl_run_t *run, s_rig_t *rig, size_t agent, uint32_t first,
@@ -228,6 +245,8 @@ ctl_run_test(bool verbose)
     //  The whole path: 10 over 3 agents (4/3/3), one batch resent, one agent
     //  with its clock 2 ms ahead.
     s_rig_start(&rig, 3, 100);
+    s_rig_clock(&rig, 0, 0, t0);
+    s_rig_clock(&rig, 2, 0, t0);
     ctl_agent_t *second = ctl_registry_lookup(rig.registry, "agent-2");
     CHECK_INT(
         ctl_clock_sample(second->clock, t0, t0 + 2500000, t0 + 2500000, t0 + 1000000), 0);
@@ -248,10 +267,22 @@ ctl_run_test(bool verbose)
     ctl_run_tick(run, t0 + SP_NS_PER_S); //  within the Ready timeout
     CHECK_STR(ctl_run_state(run), "preparing");
     s_expect_prepare(run, &rig, 2, 7, 3, t0 + 100);
+    //  Every share is Ready, but agent-2's clock has one sample: no Go yet.
+    CHECK_STR(ctl_run_state(run), "preparing");
+    CHECK_TRUE(s_quiet(rig.dealer[0]));
+    ctl_run_tick(run, t0 + 150);
+    CHECK_STR(ctl_run_state(run), "preparing");
+    for (int k = 2; k >= 1; k--) { //  two more, 2 ms ahead like the first
+        int64_t t1 = t0 - k * SP_NS_PER_S;
+        CHECK_INT(
+            ctl_clock_sample(second->clock, t1, t1 + 2500000, t1 + 2500000, t1 + 1000000),
+            0);
+    }
+    ctl_run_tick(run, t0 + 200);
     CHECK_STR(ctl_run_state(run), "running");
     CHECK_INT(rig.start_mode, STAMPEDE__START_MODE__START_MODE_LAST_BYTE); //  auto + body
     //  rtt 1 ms -> lead is the 250 ms minimum; agent-2 gets its own clock.
-    CHECK_INT(ctl_run_start_ns(run), t0 + 100 + 250 * SP_NS_PER_MS);
+    CHECK_INT(ctl_run_start_ns(run), t0 + 200 + 250 * SP_NS_PER_MS);
     for (size_t a = 0; a < 3; a++) {
         proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
         CHECK_NOT_NULL(go);
@@ -430,6 +461,32 @@ ctl_run_test(bool verbose)
             CHECK_NOT_NULL(env);
             proto_envelope_destroy(&env);
         }
+
+    //  Clocks gone stale (the last samples 20 s old): Ready from all, but
+    //  no Go; at the deadline the run fails naming the agent, every
+    //  request lost.
+    spec.requests = 3;
+    int64_t late = t0 + 20 * SP_NS_PER_S;
+    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, late, err, sizeof err,
+                      &status);
+    CHECK_NOT_NULL(run);
+    s_expect_prepare(run, &rig, 0, 0, 1, late);
+    s_expect_prepare(run, &rig, 1, 1, 1, late);
+    s_expect_prepare(run, &rig, 2, 2, 1, late);
+    CHECK_STR(ctl_run_state(run), "preparing");
+    ctl_run_tick(run, late + 10 * SP_NS_PER_S);
+    CHECK_STR(ctl_run_state(run), "failed");
+    CHECK_STR(ctl_run_error(run),
+              "no clock estimate within 10000 ms: agent agent-1 has 0 "
+              "clock samples from the last 10000 ms, 3 needed");
+    CHECK_STR(s_outcome(rig.store, ctl_run_id(run)), "failed");
+    CHECK_INT(s_count(rig.store, ctl_run_id(run), "lost"), 3);
+    ctl_run_destroy(&run);
+    for (size_t a = 0; a < 3; a++) { //  the Cancel, and never a Go
+        proto_envelope_t *env = proto_recv(rig.dealer[a], 2000, NULL, 0);
+        CHECK_STR(proto_body_name(env), "cancel");
+        proto_envelope_destroy(&env);
+    }
 
     //  Cancel of a live run; a share above an agent's capacity is refused.
     run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,

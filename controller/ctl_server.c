@@ -282,6 +282,9 @@ static int
 s_on_run_tick(zloop_t *loop, int timer_id, void *arg)
 {
     s_core_t *self = (s_core_t *)arg;
+    //  Agents that joined lately are probed every tick until their clock
+    //  is known well enough for a run to go.
+    ctl_registry_probe_new(self->registry, self->timing.clock_min_samples);
     if (self->run)
         ctl_run_tick(self->run, sp_clock_wall_ns());
     s_settle(self);

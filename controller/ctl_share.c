@@ -15,7 +15,8 @@ struct _ctl_share_t {
     char agent_id[PROTO_MAX_ID + 1]; //  the agent firing this share
     uint32_t first;                  //  first request index
     uint32_t count;                  //  requests in the share (>= 1)
-    int64_t offset_ns;               //  agent clock minus controller clock at Prepare
+    int64_t offset_ns;               //  agent clock minus controller clock at the instant
+    int64_t bound_ns;                //  its error bound
     int64_t rtt_ns;                  //  rtt of that estimate
     bool ready;                      //  Ready without error received
     uint8_t *stored;                 //  bit seq-1 set when batch seq is stored
@@ -90,6 +91,21 @@ ctl_share_count(ctl_share_t *self)
 {
     assert(self);
     return self->count;
+}
+
+void
+ctl_share_set_clock(ctl_share_t *self, int64_t offset_ns, int64_t bound_ns)
+{
+    assert(self);
+    self->offset_ns = offset_ns;
+    self->bound_ns = bound_ns;
+}
+
+int64_t
+ctl_share_bound_ns(ctl_share_t *self)
+{
+    assert(self);
+    return self->bound_ns;
 }
 
 int64_t
@@ -258,6 +274,9 @@ ctl_share_test(bool verbose)
     CHECK_INT(ctl_share_first(share), 25);
     CHECK_INT(ctl_share_count(share), 25);
     CHECK_INT(ctl_share_offset_ns(share), -3000);
+    ctl_share_set_clock(share, 4500, 700);
+    CHECK_INT(ctl_share_offset_ns(share), 4500);
+    CHECK_INT(ctl_share_bound_ns(share), 700);
     CHECK_INT(ctl_share_rtt_ns(share), 800);
     CHECK_TRUE(ctl_share_contains(share, 25));
     CHECK_TRUE(ctl_share_contains(share, 49));

@@ -40,6 +40,10 @@ const char *ctl_share_agent_id(ctl_share_t *self);
 uint32_t ctl_share_first(ctl_share_t *self);
 uint32_t ctl_share_count(ctl_share_t *self);
 int64_t ctl_share_offset_ns(ctl_share_t *self);
+//  The clock offset of the agent at the run's instant, and its bound, as Go
+//  was converted with; results are converted back with the same offset.
+void ctl_share_set_clock(ctl_share_t *self, int64_t offset_ns, int64_t bound_ns);
+int64_t ctl_share_bound_ns(ctl_share_t *self);
 int64_t ctl_share_rtt_ns(ctl_share_t *self);
 
 //  True when index belongs to the share.
