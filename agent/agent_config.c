@@ -394,6 +394,27 @@ s_parse(agent_config_t *config, char *err, size_t err_size, ...)
     return agent_config_parse(config, argc, argv, err, err_size);
 }
 
+uint32_t
+agent_config_fit(uint32_t wanted, uint64_t nofile, uint32_t ports, char *why,
+                 size_t why_size)
+{
+    uint64_t fit = wanted;
+    sp_err_set(why, why_size, "%s", "");
+    uint64_t files =
+        nofile > AGENT_CONFIG_FD_RESERVE ? nofile - AGENT_CONFIG_FD_RESERVE : 0;
+    if (files < fit) {
+        fit = files;
+        sp_err_set(why, why_size,
+                   "the open-file limit is %" PRIu64 " (%d kept for the agent itself)",
+                   nofile, AGENT_CONFIG_FD_RESERVE);
+    }
+    if (ports > 0 && ports < fit) {
+        fit = ports;
+        sp_err_set(why, why_size, "the ephemeral port range holds %u ports", ports);
+    }
+    return (uint32_t)fit;
+}
+
 void
 agent_config_test(bool verbose)
 {
@@ -403,6 +424,18 @@ agent_config_test(bool verbose)
     //  Defaults.
     agent_config_defaults(&config);
     CHECK_INT(config.capacity, 10000);
+
+    //  What a run can hold: the smallest of --capacity, files, ports.
+    char why[160];
+    CHECK_INT(agent_config_fit(10000, 1048576, 28232, why, sizeof why), 10000);
+    CHECK_STR(why, "");
+    CHECK_INT(agent_config_fit(10000, 1024, 28232, why, sizeof why), 960);
+    CHECK_STR(why, "the open-file limit is 1024 (64 kept for the agent itself)");
+    CHECK_INT(agent_config_fit(50000, 1048576, 28232, why, sizeof why), 28232);
+    CHECK_STR(why, "the ephemeral port range holds 28232 ports");
+    CHECK_INT(agent_config_fit(50000, 1048576, 0, why, sizeof why), 50000);
+    CHECK_INT(agent_config_fit(100, 64, 0, why, sizeof why), 0);
+    CHECK_STR(why, "the open-file limit is 64 (64 kept for the agent itself)");
     CHECK_INT(config.allow_count, 0);
     CHECK_INT(config.allow_loopback, true);
     CHECK_INT(config.insecure, false);

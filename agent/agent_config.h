@@ -74,6 +74,18 @@ bool agent_config_loopback(const agent_config_t *self);
 //  Writes the --help text to out.
 void agent_config_usage(FILE *out);
 
+//  Open files the agent keeps for itself (controller socket, curl's
+//  internals, logs), not for requests.
+#define AGENT_CONFIG_FD_RESERVE 64
+
+//  The requests one run can really hold at once: `wanted` (--capacity), no
+//  more than the open-file limit `nofile` leaves after
+//  AGENT_CONFIG_FD_RESERVE, nor than the `ports` ephemeral ports one
+//  target can be reached from (0 when not known). 0 when nothing fits;
+//  why names the limit that cut it (empty when none did).
+uint32_t agent_config_fit(uint32_t wanted, uint64_t nofile, uint32_t ports, char *why,
+                          size_t why_size);
+
 void agent_config_test(bool verbose);
 
 #endif

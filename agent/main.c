@@ -8,16 +8,39 @@
 #include <sys/resource.h>
 
 //  Every request of a burst holds a socket at the same time: lift the soft
-//  limit on open files to the hard limit.
-static void
-s_raise_fd_limit(void)
+//  limit on open files to the hard limit, and lower the capacity the agent
+//  announces to what that limit and the ephemeral ports can hold, so the
+//  controller refuses a run that cannot fit instead of firing it. Returns
+//  -1 when not even one request fits.
+static int
+s_fit_capacity(agent_config_t *config)
 {
-    struct rlimit limit;
+    struct rlimit limit = {0, 0};
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
             zsys_warning("agent: cannot raise the open-file limit");
+        getrlimit(RLIMIT_NOFILE, &limit);
     }
+    unsigned low = 0, high = 0;
+    FILE *range = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (range) {
+        if (fscanf(range, "%u %u", &low, &high) != 2 || high < low)
+            low = high = 0;
+        fclose(range);
+    }
+    uint32_t ports = high ? high - low + 1 : 0;
+    char why[160];
+    uint32_t fit = agent_config_fit(config->capacity, (uint64_t)limit.rlim_cur, ports,
+                                    why, sizeof why);
+    if (fit == 0) {
+        zsys_error("agent: cannot hold a single request: %s", why);
+        return -1;
+    }
+    if (fit < config->capacity)
+        zsys_warning("agent: capacity %u, not %u: %s", fit, config->capacity, why);
+    config->capacity = fit;
+    return 0;
 }
 
 int
@@ -58,7 +81,10 @@ main(int argc, char **argv)
     }
     zsys_init(); //  SIGINT/SIGTERM set zsys_interrupted: a clean stop
     zsys_set_logstream(stderr);
-    s_raise_fd_limit();
+    if (s_fit_capacity(&config)) {
+        agent_cert_destroy(&cert);
+        return 1;
+    }
     agent_link_t *link = agent_link_new(&config, cert);
     int rc = link ? agent_link_run(link) : 1;
     agent_link_destroy(&link);

@@ -8,6 +8,7 @@ nothing the commands started is left running afterwards.
 """
 import json
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -350,6 +351,33 @@ class RunBurstTest(SystemTest):
         self.assertRegex(result.stdout, r"dashboard: http://127\.0\.0\.1:\d+/")
         # The local agents' keys were withdrawn again.
         self.assertEqual(sorted(__import__("os").listdir(self.path("keys", "agents"))), [])
+
+    def test_run_that_cannot_fit_is_refused(self):
+        # Open files cap what an agent can hold: with a limit of 200 each
+        # agent announces capacity 136 (64 kept for itself), and 500 requests
+        # over 2 agents are refused before anything is sent: no run row, no
+        # request at the target, exit 1 with the reason.
+        base = self.start_lambda(reserved=5)
+        db = self.path("fit.db")
+
+        def low_files():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+        result = subprocess.run(
+            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "500",
+             "--local-agents", "2", "--db", db, "--keys", self.path("keys")],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+            env=self.env, preexec_fn=low_files)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("the run was not started: agent local-1 takes at most 136 "
+                      "requests, its share would be 250", result.stderr)
+        self.assertIn("capacity 136, not 10000: the open-file limit is 200 (64 kept "
+                      "for the agent itself)", result.stderr)
+        conn = sqlite3.connect(db)
+        try:
+            self.assertEqual(conn.execute("SELECT count(*) FROM runs").fetchone()[0], 0)
+        finally:
+            conn.close()
 
     def test_usage_and_failures(self):
         binary("stampede")
