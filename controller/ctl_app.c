@@ -460,19 +460,27 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
     char err[512];
     store_t *store = store_open(self->config->db, err, sizeof err);
     store_summary_t summary;
-    if (!store || store_summary(store, run_id, &summary)) {
+    static store_agent_summary_t agents[CTL_RUNSPEC_MAX_AGENTS];
+    size_t n_agents = 0;
+    if (!store || store_summary(store, run_id, &summary) ||
+        store_summary_agents(store, run_id, agents, CTL_RUNSPEC_MAX_AGENTS, &n_agents)) {
         s_say(self, "cannot read run %" PRId64 " from %s: %s", run_id, self->config->db,
               store ? "not found" : err);
         store_destroy(&store);
         return 1;
     }
     store_destroy(&store);
+    ctl_report_t report = {.summary = &summary,
+                           .agents = agents,
+                           .n_agents = n_agents,
+                           .db_path = self->config->db,
+                           .error = error};
     //  Exit 0 only when every request was recorded; each other ending has
     //  its own status.
     bool completed = strcmp(summary.outcome, "completed") == 0;
     int missed = 0;
     if (json_output) {
-        json_t *json = ctl_report_json(&summary, self->config->db, error);
+        json_t *json = ctl_report_json(&report);
         if (json && expect && completed)
             missed = ctl_report_expect(&summary, expect, json, self->err);
         char *text = json ? json_dumps(json, CTL_REPORT_JSON_FLAGS) : NULL;
@@ -480,7 +488,7 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
         free(text);
         json_decref(json);
     } else {
-        ctl_report_text(&summary, self->config->db, error, self->out);
+        ctl_report_text(&report, self->out);
         if (expect && completed)
             missed = ctl_report_expect(&summary, expect, NULL, self->err);
     }

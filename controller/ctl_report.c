@@ -14,13 +14,13 @@ s_ms(double ms)
 }
 
 json_t *
-ctl_report_json(const store_summary_t *s, const char *db_path, const char *error)
+ctl_report_json(const ctl_report_t *report)
 {
-    assert(s && db_path);
+    assert(report && report->summary && report->db_path);
+    const store_summary_t *s = report->summary;
     json_t *object = json_pack(
         "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I, "
-        "s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
+        "s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
         "run_id", (json_int_t)s->run_id, "status", s->status, "outcome", s->outcome,
         "start_mode", s->start_mode, "door", s->door, "requested",
         (json_int_t)s->requested, "recorded", (json_int_t)s->recorded, "ok",
@@ -29,11 +29,29 @@ ctl_report_json(const store_summary_t *s, const char *db_path, const char *error
         (json_int_t)s->throttled_gateway, "errors", (json_int_t)s->errors, "lost",
         (json_int_t)s->lost, "environments", (json_int_t)s->environments, "cold_starts",
         (json_int_t)s->cold_starts, "peak_concurrency", (json_int_t)s->peak_concurrency,
-        "p50_ms", s_ms(s->p50_ms), "p90_ms", s_ms(s->p90_ms), "p99_ms", s_ms(s->p99_ms),
-        "max_ms", s_ms(s->max_ms), "spread_ms", s_ms(s->spread_ms), "wall_ms",
-        s_ms(s->wall_ms), "db", db_path);
-    if (object && error && *error)
-        json_object_set_new(object, "error", json_string(error));
+        "partial", s->lost > 0, "p50_ms", s_ms(s->p50_ms), "p90_ms", s_ms(s->p90_ms),
+        "p99_ms", s_ms(s->p99_ms), "max_ms", s_ms(s->max_ms), "spread_ms",
+        s_ms(s->spread_ms), "wall_ms", s_ms(s->wall_ms), "db", report->db_path);
+    json_t *agents = json_array();
+    for (size_t i = 0; object && agents && i < report->n_agents; i++) {
+        const store_agent_summary_t *a = &report->agents[i];
+        json_array_append_new(
+            agents,
+            json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o}", "agent_id",
+                      a->agent_id, "first_index", (json_int_t)a->first_index, "count",
+                      (json_int_t)a->count, "recorded", (json_int_t)a->recorded,
+                      "clock_offset_ms", s_ms((double)a->clock_offset_ns / 1e6),
+                      "clock_bound_ms", s_ms((double)a->clock_bound_ns / 1e6), "arrivals",
+                      (json_int_t)a->arrivals, "arrival_first_ms", s_ms(a->first_ms),
+                      "arrival_median_ms", s_ms(a->median_ms), "arrival_last_ms",
+                      s_ms(a->last_ms)));
+    }
+    if (object)
+        json_object_set_new(object, "agents", agents ? agents : json_array());
+    else
+        json_decref(agents);
+    if (object && report->error && *report->error)
+        json_object_set_new(object, "error", json_string(report->error));
     return object;
 }
 
@@ -72,10 +90,11 @@ ctl_report_expect(const store_summary_t *s, const ctl_expect_t *expect, json_t *
 }
 
 void
-ctl_report_text(const store_summary_t *s, const char *db_path, const char *error,
-                FILE *out)
+ctl_report_text(const ctl_report_t *report, FILE *out)
 {
-    assert(s && db_path && out);
+    assert(report && report->summary && report->db_path && out);
+    const store_summary_t *s = report->summary;
+    const char *error = report->error;
     const char *reason = error && *error ? error : "(no reason recorded)";
     if (strcmp(s->status, "failed") == 0) {
         //  failed or interrupted: the reason, and where every request went.
@@ -96,16 +115,36 @@ ctl_report_text(const store_summary_t *s, const char *db_path, const char *error
             "  throttles through door %s: %u by Lambda, %u by the gateway, %u other\n",
             s->door, s->throttled_lambda, s->throttled_gateway,
             s->throttled - s->throttled_lambda - s->throttled_gateway);
-    fprintf(out, "  lambda: %u environments, %u cold starts, peak concurrency %u\n",
-            s->environments, s->cold_starts, s->peak_concurrency);
+    fprintf(out, "  lambda: %u environments, %u cold starts, peak concurrency %u%s\n",
+            s->environments, s->cold_starts, s->peak_concurrency,
+            s->lost > 0 ? " (partial: from the recorded rows only)" : "");
     fprintf(out, "  latency: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
             s->p50_ms, s->p90_ms, s->p99_ms, s->max_ms);
     fprintf(out,
             "  arrival spread at the target %.3f ms (start mode %s), wall time "
             "%.1f ms\n",
             s->spread_ms, s->start_mode, s->wall_ms);
-    fprintf(out, "  results: %s (stampede export %" PRId64 " --db %s)\n", db_path,
-            s->run_id, db_path);
+    for (size_t i = 0; i < report->n_agents; i++) {
+        const store_agent_summary_t *a = &report->agents[i];
+        fprintf(out, "  agent %s: %u requests, clock %+.3f ms ± %.3f ms", a->agent_id,
+                a->count, (double)a->clock_offset_ns / 1e6,
+                (double)a->clock_bound_ns / 1e6);
+        if (a->arrivals > 0)
+            fprintf(out, ", arrived %.3f / %.3f / %.3f ms after the instant\n",
+                    a->first_ms, a->median_ms, a->last_ms);
+        else
+            fprintf(out, ", no arrival stamps\n");
+    }
+    fprintf(out, "  results: %s (stampede export %" PRId64 " --db %s)\n", report->db_path,
+            s->run_id, report->db_path);
+}
+
+//  report with its error set to `error`, for one call.
+static const ctl_report_t *
+s_report(ctl_report_t *report, const char *error)
+{
+    report->error = error;
+    return report;
 }
 
 void
@@ -133,25 +172,48 @@ ctl_report_test(bool verbose)
     s.spread_ms = 1.2344;
     s.wall_ms = 2100.0;
     snprintf(s.start_mode, sizeof s.start_mode, "last_byte");
+    store_agent_summary_t agents[2] = {
+        {.agent_id = "local-1",
+         .first_index = 0,
+         .count = 50,
+         .clock_offset_ns = -1200,
+         .clock_bound_ns = 380000,
+         .recorded = 50,
+         .arrivals = 50,
+         .first_ms = 0.5,
+         .median_ms = 0.74,
+         .last_ms = 0.99},
+        {.agent_id = "local-2", .first_index = 50, .count = 50, .recorded = 50}};
+    ctl_report_t report = {
+        .summary = &s, .agents = agents, .n_agents = 2, .db_path = "r.db"};
 
-    json_t *json = ctl_report_json(&s, "r.db", NULL);
+    json_t *json = ctl_report_json(s_report(&report, NULL));
     char *text = json_dumps(json, CTL_REPORT_JSON_FLAGS | JSON_SORT_KEYS);
-    CHECK_STR(text,
-              "{\"cold_starts\":5,\"db\":\"r.db\",\"door\":\"apigw_rest\","
-              "\"environments\":5,\"errors\":0,"
-              "\"lost\":0,\"max_ms\":2011.5,\"ok\":5,\"outcome\":\"completed\",\"p50_"
-              "ms\":2.717,\"p90_ms\":4.0,"
-              "\"p99_ms\":2010.123,\"peak_concurrency\":5,\"recorded\":100,"
-              "\"requested\":100,\"run_id\":7,\"spread_ms\":1.234,"
-              "\"start_mode\":\"last_byte\",\"status\":\"completed\",\"throttled\":95,"
-              "\"throttled_gateway\":4,\"throttled_lambda\":90,\"wall_ms\":2100.0}");
+    CHECK_STR(
+        text,
+        "{\"agents\":[{\"agent_id\":\"local-1\",\"arrival_first_ms\":0.5,"
+        "\"arrival_last_ms\":0.99,\"arrival_median_ms\":0.74,\"arrivals\":50,"
+        "\"clock_bound_ms\":0.38,\"clock_offset_ms\":-0.001,\"count\":50,"
+        "\"first_index\":0,\"recorded\":50},{\"agent_id\":\"local-2\","
+        "\"arrival_first_ms\":0.0,\"arrival_last_ms\":0.0,"
+        "\"arrival_median_ms\":0.0,\"arrivals\":0,\"clock_bound_ms\":0.0,"
+        "\"clock_offset_ms\":0.0,\"count\":50,\"first_index\":50,"
+        "\"recorded\":50}],"
+        "\"cold_starts\":5,\"db\":\"r.db\",\"door\":\"apigw_rest\","
+        "\"environments\":5,\"errors\":0,"
+        "\"lost\":0,\"max_ms\":2011.5,\"ok\":5,\"outcome\":\"completed\",\"p50_"
+        "ms\":2.717,\"p90_ms\":4.0,"
+        "\"p99_ms\":2010.123,\"partial\":false,\"peak_concurrency\":5,\"recorded\":100,"
+        "\"requested\":100,\"run_id\":7,\"spread_ms\":1.234,"
+        "\"start_mode\":\"last_byte\",\"status\":\"completed\",\"throttled\":95,"
+        "\"throttled_gateway\":4,\"throttled_lambda\":90,\"wall_ms\":2100.0}");
     free(text);
     json_decref(json);
 
     char *buf = NULL;
     size_t size = 0;
     FILE *out = open_memstream(&buf, &size);
-    ctl_report_text(&s, "r.db", NULL, out);
+    ctl_report_text(s_report(&report, NULL), out);
     fclose(out);
     CHECK_STR(buf,
               "run 7 completed: 100 requested, 5 ok, 95 throttled, 0 errors, 0 lost\n"
@@ -161,12 +223,16 @@ ctl_report_test(bool verbose)
               "  latency: p50 2.7 ms, p90 4.0 ms, p99 2010.1 ms, max 2011.5 ms\n"
               "  arrival spread at the target 1.234 ms (start mode last_byte), wall "
               "time 2100.0 ms\n"
+              "  agent local-1: 50 requests, clock -0.001 ms ± 0.380 ms, arrived 0.500 / "
+              "0.740 / 0.990 ms after the instant\n"
+              "  agent local-2: 50 requests, clock +0.000 ms ± 0.000 ms, no arrival "
+              "stamps\n"
               "  results: r.db (stampede export 7 --db r.db)\n");
     free(buf);
 
     //  Expectations: met, missed (each named), or none set.
     ctl_expect_t expect = {.ok = 5, .throttled = 95, .errors = -1, .lost = 0};
-    json = ctl_report_json(&s, "r.db", NULL);
+    json = ctl_report_json(s_report(&report, NULL));
     buf = NULL;
     out = open_memstream(&buf, &size);
     CHECK_INT(ctl_report_expect(&s, &expect, json, out), 0);
@@ -195,8 +261,8 @@ ctl_report_test(bool verbose)
     s.lost = 2;
     buf = NULL;
     out = open_memstream(&buf, &size);
-    ctl_report_text(&s, "r.db", "2 of 100 requests lost (agent local-2 disconnected)",
-                    out);
+    ctl_report_text(
+        s_report(&report, "2 of 100 requests lost (agent local-2 disconnected)"), out);
     fclose(out);
     const char *head = "run 7 completed_with_losses: 100 requested, 5 ok, 93 throttled, "
                        "0 errors, 2 lost\n"
@@ -210,18 +276,18 @@ ctl_report_test(bool verbose)
     //  A failed run shows its reason, in both forms.
     snprintf(s.status, sizeof s.status, "failed");
     snprintf(s.outcome, sizeof s.outcome, "failed");
-    json = ctl_report_json(&s, "r.db", "agent a refused the run: busy");
+    json = ctl_report_json(s_report(&report, "agent a refused the run: busy"));
     CHECK_STR(json_string_value(json_object_get(json, "error")),
               "agent a refused the run: busy");
     CHECK_STR(json_string_value(json_object_get(json, "status")), "failed");
     json_decref(json);
-    json = ctl_report_json(&s, "r.db", "");
+    json = ctl_report_json(s_report(&report, ""));
     CHECK_NULL(json_object_get(json, "error"));
     json_decref(json);
     buf = NULL;
     out = open_memstream(&buf, &size);
-    ctl_report_text(&s, "r.db", "agent a refused the run: busy", out);
-    ctl_report_text(&s, "r.db", NULL, out);
+    ctl_report_text(s_report(&report, "agent a refused the run: busy"), out);
+    ctl_report_text(s_report(&report, NULL), out);
     fclose(out);
     CHECK_STR(buf, "run 7 failed: agent a refused the run: busy\n"
                    "  100 requested, 98 recorded, 2 lost\n"
@@ -231,7 +297,7 @@ ctl_report_test(bool verbose)
     snprintf(s.outcome, sizeof s.outcome, "interrupted");
     buf = NULL;
     out = open_memstream(&buf, &size);
-    ctl_report_text(&s, "r.db", "controller stopped", out);
+    ctl_report_text(s_report(&report, "controller stopped"), out);
     fclose(out);
     CHECK_STR(buf, "run 7 interrupted: controller stopped\n"
                    "  100 requested, 98 recorded, 2 lost\n");

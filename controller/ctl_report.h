@@ -18,17 +18,29 @@
 //  2.7170000000000001).
 #define CTL_REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
-//  The summary as one JSON object (caller owns): run_id, status,
-//  start_mode ("at_go" | "last_byte"), requested, recorded, ok, throttled, errors, lost,
-//  environments, cold_starts, peak_concurrency, p50_ms, p90_ms, p99_ms, max_ms,
-//  spread_ms, wall_ms (milliseconds rounded to the microsecond), db, and
-//  error when non-NULL and non-empty.
-json_t *ctl_report_json(const store_summary_t *summary, const char *db_path,
-                        const char *error);
+//  What one report shows: the run's summary and its agents' parts.
+typedef struct {
+    const store_summary_t *summary;
+    const store_agent_summary_t *agents; //  n_agents of them, index order
+    size_t n_agents;
+    const char *db_path;
+    const char *error; //  the run's reason, may be NULL
+} ctl_report_t;
 
-//  Writes the summary as a few lines of text to out.
-void ctl_report_text(const store_summary_t *summary, const char *db_path,
-                     const char *error, FILE *out);
+//  The report as one JSON object (caller owns): run_id, status, outcome,
+//  start_mode ("at_go" | "last_byte"), door, requested, recorded, ok,
+//  throttled (throttled_lambda, throttled_gateway), errors, lost,
+//  environments, cold_starts, peak_concurrency (from the recorded rows:
+//  "partial" is true when any row is lost), p50_ms, p90_ms, p99_ms, max_ms,
+//  spread_ms, wall_ms (milliseconds rounded to the microsecond), agents
+//  ([{agent_id, first_index, count, recorded, clock_offset_ms,
+//  clock_bound_ms, arrivals, arrival_first_ms, arrival_median_ms,
+//  arrival_last_ms}], arrivals relative to the start instant), db, and
+//  error when non-NULL and non-empty.
+json_t *ctl_report_json(const ctl_report_t *report);
+
+//  Writes the report as a few lines of text to out.
+void ctl_report_text(const ctl_report_t *report, FILE *out);
 
 //  Checks the summary against the expected counts (-1: none). Writes one
 //  line per missed expectation to err ("expected 5 ok, got 4"); when json

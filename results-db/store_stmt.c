@@ -164,6 +164,7 @@ static const struct {
          " ON CONFLICT (run_id, request_index) DO NOTHING",
          NULL, 0},
     [STORE_SUMMARY] = {store_summary_sql, NULL, 0},
+    [STORE_SUMMARY_AGENTS] = {store_summary_agents_sql, NULL, 0},
     [STORE_LATEST_RUN] = {"SELECT coalesce(max(id), 0) FROM runs", NULL, 0},
     //  One at a time: settling a run takes it out of this set.
     [STORE_RUN_UNSETTLED] = {"SELECT id FROM runs WHERE status IN ('pending', 'running')"

@@ -50,6 +50,7 @@ typedef enum {
     STORE_MARK_LOST,
     STORE_RUN_OUTCOME_REFRESH,
     STORE_SUMMARY,
+    STORE_SUMMARY_AGENTS,
     STORE_LATEST_RUN,
     STORE_RUN_UNSETTLED,
     STORE_RUN_LIST,
@@ -61,6 +62,7 @@ typedef enum {
 
 //  The summary's query, defined with its explanation in store_summary.c.
 extern const char store_summary_sql[];
+extern const char store_summary_agents_sql[];
 
 //  The columns of a generated statement (*count of them), or NULL with
 //  *count = 0 for a statement written out whole. STORE_RUN_LIST and

@@ -70,6 +70,65 @@ const char store_summary_sql[] =
     "       runs.door, runs.outcome"
     "  FROM runs, counts, pct, peak WHERE runs.id = ?1";
 
+//  Per agent, in index order: its share and clock, and the first, (lower)
+//  median and last arrival relative to the run's instant (runs.started_ns).
+const char store_summary_agents_sql[] =
+    "WITH r AS ("
+    "  SELECT agent_id, outcome, received_ns FROM requests WHERE run_id = ?1),"
+    "arr AS ("
+    "  SELECT r.agent_id, r.received_ns - runs.started_ns AS rel,"
+    "         row_number() OVER (PARTITION BY r.agent_id ORDER BY r.received_ns) AS k,"
+    "         count(*) OVER (PARTITION BY r.agent_id) AS n"
+    "  FROM r, runs WHERE runs.id = ?1 AND r.received_ns > 0),"
+    "stats AS ("
+    "  SELECT agent_id, max(n) AS n, min(rel) AS first,"
+    "         max(rel) FILTER (WHERE k = (n + 1) / 2) AS median, max(rel) AS last"
+    "  FROM arr GROUP BY agent_id),"
+    "rec AS ("
+    "  SELECT agent_id, count(*) FILTER (WHERE outcome <> 'lost') AS recorded"
+    "  FROM r GROUP BY agent_id)"
+    "SELECT a.agent_id, a.first_index, a.count, a.clock_offset_ns, a.clock_error_ns,"
+    "       coalesce(rec.recorded, 0), coalesce(stats.n, 0), coalesce(stats.first, 0),"
+    "       coalesce(stats.median, 0), coalesce(stats.last, 0)"
+    "  FROM run_agents a LEFT JOIN stats ON stats.agent_id = a.agent_id"
+    "  LEFT JOIN rec ON rec.agent_id = a.agent_id"
+    "  WHERE a.run_id = ?1 ORDER BY a.first_index";
+
+int
+store_summary_agents(store_t *self, int64_t run_id, store_agent_summary_t *out,
+                     size_t max, size_t *n)
+{
+    assert(self && (out || max == 0) && n);
+    *n = 0;
+    int found = store_stmt_run_row(self, STORE_SUMMARY_AGENTS, run_id, "agent summary");
+    if (found < 0)
+        return -1;
+    if (found == 0)
+        return 0;
+    sqlite3_stmt *stmt = store_stmt(self, STORE_SUMMARY_AGENTS);
+    int rc = SQLITE_ROW;
+    do {
+        if (*n < max) {
+            store_agent_summary_t *a = &out[(*n)++];
+            const unsigned char *id = sqlite3_column_text(stmt, 0);
+            snprintf(a->agent_id, sizeof a->agent_id, "%s", id ? (const char *)id : "");
+            a->first_index = (uint32_t)sqlite3_column_int64(stmt, 1);
+            a->count = (uint32_t)sqlite3_column_int64(stmt, 2);
+            a->clock_offset_ns = sqlite3_column_int64(stmt, 3);
+            a->clock_bound_ns = sqlite3_column_int64(stmt, 4);
+            a->recorded = (uint32_t)sqlite3_column_int64(stmt, 5);
+            a->arrivals = (uint32_t)sqlite3_column_int64(stmt, 6);
+            a->first_ms = (double)sqlite3_column_int64(stmt, 7) / 1e6;
+            a->median_ms = (double)sqlite3_column_int64(stmt, 8) / 1e6;
+            a->last_ms = (double)sqlite3_column_int64(stmt, 9) / 1e6;
+        }
+    } while (store_stmt_row(stmt, &rc));
+    store_stmt_done(stmt);
+    if (rc != SQLITE_DONE)
+        return -1;
+    return 0;
+}
+
 int
 store_summary(store_t *self, int64_t run_id, store_summary_t *out)
 {

@@ -9,6 +9,7 @@
 #define STORE_SUMMARY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct _store_t store_t;
@@ -45,6 +46,29 @@ typedef struct {
 
 //  Fills *out for run_id. Returns 0, or -1 when the run does not exist.
 int store_summary(store_t *self, int64_t run_id, store_summary_t *out);
+
+//  One agent's part of a run: its share, its clock at the instant, and when
+//  its requests arrived at the target (X-Stampede-Received-Ns, or the
+//  header named with --arrival-header) relative to the start instant, so
+//  path differences between hosts show. The arrival instants are the
+//  target's clock: on another host they include its clock's offset.
+typedef struct {
+    char agent_id[65];
+    uint32_t first_index;
+    uint32_t count;
+    int64_t clock_offset_ns; //  agent minus controller at the instant
+    int64_t clock_bound_ns;  //  its error bound
+    uint32_t recorded;       //  rows of the share other than lost
+    uint32_t arrivals;       //  rows with an arrival stamp
+    double first_ms;         //  arrival - instant; 0 when arrivals == 0
+    double median_ms;        //  lower median
+    double last_ms;
+} store_agent_summary_t;
+
+//  Fills out[0..max) with the agents of run_id in index order and sets *n
+//  (at most max). Returns 0, or -1 on a database error.
+int store_summary_agents(store_t *self, int64_t run_id, store_agent_summary_t *out,
+                         size_t max, size_t *n);
 
 void store_summary_test(bool verbose);
 

@@ -195,6 +195,55 @@ s_test_differential(bool verbose)
     store_destroy(&store);
 }
 
+//  Per agent: share, clock at the instant, arrivals relative to it.
+static void
+s_test_agents(void)
+{
+    char err[256];
+    store_t *store = store_open(":memory:", err, sizeof err);
+    CHECK_NOT_NULL(store);
+    int64_t run_id = store_fixture_headline(store);
+    store_agent_summary_t agents[4];
+    size_t n = 99;
+    CHECK_INT(store_summary_agents(store, run_id, agents, 4, &n), 0);
+    CHECK_INT(n, 2);
+    //  agent-a: rows 0..49 arrived 0.50 + i * 0.01 ms after the instant.
+    CHECK_STR(agents[0].agent_id, "agent-a");
+    CHECK_INT(agents[0].first_index, 0);
+    CHECK_INT(agents[0].count, 50);
+    CHECK_INT(agents[0].clock_offset_ns, -1200);
+    CHECK_INT(agents[0].clock_bound_ns, 300);
+    CHECK_INT(agents[0].recorded, 50);
+    CHECK_INT(agents[0].arrivals, 50);
+    CHECK_TRUE(agents[0].first_ms == 0.5);
+    CHECK_TRUE(agents[0].median_ms == 0.74);
+    CHECK_TRUE(agents[0].last_ms == 0.99);
+    CHECK_STR(agents[1].agent_id, "agent-b");
+    CHECK_INT(agents[1].first_index, 50);
+    CHECK_TRUE(agents[1].first_ms == 1.0);
+    CHECK_TRUE(agents[1].median_ms == 1.24);
+    CHECK_TRUE(agents[1].last_ms == 1.49);
+    //  Room for one: the first only.
+    CHECK_INT(store_summary_agents(store, run_id, agents, 1, &n), 0);
+    CHECK_INT(n, 1);
+    //  A share whose rows were all lost: nothing arrived.
+    int64_t lost_run = store_fixture_run(store, 2, NULL);
+    CHECK_INT(store_share_add(store, lost_run, "agent-a", 0, 2, 0, 0), 0);
+    CHECK_INT(store_mark_lost(store, lost_run, "agent-a", 0, 2, "gone"), 2);
+    CHECK_INT(store_summary_agents(store, lost_run, agents, 4, &n), 0);
+    CHECK_INT(n, 1);
+    CHECK_INT(agents[0].recorded, 0);
+    CHECK_INT(agents[0].arrivals, 0);
+    CHECK_TRUE(agents[0].first_ms == 0 && agents[0].last_ms == 0);
+    //  A run without shares, and no run at all: no agents.
+    int64_t bare = store_fixture_run(store, 1, NULL);
+    CHECK_INT(store_summary_agents(store, bare, agents, 4, &n), 0);
+    CHECK_INT(n, 0);
+    CHECK_INT(store_summary_agents(store, bare + 99, agents, 4, &n), 0);
+    CHECK_INT(n, 0);
+    store_destroy(&store);
+}
+
 void
 store_summary_test(bool verbose)
 {
@@ -207,5 +256,6 @@ store_summary_test(bool verbose)
     int64_t run_id = store_latest_run(store);
     CHECK_INT(store_summary(store, run_id + 1000, &s), -1);
     store_destroy(&store);
+    s_test_agents();
     s_test_differential(verbose);
 }

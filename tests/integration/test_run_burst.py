@@ -65,6 +65,16 @@ class RunBurstTest(SystemTest):
             self.assertIn(key, summary)
         # The 5 admitted requests are held 2 s by the function.
         self.assertGreaterEqual(summary["max_ms"], 2000)
+        self.assertIs(summary["partial"], False)
+        # Per agent: its share, its clock at the instant with a bound, and
+        # when its requests arrived at the emulator after the instant.
+        self.assertEqual([(a["agent_id"], a["first_index"], a["count"], a["recorded"],
+                           a["arrivals"]) for a in summary["agents"]],
+                         [("local-%d" % (i + 1), 25 * i, 25, 25, 25) for i in range(4)])
+        for agent in summary["agents"]:
+            self.assertGreater(agent["clock_bound_ms"], 0)
+            self.assertLessEqual(agent["arrival_first_ms"], agent["arrival_median_ms"])
+            self.assertLessEqual(agent["arrival_median_ms"], agent["arrival_last_ms"])
         run_id = summary["run_id"]
         self.check_rows(db, run_id, 100, [(0, 25), (25, 25), (50, 25), (75, 25)])
 
