@@ -261,6 +261,8 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
     const Stampede__Target *target = self->prepare->prepare->target;
     slot->engine = self;
     slot->response = agent_response_new();
+    if (slot->response)
+        agent_response_set_arrival_header(slot->response, target->arrival_header);
     slot->easy = curl_easy_init();
     if (!slot->response || !slot->easy)
         return -1;

@@ -17,23 +17,35 @@
 #include <strings.h>
 
 struct _agent_response_t {
-    char *body;           //  kept body bytes, NUL-terminated when allocated
-    size_t body_kept;     //  bytes in body
-    size_t body_alloc;    //  allocated size of body
-    uint64_t body_seen;   //  every body byte fed, kept or counted
-    bool function_error;  //  X-Amz-Function-Error present
-    bool rest_api;        //  x-amz-apigw-id present
-    bool http_api;        //  apigw-requestid present
-    bool has_received_ns; //  a valid X-Stampede-Received-Ns arrived
-    int64_t received_ns;  //  its value
+    char *body;                 //  kept body bytes, NUL-terminated when allocated
+    size_t body_kept;           //  bytes in body
+    size_t body_alloc;          //  allocated size of body
+    uint64_t body_seen;         //  every body byte fed, kept or counted
+    bool function_error;        //  X-Amz-Function-Error present
+    bool rest_api;              //  x-amz-apigw-id present
+    bool http_api;              //  apigw-requestid present
+    bool has_received_ns;       //  a valid X-Stampede-Received-Ns arrived
+    int64_t received_ns;        //  its value
+    const char *arrival_header; //  the header holding it (borrowed)
     char error_type[AGENT_DOOR_ERROR_TYPE_MAX + 1]; //  x-amzn-ErrorType, or ""
 };
+
+#define S_ARRIVAL_HEADER "X-Stampede-Received-Ns"
 
 agent_response_t *
 agent_response_new(void)
 {
     agent_response_t *self = calloc(1, sizeof *self);
+    if (self)
+        self->arrival_header = S_ARRIVAL_HEADER;
     return self;
+}
+
+void
+agent_response_set_arrival_header(agent_response_t *self, const char *name)
+{
+    assert(self);
+    self->arrival_header = name && *name ? name : S_ARRIVAL_HEADER;
 }
 
 void
@@ -126,7 +138,7 @@ agent_response_header(agent_response_t *self, const char *line, size_t size)
             len++;
         memcpy(self->error_type, value, len);
         self->error_type[len] = '\0';
-    } else if (s_name_is(name, name_len, "X-Stampede-Received-Ns")) {
+    } else if (s_name_is(name, name_len, self->arrival_header)) {
         int64_t ns;
         if (agent_response_parse_received_ns(value, value_len, &ns)) {
             self->received_ns = ns;
@@ -715,6 +727,18 @@ agent_response_test(bool verbose)
     CHECK_STR(result.request_id, "big");
     CHECK_INT(result.http_status, 201);
     agent_response_result_clear(&result);
+
+    //  A run's own arrival header replaces X-Stampede-Received-Ns.
+    agent_response_reset(response);
+    agent_response_set_arrival_header(response, "X-Received-At");
+    s_feed_headers(response, "HTTP/1.1 200 OK\r\nX-Stampede-Received-Ns: 5\r\n"
+                             "x-received-at: 1700000000000000042\r\n\r\n");
+    agent_response_result_init(&result, 15);
+    agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_HTTP, CURLE_OK, NULL,
+                          200);
+    CHECK_INT(result.received_ns, INT64_C(1700000000000000042));
+    agent_response_result_clear(&result);
+    agent_response_set_arrival_header(response, NULL);
 
     //  Header lines that are not headers are ignored.
     agent_response_reset(response);

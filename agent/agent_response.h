@@ -38,6 +38,11 @@ agent_response_t *agent_response_new(void);
 //  Frees self; safe on NULL and twice; nulls *self_p.
 void agent_response_destroy(agent_response_t **self_p);
 
+//  The header that holds the target's receive instant (the run's
+//  arrival_header; borrowed, must outlive self). NULL or "" means
+//  X-Stampede-Received-Ns, the emulator's.
+void agent_response_set_arrival_header(agent_response_t *self, const char *name);
+
 //  Forgets everything received so far (headers and body).
 void agent_response_reset(agent_response_t *self);
 

@@ -519,9 +519,13 @@ s_run_command(const ctl_config_t *config, const char *url)
                         ctl_runspec_start_mode_name(config->start_mode), "door",
                         ctl_door_name(config->door));
     json_decref(headers);
-    //  A run must not go out without the body it was given.
-    if (command && config->data &&
-        json_object_set_new(command, "body", json_string(config->data)) != 0) {
+    //  A run must not go out without the body or arrival header it was given.
+    if (command &&
+        ((config->data &&
+          json_object_set_new(command, "body", json_string(config->data)) != 0) ||
+         (config->arrival_header &&
+          json_object_set_new(command, "arrival_header",
+                              json_string(config->arrival_header)) != 0))) {
         json_decref(command);
         command = NULL;
     }

@@ -46,6 +46,7 @@ enum {
     S_OPT_FORMAT,
     S_OPT_START_MODE,
     S_OPT_DOOR,
+    S_OPT_ARRIVAL_HEADER,
     S_OPT_EXPECT_OK,
     S_OPT_EXPECT_THROTTLED,
     S_OPT_EXPECT_ERRORS,
@@ -78,6 +79,7 @@ static const struct option s_run_options[] = {
     {"timeout-ms", required_argument, NULL, S_OPT_TIMEOUT_MS},
     {"start-mode", required_argument, NULL, S_OPT_START_MODE},
     {"door", required_argument, NULL, S_OPT_DOOR},
+    {"arrival-header", required_argument, NULL, S_OPT_ARRIVAL_HEADER},
     {"db", required_argument, NULL, S_OPT_DB},
     {"json", no_argument, NULL, S_OPT_JSON},
     {"expect-ok", required_argument, NULL, S_OPT_EXPECT_OK},
@@ -170,6 +172,8 @@ static const char s_usage_run[] =
     "                       function-url, invoke, apigw-rest, apigw-http, apigw\n"
     "                       (REST or HTTP API, told by each answer), http (429\n"
     "                       only); auto (default): from the URL\n"
+    "  --arrival-header H   response header with the target's receive instant\n"
+    "                       in ns (X-Stampede-Received-Ns, the emulator's)\n"
     "  --db PATH            results database (results/stampede.db)\n"
     "  --json               print one JSON object instead of the text summary\n"
     "  --expect-ok N        exit 3 unless exactly N requests succeeded; the same\n"
@@ -473,6 +477,14 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
     case S_OPT_START_MODE:
         if (ctl_runspec_start_mode_parse(arg, &self->start_mode))
             return s_usage(err, cmd, "--start-mode must be at-go, last-byte or auto");
+        break;
+    case S_OPT_ARRIVAL_HEADER:
+        if (!proto_is_token(arg, strlen(arg), PROTO_MAX_HEADER_NAME))
+            return s_usage(err, cmd,
+                           "--arrival-header must be a header name (a token of 1-%d "
+                           "characters)",
+                           PROTO_MAX_HEADER_NAME);
+        self->arrival_header = arg;
         break;
     case S_OPT_DOOR:
         if (ctl_door_parse(arg, &self->door))

@@ -179,8 +179,9 @@ ctl_http_is_json(const char *content_type)
 }
 
 //  The fields of a run command the API takes, in the order it forwards them.
-static const char *const s_run_fields[] = {"url",  "requests",   "method", "headers",
-                                           "body", "start_mode", "door"};
+static const char *const s_run_fields[] = {"url",     "requests",      "method",
+                                           "headers", "body",          "start_mode",
+                                           "door",    "arrival_header"};
 
 //  Checks one field of the run command: a field the API takes, by the
 //  run specification's rules; returns false with err set.
@@ -509,6 +510,9 @@ ctl_http_request_test(bool verbose)
         {"{\"door\":\"apigw-rest\"}", "{\"action\":\"run\",\"door\":\"apigw-rest\"}",
          NULL},
         {"{\"door\":\"alb\"}", NULL, CTL_RUNSPEC_DOOR_ERROR},
+        {"{\"arrival_header\":\"X-Received-At\"}",
+         "{\"action\":\"run\",\"arrival_header\":\"X-Received-At\"}", NULL},
+        {"{\"arrival_header\":\"X Received\"}", NULL, CTL_RUNSPEC_ARRIVAL_HEADER_ERROR},
         {"{\"requests\":0}", NULL, "requests must be an integer from 1 to 1000000"},
         {"{\"requests\":1000001}", NULL, "requests must be an integer from 1 to 1000000"},
         {"{\"requests\":\"100\"}", NULL, "requests must be an integer from 1 to 1000000"},

@@ -120,6 +120,10 @@ s_check_target(const Stampede__Target *t, char *err, size_t err_size)
         S_FAIL("prepare: timeout_ms must be 1-%d", PROTO_MAX_TIMEOUT_MS);
     if (!proto_door_name(t->door))
         S_FAIL("prepare: unknown door %d", (int)t->door);
+    if (t->arrival_header && *t->arrival_header &&
+        !s_token(t->arrival_header, PROTO_MAX_HEADER_NAME))
+        S_FAIL("prepare: arrival_header must be a token of 1-%d characters",
+               PROTO_MAX_HEADER_NAME);
     return 0;
 }
 
@@ -560,6 +564,9 @@ proto_codec_test(bool verbose)
     target.door = 6;
     s_expect_reject(&env, "prepare: unknown door 6");
     target.door = STAMPEDE__DOOR__DOOR_APIGW;
+    target.arrival_header = "X Received";
+    s_expect_reject(&env, "prepare: arrival_header must be a token of 1-256 characters");
+    target.arrival_header = "X-Received-At";
     prepare.start_mode = STAMPEDE__START_MODE__START_MODE_UNSPECIFIED;
     s_expect_reject(&env, "unknown start_mode 0");
     prepare.start_mode = 3;

@@ -316,6 +316,25 @@ class RunBurstTest(SystemTest):
         finally:
             conn.close()
 
+    def test_arrival_header(self):
+        # The arrival instant comes from the header the run names: one the
+        # target does not send gives no arrivals; the emulator's own, named
+        # in another case, gives one per request.
+        base = self.start_lambda(reserved=2)
+        db = self.path("arrival.db")
+        missing = self.run_json(base + "/url/demo/", 4, 2, db,
+                                ["--arrival-header", "X-Not-There"])
+        self.assertEqual([a["arrivals"] for a in missing["agents"]], [0, 0])
+        self.assertEqual(missing["spread_ms"], 0)
+        named = self.run_json(base + "/url/demo/", 4, 2, db,
+                              ["--arrival-header", "x-stampede-received-ns"])
+        self.assertEqual([a["arrivals"] for a in named["agents"]], [2, 2])
+        result = self.run_cli(["run", "--url", base + "/url/demo/", "-n", "1",
+                               "--arrival-header", "X Received", "--db", db])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--arrival-header must be a header name (a token of 1-256 "
+                      "characters)", result.stderr)
+
     def test_insecure_text_summary(self):
         base = self.start_lambda(reserved=2)
         db = self.path("plain.db")
