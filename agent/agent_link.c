@@ -28,6 +28,8 @@ typedef enum { S_IDLE, S_PREPARING, S_PREPARED, S_RUNNING, S_FINISHED } s_state_
 struct _agent_link_t {
     const agent_config_t *config;  //  borrowed
     zsock_t *dealer;               //  to the controller
+    agent_cert_t *cert;            //  borrowed: CURVE keys, or NULL
+    int64_t reconnect_after_ns;    //  silence that rebuilds the socket (backs off)
     agent_burst_t *burst;          //  the engine thread
     agent_spool_t *spool;          //  unacked result batches
     zpoller_t *poller;             //  dealer + engine events
@@ -39,7 +41,9 @@ struct _agent_link_t {
     int64_t last_hello;     //  last Hello attempt
     int64_t next_heartbeat; //  when the next Heartbeat is due
     bool hello_failed;      //  last Hello could not be sent: retry soon
-    bool silent;            //  we are in a silence (logged once)
+    bool silent;            //  we are in a silence
+    int64_t silence_said;   //  when the silence was last logged (monotonic)
+    int64_t last_reconnect; //  when the socket was last rebuilt (monotonic)
     //  The current run
     s_state_t state;
     uint64_t run_id;
@@ -299,6 +303,7 @@ s_on_dealer(agent_link_t *self)
             zsys_notice("agent: controller heard again");
             self->silent = false;
         }
+        self->reconnect_after_ns = AGENT_LINK_RECONNECT_MIN_MS * SP_NS_PER_MS;
         if (zframe_more(frame)) {
             //  One frame per message: drop the whole multipart message.
             while (zframe_more(frame)) {
@@ -353,6 +358,8 @@ s_on_engine(agent_link_t *self)
 //  --------------------------------------------------------------------------
 //  Timers and the loop
 
+static int s_dealer_open(agent_link_t *self);
+
 static void
 s_timers(agent_link_t *self)
 {
@@ -361,16 +368,45 @@ s_timers(agent_link_t *self)
         s_send_heartbeat(self, 0, 0);
         self->next_heartbeat = now + self->heartbeat_ns;
     }
-    if (now - self->last_rx >= self->silence_ns &&
-        now - self->last_hello >= self->silence_ns) {
-        if (!self->silent)
-            zsys_warning(
-                "agent: controller silent, saying hello again silent_ms=%" PRId64,
-                (now - self->last_rx) / SP_NS_PER_MS);
+    //  Silence is logged on its own clock (the hello may be retried every
+    //  AGENT_LINK_HELLO_RETRY_MS while the socket has no peer): once, then
+    //  every AGENT_LINK_SILENCE_REPEAT_MS, since an agent whose key the
+    //  controller has not admitted hears nothing at all.
+    bool unanswered = now - self->last_rx >= self->silence_ns;
+    if (unanswered && !self->silent)
+        zsys_warning("agent: controller silent, saying hello again silent_ms=%" PRId64,
+                     (now - self->last_rx) / SP_NS_PER_MS);
+    else if (unanswered &&
+             now - self->silence_said >= AGENT_LINK_SILENCE_REPEAT_MS * SP_NS_PER_MS)
+        zsys_warning("agent: still no answer from the controller after %" PRId64 " s%s",
+                     (now - self->last_rx) / SP_NS_PER_S,
+                     self->config->insecure
+                         ? ""
+                         : "; it answers only agents whose public key is in its "
+                           "keys/agents/ directory");
+    if (unanswered &&
+        (!self->silent ||
+         now - self->silence_said >= AGENT_LINK_SILENCE_REPEAT_MS * SP_NS_PER_MS)) {
+        self->silence_said = now;
         self->silent = true;
+    }
+    //  A connection the controller refused in its handshake (a key not
+    //  admitted) is never retried by ZeroMQ: after a longer silence the
+    //  socket is built anew, backing off up to AGENT_LINK_RECONNECT_MAX_MS.
+    if (now - self->last_rx >= self->reconnect_after_ns &&
+        now - self->last_reconnect >= self->reconnect_after_ns) {
+        zsys_info("agent: reconnecting to the controller silent_ms=%" PRId64,
+                  (now - self->last_rx) / SP_NS_PER_MS);
+        self->last_reconnect = now;
+        if (self->reconnect_after_ns < AGENT_LINK_RECONNECT_MAX_MS * SP_NS_PER_MS)
+            self->reconnect_after_ns *= 2;
+        if (s_dealer_open(self) == 0)
+            s_hello(self);
+    }
+    if (unanswered && now - self->last_hello >= self->silence_ns)
         s_hello(self);
-    } else if (self->hello_failed &&
-               now - self->last_hello >= AGENT_LINK_HELLO_RETRY_MS * SP_NS_PER_MS)
+    else if (self->hello_failed &&
+             now - self->last_hello >= AGENT_LINK_HELLO_RETRY_MS * SP_NS_PER_MS)
         s_hello(self);
     if (self->state == S_PREPARED &&
         now - self->prepared_at >= AGENT_LINK_PREPARED_TTL_MS * SP_NS_PER_MS)
@@ -442,6 +478,38 @@ agent_link_set_flush(agent_link_t *self, uint32_t max_results, uint32_t interval
     agent_burst_set_flush(self->burst, max_results, interval_ms);
 }
 
+//  (Re)creates the socket to the controller and the poller over it and the
+//  engine. Returns 0, or -1 (logged).
+static int
+s_dealer_open(agent_link_t *self)
+{
+    zpoller_destroy(&self->poller);
+    if (self->dealer)
+        zsock_set_linger(self->dealer, 0); //  what it queued is stale or spooled
+    zsock_destroy(&self->dealer);
+    self->dealer = zsock_new(ZMQ_DEALER);
+    if (!self->dealer) {
+        zsys_error("agent: cannot create the controller socket");
+        return -1;
+    }
+    zsock_set_maxmsgsize(self->dealer, PROTO_MAX_FRAME);
+    zsock_set_linger(self->dealer, AGENT_LINK_LINGER_MS);
+    zsock_set_immediate(self->dealer, 1);
+    zsock_set_sndtimeo(self->dealer, 0);
+    zsock_set_heartbeat_ivl(self->dealer, AGENT_LINK_HEARTBEAT_MS);
+    zsock_set_heartbeat_timeout(self->dealer, AGENT_LINK_SILENCE_MS);
+    if (self->config->controller_host[0] == '[')
+        zsock_set_ipv6(self->dealer, 1);
+    if (self->cert)
+        agent_cert_apply(self->cert, self->dealer);
+    if (zsock_connect(self->dealer, "%s", self->config->controller) != 0) {
+        zsys_error("agent: cannot connect controller=%s", self->config->controller);
+        return -1;
+    }
+    self->poller = zpoller_new(self->dealer, agent_burst_sock(self->burst), NULL);
+    return self->poller ? 0 : -1;
+}
+
 agent_link_t *
 agent_link_new(const agent_config_t *config, agent_cert_t *cert)
 {
@@ -461,27 +529,13 @@ agent_link_new(const agent_config_t *config, agent_cert_t *cert)
 
     self->burst = agent_burst_new();
     self->spool = agent_spool_new();
-    self->dealer = zsock_new(ZMQ_DEALER);
-    if (!self->burst || !self->spool || !self->dealer) {
-        zsys_error("agent: cannot start (engine, spool or socket)");
+    self->cert = cert;
+    self->reconnect_after_ns = AGENT_LINK_RECONNECT_MIN_MS * SP_NS_PER_MS;
+    if (!self->burst || !self->spool) {
+        zsys_error("agent: cannot start (engine or spool)");
         goto fail;
     }
-    zsock_set_maxmsgsize(self->dealer, PROTO_MAX_FRAME);
-    zsock_set_linger(self->dealer, AGENT_LINK_LINGER_MS);
-    zsock_set_immediate(self->dealer, 1);
-    zsock_set_sndtimeo(self->dealer, 0);
-    zsock_set_heartbeat_ivl(self->dealer, AGENT_LINK_HEARTBEAT_MS);
-    zsock_set_heartbeat_timeout(self->dealer, AGENT_LINK_SILENCE_MS);
-    if (config->controller_host[0] == '[')
-        zsock_set_ipv6(self->dealer, 1);
-    if (cert)
-        agent_cert_apply(cert, self->dealer);
-    if (zsock_connect(self->dealer, "%s", config->controller) != 0) {
-        zsys_error("agent: cannot connect controller=%s", config->controller);
-        goto fail;
-    }
-    self->poller = zpoller_new(self->dealer, agent_burst_sock(self->burst), NULL);
-    if (!self->poller)
+    if (s_dealer_open(self))
         goto fail;
     zsys_notice("agent: connecting controller=%s id=%s capacity=%u secure=%s",
                 config->controller, config->id, config->capacity, cert ? "curve" : "no");

@@ -38,6 +38,12 @@
 #define AGENT_LINK_HEARTBEAT_MS 1000
 #define AGENT_LINK_SILENCE_MS 3000
 #define AGENT_LINK_HELLO_RETRY_MS 100
+//  While the controller stays silent, the agent says so this often.
+#define AGENT_LINK_SILENCE_REPEAT_MS 10000
+//  Silence after which the socket is built anew (a handshake the controller
+//  refused is never retried on the old one), doubling up to the maximum.
+#define AGENT_LINK_RECONNECT_MIN_MS 5000
+#define AGENT_LINK_RECONNECT_MAX_MS 60000
 #define AGENT_LINK_PREPARED_TTL_MS (5 * 60 * 1000)
 #define AGENT_LINK_LINGER_MS 500
 

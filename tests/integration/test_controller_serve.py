@@ -7,10 +7,12 @@ Runs are started over the HTTP API (POST /api/test) against the real
 emulator, and a controller restarted on the same endpoint gets its agents
 back without touching them.
 """
+import shutil
+import subprocess
 import time
 import unittest
 
-from stampede_testlib import ControllerTest, http_json, wait_until
+from stampede_testlib import ControllerTest, binary, http_json, wait_until
 
 
 class ControllerServeTest(ControllerTest):
@@ -79,6 +81,39 @@ class ControllerServeTest(ControllerTest):
         self.assertEqual((run["summary"]["ok"], run["summary"]["throttled"],
                           run["summary"]["lost"]), (5, 5, 0))
         self.assertEqual(run["run_id"], 2)  # same database, next id
+
+    def test_agent_admitted_late_joins(self):
+        # An agent whose key is not admitted hears nothing; it keeps saying
+        # hello and says every 10 s that it is still unanswered and why that
+        # may be. Admitted later (its public key copied in), it joins without
+        # a restart of either side, and a run uses it.
+        base = self.start_lambda(reserved=5)
+        serve, endpoint, http = self.start_serve("tcp://127.0.0.1:*", base + "/url/demo/")
+        key = self.keygen("late", admit=False)
+        log_path = self.path("late.log")
+        with open(log_path, "w") as log:
+            agent = subprocess.Popen(
+                [binary("stampede-agent"), "--controller", endpoint, "--id", "late",
+                 "--server-key", self.path("keys", "controller.key"), "--key", key],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                env=self.env)
+        try:
+            wait_until(lambda: "still no answer from the controller after" in
+                       open(log_path).read(), 30, 0.2, "the repeated silence warning")
+            text = open(log_path).read()
+            self.assertIn("agent: controller silent, saying hello again", text)
+            self.assertIn("; it answers only agents whose public key is in its "
+                          "keys/agents/ directory", text)
+            self.assertEqual(self.agent_ids(http), [])
+            shutil.copy(key, self.path("keys", "agents", "late.key"))
+            wait_until(lambda: self.agent_ids(http) == ["late"], 30, 0.1,
+                       "the late agent admitted")
+            run = self.burst(http, 4)
+            self.assertEqual((run["summary"]["ok"], run["summary"]["throttled"],
+                              run["summary"]["lost"]), (4, 0, 0))
+        finally:
+            agent.terminate()
+            agent.wait(timeout=10)
 
     def test_token_required_off_loopback_and_checked(self):
         base = self.start_lambda(reserved=1)
