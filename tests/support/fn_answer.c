@@ -217,8 +217,8 @@ fn_answer_test(bool verbose)
         "\"body\":" S_TEST_FACTS_STRING "}",
         "{\"statusCode\":200,\"headers\":{\"Content-Type\":\"application/json\"},"
         "\"body\":" S_TEST_FACTS "}",
-        "{\"statusCode\":200,\"headers\":{\"Content-Type\":\"application/json\"},"
-        "\"body\":\"{}\"}",
+        ("{\"statusCode\":200,\"headers\":{\"Content-Type\":\"application/json\"},"
+         "\"body\":\"{}\"}"),
         "{\"statusCode\":200,\"headers\":{\"Content-Type\":\"application/json\"}}",
     };
     for (size_t i = 0; i < S_COUNT(not_proxy); i++)
