@@ -273,6 +273,14 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
     S_SETOPT(easy, CURLOPT_ERRORBUFFER, slot->errbuf);
     S_SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
     S_SETOPT(easy, CURLOPT_TIMEOUT_MS, (long)target->timeout_ms);
+    if (target->ca_pem.len > 0) {
+        //  The run's CAs instead of the host's bundle; the Prepare holding
+        //  the PEM outlives every handle of the run.
+        struct curl_blob ca = {.data = target->ca_pem.data,
+                               .len = target->ca_pem.len,
+                               .flags = CURL_BLOB_NOCOPY};
+        S_SETOPT(easy, CURLOPT_CAINFO_BLOB, &ca);
+    }
     S_SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)target->timeout_ms);
     S_SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
     //  Every request of a burst gets its own connection (they start

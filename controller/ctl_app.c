@@ -16,6 +16,7 @@
 #include "sp_hostport.h"
 #include "store_api.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -504,7 +505,7 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
 
 //  The run command of the `run` subcommand's options (caller owns).
 static json_t *
-s_run_command(const ctl_config_t *config, const char *url)
+s_run_command(const ctl_config_t *config, const char *url, const char *ca_pem)
 {
     json_t *headers = json_array();
     bool ok = headers != NULL;
@@ -525,7 +526,8 @@ s_run_command(const ctl_config_t *config, const char *url)
           json_object_set_new(command, "body", json_string(config->data)) != 0) ||
          (config->arrival_header &&
           json_object_set_new(command, "arrival_header",
-                              json_string(config->arrival_header)) != 0))) {
+                              json_string(config->arrival_header)) != 0) ||
+         (ca_pem && json_object_set_new(command, "ca_pem", json_string(ca_pem)) != 0))) {
         json_decref(command);
         command = NULL;
     }
@@ -555,28 +557,65 @@ s_serve(ctl_app_t *self)
     return 0;
 }
 
+//  The PEM text of --cacert (caller frees), or NULL with the reason said.
+static char *
+s_read_cacert(ctl_app_t *self, const char *path)
+{
+    FILE *file = fopen(path, "r");
+    if (!file) {
+        s_say(self, "--cacert %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *pem = malloc(PROTO_MAX_CA_PEM + 2);
+    size_t len = pem ? fread(pem, 1, PROTO_MAX_CA_PEM + 1, file) : 0;
+    bool failed = ferror(file);
+    fclose(file);
+    if (!pem || failed || len > PROTO_MAX_CA_PEM || memchr(pem, '\0', len) ||
+        !proto_is_pem((const uint8_t *)pem, len)) {
+        s_say(self, "--cacert %s: %s", path,
+              !pem     ? "out of memory"
+              : failed ? "cannot be read"
+                       : "not PEM certificates (-----BEGIN CERTIFICATE-----) of at most "
+                         "1048576 bytes");
+        free(pem);
+        return NULL;
+    }
+    pem[len] = '\0';
+    return pem;
+}
+
 static int
 s_run(ctl_app_t *self)
 {
     const ctl_config_t *config = self->config;
-    if (s_start_keys(self) || s_start_server(self, config->url, config->requests, NULL))
+    char *ca_pem = NULL;
+    if (config->cacert && !(ca_pem = s_read_cacert(self, config->cacert)))
+        return 2;
+    if (s_start_keys(self) || s_start_server(self, config->url, config->requests, NULL)) {
+        free(ca_pem);
         return 1;
+    }
     if (config->local_agents) {
         char host[300];
         const char *allow = NULL;
         if (ctl_app_url_host(config->url, host, sizeof host) == 0)
             allow = host;
         if (s_start_agents(self, config->local_agents, config->requests, allow) ||
-            s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
+            s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS)) {
+            free(ca_pem);
             return 1;
+        }
     } else {
         zsys_notice("waiting for agents count=%u endpoint=%s", config->wait_agents,
                     ctl_server_endpoint(self->server));
-        if (s_wait_agents(self, config->wait_agents, CTL_APP_WAIT_REMOTE_MS))
+        if (s_wait_agents(self, config->wait_agents, CTL_APP_WAIT_REMOTE_MS)) {
+            free(ca_pem);
             return 1;
+        }
     }
-    return s_run_once(self, s_run_command(config, config->url), config->json,
-                      &config->expect);
+    json_t *command = s_run_command(config, config->url, ca_pem);
+    free(ca_pem);
+    return s_run_once(self, command, config->json, &config->expect);
 }
 
 //  The demo's request: a POST with a small JSON body, so the default start

@@ -47,6 +47,7 @@ enum {
     S_OPT_START_MODE,
     S_OPT_DOOR,
     S_OPT_ARRIVAL_HEADER,
+    S_OPT_CACERT,
     S_OPT_EXPECT_OK,
     S_OPT_EXPECT_THROTTLED,
     S_OPT_EXPECT_ERRORS,
@@ -80,6 +81,7 @@ static const struct option s_run_options[] = {
     {"start-mode", required_argument, NULL, S_OPT_START_MODE},
     {"door", required_argument, NULL, S_OPT_DOOR},
     {"arrival-header", required_argument, NULL, S_OPT_ARRIVAL_HEADER},
+    {"cacert", required_argument, NULL, S_OPT_CACERT},
     {"db", required_argument, NULL, S_OPT_DB},
     {"json", no_argument, NULL, S_OPT_JSON},
     {"expect-ok", required_argument, NULL, S_OPT_EXPECT_OK},
@@ -174,6 +176,8 @@ static const char s_usage_run[] =
     "                       only); auto (default): from the URL\n"
     "  --arrival-header H   response header with the target's receive instant\n"
     "                       in ns (X-Stampede-Received-Ns, the emulator's)\n"
+    "  --cacert FILE        PEM CA certificates the agents trust for https://\n"
+    "                       instead of their host's (a private or self-signed CA)\n"
     "  --db PATH            results database (results/stampede.db)\n"
     "  --json               print one JSON object instead of the text summary\n"
     "  --expect-ok N        exit 3 unless exactly N requests succeeded; the same\n"
@@ -477,6 +481,11 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
     case S_OPT_START_MODE:
         if (ctl_runspec_start_mode_parse(arg, &self->start_mode))
             return s_usage(err, cmd, "--start-mode must be at-go, last-byte or auto");
+        break;
+    case S_OPT_CACERT:
+        if (!*arg)
+            return s_usage(err, cmd, "--cacert needs a file name");
+        self->cacert = arg;
         break;
     case S_OPT_ARRIVAL_HEADER:
         if (!proto_is_token(arg, strlen(arg), PROTO_MAX_HEADER_NAME))

@@ -68,6 +68,7 @@ typedef struct {
     ctl_start_mode_t start_mode; //  run, demo: --start-mode
     int door;                    //  run: --door (ctl_door), CTL_DOOR_AUTO
     const char *arrival_header;  //  run: --arrival-header, or NULL
+    const char *cacert;          //  run: --cacert FILE, or NULL
     //  demo
     const char *lambda_listen; //  HOST:PORT for stampede-lambda
     uint32_t reserved;         //  the demo function's reserved concurrency

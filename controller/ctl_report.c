@@ -47,6 +47,12 @@ ctl_report_json(const ctl_report_t *report)
                       s_ms(a->last_ms)));
     }
     if (object)
+        json_object_set_new(object, "top_error",
+                            s->top_error_count
+                                ? json_pack("{s:s, s:I}", "text", s->top_error, "count",
+                                            (json_int_t)s->top_error_count)
+                                : json_null());
+    if (object)
         json_object_set_new(object, "agents", agents ? agents : json_array());
     else
         json_decref(agents);
@@ -111,6 +117,12 @@ ctl_report_text(const ctl_report_t *report, FILE *out)
             s->throttled, s->errors, s->lost);
     if (strcmp(s->outcome, "completed_with_losses") == 0)
         fprintf(out, "  %s\n", reason);
+    if (s->top_error_count > 0)
+        fprintf(out, "  most frequent error (%u of %u): %s%s\n", s->top_error_count,
+                s->errors, s->top_error,
+                strstr(s->top_error, "SSL certificate problem")
+                    ? " (give the agents the target's CA with --cacert FILE)"
+                    : "");
     fprintf(out,
             "  throttles through door %s: %u by Lambda, %u by the gateway, %u other\n",
             s->door, s->throttled_lambda, s->throttled_gateway,
@@ -206,7 +218,8 @@ ctl_report_test(bool verbose)
         "\"p99_ms\":2010.123,\"partial\":false,\"peak_concurrency\":5,\"recorded\":100,"
         "\"requested\":100,\"run_id\":7,\"spread_ms\":1.234,"
         "\"start_mode\":\"last_byte\",\"status\":\"completed\",\"throttled\":95,"
-        "\"throttled_gateway\":4,\"throttled_lambda\":90,\"wall_ms\":2100.0}");
+        "\"throttled_gateway\":4,\"throttled_lambda\":90,\"top_error\":null,"
+        "\"wall_ms\":2100.0}");
     free(text);
     json_decref(json);
 
@@ -302,6 +315,33 @@ ctl_report_test(bool verbose)
     CHECK_STR(buf, "run 7 interrupted: controller stopped\n"
                    "  100 requested, 98 recorded, 2 lost\n");
     free(buf);
+
+    //  Errors: the most frequent one is named, with a hint for TLS trust.
+    snprintf(s.status, sizeof s.status, "completed");
+    snprintf(s.outcome, sizeof s.outcome, "completed");
+    s.ok = 0;
+    s.throttled = s.throttled_lambda = 0;
+    s.errors = 20;
+    s.lost = 0;
+    s.recorded = 20;
+    s.requested = 20;
+    snprintf(s.top_error, sizeof s.top_error,
+             "SSL certificate problem: self-signed certificate");
+    s.top_error_count = 20;
+    buf = NULL;
+    out = open_memstream(&buf, &size);
+    ctl_report_text(s_report(&report, NULL), out);
+    fclose(out);
+    CHECK_TRUE(strstr(buf, "\n  most frequent error (20 of 20): SSL certificate problem: "
+                           "self-signed certificate (give the agents the target's CA "
+                           "with --cacert FILE)\n") != NULL);
+    free(buf);
+    json = ctl_report_json(s_report(&report, NULL));
+    text = json_dumps(json_object_get(json, "top_error"), JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_STR(text, "{\"count\":20,\"text\":\"SSL certificate problem: self-signed "
+                    "certificate\"}");
+    free(text);
+    json_decref(json);
     if (verbose)
         printf("(report checks done) ");
 }

@@ -153,6 +153,8 @@ ctl_runspec_target(const ctl_runspec_t *spec, Stampede__Target *target,
     target->body.len = spec->body ? spec->body_size : 0;
     target->door = ctl_door_resolve(spec->door, spec->url);
     target->arrival_header = (char *)(spec->arrival_header ? spec->arrival_header : "");
+    target->ca_pem.data = (uint8_t *)spec->ca_pem;
+    target->ca_pem.len = spec->ca_pem ? spec->ca_pem_size : 0;
     for (size_t i = 0; i < spec->n_headers; i++) {
         const char *value;
         if (ctl_runspec_split_header(spec->headers[i], names[i], sizeof names[i], &value,
@@ -249,7 +251,8 @@ ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_siz
                 strcmp(key, "timeout_ms") == 0 || strcmp(key, "method") == 0 ||
                 strcmp(key, "headers") == 0 || strcmp(key, "body") == 0 ||
                 strcmp(key, "label") == 0 || strcmp(key, "start_mode") == 0 ||
-                strcmp(key, "door") == 0 || strcmp(key, "arrival_header") == 0;
+                strcmp(key, "door") == 0 || strcmp(key, "arrival_header") == 0 ||
+                strcmp(key, "ca_pem") == 0;
     else if (strcmp(key, "url") == 0) {
         if (!s_json_string_ok(value, PROTO_MAX_URL)) {
             sp_err_set(err, err_size, "url must be a string of 1-%d bytes",
@@ -337,6 +340,13 @@ ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_siz
             sp_err_set(err, err_size, "%s", CTL_RUNSPEC_ARRIVAL_HEADER_ERROR);
             return -1;
         }
+    } else if (strcmp(key, "ca_pem") == 0) {
+        if (!s_json_string_ok(value, PROTO_MAX_CA_PEM) ||
+            !proto_is_pem((const uint8_t *)json_string_value(value),
+                          json_string_length(value))) {
+            sp_err_set(err, err_size, "%s", CTL_RUNSPEC_CA_PEM_ERROR);
+            return -1;
+        }
     } else
         known = false;
     return known ? 0 : 1;
@@ -378,7 +388,10 @@ ctl_runspec_from_json(json_t *command, ctl_runspec_t *spec, const char **headers
             ctl_door_parse(json_string_value(value), &spec->door);
         else if (strcmp(key, "arrival_header") == 0)
             spec->arrival_header = json_string_value(value);
-        else if (strcmp(key, "headers") == 0) {
+        else if (strcmp(key, "ca_pem") == 0) {
+            spec->ca_pem = json_string_value(value);
+            spec->ca_pem_size = json_string_length(value);
+        } else if (strcmp(key, "headers") == 0) {
             for (size_t i = 0; i < json_array_size(value); i++)
                 headers[i] = json_string_value(json_array_get(value, i));
             spec->headers = headers;

@@ -44,6 +44,9 @@
 #define CTL_RUNSPEC_MAX_AGENTS 256 //  agents one command may start or await
 #define CTL_RUNSPEC_ARRIVAL_HEADER_ERROR                                                 \
     "arrival_header must be a header name (a token of 1-256 characters)"
+#define CTL_RUNSPEC_CA_PEM_ERROR                                                         \
+    "ca_pem must be PEM certificates (-----BEGIN CERTIFICATE-----) of at most 1048576 "  \
+    "bytes"
 #define CTL_RUNSPEC_DOOR_ERROR                                                           \
     "door must be \"auto\", \"function-url\", \"invoke\", \"apigw-rest\", "              \
     "\"apigw-http\", \"apigw\" or \"http\""
@@ -81,6 +84,8 @@ typedef struct {
     int door;                    //  CTL_DOOR_AUTO or a Stampede__Door (ctl_door)
     const char *arrival_header;  //  the target's receive-instant header, or NULL
                                  //  (X-Stampede-Received-Ns)
+    const char *ca_pem;          //  PEM CAs trusted for https://, or NULL
+    size_t ca_pem_size;          //  <= PROTO_MAX_CA_PEM
 } ctl_runspec_t;
 
 //  Zeroes spec: no URL, GET, no body, 0 requests, the default timeout,
@@ -130,8 +135,8 @@ int ctl_runspec_check(const ctl_runspec_t *spec, char *err, size_t err_size);
 
 //  Checks one field of a JSON run command by the rules above: "url",
 //  "requests", "timeout_ms", "method", "headers", "body", "label",
-//  "start_mode", "door", "arrival_header". null means "not given" and
-//  passes. Returns 0; -1 with a
+//  "start_mode", "door", "arrival_header", "ca_pem". null means "not
+//  given" and passes. Returns 0; -1 with a
 //  message naming the field; 1 when key is none of those fields (err
 //  untouched).
 int ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_size);

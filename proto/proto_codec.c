@@ -49,6 +49,18 @@ s_token(const char *s, size_t max)
 }
 
 bool
+proto_is_pem(const uint8_t *pem, size_t len)
+{
+    size_t marker = strlen(PROTO_PEM_CERTIFICATE);
+    if (!pem || len < marker)
+        return false;
+    for (size_t i = 0; i + marker <= len; i++)
+        if (memcmp(pem + i, PROTO_PEM_CERTIFICATE, marker) == 0)
+            return true;
+    return false;
+}
+
+bool
 proto_is_agent_id(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -120,6 +132,10 @@ s_check_target(const Stampede__Target *t, char *err, size_t err_size)
         S_FAIL("prepare: timeout_ms must be 1-%d", PROTO_MAX_TIMEOUT_MS);
     if (!proto_door_name(t->door))
         S_FAIL("prepare: unknown door %d", (int)t->door);
+    if (t->ca_pem.len > PROTO_MAX_CA_PEM ||
+        (t->ca_pem.len > 0 && !proto_is_pem(t->ca_pem.data, t->ca_pem.len)))
+        S_FAIL("prepare: ca_pem must be PEM certificates of at most %d bytes",
+               PROTO_MAX_CA_PEM);
     if (t->arrival_header && *t->arrival_header &&
         !s_token(t->arrival_header, PROTO_MAX_HEADER_NAME))
         S_FAIL("prepare: arrival_header must be a token of 1-%d characters",
@@ -564,6 +580,13 @@ proto_codec_test(bool verbose)
     target.door = 6;
     s_expect_reject(&env, "prepare: unknown door 6");
     target.door = STAMPEDE__DOOR__DOOR_APIGW;
+    target.ca_pem.data = (uint8_t *)"not a certificate";
+    target.ca_pem.len = 17;
+    s_expect_reject(&env, "prepare: ca_pem must be PEM certificates of at most");
+    target.ca_pem.data = (uint8_t *)"x\n-----BEGIN CERTIFICATE-----\nAA==\n";
+    target.ca_pem.len = strlen((const char *)target.ca_pem.data);
+    CHECK_TRUE(proto_is_pem(target.ca_pem.data, target.ca_pem.len));
+    CHECK_TRUE(!proto_is_pem(target.ca_pem.data, 20));
     target.arrival_header = "X Received";
     s_expect_reject(&env, "prepare: arrival_header must be a token of 1-256 characters");
     target.arrival_header = "X-Received-At";

@@ -27,6 +27,11 @@
 #define PROTO_MAX_HEADER_NAME 256
 #define PROTO_MAX_HEADER_VALUE 8192
 #define PROTO_MAX_BODY (6 * 1024 * 1024)
+#define PROTO_MAX_CA_PEM (1024 * 1024)
+#define PROTO_PEM_CERTIFICATE "-----BEGIN CERTIFICATE-----"
+
+//  True when the len bytes at pem hold a PEM certificate marker.
+bool proto_is_pem(const uint8_t *pem, size_t len);
 #define PROTO_MAX_TIMEOUT_MS 900000
 //  A run's per-request timeout when its specification names none.
 #define PROTO_TIMEOUT_MS_DEFAULT 30000

@@ -56,6 +56,13 @@ const char store_summary_sql[] =
     "  SELECT fs AS t, 1 AS d FROM r WHERE fs > 0 AND ff >= fs"
     "  UNION ALL"
     "  SELECT ff AS t, -1 AS d FROM r WHERE fs > 0 AND ff >= fs),"
+    //  The most frequent error text of the failed rows (ties: the
+    //  smallest text), so a run whose requests all failed says why.
+    "top AS ("
+    "  SELECT error, count(*) AS n FROM requests"
+    "  WHERE run_id = ?1 AND outcome NOT IN ('ok', 'throttled', 'lost')"
+    "    AND error IS NOT NULL AND error <> ''"
+    "  GROUP BY error ORDER BY n DESC, error LIMIT 1),"
     "peak AS ("
     "  SELECT coalesce(max(live), 0) AS peak FROM ("
     "    SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS live FROM ev))"
@@ -67,8 +74,8 @@ const char store_summary_sql[] =
     "       CASE WHEN runs.started_ns > 0 AND runs.finished_ns > 0"
     "            THEN runs.finished_ns - runs.started_ns ELSE 0 END,"
     "       runs.start_mode, counts.throttled_lambda, counts.throttled_gateway,"
-    "       runs.door, runs.outcome"
-    "  FROM runs, counts, pct, peak WHERE runs.id = ?1";
+    "       runs.door, runs.outcome, top.error, coalesce(top.n, 0)"
+    "  FROM runs, counts, pct, peak LEFT JOIN top ON 1 WHERE runs.id = ?1";
 
 //  Per agent, in index order: its share and clock, and the first, (lower)
 //  median and last arrival relative to the run's instant (runs.started_ns).
@@ -167,6 +174,9 @@ store_summary(store_t *self, int64_t run_id, store_summary_t *out)
     const unsigned char *outcome = sqlite3_column_text(stmt, 20);
     snprintf(out->outcome, sizeof out->outcome, "%s",
              outcome ? (const char *)outcome : "");
+    const unsigned char *top = sqlite3_column_text(stmt, 21);
+    snprintf(out->top_error, sizeof out->top_error, "%s", top ? (const char *)top : "");
+    out->top_error_count = (uint32_t)sqlite3_column_int64(stmt, 22);
     store_stmt_done(stmt);
     return 0;
 }

@@ -17,12 +17,14 @@ typedef struct _store_t store_t;
 //  Aggregates of one run, all computed in SQL.
 typedef struct {
     int64_t run_id;
-    char status[16];     //  "pending", "running", "completed", "failed"
-    char start_mode[16]; //  "at_go" or "last_byte"
-    char door[16];       //  the run's door (proto_door_name)
-    char outcome[24];    //  "completed", "completed_with_losses",
-                         //  "mis_started", "interrupted", "failed"; "" while
-                         //  the run is pending or running
+    char status[16];          //  "pending", "running", "completed", "failed"
+    char start_mode[16];      //  "at_go" or "last_byte"
+    char door[16];            //  the run's door (proto_door_name)
+    char top_error[256];      //  the most frequent error text of the failed
+    uint32_t top_error_count; //  rows and how often; "" and 0 when none
+    char outcome[24];         //  "completed", "completed_with_losses",
+                              //  "mis_started", "interrupted", "failed"; "" while
+                              //  the run is pending or running
     uint32_t requested;
     uint32_t recorded; //  rows other than lost
     uint32_t ok;

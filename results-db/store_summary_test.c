@@ -235,6 +235,24 @@ s_test_agents(void)
     CHECK_INT(agents[0].recorded, 0);
     CHECK_INT(agents[0].arrivals, 0);
     CHECK_TRUE(agents[0].first_ms == 0 && agents[0].last_ms == 0);
+    //  The most frequent error text of the failed rows, ties to the smaller.
+    store_summary_t sum;
+    CHECK_INT(store_summary(store, run_id, &sum), 0);
+    CHECK_STR(sum.top_error, "");
+    CHECK_INT(sum.top_error_count, 0);
+    int64_t failing = store_fixture_run(store, 4, NULL);
+    store_result_t bad[4] = {store_fixture_row(0, "connect_error", 0),
+                             store_fixture_row(1, "connect_error", 0),
+                             store_fixture_row(2, "other_error", 0),
+                             store_fixture_row(3, "throttled", 429)};
+    bad[0].error = bad[1].error = "Failed to connect";
+    bad[2].error = "SSL certificate problem: self-signed certificate";
+    bad[3].throttle_source = "lambda";
+    CHECK_INT(store_results_insert(store, failing, "agent-a", bad, 4), 0);
+    CHECK_INT(store_summary(store, failing, &sum), 0);
+    CHECK_STR(sum.top_error, "Failed to connect");
+    CHECK_INT(sum.top_error_count, 2);
+
     //  A run without shares, and no run at all: no agents.
     int64_t bare = store_fixture_run(store, 1, NULL);
     CHECK_INT(store_summary_agents(store, bare, agents, 4, &n), 0);

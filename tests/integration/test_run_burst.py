@@ -13,6 +13,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import unittest
 
@@ -334,6 +335,42 @@ class RunBurstTest(SystemTest):
         self.assertEqual(result.returncode, 2)
         self.assertIn("--arrival-header must be a header name (a token of 1-256 "
                       "characters)", result.stderr)
+
+    def test_https_target_with_private_ca(self):
+        # A self-signed HTTPS target: without its CA every request fails and
+        # the summary names the TLS error with the way out; with --cacert the
+        # agents trust it and every request succeeds.
+        cert, key = self.path("target.pem"), self.path("target.key")
+        made = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", key, "-out", cert], capture_output=True, text=True, timeout=60)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        ready = "tls_target listening on "
+        target = self.procs.start([sys.executable, os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), "tls_target.py"), cert, key], env=self.env)
+        url = target.read_line(ready)[len(ready):].strip() + "/burst"
+        db = self.path("tls.db")
+        untrusted = self.run_cli(["run", "--url", url, "-n", "20", "--local-agents", "2",
+                                  "--db", db, "--keys", self.path("keys")])
+        self.assertEqual(untrusted.returncode, 0, untrusted.stderr)
+        self.assertIn("20 requested, 0 ok, 0 throttled, 20 errors, 0 lost",
+                      untrusted.stdout)
+        self.assertIn("most frequent error (20 of 20): SSL certificate problem: "
+                      "self-signed certificate (give the agents the target's CA with "
+                      "--cacert FILE)", untrusted.stdout)
+        trusted = self.run_json(url, 20, 2, db, ["--cacert", cert])
+        self.assertEqual((trusted["ok"], trusted["errors"], trusted["lost"],
+                          trusted["outcome"], trusted["top_error"]),
+                         (20, 0, 0, "completed", None))
+        missing = self.run_cli(["run", "--url", url, "-n", "1", "--cacert",
+                                self.path("nope.pem"), "--db", db])
+        self.assertEqual(missing.returncode, 2)
+        self.assertIn("--cacert %s: No such file or directory" % self.path("nope.pem"),
+                      missing.stderr)
+        self.assertIn("--cacert %s: not PEM certificates" % key,
+                      self.run_cli(["run", "--url", url, "-n", "1", "--cacert", key,
+                                    "--db", db]).stderr)
 
     def test_insecure_text_summary(self):
         base = self.start_lambda(reserved=2)
