@@ -408,6 +408,13 @@ s_timers(agent_link_t *self)
     else if (self->hello_failed &&
              now - self->last_hello >= AGENT_LINK_HELLO_RETRY_MS * SP_NS_PER_MS)
         s_hello(self);
+    size_t stale =
+        agent_spool_rewind_stale(self->spool, now, AGENT_LINK_RESEND_MS * SP_NS_PER_MS,
+                                 AGENT_LINK_RESEND_MAX_MS * SP_NS_PER_MS);
+    if (stale > 0) {
+        zsys_info("agent: unacknowledged batches sent again count=%zu", stale);
+        s_deliver(self);
+    }
     if (self->state == S_PREPARED &&
         now - self->prepared_at >= AGENT_LINK_PREPARED_TTL_MS * SP_NS_PER_MS)
         s_abandon(self, "no go within the prepared-run time limit");

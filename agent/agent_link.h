@@ -44,6 +44,11 @@
 //  refused is never retried on the old one), doubling up to the maximum.
 #define AGENT_LINK_RECONNECT_MIN_MS 5000
 #define AGENT_LINK_RECONNECT_MAX_MS 60000
+//  A batch the controller has not acknowledged this long after it went out
+//  (it could not store it: a full disk) is sent again, the wait doubling up
+//  to the maximum; the controller stores each batch once.
+#define AGENT_LINK_RESEND_MS 5000
+#define AGENT_LINK_RESEND_MAX_MS 30000
 #define AGENT_LINK_PREPARED_TTL_MS (5 * 60 * 1000)
 #define AGENT_LINK_LINGER_MS 500
 

@@ -4,11 +4,14 @@
 */
 #include "agent_spool.h"
 #include "sp_check.h"
+#include "sp_clock.h"
 
 typedef struct {
     uint64_t run_id; //  run the batch belongs to
     uint32_t seq;    //  its number within the run
     bool sent;       //  a send succeeded since put/rewind
+    int64_t sent_ns; //  when (monotonic)
+    int64_t wait_ns; //  unacked this long after a send, it is sent again
     zframe_t *frame; //  the encoded Envelope{ResultBatch}
 } s_entry_t;
 
@@ -102,6 +105,7 @@ agent_spool_flush(agent_spool_t *self, zsock_t *dest)
         if (zframe_send(&entry->frame, dest, ZFRAME_REUSE | ZFRAME_DONTWAIT) != 0)
             break;
         entry->sent = true;
+        entry->sent_ns = sp_clock_mono_ns();
         self->unsent--;
         sent++;
     }
@@ -116,6 +120,27 @@ agent_spool_rewind(agent_spool_t *self)
          entry = zlistx_next(self->entries))
         entry->sent = false;
     self->unsent = zlistx_size(self->entries);
+}
+
+size_t
+agent_spool_rewind_stale(agent_spool_t *self, int64_t now_ns, int64_t first_wait_ns,
+                         int64_t max_wait_ns)
+{
+    assert(self);
+    size_t stale = 0;
+    for (s_entry_t *entry = zlistx_first(self->entries); entry;
+         entry = zlistx_next(self->entries)) {
+        if (!entry->sent)
+            continue;
+        int64_t wait = entry->wait_ns ? entry->wait_ns : first_wait_ns;
+        if (now_ns - entry->sent_ns < wait)
+            continue;
+        entry->sent = false;
+        entry->wait_ns = wait * 2 < max_wait_ns ? wait * 2 : max_wait_ns;
+        self->unsent++;
+        stale++;
+    }
+    return stale;
 }
 
 int
@@ -239,6 +264,41 @@ agent_spool_test(bool verbose)
     s_expect(sink, "r9-1");
     CHECK_INT(agent_spool_unsent(spool), 0);
     CHECK_INT(agent_spool_flush(spool, source), 0);
+
+    //  Unacked for a while: sent again, each time after twice the wait.
+    int64_t now = sp_clock_mono_ns();
+    const int64_t second = SP_NS_PER_S;
+    CHECK_INT(agent_spool_rewind_stale(spool, now, 2 * second, 5 * second), 0);
+    CHECK_INT(agent_spool_rewind_stale(spool, now + 2 * second, 2 * second, 5 * second),
+              4);
+    CHECK_INT(agent_spool_unsent(spool), 4);
+    CHECK_INT(agent_spool_flush(spool, source), 4);
+    s_expect(sink, "r7-1");
+    s_expect(sink, "r7-2");
+    s_expect(sink, "r7-3");
+    s_expect(sink, "r9-1");
+    now = sp_clock_mono_ns();
+    CHECK_INT(agent_spool_rewind_stale(spool, now + 3 * second, 2 * second, 5 * second),
+              0); //  now 4 s
+    CHECK_INT(agent_spool_rewind_stale(spool, now + 4 * second, 2 * second, 5 * second),
+              4);
+    CHECK_INT(agent_spool_flush(spool, source), 4);
+    for (int i = 0; i < 4; i++) {
+        zframe_t *again = zframe_recv(sink);
+        CHECK_NOT_NULL(again);
+        zframe_destroy(&again);
+    }
+    now = sp_clock_mono_ns();
+    CHECK_INT(agent_spool_rewind_stale(spool, now + 4 * second, 2 * second, 5 * second),
+              0); //  capped at 5 s
+    CHECK_INT(agent_spool_rewind_stale(spool, now + 5 * second, 2 * second, 5 * second),
+              4);
+    CHECK_INT(agent_spool_flush(spool, source), 4);
+    for (int i = 0; i < 4; i++) {
+        zframe_t *again = zframe_recv(sink);
+        CHECK_NOT_NULL(again);
+        zframe_destroy(&again);
+    }
 
     //  Acks forget; duplicates and unknown acks are refused.
     CHECK_INT(agent_spool_ack(spool, 7, 2), 0);

@@ -41,6 +41,13 @@ size_t agent_spool_flush(agent_spool_t *self, zsock_t *dest);
 //  Marks every entry unsent, so the next flush sends them all again.
 void agent_spool_rewind(agent_spool_t *self);
 
+//  Marks unsent again every entry sent at least its wait before now_ns
+//  (monotonic) and still unacked — the controller could not store it (a
+//  full disk) or it was lost on the way. The first wait is first_wait_ns;
+//  each resend doubles it, up to max_wait_ns. Returns how many.
+size_t agent_spool_rewind_stale(agent_spool_t *self, int64_t now_ns,
+                                int64_t first_wait_ns, int64_t max_wait_ns);
+
 //  Forgets batch seq of run_id. Returns 0, or -1 when it was not held
 //  (a duplicate or unknown ack).
 int agent_spool_ack(agent_spool_t *self, uint64_t run_id, uint32_t seq);

@@ -471,6 +471,12 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
         return 1;
     }
     store_destroy(&store);
+    if (!*summary.outcome) {
+        //  The core ended the run but the database could not record it.
+        s_say(self, "run %" PRId64 " failed: %s", run_id,
+              *error ? error : "its end is not recorded in the results database");
+        return 1;
+    }
     ctl_report_t report = {.summary = &summary,
                            .agents = agents,
                            .n_agents = n_agents,

@@ -35,6 +35,10 @@ struct _ctl_run_t {
     uint32_t timeout_ms;               //  per request
     int64_t prepare_deadline_ns;       //  Ready (and clocks) must all be there by this
     bool clock_wait_logged;            //  "waiting for clocks" said once
+    bool ending;                       //  the end could not be stored yet
+    int64_t end_retry_ns;              //  next attempt to store it
+    int64_t end_backoff_ns;            //  wait before the attempt after that
+    int64_t end_give_up_ns;            //  past this, the run fails
     int64_t start_ns;                  //  the instant agents fire at (controller clock)
     int64_t deadline_ns;               //  results must all arrive before this
     char error[PROTO_MAX_ERROR + 128]; //  why it failed
@@ -79,11 +83,13 @@ s_send_cancel(ctl_run_t *self, const char *reason)
 //  Gives every index of every share that has no row a "lost" row, so that
 //  requested = recorded + lost holds however the run ends: the share's own
 //  reason (abandoned, deadline, not reported), or `why` for all when set.
-//  Returns the rows marked; the first reason goes into first (may be NULL).
+//  Returns the rows marked (-1 when the store refused one share's); the
+//  first reason goes into first (may be NULL).
 static int64_t
 s_mark_lost(ctl_run_t *self, const char *why, char *first, size_t first_size)
 {
     int64_t total = 0;
+    bool refused = false;
     for (size_t i = 0; i < self->n_shares; i++) {
         ctl_share_t *share = self->shares[i];
         char reason[PROTO_MAX_ERROR + 128];
@@ -99,10 +105,11 @@ s_mark_lost(ctl_run_t *self, const char *why, char *first, size_t first_size)
         int64_t marked =
             store_mark_lost(self->store, self->id, ctl_share_agent_id(share),
                             ctl_share_first(share), ctl_share_count(share), reason);
-        if (marked < 0)
+        if (marked < 0) {
             zsys_error("run: cannot mark lost requests run_id=%" PRId64 " agent_id=%s",
                        self->id, ctl_share_agent_id(share));
-        else if (marked > 0) {
+            refused = true;
+        } else if (marked > 0) {
             zsys_warning("run: requests lost run_id=%" PRId64
                          " agent_id=%s count=%" PRId64 " reason=\"%s\"",
                          self->id, ctl_share_agent_id(share), marked, reason);
@@ -111,7 +118,7 @@ s_mark_lost(ctl_run_t *self, const char *why, char *first, size_t first_size)
             total += marked;
         }
     }
-    return total;
+    return refused ? -1 : total;
 }
 
 //  Ends the run as failed (or, `interrupted`, as interrupted) with reason:
@@ -141,21 +148,53 @@ s_fail(ctl_run_t *self, const char *reason, int64_t now_ns)
     s_end_failed(self, reason, false, now_ns);
 }
 
+//  The store refused the run's end: try again later, backing off, and give
+//  up (the run failed, its end unrecorded) after CTL_RUN_STORE_GIVE_UP_NS.
+static void
+s_end_refused(ctl_run_t *self, int64_t now_ns)
+{
+    if (!self->ending) {
+        self->ending = true;
+        self->end_backoff_ns = CTL_RUN_STORE_RETRY_NS;
+        self->end_give_up_ns = now_ns + CTL_RUN_STORE_GIVE_UP_NS;
+        zsys_error(
+            "run: the results database refused the run's end, retrying run_id=%" PRId64,
+            self->id);
+    }
+    if (now_ns >= self->end_give_up_ns) {
+        self->state = S_FAILED;
+        snprintf(self->error, sizeof self->error,
+                 "the results database refused writes for %" PRId64
+                 " s: the run's end is not recorded",
+                 CTL_RUN_STORE_GIVE_UP_NS / SP_NS_PER_S);
+        s_send_cancel(self, self->error);
+        zsys_error("run failed run_id=%" PRId64 " reason=\"%s\"", self->id, self->error);
+        return;
+    }
+    self->end_retry_ns = now_ns + self->end_backoff_ns;
+    if (self->end_backoff_ns < CTL_RUN_STORE_RETRY_MAX_NS)
+        self->end_backoff_ns *= 2;
+}
+
 static void
 s_finish(ctl_run_t *self, int64_t now_ns)
 {
     char first[PROTO_MAX_ERROR + 128] = "";
     int64_t lost = s_mark_lost(self, NULL, first, sizeof first);
     //  Losses end the run completed_with_losses (the store says so): name
-    //  how many and why.
+    //  how many and why. A store that refuses gets more tries: the run is
+    //  never "completed" without its rows.
     char reason[sizeof first + 64] = "";
     if (lost > 0)
         snprintf(reason, sizeof reason, "%" PRId64 " of %u requests lost (%s)", lost,
                  self->requested, first);
+    if (lost < 0 || store_run_set_status(self->store, self->id, "completed", 0, now_ns,
+                                         lost > 0 ? reason : NULL)) {
+        s_end_refused(self, now_ns);
+        return;
+    }
+    self->ending = false;
     self->state = S_COMPLETED;
-    if (store_run_set_status(self->store, self->id, "completed", 0, now_ns,
-                             lost > 0 ? reason : NULL))
-        zsys_error("run: cannot record completion run_id=%" PRId64, self->id);
     store_summary_t summary;
     if (store_summary(self->store, self->id, &summary) == 0)
         zsys_notice("run finished run_id=%" PRId64
@@ -699,6 +738,9 @@ ctl_run_tick(ctl_run_t *self, int64_t now_ns)
                 used += (size_t)snprintf(reason + used, sizeof reason - used, " %s",
                                          ctl_share_agent_id(self->shares[i]));
         s_fail(self, reason, now_ns);
+    } else if (self->state == S_RUNNING && self->ending) {
+        if (now_ns >= self->end_retry_ns)
+            s_finish(self, now_ns);
     } else if (self->state == S_RUNNING && now_ns >= self->deadline_ns)
         s_finish(self, now_ns);
 }

@@ -57,6 +57,15 @@ typedef struct {
 
 void ctl_run_timing_defaults(ctl_run_timing_t *timing);
 
+//  A run whose end the results database refuses (disk full, read-only,
+//  busy) retries storing it, first after CTL_RUN_STORE_RETRY_NS, doubling
+//  up to CTL_RUN_STORE_RETRY_MAX_NS, while the agents keep their unacked
+//  results and resend them; after CTL_RUN_STORE_GIVE_UP_NS it fails. It is
+//  never "completed" without its rows.
+#define CTL_RUN_STORE_RETRY_NS (INT64_C(100) * 1000000)
+#define CTL_RUN_STORE_RETRY_MAX_NS (INT64_C(5) * 1000000000)
+#define CTL_RUN_STORE_GIVE_UP_NS (INT64_C(60) * 1000000000)
+
 //  Checks spec (ctl_runspec_check), then starts a run of it over every agent in registry
 //  (sorted by id; agents whose share would be empty are left out): creates the run row
 //  and the shares in store, sends Prepare. spec's strings are borrowed for the call only.

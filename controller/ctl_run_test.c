@@ -6,6 +6,7 @@
 #include "sp_check.h"
 #include "sp_clock.h"
 #include "store_api.h"
+#include "store_fixture.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -414,6 +415,62 @@ ctl_run_test(bool verbose)
         proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
         CHECK_STR(proto_body_name(go), "go");
         proto_envelope_destroy(&go);
+    }
+
+    //  A store that refuses the run's end (a full disk, a read-only file):
+    //  the run is not completed; it retries, backing off, and ends as soon
+    //  as the store takes writes again.
+    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
+                      &status);
+    CHECK_NOT_NULL(run);
+    s_expect_prepare(run, &rig, 0, 0, 1, t0);
+    s_expect_prepare(run, &rig, 1, 1, 1, t0);
+    s_expect_prepare(run, &rig, 2, 2, 1, t0);
+    deadline = ctl_run_start_ns(run) + SP_NS_PER_S + 15 * SP_NS_PER_S;
+    store_fixture_refuse_writes(rig.store, true);
+    ctl_run_tick(run, deadline);
+    CHECK_STR(ctl_run_state(run), "running");
+    ctl_run_tick(run, deadline + 50 * SP_NS_PER_MS);  //  not due yet
+    ctl_run_tick(run, deadline + 100 * SP_NS_PER_MS); //  refused again: 200 ms
+    CHECK_STR(ctl_run_state(run), "running");
+    store_fixture_refuse_writes(rig.store, false);
+    ctl_run_tick(run, deadline + 250 * SP_NS_PER_MS);
+    CHECK_STR(ctl_run_state(run), "running");
+    ctl_run_tick(run, deadline + 300 * SP_NS_PER_MS);
+    CHECK_STR(ctl_run_state(run), "completed");
+    CHECK_STR(s_outcome(rig.store, ctl_run_id(run)), "completed_with_losses");
+    CHECK_INT(s_count(rig.store, ctl_run_id(run), "lost"), 3);
+    ctl_run_destroy(&run);
+    for (size_t a = 0; a < 3; a++) { //  the Go of that run
+        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
+        CHECK_STR(proto_body_name(go), "go");
+        proto_envelope_destroy(&go);
+    }
+    //  Refused past the give-up time: failed, its end unrecorded, Cancel sent.
+    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
+                      &status);
+    CHECK_NOT_NULL(run);
+    s_expect_prepare(run, &rig, 0, 0, 1, t0);
+    s_expect_prepare(run, &rig, 1, 1, 1, t0);
+    s_expect_prepare(run, &rig, 2, 2, 1, t0);
+    deadline = ctl_run_start_ns(run) + SP_NS_PER_S + 15 * SP_NS_PER_S;
+    int64_t failed_id = ctl_run_id(run);
+    store_fixture_refuse_writes(rig.store, true);
+    ctl_run_tick(run, deadline);
+    ctl_run_tick(run, deadline + CTL_RUN_STORE_GIVE_UP_NS);
+    CHECK_STR(ctl_run_state(run), "failed");
+    CHECK_STR(
+        ctl_run_error(run),
+        "the results database refused writes for 60 s: the run's end is not recorded");
+    store_fixture_refuse_writes(rig.store, false);
+    CHECK_STR(s_outcome(rig.store, failed_id), ""); //  still running on file
+    ctl_run_destroy(&run);
+    for (size_t a = 0; a < 3; a++) { //  its Go, then its Cancel
+        for (int m = 0; m < 2; m++) {
+            proto_envelope_t *env = proto_recv(rig.dealer[a], 2000, NULL, 0);
+            CHECK_STR(proto_body_name(env), m == 0 ? "go" : "cancel");
+            proto_envelope_destroy(&env);
+        }
     }
 
     //  A refusal fails the run and cancels it everywhere.

@@ -89,6 +89,15 @@ store_fixture_headline(store_t *store)
     return run_id;
 }
 
+void
+store_fixture_refuse_writes(store_t *store, bool refuse)
+{
+    CHECK_INT(sqlite3_exec(store_db(store),
+                           refuse ? "PRAGMA query_only = 1" : "PRAGMA query_only = 0",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+}
+
 int64_t
 store_fixture_history(store_t *store)
 {

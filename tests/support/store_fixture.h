@@ -37,6 +37,10 @@ store_result_t store_fixture_row(uint32_t index, const char *outcome, int http_s
 void store_fixture_headline_rows(store_result_t *rows);
 int64_t store_fixture_headline(store_t *store);
 
+//  Makes store refuse every write (as a full disk or a read-only file
+//  would: SQLITE_READONLY) while refuse is true.
+void store_fixture_refuse_writes(store_t *store, bool refuse);
+
 //  A store with some history: the headline run (returned, id 1 in a fresh
 //  store) and two newer runs without results, 3 and 4 requests.
 int64_t store_fixture_history(store_t *store);
