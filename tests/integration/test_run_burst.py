@@ -9,6 +9,7 @@ nothing the commands started is left running afterwards.
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import sqlite3
@@ -371,6 +372,53 @@ class RunBurstTest(SystemTest):
         self.assertIn("--cacert %s: not PEM certificates" % key,
                       self.run_cli(["run", "--url", url, "-n", "1", "--cacert", key,
                                     "--db", db]).stderr)
+
+    def test_disk_full_mid_run_loses_nothing(self):
+        # The results database on a 4 MiB tmpfs that is filled up while the
+        # 20 requests are held: their batches are refused (not acknowledged),
+        # the agents keep them and send them again once there is room, and
+        # the run ends completed with all 20 rows, exit 0.
+        disk = self.path("disk")
+        os.mkdir(disk)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", disk],
+                                 capture_output=True, text=True)
+        self.assertEqual(mounted.returncode, 0,
+                         "this test needs root to mount a tmpfs: " + mounted.stderr)
+        # Cleanups run last in first out: unmount, then remove what tearDown
+        # could not while the file system was mounted.
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.addCleanup(subprocess.run, ["umount", "-l", disk], capture_output=True)
+        base = self.start_lambda(reserved=20)
+        db = os.path.join(disk, "r.db")
+        proc = subprocess.Popen(
+            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "20",
+             "--local-agents", "2", "--json", "--db", db, "--keys", self.path("keys")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=self.env)
+        try:
+            self.wait_running(db)
+            filler = os.path.join(disk, "filler")
+            with open(filler, "wb") as out:  # fill the disk to the last block
+                try:
+                    while True:
+                        out.write(b"\0" * 65536)
+                        out.flush()
+                except OSError:
+                    pass
+            time.sleep(3.5)  # the results come back at 2 s and are refused
+            os.unlink(filler)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertIn("run: batch not stored, the agent will resend", err)
+        self.assertEqual(proc.returncode, 0, err)
+        summary = json.loads(out)
+        self.assertEqual({k: summary[k] for k in ("status", "outcome", "requested",
+                                                 "recorded", "ok", "lost")},
+                         {"status": "completed", "outcome": "completed",
+                          "requested": 20, "recorded": 20, "ok": 20, "lost": 0})
 
     def test_insecure_text_summary(self):
         base = self.start_lambda(reserved=2)
