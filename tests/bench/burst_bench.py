@@ -201,6 +201,8 @@ class Emulator:
             [os.path.join(bin_dir, "stampede-lambda"), "--listen", "127.0.0.1:0",
              "--function", "%s=%s" % (FUNCTION, os.path.join(bin_dir, "bootstrap")),
              "--reserved", str(reserved), "--env", "STAMPEDE_HOLD_MS=%d" % hold_ms,
+             # AWS keeps 100 of the account's concurrency unreserved.
+             "--account-concurrency", str(max(1000, reserved + 100)),
              "--access-log", self.access_log],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr,
             start_new_session=True)
