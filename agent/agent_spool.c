@@ -223,6 +223,17 @@ s_expect(zsock_t *sock, const char *text)
     zframe_destroy(&frame);
 }
 
+//  Receives and drops n frames from sink.
+static void
+s_drain(zsock_t *sink, int n)
+{
+    for (int i = 0; i < n; i++) {
+        zframe_t *frame = zframe_recv(sink);
+        CHECK_NOT_NULL(frame);
+        zframe_destroy(&frame);
+    }
+}
+
 void
 agent_spool_test(bool verbose)
 {
@@ -283,22 +294,14 @@ agent_spool_test(bool verbose)
     CHECK_INT(agent_spool_rewind_stale(spool, now + 4 * second, 2 * second, 5 * second),
               4);
     CHECK_INT(agent_spool_flush(spool, source), 4);
-    for (int i = 0; i < 4; i++) {
-        zframe_t *again = zframe_recv(sink);
-        CHECK_NOT_NULL(again);
-        zframe_destroy(&again);
-    }
+    s_drain(sink, 4);
     now = sp_clock_mono_ns();
     CHECK_INT(agent_spool_rewind_stale(spool, now + 4 * second, 2 * second, 5 * second),
               0); //  capped at 5 s
     CHECK_INT(agent_spool_rewind_stale(spool, now + 5 * second, 2 * second, 5 * second),
               4);
     CHECK_INT(agent_spool_flush(spool, source), 4);
-    for (int i = 0; i < 4; i++) {
-        zframe_t *again = zframe_recv(sink);
-        CHECK_NOT_NULL(again);
-        zframe_destroy(&again);
-    }
+    s_drain(sink, 4);
 
     //  Acks forget; duplicates and unknown acks are refused.
     CHECK_INT(agent_spool_ack(spool, 7, 2), 0);

@@ -196,6 +196,40 @@ s_count(store_t *store, int64_t run_id, const char *what)
     return -1;
 }
 
+//  A run of spec.requests = 3 over the rig's three agents (one each), all
+//  Ready at t0 (it goes once their clocks allow); returns it, and in
+//  *deadline its start + timeout + grace once it has gone.
+static ctl_run_t *
+s_run_three(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, s_rig_t *rig,
+            int64_t t0, int64_t *deadline)
+{
+    char err[256];
+    int status = 0;
+    ctl_run_t *run = ctl_run_new(spec, timing, rig->store, rig->registry, t0, err,
+                                 sizeof err, &status);
+    CHECK_NOT_NULL(run);
+    for (size_t a = 0; a < 3; a++)
+        s_expect_prepare(run, rig, a, (uint32_t)a, 1, t0);
+    *deadline = ctl_run_start_ns(run) + (int64_t)spec->timeout_ms * SP_NS_PER_MS +
+                15 * SP_NS_PER_S;
+    return run;
+}
+
+//  Expects each of the rig's three agents to get first, then second
+//  ("go", "cancel"; second may be NULL).
+static void
+s_expect_each(s_rig_t *rig, const char *first, const char *second)
+{
+    const char *names[] = {first, second};
+    for (size_t a = 0; a < 3; a++)
+        for (size_t m = 0; m < 2 && names[m]; m++) {
+            proto_envelope_t *env = proto_recv(rig->dealer[a], 2000, NULL, 0);
+            CHECK_NOT_NULL(env);
+            CHECK_STR(proto_body_name(env), names[m]);
+            proto_envelope_destroy(&env);
+        }
+}
+
 //  The run's outcome as the summary reports it, and its requested count
 //  against recorded + lost.
 static const char *
@@ -393,13 +427,8 @@ ctl_run_test(bool verbose)
     //  The deadline: start + timeout + grace; nothing arrives.
     spec.requests = 3;
     spec.timeout_ms = 1000;
-    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
-                      &status);
-    CHECK_NOT_NULL(run);
-    s_expect_prepare(run, &rig, 0, 0, 1, t0);
-    s_expect_prepare(run, &rig, 1, 1, 1, t0);
-    s_expect_prepare(run, &rig, 2, 2, 1, t0);
-    int64_t deadline = ctl_run_start_ns(run) + SP_NS_PER_S + 15 * SP_NS_PER_S;
+    int64_t deadline;
+    run = s_run_three(&spec, &timing, &rig, t0, &deadline);
     ctl_run_tick(run, deadline - 1);
     CHECK_STR(ctl_run_state(run), "running");
     ctl_run_tick(run, deadline);
@@ -411,22 +440,12 @@ ctl_run_test(bool verbose)
               "3 of 3 requests lost (deadline passed)");
     json_decref(json);
     ctl_run_destroy(&run);
-    for (size_t a = 0; a < 3; a++) { //  the Go of that run
-        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
-        CHECK_STR(proto_body_name(go), "go");
-        proto_envelope_destroy(&go);
-    }
+    s_expect_each(&rig, "go", NULL);
 
     //  A store that refuses the run's end (a full disk, a read-only file):
     //  the run is not completed; it retries, backing off, and ends as soon
     //  as the store takes writes again.
-    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
-                      &status);
-    CHECK_NOT_NULL(run);
-    s_expect_prepare(run, &rig, 0, 0, 1, t0);
-    s_expect_prepare(run, &rig, 1, 1, 1, t0);
-    s_expect_prepare(run, &rig, 2, 2, 1, t0);
-    deadline = ctl_run_start_ns(run) + SP_NS_PER_S + 15 * SP_NS_PER_S;
+    run = s_run_three(&spec, &timing, &rig, t0, &deadline);
     store_fixture_refuse_writes(rig.store, true);
     ctl_run_tick(run, deadline);
     CHECK_STR(ctl_run_state(run), "running");
@@ -441,19 +460,9 @@ ctl_run_test(bool verbose)
     CHECK_STR(s_outcome(rig.store, ctl_run_id(run)), "completed_with_losses");
     CHECK_INT(s_count(rig.store, ctl_run_id(run), "lost"), 3);
     ctl_run_destroy(&run);
-    for (size_t a = 0; a < 3; a++) { //  the Go of that run
-        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
-        CHECK_STR(proto_body_name(go), "go");
-        proto_envelope_destroy(&go);
-    }
+    s_expect_each(&rig, "go", NULL);
     //  Refused past the give-up time: failed, its end unrecorded, Cancel sent.
-    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
-                      &status);
-    CHECK_NOT_NULL(run);
-    s_expect_prepare(run, &rig, 0, 0, 1, t0);
-    s_expect_prepare(run, &rig, 1, 1, 1, t0);
-    s_expect_prepare(run, &rig, 2, 2, 1, t0);
-    deadline = ctl_run_start_ns(run) + SP_NS_PER_S + 15 * SP_NS_PER_S;
+    run = s_run_three(&spec, &timing, &rig, t0, &deadline);
     int64_t failed_id = ctl_run_id(run);
     store_fixture_refuse_writes(rig.store, true);
     ctl_run_tick(run, deadline);
@@ -465,13 +474,7 @@ ctl_run_test(bool verbose)
     store_fixture_refuse_writes(rig.store, false);
     CHECK_STR(s_outcome(rig.store, failed_id), ""); //  still running on file
     ctl_run_destroy(&run);
-    for (size_t a = 0; a < 3; a++) { //  its Go, then its Cancel
-        for (int m = 0; m < 2; m++) {
-            proto_envelope_t *env = proto_recv(rig.dealer[a], 2000, NULL, 0);
-            CHECK_STR(proto_body_name(env), m == 0 ? "go" : "cancel");
-            proto_envelope_destroy(&env);
-        }
-    }
+    s_expect_each(&rig, "go", "cancel");
 
     //  A refusal fails the run and cancels it everywhere.
     run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
@@ -524,12 +527,7 @@ ctl_run_test(bool verbose)
     //  request lost.
     spec.requests = 3;
     int64_t late = t0 + 20 * SP_NS_PER_S;
-    run = ctl_run_new(&spec, &timing, rig.store, rig.registry, late, err, sizeof err,
-                      &status);
-    CHECK_NOT_NULL(run);
-    s_expect_prepare(run, &rig, 0, 0, 1, late);
-    s_expect_prepare(run, &rig, 1, 1, 1, late);
-    s_expect_prepare(run, &rig, 2, 2, 1, late);
+    run = s_run_three(&spec, &timing, &rig, late, &deadline);
     CHECK_STR(ctl_run_state(run), "preparing");
     ctl_run_tick(run, late + 10 * SP_NS_PER_S);
     CHECK_STR(ctl_run_state(run), "failed");
@@ -539,11 +537,7 @@ ctl_run_test(bool verbose)
     CHECK_STR(s_outcome(rig.store, ctl_run_id(run)), "failed");
     CHECK_INT(s_count(rig.store, ctl_run_id(run), "lost"), 3);
     ctl_run_destroy(&run);
-    for (size_t a = 0; a < 3; a++) { //  the Cancel, and never a Go
-        proto_envelope_t *env = proto_recv(rig.dealer[a], 2000, NULL, 0);
-        CHECK_STR(proto_body_name(env), "cancel");
-        proto_envelope_destroy(&env);
-    }
+    s_expect_each(&rig, "cancel", NULL); //  and never a Go
 
     //  Cancel of a live run; a share above an agent's capacity is refused.
     run = ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,

@@ -33,6 +33,19 @@ class RunBurstTest(SystemTest):
                          % result.stdout)
         return json.loads(lines[0])
 
+    def assert_usage_error(self, args, message):
+        """`stampede ARGS` is refused as bad usage (exit 2), naming message."""
+        result = self.run_cli(args)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn(message, result.stderr)
+        self.assertEqual(result.stdout, "")
+
+    def popen_run(self, args):
+        """`stampede run ARGS` started in the background, its output piped."""
+        return subprocess.Popen([binary("stampede"), "run"] + args,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self.env)
+
     def check_rows(self, db, run_id, requests, shares):
         conn = sqlite3.connect(db)
         try:
@@ -120,11 +133,9 @@ class RunBurstTest(SystemTest):
             conn.close()
 
         # --start-mode last-byte needs a body.
-        result = self.run_cli(["run", "--url", base + "/url/demo/", "-n", "5",
-                               "--start-mode", "last-byte", "--db", db])
-        self.assertEqual(result.returncode, 2)
-        self.assertIn("--start-mode last-byte needs a request body", result.stderr)
-        self.assertEqual(result.stdout, "")
+        self.assert_usage_error(["run", "--url", base + "/url/demo/", "-n", "5",
+                                 "--start-mode", "last-byte", "--db", db],
+                                "--start-mode last-byte needs a request body")
         # An explicit at-go with a body is kept.
         summary = self.run_json(base + "/url/demo/", 4, 2, db,
                                 ["--method", "POST", "--data", "x",
@@ -205,11 +216,10 @@ class RunBurstTest(SystemTest):
         self.assertEqual(throttles, [(429, "apigw_http", "gateway", None)] * 35)
 
         # A door the controller does not know is refused before anything is sent.
-        result = self.run_cli(["run", "--url", base + "/url/demo/", "-n", "1",
-                               "--door", "alb", "--db", db])
-        self.assertEqual(result.returncode, 2)
-        self.assertIn("--door must be auto, function-url, invoke, apigw-rest, "
-                      "apigw-http, apigw or http", result.stderr)
+        self.assert_usage_error(["run", "--url", base + "/url/demo/", "-n", "1",
+                                 "--door", "alb", "--db", db],
+                                "--door must be auto, function-url, invoke, apigw-rest, "
+                                "apigw-http, apigw or http")
 
     def test_sigterm_mid_run_is_interrupted(self):
         # SIGTERM while the 5 admitted requests are held by the function: the
@@ -218,11 +228,9 @@ class RunBurstTest(SystemTest):
         # lost still holds; the 5 held ones never come back as ok.
         base = self.start_lambda(reserved=5)
         db = self.path("sigterm.db")
-        proc = subprocess.Popen(
-            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "20",
-             "--local-agents", "2", "--json", "--db", db, "--keys", self.path("keys")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=self.env)
+        proc = self.popen_run(["--url", base + "/url/demo/", "-n", "20",
+                               "--local-agents", "2", "--json", "--db", db,
+                               "--keys", self.path("keys")])
         try:
             self.wait_running(db)
             time.sleep(0.5)  # past GO: the admitted 5 are held for 2 s
@@ -284,12 +292,9 @@ class RunBurstTest(SystemTest):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             endpoint = "tcp://127.0.0.1:%d" % probe.getsockname()[1]
-        proc = subprocess.Popen(
-            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "20",
-             "--wait-agents", "2", "--listen", endpoint, "--insecure", "--json",
-             "--db", db],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=self.env)
+        proc = self.popen_run(["--url", base + "/url/demo/", "-n", "20",
+                               "--wait-agents", "2", "--listen", endpoint, "--insecure",
+                               "--json", "--db", db])
         try:
             agents = [self.procs.start([binary("stampede-agent"), "--controller",
                                         endpoint, "--insecure", "--id", name],
@@ -331,11 +336,10 @@ class RunBurstTest(SystemTest):
         named = self.run_json(base + "/url/demo/", 4, 2, db,
                               ["--arrival-header", "x-stampede-received-ns"])
         self.assertEqual([a["arrivals"] for a in named["agents"]], [2, 2])
-        result = self.run_cli(["run", "--url", base + "/url/demo/", "-n", "1",
-                               "--arrival-header", "X Received", "--db", db])
-        self.assertEqual(result.returncode, 2)
-        self.assertIn("--arrival-header must be a header name (a token of 1-256 "
-                      "characters)", result.stderr)
+        self.assert_usage_error(["run", "--url", base + "/url/demo/", "-n", "1",
+                                 "--arrival-header", "X Received", "--db", db],
+                                "--arrival-header must be a header name (a token of "
+                                "1-256 characters)")
 
     def test_https_target_with_private_ca(self):
         # A self-signed HTTPS target: without its CA every request fails and
@@ -364,14 +368,12 @@ class RunBurstTest(SystemTest):
         self.assertEqual((trusted["ok"], trusted["errors"], trusted["lost"],
                           trusted["outcome"], trusted["top_error"]),
                          (20, 0, 0, "completed", None))
-        missing = self.run_cli(["run", "--url", url, "-n", "1", "--cacert",
-                                self.path("nope.pem"), "--db", db])
-        self.assertEqual(missing.returncode, 2)
-        self.assertIn("--cacert %s: No such file or directory" % self.path("nope.pem"),
-                      missing.stderr)
-        self.assertIn("--cacert %s: not PEM certificates" % key,
-                      self.run_cli(["run", "--url", url, "-n", "1", "--cacert", key,
-                                    "--db", db]).stderr)
+        self.assert_usage_error(["run", "--url", url, "-n", "1", "--cacert",
+                                 self.path("nope.pem"), "--db", db],
+                                "--cacert %s: No such file or directory"
+                                % self.path("nope.pem"))
+        self.assert_usage_error(["run", "--url", url, "-n", "1", "--cacert", key,
+                                 "--db", db], "--cacert %s: not PEM certificates" % key)
 
     def test_disk_full_mid_run_loses_nothing(self):
         # The results database on a 4 MiB tmpfs that is filled up while the
@@ -390,11 +392,9 @@ class RunBurstTest(SystemTest):
         self.addCleanup(subprocess.run, ["umount", "-l", disk], capture_output=True)
         base = self.start_lambda(reserved=20)
         db = os.path.join(disk, "r.db")
-        proc = subprocess.Popen(
-            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "20",
-             "--local-agents", "2", "--json", "--db", db, "--keys", self.path("keys")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=self.env)
+        proc = self.popen_run(["--url", base + "/url/demo/", "-n", "20",
+                               "--local-agents", "2", "--json", "--db", db,
+                               "--keys", self.path("keys")])
         try:
             self.wait_running(db)
             filler = os.path.join(disk, "filler")
