@@ -15,7 +15,7 @@ DEB_PACKAGES = build-essential cmake pkg-config clang clang-format \
 	libczmq-dev libzmq3-dev libcurl4-openssl-dev libprotobuf-c-dev \
 	protobuf-c-compiler libsqlite3-dev sqlite3 libmicrohttpd-dev \
 	libjansson-dev libssl-dev libhttp-parser-dev libclang-rt-14-dev chromium curl python3 \
-	procps time awscli autoconf automake libtool g++
+	procps time awscli autoconf automake libtool g++ faketime openssl
 # Installed only when the node / npm commands are missing (a machine may
 # carry a newer Node.js from elsewhere that already brings npm).
 NODE_PACKAGES = nodejs npm

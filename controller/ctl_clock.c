@@ -98,11 +98,22 @@ ctl_clock_sample(ctl_clock_t *self, int64_t t1, int64_t t2, int64_t t3, int64_t 
     int64_t rtt = (t4 - t1) - agent_busy;
     if (rtt < 0)
         return -1;
-    self->ring[self->next] = (s_sample_t){
+    s_sample_t sample = {
         .offset_ns = (forward + back) / 2, .rtt_ns = rtt, .at_ns = t1 + (t4 - t1) / 2};
-    self->next = (self->next + 1) % CTL_CLOCK_SAMPLES;
-    if (self->count < CTL_CLOCK_SAMPLES)
-        self->count++;
+    //  Samples closer than CTL_CLOCK_MIN_GAP_NS to the newest kept one are
+    //  one: the faster of the two stays. So however often probes go out,
+    //  the ring spans at least (CTL_CLOCK_SAMPLES - 1) gaps of time.
+    size_t newest = (self->next + CTL_CLOCK_SAMPLES - 1) % CTL_CLOCK_SAMPLES;
+    if (self->count > 0 &&
+        llabs(sample.at_ns - self->ring[newest].at_ns) < CTL_CLOCK_MIN_GAP_NS) {
+        if (sample.rtt_ns < self->ring[newest].rtt_ns)
+            self->ring[newest] = sample;
+    } else {
+        self->ring[self->next] = sample;
+        self->next = (self->next + 1) % CTL_CLOCK_SAMPLES;
+        if (self->count < CTL_CLOCK_SAMPLES)
+            self->count++;
+    }
     s_estimate(self);
     return 0;
 }
@@ -173,6 +184,18 @@ ctl_clock_drift_ppm(ctl_clock_t *self)
     return self->drift * 1e6;
 }
 
+int64_t
+ctl_clock_span_ns(ctl_clock_t *self)
+{
+    assert(self);
+    int64_t oldest = INT64_MAX, newest = INT64_MIN;
+    for (size_t i = 0; i < self->count; i++) {
+        oldest = self->ring[i].at_ns < oldest ? self->ring[i].at_ns : oldest;
+        newest = self->ring[i].at_ns > newest ? self->ring[i].at_ns : newest;
+    }
+    return self->count > 1 ? newest - oldest : 0;
+}
+
 bool
 ctl_clock_drift_known(ctl_clock_t *self)
 {
@@ -240,6 +263,20 @@ ctl_clock_test(bool verbose)
     CHECK_NULL(clock);
     ctl_clock_destroy(&clock);
 
+    //  Probes 50 ms apart: kept as one per 300 ms, the faster of each.
+    clock = ctl_clock_new();
+    for (int i = 0; i < 10; i++) {
+        int64_t q1 = base + i * 50 * SP_NS_PER_MS;
+        int64_t rtt = i == 3 ? 100000 : 400000;
+        CHECK_INT(ctl_clock_sample(clock, q1, q1 + rtt / 2, q1 + rtt / 2, q1 + rtt), 0);
+    }
+    //  The fast probe at 150 ms replaces the first; the next kept is the
+    //  first at least 300 ms after it, the probe at 450 ms.
+    CHECK_INT(ctl_clock_samples(clock), 2);
+    CHECK_INT(ctl_clock_rtt_ns(clock), 100000);
+    CHECK_INT(ctl_clock_span_ns(clock), (450200 - 150050) * 1000);
+    ctl_clock_destroy(&clock);
+
     //  Unknown: no samples is no estimate, never 0 ± 0.
     clock = ctl_clock_new();
     CHECK_INT(ctl_clock_offset_at(clock, base), 0);
@@ -268,6 +305,7 @@ ctl_clock_test(bool verbose)
         CHECK_INT(ctl_clock_sample(clock, q1, agent_mid, agent_mid, q1 + 200000), 0);
     }
     CHECK_TRUE(ctl_clock_drift_known(clock));
+    CHECK_INT(ctl_clock_span_ns(clock), 4 * SP_NS_PER_S);
     CHECK_TRUE(fabs(ctl_clock_drift_ppm(clock) - 10000.0) < 1.0);
     int64_t later = base + 6 * SP_NS_PER_S;
     int64_t truth = 250000000 + (later - base) / 100;

@@ -40,6 +40,8 @@
 //  Oldest answer accepted: t4 - t1 beyond this is a stale or forged echo.
 #define CTL_CLOCK_MAX_RTT_NS (INT64_C(10) * INT64_C(1000000000))
 
+//  Samples closer together than this are kept as one (the faster).
+#define CTL_CLOCK_MIN_GAP_NS (INT64_C(300) * INT64_C(1000000))
 //  Samples must span this before the drift is estimated.
 #define CTL_CLOCK_DRIFT_SPAN_NS (INT64_C(2) * INT64_C(1000000000))
 //  The drift assumed (±) before it can be estimated: a far worse clock
@@ -61,7 +63,8 @@ void ctl_clock_destroy(ctl_clock_t **self_p);
 //  offset beyond CTL_CLOCK_MAX_OFFSET_NS.
 int ctl_clock_sample(ctl_clock_t *self, int64_t t1, int64_t t2, int64_t t3, int64_t t4);
 
-//  Accepted samples currently kept (0..CTL_CLOCK_SAMPLES).
+//  Accepted samples currently kept (0..CTL_CLOCK_SAMPLES; samples closer
+//  than CTL_CLOCK_MIN_GAP_NS count once).
 size_t ctl_clock_samples(ctl_clock_t *self);
 
 //  Samples whose instant is at most max_age_ns before now_ns (controller
@@ -85,6 +88,9 @@ int64_t ctl_clock_bound_at(ctl_clock_t *self, int64_t at_ns);
 //  whether the samples span enough to estimate it.
 double ctl_clock_drift_ppm(ctl_clock_t *self);
 bool ctl_clock_drift_known(ctl_clock_t *self);
+
+//  Newest minus oldest sample instant (0 with fewer than 2 samples).
+int64_t ctl_clock_span_ns(ctl_clock_t *self);
 
 void ctl_clock_test(bool verbose);
 

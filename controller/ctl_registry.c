@@ -251,6 +251,7 @@ ctl_registry_probe(ctl_registry_t *self, ctl_agent_t *agent)
     proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
     env.body_case = STAMPEDE__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &heartbeat;
+    agent->probed_ns = sp_clock_mono_ns();
     return s_send(self, agent, &env);
 }
 
@@ -264,13 +265,17 @@ ctl_registry_probe_all(ctl_registry_t *self)
 }
 
 void
-ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples)
+ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples, int64_t now_ns,
+                       int64_t gap_ns)
 {
     assert(self);
     for (ctl_agent_t *agent = (ctl_agent_t *)zhashx_first(self->by_id); agent;
-         agent = (ctl_agent_t *)zhashx_next(self->by_id))
-        if (ctl_clock_samples(agent->clock) < min_samples)
+         agent = (ctl_agent_t *)zhashx_next(self->by_id)) {
+        bool ready = ctl_clock_samples(agent->clock) >= min_samples &&
+                     ctl_clock_drift_known(agent->clock);
+        if (!ready && now_ns - agent->probed_ns >= gap_ns)
             ctl_registry_probe(self, agent);
+    }
 }
 
 int
@@ -310,13 +315,16 @@ ctl_registry_json(ctl_registry_t *self)
     for (size_t i = 0; i < n; i++) {
         ctl_agent_t *a = agents[i];
         json_array_append_new(
-            array,
-            json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", a->id, "host",
-                      a->host, "version", a->version, "capacity", (json_int_t)a->capacity,
-                      "clock_offset_ns", (json_int_t)ctl_clock_offset_ns(a->clock),
-                      "rtt_ns", (json_int_t)ctl_clock_rtt_ns(a->clock), "clock_error_ns",
-                      (json_int_t)ctl_clock_error_ns(a->clock), "clock_samples",
-                      (json_int_t)ctl_clock_samples(a->clock)));
+            array, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "id", a->id,
+                             "host", a->host, "version", a->version, "capacity",
+                             (json_int_t)a->capacity, "clock_offset_ns",
+                             (json_int_t)ctl_clock_offset_ns(a->clock), "rtt_ns",
+                             (json_int_t)ctl_clock_rtt_ns(a->clock), "clock_error_ns",
+                             (json_int_t)ctl_clock_error_ns(a->clock), "clock_samples",
+                             (json_int_t)ctl_clock_samples(a->clock), "clock_drift_ppm",
+                             ctl_clock_drift_known(a->clock)
+                                 ? json_real(ctl_clock_drift_ppm(a->clock))
+                                 : json_null()));
     }
     free(agents);
     return array;

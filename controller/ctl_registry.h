@@ -39,6 +39,7 @@ typedef struct {
     int64_t joined_ns;    //  wall clock of the (last) Hello
     int64_t last_seen_ns; //  monotonic clock of the last message
     ctl_clock_t *clock;   //  this agent's clock estimate
+    int64_t probed_ns;    //  monotonic clock of the last probe sent
     zframe_t *routing_id; //  the ROUTER's id for its connection
 } ctl_agent_t;
 
@@ -86,9 +87,12 @@ int ctl_registry_send(ctl_registry_t *self, const char *agent_id,
 //  Sends a clock probe (Heartbeat{sent_ns = now}) to every agent.
 void ctl_registry_probe_all(ctl_registry_t *self);
 
-//  Sends a clock probe to every agent whose clock has fewer than
-//  min_samples samples (a new agent is known in a few rounds, not seconds).
-void ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples);
+//  Sends a clock probe to every agent whose clock is not ready for a run
+//  (fewer than min_samples samples, or a drift not known yet) and was not
+//  probed in the last gap_ns: a new agent is known within a few seconds,
+//  its samples spaced enough for the drift to show.
+void ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples, int64_t now_ns,
+                            int64_t gap_ns);
 
 //  Sends a clock probe to one agent. Returns 0 or -1.
 int ctl_registry_probe(ctl_registry_t *self, ctl_agent_t *agent);
@@ -101,7 +105,7 @@ int ctl_registry_heartbeat(ctl_registry_t *self, ctl_agent_t *agent,
 
 //  The agents as a JSON array (caller owns), sorted by id:
 //  [{"id","host","version","capacity","clock_offset_ns","rtt_ns",
-//    "clock_error_ns","clock_samples"}].
+//    "clock_error_ns","clock_samples","clock_drift_ppm" (null until known)}].
 json_t *ctl_registry_json(ctl_registry_t *self);
 
 void ctl_registry_test(bool verbose);

@@ -217,7 +217,8 @@ s_check_settled(ctl_run_t *self, int64_t now_ns)
 
 //  Names into reason the first agent of the run whose clock is not known
 //  well enough to fire at an agreed instant (fewer than clock_min_samples
-//  samples within clock_max_age_ns). Returns false when every clock is.
+//  samples within clock_max_age_ns, or a drift not known yet). Returns
+//  false when every clock is.
 static bool
 s_clock_unready(ctl_run_t *self, int64_t now_ns, char *reason, size_t size)
 {
@@ -233,6 +234,16 @@ s_clock_unready(ctl_run_t *self, int64_t now_ns, char *reason, size_t size)
                      " ms, %zu needed",
                      id, fresh, self->timing.clock_max_age_ns / SP_NS_PER_MS,
                      self->timing.clock_min_samples);
+            return true;
+        }
+        //  Until the drift is known the bound would rest on an assumed
+        //  drift: a clock running fast beyond it would start early unseen.
+        if (!ctl_clock_drift_known(agent->clock)) {
+            snprintf(reason, size,
+                     "agent %s's clock drift is not known yet: its samples span %" PRId64
+                     " ms, %" PRId64 " needed",
+                     id, ctl_clock_span_ns(agent->clock) / SP_NS_PER_MS,
+                     CTL_CLOCK_DRIFT_SPAN_NS / SP_NS_PER_MS);
             return true;
         }
     }

@@ -21,6 +21,9 @@
 #define S_COMMAND_MAX (PROTO_MAX_BODY + 64 * 1024) //  a run command with a full body
 #define S_WARN_PER_SECOND 5 //  warnings about agents' input, per second
 #define S_RUN_TICK_MS 100
+//  Probes of a clock not ready yet, spaced so that the ring of kept
+//  samples spans the drift window (8 × 300 ms > CTL_CLOCK_DRIFT_SPAN_NS).
+#define CTL_SERVER_PROBE_GAP_NS (INT64_C(300) * 1000000)
 
 struct _ctl_server_t {
     zactor_t *actor;                       //  the core's thread
@@ -284,7 +287,8 @@ s_on_run_tick(zloop_t *loop, int timer_id, void *arg)
     s_core_t *self = (s_core_t *)arg;
     //  Agents that joined lately are probed every tick until their clock
     //  is known well enough for a run to go.
-    ctl_registry_probe_new(self->registry, self->timing.clock_min_samples);
+    ctl_registry_probe_new(self->registry, self->timing.clock_min_samples,
+                           sp_clock_mono_ns(), CTL_SERVER_PROBE_GAP_NS);
     if (self->run)
         ctl_run_tick(self->run, sp_clock_wall_ns());
     s_settle(self);

@@ -324,18 +324,22 @@ s_test_plain(const char *db_path)
     CHECK_TRUE(probe->heartbeat->sent_ns > 0);
     CHECK_INT(probe->heartbeat->echo_sent_ns, 0);
     proto_envelope_destroy(&probe);
-    //  A run goes only once every agent's clock has 3 fresh samples.
+    //  A run goes only once every agent's clock has 3 fresh samples and a
+    //  known drift (samples spanning 2 s).
     for (int i = 0; i < 200; i++) {
         status = s_ask(server, "{\"action\":\"status\"}");
         json_t *agents = json_object_get(status, "agents");
         int64_t fewest = INT64_MAX;
+        bool drifts = json_array_size(agents) == 2;
         for (size_t a = 0; a < json_array_size(agents); a++) {
-            json_t *samples = json_object_get(json_array_get(agents, a), "clock_samples");
+            json_t *agent = json_array_get(agents, a);
+            json_t *samples = json_object_get(agent, "clock_samples");
             if (json_integer_value(samples) < fewest)
                 fewest = json_integer_value(samples);
+            drifts = drifts && json_is_real(json_object_get(agent, "clock_drift_ppm"));
         }
         json_decref(status);
-        if (fewest >= 3)
+        if (fewest >= 3 && drifts)
             break;
         CHECK_TRUE(i < 199);
         s_fake_pump(&one, 15);

@@ -420,6 +420,51 @@ class RunBurstTest(SystemTest):
                          {"status": "completed", "outcome": "completed",
                           "requested": 20, "recorded": 20, "ok": 20, "lost": 0})
 
+    def test_skewed_drifting_agents_start_together(self):
+        # Two agents whose clocks are 250 ms ahead and behind and run 1 %
+        # fast and slow (libfaketime): the controller waits until it knows
+        # each clock's drift, and both release the burst at the instant: no
+        # request reaches the target before it (beyond the agent's bound),
+        # and the two agents' first arrivals are within 20 ms of each other
+        # (uncorrected, they would be 500 ms apart, and the drift alone, 1 %
+        # of the ~2.5 s since each agent started, ~50 ms apart). GET, started
+        # at the instant.
+        faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+        self.assertTrue(os.path.exists(faketime), "make deps installs faketime")
+        base = self.start_lambda(reserved=20)
+        db = self.path("skew.db")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            endpoint = "tcp://127.0.0.1:%d" % probe.getsockname()[1]
+        proc = self.popen_run(["--url", base + "/url/demo/", "-n", "20", "--wait-agents",
+                               "2", "--listen", endpoint, "--insecure", "--json",
+                               "--db", db])
+        try:
+            for name, fake in (("ahead", "+0.25 x1.01"), ("behind", "-0.25 x0.99")):
+                self.procs.start([binary("stampede-agent"), "--controller", endpoint,
+                                  "--insecure", "--id", name],
+                                 env=dict(self.env, LD_PRELOAD=faketime, FAKETIME=fake),
+                                 capture=False)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 0, err)
+        summary = json.loads(out)
+        self.assertEqual((summary["outcome"], summary["ok"], summary["lost"]),
+                         ("completed", 20, 0))
+        agents = {a["agent_id"]: a for a in summary["agents"]}
+        self.assertGreater(agents["ahead"]["clock_offset_ms"], 240)
+        self.assertLess(agents["behind"]["clock_offset_ms"], -240)
+        for agent in agents.values():
+            self.assertEqual(agent["arrivals"], 10)
+            self.assertGreaterEqual(agent["arrival_first_ms"], -agent["clock_bound_ms"],
+                                    agent)
+        self.assertLess(abs(agents["ahead"]["arrival_first_ms"]
+                            - agents["behind"]["arrival_first_ms"]), 20, agents)
+        self.assertIn("drift_ppm=", err)
+
     def test_insecure_text_summary(self):
         base = self.start_lambda(reserved=2)
         db = self.path("plain.db")
