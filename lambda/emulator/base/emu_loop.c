@@ -659,20 +659,21 @@ emu_loop_test(bool verbose)
 
     //  Timers fire in deadline order, ties in start order; a cancelled
     //  timer never fires, even when cancelled by a timer due at the same
-    //  instant.
+    //  instant. The delays are 100 ms apart so that the time it takes to
+    //  start the timers (long under the sanitizers) cannot reorder them.
     s_tick_t t1 = {&test, 1}, t2 = {&test, 2}, t3 = {&test, 3}, t4 = {&test, 4};
-    CHECK_NOT_NULL(emu_loop_timer_start(loop, 3 * SP_NS_PER_MS, s_test_tick, &t3));
-    CHECK_NOT_NULL(emu_loop_timer_start(loop, 1 * SP_NS_PER_MS, s_test_tick, &t1));
+    CHECK_NOT_NULL(emu_loop_timer_start(loop, 300 * SP_NS_PER_MS, s_test_tick, &t3));
+    CHECK_NOT_NULL(emu_loop_timer_start(loop, 100 * SP_NS_PER_MS, s_test_tick, &t1));
     CHECK_NOT_NULL(
-        emu_loop_timer_start(loop, 2 * SP_NS_PER_MS, s_test_cancel_victim, &test));
-    test.victim = emu_loop_timer_start(loop, 2 * SP_NS_PER_MS, s_test_tick, &t2);
+        emu_loop_timer_start(loop, 200 * SP_NS_PER_MS, s_test_cancel_victim, &test));
+    test.victim = emu_loop_timer_start(loop, 200 * SP_NS_PER_MS, s_test_tick, &t2);
     emu_timer_t *cancelled = emu_loop_timer_start(loop, 1, s_test_tick, &t4);
     CHECK_INT(emu_loop_timer_count(loop), 5);
     emu_loop_timer_cancel(loop, &cancelled);
     CHECK_NULL(cancelled);
     emu_loop_timer_cancel(loop, &cancelled);
     CHECK_INT(emu_loop_timer_count(loop), 4);
-    CHECK_NOT_NULL(emu_loop_timer_start(loop, 5 * SP_NS_PER_MS, s_test_stop, NULL));
+    CHECK_NOT_NULL(emu_loop_timer_start(loop, 400 * SP_NS_PER_MS, s_test_stop, NULL));
     CHECK_INT(emu_loop_run(loop), 0);
     CHECK_INT(test.fired, 3);
     CHECK_INT(test.order[0], 1);
