@@ -373,20 +373,21 @@ s_timers(agent_link_t *self)
     //  every AGENT_LINK_SILENCE_REPEAT_MS, since an agent whose key the
     //  controller has not admitted hears nothing at all.
     bool unanswered = now - self->last_rx >= self->silence_ns;
-    if (unanswered && !self->silent)
-        zsys_warning("agent: controller silent, saying hello again silent_ms=%" PRId64,
-                     (now - self->last_rx) / SP_NS_PER_MS);
-    else if (unanswered &&
-             now - self->silence_said >= AGENT_LINK_SILENCE_REPEAT_MS * SP_NS_PER_MS)
-        zsys_warning("agent: still no answer from the controller after %" PRId64 " s%s",
-                     (now - self->last_rx) / SP_NS_PER_S,
-                     self->config->insecure
-                         ? ""
-                         : "; it answers only agents whose public key is in its "
-                           "keys/agents/ directory");
-    if (unanswered &&
-        (!self->silent ||
-         now - self->silence_said >= AGENT_LINK_SILENCE_REPEAT_MS * SP_NS_PER_MS)) {
+    bool repeat_due =
+        now - self->silence_said >= AGENT_LINK_SILENCE_REPEAT_MS * SP_NS_PER_MS;
+    if (unanswered && (!self->silent || repeat_due)) {
+        if (!self->silent)
+            zsys_warning(
+                "agent: controller silent, saying hello again silent_ms=%" PRId64,
+                (now - self->last_rx) / SP_NS_PER_MS);
+        else
+            zsys_warning("agent: still no answer from the controller after %" PRId64
+                         " s%s",
+                         (now - self->last_rx) / SP_NS_PER_S,
+                         self->config->insecure
+                             ? ""
+                             : "; it answers only agents whose public key is in its "
+                               "keys/agents/ directory");
         self->silence_said = now;
         self->silent = true;
     }

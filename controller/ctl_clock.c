@@ -53,15 +53,24 @@ s_fastest(const ctl_clock_t *self, int64_t from, int64_t to)
     return best;
 }
 
+//  The oldest and newest sample instants of the ring (count >= 1).
+static void
+s_bounds(const ctl_clock_t *self, int64_t *oldest, int64_t *newest)
+{
+    *oldest = INT64_MAX;
+    *newest = INT64_MIN;
+    for (size_t i = 0; i < self->count; i++) {
+        *oldest = self->ring[i].at_ns < *oldest ? self->ring[i].at_ns : *oldest;
+        *newest = self->ring[i].at_ns > *newest ? self->ring[i].at_ns : *newest;
+    }
+}
+
 //  Recomputes the estimate and the drift from the ring.
 static void
 s_estimate(ctl_clock_t *self)
 {
-    int64_t oldest = INT64_MAX, newest = INT64_MIN;
-    for (size_t i = 0; i < self->count; i++) {
-        oldest = self->ring[i].at_ns < oldest ? self->ring[i].at_ns : oldest;
-        newest = self->ring[i].at_ns > newest ? self->ring[i].at_ns : newest;
-    }
+    int64_t oldest, newest;
+    s_bounds(self, &oldest, &newest);
     self->best = *s_fastest(self, INT64_MIN, INT64_MAX);
     self->drift_known = false;
     self->drift = 0;
@@ -188,12 +197,18 @@ int64_t
 ctl_clock_span_ns(ctl_clock_t *self)
 {
     assert(self);
-    int64_t oldest = INT64_MAX, newest = INT64_MIN;
-    for (size_t i = 0; i < self->count; i++) {
-        oldest = self->ring[i].at_ns < oldest ? self->ring[i].at_ns : oldest;
-        newest = self->ring[i].at_ns > newest ? self->ring[i].at_ns : newest;
-    }
-    return self->count > 1 ? newest - oldest : 0;
+    if (self->count < 2)
+        return 0;
+    int64_t oldest, newest;
+    s_bounds(self, &oldest, &newest);
+    return newest - oldest;
+}
+
+bool
+ctl_clock_ready(ctl_clock_t *self, int64_t now_ns, size_t min_samples, int64_t max_age_ns)
+{
+    assert(self);
+    return ctl_clock_fresh(self, now_ns, max_age_ns) >= min_samples && self->drift_known;
 }
 
 bool

@@ -92,6 +92,13 @@ bool ctl_clock_drift_known(ctl_clock_t *self);
 //  Newest minus oldest sample instant (0 with fewer than 2 samples).
 int64_t ctl_clock_span_ns(ctl_clock_t *self);
 
+//  Whether a run may fire at an instant on this clock: at least
+//  min_samples samples at most max_age_ns before now_ns (wall clock), and
+//  a known drift. The one rule of the run (which waits for it) and the
+//  registry (which probes until it holds).
+bool ctl_clock_ready(ctl_clock_t *self, int64_t now_ns, size_t min_samples,
+                     int64_t max_age_ns);
+
 void ctl_clock_test(bool verbose);
 
 #endif

@@ -265,17 +265,16 @@ ctl_registry_probe_all(ctl_registry_t *self)
 }
 
 void
-ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples, int64_t now_ns,
+ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples, int64_t max_age_ns,
                        int64_t gap_ns)
 {
     assert(self);
+    int64_t wall = sp_clock_wall_ns(), mono = sp_clock_mono_ns();
     for (ctl_agent_t *agent = (ctl_agent_t *)zhashx_first(self->by_id); agent;
-         agent = (ctl_agent_t *)zhashx_next(self->by_id)) {
-        bool ready = ctl_clock_samples(agent->clock) >= min_samples &&
-                     ctl_clock_drift_known(agent->clock);
-        if (!ready && now_ns - agent->probed_ns >= gap_ns)
+         agent = (ctl_agent_t *)zhashx_next(self->by_id))
+        if (!ctl_clock_ready(agent->clock, wall, min_samples, max_age_ns) &&
+            mono - agent->probed_ns >= gap_ns)
             ctl_registry_probe(self, agent);
-    }
 }
 
 int

@@ -88,10 +88,10 @@ int ctl_registry_send(ctl_registry_t *self, const char *agent_id,
 void ctl_registry_probe_all(ctl_registry_t *self);
 
 //  Sends a clock probe to every agent whose clock is not ready for a run
-//  (fewer than min_samples samples, or a drift not known yet) and was not
-//  probed in the last gap_ns: a new agent is known within a few seconds,
-//  its samples spaced enough for the drift to show.
-void ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples, int64_t now_ns,
+//  (ctl_clock_ready with min_samples within max_age_ns) and was not probed
+//  in the last gap_ns: a new agent is known within a few seconds, its
+//  samples spaced enough for the drift to show.
+void ctl_registry_probe_new(ctl_registry_t *self, size_t min_samples, int64_t max_age_ns,
                             int64_t gap_ns);
 
 //  Sends a clock probe to one agent. Returns 0 or -1.

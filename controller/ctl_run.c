@@ -215,39 +215,46 @@ s_check_settled(ctl_run_t *self, int64_t now_ns)
     s_finish(self, now_ns);
 }
 
-//  Names into reason the first agent of the run whose clock is not known
-//  well enough to fire at an agreed instant (fewer than clock_min_samples
-//  samples within clock_max_age_ns, or a drift not known yet). Returns
-//  false when every clock is.
+//  Names into reason the first agent of the run whose clock is not ready
+//  for an agreed instant (ctl_clock_ready). Returns false when every clock
+//  is.
 static bool
 s_clock_unready(ctl_run_t *self, int64_t now_ns, char *reason, size_t size)
 {
+    const ctl_run_timing_t *t = &self->timing;
     for (size_t i = 0; i < self->n_shares; i++) {
         const char *id = ctl_share_agent_id(self->shares[i]);
         ctl_agent_t *agent = ctl_registry_lookup(self->registry, id);
+        if (agent && ctl_clock_ready(agent->clock, now_ns, t->clock_min_samples,
+                                     t->clock_max_age_ns))
+            continue;
         size_t fresh =
-            agent ? ctl_clock_fresh(agent->clock, now_ns, self->timing.clock_max_age_ns)
-                  : 0;
-        if (fresh < self->timing.clock_min_samples) {
+            agent ? ctl_clock_fresh(agent->clock, now_ns, t->clock_max_age_ns) : 0;
+        if (fresh < t->clock_min_samples)
             snprintf(reason, size,
                      "agent %s has %zu clock samples from the last %" PRId64
                      " ms, %zu needed",
-                     id, fresh, self->timing.clock_max_age_ns / SP_NS_PER_MS,
-                     self->timing.clock_min_samples);
-            return true;
-        }
-        //  Until the drift is known the bound would rest on an assumed
-        //  drift: a clock running fast beyond it would start early unseen.
-        if (!ctl_clock_drift_known(agent->clock)) {
+                     id, fresh, t->clock_max_age_ns / SP_NS_PER_MS, t->clock_min_samples);
+        else
+            //  Until the drift is known the bound would rest on an assumed
+            //  drift: a clock running fast beyond it would start early unseen.
             snprintf(reason, size,
                      "agent %s's clock drift is not known yet: its samples span %" PRId64
                      " ms, %" PRId64 " needed",
                      id, ctl_clock_span_ns(agent->clock) / SP_NS_PER_MS,
                      CTL_CLOCK_DRIFT_SPAN_NS / SP_NS_PER_MS);
-            return true;
-        }
+        return true;
     }
     return false;
+}
+
+static bool
+s_all_ready(ctl_run_t *self)
+{
+    for (size_t i = 0; i < self->n_shares; i++)
+        if (!ctl_share_ready(self->shares[i]))
+            return false;
+    return true;
 }
 
 static void s_go(ctl_run_t *self, int64_t now_ns);
@@ -257,9 +264,8 @@ static void s_go(ctl_run_t *self, int64_t now_ns);
 static void
 s_try_go(ctl_run_t *self, int64_t now_ns)
 {
-    for (size_t i = 0; i < self->n_shares; i++)
-        if (!ctl_share_ready(self->shares[i]))
-            return;
+    if (!s_all_ready(self))
+        return;
     char reason[256];
     if (s_clock_unready(self, now_ns, reason, sizeof reason)) {
         if (!self->clock_wait_logged)
@@ -732,10 +738,7 @@ ctl_run_tick(ctl_run_t *self, int64_t now_ns)
     if (self->state == S_PREPARING && now_ns >= self->prepare_deadline_ns) {
         char reason[PROTO_MAX_ERROR];
         char clock[256];
-        bool all_ready = true;
-        for (size_t i = 0; i < self->n_shares; i++)
-            all_ready = all_ready && ctl_share_ready(self->shares[i]);
-        if (all_ready && s_clock_unready(self, now_ns, clock, sizeof clock)) {
+        if (s_all_ready(self) && s_clock_unready(self, now_ns, clock, sizeof clock)) {
             snprintf(reason, sizeof reason, "no clock estimate within %" PRId64 " ms: %s",
                      self->timing.ready_timeout_ns / SP_NS_PER_MS, clock);
             s_fail(self, reason, now_ns);

@@ -288,7 +288,7 @@ s_on_run_tick(zloop_t *loop, int timer_id, void *arg)
     //  Agents that joined lately are probed every tick until their clock
     //  is known well enough for a run to go.
     ctl_registry_probe_new(self->registry, self->timing.clock_min_samples,
-                           sp_clock_mono_ns(), CTL_SERVER_PROBE_GAP_NS);
+                           self->timing.clock_max_age_ns, CTL_SERVER_PROBE_GAP_NS);
     if (self->run)
         ctl_run_tick(self->run, sp_clock_wall_ns());
     s_settle(self);
