@@ -424,9 +424,11 @@ class RunBurstTest(SystemTest):
         # Two agents whose clocks are 250 ms ahead and behind (libfaketime):
         # the controller learns each offset (and waits until it knows each
         # drift) and both release the burst at the instant: no request
-        # reaches the target before it (beyond the agent's bound), and the
-        # two agents' first arrivals are within 20 ms of each other
-        # (uncorrected, they would be 500 ms apart). GET, started at the
+        # reaches the target before it (beyond the agent's bound), each
+        # offset estimate holds the true ±250 ms within its claimed bound, and
+        # the two agents' first arrivals are within 100 ms of each other
+        # (uncorrected, 500 ms apart; a loaded machine delays a GET start by
+        # tens of ms). GET, started at the
         # instant. The drift itself is tested in ctl_clock's selftest: with
         # a rate factor, libfaketime's absolute sleeps wake off by the rate
         # times the time since the process started, which no controller
@@ -462,14 +464,17 @@ class RunBurstTest(SystemTest):
         self.assertEqual((summary["outcome"], summary["ok"], summary["lost"]),
                          ("completed", 20, 0))
         agents = {a["agent_id"]: a for a in summary["agents"]}
-        self.assertGreater(agents["ahead"]["clock_offset_ms"], 240)
-        self.assertLess(agents["behind"]["clock_offset_ms"], -240)
+        # The true offsets are exactly +250 and -250 ms: each estimate must
+        # hold it within the bound it claims.
+        for name, truth in (("ahead", 250.0), ("behind", -250.0)):
+            self.assertLessEqual(abs(agents[name]["clock_offset_ms"] - truth),
+                                 agents[name]["clock_bound_ms"], agents[name])
         for agent in agents.values():
             self.assertEqual(agent["arrivals"], 10)
             self.assertGreaterEqual(agent["arrival_first_ms"], -agent["clock_bound_ms"],
                                     agent)
         self.assertLess(abs(agents["ahead"]["arrival_first_ms"]
-                            - agents["behind"]["arrival_first_ms"]), 20, agents)
+                            - agents["behind"]["arrival_first_ms"]), 100, agents)
         self.assertIn("drift_ppm=", err)
 
     def test_insecure_text_summary(self):
