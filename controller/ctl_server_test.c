@@ -263,7 +263,7 @@ s_test_plain(const char *db_path)
                                   .default_requests = 6,
                                   .run_defaults = run_defaults,
                                   .heartbeat_ms = 50,
-                                  .expire_ms = 400,
+                                  .expire_ms = 1500,
                                   .timing = &timing};
     //  A bad endpoint is reported.
     config.listen = "tcp://256.1.1.1:1";
