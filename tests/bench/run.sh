@@ -40,6 +40,8 @@ if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "bench: installing$missing"
         apt-get update -qq
+        # $missing is a list of package names: split on purpose.
+        # shellcheck disable=SC2086
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
     else
         echo "bench: peers missing; install them with:"

@@ -12,7 +12,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 
 CC=clang cmake -S "$top" -B "$build" -DSTAMPEDE_FUZZ=ON -DSTAMPEDE_WERROR=ON -DSTAMPEDE_ASAN=ON \
     -DSTAMPEDE_UBSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-targets=$(cd "$top/tests/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
+targets=""
+for f in "$top"/tests/fuzz/fuzz_*.c; do
+    t=${f##*/fuzz_}
+    targets="$targets ${t%.c}"
+done
 for t in $targets; do
     cmake --build "$build" -j "$(nproc)" --target "${t}_fuzz" >/dev/null
 done
