@@ -24,7 +24,7 @@
                            AWS_LAMBDA_INITIALIZATION_TYPE is
                            provisioned-concurrency (or any type but
                            on-demand), whose init no request waited for
-      cold_start_time      seconds from process start to end of init on the
+      cold_start_time      seconds from process creation to end of init on the
                            cold invocation, else 0 (always 0 unless
                            on-demand)
       initialization_type  AWS_LAMBDA_INITIALIZATION_TYPE as given

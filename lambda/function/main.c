@@ -2,11 +2,13 @@
     (provided.al2023). Talks to $AWS_LAMBDA_RUNTIME_API, holds every
     invocation for $STAMPEDE_HOLD_MS ms and answers with the facts of its
     execution environment in a Lambda proxy response, so that it serves
-    behind a Function URL and API Gateway alike (see fn_handler.h). Init
+    behind a Function URL and API Gateway alike (see fn_handler.h); its
+    cold_start_time is the process's age when init ended (fn_procage.h). Init
     failures are reported to /runtime/init/error, then the process exits 1.
     Linked statically so the same binary runs on AWS and in stampede-lambda.
 */
 #include "fn_handler.h"
+#include "fn_procage.h"
 #include "fn_runtime.h"
 #include "sp_clock.h"
 
@@ -67,8 +69,13 @@ main(int argc, char **argv)
                     fn_runtime_error(runtime));
         goto out;
     }
-    fn_handler_init_done(handler,
-                         (double)(sp_clock_mono_ns() - started_ns) / SP_NS_PER_S);
+    //  Init ends here, just before the first /next: report the process's
+    //  age, which counts what happened before main() too (see
+    //  fn_procage.h); main()'s own clock only when /proc is not there.
+    int64_t init_ns = fn_procage_ns();
+    if (init_ns < 0)
+        init_ns = sp_clock_mono_ns() - started_ns;
+    fn_handler_init_done(handler, (double)init_ns / SP_NS_PER_S);
 
     for (;;) {
         fn_runtime_invocation_t inv;
