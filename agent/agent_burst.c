@@ -6,6 +6,7 @@
                 CANCEL run_id 0 (answered CANCELLED) | FLUSH max interval_ms
       events    "s844sb": name, run_id, a, b, error, bytes
                 READY run_id prepared 0 error | BATCH run_id seq 0 "" frame |
+                RELEASED run_id armed late "" int64[2]{released, end} |
                 DONE run_id results batches | CANCELLED run_id 0 0
 
     Engine states: IDLE -> PREPARED (handles built) -> ARMED (go received,
@@ -49,7 +50,7 @@ typedef enum { S_IDLE, S_PREPARED, S_ARMED, S_HOLDING, S_RUNNING } s_state_t;
 typedef struct _s_engine_t s_engine_t;
 
 typedef struct {
-    s_engine_t *engine;           //  owner, for the run's body and hold count
+    s_engine_t *engine;           //  owner, for the run's body
     CURL *easy;                   //  NULL once its result is taken
     agent_response_t *response;   //  what the transfer received
     int64_t sent_ns;              //  wall clock when the request went out
@@ -69,20 +70,19 @@ struct _s_engine_t {
     //  The run (state != S_IDLE)
     s_state_t state;
     uint64_t run_id;
-    uint32_t first_index;       //  index of slots[0]
-    uint32_t count;             //  slots
-    proto_envelope_t *prepare;  //  the Prepare: owns URL, method and body
-    CURLM *multi;               //  per run
-    struct curl_slist *headers; //  shared by every easy handle of the run
-    bool last_byte;             //  start mode LAST_BYTE
-    const uint8_t *body;        //  the target's body (owned by prepare)
-    size_t body_len;            //  its length
-    uint32_t held;              //  LAST_BYTE: transfers holding their last byte
-    s_slot_t *slots;            //  count slots
-    bool added;                 //  easy handles are in the multi
-    int64_t start_at_ns;        //  GO instant, agent wall clock
-    uint32_t finished;          //  results taken from curl
-    uint32_t seq;               //  last batch number sent
+    uint32_t first_index;                       //  index of slots[0]
+    uint32_t count;                             //  slots
+    proto_envelope_t *prepare;                  //  the Prepare: owns URL, method and body
+    CURLM *multi;                               //  per run
+    struct curl_slist *headers;                 //  shared by every easy handle of the run
+    bool last_byte;                             //  start mode LAST_BYTE
+    const uint8_t *body;                        //  the target's body (owned by prepare)
+    size_t body_len;                            //  its length
+    s_slot_t *slots;                            //  count slots
+    bool added;                                 //  easy handles are in the multi
+    int64_t start_at_ns;                        //  GO instant, agent wall clock
+    uint32_t finished;                          //  results taken from curl
+    uint32_t seq;                               //  last batch number sent
     Stampede__Result *pending[PROTO_MAX_BATCH]; //  results not yet batched
     uint32_t pending_count;
     int64_t pending_since; //  mono ns when pending became non-empty
@@ -102,6 +102,18 @@ s_emit(s_engine_t *self, const char *name, uint64_t run_id, uint32_t a, uint32_t
     if (zsock_send(self->pipe, "s844sb", name, run_id, a, b, error ? error : "", data,
                    size) != 0)
         zsys_error("agent burst: event lost event=%s run_id=%" PRIu64, name, run_id);
+}
+
+//  Says when the share was released: the pass that started (AT_GO) or
+//  unpaused (LAST_BYTE) its transfers began at released_ns and ended at
+//  end_ns, wall clock; armed of them held only their last byte then, late
+//  were still connecting or writing.
+static void
+s_emit_released(s_engine_t *self, int64_t released_ns, int64_t end_ns, uint32_t armed,
+                uint32_t late)
+{
+    int64_t times[2] = {released_ns, end_ns};
+    s_emit(self, "RELEASED", self->run_id, armed, late, "", times, sizeof times);
 }
 
 //  curl calls this once connected, right before the request is sent: the
@@ -129,10 +141,7 @@ s_on_read(char *buffer, size_t size, size_t count, void *user)
     if (slot->body_off >= limit) {
         if (slot->released)
             return 0;
-        if (!slot->held) {
-            slot->held = true;
-            self->held++;
-        }
+        slot->held = true;
         return CURL_READFUNC_PAUSE;
     }
     size_t n = size * count;
@@ -212,7 +221,7 @@ s_run_free(s_engine_t *self)
     self->last_byte = false;
     self->body = NULL;
     self->body_len = 0;
-    self->count = self->finished = self->seq = self->held = 0;
+    self->count = self->finished = self->seq = 0;
 }
 
 //  The request headers of the run: the target's, plus an empty Expect so a
@@ -502,10 +511,13 @@ static void
 s_fire(s_engine_t *self)
 {
     sp_clock_sleep_until(self->start_at_ns);
+    int64_t released_ns = sp_clock_wall_ns();
     s_add_all(self);
     self->state = S_RUNNING;
+    int64_t end_ns = sp_clock_wall_ns();
+    s_emit_released(self, released_ns, end_ns, 0, 0);
     zsys_info("agent burst: fired run_id=%" PRIu64 " count=%u late_ns=%" PRId64,
-              self->run_id, self->count, sp_clock_wall_ns() - self->start_at_ns);
+              self->run_id, self->count, released_ns - self->start_at_ns);
 }
 
 //  LAST_BYTE: starts every transfer ahead of the instant. The time left
@@ -535,7 +547,8 @@ static void
 s_release(s_engine_t *self)
 {
     sp_clock_sleep_until(self->start_at_ns);
-    uint32_t held = self->held, live = 0;
+    int64_t released_ns = sp_clock_wall_ns();
+    uint32_t held = 0, live = 0;
     for (uint32_t i = 0; i < self->count; i++) {
         s_slot_t *slot = &self->slots[i];
         if (!slot->easy)
@@ -543,6 +556,7 @@ s_release(s_engine_t *self)
         live++;
         slot->released = true;
         if (slot->held) {
+            held++;
             slot->sent_ns = sp_clock_wall_ns();
             if (curl_easy_pause(slot->easy, CURLPAUSE_CONT) != CURLE_OK)
                 zsys_error("agent burst: cannot release run_id=%" PRIu64 " index=%u",
@@ -550,7 +564,8 @@ s_release(s_engine_t *self)
         }
     }
     self->state = S_RUNNING;
-    int64_t late_ns = sp_clock_wall_ns() - self->start_at_ns;
+    s_emit_released(self, released_ns, sp_clock_wall_ns(), held, live - held);
+    int64_t late_ns = released_ns - self->start_at_ns;
     if (held < live)
         zsys_warning("agent burst: released before every request was written "
                      "run_id=%" PRIu64 " held=%u live=%u count=%u late_ns=%" PRId64,
@@ -818,7 +833,16 @@ agent_burst_recv(agent_burst_t *self, agent_burst_event_t *event)
             event->type = AGENT_BURST_BATCH;
         else if (streq(name, "DONE"))
             event->type = AGENT_BURST_DONE;
-        else
+        else if (streq(name, "RELEASED") && event->frame &&
+                 zframe_size(event->frame) == 2 * sizeof(int64_t)) {
+            event->type = AGENT_BURST_RELEASED;
+            int64_t times[2];
+            memcpy(times, zframe_data(event->frame), sizeof times);
+            event->released_ns = times[0];
+            event->release_end_ns = times[1];
+            event->armed = event->seq;
+            event->late = event->batches;
+        } else
             rc = 1; //  a late CANCELLED: nothing to report
         zstr_free(&name);
         if (event->type != AGENT_BURST_BATCH)
@@ -831,15 +855,22 @@ agent_burst_recv(agent_burst_t *self, agent_burst_event_t *event)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-//  Next event, which must be of type `type` (10 s at most).
+//  Next event (10 s at most).
 static void
-s_expect_event(agent_burst_t *burst, agent_burst_event_type_t type,
-               agent_burst_event_t *event)
+s_next_event(agent_burst_t *burst, agent_burst_event_t *event)
 {
     zpoller_t *poller = zpoller_new(agent_burst_sock(burst), NULL);
     CHECK_TRUE(zpoller_wait(poller, 10000) != NULL);
     zpoller_destroy(&poller);
     CHECK_INT(agent_burst_recv(burst, event), 0);
+}
+
+//  Next event, which must be of type `type`.
+static void
+s_expect_event(agent_burst_t *burst, agent_burst_event_type_t type,
+               agent_burst_event_t *event)
+{
+    s_next_event(burst, event);
     CHECK_INT(event->type, type);
 }
 
@@ -883,6 +914,7 @@ typedef struct {
     Stampede__Result *results[64];
     uint32_t result_count;
     int64_t start_at_ns;
+    agent_burst_event_t released; //  the RELEASED event
 } s_outcome_t;
 
 static void
@@ -897,9 +929,22 @@ s_run(agent_burst_t *burst, s_share_t *share, s_outcome_t *out)
     CHECK_INT(event.prepared, share->prepare.count);
     out->start_at_ns = sp_clock_wall_ns() + share->lead_ns;
     CHECK_INT(agent_burst_go(burst, share->prepare.run_id, out->start_at_ns), 0);
+    //  Released at most once, at or after the instant; results may come
+    //  before it (those that failed before the instant), and when every
+    //  request failed before it nothing is released.
+    bool released = false;
     for (;;) {
-        s_expect_event(burst, AGENT_BURST_BATCH, &event);
+        s_next_event(burst, &event);
         CHECK_INT(event.run_id, share->prepare.run_id);
+        if (event.type == AGENT_BURST_RELEASED) {
+            CHECK_TRUE(!released);
+            released = true;
+            out->released = event;
+            continue;
+        }
+        if (event.type == AGENT_BURST_DONE)
+            break;
+        CHECK_INT(event.type, AGENT_BURST_BATCH);
         CHECK_INT(event.seq, out->batch_count + 1);
         char err[256];
         proto_envelope_t *env = proto_decode(zframe_data(event.frame),
@@ -917,11 +962,17 @@ s_run(agent_burst_t *burst, s_share_t *share, s_outcome_t *out)
             out->results[slot] = result;
             out->result_count++;
         }
-        if (out->result_count == share->prepare.count)
-            break;
     }
-    s_expect_event(burst, AGENT_BURST_DONE, &event);
-    CHECK_INT(event.run_id, share->prepare.run_id);
+    CHECK_INT(out->result_count, share->prepare.count);
+    if (released) {
+        CHECK_TRUE(out->released.released_ns >= out->start_at_ns);
+        CHECK_TRUE(out->released.release_end_ns >= out->released.released_ns);
+        CHECK_TRUE(out->released.armed + out->released.late <= share->prepare.count);
+    }
+    if (share->prepare.start_mode == STAMPEDE__START_MODE__START_MODE_AT_GO) {
+        CHECK_TRUE(released);
+        CHECK_INT(out->released.armed + out->released.late, 0);
+    }
     CHECK_INT(event.results, share->prepare.count);
     CHECK_INT(event.batches, out->batch_count);
 }
@@ -1088,6 +1139,8 @@ agent_burst_test(bool verbose)
         share.target.body.data = (uint8_t *)holds[h].body;
         share.target.body.len = strlen(holds[h].body);
         s_run(burst, &share, &out);
+        CHECK_INT(out.released.armed, holds[h].count);
+        CHECK_INT(out.released.late, 0);
         for (uint32_t i = 0; i < holds[h].count; i++) {
             Stampede__Result *r = out.results[i];
             CHECK_STR(proto_outcome_name(r->outcome), "ok");
@@ -1148,6 +1201,7 @@ agent_burst_test(bool verbose)
     share.target.body.data = (uint8_t *)"{}";
     share.target.body.len = 2;
     s_run(burst, &share, &out);
+    CHECK_INT(out.released.run_id, 0); //  both had failed: nothing released
     for (uint32_t i = 0; i < 2; i++) {
         CHECK_STR(proto_outcome_name(out.results[i]->outcome), "connect_error");
         CHECK_INT(out.results[i]->sent_ns, 0);

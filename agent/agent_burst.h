@@ -59,7 +59,8 @@
 typedef enum {
     AGENT_BURST_READY = 1, //  run_id, prepared, error
     AGENT_BURST_BATCH,     //  run_id, seq, frame
-    AGENT_BURST_DONE       //  run_id, results, batches
+    AGENT_BURST_DONE,      //  run_id, results, batches
+    AGENT_BURST_RELEASED   //  run_id, released_ns, release_end_ns, armed, late
 } agent_burst_event_type_t;
 
 typedef struct {
@@ -71,6 +72,12 @@ typedef struct {
     zframe_t *frame;                 //  BATCH: Envelope{ResultBatch}; caller owns
     uint32_t results;                //  DONE: results sent in all batches
     uint32_t batches;                //  DONE: last seq
+    int64_t released_ns;             //  RELEASED: the release pass began (wall)
+    int64_t release_end_ns;          //  RELEASED: it ended (wall)
+    uint32_t armed;                  //  RELEASED: LAST_BYTE requests holding only
+                                     //  their last byte then; AT_GO: 0
+    uint32_t late;                   //  RELEASED: LAST_BYTE requests still
+                                     //  connecting or writing then; AT_GO: 0
 } agent_burst_event_t;
 
 typedef struct _agent_burst_t agent_burst_t;

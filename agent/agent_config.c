@@ -6,14 +6,13 @@
 */
 #include "agent_config.h"
 #include "sp_addr.h"
+#include "sp_allow.h"
 #include "sp_check.h"
 #include "sp_err.h"
 #include "sp_hostport.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -106,10 +105,7 @@ s_add_allow(agent_config_t *self, const char *value, bool *replaced, char *err,
         return -1;
     }
     size_t len = strlen(value);
-    bool valid = len >= 1 && len <= AGENT_CONFIG_MAX_PATTERN;
-    for (size_t i = 0; valid && i < len; i++)
-        valid = value[i] > 0x20 && value[i] < 0x7f;
-    if (!valid) {
+    if (!sp_allow_pattern_ok(value)) {
         sp_err_set(err, err_size,
                    "--allow pattern must be 1-%d printable characters without spaces",
                    AGENT_CONFIG_MAX_PATTERN);
@@ -291,52 +287,15 @@ agent_config_parse(agent_config_t *self, int argc, char **argv, char *err,
     return s_check(self, others, err, err_size);
 }
 
-//  Lower-cases src into dest; false when it does not fit.
-static bool
-s_lower(char *dest, size_t dest_size, const char *src)
-{
-    size_t len = strlen(src);
-    if (len >= dest_size)
-        return false;
-    for (size_t i = 0; i <= len; i++)
-        dest[i] = (char)tolower((unsigned char)src[i]);
-    return true;
-}
-
-//  A pattern of digits, dots and wildcards only ("127.*", "10.0.?.5") names
-//  IPv4 addresses, so it must never match a DNS name that merely starts
-//  with digits ("127.0.0.1.evil.example").
-static bool
-s_address_pattern(const char *pattern)
-{
-    return strspn(pattern, "0123456789.*?") == strlen(pattern);
-}
-
 bool
 agent_config_allows(const agent_config_t *self, const char *host)
 {
     assert(self);
-    char lower_host[PROTO_MAX_HOST + 1];
-    if (!host || !host[0] || strchr(host, '%') ||
-        !s_lower(lower_host, sizeof lower_host, host))
-        return false;
-    if (self->allow_loopback && sp_addr_is_loopback(lower_host))
-        return true;
-    struct in_addr ipv4;
-    bool is_ipv4 = inet_pton(AF_INET, lower_host, &ipv4) == 1;
-    for (size_t i = 0; i < self->allow_count; i++) {
-        char pattern[AGENT_CONFIG_MAX_PATTERN + 1];
-        if (!s_lower(pattern, sizeof pattern, self->allow[i]))
-            continue;
-        //  A literal match first: "[::1]" is a bracket expression to fnmatch.
-        if (strcmp(pattern, lower_host) == 0)
-            return true;
-        if (s_address_pattern(pattern) && !is_ipv4)
-            continue;
-        if (fnmatch(pattern, lower_host, 0) == 0)
-            return true;
-    }
-    return false;
+    const char *patterns[AGENT_CONFIG_MAX_ALLOW];
+    for (size_t i = 0; i < self->allow_count; i++)
+        patterns[i] = self->allow[i];
+    return host &&
+           sp_allow_match(self->allow_loopback, patterns, self->allow_count, host);
 }
 
 bool

@@ -18,11 +18,12 @@
 #include <stdio.h>
 
 #include "proto_codec.h"
+#include "sp_allow.h"
 
 #define AGENT_CONFIG_MAX_ENDPOINT 1024
 #define AGENT_CONFIG_MAX_PATH 4096
-#define AGENT_CONFIG_MAX_ALLOW 64
-#define AGENT_CONFIG_MAX_PATTERN 255
+#define AGENT_CONFIG_MAX_ALLOW SP_ALLOW_MAX_PATTERNS
+#define AGENT_CONFIG_MAX_PATTERN SP_ALLOW_MAX_PATTERN
 #define AGENT_CONFIG_DEFAULT_CAPACITY 10000
 
 typedef struct {
@@ -59,12 +60,9 @@ agent_config_action_t agent_config_parse(agent_config_t *self, int argc, char **
                                          char *err, size_t err_size);
 
 //  True when host (as it appears in a URL, e.g. "127.0.0.1", "[::1]",
-//  "example.com") is loopback while the default list is in force, or
-//  equals or matches a pattern of the allow-list (fnmatch,
-//  case-insensitive). A pattern made only of digits, dots and wildcards
-//  ("127.*") matches IPv4 literals only, never a DNS name that starts with
-//  digits. Hosts holding '%' never match. Pass the host as curl will use it
-//  (decoded and normalised, e.g. from curl_url).
+//  "example.com"; decoded and normalised as curl will use it) is allowed
+//  by sp_allow's rule over this list (the loopback default until the first
+//  --allow, then the patterns). The controller applies the same rule.
 bool agent_config_allows(const agent_config_t *self, const char *host);
 
 //  True when the controller endpoint's host is loopback (sp_addr: 127.0.0.0/8,

@@ -51,9 +51,10 @@ struct _agent_link_t {
     int64_t prepared_at;   //  mono ns when Ready went out
     uint32_t done_results; //  from the engine's DONE
     uint32_t done_batches;
-    bool done_pending;         //  Done must be (re)sent
-    bool done_sent;            //  Done went out since the last Hello
-    sp_log_limit_t reject_log; //  budget for logging rejected input
+    Stampede__Released released; //  from the engine's RELEASED (run_id 0: none yet)
+    bool done_pending;           //  Done must be (re)sent
+    bool done_sent;              //  Done went out since the last Hello
+    sp_log_limit_t reject_log;   //  budget for logging rejected input
 };
 
 //  --------------------------------------------------------------------------
@@ -88,6 +89,26 @@ s_send_ready(agent_link_t *self, uint64_t run_id, uint32_t prepared, const char 
     if (error[0])
         zsys_warning("agent: prepare refused run_id=%" PRIu64 " reason=\"%s\"", run_id,
                      error);
+}
+
+//  Says when the share was released, as soon as it was; Done repeats it.
+static void
+s_send_released(agent_link_t *self, const agent_burst_event_t *event)
+{
+    Stampede__Released released = STAMPEDE__RELEASED__INIT;
+    released.run_id = event->run_id;
+    released.released_ns = event->released_ns;
+    released.release_end_ns = event->release_end_ns;
+    released.armed = event->armed;
+    released.late = event->late;
+    released.count = self->count;
+    self->released = released;
+    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
+    env.body_case = STAMPEDE__ENVELOPE__BODY_RELEASED;
+    env.released = &released;
+    if (s_send(self, &env) != 0)
+        zsys_warning("agent: released not sent (Done repeats it) run_id=%" PRIu64,
+                     event->run_id);
 }
 
 static void
@@ -140,6 +161,8 @@ s_deliver(agent_link_t *self)
         done.run_id = self->run_id;
         done.results = self->done_results;
         done.batches = self->done_batches;
+        if (self->released.run_id == self->run_id)
+            done.released = &self->released;
         proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
         env.body_case = STAMPEDE__ENVELOPE__BODY_DONE;
         env.done = &done;
@@ -344,6 +367,9 @@ s_on_engine(agent_link_t *self)
         } else if (event.type == AGENT_BURST_BATCH && current &&
                    self->state == S_RUNNING) {
             agent_spool_put(self->spool, event.run_id, event.seq, &event.frame);
+        } else if (event.type == AGENT_BURST_RELEASED && current &&
+                   self->state == S_RUNNING) {
+            s_send_released(self, &event);
         } else if (event.type == AGENT_BURST_DONE && current &&
                    self->state == S_RUNNING) {
             self->state = S_FINISHED;
@@ -799,6 +825,14 @@ agent_link_test(bool verbose)
     go_env.body_case = STAMPEDE__ENVELOPE__BODY_GO;
     go_env.go = &go;
     s_ctl_send(&ctl, &go_env);
+    //  Released at (or just after) the instant, before the results.
+    env = s_ctl_expect(&ctl, STAMPEDE__ENVELOPE__BODY_RELEASED, NULL);
+    CHECK_INT(env->released->run_id, 7);
+    CHECK_INT(env->released->count, 10);
+    CHECK_INT(env->released->armed + env->released->late, 0); //  at-go
+    CHECK_TRUE(env->released->released_ns >= go.start_at_ns);
+    int64_t released_ns = env->released->released_ns;
+    proto_envelope_destroy(&env);
     zframe_t *batch_frames[2];
     for (uint32_t seq = 1; seq <= 2; seq++) {
         env = s_ctl_expect(&ctl, STAMPEDE__ENVELOPE__BODY_RESULT_BATCH,
@@ -815,6 +849,8 @@ agent_link_test(bool verbose)
     CHECK_INT(env->done->run_id, 7);
     CHECK_INT(env->done->results, 10);
     CHECK_INT(env->done->batches, 2);
+    CHECK_NOT_NULL(env->done->released); //  repeated in Done
+    CHECK_INT(env->done->released->released_ns, released_ns);
     proto_envelope_destroy(&env);
     //  A repeated Go changes nothing.
     s_ctl_send(&ctl, &go_env);
@@ -856,6 +892,9 @@ agent_link_test(bool verbose)
     go.run_id = 10;
     go.start_at_ns = sp_clock_wall_ns();
     s_ctl_send(&ctl, &go_env);
+    env = s_ctl_expect(&ctl, STAMPEDE__ENVELOPE__BODY_RELEASED, NULL);
+    CHECK_INT(env->released->run_id, 10);
+    proto_envelope_destroy(&env);
     s_ctl_expect_ready(&ctl, 11, 3, url, 0, "agent is busy with run 10");
     s_ctl_simple(&ctl, STAMPEDE__ENVELOPE__BODY_CANCEL, 10, 0);
     s_ctl_simple(&ctl, STAMPEDE__ENVELOPE__BODY_CANCEL, 99, 0); //  unknown: harmless

@@ -186,6 +186,11 @@ s_start_server(ctl_app_t *self, const char *default_url, uint32_t default_reques
                const json_t *run_defaults)
 {
     char err[512];
+    ctl_run_timing_t timing;
+    ctl_run_timing_defaults(&timing);
+    timing.start_tolerance_ns = (int64_t)self->config->start_tolerance_ms * SP_NS_PER_MS;
+    timing.clock_min_samples = self->config->clock_samples;
+    timing.clock_max_age_ns = (int64_t)self->config->clock_max_age_s * SP_NS_PER_S;
     ctl_server_config_t config = {
         .listen = self->config->listen,
         .db_path = self->config->db,
@@ -194,6 +199,7 @@ s_start_server(ctl_app_t *self, const char *default_url, uint32_t default_reques
         .default_url = default_url,
         .default_requests = default_requests,
         .run_defaults = run_defaults,
+        .timing = &timing,
     };
     self->server = ctl_server_new(&config, err, sizeof err);
     if (!self->server) {
@@ -212,6 +218,9 @@ s_start_http(ctl_app_t *self)
         .db_path = self->config->db,
         .token = self->config->token,
         .command_endpoint = ctl_server_command_endpoint(self->server),
+        .public_host = self->config->public_host,
+        .allow = self->config->allow,
+        .allow_count = self->config->n_allow,
     };
     self->http = ctl_http_new(&config, err, sizeof err);
     if (!self->http) {
@@ -477,11 +486,13 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
               *error ? error : "its end is not recorded in the results database");
         return 1;
     }
+    //  The stored reason names losses and mis-starts too, which the core
+    //  reports only for runs that failed.
     ctl_report_t report = {.summary = &summary,
                            .agents = agents,
                            .n_agents = n_agents,
                            .db_path = self->config->db,
-                           .error = error};
+                           .error = *error ? error : summary.reason};
     //  Exit 0 only when every request was recorded; each other ending has
     //  its own status.
     bool completed = strcmp(summary.outcome, "completed") == 0;
@@ -504,6 +515,8 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
         return CTL_APP_EXIT_LOSSES;
     if (strcmp(summary.outcome, "interrupted") == 0)
         return CTL_APP_EXIT_INTERRUPTED;
+    if (strcmp(summary.outcome, "mis_started") == 0)
+        return CTL_APP_EXIT_MIS_STARTED;
     if (!completed)
         return 1;
     return missed ? CTL_APP_EXIT_EXPECTATION : 0;

@@ -48,12 +48,16 @@ void ctl_app_destroy(ctl_app_t **self_p);
 #define CTL_APP_EXIT_LOSSES 4
 //  Exit status of a run the controller stopped mid-way (a signal).
 #define CTL_APP_EXIT_INTERRUPTED 5
+//  Exit status of a run whose start is not certified: an agent released
+//  outside the instant ± its bound, or with requests not armed then.
+#define CTL_APP_EXIT_MIS_STARTED 6
 
 //  Carries out config->command. Returns the process exit status: 0 done
 //  (a run completed: every request recorded, whatever its throttles), 1
 //  failed, CTL_APP_EXIT_EXPECTATION a run that completed but missed an
 //  expectation, CTL_APP_EXIT_LOSSES one completed with losses,
-//  CTL_APP_EXIT_INTERRUPTED one interrupted.
+//  CTL_APP_EXIT_INTERRUPTED one interrupted, CTL_APP_EXIT_MIS_STARTED one
+//  mis-started.
 int ctl_app_run(ctl_app_t *self);
 
 //  From the emulator's ready line "stampede-lambda listening on URL",

@@ -7,7 +7,9 @@
 */
 #include "ctl_config.h"
 #include "ctl_door.h"
+#include "ctl_http_guard.h"
 #include "sp_addr.h"
+#include "sp_allow.h"
 #include "sp_hostport.h"
 
 #include <assert.h>
@@ -53,6 +55,11 @@ enum {
     S_OPT_EXPECT_ERRORS,
     S_OPT_EXPECT_LOST,
     S_OPT_VERSION,
+    S_OPT_START_TOLERANCE,
+    S_OPT_CLOCK_SAMPLES,
+    S_OPT_CLOCK_MAX_AGE,
+    S_OPT_PUBLIC_HOST,
+    S_OPT_ALLOW,
 };
 
 static const struct option s_serve_options[] = {
@@ -63,6 +70,11 @@ static const struct option s_serve_options[] = {
     {"insecure", no_argument, NULL, S_OPT_INSECURE},
     {"target", required_argument, NULL, S_OPT_TARGET},
     {"token", required_argument, NULL, S_OPT_TOKEN},
+    {"public-host", required_argument, NULL, S_OPT_PUBLIC_HOST},
+    {"allow", required_argument, NULL, S_OPT_ALLOW},
+    {"start-tolerance", required_argument, NULL, S_OPT_START_TOLERANCE},
+    {"clock-samples", required_argument, NULL, S_OPT_CLOCK_SAMPLES},
+    {"clock-max-age", required_argument, NULL, S_OPT_CLOCK_MAX_AGE},
     {"help", no_argument, NULL, S_OPT_HELP},
     {"version", no_argument, NULL, S_OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -90,6 +102,9 @@ static const struct option s_run_options[] = {
     {"expect-lost", required_argument, NULL, S_OPT_EXPECT_LOST},
     {"keys", required_argument, NULL, S_OPT_KEYS},
     {"insecure", no_argument, NULL, S_OPT_INSECURE},
+    {"start-tolerance", required_argument, NULL, S_OPT_START_TOLERANCE},
+    {"clock-samples", required_argument, NULL, S_OPT_CLOCK_SAMPLES},
+    {"clock-max-age", required_argument, NULL, S_OPT_CLOCK_MAX_AGE},
     {"help", no_argument, NULL, S_OPT_HELP},
     {"version", no_argument, NULL, S_OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -107,6 +122,7 @@ static const struct option s_demo_options[] = {
     {"keys", required_argument, NULL, S_OPT_KEYS},
     {"insecure", no_argument, NULL, S_OPT_INSECURE},
     {"token", required_argument, NULL, S_OPT_TOKEN},
+    {"public-host", required_argument, NULL, S_OPT_PUBLIC_HOST},
     {"help", no_argument, NULL, S_OPT_HELP},
     {"version", no_argument, NULL, S_OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -144,6 +160,15 @@ static const char s_usage_serve[] =
     "  --target URL       default target of runs started from the dashboard\n"
     "  --token TOKEN      API token (or STAMPEDE_TOKEN); required when --http\n"
     "                     is not a loopback address\n"
+    "  --public-host NAME[:PORT]  another Host the dashboard answers to (behind\n"
+    "                     a proxy or DNS name); any other Host is refused (421)\n"
+    "  --allow PATTERN    target hosts the dashboard may start runs against, as\n"
+    "                     the agents' --allow (repeatable; default loopback)\n"
+    "  --start-tolerance MS  how far past its clock bound an agent may release\n"
+    "                     and the start still count as agreed (20); beyond it\n"
+    "                     the run is mis_started\n"
+    "  --clock-samples N  fresh clock samples each agent needs before Go (3)\n"
+    "  --clock-max-age S  how old a sample may be and count as fresh (10)\n"
     "  -h, --help         this text\n"
     "      --version      print the version\n";
 
@@ -154,7 +179,8 @@ static const char s_usage_run[] =
     "Run one burst of N simultaneous requests and print its summary.\n"
     "Exit status: 0 the run completed, every request recorded (and met every\n"
     "--expect-*), 1 it failed, 2 bad usage, 3 it completed but missed an\n"
-    "expectation, 4 it completed with requests lost, 5 it was interrupted.\n"
+    "expectation, 4 it completed with requests lost, 5 it was interrupted,\n"
+    "6 it mis-started (an agent released outside the instant ± its bound).\n"
     "\n"
     "  --url URL            target (http:// or https://)\n"
     "  -n, --requests N     requests in the burst (1-" S_XSTR(CTL_RUNSPEC_MAX_REQUESTS) ")\n"
@@ -185,6 +211,10 @@ static const char s_usage_run[] =
     "  --expect-lost N        --expect-lost N for lost requests (0-" S_XSTR(CTL_RUNSPEC_MAX_REQUESTS) ")\n"
     "  --keys DIR           CURVE keys (results/keys)\n"
     "  --insecure           plain TCP without CURVE; loopback --listen only\n"
+    "  --start-tolerance MS how far past its clock bound an agent may release\n"
+    "                       and the start still count as agreed (20)\n"
+    "  --clock-samples N    fresh clock samples each agent needs before Go (3)\n"
+    "  --clock-max-age S    how old a sample may be and still count (10)\n"
     "  -h, --help           this text\n"
     "      --version        print the version\n";
 // clang-format on
@@ -204,6 +234,7 @@ static const char s_usage_demo[] =
     "  --start-mode MODE         at-go, last-byte or auto (auto)\n"
     "  --exit                    leave after the summary\n"
     "  --keys DIR                CURVE keys (results/keys)\n"
+    "  --public-host NAME[:PORT] another Host the dashboard answers to\n"
     "  --insecure                plain TCP between controller and agents\n"
     "  --token TOKEN             API token (or STAMPEDE_TOKEN)\n"
     "  -h, --help                this text\n"
@@ -359,6 +390,9 @@ ctl_config_defaults(ctl_config_t *self)
     self->reserved = 5;
     self->format = "csv";
     self->expect = (ctl_expect_t){-1, -1, -1, -1};
+    self->start_tolerance_ms = 20;
+    self->clock_samples = 3;
+    self->clock_max_age_s = 10;
 }
 
 //  Applies one option; returns 0 or CTL_CONFIG_USAGE.
@@ -416,6 +450,22 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
                            CTL_MAX_TOKEN);
         self->token = arg;
         break;
+    case S_OPT_PUBLIC_HOST:
+        if (!ctl_http_public_host_ok(arg))
+            return s_usage(err, cmd, "--public-host must be NAME or NAME:PORT, got %s",
+                           arg);
+        self->public_host = arg;
+        break;
+    case S_OPT_ALLOW:
+        if (self->n_allow >= CTL_CONFIG_MAX_ALLOW)
+            return s_usage(err, cmd, "at most %d --allow patterns", CTL_CONFIG_MAX_ALLOW);
+        if (!sp_allow_pattern_ok(arg))
+            return s_usage(err, cmd,
+                           "--allow pattern must be 1-%d printable characters without "
+                           "spaces",
+                           SP_ALLOW_MAX_PATTERN);
+        self->allow[self->n_allow++] = arg;
+        break;
     case S_OPT_REQUESTS:
         if (s_parse_u32(arg, 1, CTL_RUNSPEC_MAX_REQUESTS, &self->requests))
             return s_usage(err, cmd, "-n must be a number from 1 to %d",
@@ -462,6 +512,26 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
         break;
     case S_OPT_JSON:
         self->json = true;
+        break;
+    case S_OPT_START_TOLERANCE:
+        if (s_parse_u32(arg, 0, CTL_MAX_START_TOLERANCE_MS, &self->start_tolerance_ms))
+            return s_usage(err, cmd,
+                           "--start-tolerance must be a number of ms from 0 to %d",
+                           CTL_MAX_START_TOLERANCE_MS);
+        break;
+    case S_OPT_CLOCK_SAMPLES:
+        if (s_parse_u32(arg, 1, CTL_MAX_CLOCK_SAMPLES, &self->clock_samples))
+            return s_usage(err, cmd, "--clock-samples must be a number from 1 to %d",
+                           CTL_MAX_CLOCK_SAMPLES);
+        break;
+    case S_OPT_CLOCK_MAX_AGE:
+        if (s_parse_u32(arg, CTL_MIN_CLOCK_AGE_S, CTL_MAX_CLOCK_AGE_S,
+                        &self->clock_max_age_s))
+            return s_usage(err, cmd,
+                           "--clock-max-age must be a number of s from %d to %d (the "
+                           "drift needs samples %d s apart)",
+                           CTL_MIN_CLOCK_AGE_S, CTL_MAX_CLOCK_AGE_S,
+                           (int)(CTL_CLOCK_DRIFT_SPAN_NS / 1000000000));
         break;
     case S_OPT_EXPECT_OK:
     case S_OPT_EXPECT_THROTTLED:

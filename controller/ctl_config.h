@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ctl_clock.h"
 #include "ctl_runspec.h"
 #include "proto_codec.h"
 
@@ -41,6 +42,11 @@ typedef enum {
 #define CTL_MAX_RESERVED 1000 //  demo --reserved
 #define CTL_MAX_TOKEN 256
 #define CTL_MAX_PATH 4096
+#define CTL_MAX_START_TOLERANCE_MS 60000        //  --start-tolerance
+#define CTL_MAX_CLOCK_SAMPLES CTL_CLOCK_SAMPLES //  --clock-samples: what a clock keeps
+#define CTL_MIN_CLOCK_AGE_S 3    //  --clock-max-age: the drift needs samples 2 s apart
+#define CTL_MAX_CLOCK_AGE_S 3600 //  --clock-max-age
+#define CTL_CONFIG_MAX_ALLOW 64  //  serve --allow patterns (SP_ALLOW_MAX_PATTERNS)
 
 typedef struct {
     ctl_command_t command;
@@ -54,8 +60,15 @@ typedef struct {
     uint32_t local_agents; //  agents to spawn next to the executable
     uint32_t wait_agents;  //  remote agents to wait for (run)
     uint32_t requests;     //  -n, 1..CTL_RUNSPEC_MAX_REQUESTS
+    //  serve, run: when a run may go and when its start counts as agreed
+    uint32_t start_tolerance_ms; //  --start-tolerance (20)
+    uint32_t clock_samples;      //  --clock-samples (3)
+    uint32_t clock_max_age_s;    //  --clock-max-age (10)
     //  serve
-    const char *target; //  default URL for runs started from the dashboard
+    const char *target;                      //  default URL for dashboard runs
+    const char *public_host;                 //  serve, demo: --public-host, or NULL
+    const char *allow[CTL_CONFIG_MAX_ALLOW]; //  serve: --allow patterns (sp_allow)
+    size_t n_allow;                          //  0: loopback targets only
     //  run
     const char *url;
     const char *method;

@@ -124,6 +124,18 @@ ctl_config_test(bool verbose)
     S_EXPECT_USAGE("--http must be HOST:PORT", "serve", "--http", "127.0.0.1:70000");
     S_EXPECT_USAGE("--target: URL must start", "serve", "--target", "ftp://x/");
     S_EXPECT_USAGE("--token must be", "serve", "--token", "a b");
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", "--public-host",
+                    "dash.example.com:8443", "--allow", "*.on.aws", "--allow",
+                    "api.example.com", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_STR(config.public_host, "dash.example.com:8443");
+    CHECK_INT(config.n_allow, 2);
+    CHECK_STR(config.allow[0], "*.on.aws");
+    CHECK_STR(config.allow[1], "api.example.com");
+    S_EXPECT_USAGE("--public-host must be NAME or NAME:PORT", "serve", "--public-host",
+                   "http://x/");
+    S_EXPECT_USAGE("--allow pattern must be", "serve", "--allow", "a b");
+    S_EXPECT_USAGE("unknown option '--allow'", "demo", "--allow", "x");
     S_EXPECT_USAGE("--db must be a path", "serve", "--db", "");
     S_EXPECT_USAGE("unknown option '--url'", "serve", "--url", "http://x/");
     S_EXPECT_USAGE("unknown option '-x'", "serve", "-x");
@@ -220,6 +232,27 @@ ctl_config_test(bool verbose)
     S_EXPECT_USAGE("--insecure is only allowed", "run", "--url", "http://h/", "-n", "1",
                    "--insecure", "--listen", "tcp://*:5555");
     S_EXPECT_USAGE("unknown option '--reserved'", "run", "--reserved", "5");
+
+    //  When a run may go and when its start counts as agreed: defaults,
+    //  values, limits.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.start_tolerance_ms, 20);
+    CHECK_INT(config.clock_samples, 3);
+    CHECK_INT(config.clock_max_age_s, 10);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "serve", "--start-tolerance", "0",
+                    "--clock-samples", "8", "--clock-max-age", "60", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.start_tolerance_ms, 0);
+    CHECK_INT(config.clock_samples, 8);
+    CHECK_INT(config.clock_max_age_s, 60);
+    S_EXPECT_USAGE("--start-tolerance must be a number of ms from 0 to 60000", "run",
+                   "--url", "http://h/", "-n", "1", "--start-tolerance", "-1");
+    S_EXPECT_USAGE("--clock-samples must be a number from 1 to 8", "serve",
+                   "--clock-samples", "9");
+    S_EXPECT_USAGE("--clock-max-age must be a number of s from 3 to 3600 (the drift "
+                   "needs samples 2 s apart)",
+                   "run", "--url", "http://h/", "-n", "1", "--clock-max-age", "2");
 
     //  run --start-mode: the three modes, and last-byte needs a body byte.
     CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",

@@ -5,17 +5,24 @@
     (ctl_http_request_check), answering at once when one fails, so an
     unauthorised or oversized POST is refused before its body is read. The
     body is then collected up to CTL_HTTP_MAX_BODY (beyond it, dropped and
-    answered with 413; a client that keeps sending past S_MAX_DISCARD is
-    disconnected), and the final call acts: it reads the store or forwards
-    a command to the controller core and answers with JSON.
+    answered with 413 once it ends; a client that keeps sending past
+    S_MAX_DISCARD is disconnected), and the final call acts: it reads the
+    store or forwards a command to the controller core and answers with
+    JSON. Before any of it, ctl_http_guard checks the Host (and a POST's
+    Origin); a run command's target is checked against the allow-list
+    before it is forwarded.
 
     Every response carries the same security headers; the page's strict
     Content-Security-Policy is what lets it show run data safely.
 */
 #include "ctl_http.h"
 #include "ctl_config.h"
+#include "ctl_http_events.h"
+#include "ctl_http_guard.h"
+#include "ctl_http_views.h"
 #include "proto_codec.h"
 #include "sp_addr.h"
+#include "sp_allow.h"
 #include "sp_err.h"
 #include "sp_hostport.h"
 #include "sp_log.h"
@@ -40,7 +47,12 @@
 #define S_CSP                                                                            \
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "    \
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-#define S_MAX_DISCARD (1024 * 1024) //  body bytes dropped past the cap before we hang up
+//  Body bytes dropped past the cap before we hang up. libmicrohttpd 0.9.75
+//  takes no answer while a body is still arriving (MHD_queue_response fails
+//  until the request is complete), so a chunked body past the cap is read
+//  and dropped, never stored, and answered 413 at its end; one past this
+//  ceiling is cut off.
+#define S_MAX_DISCARD (16 * 1024 * 1024)
 #define S_MAX_REPLY (4 * 1024 * 1024) //  a controller reply, bytes
 #define S_MAX_CONNECTIONS 128
 #define S_CONNECTION_TIMEOUT_S 30
@@ -54,9 +66,21 @@ struct _ctl_http_t {
                                //  until first use and after a timeout
     char *token;               //  bearer token every /api/ request needs, or NULL
     char *command_endpoint;    //  the controller's command socket, or NULL
+    char *listen_host;         //  host of the listen address as given ("[::1]" bracketed)
+    char *public_host;         //  --public-host, or NULL
+    char **allow;              //  target allow-list patterns, allow_count of them
+    size_t allow_count;        //  0: loopback targets only
     int port;                  //  bound TCP port
     sp_log_limit_t rejected;   //  budget of rejected-request warnings
+    ctl_http_events_t *events; //  server-sent event streams
+    char *snapshot;            //  the last event snapshot; daemon thread only
+    int64_t snapshot_ns;       //  monotonic time it was built
+    int64_t status_retry_ns;   //  monotonic: no status command for snapshots before
 };
+
+#define S_STATUS_BACKOFF_NS (10 * SP_NS_PER_S) //  after the core failed to answer one
+
+#define S_SNAPSHOT_REUSE_NS (200 * SP_NS_PER_MS) //  streams share a snapshot this long
 
 //  One request in flight, from its first handler call to completion.
 typedef struct {
@@ -231,51 +255,75 @@ s_respond_controller_error(ctl_http_t *self, struct MHD_Connection *conn, json_t
 //  ---------------------------------------------------------------------
 //  Endpoints
 
+//  A read-only route, answered from the store (ctl_http_views).
 static enum MHD_Result
-s_serve_run(ctl_http_t *self, struct MHD_Connection *conn, int64_t run_id,
-            bool with_requests, const char *method, const char *path)
+s_serve_view(ctl_http_t *self, struct MHD_Connection *conn, ctl_http_request_t *request,
+             const char *method, const char *path)
 {
-    json_t *run = store_run_json(self->store, run_id, with_requests);
-    if (!run) {
-        char message[64];
-        snprintf(message, sizeof message, "no run %" PRId64, run_id);
-        return s_respond_error(self, conn, MHD_HTTP_NOT_FOUND, message, NULL, method,
-                               path);
-    }
-    return s_respond_json(conn, MHD_HTTP_OK, run, NULL);
+    char err[256];
+    json_t *body = NULL;
+    int64_t stream_run_id = 0;
+    int status = ctl_http_views_answer(self->store, request, &body, &stream_run_id, err,
+                                       sizeof err);
+    if (status != MHD_HTTP_OK)
+        return s_respond_error(self, conn, (unsigned)status, err, NULL, method, path);
+    if (stream_run_id)
+        return s_queue(conn, MHD_HTTP_OK,
+                       ctl_http_views_stream(self->store, stream_run_id, &body),
+                       CTL_HTTP_JSON_TYPE, NULL);
+    return s_respond_json(conn, MHD_HTTP_OK, body, NULL);
 }
 
-//  {"files":[{"name":"run-<id>.json","run_id","created_ns","requested","status"}]}
-static json_t *
-s_files_json(store_t *store)
+//  The live picture every event stream sends: the controller's status
+//  (agents, active and last run; null when it cannot be asked) and the
+//  progress and original metrics of the active run, else the newest one.
+//  Built at most once per S_SNAPSHOT_REUSE_NS for all streams.
+static char *
+s_snapshot(void *arg)
 {
-    static const char *const copied[] = {"run_id", "created_ns", "requested", "status"};
-    json_t *runs = store_runs_json(store, CTL_HTTP_RUNS_LIMIT_MAX);
-    json_t *files = json_array();
-    json_t *result = NULL;
-    if (!runs || !files)
-        goto out;
-    size_t i;
-    json_t *run;
-    json_array_foreach(runs, i, run)
-    {
-        char name[48];
-        snprintf(name, sizeof name, "run-%" JSON_INTEGER_FORMAT ".json",
-                 json_integer_value(json_object_get(run, "run_id")));
-        json_t *file = json_pack("{s:s}", "name", name);
-        if (!file || json_array_append_new(files, file) != 0)
-            goto out;
-        for (size_t f = 0; f < sizeof copied / sizeof copied[0]; f++) {
-            json_t *value = json_object_get(run, copied[f]);
-            if (json_object_set(file, copied[f], value ? value : json_null()) != 0)
-                goto out;
+    ctl_http_t *self = arg;
+    int64_t now = sp_clock_mono_ns();
+    if (self->snapshot && now - self->snapshot_ns < S_SNAPSHOT_REUSE_NS)
+        return strdup(self->snapshot);
+    json_t *status = NULL, *command = NULL;
+    char err[256];
+    //  A core that did not answer is not asked again for a while: every
+    //  snapshot would otherwise hold this thread for the whole timeout.
+    if (now >= self->status_retry_ns) {
+        command = json_pack("{s:s}", "action", "status");
+        int failed = command ? s_command(self, command, &status, err, sizeof err) : 500;
+        if (failed == 504)
+            self->status_retry_ns = sp_clock_mono_ns() + S_STATUS_BACKOFF_NS;
+    }
+    if (!status || json_object_get(status, "error")) {
+        json_decref(status);
+        status = json_null();
+    }
+    json_decref(command);
+    json_int_t run_id = json_integer_value(json_object_get(status, "active_run"));
+    if (run_id <= 0)
+        run_id = store_latest_run(self->store);
+    json_t *run = json_null();
+    if (run_id > 0) {
+        json_t *progress =
+            store_rows_progress_json(self->store, run_id, sp_clock_wall_ns());
+        json_t *metrics = store_rows_original_json(self->store, run_id);
+        if (progress && metrics && json_object_set_new(progress, "metrics", metrics) == 0)
+            run = progress;
+        else {
+            json_decref(progress);
+            json_decref(metrics);
         }
     }
-    result = json_pack("{s:O}", "files", files);
-out:
-    json_decref(files);
-    json_decref(runs);
-    return result;
+    json_t *snapshot = json_pack("{s:o, s:o}", "status", status, "run", run);
+    char *text = snapshot ? json_dumps(snapshot, CTL_HTTP_JSON_FLAGS) : NULL;
+    json_decref(snapshot);
+    if (text) {
+        free(self->snapshot);
+        self->snapshot = strdup(text);
+        self->snapshot_ns = now;
+    }
+    return text;
 }
 
 static enum MHD_Result
@@ -293,37 +341,14 @@ s_dispatch(ctl_http_t *self, struct MHD_Connection *conn, s_exchange_t *ex,
                                                        (void *)request->asset->data,
                                                        MHD_RESPMEM_PERSISTENT),
                        request->asset->content_type, NULL);
-    case CTL_HTTP_ROUTE_RUNS: {
-        json_t *runs = store_runs_json(self->store, request->limit);
-        if (!runs)
-            return s_respond_error(self, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                   "cannot read the results database", NULL, method,
-                                   path);
-        return s_respond_json(conn, MHD_HTTP_OK, runs, NULL);
-    }
+    case CTL_HTTP_ROUTE_RUNS:
     case CTL_HTTP_ROUTE_RUN:
     case CTL_HTTP_ROUTE_FILE:
-        return s_serve_run(self, conn, request->run_id, request->with_requests, method,
-                           path);
-    case CTL_HTTP_ROUTE_RESULTS: {
-        int64_t latest = store_latest_run(self->store);
-        if (latest < 0)
-            return s_respond_error(self, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                   "cannot read the results database", NULL, method,
-                                   path);
-        if (latest == 0)
-            return s_respond_error(self, conn, MHD_HTTP_NOT_FOUND, "no runs yet", NULL,
-                                   method, path);
-        return s_serve_run(self, conn, latest, true, method, path);
-    }
-    case CTL_HTTP_ROUTE_FILES: {
-        json_t *files = s_files_json(self->store);
-        if (!files)
-            return s_respond_error(self, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                   "cannot read the results database", NULL, method,
-                                   path);
-        return s_respond_json(conn, MHD_HTTP_OK, files, NULL);
-    }
+    case CTL_HTTP_ROUTE_RESULTS:
+    case CTL_HTTP_ROUTE_FILES:
+    case CTL_HTTP_ROUTE_ROWS:
+    case CTL_HTTP_ROUTE_CHARTS:
+        return s_serve_view(self, conn, request, method, path);
     case CTL_HTTP_ROUTE_STATUS: {
         json_t *command = json_pack("{s:s}", "action", "status");
         if (!command)
@@ -361,6 +386,14 @@ s_dispatch(ctl_http_t *self, struct MHD_Connection *conn, s_exchange_t *ex,
         json_decref(reply);
         return result;
     }
+    case CTL_HTTP_ROUTE_EVENTS: {
+        struct MHD_Response *response =
+            ctl_http_events_response(self->events, conn, s_snapshot, self);
+        if (!response)
+            return s_respond_error(self, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                   "too many event streams", NULL, method, path);
+        return s_queue(conn, MHD_HTTP_OK, response, "text/event-stream", NULL);
+    }
     case CTL_HTTP_ROUTE_NONE:
         break;
     }
@@ -394,6 +427,11 @@ s_input(struct MHD_Connection *conn, const char *url, const char *method,
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     in->authorization =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    in->offset = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "offset");
+    in->sort = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sort");
+    in->order = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "order");
+    in->outcome = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "outcome");
+    in->q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "q");
 }
 
 //  True when the client announced a body larger than the cap.
@@ -411,6 +449,58 @@ s_announced_too_large(struct MHD_Connection *conn)
     return end != length && (errno == ERANGE || value > CTL_HTTP_MAX_BODY);
 }
 
+//  The connection's local address as a Host would name it ("[::1]"
+//  bracketed) into out; false when it cannot be read.
+static bool
+s_local_host(struct MHD_Connection *conn, char *out, size_t out_size, bool *loopback)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    if (!info || getsockname(info->connect_fd, (struct sockaddr *)&addr, &len) != 0)
+        return false;
+    char text[INET6_ADDRSTRLEN];
+    if (addr.ss_family == AF_INET) {
+        struct sockaddr_in *in4 = (struct sockaddr_in *)&addr;
+        if (!inet_ntop(AF_INET, &in4->sin_addr, text, sizeof text))
+            return false;
+        snprintf(out, out_size, "%s", text);
+    } else if (addr.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
+        if (!inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text))
+            return false;
+        snprintf(out, out_size, "[%s]", text);
+    } else
+        return false;
+    *loopback = sp_addr_is_loopback(out);
+    return true;
+}
+
+//  Host on every request (421), Origin on a POST (403): ctl_http_guard.
+static int
+s_guard(ctl_http_t *self, struct MHD_Connection *conn, const char *method, char *err,
+        size_t err_size)
+{
+    char local[INET6_ADDRSTRLEN + 2] = "";
+    bool loopback = false;
+    ctl_http_names_t names = {.listen_host = self->listen_host,
+                              .port = self->port,
+                              .public_host = self->public_host};
+    if (s_local_host(conn, local, sizeof local, &loopback)) {
+        names.local_host = local;
+        names.local_loopback = loopback;
+    }
+    const char *host =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    int status = ctl_http_host_check(&names, host, err, err_size);
+    if (status == 0 && strcmp(method, "GET") != 0) {
+        const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+        status = ctl_http_origin_check(&names, origin, err, err_size);
+    }
+    return status;
+}
+
 static enum MHD_Result
 s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
          const char *version, const char *upload_data, size_t *upload_data_size,
@@ -426,7 +516,9 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
         *con_cls = ex;
         ctl_http_input_t in;
         s_input(conn, url, method, &in);
-        int status = ctl_http_request_check(&in, self->token, &ex->request, ex->error,
+        int status = s_guard(self, conn, method, ex->error, sizeof ex->error);
+        if (status == 0)
+            status = ctl_http_request_check(&in, self->token, &ex->request, ex->error,
                                             sizeof ex->error);
         if (status == 0 && s_announced_too_large(conn)) {
             status = MHD_HTTP_CONTENT_TOO_LARGE;
@@ -469,7 +561,10 @@ s_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *me
     if (ex->request.route == CTL_HTTP_ROUTE_TEST) {
         ex->request.command =
             ctl_http_run_command(ex->body, ex->body_size, ex->error, sizeof ex->error);
-        if (!ex->request.command)
+        if (!ex->request.command ||
+            ctl_http_target_check(ex->request.command, self->allow_count == 0,
+                                  (const char *const *)self->allow, self->allow_count,
+                                  ex->error, sizeof ex->error) != 0)
             return s_respond_error(self, conn, MHD_HTTP_BAD_REQUEST, ex->error, NULL,
                                    method, url);
     }
@@ -585,13 +680,65 @@ ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size)
         sp_err_set(err, err_size, "out of memory");
         goto fail;
     }
+    if (config->public_host && !ctl_http_public_host_ok(config->public_host)) {
+        sp_err_set(err, err_size,
+                   "public host must be NAME or NAME:PORT (a host name, not a URL)");
+        goto fail;
+    }
+    sp_hostport_t listen_parts;
+    if (sp_hostport_parse(config->listen, SP_HOSTPORT_NAMES | SP_HOSTPORT_PORT0,
+                          &listen_parts, NULL, 0) != SP_HOSTPORT_OK) {
+        sp_err_set(err, err_size, "listen address must be host:port");
+        goto fail;
+    }
+    bool v6_literal = strchr(listen_parts.host, ':') != NULL;
+    char listen_host[sizeof listen_parts.host + 2];
+    snprintf(listen_host, sizeof listen_host, v6_literal ? "[%s]" : "%s",
+             listen_parts.host);
+    self->listen_host = strdup(listen_host);
+    self->public_host = config->public_host ? strdup(config->public_host) : NULL;
+    if (!self->listen_host || (config->public_host && !self->public_host)) {
+        sp_err_set(err, err_size, "out of memory");
+        goto fail;
+    }
+    if (config->allow_count > SP_ALLOW_MAX_PATTERNS) {
+        sp_err_set(err, err_size, "at most %d allow patterns", SP_ALLOW_MAX_PATTERNS);
+        goto fail;
+    }
+    if (config->allow_count) {
+        self->allow = calloc(config->allow_count, sizeof *self->allow);
+        if (!self->allow) {
+            sp_err_set(err, err_size, "out of memory");
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < config->allow_count; i++) {
+        if (!sp_allow_pattern_ok(config->allow[i])) {
+            sp_err_set(err, err_size,
+                       "allow pattern must be 1-%d printable characters without spaces",
+                       SP_ALLOW_MAX_PATTERN);
+            goto fail;
+        }
+        self->allow[i] = strdup(config->allow[i]);
+        if (!self->allow[i]) {
+            sp_err_set(err, err_size, "out of memory");
+            goto fail;
+        }
+        self->allow_count = i + 1;
+    }
     char store_err[256] = "";
     self->store = store_open(config->db_path, store_err, sizeof store_err);
     if (!self->store) {
         sp_err_set(err, err_size, "cannot open the results database: %s", store_err);
         goto fail;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    self->events = ctl_http_events_new();
+    if (!self->events) {
+        sp_err_set(err, err_size, "cannot start the event streams");
+        goto fail;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     //  The logger first, so every daemon message goes through it.
@@ -625,12 +772,23 @@ ctl_http_destroy(ctl_http_t **self_p)
         return;
     //  Joins the daemon thread: afterwards nothing else touches the store
     //  or the command socket.
+    //  Event streams end and parked connections are resumed first:
+    //  libmicrohttpd will not stop with a suspended connection.
+    if (self->events)
+        ctl_http_events_stop(self->events);
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
+    ctl_http_events_destroy(&self->events);
+    free(self->snapshot);
     zsock_destroy(&self->command);
     store_destroy(&self->store);
     free(self->token);
     free(self->command_endpoint);
+    free(self->listen_host);
+    free(self->public_host);
+    for (size_t i = 0; i < self->allow_count; i++)
+        free(self->allow[i]);
+    free(self->allow);
     free(self);
     *self_p = NULL;
 }

@@ -16,9 +16,12 @@
     thread for at most CTL_HTTP_COMMAND_TIMEOUT_MS per direction, so the
     core must answer commands promptly and never block on HTTP.
 
-    Untrusted input: everything a client sends. The request is checked by
-    ctl_http_request before anything acts on it (see there); a bad request
-    gets a 4xx with {"error": "..."} and the daemon keeps serving.
+    Untrusted input: everything a client sends. The Host (and, on a POST,
+    the Origin) is checked by ctl_http_guard first, then the request by
+    ctl_http_request before anything acts on it (see there), and a run's
+    target against the allow-list before the command reaches the core; a
+    bad request gets a 4xx with {"error": "..."} and the daemon keeps
+    serving.
 */
 #ifndef CTL_HTTP_H
 #define CTL_HTTP_H
@@ -31,8 +34,6 @@
 #include <stdint.h>
 
 #define CTL_HTTP_COMMAND_TIMEOUT_MS 5000 //  send and receive, controller socket
-#define CTL_HTTP_JSON_TYPE "application/json"
-#define CTL_HTTP_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15)) //  every JSON reply
 
 typedef struct _ctl_http_t ctl_http_t;
 
@@ -41,13 +42,18 @@ typedef struct {
     const char *db_path; //  the SQLite file; the HTTP thread opens its OWN store_t
     const char *token;   //  required on every /api/ request when non-NULL
     const char
-        *command_endpoint; //  inproc endpoint of the controller's command socket (REP)
+        *command_endpoint;    //  inproc endpoint of the controller's command socket (REP)
+    const char *public_host;  //  another name the page is served as ("name[:port]",
+                              //  ctl_http_guard), or NULL
+    const char *const *allow; //  target allow-list patterns (sp_allow); none: loopback
+    size_t allow_count;       //  patterns in allow
 } ctl_http_config_t;
 
 //  Opens the store on config->db_path, binds config->listen and starts
 //  libmicrohttpd with its own internal polling thread. A non-loopback
-//  address needs a token. The config strings are copied. Returns NULL with
-//  a one-line reason in err on failure.
+//  address needs a token; public_host must pass ctl_http_public_host_ok and
+//  every allow pattern sp_allow_pattern_ok. The config strings are copied. Returns NULL
+//  with a one-line reason in err on failure.
 ctl_http_t *ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size);
 
 //  Stops the daemon (waiting for its thread), closes the store and the

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CTL_HTTP_JSON_TYPE "application/json"
+#define CTL_HTTP_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15)) //  every JSON reply
 #define CTL_HTTP_MAX_URL (8 * 1024)    //  path + query, bytes
 #define CTL_HTTP_MAX_BODY (64 * 1024)  //  request body, bytes
 #define CTL_HTTP_RUNS_LIMIT_DEFAULT 50 //  GET /api/runs without ?limit=
@@ -40,7 +42,13 @@ typedef enum {
     CTL_HTTP_ROUTE_FILES,    //  GET  /api/results/files
     CTL_HTTP_ROUTE_FILE,     //  GET  /api/results/file/<run-<id>.json | <id>>
     CTL_HTTP_ROUTE_STATUS,   //  GET  /api/status
+    CTL_HTTP_ROUTE_ROWS, //  GET  /api/runs/<id>/rows[?offset,limit,sort,order,outcome,q]
+    CTL_HTTP_ROUTE_EVENTS, //  GET  /api/events (server-sent events)
+    CTL_HTTP_ROUTE_CHARTS, //  GET  /api/runs/<id>/charts
 } ctl_http_route_t;
+
+#define CTL_HTTP_ROWS_LIMIT_DEFAULT 100  //  rows of a page without ?limit=
+#define CTL_HTTP_ROWS_OFFSET_MAX 1000000 //  largest ?offset= (a run's row count cap)
 
 //  What a client sent, as the daemon hands it over. Strings may be NULL
 //  when absent; body is not NUL-terminated.
@@ -52,6 +60,11 @@ typedef struct {
     const char *requests;      //  ?requests= value
     const char *content_type;  //  Content-Type header
     const char *authorization; //  Authorization header
+    const char *offset;        //  ?offset= (rows)
+    const char *sort;          //  ?sort= (rows)
+    const char *order;         //  ?order= asc | desc (rows)
+    const char *outcome;       //  ?outcome= (rows)
+    const char *q;             //  ?q= text filter (rows)
     const char *body;
     size_t body_size;
 } ctl_http_input_t;
@@ -60,10 +73,16 @@ typedef struct {
 typedef struct {
     ctl_http_route_t route;
     const web_asset_t *asset; //  ROUTE_ASSET: the file (static)
-    int64_t run_id;           //  ROUTE_RUN, ROUTE_FILE: >= 1
-    int limit;                //  ROUTE_RUNS: 1..CTL_HTTP_RUNS_LIMIT_MAX
+    int64_t run_id;           //  ROUTE_RUN, ROUTE_FILE, ROUTE_ROWS, ROUTE_CHARTS: >= 1
+    int limit;                //  ROUTE_RUNS: 1..CTL_HTTP_RUNS_LIMIT_MAX; ROUTE_ROWS:
+                              //  1..STORE_ROWS_PAGE_MAX
     bool with_requests;       //  ROUTE_RUN (default true), ROUTE_FILE, ROUTE_RESULTS
     const char *allow;        //  set with a 405: the Allow header value (static)
+    int64_t offset;           //  ROUTE_ROWS: rows skipped, 0..CTL_HTTP_ROWS_OFFSET_MAX
+    const char *sort;         //  ROUTE_ROWS: store_rows_sort_ok key or NULL (borrowed)
+    bool desc;                //  ROUTE_ROWS: ?order=desc
+    const char *outcome;      //  ROUTE_ROWS: store_rows_outcome_ok class or NULL
+    const char *q;            //  ROUTE_ROWS: text filter, printable, or NULL
     json_t *command;          //  ROUTE_TEST after the body: the run command, owned
 } ctl_http_request_t;
 
@@ -87,7 +106,8 @@ bool ctl_http_is_json(const char *content_type);
 //  POST /api/test body -> the controller's run command
 //  {"action":"run", "url", "requests", "method", "headers", "body"} with only
 //  the fields the client gave (all optional; an empty body is {}; null is
-//  "not given"), each checked by ctl_runspec_json_field. Unknown fields
+//  "not given"), each checked by ctl_runspec_json_field. The original
+//  demo's "num_requests" is taken as "requests" (both: 400). Unknown fields
 //  and values the run specification refuses are a 400 naming the field; malformed
 //  JSON a 400 with the parser's message and position. Returns the command
 //  (caller owns) or NULL with the message in err.
@@ -96,8 +116,9 @@ json_t *ctl_http_run_command(const char *body, size_t size, char *err, size_t er
 //  Everything that can be decided before the body arrives, in this order:
 //  URL size (414), method (405 with allow "GET, POST"), token on /api/
 //  (401), route (404/400), method for the route (405 with its allow), query
-//  (400), POST Content-Type (415). token may be NULL (no token required).
-//  Fills *out (which the caller zeroes first).
+//  (400: rows' offset, limit, sort, order, outcome, q of at most
+//  STORE_ROWS_FILTER_MAX printable bytes), POST Content-Type (415). token may be NULL (no
+//  token required). Fills *out (which the caller zeroes first).
 int ctl_http_request_check(const ctl_http_input_t *in, const char *token,
                            ctl_http_request_t *out, char *err, size_t err_size);
 

@@ -35,16 +35,27 @@ ctl_report_json(const ctl_report_t *report)
     json_t *agents = json_array();
     for (size_t i = 0; object && agents && i < report->n_agents; i++) {
         const store_agent_summary_t *a = &report->agents[i];
-        json_array_append_new(
-            agents,
-            json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o}", "agent_id",
-                      a->agent_id, "first_index", (json_int_t)a->first_index, "count",
-                      (json_int_t)a->count, "recorded", (json_int_t)a->recorded,
-                      "clock_offset_ms", s_ms((double)a->clock_offset_ns / 1e6),
-                      "clock_bound_ms", s_ms((double)a->clock_bound_ns / 1e6), "arrivals",
-                      (json_int_t)a->arrivals, "arrival_first_ms", s_ms(a->first_ms),
-                      "arrival_median_ms", s_ms(a->median_ms), "arrival_last_ms",
-                      s_ms(a->last_ms)));
+        json_t *agent = json_pack(
+            "{s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o}", "agent_id", a->agent_id,
+            "first_index", (json_int_t)a->first_index, "count", (json_int_t)a->count,
+            "recorded", (json_int_t)a->recorded, "clock_offset_ms",
+            s_ms((double)a->clock_offset_ns / 1e6), "clock_bound_ms",
+            s_ms((double)a->clock_bound_ns / 1e6), "arrivals", (json_int_t)a->arrivals,
+            "arrival_first_ms", s_ms(a->first_ms), "arrival_median_ms",
+            s_ms(a->median_ms), "arrival_last_ms", s_ms(a->last_ms));
+        //  When it released: null when it never did (nothing was left to
+        //  release at the instant).
+        if (agent)
+            json_object_set_new(
+                agent, "release",
+                a->released
+                    ? json_pack("{s:o, s:I, s:I, s:o}", "start_error_ms",
+                                s_ms((double)a->start_error_ns / 1e6), "armed",
+                                (json_int_t)a->armed, "late", (json_int_t)a->late,
+                                "mis_start",
+                                a->mis_start[0] ? json_string(a->mis_start) : json_null())
+                    : json_null());
+        json_array_append_new(agents, agent);
     }
     if (object)
         json_object_set_new(object, "top_error",
@@ -141,6 +152,10 @@ ctl_report_text(const ctl_report_t *report, FILE *out)
         fprintf(out, "  agent %s: %u requests, clock %+.3f ms ± %.3f ms", a->agent_id,
                 a->count, (double)a->clock_offset_ns / 1e6,
                 (double)a->clock_bound_ns / 1e6);
+        if (a->released)
+            fprintf(out, ", released %+.3f ms from the instant%s",
+                    (double)a->start_error_ns / 1e6,
+                    a->mis_start[0] ? " (MIS-STARTED)" : "");
         if (a->arrivals > 0)
             fprintf(out, ", arrived %.3f / %.3f / %.3f ms after the instant\n",
                     a->first_ms, a->median_ms, a->last_ms);
@@ -194,7 +209,10 @@ ctl_report_test(bool verbose)
          .arrivals = 50,
          .first_ms = 0.5,
          .median_ms = 0.74,
-         .last_ms = 0.99},
+         .last_ms = 0.99,
+         .released = true,
+         .start_error_ns = 61234,
+         .armed = 50},
         {.agent_id = "local-2", .first_index = 50, .count = 50, .recorded = 50}};
     ctl_report_t report = {
         .summary = &s, .agents = agents, .n_agents = 2, .db_path = "r.db"};
@@ -206,11 +224,12 @@ ctl_report_test(bool verbose)
         "{\"agents\":[{\"agent_id\":\"local-1\",\"arrival_first_ms\":0.5,"
         "\"arrival_last_ms\":0.99,\"arrival_median_ms\":0.74,\"arrivals\":50,"
         "\"clock_bound_ms\":0.38,\"clock_offset_ms\":-0.001,\"count\":50,"
-        "\"first_index\":0,\"recorded\":50},{\"agent_id\":\"local-2\","
+        "\"first_index\":0,\"recorded\":50,\"release\":{\"armed\":50,\"late\":0,"
+        "\"mis_start\":null,\"start_error_ms\":0.061}},{\"agent_id\":\"local-2\","
         "\"arrival_first_ms\":0.0,\"arrival_last_ms\":0.0,"
         "\"arrival_median_ms\":0.0,\"arrivals\":0,\"clock_bound_ms\":0.0,"
         "\"clock_offset_ms\":0.0,\"count\":50,\"first_index\":50,"
-        "\"recorded\":50}],"
+        "\"recorded\":50,\"release\":null}],"
         "\"cold_starts\":5,\"db\":\"r.db\",\"door\":\"apigw_rest\","
         "\"environments\":5,\"errors\":0,"
         "\"lost\":0,\"max_ms\":2011.5,\"ok\":5,\"outcome\":\"completed\",\"p50_"
@@ -236,8 +255,9 @@ ctl_report_test(bool verbose)
               "  latency: p50 2.7 ms, p90 4.0 ms, p99 2010.1 ms, max 2011.5 ms\n"
               "  arrival spread at the target 1.234 ms (start mode last_byte), wall "
               "time 2100.0 ms\n"
-              "  agent local-1: 50 requests, clock -0.001 ms ± 0.380 ms, arrived 0.500 / "
-              "0.740 / 0.990 ms after the instant\n"
+              "  agent local-1: 50 requests, clock -0.001 ms ± 0.380 ms, released "
+              "+0.061 ms from the instant, arrived 0.500 / 0.740 / 0.990 ms after the "
+              "instant\n"
               "  agent local-2: 50 requests, clock +0.000 ms ± 0.000 ms, no arrival "
               "stamps\n"
               "  results: r.db (stampede export 7 --db r.db)\n");

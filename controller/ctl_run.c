@@ -54,6 +54,7 @@ ctl_run_timing_defaults(ctl_run_timing_t *timing)
     timing->min_lead_ns = 250 * SP_NS_PER_MS;
     timing->clock_min_samples = 3;
     timing->clock_max_age_ns = 10 * SP_NS_PER_S;
+    timing->start_tolerance_ns = 20 * SP_NS_PER_MS;
 }
 
 static ctl_share_t *
@@ -176,6 +177,30 @@ s_end_refused(ctl_run_t *self, int64_t now_ns)
         self->end_backoff_ns *= 2;
 }
 
+//  The first share whose start is not certified, named into reason ("" when
+//  every start is, or the share released nothing: all its requests had
+//  ended before the instant). The store counts the shares itself.
+static void
+s_mis_start_reason(ctl_run_t *self, char *reason, size_t size)
+{
+    reason[0] = '\0';
+    size_t mis = 0;
+    char first[512] = "";
+    for (size_t i = 0; i < self->n_shares; i++) {
+        ctl_share_t *share = self->shares[i];
+        char why[512];
+        if (ctl_share_released(share) &&
+            ctl_share_mis_started(share, self->start_ns + ctl_share_offset_ns(share),
+                                  self->timing.start_tolerance_ns, why, sizeof why) &&
+            mis++ == 0)
+            snprintf(first, sizeof first, "%s", why);
+    }
+    if (mis == 1)
+        snprintf(reason, size, "%s", first);
+    else if (mis > 1)
+        snprintf(reason, size, "%zu agents outside the instant (%s)", mis, first);
+}
+
 static void
 s_finish(ctl_run_t *self, int64_t now_ns)
 {
@@ -188,8 +213,10 @@ s_finish(ctl_run_t *self, int64_t now_ns)
     if (lost > 0)
         snprintf(reason, sizeof reason, "%" PRId64 " of %u requests lost (%s)", lost,
                  self->requested, first);
+    else
+        s_mis_start_reason(self, reason, sizeof reason);
     if (lost < 0 || store_run_set_status(self->store, self->id, "completed", 0, now_ns,
-                                         lost > 0 ? reason : NULL)) {
+                                         reason[0] ? reason : NULL)) {
         s_end_refused(self, now_ns);
         return;
     }
@@ -691,6 +718,59 @@ ctl_run_on_batch(ctl_run_t *self, const char *agent_id,
     s_check_settled(self, now_ns);
 }
 
+//  Records a share's release (Released, or Done's copy) and judges it.
+static void
+s_released(ctl_run_t *self, ctl_share_t *share, const Stampede__Released *released)
+{
+    int rc =
+        ctl_share_set_released(share, released->released_ns, released->release_end_ns,
+                               released->armed, released->late);
+    if (rc <= 0) {
+        if (rc < 0)
+            zsys_warning("run: released dropped run_id=%" PRId64 " agent_id=%s reason="
+                         "\"%u armed + %u late does not fit a share of %u\"",
+                         self->id, ctl_share_agent_id(share), released->armed,
+                         released->late, ctl_share_count(share));
+        return;
+    }
+    int64_t start_at = self->start_ns + ctl_share_offset_ns(share);
+    char why[512];
+    bool mis = ctl_share_mis_started(share, start_at, self->timing.start_tolerance_ns,
+                                     why, sizeof why);
+    store_release_t row = {
+        .released_ns = released->released_ns - ctl_share_offset_ns(share),
+        .start_error_ns = ctl_share_start_error_ns(share, start_at),
+        .release_span_ns = ctl_share_release_span_ns(share),
+        .armed = released->armed,
+        .late = released->late,
+        .mis_start = mis ? why : NULL,
+    };
+    if (store_share_released(self->store, self->id, ctl_share_agent_id(share), &row))
+        zsys_error("run: cannot record the release run_id=%" PRId64 " agent_id=%s",
+                   self->id, ctl_share_agent_id(share));
+    if (mis)
+        zsys_warning("run mis-started run_id=%" PRId64 " reason=\"%s\"", self->id, why);
+    else
+        zsys_info("run released run_id=%" PRId64 " agent_id=%s start_error_us=%.1f "
+                  "bound_us=%.1f armed=%u",
+                  self->id, ctl_share_agent_id(share), (double)row.start_error_ns / 1e3,
+                  (double)ctl_share_bound_ns(share) / 1e3, row.armed);
+}
+
+void
+ctl_run_on_released(ctl_run_t *self, const char *agent_id,
+                    const Stampede__Released *released, int64_t now_ns)
+{
+    assert(self && agent_id && released);
+    ctl_share_t *share = s_share_of(self, agent_id);
+    if (!share || self->state != S_RUNNING) {
+        zsys_info("run: released ignored run_id=%" PRId64 " agent_id=%s state=%s",
+                  self->id, agent_id, ctl_run_state(self));
+        return;
+    }
+    s_released(self, share, released);
+}
+
 void
 ctl_run_on_done(ctl_run_t *self, const char *agent_id, const Stampede__Done *done,
                 int64_t now_ns)
@@ -702,6 +782,8 @@ ctl_run_on_done(ctl_run_t *self, const char *agent_id, const Stampede__Done *don
                   agent_id, ctl_run_state(self));
         return;
     }
+    if (done->released)
+        s_released(self, share, done->released);
     if (ctl_share_set_done(share, done->results, done->batches)) {
         zsys_warning(
             "run: done dropped run_id=%" PRId64 " agent_id=%s reason=\"%u results "

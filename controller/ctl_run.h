@@ -46,13 +46,17 @@ typedef struct _ctl_run_t ctl_run_t;
 //  10 s for every Ready (and for every agent's clock to be known), a 15 s
 //  grace after start + timeout, a start at least 250 ms (and 4 × the
 //  largest rtt) after Go is sent, and no Go before every agent of the run
-//  has at least 3 clock samples of at most 10 s ago.
+//  has at least 3 clock samples of at most 10 s ago. A share whose agent
+//  released it more than its clock bound + start_tolerance_ns (20 ms) from
+//  the instant, or with a request not armed then, makes the run
+//  mis_started (ctl_share_mis_started).
 typedef struct {
     int64_t ready_timeout_ns;
     int64_t deadline_grace_ns;
     int64_t min_lead_ns;
     size_t clock_min_samples;
     int64_t clock_max_age_ns;
+    int64_t start_tolerance_ns;
 } ctl_run_timing_t;
 
 void ctl_run_timing_defaults(ctl_run_timing_t *timing);
@@ -105,6 +109,8 @@ void ctl_run_on_ready(ctl_run_t *self, const char *agent_id, const Stampede__Rea
                       int64_t now_ns);
 void ctl_run_on_batch(ctl_run_t *self, const char *agent_id,
                       const Stampede__ResultBatch *batch, int64_t now_ns);
+void ctl_run_on_released(ctl_run_t *self, const char *agent_id,
+                         const Stampede__Released *released, int64_t now_ns);
 void ctl_run_on_done(ctl_run_t *self, const char *agent_id, const Stampede__Done *done,
                      int64_t now_ns);
 

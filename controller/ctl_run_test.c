@@ -442,6 +442,60 @@ ctl_run_test(bool verbose)
     ctl_run_destroy(&run);
     s_expect_each(&rig, "go", NULL);
 
+    //  Starts: agent-1 released on time (Released), agent-2 25 ms late on
+    //  its clock, 2 ms ahead (told only in Done's copy), agent-3 released nothing (its
+    //  request had failed before the instant): mis_started, naming agent-2, and each
+    //  share's release stored.
+    run = s_run_three(&spec, &timing, &rig, t0, &deadline);
+    s_expect_each(&rig, "go", NULL);
+    int64_t start = ctl_run_start_ns(run);
+    Stampede__Released on_time = STAMPEDE__RELEASED__INIT;
+    on_time.run_id = (uint64_t)ctl_run_id(run);
+    on_time.released_ns = start + 150 * 1000;
+    on_time.release_end_ns = on_time.released_ns + 20 * 1000;
+    on_time.count = 1;
+    on_time.armed = 1;
+    ctl_run_on_released(run, "agent-1", &on_time, start);
+    Stampede__Released late_one = on_time;
+    late_one.released_ns = start + 2 * SP_NS_PER_MS + 25 * SP_NS_PER_MS;
+    late_one.release_end_ns = late_one.released_ns + 1000;
+    Stampede__Done done = STAMPEDE__DONE__INIT;
+    done.run_id = (uint64_t)ctl_run_id(run);
+    done.results = 1;
+    done.batches = 1;
+    done.released = &late_one;
+    for (size_t a = 0; a < 3; a++)
+        s_batch(run, a, 1, (uint32_t)a, 1, STAMPEDE__OUTCOME__OUTCOME_OK, start);
+    ctl_run_on_done(run, "agent-2", &done, start);
+    done.released = NULL;
+    ctl_run_on_done(run, "agent-1", &done, start);
+    ctl_run_on_done(run, "agent-3", &done, start);
+    CHECK_STR(ctl_run_state(run), "completed");
+    CHECK_STR(s_outcome(rig.store, ctl_run_id(run)), "mis_started");
+    json = store_run_json(rig.store, ctl_run_id(run), false);
+    CHECK_STR(json_string_value(json_object_get(json, "error")),
+              "agent agent-2 released 25.000 ms after the instant, outside its bound of "
+              "0.627 ms + 20.000 ms tolerance");
+    shares = json_object_get(json, "shares");
+    json_t *share = json_array_get(shares, 0);
+    CHECK_INT(json_integer_value(json_object_get(share, "start_error_ns")), 150000);
+    CHECK_INT(json_integer_value(json_object_get(share, "released_ns")), start + 150000);
+    CHECK_INT(json_integer_value(json_object_get(share, "release_span_ns")), 20000);
+    CHECK_INT(json_integer_value(json_object_get(share, "armed")), 1);
+    CHECK_TRUE(json_is_null(json_object_get(share, "mis_start")));
+    share = json_array_get(shares, 1);
+    CHECK_INT(json_integer_value(json_object_get(share, "start_error_ns")),
+              25 * SP_NS_PER_MS);
+    CHECK_INT(json_integer_value(json_object_get(share, "released_ns")),
+              start + 25 * SP_NS_PER_MS); //  on the controller's clock
+    CHECK_STR(json_string_value(json_object_get(share, "mis_start")),
+              json_string_value(json_object_get(json, "error")));
+    CHECK_TRUE(json_is_null(json_object_get(json_array_get(shares, 2), "released_ns")));
+    json_decref(json);
+    for (size_t a = 0; a < 3; a++)
+        s_expect_ack(&rig, a, 1);
+    ctl_run_destroy(&run);
+
     //  A store that refuses the run's end (a full disk, a read-only file):
     //  the run is not completed; it retries, backing off, and ends as soon
     //  as the store takes writes again.

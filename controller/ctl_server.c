@@ -201,6 +201,15 @@ s_on_message(s_core_t *self, ctl_agent_t *agent, const proto_envelope_t *env,
         else
             s_on_foreign_batch(self, agent, env->result_batch);
         break;
+    case STAMPEDE__ENVELOPE__BODY_RELEASED:
+        run = s_run_for(self, env->released->run_id);
+        if (run)
+            ctl_run_on_released(run, agent->id, env->released, now_wall);
+        else
+            zsys_debug("server: released of a run not driven here agent_id=%s "
+                       "run_id=%" PRIu64,
+                       agent->id, env->released->run_id);
+        break;
     case STAMPEDE__ENVELOPE__BODY_DONE:
         run = s_run_for(self, env->done->run_id);
         if (run)

@@ -8,6 +8,7 @@
 #include "proto_codec.h"
 #include "sp_check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,11 @@ struct _ctl_share_t {
     uint32_t done_results;           //  Done.results
     uint32_t done_batches;           //  Done.batches
     char *abandoned;                 //  reason when the agent went away, or NULL
+    bool released;                   //  a release report is recorded
+    int64_t released_ns;             //  when the release pass began, agent's clock
+    int64_t release_end_ns;          //  when it ended
+    uint32_t armed;                  //  requests holding their last byte then
+    uint32_t late;                   //  requests still connecting then
 };
 
 void
@@ -220,6 +226,91 @@ ctl_share_abandoned(ctl_share_t *self)
     return self->abandoned;
 }
 
+int
+ctl_share_set_released(ctl_share_t *self, int64_t released_ns, int64_t end_ns,
+                       uint32_t armed, uint32_t late)
+{
+    assert(self);
+    if (released_ns <= 0 || end_ns < released_ns || (uint64_t)armed + late > self->count)
+        return -1;
+    if (self->released)
+        return 0;
+    self->released = true;
+    self->released_ns = released_ns;
+    self->release_end_ns = end_ns;
+    self->armed = armed;
+    self->late = late;
+    return 1;
+}
+
+bool
+ctl_share_released(ctl_share_t *self)
+{
+    assert(self);
+    return self->released;
+}
+
+int64_t
+ctl_share_released_ns(ctl_share_t *self)
+{
+    assert(self);
+    return self->released_ns;
+}
+
+int64_t
+ctl_share_release_span_ns(ctl_share_t *self)
+{
+    assert(self);
+    return self->release_end_ns - self->released_ns;
+}
+
+uint32_t
+ctl_share_armed(ctl_share_t *self)
+{
+    assert(self);
+    return self->armed;
+}
+
+uint32_t
+ctl_share_late(ctl_share_t *self)
+{
+    assert(self);
+    return self->late;
+}
+
+int64_t
+ctl_share_start_error_ns(ctl_share_t *self, int64_t start_at_ns)
+{
+    assert(self && self->released);
+    return self->released_ns - start_at_ns;
+}
+
+bool
+ctl_share_mis_started(ctl_share_t *self, int64_t start_at_ns, int64_t tolerance_ns,
+                      char *reason, size_t size)
+{
+    assert(self && self->released && reason);
+    int64_t error = ctl_share_start_error_ns(self, start_at_ns);
+    int64_t allowed = self->bound_ns + tolerance_ns;
+    if (error > allowed || error < -allowed) {
+        snprintf(reason, size,
+                 "agent %s released %.3f ms %s the instant, outside its bound of"
+                 " %.3f ms + %.3f ms tolerance",
+                 self->agent_id, (double)(error < 0 ? -error : error) / 1e6,
+                 error < 0 ? "before" : "after", (double)self->bound_ns / 1e6,
+                 (double)tolerance_ns / 1e6);
+        return true;
+    }
+    if (self->late > 0) {
+        snprintf(reason, size,
+                 "agent %s: %u of %u requests were still connecting or writing at the"
+                 " instant and went late",
+                 self->agent_id, self->late, self->count);
+        return true;
+    }
+    return false;
+}
+
 void
 ctl_share_test(bool verbose)
 {
@@ -312,6 +403,41 @@ ctl_share_test(bool verbose)
     share = ctl_share_new("agent-3", 0, 3, 0, 0);
     CHECK_INT(ctl_share_set_done(share, 0, 0), 0);
     CHECK_TRUE(ctl_share_complete(share));
+    ctl_share_destroy(&share);
+
+    //  The start rule: |release - instant| <= bound + tolerance, none late.
+    char reason[256];
+    share = ctl_share_new("agent-4", 0, 10, 0, 0);
+    ctl_share_set_clock(share, 0, 300 * 1000); //  ±0.3 ms
+    CHECK_TRUE(!ctl_share_released(share));
+    CHECK_INT(ctl_share_set_released(share, 0, 5, 0, 0), -1);     //  no start
+    CHECK_INT(ctl_share_set_released(share, 100, 99, 0, 0), -1);  //  ends before
+    CHECK_INT(ctl_share_set_released(share, 100, 100, 6, 5), -1); //  11 of 10
+    CHECK_INT(
+        ctl_share_set_released(share, 1000000000 + 2300000, 1000000000 + 2400000, 10, 0),
+        1);
+    CHECK_INT(ctl_share_set_released(share, 7, 8, 0, 0), 0); //  a repeat: kept
+    CHECK_INT(ctl_share_release_span_ns(share), 100000);
+    CHECK_INT(ctl_share_start_error_ns(share, 1000000000), 2300000);
+    //  2.3 ms late: inside 0.3 + 2 ms, outside 0.3 + 1.9 ms.
+    CHECK_TRUE(!ctl_share_mis_started(share, 1000000000, 2000000, reason, sizeof reason));
+    CHECK_TRUE(ctl_share_mis_started(share, 1000000000, 1900000, reason, sizeof reason));
+    CHECK_STR(reason, "agent agent-4 released 2.300 ms after the instant, outside its "
+                      "bound of 0.300 ms + 1.900 ms tolerance");
+    //  Early counts as much as late.
+    CHECK_TRUE(ctl_share_mis_started(share, 1000000000 + 5000000, 1000000, reason,
+                                     sizeof reason));
+    CHECK_STR(reason, "agent agent-4 released 2.700 ms before the instant, outside its "
+                      "bound of 0.300 ms + 1.000 ms tolerance");
+    ctl_share_destroy(&share);
+    //  On time, but two requests were not armed at the instant.
+    share = ctl_share_new("agent-5", 0, 10, 0, 0);
+    CHECK_INT(ctl_share_set_released(share, 1000, 2000, 8, 2), 1);
+    CHECK_INT(ctl_share_armed(share), 8);
+    CHECK_INT(ctl_share_late(share), 2);
+    CHECK_TRUE(ctl_share_mis_started(share, 1000, 2000000, reason, sizeof reason));
+    CHECK_STR(reason, "agent agent-5: 2 of 10 requests were still connecting or writing "
+                      "at the instant and went late");
     ctl_share_destroy(&share);
     if (verbose)
         printf("(share checks done) ");

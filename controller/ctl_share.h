@@ -77,6 +77,32 @@ void ctl_share_abandon(ctl_share_t *self, const char *reason);
 //  The abandon reason, or NULL while the share is live.
 const char *ctl_share_abandoned(ctl_share_t *self);
 
+//  The agent's report of when it released the share (protocol Released, or
+//  Done's copy), on the agent's clock: the pass began at released_ns and
+//  ended at end_ns; armed requests held only their last byte then, late
+//  ones were still connecting or writing. Returns 1 when recorded, 0 when
+//  one was recorded already (a repeat: kept as it was), -1 when it cannot
+//  be true (end before start, armed + late above count).
+int ctl_share_set_released(ctl_share_t *self, int64_t released_ns, int64_t end_ns,
+                           uint32_t armed, uint32_t late);
+//  True once a release report is recorded.
+bool ctl_share_released(ctl_share_t *self);
+int64_t ctl_share_released_ns(ctl_share_t *self);     //  agent's clock
+int64_t ctl_share_release_span_ns(ctl_share_t *self); //  end - start
+uint32_t ctl_share_armed(ctl_share_t *self);
+uint32_t ctl_share_late(ctl_share_t *self);
+//  The start error: release minus start_at_ns, the instant Go named on the
+//  agent's clock. Measured on one clock, so exact for the agent; its true
+//  error against the controller's instant is this ± the clock bound.
+int64_t ctl_share_start_error_ns(ctl_share_t *self, int64_t start_at_ns);
+//  The start rule. A recorded release is certified when |start error| <=
+//  bound + tolerance_ns (the bound covers the clock estimate, the
+//  tolerance the agent's own release jitter) and no request went late.
+//  Returns false when certified, else true with why in reason. Call only
+//  once released.
+bool ctl_share_mis_started(ctl_share_t *self, int64_t start_at_ns, int64_t tolerance_ns,
+                           char *reason, size_t size);
+
 void ctl_share_test(bool verbose);
 
 #endif

@@ -213,6 +213,20 @@ s_check_result(const Stampede__Result *r, size_t i, char *err, size_t err_size)
 }
 
 static int
+s_check_released(const Stampede__Released *m, char *err, size_t err_size)
+{
+    if (m->run_id < 1)
+        S_FAIL("released: run_id must be at least 1");
+    if (m->released_ns <= 0 || m->release_end_ns < m->released_ns)
+        S_FAIL("released: released_ns must be positive and release_end_ns not before it");
+    if (m->count < 1 || m->count > PROTO_MAX_SHARE ||
+        (uint64_t)m->armed + m->late > m->count)
+        S_FAIL("released: count must be 1-%d and armed + late at most count",
+               PROTO_MAX_SHARE);
+    return 0;
+}
+
+static int
 s_check_batch(const Stampede__ResultBatch *m, char *err, size_t err_size)
 {
     if (m->run_id < 1 || m->seq < 1)
@@ -255,7 +269,12 @@ proto_validate(const proto_envelope_t *env, char *err, size_t err_size)
     case STAMPEDE__ENVELOPE__BODY_DONE:
         if (env->done->run_id < 1)
             S_FAIL("done: run_id must be at least 1");
-        return 0;
+        if (env->done->released && env->done->released->run_id != env->done->run_id)
+            S_FAIL("done: released names another run");
+        return env->done->released ? s_check_released(env->done->released, err, err_size)
+                                   : 0;
+    case STAMPEDE__ENVELOPE__BODY_RELEASED:
+        return s_check_released(env->released, err, err_size);
     case STAMPEDE__ENVELOPE__BODY_CANCEL:
         if (env->cancel->run_id < 1)
             S_FAIL("cancel: run_id must be at least 1");
@@ -363,6 +382,8 @@ proto_body_name(const proto_envelope_t *env)
         return "ack";
     case STAMPEDE__ENVELOPE__BODY_DONE:
         return "done";
+    case STAMPEDE__ENVELOPE__BODY_RELEASED:
+        return "released";
     case STAMPEDE__ENVELOPE__BODY_CANCEL:
         return "cancel";
     default:
@@ -558,6 +579,44 @@ proto_codec_test(bool verbose)
     prepare.target = NULL;
     s_expect_reject(&env, "target missing");
     prepare.target = &target;
+
+    //  Released, alone and inside Done: times in order, armed within count.
+    Stampede__Released released = STAMPEDE__RELEASED__INIT;
+    released.run_id = 3;
+    released.released_ns = 1000;
+    released.release_end_ns = 1500;
+    released.armed = 25;
+    released.count = 25;
+    env.body_case = STAMPEDE__ENVELOPE__BODY_RELEASED;
+    env.released = &released;
+    frame = proto_encode(&env);
+    CHECK_NOT_NULL(frame);
+    got = proto_decode(zframe_data(frame), zframe_size(frame), err, sizeof err);
+    CHECK_NOT_NULL(got);
+    CHECK_STR(proto_body_name(got), "released");
+    CHECK_INT(got->released->release_end_ns, 1500);
+    proto_envelope_destroy(&got);
+    zframe_destroy(&frame);
+    released.late = 1;
+    s_expect_reject(&env, "armed + late at most count");
+    released.late = 0;
+    released.release_end_ns = 999;
+    s_expect_reject(&env, "release_end_ns not before");
+    released.release_end_ns = 1500;
+    Stampede__Done done = STAMPEDE__DONE__INIT;
+    done.run_id = 4;
+    done.results = 25;
+    done.batches = 1;
+    done.released = &released;
+    env.body_case = STAMPEDE__ENVELOPE__BODY_DONE;
+    env.done = &done;
+    s_expect_reject(&env, "released names another run");
+    done.run_id = 3;
+    frame = proto_encode(&env);
+    CHECK_NOT_NULL(frame);
+    zframe_destroy(&frame);
+    env.body_case = STAMPEDE__ENVELOPE__BODY_PREPARE;
+    env.prepare = &prepare;
 
     //  Start modes: last_byte needs a body byte to hold back, and no HEAD.
     CHECK_STR(proto_start_mode_name(STAMPEDE__START_MODE__START_MODE_AT_GO), "at_go");

@@ -43,6 +43,31 @@ store_share_add(store_t *self, int64_t run_id, const char *agent_id, uint32_t fi
 }
 
 int
+store_share_released(store_t *self, int64_t run_id, const char *agent_id,
+                     const store_release_t *release)
+{
+    assert(self && agent_id && release);
+    sqlite3_stmt *stmt = store_stmt(self, STORE_SHARE_RELEASED);
+    int rc = SQLITE_OK;
+    store_bind_i64(stmt, 1, run_id, &rc);
+    store_bind_text(stmt, 2, agent_id, &rc);
+    store_bind_i64(stmt, 3, release->released_ns, &rc);
+    store_bind_i64(stmt, 4, release->start_error_ns, &rc);
+    store_bind_i64(stmt, 5, release->release_span_ns, &rc);
+    store_bind_i64(stmt, 6, release->armed, &rc);
+    store_bind_i64(stmt, 7, release->late, &rc);
+    store_bind_text(stmt, 8, release->mis_start, &rc);
+    if (store_stmt_exec(stmt, rc, "share released"))
+        return -1;
+    if (sqlite3_changes(store_db(self)) != 1) {
+        zsys_error("store: release of an unknown share run_id=%" PRId64 " agent_id=%s",
+                   run_id, agent_id);
+        return -1;
+    }
+    return 0;
+}
+
+int
 store_share_get(store_t *self, int64_t run_id, const char *agent_id,
                 uint32_t *first_index, uint32_t *count, int64_t *clock_offset_ns)
 {

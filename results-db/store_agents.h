@@ -22,6 +22,22 @@ int store_share_add(store_t *self, int64_t run_id, const char *agent_id,
                     uint32_t first_index, uint32_t count, int64_t clock_offset_ns,
                     int64_t clock_error_ns);
 
+//  When an agent released its share (protocol Released), as the run judged
+//  it; mis_start is NULL when the start is certified, else why not.
+typedef struct {
+    int64_t released_ns;     //  on the controller's clock
+    int64_t start_error_ns;  //  release minus the agreed instant, agent's clock
+    int64_t release_span_ns; //  how long the release pass took
+    uint32_t armed;          //  requests holding only their last byte then
+    uint32_t late;           //  requests still connecting or writing then
+    const char *mis_start;   //  NULL, or why the start is not certified
+} store_release_t;
+
+//  Records release on agent_id's share of run_id. Returns 0, or -1 (also
+//  when there is no such share).
+int store_share_released(store_t *self, int64_t run_id, const char *agent_id,
+                         const store_release_t *release);
+
 //  agent_id's share of run_id as store_share_add recorded it: its index
 //  range [*first_index, *first_index + *count) and the clock offset its
 //  results were converted with. Returns 0 when there is one, 1 when the run

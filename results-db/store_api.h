@@ -10,6 +10,7 @@
 #include "store_agents.h"
 #include "store_export.h"
 #include "store_results.h"
+#include "store_rows.h"
 #include "store_runs.h"
 #include "store_summary.h"
 #include "store_views.h"

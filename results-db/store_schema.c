@@ -113,6 +113,20 @@ static const char *const s_migrations[] = {
     "  WHEN 'completed' THEN CASE WHEN EXISTS (SELECT 1 FROM requests r"
     "    WHERE r.run_id = runs.id AND r.outcome = 'lost')"
     "    THEN 'completed_with_losses' ELSE 'completed' END END;",
+    //  5: when each agent released its share (protocol 3's Released):
+    //  released_ns on the controller's clock, start_error_ns = the release
+    //  minus the agreed instant on the agent's own clock, the pass's span,
+    //  the requests armed (holding their last byte) and late (still
+    //  connecting) then, and why the start is not certified (NULL: it is).
+    //  NULL throughout when the agent never released (every request had
+    //  ended before the instant) or the run predates it.
+    "ALTER TABLE run_agents ADD COLUMN released_ns INTEGER;"
+    "ALTER TABLE run_agents ADD COLUMN start_error_ns INTEGER;"
+    "ALTER TABLE run_agents ADD COLUMN release_span_ns INTEGER"
+    "  CHECK (release_span_ns >= 0);"
+    "ALTER TABLE run_agents ADD COLUMN armed INTEGER CHECK (armed >= 0);"
+    "ALTER TABLE run_agents ADD COLUMN late INTEGER CHECK (late >= 0);"
+    "ALTER TABLE run_agents ADD COLUMN mis_start TEXT;",
 };
 
 #define S_MIGRATION_COUNT ((int)(sizeof s_migrations / sizeof s_migrations[0]))
@@ -289,12 +303,12 @@ store_schema_test(bool verbose)
     CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
     CHECK_INT(store_schema_user_version(db), store_schema_version());
-    CHECK_INT(store_schema_version(), 4);
+    CHECK_INT(store_schema_version(), 5);
     const char *tables[] = {"runs", "agents", "run_agents", "requests"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         CHECK_INT(s_count_tables(db, tables[i]), 1);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 4);
+    CHECK_INT(store_schema_user_version(db), 5);
     sqlite3_close(db);
 
     //  A version-3 file: migration 4 gives each ended run its outcome.
@@ -339,7 +353,7 @@ store_schema_test(bool verbose)
                            NULL, NULL, NULL),
               SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 4);
+    CHECK_INT(store_schema_user_version(db), 5);
     CHECK_INT(sqlite3_prepare_v2(db, "SELECT start_mode FROM runs WHERE id = 7", -1,
                                  &stmt, NULL),
               SQLITE_OK);

@@ -42,6 +42,12 @@ static const store_column_t s_share_columns[] = {
     {"count", "count", STORE_INT},
     {"clock_offset_ns", "clock_offset_ns", STORE_INT},
     {"clock_error_ns", "clock_error_ns", STORE_INT},
+    {"released_ns", "released_ns", STORE_INT},
+    {"start_error_ns", "start_error_ns", STORE_INT},
+    {"release_span_ns", "release_span_ns", STORE_INT},
+    {"armed", "armed", STORE_INT},
+    {"late", "late", STORE_INT},
+    {"mis_start", "mis_start", STORE_TEXT},
 };
 
 static const store_column_t s_request_columns[] = {
@@ -88,21 +94,25 @@ static const struct {
          " start_mode, door) VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, 'at_go'),"
          " coalesce(?8, 'http'))",
          NULL, 0},
-    [STORE_RUN_STATUS] = {"UPDATE runs SET status = ?2,"
-                          " started_ns = CASE WHEN ?3 <> 0 THEN ?3 ELSE started_ns END,"
-                          " finished_ns = CASE WHEN ?4 <> 0 THEN ?4 ELSE finished_ns END,"
-                          " error = coalesce(?5, error),"
-                          //  A completed run is completed_with_losses when
-                          //  any row is lost; a failed one takes ?6, the
-                          //  outcome the caller names, or failed.
-                          " outcome = CASE ?2"
-                          "  WHEN 'completed' THEN CASE WHEN EXISTS (SELECT 1"
-                          "   FROM requests WHERE run_id = ?1 AND outcome = 'lost')"
-                          "   THEN 'completed_with_losses' ELSE 'completed' END"
-                          "  WHEN 'failed' THEN coalesce(?6, 'failed')"
-                          "  ELSE outcome END"
-                          " WHERE id = ?1",
-                          NULL, 0},
+    [STORE_RUN_STATUS] =
+        {"UPDATE runs SET status = ?2,"
+         " started_ns = CASE WHEN ?3 <> 0 THEN ?3 ELSE started_ns END,"
+         " finished_ns = CASE WHEN ?4 <> 0 THEN ?4 ELSE finished_ns END,"
+         " error = coalesce(?5, error),"
+         //  A completed run is completed_with_losses when
+         //  any row is lost, else mis_started when a share's
+         //  start is not certified; a failed one takes ?6,
+         //  the outcome the caller names, or failed.
+         " outcome = CASE ?2"
+         "  WHEN 'completed' THEN CASE WHEN EXISTS (SELECT 1"
+         "   FROM requests WHERE run_id = ?1 AND outcome = 'lost')"
+         "   THEN 'completed_with_losses' WHEN EXISTS (SELECT 1"
+         "   FROM run_agents WHERE run_id = ?1 AND mis_start IS NOT NULL)"
+         "   THEN 'mis_started' ELSE 'completed' END"
+         "  WHEN 'failed' THEN coalesce(?6, 'failed')"
+         "  ELSE outcome END"
+         " WHERE id = ?1",
+         NULL, 0},
     [STORE_AGENT_UPSERT] = {"INSERT INTO agents"
                             " (id, host, version, capacity, first_seen_ns, last_seen_ns)"
                             " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
@@ -118,6 +128,11 @@ static const struct {
          " clock_offset_ns = excluded.clock_offset_ns,"
          " clock_error_ns = excluded.clock_error_ns",
          NULL, 0},
+    [STORE_SHARE_RELEASED] = {"UPDATE run_agents SET released_ns = ?3,"
+                              " start_error_ns = ?4, release_span_ns = ?5, armed = ?6,"
+                              " late = ?7, mis_start = ?8"
+                              " WHERE run_id = ?1 AND agent_id = ?2",
+                              NULL, 0},
     [STORE_SHARE_GET] = {"SELECT first_index, count, clock_offset_ns FROM run_agents"
                          " WHERE run_id = ?1 AND agent_id = ?2",
                          NULL, 0},
@@ -148,7 +163,10 @@ static const struct {
          " WHERE requests.outcome = 'lost'",
          NULL, 0},
     //  A late result that replaced a run's last lost row completes it.
-    [STORE_RUN_OUTCOME_REFRESH] = {"UPDATE runs SET outcome = 'completed'"
+    [STORE_RUN_OUTCOME_REFRESH] = {"UPDATE runs SET outcome = CASE WHEN EXISTS (SELECT 1"
+                                   " FROM run_agents WHERE run_id = ?1"
+                                   " AND mis_start IS NOT NULL) THEN 'mis_started'"
+                                   " ELSE 'completed' END"
                                    " WHERE id = ?1 AND outcome = 'completed_with_losses'"
                                    " AND NOT EXISTS (SELECT 1 FROM requests"
                                    " WHERE run_id = ?1 AND outcome = 'lost')",
@@ -372,10 +390,14 @@ store_stmt_test(bool verbose)
     //  A generated SELECT names every column and keeps the tail.
     char generated[S_SQL_MAX];
     const char *sql = s_sql(STORE_SHARES, generated, sizeof generated);
-    CHECK_STR(sql, "SELECT agent_id AS \"agent_id\", first_index AS \"first_index\","
-                   " count AS \"count\", clock_offset_ns AS \"clock_offset_ns\","
-                   " clock_error_ns AS \"clock_error_ns\""
-                   " FROM run_agents WHERE run_id = ?1 ORDER BY first_index, agent_id");
+    CHECK_STR(sql,
+              "SELECT agent_id AS \"agent_id\", first_index AS \"first_index\","
+              " count AS \"count\", clock_offset_ns AS \"clock_offset_ns\","
+              " clock_error_ns AS \"clock_error_ns\", released_ns AS \"released_ns\","
+              " start_error_ns AS \"start_error_ns\","
+              " release_span_ns AS \"release_span_ns\", armed AS \"armed\","
+              " late AS \"late\", mis_start AS \"mis_start\""
+              " FROM run_agents WHERE run_id = ?1 ORDER BY first_index, agent_id");
     CHECK_NULL(s_sql(STORE_REQUESTS, generated, 64)); //  refused, not truncated
 
     //  Every statement prepares; binders chain and stop at the first error.

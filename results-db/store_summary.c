@@ -74,7 +74,7 @@ const char store_summary_sql[] =
     "       CASE WHEN runs.started_ns > 0 AND runs.finished_ns > 0"
     "            THEN runs.finished_ns - runs.started_ns ELSE 0 END,"
     "       runs.start_mode, counts.throttled_lambda, counts.throttled_gateway,"
-    "       runs.door, runs.outcome, top.error, coalesce(top.n, 0)"
+    "       runs.door, runs.outcome, top.error, coalesce(top.n, 0), runs.error"
     "  FROM runs, counts, pct, peak LEFT JOIN top ON 1 WHERE runs.id = ?1";
 
 //  Per agent, in index order: its share and clock, and the first, (lower)
@@ -96,7 +96,9 @@ const char store_summary_agents_sql[] =
     "  FROM r GROUP BY agent_id)"
     "SELECT a.agent_id, a.first_index, a.count, a.clock_offset_ns, a.clock_error_ns,"
     "       coalesce(rec.recorded, 0), coalesce(stats.n, 0), coalesce(stats.first, 0),"
-    "       coalesce(stats.median, 0), coalesce(stats.last, 0)"
+    "       coalesce(stats.median, 0), coalesce(stats.last, 0),"
+    "       a.released_ns IS NOT NULL, coalesce(a.start_error_ns, 0),"
+    "       coalesce(a.armed, 0), coalesce(a.late, 0), a.mis_start"
     "  FROM run_agents a LEFT JOIN stats ON stats.agent_id = a.agent_id"
     "  LEFT JOIN rec ON rec.agent_id = a.agent_id"
     "  WHERE a.run_id = ?1 ORDER BY a.first_index";
@@ -128,6 +130,13 @@ store_summary_agents(store_t *self, int64_t run_id, store_agent_summary_t *out,
             a->first_ms = (double)sqlite3_column_int64(stmt, 7) / 1e6;
             a->median_ms = (double)sqlite3_column_int64(stmt, 8) / 1e6;
             a->last_ms = (double)sqlite3_column_int64(stmt, 9) / 1e6;
+            a->released = sqlite3_column_int(stmt, 10) != 0;
+            a->start_error_ns = sqlite3_column_int64(stmt, 11);
+            a->armed = (uint32_t)sqlite3_column_int64(stmt, 12);
+            a->late = (uint32_t)sqlite3_column_int64(stmt, 13);
+            const unsigned char *mis = sqlite3_column_text(stmt, 14);
+            snprintf(a->mis_start, sizeof a->mis_start, "%s",
+                     mis ? (const char *)mis : "");
         }
     } while (store_stmt_row(stmt, &rc));
     store_stmt_done(stmt);
@@ -177,6 +186,8 @@ store_summary(store_t *self, int64_t run_id, store_summary_t *out)
     const unsigned char *top = sqlite3_column_text(stmt, 21);
     snprintf(out->top_error, sizeof out->top_error, "%s", top ? (const char *)top : "");
     out->top_error_count = (uint32_t)sqlite3_column_int64(stmt, 22);
+    const unsigned char *reason = sqlite3_column_text(stmt, 23);
+    snprintf(out->reason, sizeof out->reason, "%s", reason ? (const char *)reason : "");
     store_stmt_done(stmt);
     return 0;
 }

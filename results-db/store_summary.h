@@ -25,6 +25,7 @@ typedef struct {
     char outcome[24];         //  "completed", "completed_with_losses",
                               //  "mis_started", "interrupted", "failed"; "" while
                               //  the run is pending or running
+    char reason[1280];        //  why it did not complete (runs.error), or ""
     uint32_t requested;
     uint32_t recorded; //  rows other than lost
     uint32_t ok;
@@ -65,6 +66,11 @@ typedef struct {
     double first_ms;         //  arrival - instant; 0 when arrivals == 0
     double median_ms;        //  lower median
     double last_ms;
+    bool released;          //  the agent reported its release
+    int64_t start_error_ns; //  release minus the instant, agent's clock
+    uint32_t armed;         //  requests holding their last byte then
+    uint32_t late;          //  requests still connecting then
+    char mis_start[512];    //  "" when the start is certified, else why
 } store_agent_summary_t;
 
 //  Fills out[0..max) with the agents of run_id in index order and sets *n

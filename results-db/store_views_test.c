@@ -62,9 +62,13 @@ s_test_json(store_t *store, int64_t headline_id)
               "\"peak_concurrency\":5,\"p50_ms\":50.0,\"p90_ms\":90.0,\"p99_ms\":99.0,"
               "\"max_ms\":100.0,\"spread_ms\":0.99,\"wall_ms\":250.0},"
               "\"shares\":[{\"agent_id\":\"agent-a\",\"first_index\":0,\"count\":50,"
-              "\"clock_offset_ns\":-1200,\"clock_error_ns\":300},"
+              "\"clock_offset_ns\":-1200,\"clock_error_ns\":300,"
+              "\"released_ns\":1700000000000040000,\"start_error_ns\":40000,"
+              "\"release_span_ns\":30000,\"armed\":50,\"late\":0,\"mis_start\":null},"
               "{\"agent_id\":\"agent-b\",\"first_index\":50,\"count\":50,"
-              "\"clock_offset_ns\":800,\"clock_error_ns\":250}]}");
+              "\"clock_offset_ns\":800,\"clock_error_ns\":250,"
+              "\"released_ns\":1700000000000055000,\"start_error_ns\":55000,"
+              "\"release_span_ns\":30000,\"armed\":50,\"late\":0,\"mis_start\":null}]}");
     free(text);
     json_decref(run);
 

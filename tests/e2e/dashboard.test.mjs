@@ -9,164 +9,17 @@
 //
 // Run by ctest with STAMPEDE_BIN (the build's bin/) in the environment.
 // Exits non-zero on failure. Every process it starts is killed by pid.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-// ESM ignores NODE_PATH: resolve from web/package.json, whose node_modules
-// `make deps` fills.
-const require = createRequire(path.resolve(here, '../../web/package.json'));
-const BIN = process.env.STAMPEDE_BIN;
-const CHROMIUM = '/usr/bin/chromium';
+import {
+  BIN, CHROMIUM, CHROMIUM_ARGS, STEP_MS, check, checkEqual, failureCount, launch, loadChromium, log, run,
+  start, stats, stopAll, stopChild,
+} from './lib.mjs';
 
 // Without the browser or its driver the test cannot run: exit 77, which
 // ctest reports as skipped (SKIP_RETURN_CODE) and `make test` refuses.
-const SKIPPED = 77;
-let chromium;
-try {
-  ({ chromium } = require('playwright-core'));
-} catch (error) {
-  process.stdout.write(`# skipped: playwright-core is not installed in web/node_modules (make deps)\n`);
-  process.exit(SKIPPED);
-}
-if (!existsSync(CHROMIUM)) {
-  process.stdout.write(`# skipped: ${CHROMIUM} is missing (make deps)\n`);
-  process.exit(SKIPPED);
-}
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const STEP_MS = 60000;
-
-const children = new Set();
-let failures = 0;
-
-function log(message) {
-  process.stdout.write(`${message}\n`);
-}
-
-function check(condition, message) {
-  if (condition) {
-    log(`ok - ${message}`);
-  } else {
-    failures += 1;
-    log(`not ok - ${message}`);
-  }
-}
-
-function checkEqual(actual, expected, message) {
-  check(actual === expected, `${message}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
-}
-
-// Starts a process; resolves with the regex match once `ready` appears on
-// its stdout, rejects if it exits or stays silent past timeoutMs.
-function start(name, file, args, ready, timeoutMs = STEP_MS) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let out = '';
-    let err = '';
-    let isReady = false;
-    const timer = setTimeout(() => reject(new Error(`${name}: not ready after ${timeoutMs} ms\n${err}`)), timeoutMs);
-    child.stdout.on('data', (chunk) => {
-      if (isReady) return;
-      out += chunk;
-      const match = out.match(ready);
-      if (match) {
-        isReady = true;
-        clearTimeout(timer);
-        resolve({ child, match });
-      }
-    });
-    child.stderr.on('data', (chunk) => {
-      err += chunk;
-      if (err.length > 65536) err = err.slice(-32768);
-    });
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${code ?? signal}) before it was ready\n${err}`));
-    });
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`${name}: ${error.message}`));
-    });
-  });
-}
-
-// Starts a process that runs in the background until stopAll; its stderr
-// is kept (bounded) for diagnostics.
-function launch(file, args) {
-  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(child);
-  let err = '';
-  child.stderr.on('data', (chunk) => {
-    err += chunk;
-    if (err.length > 65536) err = err.slice(-32768);
-  });
-  child.on('exit', () => { children.delete(child); });
-  child.on('error', (error) => { err += `\n${error.message}`; });
-  return { child, stderr: () => err };
-}
-
-// Runs a process to completion (bounded by timeoutMs).
-function run(name, file, args, timeoutMs = STEP_MS) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name}: still running after ${timeoutMs} ms\n${err}`));
-    }, timeoutMs);
-    child.stdout.on('data', (chunk) => { out += chunk; });
-    child.stderr.on('data', (chunk) => { err += chunk; });
-    child.on('exit', (code) => {
-      children.delete(child);
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`${name}: ${error.message}`));
-    });
-  });
-}
-
-// SIGTERM one child and wait for it (SIGKILL after 5 s).
-function stopChild(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(() => { child.kill('SIGKILL'); }, 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-// SIGTERM each child we started, SIGKILL what is left after 5 s.
-async function stopAll() {
-  await Promise.all([...children].map(stopChild));
-  children.clear();
-}
-
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
-async function stats(page) {
-  return page.evaluate(() => Object.fromEntries(
-    [...document.querySelectorAll('[data-stat]')].map((dd) => [dd.dataset.stat, dd.textContent])));
-}
+const chromium = loadChromium();
 
 // Pixels of the chart canvas close to the ok and throttled colours.
 async function chartPixels(page) {
@@ -238,7 +91,15 @@ async function main() {
       if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
+    // The event stream is always open: a reload or navigation aborts it,
+    // and it fails once the test stops its server; nothing else may fail.
+    let streamMayEnd = false;
+    page.on('requestfailed', (request) => {
+      const stream = new URL(request.url()).pathname === '/api/events';
+      const failure = request.failure() ? request.failure().errorText : '';
+      if (stream && (streamMayEnd || failure === 'net::ERR_ABORTED')) return;
+      problems.push(`request failed: ${request.url()} ${failure}`);
+    });
     page.on('response', (response) => {
       if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
     });
@@ -252,11 +113,14 @@ async function main() {
     checkEqual(headers['x-content-type-options'], 'nosniff', 'X-Content-Type-Options');
 
     await page.waitForFunction(() => document.querySelector('#runs li')
-      && document.querySelector('[data-stat="requested"]').textContent !== '–', null, { timeout: 15000 });
+      && document.querySelector('[data-stat="total_requests"]').textContent !== '–', null, { timeout: 15000 });
     const first = await stats(page);
-    checkEqual(first.requested, '100', 'requested');
-    checkEqual(first.ok, '5', 'ok');
-    checkEqual(first.throttled, '95', 'throttled');
+    checkEqual(first.total_requests, '100', 'Total Requests');
+    checkEqual(first.successful, '5', 'Successful');
+    checkEqual(first.throttled, '95', 'Throttled');
+    checkEqual(first.success_rate, '5 %', 'Success Rate');
+    checkEqual(first.reserved_concurrency, '5', 'Reserved Concurrency');
+    checkEqual(first.cold_starts, '5', 'Cold Starts');
     checkEqual(first.errors, '0', 'errors');
     checkEqual(first.lost, '0', 'lost');
     checkEqual(first.environments, '5', 'environments');
@@ -276,7 +140,7 @@ async function main() {
     // Clicking the run in the list shows it (again).
     await page.click('#runs li button');
     await page.waitForFunction(() => document.querySelector('#runs li button').getAttribute('aria-current') === 'true');
-    checkEqual((await stats(page)).ok, '5', 'ok after selecting the run');
+    checkEqual((await stats(page)).successful, '5', 'Successful after selecting the run');
 
     // A second burst from the form, through one agent joining serve.
     const agent = launch(path.join(BIN, 'stampede-agent'),
@@ -300,8 +164,8 @@ async function main() {
       && document.querySelector('#run-status').textContent === 'completed'
       && document.querySelectorAll('#runs li').length === 2, null, { timeout: 90000 });
     const second = await stats(page);
-    checkEqual(second.requested, '100', 'second run requested');
-    checkEqual(second.ok, '5', 'second run ok');
+    checkEqual(second.total_requests, '100', 'second run Total Requests');
+    checkEqual(second.successful, '5', 'second run Successful');
     checkEqual(second.throttled, '95', 'second run throttled');
     checkEqual(second.lost, '0', 'second run lost');
     checkEqual(await page.textContent('#burst-message'), 'Run #2 started.', 'form message');
@@ -315,6 +179,7 @@ async function main() {
     checkEqual(rival.code, 1, 'second controller on the database: exit status');
     checkEqual(/^stampede serve: results database .* is in use by another controller \(pid \d+ on host .* since .*\)$/m.test(rival.err),
       true, `second controller refused with the holder named: ${JSON.stringify(rival.err.slice(-300))}`);
+    streamMayEnd = true;
     await stopChild(serve.child);
 
     // With a token: the API refuses requests without it, and the page
@@ -339,14 +204,14 @@ async function main() {
   } finally {
     if (context) await context.close().catch(() => {});
     await stopAll();
-    if (failures === 0 && !process.env.STAMPEDE_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
+    if (failureCount() === 0 && !process.env.STAMPEDE_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
     else log(`# files kept in ${tmp}`);
   }
 }
 
 main().then(() => {
-  log(failures === 0 ? '# dashboard: all checks passed' : `# dashboard: ${failures} checks failed`);
-  process.exit(failures === 0 ? 0 : 1);
+  log(failureCount() === 0 ? '# dashboard: all checks passed' : `# dashboard: ${failureCount()} checks failed`);
+  process.exit(failureCount() === 0 ? 0 : 1);
 }, async (error) => {
   log(`not ok - ${error.stack || error.message}`);
   await stopAll();

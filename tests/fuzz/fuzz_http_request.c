@@ -6,10 +6,18 @@
         method \n path \n limit \n requests \n content-type \n authorization \n body
     A field that is the single character '-' is absent (NULL).
 
+    The limit line doubles as the rows' ?offset=, the requests line as
+    ?sort=, ?order= and ?outcome=, the authorization line as ?q=; the
+    content-type and authorization lines are also checked as a Host and an
+    Origin (ctl_http_guard), and the body's URL against the allow-list.
+
     Invariants: an accepted request has a route (and a run command object
-    with "action":"run" for POST /api/test); a rejected one has a 4xx status
-    and a non-empty, printable-ASCII message that encodes as JSON. */
+    with "action":"run" for POST /api/test, a page within its caps for the
+    rows of a run); a rejected one has a 4xx status and a non-empty,
+    printable-ASCII message that encodes as JSON. */
 #include "ctl_http.h"
+#include "ctl_http_guard.h"
+#include "store_rows.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +61,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            .requests = field_values[3],
                            .content_type = field_values[4],
                            .authorization = field_values[5],
+                           .offset = field_values[2],
+                           .sort = field_values[3],
+                           .order = field_values[3],
+                           .outcome = field_values[3],
+                           .q = field_values[5],
                            .body = body,
                            .body_size = body_size};
     ctl_http_request_t request;
@@ -67,6 +80,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((request.route == CTL_HTTP_ROUTE_RUN ||
              request.route == CTL_HTTP_ROUTE_FILE) &&
             request.run_id < 1)
+            abort();
+        if (request.route == CTL_HTTP_ROUTE_ROWS &&
+            (request.run_id < 1 || request.offset < 0 ||
+             request.offset > CTL_HTTP_ROWS_OFFSET_MAX || request.limit < 1 ||
+             request.limit > STORE_ROWS_PAGE_MAX ||
+             (request.sort && !store_rows_sort_ok(request.sort)) ||
+             (request.outcome && !store_rows_outcome_ok(request.outcome))))
             abort();
         if (request.route == CTL_HTTP_ROUTE_TEST) {
             const char *action =
@@ -98,7 +118,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *command = ctl_http_run_command((const char *)data, size, err, sizeof err);
     if (!command && (err[0] == '\0' || !s_printable(err)))
         abort();
+    if (command) {
+        int target = ctl_http_target_check(command, true, NULL, 0, err, sizeof err);
+        if (target != 0 && (target != 400 || err[0] == '\0' || !s_printable(err)))
+            abort();
+    }
     json_decref(command);
+
+    //  Host and Origin.
+    ctl_http_names_t names = {.listen_host = "127.0.0.1",
+                              .local_host = "127.0.0.1",
+                              .local_loopback = true,
+                              .port = 5000,
+                              .public_host = "dash.example.com"};
+    int host = ctl_http_host_check(&names, field_values[4], err, sizeof err);
+    if (host != 0 && (host != 421 || err[0] == '\0' || !s_printable(err)))
+        abort();
+    int origin = ctl_http_origin_check(&names, field_values[5], err, sizeof err);
+    if (origin != 0 && (origin != 403 || err[0] == '\0' || !s_printable(err)))
+        abort();
+    ctl_http_public_host_ok(fields[4]);
 
     for (int i = 0; i < S_FIELDS; i++)
         free(fields[i]);

@@ -263,11 +263,11 @@ class RunBurstTest(SystemTest):
         finally:
             conn.close()
 
-    def wait_running(self, db, timeout=20):
+    def wait_running(self, db, timeout=20, poll=0.05):
         """Waits (bounded) until the database holds a running run."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(poll)
             if not os.path.exists(db):
                 continue
             conn = sqlite3.connect(db)
@@ -320,6 +320,62 @@ class RunBurstTest(SystemTest):
                                  (summary["run_id"],)).fetchone()[0]
             self.assertEqual(error, "10 of 20 requests lost (agent agent-b "
                                     "disconnected)")
+        finally:
+            conn.close()
+
+    def test_agent_stopped_past_the_instant_is_mis_started(self):
+        # agent-b is stopped (SIGSTOP) between Go and the instant and resumed
+        # 1.5 s later: it releases its share over a second late. Every
+        # request is recorded, but the run is not "completed": it is
+        # mis_started (exit 6), naming agent-b and how late it released;
+        # agent-a's release is on time and stored as such.
+        base = self.start_lambda(reserved=20)
+        db = self.path("misstart.db")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            endpoint = "tcp://127.0.0.1:%d" % probe.getsockname()[1]
+        proc = self.popen_run(["--url", base + "/url/demo/", "-n", "20",
+                               "--wait-agents", "2", "--listen", endpoint, "--insecure",
+                               "--json", "--db", db])
+        try:
+            agents = [self.procs.start([binary("stampede-agent"), "--controller",
+                                        endpoint, "--insecure", "--id", name],
+                                       env=self.env, capture=False)
+                      for name in ("agent-a", "agent-b")]
+            self.wait_running(db, poll=0.01)  # Go is out; the instant is 250 ms on
+            os.kill(agents[1].pid, signal.SIGSTOP)
+            time.sleep(1.5)
+            os.kill(agents[1].pid, signal.SIGCONT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 6, err)
+        summary = json.loads(out)
+        self.assertEqual({k: summary[k] for k in ("status", "outcome", "requested",
+                                                 "recorded", "ok", "lost")},
+                         {"status": "completed", "outcome": "mis_started",
+                          "requested": 20, "recorded": 20, "ok": 20, "lost": 0})
+        agents = {a["agent_id"]: a for a in summary["agents"]}
+        late = agents["agent-b"]["release"]
+        self.assertGreater(late["start_error_ms"], 1000.0, late)
+        self.assertRegex(late["mis_start"], r"^agent agent-b released \d+\.\d{3} ms "
+                         r"after the instant, outside its bound of \d+\.\d{3} ms \+ "
+                         r"20\.000 ms tolerance$")
+        self.assertEqual(summary["error"], late["mis_start"])
+        on_time = agents["agent-a"]["release"]
+        self.assertIsNone(on_time["mis_start"])
+        self.assertLess(abs(on_time["start_error_ms"]), 20.0)
+        conn = sqlite3.connect(db)
+        try:
+            rows = conn.execute("SELECT agent_id, mis_start IS NULL FROM run_agents"
+                                " WHERE run_id = ? ORDER BY agent_id",
+                                (summary["run_id"],)).fetchall()
+            self.assertEqual(rows, [("agent-a", 1), ("agent-b", 0)])
+            self.assertEqual(conn.execute("SELECT outcome FROM runs WHERE id = ?",
+                                          (summary["run_id"],)).fetchone()[0],
+                             "mis_started")
         finally:
             conn.close()
 
@@ -398,7 +454,7 @@ class RunBurstTest(SystemTest):
         try:
             self.wait_running(db)
             filler = os.path.join(disk, "filler")
-            with open(filler, "wb") as out:  # fill the disk to the last block
+            with open(filler, "wb", buffering=0) as out:  # fill to the last block
                 try:
                     while True:
                         out.write(b"\0" * 65536)

@@ -79,6 +79,17 @@ store_fixture_headline(store_t *store)
     CHECK_INT(store_share_add(store, run_id, "agent-a", 0, 50, -1200, 300), 0);
     CHECK_INT(store_share_add(store, run_id, "agent-b", 50, 50, 800, 250), 0);
     CHECK_INT(store_run_set_status(store, run_id, "running", S_BASE, 0, NULL), 0);
+    //  Both released on time, every request armed.
+    store_release_t release = {.released_ns = S_BASE + 40000,
+                               .start_error_ns = 40000,
+                               .release_span_ns = 30000,
+                               .armed = 50};
+    CHECK_INT(store_share_released(store, run_id, "agent-a", &release), 0);
+    release.start_error_ns = release.released_ns = 0;
+    CHECK_INT(store_share_released(store, run_id, "agent-c", &release), -1);
+    release.released_ns = S_BASE + 55000;
+    release.start_error_ns = 55000;
+    CHECK_INT(store_share_released(store, run_id, "agent-b", &release), 0);
     store_result_t rows[100];
     store_fixture_headline_rows(rows);
     CHECK_INT(store_results_insert(store, run_id, "agent-a", rows, 50), 0);

@@ -1,55 +1,37 @@
-// stampede dashboard: shows the latest (or a chosen) run's totals and
-// outcome chart, the list of past runs, and starts bursts.
+// stampede dashboard: the selected run's metrics (named as the original
+// demo named them), its outcome chart, live progress per agent, the
+// per-request table, the run history and the burst form.
+//
+// Live updates come as server-sent events (GET /api/events): the
+// controller's status and the active (else newest) run's progress. With a
+// token the page polls instead (EventSource cannot send the header).
 //
 // Every value from the API reaches the page through textContent or DOM
 // properties, never as HTML. No inline code or style: the page runs under
 // a strict Content-Security-Policy.
 import { Chart, DoughnutController, ArcElement, Tooltip, Legend } from 'chart.js';
+import {
+  $, api, token, formatCount, formatMs, formatPercent, formatSeconds, formatWhen,
+} from './api.js';
+import { RunCharts } from './charts.js';
+import { RowsTable } from './table.js';
 
 Chart.register(DoughnutController, ArcElement, Tooltip, Legend);
 
 const POLL_MS = 500;
 const RUNS_LIMIT = 50;
-const COLORS = { ok: '#1f9d55', throttled: '#e08a00', errors: '#d64545', lost: '#8a94a3' };
+const COLORS = { ok: '#1f9d55', throttled: '#e08a00', errors: '#d64545', lost: '#8a94a3', pending: '#5b7bd5' };
 const ACTIVE = new Set(['pending', 'running']);
 const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
 
-// A token given as ?token= is read once, kept in memory only, and taken
-// out of the address bar so it does not linger in history or screenshots.
-const token = (() => {
-  const params = new URLSearchParams(window.location.search);
-  const value = params.get('token');
-  if (value !== null) {
-    params.delete('token');
-    const rest = params.toString();
-    window.history.replaceState(null, '', window.location.pathname + (rest ? `?${rest}` : ''));
-  }
-  return value;
-})();
-
-const $ = (id) => document.getElementById(id);
 let chart = null;
 let selectedRunId = null;
+let followLatest = true; // show the newest run as runs start
 let pollTimer = null;
-
-async function api(path, options = {}) {
-  const headers = { Accept: 'application/json', ...(options.headers || {}) };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(path, { ...options, headers, cache: 'no-store' });
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  if (!response.ok) {
-    const message = body && typeof body.error === 'string' ? body.error : `HTTP ${response.status}`;
-    const error = new Error(message);
-    error.status = response.status;
-    throw error;
-  }
-  return body;
-}
+let activeRunId = null;
+let lastRunsKey = '';
+const table = new RowsTable(showError);
+const charts = new RunCharts(showError);
 
 function showError(message) {
   const banner = $('error');
@@ -57,23 +39,54 @@ function showError(message) {
   banner.hidden = !message;
 }
 
-// The numbers of a run: its summary object, with requested beside it.
-function totals(run) {
-  const s = run && typeof run.summary === 'object' && run.summary ? run.summary : run || {};
-  const n = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+// The numbers the page shows, from a run object (GET /api/runs/<id>:
+// original metrics at the top, ours in summary) and, when live, the
+// progress of an event (exact pending and lost counts).
+function figures(run, progress) {
+  const s = run && typeof run.summary === 'object' && run.summary ? run.summary : {};
+  const m = progress && progress.metrics ? progress.metrics : run || {};
+  const active = ACTIVE.has(statusOf(progress || run || {}));
+  const requested = num(m.total_requests) ?? num(run && run.requested) ?? 0;
+  let lost = num(s.lost) ?? 0;
+  let pending = 0;
+  if (progress && progress.counts) {
+    lost = num(progress.counts.lost) ?? 0;
+    pending = num(progress.counts.pending) ?? 0;
+  } else if (active) {
+    // Without the live counts, what has no row yet is pending, not lost.
+    pending = lost;
+    lost = 0;
+  }
+  const errors = progress && progress.counts ? num(progress.counts.errors) : num(s.errors);
   return {
-    requested: n(s.requested ?? (run && run.requested)),
-    ok: n(s.ok),
-    throttled: n(s.throttled),
-    errors: n(s.errors),
-    lost: n(s.lost),
-    environments: n(s.environments),
-    cold_starts: n(s.cold_starts),
-    p50_ms: n(s.p50_ms),
-    p99_ms: n(s.p99_ms),
-    spread_ms: n(s.spread_ms),
+    total_requests: requested,
+    successful: num(m.successful) ?? 0,
+    throttled: num(m.throttled) ?? 0,
+    success_rate: num(m.success_rate),
+    reserved_concurrency: num(m.reserved_concurrency),
+    avg_response_time: num(m.avg_response_time),
+    cold_starts: num(m.cold_starts),
+    cold_start_time: num(m.cold_start_time),
+    errors: errors ?? 0,
+    lost,
+    pending,
+    environments: num(s.environments),
+    p50_ms: num(s.p50_ms),
+    p99_ms: num(s.p99_ms),
+    spread_ms: num(s.spread_ms),
   };
 }
+
+const FORMAT = {
+  success_rate: formatPercent,
+  avg_response_time: formatMs,
+  cold_start_time: formatSeconds,
+  p50_ms: formatMs,
+  p99_ms: formatMs,
+  spread_ms: formatMs,
+};
 
 function runId(run) {
   return run.run_id ?? run.id;
@@ -84,29 +97,18 @@ function statusOf(run) {
   return typeof s === 'string' ? s : 'unknown';
 }
 
-function formatMs(ms) {
-  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
-  if (ms >= 10) return `${Math.round(ms)} ms`;
-  return `${ms.toFixed(1)} ms`;
-}
-
-function formatWhen(ns) {
-  if (typeof ns !== 'number' || ns <= 0) return '';
-  return new Date(ns / 1e6).toLocaleString();
-}
-
-function renderChart(t) {
-  const data = [t.ok, t.throttled, t.errors, t.lost];
+function renderChart(f) {
+  const data = [f.successful, f.throttled, f.errors, f.lost, f.pending];
   if (!chart) {
     chart = new Chart($('chart'), {
       type: 'doughnut',
       data: {
-        labels: ['OK', 'Throttled', 'Errors', 'Lost'],
+        labels: ['Successful', 'Throttled', 'Errors', 'Lost', 'Pending'],
         datasets: [{
           data,
-          backgroundColor: [COLORS.ok, COLORS.throttled, COLORS.errors, COLORS.lost],
+          backgroundColor: [COLORS.ok, COLORS.throttled, COLORS.errors, COLORS.lost, COLORS.pending],
           borderWidth: 2,
-          borderColor: '#ffffff',
+          borderColor: getComputedStyle(document.documentElement).getPropertyValue('--card').trim() || '#ffffff',
         }],
       },
       options: {
@@ -121,55 +123,93 @@ function renderChart(t) {
     chart.data.datasets[0].data = data;
     chart.update();
   }
-  const recorded = t.requested - t.lost;
-  $('chart-caption').textContent = t.requested
-    ? `${t.ok} of ${t.requested} succeeded, ${t.throttled} throttled (${recorded} recorded)`
+  const recorded = f.total_requests - f.lost - f.pending;
+  $('chart-caption').textContent = f.total_requests
+    ? `${f.successful} of ${f.total_requests} succeeded, ${f.throttled} throttled (${recorded} recorded)`
     : 'no requests';
 }
 
-function renderRun(run) {
+function renderFigures(f) {
+  for (const dd of document.querySelectorAll('[data-stat]')) {
+    const key = dd.dataset.stat;
+    dd.textContent = (FORMAT[key] || formatCount)(f[key]);
+  }
+  document.querySelector('.stat.pending').hidden = f.pending === 0;
+  renderChart(f);
+}
+
+function renderHead(run) {
   $('run-empty').hidden = true;
   $('run-body').hidden = false;
-  const id = runId(run);
-  $('run-title').textContent = `Run #${id}`;
+  $('run-title').textContent = `Run #${runId(run)}`;
   const status = statusOf(run);
   const badge = $('run-status');
   badge.hidden = false;
   badge.textContent = status;
   badge.className = `badge ${status}`;
+  $('run-live').hidden = !ACTIVE.has(status);
   const meta = [run.method, run.url].filter((v) => typeof v === 'string' && v).join(' ');
   const when = formatWhen(run.created_ns);
   $('run-meta').textContent = [meta, when].filter(Boolean).join(' · ');
+  const reason = $('run-reason');
+  const outcome = typeof run.outcome === 'string' ? run.outcome : '';
+  const error = typeof run.error === 'string' ? run.error : '';
+  reason.hidden = !error || ACTIVE.has(status);
+  reason.textContent = error ? `${outcome.replaceAll('_', ' ') || status}: ${error}` : '';
+}
 
-  const t = totals(run);
-  for (const dd of document.querySelectorAll('[data-stat]')) {
-    const key = dd.dataset.stat;
-    dd.textContent = key.endsWith('_ms') ? formatMs(t[key]) : String(t[key]);
-  }
-  renderChart(t);
+function renderProgress(progress) {
+  const list = $('progress');
+  const agents = progress && Array.isArray(progress.agents) ? progress.agents : [];
+  const items = agents.map((agent) => {
+    const li = document.createElement('li');
+    const name = document.createElement('span');
+    name.className = 'agent';
+    name.textContent = agent.agent_id ?? '';
+    const phase = document.createElement('span');
+    phase.className = `phase ${agent.phase}`;
+    phase.textContent = agent.phase ?? '';
+    const counts = document.createElement('span');
+    counts.className = 'agent-counts';
+    counts.textContent = `${agent.recorded} of ${agent.count} recorded${agent.lost ? `, ${agent.lost} lost` : ''}`;
+    li.append(name, phase, counts);
+    return li;
+  });
+  list.replaceChildren(...items);
+  $('progress-title').parentElement.hidden = items.length === 0;
+}
+
+let shownRun = null; // the last full run object shown
+
+function renderRun(run, progress) {
+  shownRun = run;
+  renderHead(progress ? { ...run, ...progress } : run);
+  renderFigures(figures(run, progress));
 }
 
 function renderEmpty() {
   $('run-title').textContent = 'Latest run';
   $('run-status').hidden = true;
+  $('run-live').hidden = true;
   $('run-meta').textContent = '';
+  $('run-reason').hidden = true;
   $('run-body').hidden = true;
+  $('rows-card').hidden = true;
+  charts.hide();
   $('run-empty').hidden = false;
 }
 
 function renderRuns(runs) {
   const list = $('runs');
-  list.replaceChildren();
   $('runs-empty').hidden = runs.length > 0;
-  for (const run of runs) {
+  const items = runs.map((run) => {
     const id = runId(run);
-    const t = totals(run);
+    const s = run.summary || {};
     const item = document.createElement('li');
     const button = document.createElement('button');
     button.type = 'button';
     button.dataset.runId = String(id);
     button.setAttribute('aria-current', String(id === selectedRunId));
-
     const idSpan = document.createElement('span');
     idSpan.className = 'run-id';
     idSpan.textContent = `#${id}`;
@@ -177,11 +217,11 @@ function renderRuns(runs) {
     counts.className = 'run-counts';
     const ok = document.createElement('span');
     ok.className = 'n-ok';
-    ok.textContent = `${t.ok} ok`;
+    ok.textContent = `${s.ok ?? 0} ok`;
     const throttled = document.createElement('span');
     throttled.className = 'n-throttled';
-    throttled.textContent = `${t.throttled} throttled`;
-    counts.append(ok, ' · ', throttled, ` of ${t.requested}`);
+    throttled.textContent = `${s.throttled ?? 0} throttled`;
+    counts.append(ok, ' · ', throttled, ` of ${run.requested ?? 0}`);
     const badge = document.createElement('span');
     const status = statusOf(run);
     badge.className = `badge ${status}`;
@@ -189,12 +229,15 @@ function renderRuns(runs) {
     const when = document.createElement('span');
     when.className = 'run-when';
     when.textContent = formatWhen(run.created_ns) || (typeof run.url === 'string' ? run.url : '');
-
     button.append(idSpan, badge, counts, when);
-    button.addEventListener('click', () => selectRun(id));
+    button.addEventListener('click', () => {
+      followLatest = false;
+      selectRun(id);
+    });
     item.append(button);
-    list.append(item);
-  }
+    return item;
+  });
+  list.replaceChildren(...items);
 }
 
 function markSelected() {
@@ -205,24 +248,41 @@ function markSelected() {
 
 async function loadRuns() {
   const body = await api(`/api/runs?limit=${RUNS_LIMIT}`);
-  const runs = Array.isArray(body) ? body : Array.isArray(body && body.runs) ? body.runs : [];
+  const runs = Array.isArray(body) ? body : [];
   renderRuns(runs);
   return runs;
 }
 
-async function loadStatus() {
+function renderAgents(status) {
   const el = $('agents');
-  try {
-    const status = await api('/api/status');
-    const agents = Array.isArray(status.agents) ? status.agents : [];
-    el.textContent = agents.length === 1 ? '1 agent connected' : `${agents.length} agents connected`;
-    el.classList.toggle('none', agents.length === 0);
-    if (typeof status.default_url === 'string' && status.default_url) {
-      $('burst-url').placeholder = status.default_url;
-    }
-  } catch (error) {
-    el.textContent = `controller: ${error.message}`;
+  if (!status) {
+    el.textContent = 'controller: not reachable';
     el.classList.add('none');
+    return;
+  }
+  const agents = Array.isArray(status.agents) ? status.agents : [];
+  el.textContent = agents.length === 1 ? '1 agent connected' : `${agents.length} agents connected`;
+  el.classList.toggle('none', agents.length === 0);
+  if (typeof status.default_url === 'string' && status.default_url) {
+    $('burst-url').placeholder = status.default_url;
+  }
+  setActive(typeof status.active_run === 'number' ? status.active_run : null);
+}
+
+// Controls follow the controller: no second start while a run runs.
+function setActive(id) {
+  activeRunId = id;
+  const submit = $('burst-submit');
+  submit.disabled = id !== null;
+  submit.textContent = id !== null ? `Run #${id} running…` : 'Run burst';
+}
+
+async function loadStatus() {
+  try {
+    renderAgents(await api('/api/status'));
+  } catch (error) {
+    $('agents').textContent = `controller: ${error.message}`;
+    $('agents').classList.add('none');
   }
 }
 
@@ -233,31 +293,103 @@ function stopPolling() {
   }
 }
 
-// Shows run `id`; while it is pending or running, fetches it again every
-// POLL_MS, then refreshes the runs list once it has finished.
-async function selectRun(id) {
-  stopPolling();
-  selectedRunId = id;
-  markSelected();
+let latestProgress = null; // the newest event's run
+
+// Fetches run `id` whole (summary, shares, the original's metrics) and
+// shows it, with the live counts while it is active.
+async function fetchFull(id) {
   let run;
   try {
     run = await api(`/api/runs/${encodeURIComponent(id)}?requests=0`);
   } catch (error) {
     showError(`run #${id}: ${error.message}`);
-    return;
+    return null;
   }
-  if (selectedRunId !== id) return;
+  if (selectedRunId !== id) return null;
   showError('');
-  renderRun(run);
-  if (ACTIVE.has(statusOf(run))) {
+  const p = latestProgress && latestProgress.run_id === id ? latestProgress : null;
+  renderRun(run, p && ACTIVE.has(statusOf(p)) ? p : null);
+  renderProgress(p);
+  if (ACTIVE.has(statusOf(run))) charts.hide();
+  else charts.show(id, typeof run.reserved_concurrency === 'number' ? run.reserved_concurrency : null);
+  return run;
+}
+
+// Shows run `id` (its full object and first page of rows). Without live
+// events, a run that is still active is fetched again every POLL_MS.
+async function selectRun(id) {
+  stopPolling();
+  selectedRunId = id;
+  markSelected();
+  table.show(id);
+  const run = await fetchFull(id);
+  if (!run) return;
+  if (ACTIVE.has(statusOf(run)) && !live) {
     pollTimer = setTimeout(() => {
       pollTimer = null;
+      loadStatus();
       selectRun(id).catch((error) => showError(error.message));
     }, POLL_MS);
-  } else {
+  } else if (!ACTIVE.has(statusOf(run)) && !live) {
     await loadRuns().catch((error) => showError(error.message));
     markSelected();
   }
+}
+
+// One event: the controller's status and the active (else newest) run.
+async function onProgress(data) {
+  renderAgents(data.status);
+  const progress = data.run;
+  if (!progress) return;
+  latestProgress = progress;
+  const id = progress.run_id;
+  const key = `${id}:${progress.status}`;
+  const changed = key !== lastRunsKey;
+  lastRunsKey = key;
+  if (selectedRunId === null || (followLatest && id !== selectedRunId)) {
+    // The first view, or a newer run to follow: shown from the event at
+    // once, completed by the full run and the history in the background.
+    stopPolling();
+    selectedRunId = id;
+    shownRun = null;
+    renderRun(null, progress);
+    renderProgress(progress);
+    table.show(id);
+    loadRuns().then(markSelected, () => []);
+    await fetchFull(id);
+    return;
+  }
+  if (id !== selectedRunId) {
+    if (changed) loadRuns().then(markSelected, () => []);
+    return;
+  }
+  if (changed) {
+    // Started or ended: the full object, the history and the table.
+    loadRuns().then(markSelected, () => []);
+    await fetchFull(id);
+    table.load();
+    return;
+  }
+  renderRun(shownRun, ACTIVE.has(progress.status) || !shownRun ? progress : null);
+  renderProgress(progress);
+  if (ACTIVE.has(progress.status)) table.load();
+}
+
+let live = false;
+
+function startEvents() {
+  if (token || typeof EventSource === 'undefined') return false;
+  const source = new EventSource('/api/events');
+  source.addEventListener('progress', (event) => {
+    let data;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    onProgress(data).catch((error) => showError(error.message));
+  });
+  return true;
 }
 
 async function submitBurst(event) {
@@ -283,19 +415,21 @@ async function submitBurst(event) {
       body: JSON.stringify(command),
     });
     message.textContent = `Run #${reply.run_id} started.`;
+    followLatest = true;
+    setActive(reply.run_id);
     await loadRuns().catch(() => []);
     await selectRun(reply.run_id);
   } catch (error) {
     message.className = 'meta error';
     message.textContent = error.message;
-  } finally {
-    submit.disabled = false;
+    submit.disabled = activeRunId !== null;
   }
 }
 
 async function main() {
   $('burst-form').addEventListener('submit', submitBurst);
-  loadStatus();
+  live = startEvents();
+  if (!live) loadStatus();
   let runs;
   try {
     runs = await loadRuns();
@@ -303,10 +437,12 @@ async function main() {
     showError(`cannot load runs: ${error.message}`);
     return;
   }
+  if (selectedRunId !== null) return; // an event showed a run already
   if (runs.length === 0) {
     renderEmpty();
     return;
   }
+  lastRunsKey = `${runId(runs[0])}:${statusOf(runs[0])}`;
   await selectRun(runId(runs[0]));
 }
 
