@@ -3,7 +3,9 @@
 #               the local Lambda emulator, serve the dashboard
 #   make test   install what is missing, build, run every test
 # and the ones CI and developers use:
-#   make deps | build | test-sanitize | fuzz | format | format-check | bench | clean
+#   make deps | build | package | test-sanitize | fuzz | format | format-check | bench | clean
+#   (package: the Debian package, the function zip and the agent's OCI image,
+#   in $(BUILD)/package/; see docs/deploy-daemons.md)
 
 BUILD      ?= build
 SAN_BUILD  ?= build-sanitize
@@ -15,12 +17,17 @@ DEB_PACKAGES = build-essential cmake pkg-config clang clang-format \
 	libczmq-dev libzmq3-dev libcurl4-openssl-dev libprotobuf-c-dev \
 	protobuf-c-compiler libsqlite3-dev sqlite3 libmicrohttpd-dev \
 	libjansson-dev libssl-dev libhttp-parser-dev libclang-rt-14-dev chromium curl python3 \
-	procps time awscli autoconf automake libtool g++ faketime openssl
+	procps time awscli autoconf automake libtool g++ faketime openssl \
+	$(DEPLOY_PACKAGES)
+# What deploy/ is linted, packaged and proved offline with.
+DEPLOY_PACKAGES = shellcheck zip umoci cloud-init jq systemd ca-certificates
 # Installed only when the node / npm commands are missing (a machine may
 # carry a newer Node.js from elsewhere that already brings npm).
 NODE_PACKAGES = nodejs npm
+# npm directories `make deps` installs from their lockfiles.
+NPM_DIRS = web tests/conformance tests/deploy
 
-.PHONY: all deps build demo test test-sanitize fuzz format format-check bench clean
+.PHONY: all deps build package demo test test-sanitize fuzz format format-check bench clean
 
 all: build
 
@@ -37,16 +44,15 @@ deps:
 			echo "  sudo apt-get install -y" $$missing; exit 1; \
 		fi; \
 	fi
-	@if [ -f web/package-lock.json ] && [ ! -f web/node_modules/.package-lock.json -o web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
-		echo "make deps: npm ci (web/)"; \
-		cd web && npm ci --no-audit --no-fund --loglevel=error; \
-	fi
-	@# The conformance clients; aws-lambda-ric compiles native code against
+	@# Every npm directory with a lockfile is installed exactly as locked.
+	@# aws-lambda-ric (tests/conformance) compiles native code against
 	@# Debian's Node.js headers (/usr/include/node) with autotools and cmake.
-	@if [ -f tests/conformance/package-lock.json ] && [ ! -f tests/conformance/node_modules/.package-lock.json -o tests/conformance/package-lock.json -nt tests/conformance/node_modules/.package-lock.json ]; then \
-		echo "make deps: npm ci (tests/conformance/, builds aws-lambda-ric's native part)"; \
-		cd tests/conformance && npm_config_nodedir=/usr npm ci --no-audit --no-fund --loglevel=error; \
-	fi
+	@for d in $(NPM_DIRS); do \
+		if [ -f $$d/package-lock.json ] && [ ! -f $$d/node_modules/.package-lock.json -o $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+			echo "make deps: npm ci ($$d/)"; \
+			(cd $$d && npm_config_nodedir=/usr npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+		fi; \
+	done
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DSTAMPEDE_WERROR=ON $(CMAKE_ARGS)
@@ -56,6 +62,33 @@ build: deps $(BUILD)/CMakeCache.txt
 
 demo: build
 	$(BUILD)/bin/stampede demo
+
+# The deployables, in $(BUILD)/package/: the Debian package (CPack:
+# cmake/Package.cmake), the provided.al2023 function zip (bootstrap at its
+# root, executable, statically linked: it must run on Amazon Linux) and the
+# agent's OCI image (deploy/oci/build-image.sh, with umoci).
+# PACKAGE_DEPS= packages the tree as it is built (tests/integration/
+# test_package.py does, so it never rebuilds binaries other tests run).
+PACKAGE_DIR = $(BUILD)/package
+PACKAGE_DEPS ?= build
+package: $(PACKAGE_DEPS)
+	rm -f $(PACKAGE_DIR)/stampede_*.deb
+	cd $(BUILD) && cpack -G DEB
+	@if readelf --program-headers $(BUILD)/bin/bootstrap | grep -q INTERP; then \
+		echo "make package: $(BUILD)/bin/bootstrap is dynamically linked; the zip needs it static" \
+			"(libjansson-dev and libhttp-parser-dev bring the static libraries: make deps)"; exit 1; \
+	fi
+	rm -rf $(PACKAGE_DIR)/function $(PACKAGE_DIR)/stampede-function.zip
+	mkdir -p $(PACKAGE_DIR)/function
+	strip -o $(PACKAGE_DIR)/function/bootstrap $(BUILD)/bin/bootstrap
+	chmod 0755 $(PACKAGE_DIR)/function/bootstrap
+	touch -t 198001010000 $(PACKAGE_DIR)/function/bootstrap
+	cd $(PACKAGE_DIR)/function && zip -X -q ../stampede-function.zip bootstrap
+	@if command -v umoci >/dev/null; then \
+		deploy/oci/build-image.sh $(PACKAGE_DIR)/stampede_*.deb $(PACKAGE_DIR)/stampede-agent-oci; \
+	else \
+		echo "make package: umoci is not installed (make deps): the agent's OCI image is not built"; \
+	fi
 
 # ctest reports a test that exits 77 as skipped; check_skips.py then fails
 # the run for any skip not listed as allowed (none is, on CI).
@@ -96,4 +129,4 @@ bench: build
 	tests/bench/run.sh $(BUILD) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) build-fuzz web/dist tests/conformance/node_modules
+	rm -rf $(BUILD) $(SAN_BUILD) build-fuzz web/dist $(addsuffix /node_modules,$(filter-out web,$(NPM_DIRS)))
