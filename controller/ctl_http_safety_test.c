@@ -21,18 +21,12 @@
 void
 ctl_http_test_guard(void)
 {
-    char dir[] = "/tmp/ctl_http_guard.XXXXXX";
-    CHECK_NOT_NULL(mkdtemp(dir));
-    char db_path[128];
-    snprintf(db_path, sizeof db_path, "%s/s.db", dir);
-    char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "inproc://ctl-http-guard-%d", (int)getpid());
-    zactor_t *fake = zactor_new(ctl_http_tl_fake_controller, endpoint);
-    CHECK_NOT_NULL(fake);
+    ctl_http_tl_fixture_t fx;
+    ctl_http_tl_fixture_start(&fx, "guard");
     char err[256] = "";
     ctl_http_config_t config = {.listen = "127.0.0.1:0",
-                                .db_path = db_path,
-                                .command_endpoint = endpoint,
+                                .db_path = fx.db_path,
+                                .command_endpoint = fx.endpoint,
                                 .public_host = "dash.example.com"};
     ctl_http_t *http = ctl_http_new(&config, err, sizeof err);
     CHECK_NOT_NULL(http);
@@ -84,7 +78,7 @@ ctl_http_test_guard(void)
     ctl_http_tl_request(port, "POST", "/api/test", head, "{}", &r);
     ctl_http_tl_check(
         &r, 403, "{\"error\":\"cross-origin request refused (Origin \\\"null\\\")\"}");
-    char *last = ctl_http_tl_fake_last(fake);
+    char *last = ctl_http_tl_fake_last(fx.fake);
     CHECK_STR(last, ""); //  nothing reached the controller
     free(last);
     snprintf(head, sizeof head,
@@ -95,7 +89,7 @@ ctl_http_test_guard(void)
                         "{\"url\":\"http://127.0.0.1:9/url/demo/\",\"num_requests\":100}",
                         &r);
     ctl_http_tl_check(&r, 202, "{\"run_id\":7}");
-    last = ctl_http_tl_fake_last(fake);
+    last = ctl_http_tl_fake_last(fx.fake);
     CHECK_STR(last, "{\"action\":\"run\",\"url\":\"http://127.0.0.1:9/url/demo/\","
                     "\"requests\":100}");
     free(last);
@@ -107,7 +101,7 @@ ctl_http_test_guard(void)
                       "{\"error\":\"target host example.com is not in the agents' "
                       "allow-list (loopback only; give the agents and stampede serve "
                       "--allow PATTERN)\"}");
-    last = ctl_http_tl_fake_last(fake);
+    last = ctl_http_tl_fake_last(fx.fake);
     CHECK_STR(last, "{\"action\":\"run\",\"url\":\"http://127.0.0.1:9/url/demo/\","
                     "\"requests\":100}");
     free(last);
@@ -154,20 +148,19 @@ ctl_http_test_guard(void)
 
     //  Configurations refused.
     ctl_http_config_t bad = {.listen = "127.0.0.1:0",
-                             .db_path = db_path,
+                             .db_path = fx.db_path,
                              .public_host = "http://dash.example.com/"};
     CHECK_NULL(ctl_http_new(&bad, err, sizeof err));
     CHECK_STR(err, "public host must be NAME or NAME:PORT (a host name, not a URL)");
     const char *bad_allow[] = {"a b"};
     bad = (ctl_http_config_t){.listen = "127.0.0.1:0",
-                              .db_path = db_path,
+                              .db_path = fx.db_path,
                               .allow = bad_allow,
                               .allow_count = 1};
     CHECK_NULL(ctl_http_new(&bad, err, sizeof err));
     CHECK_STR(err, "allow pattern must be 1-255 printable characters without spaces");
 
-    zactor_destroy(&fake);
-    ctl_http_tl_remove_db(dir, db_path);
+    ctl_http_tl_fixture_stop(&fx);
 }
 
 //  Server-sent events: the stream opens with the current picture, sends a
@@ -175,22 +168,15 @@ ctl_http_test_guard(void)
 void
 ctl_http_test_events(void)
 {
-    char dir[] = "/tmp/ctl_http_events.XXXXXX";
-    CHECK_NOT_NULL(mkdtemp(dir));
-    char db_path[128];
-    snprintf(db_path, sizeof db_path, "%s/s.db", dir);
-    char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "inproc://ctl-http-events-test-%d",
-             (int)getpid());
-    zactor_t *fake = zactor_new(ctl_http_tl_fake_controller, endpoint);
-    CHECK_NOT_NULL(fake);
+    ctl_http_tl_fixture_t fx;
+    ctl_http_tl_fixture_start(&fx, "events");
     char err[256] = "";
     ctl_http_config_t config = {
-        .listen = "127.0.0.1:0", .db_path = db_path, .command_endpoint = endpoint};
+        .listen = "127.0.0.1:0", .db_path = fx.db_path, .command_endpoint = fx.endpoint};
     ctl_http_t *http = ctl_http_new(&config, err, sizeof err);
     CHECK_NOT_NULL(http);
     int port = ctl_http_port(http);
-    store_t *store = store_open(db_path, err, sizeof err);
+    store_t *store = store_open(fx.db_path, err, sizeof err);
     CHECK_NOT_NULL(store);
 
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -234,6 +220,5 @@ ctl_http_test_events(void)
     CHECK_INT(recv(fd, buf, 1, MSG_DONTWAIT), 0);
     close(fd);
     store_destroy(&store);
-    zactor_destroy(&fake);
-    ctl_http_tl_remove_db(dir, db_path);
+    ctl_http_tl_fixture_stop(&fx);
 }

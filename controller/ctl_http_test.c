@@ -49,20 +49,14 @@ s_run_text(store_t *store, int64_t run_id, bool with_requests)
 static void
 s_test_daemon(bool verbose)
 {
-    char dir[] = "/tmp/ctl_http_test.XXXXXX";
-    CHECK_NOT_NULL(mkdtemp(dir));
-    char db_path[128];
-    snprintf(db_path, sizeof db_path, "%s/s.db", dir);
-    char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "inproc://ctl-http-test-%d", (int)getpid());
-    zactor_t *fake = zactor_new(ctl_http_tl_fake_controller, endpoint);
-    CHECK_NOT_NULL(fake);
+    ctl_http_tl_fixture_t fx;
+    ctl_http_tl_fixture_start(&fx, "test");
 
     char err[256] = "";
     ctl_http_config_t config = {.listen = "127.0.0.1:0",
-                                .db_path = db_path,
+                                .db_path = fx.db_path,
                                 .token = NULL,
-                                .command_endpoint = endpoint};
+                                .command_endpoint = fx.endpoint};
     ctl_http_t *http = ctl_http_new(&config, err, sizeof err);
     if (!http)
         fprintf(stderr, "ctl_http_new: %s\n", err);
@@ -80,7 +74,7 @@ s_test_daemon(bool verbose)
     ctl_http_tl_expect_get(port, "/api/runs/1", NULL, 404, "{\"error\":\"no run 1\"}");
 
     //  Two runs written by another connection, as the controller does.
-    store_t *store = store_open(db_path, err, sizeof err);
+    store_t *store = store_open(fx.db_path, err, sizeof err);
     CHECK_NOT_NULL(store);
     int64_t first = ctl_http_tl_add_run(store, INT64_C(1700000000000000000), 3, 1);
     int64_t second = ctl_http_tl_add_run(store, INT64_C(1700000001000000000), 100, 5);
@@ -244,7 +238,7 @@ s_test_daemon(bool verbose)
         "{\"agents\":[{\"id\":\"agent-1\",\"host\":\"h1\",\"capacity\":4,"
         "\"clock_offset_ns\":-12,\"rtt_ns\":3400}],\"active_run\":null,"
         "\"default_url\":\"http://127.0.0.1:9/url/demo/\"}");
-    char *last = ctl_http_tl_fake_last(fake);
+    char *last = ctl_http_tl_fake_last(fx.fake);
     CHECK_STR(last, "{\"action\":\"status\"}");
     free(last);
     ctl_http_tl_post(
@@ -252,13 +246,13 @@ s_test_daemon(bool verbose)
         "{\"url\":\"http://127.0.0.1:9/url/demo/\",\"requests\":100,\"method\":\"GET\"}",
         NULL, &r);
     ctl_http_tl_check(&r, 202, "{\"run_id\":7}");
-    last = ctl_http_tl_fake_last(fake);
+    last = ctl_http_tl_fake_last(fx.fake);
     CHECK_STR(last, "{\"action\":\"run\",\"url\":\"http://127.0.0.1:9/url/demo/\","
                     "\"requests\":100,\"method\":\"GET\"}");
     free(last);
     ctl_http_tl_post(port, "/api/test", "application/json; charset=utf-8", "", NULL, &r);
     ctl_http_tl_check(&r, 202, "{\"run_id\":7}");
-    last = ctl_http_tl_fake_last(fake);
+    last = ctl_http_tl_fake_last(fx.fake);
     CHECK_STR(last, "{\"action\":\"run\"}");
     free(last);
     ctl_http_tl_post(port, "/api/test", "application/json",
@@ -300,7 +294,7 @@ s_test_daemon(bool verbose)
                       "{\"error\":\"requests must be an integer from 1 to 1000000\"}");
     ctl_http_tl_post(port, "/api/test", "application/json", "{\"bogus\":1}", NULL, &r);
     ctl_http_tl_check(&r, 400, "{\"error\":\"unknown field \\\"bogus\\\"\"}");
-    last = ctl_http_tl_fake_last(fake);
+    last = ctl_http_tl_fake_last(fx.fake);
     CHECK_STR(last, "{\"action\":\"run\",\"url\":\"http://127.0.0.1:9/nostatus/\"}");
     free(last);
     //  Too large: announced by Content-Length (refused before the body) and
@@ -434,7 +428,7 @@ s_test_daemon(bool verbose)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ctl_http_config_t c = {
-            .listen = bad[i].listen, .db_path = db_path, .token = bad[i].token};
+            .listen = bad[i].listen, .db_path = fx.db_path, .token = bad[i].token};
         err[0] = '\0';
         CHECK_NULL(ctl_http_new(&c, err, sizeof err));
         CHECK_STR(err, bad[i].message);
@@ -445,7 +439,7 @@ s_test_daemon(bool verbose)
     CHECK_TRUE(strncmp(err, db_prefix, strlen(db_prefix)) == 0);
 
     //  IPv6 loopback, when the machine has it.
-    ctl_http_config_t v6 = {.listen = "[::1]:0", .db_path = db_path};
+    ctl_http_config_t v6 = {.listen = "[::1]:0", .db_path = fx.db_path};
     http = ctl_http_new(&v6, err, sizeof err);
     if (http) {
         CHECK_TRUE(ctl_http_port(http) > 0);
@@ -454,8 +448,7 @@ s_test_daemon(bool verbose)
         printf("(no IPv6 loopback: %s) ", err);
 
     store_destroy(&store);
-    zactor_destroy(&fake);
-    ctl_http_tl_remove_db(dir, db_path);
+    ctl_http_tl_fixture_stop(&fx);
 }
 
 void

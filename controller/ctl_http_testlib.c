@@ -336,13 +336,26 @@ ctl_http_tl_read_until(int fd, char *buf, size_t size, size_t *have, const char 
 }
 
 void
-ctl_http_tl_remove_db(const char *dir, const char *db_path)
+ctl_http_tl_fixture_start(ctl_http_tl_fixture_t *self, const char *name)
 {
-    char path[512];
+    snprintf(self->dir, sizeof self->dir, "/tmp/ctl_http_%s.XXXXXX", name);
+    CHECK_NOT_NULL(mkdtemp(self->dir));
+    snprintf(self->db_path, sizeof self->db_path, "%s/s.db", self->dir);
+    snprintf(self->endpoint, sizeof self->endpoint, "inproc://ctl-http-%s-%d", name,
+             (int)getpid());
+    self->fake = zactor_new(ctl_http_tl_fake_controller, self->endpoint);
+    CHECK_NOT_NULL(self->fake);
+}
+
+void
+ctl_http_tl_fixture_stop(ctl_http_tl_fixture_t *self)
+{
+    zactor_destroy(&self->fake);
+    char path[256];
     const char *suffixes[] = {"", "-wal", "-shm", ".lock"};
     for (size_t i = 0; i < 4; i++) {
-        snprintf(path, sizeof path, "%s%s", db_path, suffixes[i]);
+        snprintf(path, sizeof path, "%s%s", self->db_path, suffixes[i]);
         unlink(path);
     }
-    rmdir(dir);
+    rmdir(self->dir);
 }

@@ -55,8 +55,20 @@ int64_t ctl_http_tl_add_run(store_t *store, int64_t created_ns, uint32_t request
 //  Reads fd until text is in buf or timeout_ms passed; true when it is.
 bool ctl_http_tl_read_until(int fd, char *buf, size_t size, size_t *have,
                             const char *text, int timeout_ms);
-//  Removes db_path, its WAL, shared-memory and lock files, then dir.
-void ctl_http_tl_remove_db(const char *dir, const char *db_path);
+//  What every daemon test starts from: a temp directory holding the
+//  database path (not yet created) and the fake controller bound at an
+//  inproc endpoint named after the test.
+typedef struct {
+    char dir[64];
+    char db_path[128];
+    char endpoint[96];
+    zactor_t *fake;
+} ctl_http_tl_fixture_t;
+
+void ctl_http_tl_fixture_start(ctl_http_tl_fixture_t *self, const char *name);
+//  Stops the fake controller; removes the database, its WAL, shared-memory
+//  and lock files, then the directory.
+void ctl_http_tl_fixture_stop(ctl_http_tl_fixture_t *self);
 
 //  The parts of ctl_http_test in ctl_http_safety_test.c.
 void ctl_http_test_guard(void);

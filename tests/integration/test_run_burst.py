@@ -282,13 +282,12 @@ class RunBurstTest(SystemTest):
                 return
         self.fail("the run never started")
 
-    def test_agent_killed_mid_run_completes_with_losses(self):
-        # Two remote agents, 20 requests all admitted (reserved 20) and held
-        # 2 s; one agent is SIGKILLed while it holds its 10. The run is not
-        # "completed": it ends completed_with_losses (exit 4) with exactly
-        # those 10 lost and the reason named.
+    def two_agent_run(self, db_name, act):
+        # 20 requests all admitted (reserved 20) over two remote agents,
+        # agent-a and agent-b; act(db, agents) does its harm while the run is
+        # on. Returns (exit status, the --json summary, stderr, db path).
         base = self.start_lambda(reserved=20)
-        db = self.path("losses.db")
+        db = self.path(db_name)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             endpoint = "tcp://127.0.0.1:%d" % probe.getsockname()[1]
@@ -300,20 +299,32 @@ class RunBurstTest(SystemTest):
                                         endpoint, "--insecure", "--id", name],
                                        env=self.env, capture=False)
                       for name in ("agent-a", "agent-b")]
-            self.wait_running(db)
-            time.sleep(0.5)  # past GO: every request is held by the function
-            os.kill(agents[1].pid, signal.SIGKILL)  # agent-b, holding its 10
+            act(db, agents)
             out, err = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        self.assertEqual(proc.returncode, 4, err)
+        return proc.returncode, out, err, db
+
+    def assert_counts(self, summary, expected):
+        self.assertEqual({k: summary[k] for k in expected}, expected)
+
+    def test_agent_killed_mid_run_completes_with_losses(self):
+        # One agent is SIGKILLed while the function holds its 10 (2 s). The
+        # run is not "completed": it ends completed_with_losses (exit 4)
+        # with exactly those 10 lost and the reason named.
+        def kill_b(db, agents):
+            self.wait_running(db)
+            time.sleep(0.5)  # past GO: every request is held by the function
+            os.kill(agents[1].pid, signal.SIGKILL)  # agent-b, holding its 10
+        status, out, err, db = self.two_agent_run("losses.db", kill_b)
+        self.assertEqual(status, 4, err)
         summary = json.loads(out)
-        self.assertEqual({k: summary[k] for k in ("status", "outcome", "requested",
-                                                 "recorded", "ok", "lost")},
-                         {"status": "completed", "outcome": "completed_with_losses",
-                          "requested": 20, "recorded": 10, "ok": 10, "lost": 10})
+        self.assert_counts(summary, {"status": "completed",
+                                     "outcome": "completed_with_losses",
+                                     "requested": 20, "recorded": 10, "ok": 10,
+                                     "lost": 10})
         conn = sqlite3.connect(db)
         try:
             error = conn.execute("SELECT error FROM runs WHERE id = ?",
@@ -329,34 +340,17 @@ class RunBurstTest(SystemTest):
         # request is recorded, but the run is not "completed": it is
         # mis_started (exit 6), naming agent-b and how late it released;
         # agent-a's release is on time and stored as such.
-        base = self.start_lambda(reserved=20)
-        db = self.path("misstart.db")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            endpoint = "tcp://127.0.0.1:%d" % probe.getsockname()[1]
-        proc = self.popen_run(["--url", base + "/url/demo/", "-n", "20",
-                               "--wait-agents", "2", "--listen", endpoint, "--insecure",
-                               "--json", "--db", db])
-        try:
-            agents = [self.procs.start([binary("stampede-agent"), "--controller",
-                                        endpoint, "--insecure", "--id", name],
-                                       env=self.env, capture=False)
-                      for name in ("agent-a", "agent-b")]
+        def stop_b(db, agents):
             self.wait_running(db, poll=0.01)  # Go is out; the instant is 250 ms on
             os.kill(agents[1].pid, signal.SIGSTOP)
             time.sleep(1.5)
             os.kill(agents[1].pid, signal.SIGCONT)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        self.assertEqual(proc.returncode, 6, err)
+        status, out, err, db = self.two_agent_run("misstart.db", stop_b)
+        self.assertEqual(status, 6, err)
         summary = json.loads(out)
-        self.assertEqual({k: summary[k] for k in ("status", "outcome", "requested",
-                                                 "recorded", "ok", "lost")},
-                         {"status": "completed", "outcome": "mis_started",
-                          "requested": 20, "recorded": 20, "ok": 20, "lost": 0})
+        self.assert_counts(summary, {"status": "completed", "outcome": "mis_started",
+                                     "requested": 20, "recorded": 20, "ok": 20,
+                                     "lost": 0})
         agents = {a["agent_id"]: a for a in summary["agents"]}
         late = agents["agent-b"]["release"]
         self.assertGreater(late["start_error_ms"], 1000.0, late)
