@@ -9,12 +9,12 @@
 //
 // Run by ctest with STAMPEDE_BIN (the build's bin/) in the environment.
 // Exits non-zero on failure. Every process it starts is killed by pid.
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  BIN, CHROMIUM, CHROMIUM_ARGS, STEP_MS, check, checkEqual, failureCount, launch, loadChromium, log, run,
-  start, stats, stopAll, stopChild,
+  BIN, CHROMIUM, STEP_MS, browser, check, checkBinaries, checkClean, checkEqual, checkHeadline, finish,
+  launch, loadChromium, log, run, runTest, start, stats, stopChild,
 } from './lib.mjs';
 
 // Without the browser or its driver the test cannot run: exit 77, which
@@ -40,10 +40,7 @@ async function chartPixels(page) {
 }
 
 async function main() {
-  if (!BIN) throw new Error('STAMPEDE_BIN is not set (ctest sets it to the build bin/ directory)');
-  for (const binary of ['stampede', 'stampede-lambda', 'stampede-agent', 'bootstrap']) {
-    if (!existsSync(path.join(BIN, binary))) throw new Error(`${path.join(BIN, binary)} is missing: build the project first`);
-  }
+  checkBinaries();
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run make deps`);
   const tmp = mkdtempSync(path.join(tmpdir(), 'stampede-e2e-'));
   const db = path.join(tmp, 's.db');
@@ -68,41 +65,9 @@ async function main() {
     const [, agentsEndpoint, dashboard] = serve.match;
     log(`# dashboard ${dashboard}`);
 
-    context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      headless: true,
-      reducedMotion: 'reduce',
-      viewport: { width: 1280, height: 860 },
-    });
-    // Installed through the DevTools protocol, so the page's CSP does not
-    // apply to it; it reports every violation the page causes, on every
-    // page loaded.
-    const violations = [];
-    await context.exposeBinding('reportCspViolation', (source, text) => { violations.push(text); });
-    await context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (event) => {
-        window.reportCspViolation(`${event.violatedDirective} ${event.blockedURI}`);
-      });
-    });
-    const page = context.pages()[0] || await context.newPage();
-    const problems = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    // The event stream is always open: a reload or navigation aborts it,
-    // and it fails once the test stops its server; nothing else may fail.
-    let streamMayEnd = false;
-    page.on('requestfailed', (request) => {
-      const stream = new URL(request.url()).pathname === '/api/events';
-      const failure = request.failure() ? request.failure().errorText : '';
-      if (stream && (streamMayEnd || failure === 'net::ERR_ABORTED')) return;
-      problems.push(`request failed: ${request.url()} ${failure}`);
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
-    });
+    const b = await browser(chromium, path.join(tmp, 'profile'));
+    context = b.context;
+    const { page } = b;
 
     const response = await page.goto(`${dashboard}/`, { waitUntil: 'load', timeout: STEP_MS });
     checkEqual(response.status(), 200, 'GET / status');
@@ -115,14 +80,7 @@ async function main() {
     await page.waitForFunction(() => document.querySelector('#runs li')
       && document.querySelector('[data-stat="total_requests"]').textContent !== '–', null, { timeout: 15000 });
     const first = await stats(page);
-    checkEqual(first.total_requests, '100', 'Total Requests');
-    checkEqual(first.successful, '5', 'Successful');
-    checkEqual(first.throttled, '95', 'Throttled');
-    checkEqual(first.success_rate, '5 %', 'Success Rate');
-    checkEqual(first.reserved_concurrency, '5', 'Reserved Concurrency');
-    checkEqual(first.cold_starts, '5', 'Cold Starts');
-    checkEqual(first.errors, '0', 'errors');
-    checkEqual(first.lost, '0', 'lost');
+    checkHeadline(first, 'first run');
     checkEqual(first.environments, '5', 'environments');
     checkEqual(await page.textContent('#run-title'), 'Run #1', 'run title');
     checkEqual(await page.textContent('#run-status'), 'completed', 'run status');
@@ -179,7 +137,7 @@ async function main() {
     checkEqual(rival.code, 1, 'second controller on the database: exit status');
     checkEqual(/^stampede serve: results database .* is in use by another controller \(pid \d+ on host .* since .*\)$/m.test(rival.err),
       true, `second controller refused with the holder named: ${JSON.stringify(rival.err.slice(-300))}`);
-    streamMayEnd = true;
+    b.serverStopping();
     await stopChild(serve.child);
 
     // With a token: the API refuses requests without it, and the page
@@ -199,21 +157,10 @@ async function main() {
     checkEqual(new URL(page.url()).search, '', 'token removed from the address bar');
     checkEqual((await stats(page)).throttled, '95', 'run shown with the token');
 
-    checkEqual(violations.length, 0, `CSP violations ${JSON.stringify(violations)}`);
-    checkEqual(problems.length, 0, `console errors, failed requests ${JSON.stringify(problems)}`);
+    checkClean(b);
   } finally {
-    if (context) await context.close().catch(() => {});
-    await stopAll();
-    if (failureCount() === 0 && !process.env.STAMPEDE_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
-    else log(`# files kept in ${tmp}`);
+    await finish(context, tmp);
   }
 }
 
-main().then(() => {
-  log(failureCount() === 0 ? '# dashboard: all checks passed' : `# dashboard: ${failureCount()} checks failed`);
-  process.exit(failureCount() === 0 ? 0 : 1);
-}, async (error) => {
-  log(`not ok - ${error.stack || error.message}`);
-  await stopAll();
-  process.exit(1);
-});
+runTest('dashboard', main);

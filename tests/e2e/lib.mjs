@@ -3,7 +3,7 @@
 // playwright-core with every console error, failed request, HTTP error and
 // CSP violation collected. Not a test itself (ctest runs *.test.mjs).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -213,4 +213,49 @@ export async function stats(page) {
 export async function tableRows(page) {
   return page.evaluate(() => [...document.querySelectorAll('#rows-body tr')]
     .map((tr) => [...tr.children].map((td) => td.textContent)));
+}
+
+// Throws unless STAMPEDE_BIN holds every binary the browser tests start.
+export function checkBinaries() {
+  if (!BIN) throw new Error('STAMPEDE_BIN is not set (ctest sets it to the build bin/ directory)');
+  for (const binary of ['stampede', 'stampede-lambda', 'stampede-agent', 'bootstrap']) {
+    if (!existsSync(path.join(BIN, binary))) throw new Error(`${path.join(BIN, binary)} is missing: build the project first`);
+  }
+}
+
+// The headline run's cards: 100 requested at reserved concurrency 5.
+export function checkHeadline(cards, label) {
+  const expected = {
+    total_requests: '100', successful: '5', throttled: '95', success_rate: '5 %',
+    reserved_concurrency: '5', cold_starts: '5', errors: '0', lost: '0',
+  };
+  for (const [key, value] of Object.entries(expected)) checkEqual(cards[key], value, `${label}: ${key}`);
+}
+
+// No CSP violation, console error, failed request or HTTP error in b
+// (what browser() returned).
+export function checkClean(b) {
+  checkEqual(b.violations.length, 0, `CSP violations ${JSON.stringify(b.violations)}`);
+  checkEqual(b.problems.length, 0, `console errors, failed requests ${JSON.stringify(b.problems)}`);
+}
+
+// The end of a test's main(): closes the browser, stops every child and
+// removes tmp unless a check failed (or STAMPEDE_KEEP_TMP is set).
+export async function finish(context, tmp) {
+  if (context) await context.close().catch(() => {});
+  await stopAll();
+  if (failureCount() === 0 && !process.env.STAMPEDE_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
+  else log(`# files kept in ${tmp}`);
+}
+
+// Runs main and exits 0 when every check passed, else 1.
+export function runTest(name, main) {
+  main().then(() => {
+    log(failureCount() === 0 ? `# ${name}: all checks passed` : `# ${name}: ${failureCount()} checks failed`);
+    process.exit(failureCount() === 0 ? 0 : 1);
+  }, async (error) => {
+    log(`not ok - ${error.stack || error.message}`);
+    await stopAll();
+    process.exit(1);
+  });
 }
