@@ -112,14 +112,7 @@ resource "aws_iam_role" "fargate_execution" {
   count = local.fargate_enabled ? 1 : 0
   name  = "${var.deployment}-agent-execution"
 
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ecs-tasks.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  assume_role_policy = local.trust_policy["ecs-tasks"]
 }
 
 resource "aws_iam_role_policy_attachment" "fargate_execution" {
@@ -191,14 +184,7 @@ resource "aws_iam_role" "fargate_lifetime" {
   count = local.fargate_enabled ? 1 : 0
   name  = "${var.deployment}-agent-lifetime"
 
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "scheduler.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  assume_role_policy = local.trust_policy["scheduler"]
 }
 
 resource "aws_iam_role_policy" "fargate_lifetime" {

@@ -14,14 +14,7 @@ resource "aws_iam_role" "controller" {
   count = var.controller_enabled ? 1 : 0
   name  = "${var.deployment}-controller"
 
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "ec2.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  assume_role_policy = local.trust_policy["ec2"]
 }
 
 resource "aws_iam_role_policy_attachment" "controller_ssm" {

@@ -10,14 +10,7 @@
 resource "aws_iam_role" "function" {
   name = "${var.deployment}-function"
 
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "lambda.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  assume_role_policy = local.trust_policy["lambda"]
 }
 
 resource "aws_iam_role_policy_attachment" "function_logs" {

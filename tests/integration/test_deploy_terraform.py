@@ -46,7 +46,8 @@ REQUIRED_OUTPUTS = {"function_name", "alias_name", "alias_arn", "function_url", 
                     "rest_api_url", "controller_endpoint", "deployment"}
 TERRAFORM_FILES = ["agents_ec2.tf", "agents_fargate.tf", "alias.tf", "controller.tf",
                    "function.tf", "function_url.tf", "hosts.tf", "http_api.tf", "outputs.tf",
-                   "rest_api.tf", "security_groups.tf", "variables.tf", "versions.tf"]
+                   "rest_api.tf", "roles.tf", "security_groups.tf", "variables.tf",
+                   "versions.tf"]
 # What templatefile() hands the agents' cloud-init template.
 AGENT_TEMPLATE_VARS = {"agent_name", "controller_endpoint", "controller_public_key",
                        "max_lifetime_minutes", "package_url", "allowed_targets"}
@@ -511,6 +512,18 @@ class TerraformTest(unittest.TestCase):
                          "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
         self.assertEqual(self.config["variable"]["reserved_concurrency"]["default"], 5)
         self.assertEqual(self.config["variable"]["provisioned_concurrency"]["default"], 0)
+
+    def test_each_role_trusts_one_service(self):
+        roles = {name: body["assume_role_policy"]
+                 for name, body in self.config["resource"]["aws_iam_role"].items()}
+        self.assertEqual(roles, {
+            "function": '${local.trust_policy["lambda"]}',
+            "controller": '${local.trust_policy["ec2"]}',
+            "fargate_execution": '${local.trust_policy["ecs-tasks"]}',
+            "fargate_lifetime": '${local.trust_policy["scheduler"]}'})
+        trust = self.config["locals"]["trust_policy"]
+        self.assertIn('for service in ["lambda", "ec2", "ecs-tasks", "scheduler"]', trust)
+        self.assertIn('Principal = { Service = "${service}.amazonaws.com" }', trust)
 
     def test_alias_and_provisioned_concurrency(self):
         alias = self.res("aws_lambda_alias", "live")
