@@ -332,15 +332,22 @@ pid_alive() {
 }
 
 # start_daemon NAME BINARY ARGS...: runs BINARY in its own session, output
-# to logs/NAME.log, and records its pid as NAME.
+# to logs/NAME.log, and records its pid as NAME. Returns once the job is
+# BINARY (it has exec'd) or has ended: until then /proc/PID/exe is bash's
+# or setsid's, and pid_alive would take a starting daemon for a dead one.
 start_daemon() {
-    local name=$1 bin
+    local name=$1 bin pid now i=0
     bin=$(readlink -f -- "$2")
     shift 2
     # The log exists before wait_log reads it, whenever the job gets to run.
     : >"$STATE_DIR/logs/$name.log"
     setsid "$bin" "$@" </dev/null >>"$STATE_DIR/logs/$name.log" 2>&1 &
-    printf '%s %s\n' "$!" "$bin" >"$STATE_DIR/pids/$name"
+    pid=$!
+    printf '%s %s\n' "$pid" "$bin" >"$STATE_DIR/pids/$name"
+    while now=$(readlink "/proc/$pid/exe" 2>/dev/null) && [[ ${now% (deleted)} != "$bin" ]] &&
+        ((i++ < 200)); do
+        sleep 0.05
+    done
 }
 
 # stop_daemon NAME: SIGTERM to the recorded pid, SIGKILL after 10 s.
