@@ -52,7 +52,10 @@ s_make_parent(const char *path, char *err, size_t err_size)
     return -1;
 }
 
-//  Runs a one-row pragma and copies its text answer.
+//  Runs a one-row pragma and copies its text answer. SQLite answers
+//  SQLITE_BUSY at once, without the busy handler, when another connection
+//  is turning a new file to WAL at the same moment: that is retried every
+//  10 ms for up to S_BUSY_TIMEOUT_MS, as a busy wait would be.
 static int
 s_pragma(sqlite3 *db, const char *sql, char *answer, size_t answer_size)
 {
@@ -61,6 +64,12 @@ s_pragma(sqlite3 *db, const char *sql, char *answer, size_t answer_size)
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
         goto out;
     int rc = sqlite3_step(stmt);
+    for (int waited_ms = 0; (rc & 0xff) == SQLITE_BUSY && waited_ms < S_BUSY_TIMEOUT_MS;
+         waited_ms += 10) {
+        sqlite3_reset(stmt);
+        zclock_sleep(10);
+        rc = sqlite3_step(stmt);
+    }
     if (rc == SQLITE_ROW) {
         const unsigned char *text = sqlite3_column_text(stmt, 0);
         snprintf(answer, answer_size, "%s", text ? (const char *)text : "");

@@ -129,10 +129,16 @@ s_test_concurrent_open(const char *path)
         if (pids[i] == 0) {
             char err[256];
             store_t *store = store_open(path, err, sizeof err);
-            int ok = store && store_run_create(store, &(store_run_t){.url = "u",
-                                                                     .method = "GET",
-                                                                     .requested = 1,
-                                                                     .agents = 1}) >= 1;
+            if (!store) {
+                fprintf(stderr, "child %d: store_open: %s\n", i, err);
+                _exit(1);
+            }
+            int ok = store_run_create(store, &(store_run_t){.url = "u",
+                                                            .method = "GET",
+                                                            .requested = 1,
+                                                            .agents = 1}) >= 1;
+            if (!ok)
+                fprintf(stderr, "child %d: store_run_create failed\n", i);
             store_destroy(&store);
             _exit(ok ? 0 : 1);
         }
