@@ -267,6 +267,9 @@ s_serve_view(ctl_http_t *self, struct MHD_Connection *conn, ctl_http_request_t *
                                        sizeof err);
     if (status != MHD_HTTP_OK)
         return s_respond_error(self, conn, (unsigned)status, err, NULL, method, path);
+    if (request->route == CTL_HTTP_ROUTE_CSV)
+        return s_queue(conn, MHD_HTTP_OK, ctl_http_views_csv(self->store, stream_run_id),
+                       CTL_HTTP_VIEWS_CSV_TYPE, NULL);
     if (stream_run_id)
         return s_queue(conn, MHD_HTTP_OK,
                        ctl_http_views_stream(self->store, stream_run_id, &body),
@@ -348,6 +351,7 @@ s_dispatch(ctl_http_t *self, struct MHD_Connection *conn, s_exchange_t *ex,
     case CTL_HTTP_ROUTE_FILES:
     case CTL_HTTP_ROUTE_ROWS:
     case CTL_HTTP_ROUTE_CHARTS:
+    case CTL_HTTP_ROUTE_CSV:
         return s_serve_view(self, conn, request, method, path);
     case CTL_HTTP_ROUTE_STATUS: {
         json_t *command = json_pack("{s:s}", "action", "status");

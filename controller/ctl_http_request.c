@@ -92,7 +92,9 @@ ctl_http_route_parse(const char *path, ctl_http_request_t *out, char *err,
         static const struct {
             const char *suffix;
             ctl_http_route_t route;
-        } parts[] = {{"/rows", CTL_HTTP_ROUTE_ROWS}, {"/charts", CTL_HTTP_ROUTE_CHARTS}};
+        } parts[] = {{"/rows", CTL_HTTP_ROUTE_ROWS},
+                     {"/charts", CTL_HTTP_ROUTE_CHARTS},
+                     {"/requests.csv", CTL_HTTP_ROUTE_CSV}};
         for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
             size_t len = strlen(parts[i].suffix);
             if (id_len > len && strcmp(id + id_len - len, parts[i].suffix) == 0) {

@@ -45,6 +45,7 @@ typedef enum {
     CTL_HTTP_ROUTE_ROWS, //  GET  /api/runs/<id>/rows[?offset,limit,sort,order,outcome,q]
     CTL_HTTP_ROUTE_EVENTS, //  GET  /api/events (server-sent events)
     CTL_HTTP_ROUTE_CHARTS, //  GET  /api/runs/<id>/charts
+    CTL_HTTP_ROUTE_CSV,    //  GET  /api/runs/<id>/requests.csv
 } ctl_http_route_t;
 
 #define CTL_HTTP_ROWS_LIMIT_DEFAULT 100  //  rows of a page without ?limit=
@@ -73,7 +74,8 @@ typedef struct {
 typedef struct {
     ctl_http_route_t route;
     const web_asset_t *asset; //  ROUTE_ASSET: the file (static)
-    int64_t run_id;           //  ROUTE_RUN, ROUTE_FILE, ROUTE_ROWS, ROUTE_CHARTS: >= 1
+    int64_t run_id;           //  ROUTE_RUN, ROUTE_FILE, ROUTE_ROWS, ROUTE_CHARTS,
+                              //  ROUTE_CSV: >= 1
     int limit;                //  ROUTE_RUNS: 1..CTL_HTTP_RUNS_LIMIT_MAX; ROUTE_ROWS:
                               //  1..STORE_ROWS_PAGE_MAX
     bool with_requests;       //  ROUTE_RUN (default true), ROUTE_FILE, ROUTE_RESULTS

@@ -453,6 +453,16 @@ ctl_http_request_test(bool verbose)
     CHECK_INT(req.route, CTL_HTTP_ROUTE_CHARTS);
     CHECK_INT(req.run_id, 7);
     CHECK_INT(ctl_http_route_parse("/api/runs/x/charts", &req, err, sizeof err), 400);
+    CHECK_INT(ctl_http_route_parse("/api/runs/8/requests.csv", &req, err, sizeof err), 0);
+    CHECK_INT(req.route, CTL_HTTP_ROUTE_CSV);
+    CHECK_INT(req.run_id, 8);
+    CHECK_INT(ctl_http_route_parse("/api/runs/8/requests.tsv", &req, err, sizeof err),
+              400);
+    in = (ctl_http_input_t){.method = "POST",
+                            .path = "/api/runs/8/requests.csv",
+                            .content_type = "application/json"};
+    CHECK_INT(ctl_http_request_check(&in, NULL, &req, err, sizeof err), 405);
+    CHECK_STR(req.allow, "GET");
     CHECK_INT(ctl_http_route_parse("/api/events", &req, err, sizeof err), 0);
     CHECK_INT(req.route, CTL_HTTP_ROUTE_EVENTS);
     memset(&req, 0, sizeof req);

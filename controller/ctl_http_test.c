@@ -210,6 +210,28 @@ s_test_daemon(bool verbose)
     free(charts_text);
     ctl_http_tl_expect_get(port, "/api/runs/9/charts", NULL, 404,
                            "{\"error\":\"no run 9\"}");
+    //  A run as CSV, to download.
+    ctl_http_tl_get(port, "/api/runs/1/requests.csv", NULL, &r);
+    CHECK_STR(ctl_http_tl_header(&r, "Content-Type", value, sizeof value),
+              "text/csv; charset=utf-8; header=present");
+    CHECK_STR(ctl_http_tl_header(&r, "Content-Disposition", value, sizeof value),
+              "attachment; filename=\"run-1.csv\"");
+    ctl_http_tl_check(
+        &r, 200,
+        "index,agent_id,outcome,http_status,scheduled_ns,sent_ns,first_byte_ns,done_ns,"
+        "received_ns,bytes,reused,request_id,environment_id,cold_start,cold_start_time,"
+        "initialization_type,invocation_count,function_started_ns,function_finished_ns,"
+        "error,door,throttle_source,throttle_reason,latency_ms\r\n"
+        "0,agent-1,ok,200,1700000000000000000,1700000000000001000,1700000000002000000,"
+        "1700000000002000000,0,100,false,,env-0,true,0,,,0,0,,,,,1.999\r\n"
+        "1,agent-1,throttled,429,1700000000000000000,1700000000000001000,"
+        "1700000000002000000,1700000000002001000,0,100,false,,,,0,,,0,0,,,,,2\r\n"
+        "2,agent-1,throttled,429,1700000000000000000,1700000000000001000,"
+        "1700000000002000000,1700000000002002000,0,100,false,,,,0,,,0,0,,,,,2.001\r\n");
+    ctl_http_tl_expect_get(port, "/api/runs/9/requests.csv", NULL, 404,
+                           "{\"error\":\"no run 9\"}");
+    ctl_http_tl_expect_get(port, "/api/runs/x/requests.csv", NULL, 400,
+                           "{\"error\":\"run id must be a positive integer\"}");
     ctl_http_tl_expect_get(
         port, "/api/runs/2/rows?sort=bogus", NULL, 400,
         "{\"error\":\"sort must be index, agent, outcome, status, latency, "

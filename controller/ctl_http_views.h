@@ -25,7 +25,7 @@ typedef struct _store_t store_t;
 
 //  The answer to a read route (RUNS, RUN, FILE, RESULTS, FILES, ROWS,
 //  CHARTS: store_rows_charts_json with each agent's arrival spread as
-//  "agents"):
+//  "agents"; CSV: *stream_run_id, no body, for ctl_http_views_csv):
 //  200 with *body (caller owns), or the status with a message in err (404
 //  for an unknown run or no runs yet, 500 when the database fails). For a
 //  run route with requests, *stream_run_id is set (else 0) and *body is
@@ -39,6 +39,14 @@ int ctl_http_views_answer(store_t *store, const ctl_http_request_t *request,
 //  client takes it. NULL when out of memory (run is released).
 struct MHD_Response *ctl_http_views_stream(store_t *store, int64_t run_id,
                                            json_t **run_p);
+
+//  A response that sends every row of run_id as CSV (text/csv, RFC 4180,
+//  CRLF line ends, a header line of store_rows_export_column's names),
+//  read page by page as the client takes it, as an attachment
+//  run-<id>.csv. Text cells a spreadsheet would take for a formula start
+//  with an apostrophe. NULL when out of memory.
+#define CTL_HTTP_VIEWS_CSV_TYPE "text/csv; charset=utf-8; header=present"
+struct MHD_Response *ctl_http_views_csv(store_t *store, int64_t run_id);
 
 void ctl_http_views_test(bool verbose);
 

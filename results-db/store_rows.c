@@ -209,6 +209,14 @@ out:
     return page;
 }
 
+const char *
+store_rows_export_column(size_t i)
+{
+    size_t count = 0;
+    const store_column_t *columns = store_stmt_columns(STORE_REQUESTS, &count);
+    return i < count ? columns[i].name : NULL;
+}
+
 json_t *
 store_rows_after(store_t *self, int64_t run_id, int64_t after, int limit)
 {

@@ -9,7 +9,7 @@
 //
 // Run by ctest with STAMPEDE_BIN (the build's bin/) in the environment.
 // Exits non-zero on failure. Every process it starts is killed by pid.
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -77,8 +77,11 @@ async function main() {
       + "frame-ancestors 'none'; base-uri 'none'; form-action 'self'", 'Content-Security-Policy');
     checkEqual(headers['x-content-type-options'], 'nosniff', 'X-Content-Type-Options');
 
+    // The first event shows the run's counts at once; the summary (its
+    // environments) follows with the full run.
     await page.waitForFunction(() => document.querySelector('#runs li')
-      && document.querySelector('[data-stat="total_requests"]').textContent !== '–', null, { timeout: 15000 });
+      && document.querySelector('[data-stat="total_requests"]').textContent !== '–'
+      && document.querySelector('[data-stat="environments"]').textContent !== '–', null, { timeout: 15000 });
     const first = await stats(page);
     checkHeadline(first, 'first run');
     checkEqual(first.environments, '5', 'environments');
@@ -99,6 +102,29 @@ async function main() {
     await page.click('#runs li button');
     await page.waitForFunction(() => document.querySelector('#runs li button').getAttribute('aria-current') === 'true');
     checkEqual((await stats(page)).successful, '5', 'Successful after selecting the run');
+
+    // The run as files: CSV (a header and one line per request, in index
+    // order) and JSON (the run with its rows), as the browser saves them.
+    const saved = async (button) => {
+      const [file] = await Promise.all([page.waitForEvent('download', { timeout: STEP_MS }),
+        page.click(button)]);
+      return { name: file.suggestedFilename(), text: readFileSync(await file.path(), 'utf8') };
+    };
+    const csv = await saved('#download-csv');
+    checkEqual(csv.name, 'run-1.csv', 'CSV file name');
+    const lines = csv.text.split('\r\n');
+    checkEqual(lines.length, 102, 'CSV lines: header, 100 rows, the final line end');
+    checkEqual(lines[0].split(',').slice(0, 4).join(','), 'index,agent_id,outcome,http_status', 'CSV header');
+    checkEqual(lines.slice(1, 101).map((line) => Number(line.split(',')[0])).join(),
+      [...Array(100).keys()].join(), 'CSV rows in index order');
+    const outcomes = lines.slice(1, 101).map((line) => line.split(',')[2]);
+    checkEqual(outcomes.filter((o) => o === 'ok').length, 5, 'CSV ok rows');
+    checkEqual(outcomes.filter((o) => o === 'throttled').length, 95, 'CSV throttled rows');
+    const json = await saved('#download-json');
+    checkEqual(json.name, 'run-1.json', 'JSON file name');
+    const file = JSON.parse(json.text);
+    checkEqual([file.run_id, file.requests.length, file.successful, file.throttled].join(),
+      '1,100,5,95', 'JSON file: run, rows, successful, throttled');
 
     // A second burst from the form, through one agent joining serve.
     const agent = launch(path.join(BIN, 'stampede-agent'),

@@ -3,8 +3,11 @@ default (Host, Origin, a target the agents would refuse, a chunked body far
 past the cap) and the original demo's API (its request body and result
 field names) against the emulator with reserved concurrency 5.
 """
+import csv
 import http.client
+import io
 import json
+import sqlite3
 import unittest
 
 from stampede_testlib import (SERVE_READY, ControllerTest, binary, http_json,
@@ -168,6 +171,52 @@ class DashboardApiTest(ControllerTest):
         status, page = http_json(api + "/api/runs/1/rows?offset=90&limit=20")
         self.assertEqual((page["total"], [r["index"] for r in page["rows"]]),
                          (100, list(range(90, 100))))
+
+        # The run as CSV: the same rows as the JSON, cell for cell; text
+        # from the target that a spreadsheet would run as a formula is
+        # written as text.
+        def cell(value):
+            if value is None:
+                return ""
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            if isinstance(value, float):
+                return "%.15g" % value
+            if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+                return "'" + value
+            return str(value)
+        conn = sqlite3.connect(self.path("r.db"), timeout=10)
+        try:
+            with conn:
+                conn.execute("UPDATE requests SET error = ? WHERE run_id = 1 AND "
+                             "request_index = 7", ('=HYPERLINK("http://x","y")',))
+                conn.execute("UPDATE requests SET error = ? WHERE run_id = 1 AND "
+                             "request_index = 8", ("-1+2, \"quoted\"\r\nnext",))
+        finally:
+            conn.close()
+        status, results = http_json(api + "/api/results/file/run-1.json", timeout=30)
+        self.assertEqual(status, 200)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", "/api/runs/1/requests.csv")
+            resp = conn.getresponse()
+            text = resp.read().decode()
+            self.assertEqual((resp.status, resp.getheader("Content-Type"),
+                              resp.getheader("Content-Disposition")),
+                             (200, "text/csv; charset=utf-8; header=present",
+                              'attachment; filename="run-1.csv"'))
+        finally:
+            conn.close()
+        table = list(csv.reader(io.StringIO(text, newline="")))
+        header, body = table[0], table[1:]
+        self.assertEqual(header[:4], ["index", "agent_id", "outcome", "http_status"])
+        self.assertEqual(body, [[cell(row[name]) for name in header]
+                                for row in results["requests"]])
+        self.assertEqual(body[7][header.index("error")], '\'=HYPERLINK("http://x","y")')
+        self.assertEqual(body[8][header.index("error")], "'-1+2, \"quoted\"\r\nnext")
+        self.assertEqual(text.count("\r\n"), 102)  # 101 lines, one break in a cell
+        status, missing = http_json(api + "/api/runs/2/requests.csv")
+        self.assertEqual((status, missing), (404, {"error": "no run 2"}))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,31 @@ export async function api(path, options = {}) {
   return body;
 }
 
+// Saves what path answers as a file named filename: fetched with the
+// token (a plain link could not send it), handed to the browser as a blob.
+export async function download(path, filename) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const response = await fetch(path, { headers, cache: 'no-store' });
+  if (!response.ok) {
+    let message = `HTTP ${response.status}`;
+    try {
+      const body = await response.json();
+      if (body && typeof body.error === 'string') message = body.error;
+    } catch {
+      // not JSON: keep the status
+    }
+    throw new Error(message);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 0);
+}
+
 export const $ = (id) => document.getElementById(id);
 
 // Numbers with units. Unknown values (null, undefined, NaN) show as "–".

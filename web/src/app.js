@@ -11,7 +11,7 @@
 // a strict Content-Security-Policy.
 import { Chart, DoughnutController, ArcElement, Tooltip, Legend } from 'chart.js';
 import {
-  $, api, token, formatCount, formatMs, formatPercent, formatSeconds, formatWhen,
+  $, api, download, token, formatCount, formatMs, formatPercent, formatSeconds, formatWhen,
 } from './api.js';
 import { RunCharts } from './charts.js';
 import { RowsTable } from './table.js';
@@ -141,6 +141,7 @@ function renderFigures(f) {
 function renderHead(run) {
   $('run-empty').hidden = true;
   $('run-body').hidden = false;
+  $('run-downloads').hidden = false;
   $('run-title').textContent = `Run #${runId(run)}`;
   const status = statusOf(run);
   const badge = $('run-status');
@@ -194,6 +195,7 @@ function renderEmpty() {
   $('run-meta').textContent = '';
   $('run-reason').hidden = true;
   $('run-body').hidden = true;
+  $('run-downloads').hidden = true;
   $('rows-card').hidden = true;
   charts.hide();
   $('run-empty').hidden = false;
@@ -426,8 +428,24 @@ async function submitBurst(event) {
   }
 }
 
+// The selected run as a file: every row as CSV, or the run with its rows
+// as JSON (the original demo's results file).
+async function downloadRun(kind) {
+  const id = selectedRunId;
+  if (id === null) return;
+  const path = kind === 'csv' ? `/api/runs/${encodeURIComponent(id)}/requests.csv`
+    : `/api/results/file/run-${encodeURIComponent(id)}.json`;
+  try {
+    await download(path, `run-${id}.${kind}`);
+  } catch (error) {
+    showError(`download of run #${id}: ${error.message}`);
+  }
+}
+
 async function main() {
   $('burst-form').addEventListener('submit', submitBurst);
+  $('download-csv').addEventListener('click', () => downloadRun('csv'));
+  $('download-json').addEventListener('click', () => downloadRun('json'));
   live = startEvents();
   if (!live) loadStatus();
   let runs;
