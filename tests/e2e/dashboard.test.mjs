@@ -13,7 +13,7 @@ import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  BIN, CHROMIUM, STEP_MS, browser, check, checkBinaries, checkClean, checkEqual, checkHeadline, finish,
+  BIN, CHROMIUM, STEP_MS, accessibilityViolations, browser, check, checkAccessible, checkBinaries, checkClean, checkEqual, checkHeadline, finish,
   launch, loadChromium, log, run, runTest, start, stats, stopChild,
 } from './lib.mjs';
 
@@ -95,6 +95,27 @@ async function main() {
     check(pixels.throttled > 5 * pixels.ok, 'throttled arc is the larger one (95 vs 5)');
     checkEqual(await page.textContent('#chart-caption'), '5 of 100 succeeded, 95 throttled (100 recorded)', 'chart caption');
     checkEqual(await page.textContent('#agents'), '0 agents connected', 'agents shown');
+    // Accessible in both themes: the whole page, the run's charts and
+    // table included.
+    await page.waitForFunction(() => !document.getElementById('charts-card').hidden
+      && document.querySelectorAll('#rows-body tr').length > 0, null, { timeout: 15000 });
+    await checkAccessible(page, 'light theme');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await checkAccessible(page, 'dark theme');
+    await page.emulateMedia({ colorScheme: 'light' });
+    // The check sees what it should: a planted low-contrast line fails it.
+    await page.evaluate(() => {
+      const p = document.createElement('p');
+      p.id = 'planted';
+      p.textContent = 'low contrast';
+      p.style.color = '#999999';
+      p.style.background = '#aaaaaa';
+      document.querySelector('main').append(p);
+    });
+    const planted = (await accessibilityViolations(page)).find((v) => v.id === 'color-contrast');
+    checkEqual(planted && planted.nodes.map((n) => n.target.join(' ')).join(), '#planted',
+      'axe-core reports a planted contrast failure');
+    await page.evaluate(() => document.getElementById('planted').remove());
     await page.screenshot({ path: path.join(tmp, 'dashboard.png'), fullPage: true });
     log(`# screenshot ${path.join(tmp, 'dashboard.png')}`);
 

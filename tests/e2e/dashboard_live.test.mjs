@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  BIN, STEP_MS, browser, check, checkBinaries, checkClean, checkEqual, checkHeadline, finish, launch,
+  BIN, STEP_MS, browser, check, checkAccessible, checkBinaries, checkClean, checkEqual, checkHeadline, finish, launch,
   loadChromium, log, run, runTest, start, stats, stopChild, tableRows,
 } from './lib.mjs';
 
@@ -106,6 +106,7 @@ async function main() {
     checkEqual(phases.length, 4, 'a phase per agent');
     check(phases.every((p) => ['released', 'collecting', 'done'].includes(p)), `phases while collecting: ${phases}`);
     await page.screenshot({ path: path.join(shots, 'live-running.png'), fullPage: true });
+    await checkAccessible(page, 'a run in progress');
 
     await waitText(page, '#run-status', 'completed', 30000);
     await waitText(page, '[data-stat="successful"]', '5', 10000).catch(async (error) => {
@@ -188,6 +189,7 @@ async function main() {
       window.innerWidth]);
     check(widths[0] <= widths[2] && widths[1] <= widths[2], `no horizontal overflow at 320 px: ${widths}`);
     await page.screenshot({ path: path.join(shots, 'live-320.png'), fullPage: true });
+    await checkAccessible(page, '320 px');
     await page.setViewportSize({ width: 1280, height: 860 });
 
     // A run the controller could not finish says why.

@@ -259,3 +259,26 @@ export function runTest(name, main) {
     process.exit(1);
   });
 }
+
+// axe-core over the page as it stands (WCAG 2.0/2.1 A and AA rules): no
+// serious or critical violation; the lesser ones are logged. Returns the
+// number of serious or critical violations.
+export async function accessibilityViolations(page) {
+  const { AxeBuilder } = require('@axe-core/playwright');
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  return results.violations;
+}
+
+export async function checkAccessible(page, label) {
+  const violations = await accessibilityViolations(page);
+  const grave = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of violations.filter((x) => !grave.includes(x))) {
+    log(`# axe (${label}): ${v.impact} ${v.id}: ${v.nodes.length} nodes`);
+  }
+  const described = grave.map((v) => `${v.impact} ${v.id} (${v.help}): ${v.nodes.slice(0, 3)
+    .map((n) => n.target.join(' ')).join('; ')}`);
+  checkEqual(described.length, 0, `axe-core, ${label}: no serious or critical violation ${JSON.stringify(described)}`);
+  return grave.length;
+}
