@@ -223,11 +223,11 @@ s_test_daemon(bool verbose)
         "initialization_type,invocation_count,function_started_ns,function_finished_ns,"
         "error,door,throttle_source,throttle_reason,latency_ms\r\n"
         "0,agent-1,ok,200,1700000000000000000,1700000000000001000,1700000000002000000,"
-        "1700000000002000000,0,100,false,,env-0,true,0,,,0,0,,,,,1.999\r\n"
+        "1700000000002000000,0,100,false,,env-0,true,0.0,,,0,0,,,,,1.999\r\n"
         "1,agent-1,throttled,429,1700000000000000000,1700000000000001000,"
-        "1700000000002000000,1700000000002001000,0,100,false,,,,0,,,0,0,,,,,2\r\n"
+        "1700000000002000000,1700000000002001000,0,100,false,,,,0.0,,,0,0,,,,,2.0\r\n"
         "2,agent-1,throttled,429,1700000000000000000,1700000000000001000,"
-        "1700000000002000000,1700000000002002000,0,100,false,,,,0,,,0,0,,,,,2.001\r\n");
+        "1700000000002000000,1700000000002002000,0,100,false,,,,0.0,,,0,0,,,,,2.001\r\n");
     ctl_http_tl_expect_get(port, "/api/runs/9/requests.csv", NULL, 404,
                            "{\"error\":\"no run 9\"}");
     ctl_http_tl_expect_get(port, "/api/runs/x/requests.csv", NULL, 400,

@@ -191,68 +191,26 @@ typedef struct {
     bool csv;       //  rows as CSV lines (header first), not JSON
 } s_stream_t;
 
-//  One CSV cell (RFC 4180) of a row value: null is empty, numbers as
-//  written by us, text quoted when it holds a comma, quote, CR or LF.
-//  Text that starts with '=', '+', '-', '@', tab or CR is a formula to a
-//  spreadsheet: it gets a leading apostrophe, so it shows as the text it
-//  is. Rows hold text from the target (errors, environment ids).
-static void
-s_csv_cell(FILE *out, const json_t *value)
+//  Fills pending with the CSV header line (header) or the next page of
+//  rows (store_export's CSV), advancing after. Returns the rows written
+//  (0 for the header or past the last row), or -1 on error.
+static int
+s_csv_piece(s_stream_t *self, bool header)
 {
-    if (json_is_integer(value))
-        fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
-    else if (json_is_real(value))
-        fprintf(out, "%.15g", json_real_value(value));
-    else if (json_is_boolean(value))
-        fputs(json_is_true(value) ? "true" : "false", out);
-    else if (json_is_string(value)) {
-        const char *text = json_string_value(value);
-        bool formula = strchr("=+-@\t\r", text[0]) && text[0] != '\0';
-        bool quote = formula || strpbrk(text, ",\"\r\n") != NULL;
-        if (quote)
-            fputc('"', out);
-        if (formula)
-            fputc('\'', out);
-        for (const char *c = text; *c; c++) {
-            if (*c == '"')
-                fputc('"', out);
-            fputc(*c, out);
-        }
-        if (quote)
-            fputc('"', out);
-    }
-}
-
-//  The CSV lines of rows, or of the column names when rows is NULL: a
-//  malloc'd text in *text of *size bytes. False when out of memory.
-static bool
-s_csv_lines(const json_t *rows, char **text, size_t *size)
-{
-    FILE *out = open_memstream(text, size);
+    FILE *out = open_memstream(&self->pending, &self->size);
     if (!out)
-        return false;
-    if (!rows)
-        for (size_t c = 0; store_rows_export_column(c); c++)
-            fprintf(out, "%s%s", c ? "," : "", store_rows_export_column(c));
-    else
-        for (size_t r = 0; r < json_array_size(rows); r++) {
-            const json_t *row = json_array_get(rows, r);
-            for (size_t c = 0; store_rows_export_column(c); c++) {
-                if (c)
-                    fputc(',', out);
-                s_csv_cell(out, json_object_get(row, store_rows_export_column(c)));
-            }
-            if (r + 1 < json_array_size(rows))
-                fputs("\r\n", out);
-        }
-    fputs("\r\n", out);
-    bool ok = !ferror(out);
-    if (fclose(out) != 0 || !ok) {
-        free(*text);
-        *text = NULL;
-        return false;
+        return -1;
+    int rows = header
+                   ? store_export_csv_header(out)
+                   : store_export_csv_page(self->store, self->run_id, self->after,
+                                           CTL_HTTP_VIEWS_STREAM_PAGE, out, &self->after);
+    if (fclose(out) != 0 || rows < 0) {
+        free(self->pending);
+        self->pending = NULL;
+        self->size = 0;
+        return -1;
     }
-    return true;
+    return rows;
 }
 
 //  Replaces pending by the next piece of the answer; false on error.
@@ -262,6 +220,11 @@ s_stream_refill(s_stream_t *self)
     free(self->pending);
     self->pending = NULL;
     self->size = self->sent = 0;
+    if (self->csv) {
+        int rows = s_csv_piece(self, false);
+        self->finished = rows == 0;
+        return rows >= 0;
+    }
     json_t *rows = store_rows_after(self->store, self->run_id, self->after,
                                     CTL_HTTP_VIEWS_STREAM_PAGE);
     if (!rows)
@@ -269,20 +232,13 @@ s_stream_refill(s_stream_t *self)
     size_t n = json_array_size(rows);
     if (n == 0) {
         json_decref(rows);
-        self->finished = true;
-        if (self->csv)
-            return true;
         self->pending = strdup("]}");
         self->size = 2;
+        self->finished = true;
         return self->pending != NULL;
     }
     self->after =
         json_integer_value(json_object_get(json_array_get(rows, n - 1), "index"));
-    if (self->csv) {
-        bool ok = s_csv_lines(rows, &self->pending, &self->size);
-        json_decref(rows);
-        return ok;
-    }
     char *text = json_dumps(rows, CTL_HTTP_JSON_FLAGS);
     json_decref(rows);
     if (!text)
@@ -383,7 +339,7 @@ ctl_http_views_csv(store_t *store, int64_t run_id)
     if (!self)
         return NULL;
     *self = (s_stream_t){.store = store, .run_id = run_id, .after = -1, .csv = true};
-    if (!s_csv_lines(NULL, &self->pending, &self->size)) {
+    if (s_csv_piece(self, true) < 0) {
         free(self);
         return NULL;
     }
@@ -490,33 +446,6 @@ ctl_http_views_test(bool verbose)
     CHECK_NOT_NULL(response);
     MHD_destroy_response(response);
 
-    //  CSV cells: numbers as they are, text quoted when it must be, and
-    //  text a spreadsheet would evaluate made plain text.
-    json_t *row = json_pack(
-        "{s:i, s:s, s:s, s:i, s:b, s:s, s:b, s:f, s:s, s:s, s:s, s:s, s:f}", "index", 7,
-        "agent_id", "=cmd|' /C calc'!A0", "outcome", "error", "http_status", 502,
-        "reused", 0, "environment_id", "-2+3", "cold_start", 1, "cold_start_time", 0.25,
-        "initialization_type", "\tx", "error", "a,b \"q\"\r\nline", "door", "invoke",
-        "throttle_reason", "@SUM(1)", "latency_ms", 12.5);
-    json_t *one = json_pack("[o]", row);
-    CHECK_NOT_NULL(one);
-    char *csv = NULL;
-    size_t csv_size = 0;
-    CHECK_TRUE(s_csv_lines(one, &csv, &csv_size));
-    CHECK_STR(csv, "7,\"'=cmd|' /C calc'!A0\",error,502,,,,,,,false,,\"'-2+3\",true,0.25,"
-                   "\"'\tx\",,,,\"a,b \"\"q\"\"\r\nline\",invoke,,\"'@SUM(1)\",12.5\r\n");
-    CHECK_INT(csv_size, strlen(csv));
-    free(csv);
-    json_decref(one);
-    CHECK_TRUE(s_csv_lines(NULL, &csv, &csv_size));
-    CHECK_STR(csv,
-              "index,agent_id,outcome,http_status,scheduled_ns,sent_ns,first_byte_ns,"
-              "done_ns,received_ns,bytes,reused,request_id,environment_id,cold_start,"
-              "cold_start_time,initialization_type,invocation_count,"
-              "function_started_ns,function_finished_ns,error,door,throttle_source,"
-              "throttle_reason,latency_ms\r\n");
-    free(csv);
-
     //  The CSV of the 1201-row run: the header, then every row in order,
     //  however small the reads.
     request = (ctl_http_request_t){.route = CTL_HTTP_ROUTE_CSV, .run_id = 9};
@@ -531,7 +460,7 @@ ctl_http_views_test(bool verbose)
     self = calloc(1, sizeof *self);
     CHECK_NOT_NULL(self);
     *self = (s_stream_t){.store = store, .run_id = 1, .after = -1, .csv = true};
-    CHECK_TRUE(s_csv_lines(NULL, &self->pending, &self->size));
+    CHECK_INT(s_csv_piece(self, true), 0);
     char *lines = malloc(cap);
     CHECK_NOT_NULL(lines);
     have = 0;

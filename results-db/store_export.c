@@ -11,13 +11,18 @@
 
 #include <czmq.h>
 
-//  One CSV field, quoted per RFC 4180 when it holds a comma, quote, CR or LF.
+//  One CSV field, quoted per RFC 4180 when it holds a comma, quote, CR or
+//  LF. With guard (text the target wrote: errors, environment ids), text
+//  a spreadsheet would run as a formula — it starts with '=', '+', '-',
+//  '@', tab or CR — is written quoted behind an apostrophe, so it shows as
+//  the text it is. Numbers are ours and are never guarded.
 static int
-s_csv_field(FILE *out, const char *text)
+s_csv_field(FILE *out, const char *text, bool guard)
 {
-    if (!strpbrk(text, ",\"\r\n"))
+    bool formula = guard && text[0] != '\0' && strchr("=+-@\t\r", text[0]);
+    if (!formula && !strpbrk(text, ",\"\r\n"))
         return fputs(text, out) < 0 ? -1 : 0;
-    if (fputc('"', out) == EOF)
+    if (fputc('"', out) == EOF || (formula && fputc('\'', out) == EOF))
         return -1;
     for (const char *p = text; *p; p++) {
         if (*p == '"' && fputc('"', out) == EOF)
@@ -42,7 +47,7 @@ s_csv_row(FILE *out, sqlite3_stmt *stmt, const store_column_t *columns, size_t c
             text = sqlite3_column_int64(stmt, col) ? "true" : "false";
         else
             text = (const char *)sqlite3_column_text(stmt, col);
-        if (text && s_csv_field(out, text))
+        if (text && s_csv_field(out, text, columns[c].type == STORE_TEXT))
             return -1;
     }
     return fputs("\r\n", out) < 0 ? -1 : 0;
@@ -52,10 +57,50 @@ static int
 s_csv_header(FILE *out, const store_column_t *columns, size_t count)
 {
     for (size_t c = 0; c < count; c++) {
-        if ((c && fputc(',', out) == EOF) || s_csv_field(out, columns[c].name))
+        if ((c && fputc(',', out) == EOF) || s_csv_field(out, columns[c].name, false))
             return -1;
     }
     return fputs("\r\n", out) < 0 ? -1 : 0;
+}
+
+int
+store_export_csv_header(FILE *out)
+{
+    size_t count = 0;
+    const store_column_t *columns = store_stmt_columns(STORE_REQUESTS_AFTER, &count);
+    return s_csv_header(out, columns, count);
+}
+
+int
+store_export_csv_page(store_t *self, int64_t run_id, int64_t after, int limit, FILE *out,
+                      int64_t *last_index)
+{
+    assert(self && out && last_index);
+    assert(limit >= 1);
+    size_t count = 0;
+    const store_column_t *columns = store_stmt_columns(STORE_REQUESTS_AFTER, &count);
+    sqlite3_stmt *stmt = store_stmt(self, STORE_REQUESTS_AFTER);
+    int rc = SQLITE_OK;
+    store_bind_i64(stmt, 1, run_id, &rc);
+    store_bind_i64(stmt, 2, after, &rc);
+    store_bind_i64(stmt, 3, limit, &rc);
+    int rows = 0;
+    while (store_stmt_row(stmt, &rc)) {
+        //  Column 0 is the index (s_request_columns).
+        *last_index = sqlite3_column_int64(stmt, 0);
+        if (s_csv_row(out, stmt, columns, count)) {
+            store_stmt_done(stmt);
+            zsys_error("store: export write failed run_id=%" PRId64, run_id);
+            return -1;
+        }
+        rows++;
+    }
+    if (rc != SQLITE_DONE) {
+        store_stmt_fail(stmt, "export page", rc);
+        rows = -1;
+    }
+    store_stmt_done(stmt);
+    return rows;
 }
 
 //  Exported reals carry 15 significant digits: nanoseconds of a latency up

@@ -77,6 +77,59 @@ s_test_export(store_t *store)
               "1,agent-b,lost,0,0,0,0,0,0,0,false,,,,0.0,,,0,0,agent vanished,,,,\r\n"
               "2,agent-a,http_error,502,100,111,0,1000111,0,0,true,,,,0.0,,,0,0,"
               "\"bad \"\"gateway\"\", retry\nlater\",apigw_rest,,,1.0\r\n");
+
+    //  The same text a page at a time: the header, then pages of 2.
+    char *paged = NULL;
+    size_t paged_size = 0;
+    out = open_memstream(&paged, &paged_size);
+    CHECK_NOT_NULL(out);
+    CHECK_INT(store_export_csv_header(out), 0);
+    int64_t last = -1;
+    CHECK_INT(store_export_csv_page(store, run_id, last, 2, out, &last), 2);
+    CHECK_INT(last, 1);
+    CHECK_INT(store_export_csv_page(store, run_id, last, 2, out, &last), 1);
+    CHECK_INT(last, 2);
+    CHECK_INT(store_export_csv_page(store, run_id, last, 2, out, &last), 0);
+    CHECK_INT(last, 2);
+    CHECK_INT(store_export_csv_page(store, run_id + 1000, -1, 2, out, &last), 0);
+    CHECK_INT(fclose(out), 0);
+    CHECK_STR(paged, text);
+    free(paged);
+    free(text);
+
+    //  Text the target wrote that a spreadsheet would run as a formula is
+    //  written as text; numbers, negative ones too, stay numbers.
+    int64_t formulas = store_fixture_run(store, 2, "formulas");
+    store_result_t planted[2] = {
+        {.index = 0,
+         .outcome = "http_error",
+         .http_status = 500,
+         .scheduled_ns = -5,
+         .request_id = "+1",
+         .environment_id = "@SUM(A1)",
+         .cold_start = -1,
+         .invocation_count = -1,
+         .error = "=HYPERLINK(\"http://x\",\"y\")"},
+        {.index = 1,
+         .outcome = "http_error",
+         .http_status = 500,
+         .request_id = "-2",
+         .environment_id = "\tenv",
+         .cold_start = -1,
+         .invocation_count = -1,
+         .error = "\rline"},
+    };
+    CHECK_INT(store_results_insert(store, formulas, "agent-a", planted, 2), 0);
+    out = open_memstream(&text, &size);
+    CHECK_NOT_NULL(out);
+    last = -1;
+    CHECK_INT(store_export_csv_page(store, formulas, last, 10, out, &last), 2);
+    CHECK_INT(fclose(out), 0);
+    CHECK_STR(text,
+              "0,agent-a,http_error,500,-5,0,0,0,0,0,false,\"'+1\",\"'@SUM(A1)\",,0.0,"
+              ",,0,0,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",,,,0.0\r\n"
+              "1,agent-a,http_error,500,0,0,0,0,0,0,false,\"'-2\",\"'\tenv\",,0.0,,,0,"
+              "0,\"'\rline\",,,,0.0\r\n");
     free(text);
 
     out = open_memstream(&text, &size);

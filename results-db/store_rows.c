@@ -209,33 +209,14 @@ out:
     return page;
 }
 
-const char *
-store_rows_export_column(size_t i)
-{
-    size_t count = 0;
-    const store_column_t *columns = store_stmt_columns(STORE_REQUESTS, &count);
-    return i < count ? columns[i].name : NULL;
-}
-
 json_t *
 store_rows_after(store_t *self, int64_t run_id, int64_t after, int limit)
 {
     assert(self);
     assert(limit >= 1 && limit <= STORE_ROWS_PAGE_MAX);
     size_t count = 0;
-    const store_column_t *columns = store_stmt_columns(STORE_REQUESTS, &count);
-    char sql[4096];
-    size_t used = (size_t)snprintf(sql, sizeof sql, "SELECT ");
-    for (size_t c = 0; c < count; c++)
-        used += (size_t)snprintf(sql + used, sizeof sql - used, "%s%s", c ? ", " : "",
-                                 columns[c].expr);
-    used += (size_t)snprintf(sql + used, sizeof sql - used,
-                             " FROM requests WHERE run_id = ?1 AND request_index > ?2"
-                             " ORDER BY request_index LIMIT ?3");
-    assert(used < sizeof sql);
-    sqlite3_stmt *stmt = s_prepare(self, sql, "rows after");
-    if (!stmt)
-        return NULL;
+    const store_column_t *columns = store_stmt_columns(STORE_REQUESTS_AFTER, &count);
+    sqlite3_stmt *stmt = store_stmt(self, STORE_REQUESTS_AFTER);
     json_t *rows = json_array();
     int rc = SQLITE_OK;
     store_bind_i64(stmt, 1, run_id, &rc);
@@ -251,7 +232,7 @@ store_rows_after(store_t *self, int64_t run_id, int64_t after, int limit)
         json_decref(rows);
         rows = NULL;
     }
-    sqlite3_finalize(stmt);
+    store_stmt_done(stmt);
     return rows;
 }
 

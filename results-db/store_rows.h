@@ -64,10 +64,6 @@ json_t *store_rows_page(store_t *self, int64_t run_id, const store_rows_query_t 
 //  owns; empty past the last row), or NULL on error.
 json_t *store_rows_after(store_t *self, int64_t run_id, int64_t after, int limit);
 
-//  The name of column i of store_rows_after's rows (the export's columns,
-//  in their order), or NULL past the last.
-const char *store_rows_export_column(size_t i);
-
 //  A run's progress as the dashboard shows it live, from the database
 //  alone: {"run_id","status","outcome","error","requested","started_ns",
 //  "finished_ns","counts":{"ok","throttled","errors","lost","recorded",

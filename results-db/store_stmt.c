@@ -194,6 +194,11 @@ static const struct {
                       S_COLUMNS(s_share_columns)},
     [STORE_REQUESTS] = {"FROM requests WHERE run_id = ?1 ORDER BY request_index",
                         S_COLUMNS(s_request_columns)},
+    //  A keyset page: ?2 the last index already read (-1 before the
+    //  first), ?3 the page's size.
+    [STORE_REQUESTS_AFTER] = {"FROM requests WHERE run_id = ?1 AND request_index > ?2"
+                              " ORDER BY request_index LIMIT ?3",
+                              S_COLUMNS(s_request_columns)},
 };
 
 const store_column_t *

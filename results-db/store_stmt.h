@@ -58,6 +58,7 @@ typedef enum {
     STORE_RUN_GET,
     STORE_SHARES,
     STORE_REQUESTS,
+    STORE_REQUESTS_AFTER,
     STORE_STMT_COUNT
 } store_stmt_id_t;
 

@@ -180,8 +180,8 @@ class DashboardApiTest(ControllerTest):
                 return ""
             if isinstance(value, bool):
                 return "true" if value else "false"
-            if isinstance(value, float):
-                return "%.15g" % value
+            if isinstance(value, float):  # SQLite's text of a REAL: 2.0, 1.999
+                return repr(value)
             if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
                 return "'" + value
             return str(value)
