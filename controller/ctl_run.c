@@ -436,7 +436,9 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
                        .created_ns = now_ns,
                        .label = spec->label,
                        .start_mode = proto_start_mode_name(start_mode),
-                       .door = proto_door_name(target.door)};
+                       .door = proto_door_name(target.door),
+                       .reserved_known = spec->reserved_known,
+                       .reserved_configured = spec->reserved_configured};
     self->id = store_run_create(store, &row);
     if (self->id < 1) {
         sp_err_set(err, err_size, "cannot create the run in the results database");

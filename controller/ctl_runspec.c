@@ -252,7 +252,7 @@ ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_siz
                 strcmp(key, "headers") == 0 || strcmp(key, "body") == 0 ||
                 strcmp(key, "label") == 0 || strcmp(key, "start_mode") == 0 ||
                 strcmp(key, "door") == 0 || strcmp(key, "arrival_header") == 0 ||
-                strcmp(key, "ca_pem") == 0;
+                strcmp(key, "ca_pem") == 0 || strcmp(key, "reserved_configured") == 0;
     else if (strcmp(key, "url") == 0) {
         if (!s_json_string_ok(value, PROTO_MAX_URL)) {
             sp_err_set(err, err_size, "url must be a string of 1-%d bytes",
@@ -347,6 +347,12 @@ ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_siz
             sp_err_set(err, err_size, "%s", CTL_RUNSPEC_CA_PEM_ERROR);
             return -1;
         }
+    } else if (strcmp(key, "reserved_configured") == 0) {
+        if (!json_is_integer(value) || json_integer_value(value) < -1 ||
+            json_integer_value(value) > CTL_RUNSPEC_MAX_RESERVED) {
+            sp_err_set(err, err_size, "%s", CTL_RUNSPEC_RESERVED_ERROR);
+            return -1;
+        }
     } else
         known = false;
     return known ? 0 : 1;
@@ -391,6 +397,9 @@ ctl_runspec_from_json(json_t *command, ctl_runspec_t *spec, const char **headers
         else if (strcmp(key, "ca_pem") == 0) {
             spec->ca_pem = json_string_value(value);
             spec->ca_pem_size = json_string_length(value);
+        } else if (strcmp(key, "reserved_configured") == 0) {
+            spec->reserved_known = true;
+            spec->reserved_configured = (int32_t)json_integer_value(value);
         } else if (strcmp(key, "headers") == 0) {
             for (size_t i = 0; i < json_array_size(value); i++)
                 headers[i] = json_string_value(json_array_get(value, i));
@@ -615,13 +624,22 @@ ctl_runspec_test(bool verbose)
     CHECK_INT(s_field("start_mode", "\"soon\"", err, sizeof err), -1);
     CHECK_STR(err, "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
     CHECK_INT(s_field("action", "\"run\"", err, sizeof err), 1);
+    CHECK_INT(s_field("reserved_configured", "-1", err, sizeof err), 0);
+    CHECK_INT(s_field("reserved_configured", "100000", err, sizeof err), 0);
+    const char *bad_reserved[] = {"-2", "100001", "5.0", "\"5\"", "true"};
+    for (size_t i = 0; i < sizeof bad_reserved / sizeof bad_reserved[0]; i++) {
+        CHECK_INT(s_field("reserved_configured", bad_reserved[i], err, sizeof err), -1);
+        CHECK_STR(err, "reserved_configured must be an integer from -1 (unreserved) to "
+                       "100000");
+    }
 
     //  A whole command over defaults.
     json_t *command =
         json_loads("{\"action\":\"run\",\"url\":\"http://h/\",\"requests\":7,"
                    "\"timeout_ms\":500,\"method\":\"POST\",\"body\":\"{}\","
                    "\"headers\":[\"X-A: 1\"],\"label\":\"l\","
-                   "\"start_mode\":\"at-go\",\"method\":null}",
+                   "\"start_mode\":\"at-go\",\"method\":null,"
+                   "\"reserved_configured\":-1}",
                    0, NULL);
     CHECK_TRUE(command != NULL);
     const char *room[PROTO_MAX_HEADERS];
@@ -638,6 +656,8 @@ ctl_runspec_test(bool verbose)
     CHECK_STR(spec.headers[0], "X-A: 1");
     CHECK_STR(spec.label, "l");
     CHECK_INT(spec.start_mode, CTL_START_MODE_AT_GO);
+    CHECK_TRUE(spec.reserved_known);
+    CHECK_INT(spec.reserved_configured, -1);
     CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), 0);
     json_object_set_new(command, "requests", json_integer(0));
     CHECK_INT(ctl_runspec_from_json(command, &spec, room, err, sizeof err), -1);

@@ -39,9 +39,12 @@
 
 #define CTL_RUNSPEC_MAX_REQUESTS PROTO_MAX_SHARE //  requests of one run
 #define CTL_RUNSPEC_DEFAULT_TIMEOUT_MS                                                   \
-    PROTO_TIMEOUT_MS_DEFAULT       //  per request, none given
-#define CTL_RUNSPEC_MAX_LABEL 256  //  label shown in the UI, bytes
-#define CTL_RUNSPEC_MAX_AGENTS 256 //  agents one command may start or await
+    PROTO_TIMEOUT_MS_DEFAULT            //  per request, none given
+#define CTL_RUNSPEC_MAX_LABEL 256       //  label shown in the UI, bytes
+#define CTL_RUNSPEC_MAX_AGENTS 256      //  agents one command may start or await
+#define CTL_RUNSPEC_MAX_RESERVED 100000 //  a function's reserved concurrency
+#define CTL_RUNSPEC_RESERVED_ERROR                                                       \
+    "reserved_configured must be an integer from -1 (unreserved) to 100000"
 #define CTL_RUNSPEC_ARRIVAL_HEADER_ERROR                                                 \
     "arrival_header must be a header name (a token of 1-256 characters)"
 #define CTL_RUNSPEC_CA_PEM_ERROR                                                         \
@@ -86,6 +89,8 @@ typedef struct {
                                  //  (X-Stampede-Received-Ns)
     const char *ca_pem;          //  PEM CAs trusted for https://, or NULL
     size_t ca_pem_size;          //  <= PROTO_MAX_CA_PEM
+    bool reserved_known;         //  the function's reserved concurrency is known:
+    int32_t reserved_configured; //  then 0..CTL_RUNSPEC_MAX_RESERVED, or -1 unreserved
 } ctl_runspec_t;
 
 //  Zeroes spec: no URL, GET, no body, 0 requests, the default timeout,
@@ -135,7 +140,9 @@ int ctl_runspec_check(const ctl_runspec_t *spec, char *err, size_t err_size);
 
 //  Checks one field of a JSON run command by the rules above: "url",
 //  "requests", "timeout_ms", "method", "headers", "body", "label",
-//  "start_mode", "door", "arrival_header", "ca_pem". null means "not
+//  "start_mode", "door", "arrival_header", "ca_pem", "reserved_configured"
+//  (what the caller knows of the function's reserved concurrency, -1 for
+//  unreserved: recorded with the run). null means "not
 //  given" and passes. Returns 0; -1 with a
 //  message naming the field; 1 when key is none of those fields (err
 //  untouched).

@@ -28,6 +28,8 @@ store_run_create(store_t *self, const store_run_t *run)
     store_bind_text(stmt, 6, run->label, &rc);
     store_bind_text(stmt, 7, run->start_mode, &rc);
     store_bind_text(stmt, 8, run->door, &rc);
+    if (run->reserved_known)
+        store_bind_i64(stmt, 9, run->reserved_configured, &rc);
     if (store_stmt_exec(stmt, rc, "run create"))
         return -1;
     return sqlite3_last_insert_rowid(store_db(self));

@@ -16,15 +16,17 @@ typedef struct _store_t store_t;
 
 //  One run as created by the controller.
 typedef struct {
-    const char *url;        //  target URL
-    const char *method;     //  HTTP method
-    uint32_t requested;     //  N
-    uint32_t agents;        //  number of agents sharing the run
-    int64_t created_ns;     //  controller wall clock
-    const char *label;      //  free text shown in the UI, may be NULL
-    const char *start_mode; //  "at_go" or "last_byte" (proto_start_mode_name);
-                            //  NULL means "at_go"
-    const char *door;       //  proto_door_name; NULL means "http"
+    const char *url;             //  target URL
+    const char *method;          //  HTTP method
+    uint32_t requested;          //  N
+    uint32_t agents;             //  number of agents sharing the run
+    int64_t created_ns;          //  controller wall clock
+    const char *label;           //  free text shown in the UI, may be NULL
+    const char *start_mode;      //  "at_go" or "last_byte" (proto_start_mode_name);
+                                 //  NULL means "at_go"
+    const char *door;            //  proto_door_name; NULL means "http"
+    bool reserved_known;         //  the function's reserved concurrency is known:
+    int32_t reserved_configured; //  then >= 0, or -1 for unreserved (else NULL)
 } store_run_t;
 
 //  Creates a run with status "pending"; returns its id (>= 1) or -1.

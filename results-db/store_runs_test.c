@@ -212,6 +212,35 @@ s_test_start_mode(store_t *store)
     CHECK_INT(store_latest_run(store), run_id);
 }
 
+//  The function's reserved concurrency as the run's maker knew it: a
+//  number, -1 for unreserved, null when unknown; below -1 is refused.
+static void
+s_test_reserved_configured(store_t *store)
+{
+    store_run_t run = {.url = "http://127.0.0.1:9/url/demo/",
+                       .method = "GET",
+                       .requested = 1,
+                       .agents = 1,
+                       .created_ns = S_BASE};
+    int32_t values[] = {10, -1, 0};
+    for (size_t i = 0; i < 4; i++) {
+        run.reserved_known = i < 3;
+        run.reserved_configured = i < 3 ? values[i] : 77;
+        int64_t run_id = store_run_create(store, &run);
+        CHECK_TRUE(run_id >= 1);
+        json_t *json = store_run_json(store, run_id, false);
+        json_t *value = json_object_get(json, "reserved_configured");
+        if (i < 3)
+            CHECK_INT(json_integer_value(value), values[i]);
+        else
+            CHECK_TRUE(json_is_null(value));
+        json_decref(json);
+    }
+    run.reserved_known = true;
+    run.reserved_configured = -2;
+    CHECK_INT(store_run_create(store, &run), -1);
+}
+
 void
 store_runs_test(bool verbose)
 {
@@ -221,6 +250,7 @@ store_runs_test(bool verbose)
     CHECK_INT(store_latest_run(store), 0);
     s_test_status(store);
     s_test_start_mode(store);
+    s_test_reserved_configured(store);
     store_destroy(&store);
     s_test_interrupted();
 }

@@ -127,6 +127,11 @@ static const char *const s_migrations[] = {
     "ALTER TABLE run_agents ADD COLUMN armed INTEGER CHECK (armed >= 0);"
     "ALTER TABLE run_agents ADD COLUMN late INTEGER CHECK (late >= 0);"
     "ALTER TABLE run_agents ADD COLUMN mis_start TEXT;",
+    //  6: the function's reserved concurrency when the run was made, as the
+    //  run's maker knew it (a sweep set it; a run read it from the
+    //  management API): >= 0, -1 for unreserved, NULL when unknown.
+    "ALTER TABLE runs ADD COLUMN reserved_configured INTEGER"
+    "  CHECK (reserved_configured >= -1);",
 };
 
 #define S_MIGRATION_COUNT ((int)(sizeof s_migrations / sizeof s_migrations[0]))
@@ -303,12 +308,12 @@ store_schema_test(bool verbose)
     CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
     CHECK_INT(store_schema_user_version(db), store_schema_version());
-    CHECK_INT(store_schema_version(), 5);
+    CHECK_INT(store_schema_version(), 6);
     const char *tables[] = {"runs", "agents", "run_agents", "requests"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         CHECK_INT(s_count_tables(db, tables[i]), 1);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 5);
+    CHECK_INT(store_schema_user_version(db), 6);
     sqlite3_close(db);
 
     //  A version-3 file: migration 4 gives each ended run its outcome.
@@ -353,7 +358,7 @@ store_schema_test(bool verbose)
                            NULL, NULL, NULL),
               SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 5);
+    CHECK_INT(store_schema_user_version(db), 6);
     CHECK_INT(sqlite3_prepare_v2(db, "SELECT start_mode FROM runs WHERE id = 7", -1,
                                  &stmt, NULL),
               SQLITE_OK);

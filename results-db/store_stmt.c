@@ -34,6 +34,7 @@ static const store_column_t s_run_columns[] = {
     {"agents", "agents", STORE_INT},
     {"label", "label", STORE_TEXT},
     {"error", "error", STORE_TEXT},
+    {"reserved_configured", "reserved_configured", STORE_INT},
 };
 
 static const store_column_t s_share_columns[] = {
@@ -91,8 +92,8 @@ static const struct {
     [STORE_ROLLBACK] = {"ROLLBACK", NULL, 0},
     [STORE_RUN_CREATE] =
         {"INSERT INTO runs (created_ns, url, method, requested, agents, label,"
-         " start_mode, door) VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, 'at_go'),"
-         " coalesce(?8, 'http'))",
+         " start_mode, door, reserved_configured) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+         " coalesce(?7, 'at_go'), coalesce(?8, 'http'), ?9)",
          NULL, 0},
     [STORE_RUN_STATUS] =
         {"UPDATE runs SET status = ?2,"

@@ -55,7 +55,7 @@ s_test_json(store_t *store, int64_t headline_id)
               "\"method\":\"POST\",\"start_mode\":\"last_byte\",\"door\":\"invoke\","
               "\"requested\":100,"
               "\"agents\":2,"
-              "\"label\":\"reserved=5\",\"error\":null,"
+              "\"label\":\"reserved=5\",\"error\":null,\"reserved_configured\":null,"
               "\"summary\":{\"ok\":5,\"throttled\":95,\"throttled_lambda\":95,"
               "\"throttled_gateway\":0,\"errors\":0,\"lost\":0,"
               "\"recorded\":100,\"cold_starts\":5,\"environments\":5,"

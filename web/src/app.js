@@ -66,6 +66,7 @@ function figures(run, progress) {
     throttled: num(m.throttled) ?? 0,
     success_rate: num(m.success_rate),
     reserved_concurrency: num(m.reserved_concurrency),
+    reserved_configured: run ? num(run.reserved_configured) : null,
     avg_response_time: num(m.avg_response_time),
     cold_starts: num(m.cold_starts),
     cold_start_time: num(m.cold_start_time),
@@ -129,10 +130,19 @@ function renderChart(f) {
     : 'no requests';
 }
 
+// Reserved concurrency as detected from the results and, when the run
+// knows it and it differs, as configured on the function.
+function formatReserved(f) {
+  const detected = formatCount(f.reserved_concurrency);
+  const configured = f.reserved_configured;
+  if (configured === null || configured === f.reserved_concurrency) return detected;
+  return `${detected} (configured ${configured === -1 ? 'unreserved' : configured})`;
+}
+
 function renderFigures(f) {
   for (const dd of document.querySelectorAll('[data-stat]')) {
     const key = dd.dataset.stat;
-    dd.textContent = (FORMAT[key] || formatCount)(f[key]);
+    dd.textContent = key === 'reserved_concurrency' ? formatReserved(f) : (FORMAT[key] || formatCount)(f[key]);
   }
   document.querySelector('.stat.pending').hidden = f.pending === 0;
   renderChart(f);
