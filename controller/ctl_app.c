@@ -8,6 +8,7 @@
 #include "ctl_door.h"
 #include "ctl_http.h"
 #include "ctl_keys.h"
+#include "ctl_lambda.h"
 #include "ctl_local.h"
 #include "ctl_report.h"
 #include "ctl_server.h"
@@ -402,10 +403,12 @@ s_wait_interrupt(ctl_app_t *self)
     }
 }
 
-//  Starts one run with command (consumed), waits for its end and reports
-//  it. Returns the exit status.
+//  Starts one run with command (consumed) and waits for its end: 0 with
+//  *run_id and the core's error text for it (may be ""), or 1 when it did
+//  not start or end (said).
 static int
-s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_t *expect)
+s_run_wait(ctl_app_t *self, json_t *command, int64_t *run_id_out, char *error,
+           size_t error_size)
 {
     uint32_t timeout_ms =
         (uint32_t)json_integer_value(json_object_get(command, "timeout_ms"));
@@ -429,7 +432,7 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
         10000 + (int64_t)(timeout_ms ? timeout_ms : CTL_RUNSPEC_DEFAULT_TIMEOUT_MS) +
         15000 + S_RUN_SLACK_MS;
     int64_t deadline = sp_clock_mono_ns() + limit_ms * SP_NS_PER_MS;
-    char error[PROTO_MAX_ERROR + 256] = "";
+    error[0] = '\0';
     bool ended = false;
     while (!zsys_interrupted && sp_clock_mono_ns() < deadline) {
         json_t *status = s_status(self);
@@ -439,7 +442,7 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
         json_t *last = json_object_get(status, "last_run");
         if (!json_is_integer(active) || json_integer_value(active) != run_id) {
             if (json_integer_value(json_object_get(last, "run_id")) == run_id)
-                snprintf(error, sizeof error, "%s",
+                snprintf(error, error_size, "%s",
                          json_string_value(json_object_get(last, "error")) ?: "");
             ended = true;
         }
@@ -456,7 +459,7 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
         json_t *answer = stop ? ctl_server_request(self->server, stop) : NULL;
         ended = answer && json_integer_value(json_object_get(answer, "run_id")) == run_id;
         if (ended)
-            snprintf(error, sizeof error, "stampede run stopped by a signal");
+            snprintf(error, error_size, "stampede run stopped by a signal");
         json_decref(answer);
         json_decref(stop);
     }
@@ -467,6 +470,17 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
               run_id);
         return 1;
     }
+    *run_id_out = run_id;
+    return 0;
+}
+
+//  Reports run run_id, which ended with the core's error text: printed
+//  as text or JSON, or, with json_out, handed over as JSON (caller owns)
+//  and not printed. Returns the exit status.
+static int
+s_run_report(ctl_app_t *self, int64_t run_id, const char *error, bool json_output,
+             const ctl_expect_t *expect, json_t **json_out)
+{
     char err[512];
     store_t *store = store_open(self->config->db, err, sizeof err);
     store_summary_t summary;
@@ -497,7 +511,11 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
     //  its own status.
     bool completed = strcmp(summary.outcome, "completed") == 0;
     int missed = 0;
-    if (json_output) {
+    if (json_out) {
+        *json_out = ctl_report_json(&report);
+        if (*json_out && expect && completed)
+            missed = ctl_report_expect(&summary, expect, *json_out, self->err);
+    } else if (json_output) {
         json_t *json = ctl_report_json(&report);
         if (json && expect && completed)
             missed = ctl_report_expect(&summary, expect, json, self->err);
@@ -520,6 +538,18 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
     if (!completed)
         return 1;
     return missed ? CTL_APP_EXIT_EXPECTATION : 0;
+}
+
+//  Starts one run with command (consumed), waits for its end and reports
+//  it. Returns the exit status.
+static int
+s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_t *expect)
+{
+    int64_t run_id = 0;
+    char error[PROTO_MAX_ERROR + 256];
+    if (s_run_wait(self, command, &run_id, error, sizeof error))
+        return 1;
+    return s_run_report(self, run_id, error, json_output, expect, NULL);
 }
 
 //  The run command of the `run` subcommand's options (caller owns).
@@ -603,38 +633,215 @@ s_read_cacert(ctl_app_t *self, const char *path)
     return pem;
 }
 
+//  What run and sweep share before their first run: --cacert read into
+//  *ca_pem (caller frees), keys, the controller core and the agents (local
+//  ones started, remote ones awaited). Returns 0, else the exit status.
 static int
-s_run(ctl_app_t *self)
+s_prepare_runs(ctl_app_t *self, char **ca_pem)
 {
     const ctl_config_t *config = self->config;
-    char *ca_pem = NULL;
-    if (config->cacert && !(ca_pem = s_read_cacert(self, config->cacert)))
+    *ca_pem = NULL;
+    if (config->cacert && !(*ca_pem = s_read_cacert(self, config->cacert)))
         return 2;
-    if (s_start_keys(self) || s_start_server(self, config->url, config->requests, NULL)) {
-        free(ca_pem);
+    if (s_start_keys(self) || s_start_server(self, config->url, config->requests, NULL))
         return 1;
-    }
     if (config->local_agents) {
         char host[300];
         const char *allow = NULL;
         if (ctl_app_url_host(config->url, host, sizeof host) == 0)
             allow = host;
         if (s_start_agents(self, config->local_agents, config->requests, allow) ||
-            s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS)) {
-            free(ca_pem);
+            s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
             return 1;
-        }
     } else {
         zsys_notice("waiting for agents count=%u endpoint=%s", config->wait_agents,
                     ctl_server_endpoint(self->server));
-        if (s_wait_agents(self, config->wait_agents, CTL_APP_WAIT_REMOTE_MS)) {
-            free(ca_pem);
+        if (s_wait_agents(self, config->wait_agents, CTL_APP_WAIT_REMOTE_MS))
+            return 1;
+    }
+    return 0;
+}
+
+//  The management API of --function (ctl_config checked it). Returns 0, or
+//  1 with the reason said.
+static int
+s_lambda(ctl_app_t *self, ctl_lambda_t *lambda)
+{
+    const ctl_config_t *config = self->config;
+    char err[512];
+    if (ctl_lambda_init(lambda, config->lambda_endpoint, config->function, config->region,
+                        NULL, err, sizeof err)) {
+        s_say(self, "%s", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int
+s_run(ctl_app_t *self)
+{
+    const ctl_config_t *config = self->config;
+    //  With --function, the function's reserved concurrency as it is now
+    //  is recorded with the run; an API that does not answer stops it.
+    ctl_lambda_t lambda;
+    int32_t reserved = CTL_LAMBDA_UNRESERVED;
+    char err[512];
+    if (config->function) {
+        if (s_lambda(self, &lambda))
+            return 1;
+        if (ctl_lambda_get_reserved(&lambda, &reserved, err, sizeof err)) {
+            s_say(self, "%s", err);
             return 1;
         }
     }
+    char *ca_pem = NULL;
+    int rc = s_prepare_runs(self, &ca_pem);
+    if (rc) {
+        free(ca_pem);
+        return rc;
+    }
     json_t *command = s_run_command(config, config->url, ca_pem);
     free(ca_pem);
+    if (command && config->function &&
+        json_object_set_new(command, "reserved_configured", json_integer(reserved))) {
+        json_decref(command);
+        command = NULL;
+    }
     return s_run_once(self, command, config->json, &config->expect);
+}
+
+//  One line of the sweep's table, from a run's JSON report.
+static void
+s_sweep_line(ctl_app_t *self, int32_t reserved, const json_t *report)
+{
+    char name[16];
+    json_int_t requested = json_integer_value(json_object_get(report, "requested"));
+    json_int_t ok = json_integer_value(json_object_get(report, "ok"));
+    fprintf(self->out,
+            "%-11s %6" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT
+            " %6" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT " %7.1f %%"
+            " %12" JSON_INTEGER_FORMAT "  #%" JSON_INTEGER_FORMAT "  %s\n",
+            ctl_lambda_reserved_name(reserved, name, sizeof name), ok,
+            json_integer_value(json_object_get(report, "throttled")),
+            json_integer_value(json_object_get(report, "errors")),
+            json_integer_value(json_object_get(report, "lost")),
+            requested > 0 ? 100.0 * (double)ok / (double)requested : 0.0,
+            json_integer_value(json_object_get(report, "environments")),
+            json_integer_value(json_object_get(report, "run_id")),
+            json_string_value(json_object_get(report, "outcome")) ?: "");
+}
+
+//  One run per value of --reserved, each set on the function first; the
+//  function's own setting is put back however the sweep ends.
+static int
+s_sweep(ctl_app_t *self)
+{
+    const ctl_config_t *config = self->config;
+    ctl_lambda_t lambda;
+    char err[512];
+    int32_t before = CTL_LAMBDA_UNRESERVED;
+    if (s_lambda(self, &lambda))
+        return 1;
+    if (ctl_lambda_get_reserved(&lambda, &before, err, sizeof err)) {
+        s_say(self, "%s", err);
+        return 1;
+    }
+    char *ca_pem = NULL;
+    int status = s_prepare_runs(self, &ca_pem);
+    json_t *reports = json_array();
+    if (!status && !reports)
+        status = 1;
+    char name[16];
+    for (size_t i = 0; !status && i < config->n_sweep && !zsys_interrupted; i++) {
+        int32_t reserved = config->sweep[i];
+        int32_t now = CTL_LAMBDA_UNRESERVED - 1;
+        //  Set, then read back: the run is recorded with what the API says.
+        if (ctl_lambda_set_reserved(&lambda, reserved, err, sizeof err) ||
+            ctl_lambda_get_reserved(&lambda, &now, err, sizeof err) || now != reserved) {
+            if (now != CTL_LAMBDA_UNRESERVED - 1 && now != reserved)
+                snprintf(err, sizeof err,
+                         "the function's reserved concurrency reads %s "
+                         "after it was set to %" PRId32,
+                         ctl_lambda_reserved_name(now, name, sizeof name), reserved);
+            s_say(self, "reserved concurrency %s: %s",
+                  ctl_lambda_reserved_name(reserved, name, sizeof name), err);
+            status = 1;
+            break;
+        }
+        zsys_notice("sweep: reserved concurrency set function=%s reserved=%s",
+                    lambda.function,
+                    ctl_lambda_reserved_name(reserved, name, sizeof name));
+        json_t *command = s_run_command(config, config->url, ca_pem);
+        char label[64];
+        snprintf(label, sizeof label, "sweep reserved=%s", name);
+        if (command && (json_object_set_new(command, "reserved_configured",
+                                            json_integer(reserved)) ||
+                        json_object_set_new(command, "label", json_string(label)))) {
+            json_decref(command);
+            command = NULL;
+        }
+        int64_t run_id = 0;
+        char error[PROTO_MAX_ERROR + 256];
+        json_t *report = NULL;
+        if (s_run_wait(self, command, &run_id, error, sizeof error)) {
+            status = 1;
+            break;
+        }
+        int rc = s_run_report(self, run_id, error, config->json, NULL,
+                              config->json ? &report : NULL);
+        if (report) {
+            json_object_set_new(report, "reserved_configured", json_integer(reserved));
+            json_array_append_new(reports, report);
+        } else if (!config->json) {
+            //  The text report went out; the table needs the figures.
+            s_run_report(self, run_id, error, true, NULL, &report);
+            if (report) {
+                json_object_set_new(report, "reserved_configured",
+                                    json_integer(reserved));
+                json_array_append_new(reports, report);
+            }
+        }
+        if (rc && !status)
+            status = rc;
+    }
+    free(ca_pem);
+    if (!status && zsys_interrupted)
+        status = CTL_APP_EXIT_INTERRUPTED;
+    //  Put the function back as it was.
+    int restored = ctl_lambda_set_reserved(&lambda, before, err, sizeof err);
+    if (restored) {
+        s_say(self, "the function's reserved concurrency was not put back to %s: %s",
+              ctl_lambda_reserved_name(before, name, sizeof name), err);
+        if (!status)
+            status = 1;
+    }
+    if (config->json) {
+        json_t *out = json_pack(
+            "{s:s, s:s, s:I, s:O, s:o, s:b}", "function", lambda.function, "url",
+            config->url, "requests", (json_int_t)config->requests, "runs", reports,
+            "restored_reserved",
+            before == CTL_LAMBDA_UNRESERVED ? json_null() : json_integer(before),
+            "restored", restored == 0);
+        char *text = out ? json_dumps(out, CTL_REPORT_JSON_FLAGS) : NULL;
+        fprintf(self->out, "%s\n", text ? text : "{}");
+        free(text);
+        json_decref(out);
+    } else {
+        fprintf(self->out, "\nsweep of %s: %zu of %zu runs, %" PRIu32 " requests each\n",
+                lambda.function, json_array_size(reports), config->n_sweep,
+                config->requests);
+        fprintf(self->out,
+                "reserved        ok throttled errors  lost success environments  run  "
+                "outcome\n");
+        for (size_t i = 0; i < json_array_size(reports); i++)
+            s_sweep_line(self, config->sweep[i], json_array_get(reports, i));
+        if (!restored)
+            fprintf(self->out, "reserved concurrency put back to %s\n",
+                    ctl_lambda_reserved_name(before, name, sizeof name));
+    }
+    fflush(self->out);
+    json_decref(reports);
+    return status;
 }
 
 //  The demo's request: a POST with a small JSON body, so the default start
@@ -716,6 +923,8 @@ ctl_app_run(ctl_app_t *self)
         return s_serve(self);
     case CTL_COMMAND_RUN:
         return s_run(self);
+    case CTL_COMMAND_SWEEP:
+        return s_sweep(self);
     case CTL_COMMAND_DEMO:
         return s_demo(self);
     case CTL_COMMAND_EXPORT:

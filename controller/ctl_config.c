@@ -8,6 +8,7 @@
 #include "ctl_config.h"
 #include "ctl_door.h"
 #include "ctl_http_guard.h"
+#include "ctl_lambda.h"
 #include "sp_addr.h"
 #include "sp_allow.h"
 #include "sp_hostport.h"
@@ -60,6 +61,9 @@ enum {
     S_OPT_CLOCK_MAX_AGE,
     S_OPT_PUBLIC_HOST,
     S_OPT_ALLOW,
+    S_OPT_FUNCTION,
+    S_OPT_LAMBDA_ENDPOINT,
+    S_OPT_REGION,
 };
 
 static const struct option s_serve_options[] = {
@@ -105,6 +109,40 @@ static const struct option s_run_options[] = {
     {"start-tolerance", required_argument, NULL, S_OPT_START_TOLERANCE},
     {"clock-samples", required_argument, NULL, S_OPT_CLOCK_SAMPLES},
     {"clock-max-age", required_argument, NULL, S_OPT_CLOCK_MAX_AGE},
+    {"function", required_argument, NULL, S_OPT_FUNCTION},
+    {"lambda-endpoint", required_argument, NULL, S_OPT_LAMBDA_ENDPOINT},
+    {"region", required_argument, NULL, S_OPT_REGION},
+    {"help", no_argument, NULL, S_OPT_HELP},
+    {"version", no_argument, NULL, S_OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+//  run's options and the values to sweep.
+static const struct option s_sweep_options[] = {
+    {"url", required_argument, NULL, S_OPT_URL},
+    {"requests", required_argument, NULL, S_OPT_REQUESTS},
+    {"reserved", required_argument, NULL, S_OPT_RESERVED},
+    {"function", required_argument, NULL, S_OPT_FUNCTION},
+    {"lambda-endpoint", required_argument, NULL, S_OPT_LAMBDA_ENDPOINT},
+    {"region", required_argument, NULL, S_OPT_REGION},
+    {"local-agents", required_argument, NULL, S_OPT_LOCAL_AGENTS},
+    {"wait-agents", required_argument, NULL, S_OPT_WAIT_AGENTS},
+    {"listen", required_argument, NULL, S_OPT_LISTEN},
+    {"method", required_argument, NULL, S_OPT_METHOD},
+    {"data", required_argument, NULL, S_OPT_DATA},
+    {"header", required_argument, NULL, S_OPT_HEADER},
+    {"timeout-ms", required_argument, NULL, S_OPT_TIMEOUT_MS},
+    {"start-mode", required_argument, NULL, S_OPT_START_MODE},
+    {"door", required_argument, NULL, S_OPT_DOOR},
+    {"arrival-header", required_argument, NULL, S_OPT_ARRIVAL_HEADER},
+    {"cacert", required_argument, NULL, S_OPT_CACERT},
+    {"db", required_argument, NULL, S_OPT_DB},
+    {"json", no_argument, NULL, S_OPT_JSON},
+    {"keys", required_argument, NULL, S_OPT_KEYS},
+    {"insecure", no_argument, NULL, S_OPT_INSECURE},
+    {"start-tolerance", required_argument, NULL, S_OPT_START_TOLERANCE},
+    {"clock-samples", required_argument, NULL, S_OPT_CLOCK_SAMPLES},
+    {"clock-max-age", required_argument, NULL, S_OPT_CLOCK_MAX_AGE},
     {"help", no_argument, NULL, S_OPT_HELP},
     {"version", no_argument, NULL, S_OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -144,6 +182,7 @@ static const char s_usage_main[] =
     "  serve    controller daemon: agent registry, runs, results, dashboard\n"
     "  run      one headless run, with local agents or remote ones\n"
     "  demo     local Lambda emulator + controller + agents + dashboard\n"
+    "  sweep    one run per reserved concurrency, set through the Lambda API\n"
     "  export   every request row of a run as CSV or JSON\n"
     "\n"
     "`stampede COMMAND --help` describes a command's options.\n";
@@ -215,6 +254,31 @@ static const char s_usage_run[] =
     "                       and the start still count as agreed (20)\n"
     "  --clock-samples N    fresh clock samples each agent needs before Go (3)\n"
     "  --clock-max-age S    how old a sample may be and still count (10)\n"
+    "  --function NAME      the Lambda function behind --url: its reserved\n"
+    "                       concurrency is read through the management API\n"
+    "                       and recorded with the run\n"
+    "  --lambda-endpoint URL  that API (the emulator's URL; default AWS's for\n"
+    "                       the region, signed with the AWS_* credentials)\n"
+    "  --region R           the region (AWS_REGION, AWS_DEFAULT_REGION)\n"
+    "  -h, --help           this text\n"
+    "      --version        print the version\n";
+
+static const char s_usage_sweep[] =
+    "Usage: stampede sweep --url URL --function NAME [--reserved LIST] -n N [OPTIONS]\n"
+    "One run of N requests per reserved concurrency in LIST, each set on the\n"
+    "function through the Lambda management API first; then the success rate\n"
+    "against reserved concurrency, and the function's setting put back.\n"
+    "Exit status: 0 every run completed, 1 a run or the API failed, 2 bad\n"
+    "usage, else the first run's that did not complete (as `stampede run`).\n"
+    "\n"
+    "  --reserved LIST      comma-separated values, 0-" S_XSTR(CTL_LAMBDA_MAX_RESERVED) " or none\n"
+    "                       (unreserved), up to " S_XSTR(CTL_MAX_SWEEP) " (5,10,50,none)\n"
+    "  --function NAME      the function behind --url (name or ARN)\n"
+    "  --lambda-endpoint URL  the management API (the emulator's URL; default\n"
+    "                       AWS's for the region, signed with the AWS_*\n"
+    "                       credentials of the environment)\n"
+    "  --region R           the region (AWS_REGION, AWS_DEFAULT_REGION)\n"
+    "  and every option of `stampede run` but --expect-*.\n"
     "  -h, --help           this text\n"
     "      --version        print the version\n";
 // clang-format on
@@ -370,6 +434,8 @@ ctl_config_command_name(ctl_command_t command)
         return "demo";
     case CTL_COMMAND_EXPORT:
         return "export";
+    case CTL_COMMAND_SWEEP:
+        return "sweep";
     default:
         return "none";
     }
@@ -393,6 +459,35 @@ ctl_config_defaults(ctl_config_t *self)
     self->start_tolerance_ms = 20;
     self->clock_samples = 3;
     self->clock_max_age_s = 10;
+}
+
+//  sweep --reserved LIST: comma-separated values, each 0..max or "none".
+static int
+s_parse_sweep(ctl_config_t *self, const char *cmd, const char *arg, FILE *err)
+{
+    self->n_sweep = 0;
+    const char *start = arg;
+    for (;;) {
+        const char *comma = strchr(start, ',');
+        size_t len = comma ? (size_t)(comma - start) : strlen(start);
+        char value[16];
+        if (self->n_sweep >= CTL_MAX_SWEEP)
+            return s_usage(err, cmd, "--reserved takes at most %d values", CTL_MAX_SWEEP);
+        if (len >= sizeof value)
+            len = sizeof value - 1; //  too long for a value: refused below
+        memcpy(value, start, len);
+        value[len] = '\0';
+        if (ctl_lambda_parse_reserved(value, &self->sweep[self->n_sweep]))
+            return s_usage(err, cmd,
+                           "--reserved must be comma-separated values from 0 to %d or "
+                           "none, got '%.32s'",
+                           CTL_LAMBDA_MAX_RESERVED, value);
+        self->n_sweep++;
+        if (!comma)
+            break;
+        start = comma + 1;
+    }
+    return 0;
 }
 
 //  Applies one option; returns 0 or CTL_CONFIG_USAGE.
@@ -572,10 +667,28 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
                            "apigw-http, apigw or http");
         break;
     case S_OPT_RESERVED:
+        if (self->command == CTL_COMMAND_SWEEP)
+            return s_parse_sweep(self, cmd, arg, err);
         if (s_parse_u32(arg, 0, CTL_MAX_RESERVED, &self->reserved))
             return s_usage(err, cmd, "--reserved must be a number from 0 to %d",
                            CTL_MAX_RESERVED);
         break;
+    case S_OPT_FUNCTION:
+    case S_OPT_LAMBDA_ENDPOINT:
+    case S_OPT_REGION: {
+        //  Checked whole by ctl_lambda_init in s_finish; here only what
+        //  no value may be.
+        if (!*arg || strlen(arg) > 1000 || !proto_is_printable(arg, 1000))
+            return s_usage(err, cmd, "%s must be 1-1000 printable characters",
+                           opt == S_OPT_FUNCTION          ? "--function"
+                           : opt == S_OPT_LAMBDA_ENDPOINT ? "--lambda-endpoint"
+                                                          : "--region");
+        const char **slot = opt == S_OPT_FUNCTION          ? &self->function
+                            : opt == S_OPT_LAMBDA_ENDPOINT ? &self->lambda_endpoint
+                                                           : &self->region;
+        *slot = arg;
+        break;
+    }
     case S_OPT_EXIT:
         self->exit_after = true;
         break;
@@ -610,6 +723,15 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
         if (!self->http)
             self->http = "127.0.0.1:5000";
         break;
+    case CTL_COMMAND_SWEEP:
+        if (!self->function)
+            return s_usage(err, cmd, "--function is required (the function to set)");
+        if (self->n_sweep == 0) {
+            static const int32_t values[] = {5, 10, 50, CTL_LAMBDA_UNRESERVED};
+            memcpy(self->sweep, values, sizeof values);
+            self->n_sweep = sizeof values / sizeof values[0];
+        }
+        __attribute__((fallthrough));
     case CTL_COMMAND_RUN:
         if (!self->url)
             return s_usage(err, cmd, "--url is required");
@@ -650,6 +772,15 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
     default:
         assert(false);
     }
+    if ((self->lambda_endpoint || self->region) && !self->function)
+        return s_usage(err, cmd, "--lambda-endpoint and --region go with --function");
+    if (self->function) {
+        ctl_lambda_t lambda;
+        char why[512];
+        if (ctl_lambda_init(&lambda, self->lambda_endpoint, self->function, self->region,
+                            NULL, why, sizeof why))
+            return s_usage(err, cmd, "%s", why);
+    }
     if (self->insecure && !ctl_config_endpoint_is_loopback(self->listen))
         return s_usage(err, cmd,
                        "--insecure is only allowed with a loopback --listen "
@@ -670,7 +801,7 @@ ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_toke
     assert(self && argv && out && err);
     ctl_config_defaults(self);
     if (argc < 2)
-        return s_usage(err, NULL, "missing command (serve, run, demo or export)");
+        return s_usage(err, NULL, "missing command (serve, run, sweep, demo or export)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
@@ -695,6 +826,10 @@ ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_toke
         self->command = CTL_COMMAND_DEMO;
         options = s_demo_options;
         usage = s_usage_demo;
+    } else if (strcmp(cmd, "sweep") == 0) {
+        self->command = CTL_COMMAND_SWEEP;
+        options = s_sweep_options;
+        usage = s_usage_sweep;
     } else if (strcmp(cmd, "export") == 0) {
         self->command = CTL_COMMAND_EXPORT;
         options = s_export_options;

@@ -32,6 +32,7 @@ typedef enum {
     CTL_COMMAND_RUN,
     CTL_COMMAND_DEMO,
     CTL_COMMAND_EXPORT,
+    CTL_COMMAND_SWEEP,
 } ctl_command_t;
 
 //  What ctl_config_parse tells the caller to do.
@@ -47,6 +48,7 @@ typedef enum {
 #define CTL_MIN_CLOCK_AGE_S 3    //  --clock-max-age: the drift needs samples 2 s apart
 #define CTL_MAX_CLOCK_AGE_S 3600 //  --clock-max-age
 #define CTL_CONFIG_MAX_ALLOW 64  //  serve --allow patterns (SP_ALLOW_MAX_PATTERNS)
+#define CTL_MAX_SWEEP 16         //  sweep --reserved values
 
 typedef struct {
     ctl_command_t command;
@@ -82,6 +84,16 @@ typedef struct {
     int door;                    //  run: --door (ctl_door), CTL_DOOR_AUTO
     const char *arrival_header;  //  run: --arrival-header, or NULL
     const char *cacert;          //  run: --cacert FILE, or NULL
+    //  run, sweep: the function behind --url, through the Lambda
+    //  management API (ctl_lambda): run records its reserved concurrency,
+    //  sweep sets it
+    const char *function;        //  --function NAME, or NULL
+    const char *lambda_endpoint; //  --lambda-endpoint URL, or NULL (AWS's)
+    const char *region;          //  --region, or NULL (the environment's)
+    //  sweep: the reserved concurrency of each run, in order
+    //  (CTL_LAMBDA_UNRESERVED for none); default 5, 10, 50, unreserved
+    int32_t sweep[CTL_MAX_SWEEP];
+    size_t n_sweep;
     //  demo
     const char *lambda_listen; //  HOST:PORT for stampede-lambda
     uint32_t reserved;         //  the demo function's reserved concurrency

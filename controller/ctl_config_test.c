@@ -325,6 +325,51 @@ ctl_config_test(bool verbose)
                    "nowhere");
     S_EXPECT_USAGE("not a loopback address", "demo", "--http", "10.0.0.1:5000");
 
+    //  sweep: run's options, the function and the values (the original
+    //  demo's four by default, in order).
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "sweep", "--url", "http://127.0.0.1:9/", "-n",
+                    "100", "--function", "demo", "--lambda-endpoint",
+                    "http://127.0.0.1:9", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.command, CTL_COMMAND_SWEEP);
+    CHECK_STR(ctl_config_command_name(config.command), "sweep");
+    CHECK_INT(config.n_sweep, 4);
+    CHECK_INT(config.sweep[0], 5);
+    CHECK_INT(config.sweep[1], 10);
+    CHECK_INT(config.sweep[2], 50);
+    CHECK_INT(config.sweep[3], -1);
+    CHECK_INT(config.local_agents, 4);
+    CHECK_STR(config.function, "demo");
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "sweep", "--url", "http://127.0.0.1:9/", "-n",
+                    "10", "--function", "demo", "--lambda-endpoint", "http://127.0.0.1:9",
+                    "--reserved", "0,unreserved,100000", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.n_sweep, 3);
+    CHECK_INT(config.sweep[0], 0);
+    CHECK_INT(config.sweep[1], -1);
+    CHECK_INT(config.sweep[2], 100000);
+    S_EXPECT_USAGE("--reserved must be comma-separated values from 0 to 100000 or none, "
+                   "got ''",
+                   "sweep", "--url", "http://127.0.0.1:9/", "-n", "10", "--function",
+                   "demo", "--lambda-endpoint", "http://127.0.0.1:9", "--reserved",
+                   "5,,6");
+    S_EXPECT_USAGE("--reserved must be comma-separated values from 0 to 100000 or none, "
+                   "got '100001'",
+                   "sweep", "--url", "http://127.0.0.1:9/", "-n", "10", "--function",
+                   "demo", "--lambda-endpoint", "http://127.0.0.1:9", "--reserved",
+                   "100001");
+    S_EXPECT_USAGE("--function is required", "sweep", "--url", "http://127.0.0.1:9/",
+                   "-n", "10");
+    S_EXPECT_USAGE("--lambda-endpoint must be an http:// or https:// URL", "sweep",
+                   "--url", "http://127.0.0.1:9/", "-n", "10", "--function", "demo",
+                   "--lambda-endpoint", "http://127.0.0.1:9/path");
+    S_EXPECT_USAGE("unknown option '--expect-ok'", "sweep", "--url",
+                   "http://127.0.0.1:9/", "-n", "10", "--function", "demo", "--expect-ok",
+                   "5");
+    CHECK_INT(s_try(&config, NULL, text, sizeof text, "sweep", "--help", NULL),
+              CTL_CONFIG_EXIT);
+    CHECK_TRUE(strstr(text, "Usage: stampede sweep") != NULL);
+
     //  export.
     CHECK_INT(s_try(&config, NULL, NULL, 0, "export", "7", NULL), CTL_CONFIG_RUN);
     CHECK_INT(config.command, CTL_COMMAND_EXPORT);
