@@ -436,6 +436,8 @@ s_input(struct MHD_Connection *conn, const char *url, const char *method,
     in->order = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "order");
     in->outcome = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "outcome");
     in->q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "q");
+    in->since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+    in->until = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "until");
 }
 
 //  True when the client announced a body larger than the cap.

@@ -6,7 +6,9 @@
 #include "sp_check.h"
 #include "sp_err.h"
 #include "store_rows.h"
+#include "store_views.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -311,12 +313,35 @@ s_parse_range(const char *text, int digits, int64_t min, int64_t max, int64_t *v
     for (size_t i = 0; i < len; i++) {
         if (text[i] < '0' || text[i] > '9')
             return false;
-        v = v * 10 + (text[i] - '0');
+        int digit = text[i] - '0';
+        if (v > (INT64_MAX - digit) / 10)
+            return false; //  past INT64_MAX
+        v = v * 10 + digit;
     }
     if (v < min || v > max)
         return false;
     *value = v;
     return true;
+}
+
+//  ?q=: at most STORE_ROWS_FILTER_MAX printable ASCII bytes; "" is none.
+static int
+s_text_filter(const ctl_http_input_t *in, ctl_http_request_t *out, char *err,
+              size_t err_size)
+{
+    if (in->q) {
+        size_t len = strlen(in->q);
+        bool printable = len <= STORE_ROWS_FILTER_MAX;
+        for (size_t i = 0; printable && i < len; i++)
+            printable = (unsigned char)in->q[i] >= 0x20 && (unsigned char)in->q[i] < 0x7f;
+        if (!printable) {
+            sp_err_set(err, err_size, "q must be at most %d printable ASCII characters",
+                       STORE_ROWS_FILTER_MAX);
+            return 400;
+        }
+    }
+    out->q = in->q && in->q[0] ? in->q : NULL;
+    return 0;
 }
 
 //  The rows page's query: every parameter optional, each checked.
@@ -360,19 +385,37 @@ s_rows_query(const ctl_http_input_t *in, ctl_http_request_t *out, char *err,
         return 400;
     }
     out->outcome = in->outcome && in->outcome[0] ? in->outcome : NULL;
-    if (in->q) {
-        size_t len = strlen(in->q);
-        bool printable = len <= STORE_ROWS_FILTER_MAX;
-        for (size_t i = 0; printable && i < len; i++)
-            printable = (unsigned char)in->q[i] >= 0x20 && (unsigned char)in->q[i] < 0x7f;
-        if (!printable) {
-            sp_err_set(err, err_size, "q must be at most %d printable ASCII characters",
-                       STORE_ROWS_FILTER_MAX);
+    return s_text_filter(in, out, err, err_size);
+}
+
+//  The run list's query: limit, outcome, q, since, until; each optional.
+static int
+s_runs_query(const ctl_http_input_t *in, ctl_http_request_t *out, char *err,
+             size_t err_size)
+{
+    int status = ctl_http_limit_parse(in->limit, &out->limit, err, err_size);
+    if (status)
+        return status;
+    if (in->outcome && in->outcome[0] && !store_runs_outcome_ok(in->outcome)) {
+        sp_err_set(err, err_size,
+                   "outcome must be completed, completed_with_losses, mis_started, "
+                   "interrupted, failed, pending or running");
+        return 400;
+    }
+    out->outcome = in->outcome && in->outcome[0] ? in->outcome : NULL;
+    const char *names[] = {"since", "until"};
+    const char *values[] = {in->since, in->until};
+    int64_t *slots[] = {&out->since_ns, &out->until_ns};
+    for (size_t i = 0; i < 2; i++) {
+        *slots[i] = 0;
+        if (values[i] && !s_parse_range(values[i], 19, 0, INT64_MAX, slots[i])) {
+            sp_err_set(err, err_size,
+                       "%s must be an instant in ns since the epoch (0 to %" PRId64 ")",
+                       names[i], INT64_MAX);
             return 400;
         }
     }
-    out->q = in->q && in->q[0] ? in->q : NULL;
-    return 0;
+    return s_text_filter(in, out, err, err_size);
 }
 
 int
@@ -408,7 +451,7 @@ ctl_http_request_check(const ctl_http_input_t *in, const char *token,
     }
     out->with_requests = true;
     if (out->route == CTL_HTTP_ROUTE_RUNS) {
-        status = ctl_http_limit_parse(in->limit, &out->limit, err, err_size);
+        status = s_runs_query(in, out, err, err_size);
         if (status)
             return status;
     }

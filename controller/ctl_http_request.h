@@ -35,7 +35,7 @@
 typedef enum {
     CTL_HTTP_ROUTE_NONE = 0, //  nothing matched yet
     CTL_HTTP_ROUTE_ASSET,    //  GET  /, /index.html, /app.js, /style.css
-    CTL_HTTP_ROUTE_RUNS,     //  GET  /api/runs[?limit=N]
+    CTL_HTTP_ROUTE_RUNS,     //  GET  /api/runs[?limit,outcome,q,since,until]
     CTL_HTTP_ROUTE_RUN,      //  GET  /api/runs/<id>[?requests=0|1]
     CTL_HTTP_ROUTE_TEST,     //  POST /api/test
     CTL_HTTP_ROUTE_RESULTS,  //  GET  /api/results
@@ -65,7 +65,9 @@ typedef struct {
     const char *sort;          //  ?sort= (rows)
     const char *order;         //  ?order= asc | desc (rows)
     const char *outcome;       //  ?outcome= (rows)
-    const char *q;             //  ?q= text filter (rows)
+    const char *q;             //  ?q= text filter (rows, runs)
+    const char *since;         //  ?since= (runs: created at or after, ns)
+    const char *until;         //  ?until= (runs: created before, ns)
     const char *body;
     size_t body_size;
 } ctl_http_input_t;
@@ -83,8 +85,11 @@ typedef struct {
     int64_t offset;           //  ROUTE_ROWS: rows skipped, 0..CTL_HTTP_ROWS_OFFSET_MAX
     const char *sort;         //  ROUTE_ROWS: store_rows_sort_ok key or NULL (borrowed)
     bool desc;                //  ROUTE_ROWS: ?order=desc
-    const char *outcome;      //  ROUTE_ROWS: store_rows_outcome_ok class or NULL
-    const char *q;            //  ROUTE_ROWS: text filter, printable, or NULL
+    const char *outcome;      //  ROUTE_ROWS: store_rows_outcome_ok class; ROUTE_RUNS:
+                              //  store_runs_outcome_ok; or NULL
+    const char *q;            //  ROUTE_ROWS, ROUTE_RUNS: text filter, printable, or NULL
+    int64_t since_ns;         //  ROUTE_RUNS: created at or after (0: any)
+    int64_t until_ns;         //  ROUTE_RUNS: created before (0: any)
     json_t *command;          //  ROUTE_TEST after the body: the run command, owned
 } ctl_http_request_t;
 
@@ -119,7 +124,8 @@ json_t *ctl_http_run_command(const char *body, size_t size, char *err, size_t er
 //  URL size (414), method (405 with allow "GET, POST"), token on /api/
 //  (401), route (404/400), method for the route (405 with its allow), query
 //  (400: rows' offset, limit, sort, order, outcome, q of at most
-//  STORE_ROWS_FILTER_MAX printable bytes), POST Content-Type (415). token may be NULL (no
+//  STORE_ROWS_FILTER_MAX printable bytes; the run list's limit, outcome,
+//  q, since and until), POST Content-Type (415). token may be NULL (no
 //  token required). Fills *out (which the caller zeroes first).
 int ctl_http_request_check(const ctl_http_input_t *in, const char *token,
                            ctl_http_request_t *out, char *err, size_t err_size);

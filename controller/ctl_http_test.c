@@ -127,6 +127,47 @@ s_test_daemon(bool verbose)
         ctl_http_tl_expect_get(port, bad_limits[i], NULL, 400,
                                "{\"error\":\"limit must be an integer from 1 to 500\"}");
     }
+    //  The run list's filters.
+    const struct {
+        const char *path;
+        const char *ids;
+    } filters[] = {{"/api/runs?outcome=completed", "2,1"},
+                   {"/api/runs?outcome=failed", ""},
+                   {"/api/runs?since=1700000001000000000", "2"},
+                   {"/api/runs?until=1700000001000000000", "1"},
+                   {"/api/runs?q=URL%2FDEMO&limit=1", "2"},
+                   {"/api/runs?q=nomatch", ""},
+                   {"/api/runs?outcome=&q=", "2,1"}};
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        ctl_http_tl_get(port, filters[i].path, NULL, &r);
+        runs = json_loads(r.body, 0, NULL);
+        char ids[64] = "";
+        for (size_t k = 0; k < json_array_size(runs); k++)
+            snprintf(
+                ids + strlen(ids), sizeof ids - strlen(ids), "%s%" JSON_INTEGER_FORMAT,
+                k ? "," : "",
+                json_integer_value(json_object_get(json_array_get(runs, k), "run_id")));
+        json_decref(runs);
+        ctl_http_tl_check(&r, 200, NULL);
+        CHECK_STR(ids, filters[i].ids);
+    }
+    const struct {
+        const char *path;
+        const char *error;
+    } bad_filters[] = {
+        {"/api/runs?outcome=ok",
+         "{\"error\":\"outcome must be completed, completed_with_losses, mis_started, "
+         "interrupted, failed, pending or running\"}"},
+        {"/api/runs?since=-1", "{\"error\":\"since must be an instant in ns since the "
+                               "epoch (0 to 9223372036854775807)\"}"},
+        {"/api/runs?until=9999999999999999999", "{\"error\":\"until must be an instant "
+                                                "in ns since the epoch (0 to "
+                                                "9223372036854775807)\"}"},
+        {"/api/runs?q=%01",
+         "{\"error\":\"q must be at most 128 printable ASCII characters\"}"}};
+    for (size_t i = 0; i < sizeof bad_filters / sizeof bad_filters[0]; i++)
+        ctl_http_tl_expect_get(port, bad_filters[i].path, NULL, 400,
+                               bad_filters[i].error);
     expected = s_run_text(store, 2, true);
     ctl_http_tl_expect_get(port, "/api/runs/2", NULL, 200, expected);
     ctl_http_tl_expect_get(port, "/api/runs/2?requests=1", NULL, 200, expected);

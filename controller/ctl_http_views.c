@@ -112,7 +112,12 @@ ctl_http_views_answer(store_t *store, const ctl_http_request_t *request, json_t 
     int64_t run_id = request->run_id;
     switch (request->route) {
     case CTL_HTTP_ROUTE_RUNS:
-        *body = store_runs_json(store, request->limit);
+        *body = store_runs_find_json(
+            store, &(store_runs_query_t){.limit = request->limit,
+                                         .outcome = request->outcome,
+                                         .text = request->q,
+                                         .since_ns = request->since_ns,
+                                         .until_ns = request->until_ns});
         break;
     case CTL_HTTP_ROUTE_FILES:
         *body = s_files_json(store);

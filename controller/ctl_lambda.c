@@ -100,8 +100,8 @@ ctl_lambda_init(ctl_lambda_t *self, const char *endpoint, const char *function,
         for (const char *c = region; ok && *c; c++)
             ok = isalnum((unsigned char)*c) || *c == '-';
         if (!ok) {
-            sp_err_set(err, err_size, "the region must be letters, digits and '-' (got %.64s)",
-                       region);
+            sp_err_set(err, err_size,
+                       "the region must be letters, digits and '-' (got %.64s)", region);
             return -1;
         }
         snprintf(self->region, sizeof self->region, "%s", region);
@@ -126,8 +126,9 @@ ctl_lambda_init(ctl_lambda_t *self, const char *endpoint, const char *function,
                   curl_url_get(url, CURLUPART_PATH, &path, 0) == CURLUE_OK;
     bool has_query = url && curl_url_get(url, CURLUPART_QUERY, &query, 0) == CURLUE_OK;
     bool https = parsed && strcmp(scheme, "https") == 0;
-    bool ok = parsed && (https || strcmp(scheme, "http") == 0) && strcmp(path, "/") == 0 &&
-              !has_query && strlen(endpoint) < sizeof self->endpoint;
+    bool ok = parsed && (https || strcmp(scheme, "http") == 0) &&
+              strcmp(path, "/") == 0 && !has_query &&
+              strlen(endpoint) < sizeof self->endpoint;
     //  "[::1]" as a URL host is ::1 to the loopback rule.
     char bare[256] = "";
     if (ok) {
@@ -163,17 +164,20 @@ ctl_lambda_init(ctl_lambda_t *self, const char *endpoint, const char *function,
         if (strlen(key) >= sizeof self->access_key ||
             strlen(secret) >= sizeof self->secret_key ||
             (token && strlen(token) >= sizeof self->session_token) || strchr(key, ':')) {
-            sp_err_set(err, err_size, "the AWS credentials in the environment are malformed");
+            sp_err_set(err, err_size,
+                       "the AWS credentials in the environment are malformed");
             return -1;
         }
         snprintf(self->access_key, sizeof self->access_key, "%s", key);
         snprintf(self->secret_key, sizeof self->secret_key, "%s", secret);
-        snprintf(self->session_token, sizeof self->session_token, "%s", token ? token : "");
+        snprintf(self->session_token, sizeof self->session_token, "%s",
+                 token ? token : "");
         //  The emulator takes any signature; AWS's endpoints need the region.
         if (!*self->region) {
             if (!loopback) {
-                sp_err_set(err, err_size, "a region is needed to sign requests (--region, "
-                                          "AWS_REGION)");
+                sp_err_set(err, err_size,
+                           "a region is needed to sign requests (--region, "
+                           "AWS_REGION)");
                 return -1;
             }
             snprintf(self->region, sizeof self->region, "us-east-1");
@@ -295,9 +299,9 @@ s_on_header(char *data, size_t size, size_t count, void *arg)
     return n;
 }
 
-//  method /VERSION/functions/FUNCTION/concurrency with body (may be NULL); the status into
-//  *status and the answer into *answer. Returns 0, or -1 with err when no
-//  answer came.
+//  method /VERSION/functions/FUNCTION/concurrency with body (may be NULL); the status
+//  into *status and the answer into *answer. Returns 0, or -1 with err when no answer
+//  came.
 static int
 s_exchange(const ctl_lambda_t *self, const char *method, const char *version,
            const char *body, const char *operation, long *status, s_answer_t *answer,
@@ -367,8 +371,8 @@ ctl_lambda_get_reserved(const ctl_lambda_t *self, int32_t *reserved, char *err,
     assert(self && reserved);
     s_answer_t *answer = calloc(1, sizeof *answer);
     long status = 0;
-    int rc = answer ? s_exchange(self, "GET", S_GET_VERSION, NULL, "GetFunctionConcurrency",
-                                 &status, answer, err, err_size)
+    int rc = answer ? s_exchange(self, "GET", S_GET_VERSION, NULL,
+                                 "GetFunctionConcurrency", &status, answer, err, err_size)
                     : -1;
     if (rc == 0)
         rc = ctl_lambda_parse_reply("GetFunctionConcurrency", status, answer->error_type,
@@ -398,19 +402,20 @@ ctl_lambda_set_reserved(const ctl_lambda_t *self, int32_t reserved, char *err,
         //  204 No Content is its success; anything else is said.
         int32_t unused;
         if (rc == 0 && status != 204)
-            rc = ctl_lambda_parse_reply("DeleteFunctionConcurrency",
-                                        status == 200 ? 500 : status, answer->error_type,
-                                        answer->body, answer->size, &unused, err, err_size);
+            rc = ctl_lambda_parse_reply(
+                "DeleteFunctionConcurrency", status == 200 ? 500 : status,
+                answer->error_type, answer->body, answer->size, &unused, err, err_size);
     } else {
         char body[64];
         snprintf(body, sizeof body, "{\"ReservedConcurrentExecutions\":%" PRId32 "}",
                  reserved);
-        rc = s_exchange(self, "PUT", S_SET_VERSION, body, "PutFunctionConcurrency", &status,
-                        answer, err, err_size);
+        rc = s_exchange(self, "PUT", S_SET_VERSION, body, "PutFunctionConcurrency",
+                        &status, answer, err, err_size);
         int32_t now = CTL_LAMBDA_UNRESERVED;
         if (rc == 0)
-            rc = ctl_lambda_parse_reply("PutFunctionConcurrency", status, answer->error_type,
-                                        answer->body, answer->size, &now, err, err_size);
+            rc = ctl_lambda_parse_reply("PutFunctionConcurrency", status,
+                                        answer->error_type, answer->body, answer->size,
+                                        &now, err, err_size);
         if (rc == 0 && now != reserved) {
             sp_err_set(err, err_size,
                        "PutFunctionConcurrency: asked for %" PRId32 ", the answer says "
@@ -465,20 +470,23 @@ ctl_lambda_test(bool verbose)
                               sizeof err),
               0);
     //  AWS: its endpoint from the environment's region, signed.
-    CHECK_INT(ctl_lambda_init(&lambda, NULL, "arn:aws:lambda:eu-west-1:123456789012:function:f",
-                              NULL, s_env_aws, err, sizeof err),
+    CHECK_INT(ctl_lambda_init(&lambda, NULL,
+                              "arn:aws:lambda:eu-west-1:123456789012:function:f", NULL,
+                              s_env_aws, err, sizeof err),
               0);
     CHECK_STR(lambda.endpoint, "https://lambda.eu-west-1.amazonaws.com");
     CHECK_STR(lambda.region, "eu-west-1");
     CHECK_STR(lambda.session_token, "token-1");
-    CHECK_INT(ctl_lambda_init(&lambda, NULL, "f", "us-west-2", s_env_aws, err, sizeof err), 0);
+    CHECK_INT(
+        ctl_lambda_init(&lambda, NULL, "f", "us-west-2", s_env_aws, err, sizeof err), 0);
     CHECK_STR(lambda.endpoint, "https://lambda.us-west-2.amazonaws.com");
     //  Refusals, each with its reason.
     CHECK_INT(ctl_lambda_init(&lambda, NULL, "f", NULL, s_env_none, err, sizeof err), -1);
     CHECK_STR(err, "give --lambda-endpoint, or a region (--region, AWS_REGION) for AWS's "
                    "endpoint");
-    CHECK_INT(ctl_lambda_init(&lambda, NULL, "f", "eu-west-1", s_env_none, err, sizeof err),
-              -1);
+    CHECK_INT(
+        ctl_lambda_init(&lambda, NULL, "f", "eu-west-1", s_env_none, err, sizeof err),
+        -1);
     CHECK_STR(err, "https://lambda.eu-west-1.amazonaws.com is not on this host: set "
                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to sign the requests");
     CHECK_INT(ctl_lambda_init(&lambda, "http://lambda.example.com", "f", NULL, s_env_aws,
@@ -491,16 +499,16 @@ ctl_lambda_test(bool verbose)
         CHECK_INT(ctl_lambda_init(&lambda, bad_endpoints[i], "f", NULL, s_env_none, err,
                                   sizeof err),
                   -1);
-        CHECK_TRUE(strncmp(err, "--lambda-endpoint must be an http:// or https:// URL", 51) ==
-                   0);
+        CHECK_TRUE(strncmp(err, "--lambda-endpoint must be an http:// or https:// URL",
+                           51) == 0);
     }
     const char *bad_functions[] = {"", "a/b", "a b", "f\n"};
     for (size_t i = 0; i < sizeof bad_functions / sizeof bad_functions[0]; i++)
         CHECK_INT(ctl_lambda_init(&lambda, "http://127.0.0.1:1", bad_functions[i], NULL,
                                   s_env_none, err, sizeof err),
                   -1);
-    CHECK_INT(ctl_lambda_init(&lambda, "http://127.0.0.1:1", "f", "eu west", s_env_none, err,
-                              sizeof err),
+    CHECK_INT(ctl_lambda_init(&lambda, "http://127.0.0.1:1", "f", "eu west", s_env_none,
+                              err, sizeof err),
               -1);
 
     //  Answers.
@@ -510,21 +518,24 @@ ctl_lambda_test(bool verbose)
                                      sizeof err),
               0);
     CHECK_INT(reserved, 10);
-    CHECK_INT(ctl_lambda_parse_reply("Get", 200, NULL, "{}", 2, &reserved, err, sizeof err), 0);
+    CHECK_INT(
+        ctl_lambda_parse_reply("Get", 200, NULL, "{}", 2, &reserved, err, sizeof err), 0);
     CHECK_INT(reserved, CTL_LAMBDA_UNRESERVED);
     const char *bad = "{\"ReservedConcurrentExecutions\":-3}";
     CHECK_INT(ctl_lambda_parse_reply("Get", 200, NULL, bad, strlen(bad), &reserved, err,
                                      sizeof err),
               -1);
-    CHECK_STR(err, "Get: ReservedConcurrentExecutions is not an integer from 0 to 100000");
-    CHECK_INT(ctl_lambda_parse_reply("Get", 200, NULL, "[1]", 3, &reserved, err, sizeof err),
-              -1);
+    CHECK_STR(err,
+              "Get: ReservedConcurrentExecutions is not an integer from 0 to 100000");
+    CHECK_INT(
+        ctl_lambda_parse_reply("Get", 200, NULL, "[1]", 3, &reserved, err, sizeof err),
+        -1);
     CHECK_STR(err, "Get: the answer is not a JSON object");
     const char *refusal = "{\"Type\":\"User\",\"message\":\"Function not found: "
                           "arn:aws:lambda:us-east-1:000000000000:function:nope\"}";
     CHECK_INT(ctl_lambda_parse_reply("PutFunctionConcurrency", 404,
-                                     "ResourceNotFoundException:http://internal",
-                                     refusal, strlen(refusal), &reserved, err, sizeof err),
+                                     "ResourceNotFoundException:http://internal", refusal,
+                                     strlen(refusal), &reserved, err, sizeof err),
               -1);
     CHECK_STR(err, "PutFunctionConcurrency: 404 ResourceNotFoundException: Function not "
                    "found: arn:aws:lambda:us-east-1:000000000000:function:nope");

@@ -30,10 +30,10 @@
 #define CTL_LAMBDA_MAX_FUNCTION 170 //  a function name, ARN or partial ARN
 
 typedef struct {
-    char endpoint[1024];     //  base URL, no trailing '/'
+    char endpoint[1024]; //  base URL, no trailing '/'
     char function[CTL_LAMBDA_MAX_FUNCTION + 1];
-    char region[64];         //  SigV4 region; "" when unsigned
-    char access_key[129];    //  "" when unsigned
+    char region[64];      //  SigV4 region; "" when unsigned
+    char access_key[129]; //  "" when unsigned
     char secret_key[129];
     char session_token[4097]; //  "" when none
 } ctl_lambda_t;

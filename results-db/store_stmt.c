@@ -189,7 +189,16 @@ static const struct {
     [STORE_RUN_UNSETTLED] = {"SELECT id FROM runs WHERE status IN ('pending', 'running')"
                              " ORDER BY id LIMIT 1",
                              NULL, 0},
-    [STORE_RUN_LIST] = {"FROM runs ORDER BY id DESC LIMIT ?1", S_COLUMNS(s_run_columns)},
+    //  The run list's filters, each off when its parameter is NULL: ?2 the
+    //  outcome (a run without one yet by its status), ?3 a substring of the
+    //  URL or label (ASCII case folded), ?4..?5 the creation instants.
+    [STORE_RUN_LIST] = {"FROM runs WHERE (?2 IS NULL OR coalesce(outcome, status) = ?2)"
+                        " AND (?3 IS NULL OR instr(lower(url), lower(?3)) > 0"
+                        " OR instr(lower(coalesce(label, '')), lower(?3)) > 0)"
+                        " AND (?4 IS NULL OR created_ns >= ?4)"
+                        " AND (?5 IS NULL OR created_ns < ?5)"
+                        " ORDER BY id DESC LIMIT ?1",
+                        S_COLUMNS(s_run_columns)},
     [STORE_RUN_GET] = {"FROM runs WHERE id = ?1", S_COLUMNS(s_run_columns)},
     [STORE_SHARES] = {"FROM run_agents WHERE run_id = ?1 ORDER BY first_index, agent_id",
                       S_COLUMNS(s_share_columns)},

@@ -50,7 +50,7 @@ s_run_json(store_t *self, sqlite3_stmt *stmt)
 }
 
 //  Appends one object per row of statement id, bound to param as ?1, to
-//  array; the rows of the run list are runs with their summaries.
+//  array.
 static int
 s_append_rows(store_t *self, store_stmt_id_t id, int64_t param, json_t *array,
               const char *op)
@@ -62,8 +62,7 @@ s_append_rows(store_t *self, store_stmt_id_t id, int64_t param, json_t *array,
     int rc = SQLITE_OK;
     store_bind_i64(stmt, 1, param, &rc);
     while (store_stmt_row(stmt, &rc)) {
-        json_t *row = id == STORE_RUN_LIST ? s_run_json(self, stmt)
-                                           : store_stmt_row_json(stmt, columns, count);
+        json_t *row = store_stmt_row_json(stmt, columns, count);
         if (json_array_append_new(array, row))
             goto out;
     }
@@ -80,18 +79,50 @@ out:
 json_t *
 store_runs_json(store_t *self, int limit)
 {
-    assert(self);
+    return store_runs_find_json(self, &(store_runs_query_t){.limit = limit});
+}
+
+bool
+store_runs_outcome_ok(const char *outcome)
+{
+    static const char *const outcomes[] = {"completed",   "completed_with_losses",
+                                           "mis_started", "interrupted",
+                                           "failed",      "pending",
+                                           "running"};
+    for (size_t i = 0; outcome && i < sizeof outcomes / sizeof outcomes[0]; i++)
+        if (strcmp(outcome, outcomes[i]) == 0)
+            return true;
+    return false;
+}
+
+json_t *
+store_runs_find_json(store_t *self, const store_runs_query_t *query)
+{
+    assert(self && query);
     json_t *runs = json_array();
-    if (!runs)
-        return NULL;
-    if (limit < 1)
+    if (!runs || query->limit < 1)
         return runs;
-    if (limit > STORE_RUNS_LIMIT_MAX)
-        limit = STORE_RUNS_LIMIT_MAX;
-    if (s_append_rows(self, STORE_RUN_LIST, limit, runs, "runs list")) {
+    int limit = query->limit > STORE_RUNS_LIMIT_MAX ? STORE_RUNS_LIMIT_MAX : query->limit;
+    sqlite3_stmt *stmt = store_stmt(self, STORE_RUN_LIST);
+    int rc = SQLITE_OK;
+    store_bind_i64(stmt, 1, limit, &rc);
+    store_bind_text(stmt, 2, query->outcome, &rc);
+    store_bind_text(stmt, 3, query->text, &rc);
+    if (query->since_ns > 0)
+        store_bind_i64(stmt, 4, query->since_ns, &rc);
+    if (query->until_ns > 0)
+        store_bind_i64(stmt, 5, query->until_ns, &rc);
+    while (runs && store_stmt_row(stmt, &rc))
+        if (json_array_append_new(runs, s_run_json(self, stmt))) {
+            json_decref(runs);
+            runs = NULL;
+        }
+    if (runs && rc != SQLITE_DONE) {
+        store_stmt_fail(stmt, "runs list", rc);
         json_decref(runs);
-        return NULL;
+        runs = NULL;
     }
+    store_stmt_done(stmt);
     return runs;
 }
 

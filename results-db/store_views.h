@@ -26,6 +26,24 @@ typedef struct _store_t store_t;
 //  strings, cold_start/invocation_count not reported, latency_ms of a row
 //  without a response) are JSON null.
 json_t *store_runs_json(store_t *self, int limit);
+
+//  Which runs the run list keeps; NULL strings and 0 instants keep all.
+typedef struct {
+    int limit;           //  as store_runs_json's
+    const char *outcome; //  the run's outcome, or its status ("pending",
+                         //  "running") while it has none
+    const char *text;    //  a substring of its URL or label, ASCII case folded
+    int64_t since_ns;    //  created at or after this instant
+    int64_t until_ns;    //  created before this instant
+} store_runs_query_t;
+
+//  store_runs_json with the query's filters.
+json_t *store_runs_find_json(store_t *self, const store_runs_query_t *query);
+
+//  True for an outcome the run list filters on: completed,
+//  completed_with_losses, mis_started, interrupted, failed, pending,
+//  running.
+bool store_runs_outcome_ok(const char *outcome);
 json_t *store_run_json(store_t *self, int64_t run_id, bool with_requests);
 
 void store_views_test(bool verbose);

@@ -105,6 +105,81 @@ s_test_bad_text(store_t *store)
     json_decref(run);
 }
 
+//  The ids of the runs query keeps, newest first, as "7,5,…".
+static void
+s_ids(store_t *store, const store_runs_query_t *query, char *out, size_t size)
+{
+    json_t *runs = store_runs_find_json(store, query);
+    CHECK_NOT_NULL(runs);
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < json_array_size(runs); i++)
+        used += (size_t)snprintf(
+            out + used, size - used, "%s%" JSON_INTEGER_FORMAT, i ? "," : "",
+            json_integer_value(json_object_get(json_array_get(runs, i), "run_id")));
+    json_decref(runs);
+}
+
+//  The run list's filters: outcome (or status while there is none), a
+//  substring of URL or label in any case, creation instants.
+static void
+s_test_filters(void)
+{
+    char err[256], ids[128];
+    store_t *store = store_open(":memory:", err, sizeof err);
+    CHECK_NOT_NULL(store);
+    const struct {
+        const char *url, *label, *status;
+        int64_t created_ns;
+    } runs[] = {{"http://127.0.0.1:9/url/demo/", "sweep reserved=5", "completed", 100},
+                {"http://127.0.0.1:9/url/OTHER/", NULL, "failed", 200},
+                {"http://127.0.0.1:9/url/demo/", NULL, "running", 300},
+                {"http://127.0.0.1:9/restapi/x/", "Nightly", "completed", 400}};
+    for (size_t i = 0; i < 4; i++) {
+        store_run_t run = {.url = runs[i].url,
+                           .method = "GET",
+                           .requested = 1,
+                           .agents = 1,
+                           .created_ns = runs[i].created_ns,
+                           .label = runs[i].label};
+        int64_t id = store_run_create(store, &run);
+        CHECK_INT(id, (int64_t)i + 1);
+        if (strcmp(runs[i].status, "running") == 0)
+            CHECK_INT(store_run_set_status(store, id, "running", 1, 0, NULL), 0);
+        else
+            CHECK_INT(store_run_set_status(store, id, runs[i].status, 1, 2, NULL), 0);
+    }
+    s_ids(store, &(store_runs_query_t){.limit = 10}, ids, sizeof ids);
+    CHECK_STR(ids, "4,3,2,1");
+    s_ids(store, &(store_runs_query_t){.limit = 10, .outcome = "completed"}, ids,
+          sizeof ids);
+    CHECK_STR(ids, "4,1");
+    s_ids(store, &(store_runs_query_t){.limit = 10, .outcome = "running"}, ids,
+          sizeof ids);
+    CHECK_STR(ids, "3");
+    s_ids(store, &(store_runs_query_t){.limit = 10, .text = "Demo"}, ids, sizeof ids);
+    CHECK_STR(ids, "3,1");
+    s_ids(store, &(store_runs_query_t){.limit = 10, .text = "other"}, ids, sizeof ids);
+    CHECK_STR(ids, "2");
+    s_ids(store, &(store_runs_query_t){.limit = 10, .text = "nightly"}, ids, sizeof ids);
+    CHECK_STR(ids, "4");
+    s_ids(store, &(store_runs_query_t){.limit = 10, .text = "%"}, ids, sizeof ids);
+    CHECK_STR(ids, "");
+    s_ids(store, &(store_runs_query_t){.limit = 10, .since_ns = 200, .until_ns = 400},
+          ids, sizeof ids);
+    CHECK_STR(ids, "3,2");
+    s_ids(store,
+          &(store_runs_query_t){
+              .limit = 1, .outcome = "completed", .text = "demo", .since_ns = 50},
+          ids, sizeof ids);
+    CHECK_STR(ids, "1");
+    CHECK_TRUE(store_runs_outcome_ok("completed_with_losses"));
+    CHECK_TRUE(store_runs_outcome_ok("pending"));
+    CHECK_TRUE(!store_runs_outcome_ok("ok"));
+    CHECK_TRUE(!store_runs_outcome_ok(NULL));
+    store_destroy(&store);
+}
+
 void
 store_views_test(bool verbose)
 {
@@ -119,4 +194,5 @@ store_views_test(bool verbose)
     s_test_json(store, headline_id);
     s_test_bad_text(store);
     store_destroy(&store);
+    s_test_filters();
 }

@@ -6,8 +6,9 @@
         method \n path \n limit \n requests \n content-type \n authorization \n body
     A field that is the single character '-' is absent (NULL).
 
-    The limit line doubles as the rows' ?offset=, the requests line as
-    ?sort=, ?order= and ?outcome=, the authorization line as ?q=; the
+    The limit line doubles as the rows' ?offset= and the runs' ?since=,
+    the requests line as ?sort=, ?order= and ?outcome=, the content-type
+    line as the runs' ?until=, the authorization line as ?q=; the
     content-type and authorization lines are also checked as a Host and an
     Origin (ctl_http_guard), and the body's URL against the allow-list.
 
@@ -66,6 +67,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            .order = field_values[3],
                            .outcome = field_values[3],
                            .q = field_values[5],
+                           .since = field_values[2],
+                           .until = field_values[4],
                            .body = body,
                            .body_size = body_size};
     ctl_http_request_t request;

@@ -31,9 +31,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     char err[512];
     int32_t reserved = -7;
-    int rc = ctl_lambda_parse_reply("GetFunctionConcurrency", status,
-                                    type_len ? type : NULL, body, body_size, &reserved,
-                                    err, sizeof err);
+    int rc =
+        ctl_lambda_parse_reply("GetFunctionConcurrency", status, type_len ? type : NULL,
+                               body, body_size, &reserved, err, sizeof err);
     if (rc == 0) {
         if (status != 200 || reserved < CTL_LAMBDA_UNRESERVED ||
             reserved > CTL_LAMBDA_MAX_RESERVED)
