@@ -63,6 +63,11 @@ main(int argc, char **argv)
         }
         printf("stampede-agent: wrote %s (public) and %s_secret (secret)\n",
                config.keygen, config.keygen);
+        //  What the controller's operator admits (stampede agents admit).
+        zcert_t *made = zcert_load(config.keygen);
+        if (made)
+            printf("stampede-agent: public key %s\n", zcert_public_txt(made));
+        zcert_destroy(&made);
         return 0;
     case AGENT_CONFIG_ERROR:
         fprintf(stderr, "stampede-agent: %s\nTry 'stampede-agent --help'.\n", err);

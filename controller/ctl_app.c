@@ -914,6 +914,36 @@ s_export(ctl_app_t *self)
     return 0;
 }
 
+//  stampede agents admit|revoke|list: the enrolment of remote agents.
+static int
+s_agents(ctl_app_t *self)
+{
+    const ctl_config_t *config = self->config;
+    char err[512];
+    const char *action = config->agents_action;
+    int rc;
+    if (strcmp(action, "list") == 0) {
+        rc = ctl_keys_list(config->keys, self->out, err, sizeof err);
+        fflush(self->out);
+    } else if (strcmp(action, "revoke") == 0) {
+        rc = ctl_keys_revoke(config->keys, config->agent_name, err, sizeof err);
+        if (rc == 0)
+            fprintf(self->out, "revoked agent %s\n", config->agent_name);
+    } else {
+        rc = ctl_keys_admit(config->keys, config->agent_name, config->agent_key,
+                            config->replace, err, sizeof err);
+        if (rc >= 0)
+            fprintf(self->out, "%s agent %s\n",
+                    rc == 1 ? "already admitted:" : "admitted", config->agent_name);
+    }
+    if (rc < 0) {
+        s_say(self, "%s", err);
+        return 1;
+    }
+    fflush(self->out);
+    return 0;
+}
+
 int
 ctl_app_run(ctl_app_t *self)
 {
@@ -925,6 +955,8 @@ ctl_app_run(ctl_app_t *self)
         return s_run(self);
     case CTL_COMMAND_SWEEP:
         return s_sweep(self);
+    case CTL_COMMAND_AGENTS:
+        return s_agents(self);
     case CTL_COMMAND_DEMO:
         return s_demo(self);
     case CTL_COMMAND_EXPORT:

@@ -64,6 +64,7 @@ enum {
     S_OPT_FUNCTION,
     S_OPT_LAMBDA_ENDPOINT,
     S_OPT_REGION,
+    S_OPT_REPLACE,
 };
 
 static const struct option s_serve_options[] = {
@@ -166,6 +167,14 @@ static const struct option s_demo_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+static const struct option s_agents_options[] = {
+    {"keys", required_argument, NULL, S_OPT_KEYS},
+    {"replace", no_argument, NULL, S_OPT_REPLACE},
+    {"help", no_argument, NULL, S_OPT_HELP},
+    {"version", no_argument, NULL, S_OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
 static const struct option s_export_options[] = {
     {"format", required_argument, NULL, S_OPT_FORMAT},
     {"db", required_argument, NULL, S_OPT_DB},
@@ -183,6 +192,7 @@ static const char s_usage_main[] =
     "  run      one headless run, with local agents or remote ones\n"
     "  demo     local Lambda emulator + controller + agents + dashboard\n"
     "  sweep    one run per reserved concurrency, set through the Lambda API\n"
+    "  agents   admit, revoke or list the agents allowed to connect\n"
     "  export   every request row of a run as CSV or JSON\n"
     "\n"
     "`stampede COMMAND --help` describes a command's options.\n";
@@ -303,6 +313,21 @@ static const char s_usage_demo[] =
     "  --token TOKEN             API token (or STAMPEDE_TOKEN)\n"
     "  -h, --help                this text\n"
     "      --version             print the version\n";
+
+static const char s_usage_agents[] =
+    "Usage: stampede agents admit NAME KEY [--replace] [--keys DIR]\n"
+    "       stampede agents revoke NAME [--keys DIR]\n"
+    "       stampede agents list [--keys DIR]\n"
+    "Enrol the agents whose keys were made on their own hosts: admit writes\n"
+    "the agent's public certificate into DIR/agents/NAME.key, where a running\n"
+    "controller picks it up; revoke removes it. KEY is the agent's public key\n"
+    "(40 characters of Z85, as `stampede-agent --keygen` prints it) or its\n"
+    "certificate file. Nothing secret is copied.\n"
+    "\n"
+    "  --keys DIR         the controller's key directory (results/keys)\n"
+    "  --replace          admit: replace another key admitted under NAME\n"
+    "  -h, --help         this text\n"
+    "      --version      print the version\n";
 
 static const char s_usage_export[] =
     "Usage: stampede export RUN_ID [OPTIONS]\n"
@@ -436,6 +461,8 @@ ctl_config_command_name(ctl_command_t command)
         return "export";
     case CTL_COMMAND_SWEEP:
         return "sweep";
+    case CTL_COMMAND_AGENTS:
+        return "agents";
     default:
         return "none";
     }
@@ -692,6 +719,9 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
     case S_OPT_EXIT:
         self->exit_after = true;
         break;
+    case S_OPT_REPLACE:
+        self->replace = true;
+        break;
     case S_OPT_FORMAT:
         if (strcmp(arg, "csv") != 0 && strcmp(arg, "json") != 0)
             return s_usage(err, cmd, "--format must be csv or json");
@@ -769,6 +799,11 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
         if (self->run_id < 1)
             return s_usage(err, cmd, "RUN_ID is required");
         break;
+    case CTL_COMMAND_AGENTS:
+        if (self->replace &&
+            (!self->agents_action || strcmp(self->agents_action, "admit")))
+            return s_usage(err, cmd, "--replace goes with admit");
+        break;
     default:
         assert(false);
     }
@@ -801,7 +836,8 @@ ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_toke
     assert(self && argv && out && err);
     ctl_config_defaults(self);
     if (argc < 2)
-        return s_usage(err, NULL, "missing command (serve, run, sweep, demo or export)");
+        return s_usage(err, NULL,
+                       "missing command (serve, run, sweep, demo, agents or export)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
@@ -830,6 +866,10 @@ ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_toke
         self->command = CTL_COMMAND_SWEEP;
         options = s_sweep_options;
         usage = s_usage_sweep;
+    } else if (strcmp(cmd, "agents") == 0) {
+        self->command = CTL_COMMAND_AGENTS;
+        options = s_agents_options;
+        usage = s_usage_agents;
     } else if (strcmp(cmd, "export") == 0) {
         self->command = CTL_COMMAND_EXPORT;
         options = s_export_options;
@@ -881,6 +921,31 @@ ctl_config_parse(ctl_config_t *self, int argc, char **argv, const char *env_toke
         self->run_id = run_id;
         optind++;
         positional--;
+    }
+    if (self->command == CTL_COMMAND_AGENTS) {
+        //  ACTION, then its NAME and KEY.
+        static const struct {
+            const char *action;
+            int args;
+        } actions[] = {{"admit", 2}, {"revoke", 1}, {"list", 0}};
+        if (positional < 1)
+            return s_usage(err, cmd, "give an action: admit, revoke or list");
+        const char *action = sub_argv[optind];
+        int args = -1;
+        for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+            if (strcmp(action, actions[i].action) == 0)
+                args = actions[i].args;
+        if (args < 0)
+            return s_usage(err, cmd, "unknown action '%.64s' (admit, revoke or list)",
+                           action);
+        if (positional - 1 < args)
+            return s_usage(err, cmd, "%s needs %s", action,
+                           args == 2 ? "NAME and KEY" : "NAME");
+        self->agents_action = action;
+        self->agent_name = args >= 1 ? sub_argv[optind + 1] : NULL;
+        self->agent_key = args >= 2 ? sub_argv[optind + 2] : NULL;
+        optind += 1 + args;
+        positional -= 1 + args;
     }
     if (positional > 0)
         return s_usage(err, cmd, "unexpected argument '%.64s'", sub_argv[optind]);

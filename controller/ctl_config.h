@@ -33,6 +33,7 @@ typedef enum {
     CTL_COMMAND_DEMO,
     CTL_COMMAND_EXPORT,
     CTL_COMMAND_SWEEP,
+    CTL_COMMAND_AGENTS,
 } ctl_command_t;
 
 //  What ctl_config_parse tells the caller to do.
@@ -98,6 +99,12 @@ typedef struct {
     const char *lambda_listen; //  HOST:PORT for stampede-lambda
     uint32_t reserved;         //  the demo function's reserved concurrency
     bool exit_after;           //  --exit: leave after the summary
+    //  agents: enrolment ("admit", "revoke" or "list"), the agent's name and
+    //  its public key (Z85 or a certificate file)
+    const char *agents_action;
+    const char *agent_name;
+    const char *agent_key;
+    bool replace; //  admit --replace: another key under the name
     //  export
     int64_t run_id;
     const char *format; //  "csv" or "json"

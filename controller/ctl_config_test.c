@@ -370,6 +370,29 @@ ctl_config_test(bool verbose)
               CTL_CONFIG_EXIT);
     CHECK_TRUE(strstr(text, "Usage: stampede sweep") != NULL);
 
+    //  agents: an action and its arguments.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "agents", "admit", "web-1", "KEY", "--keys",
+                    "/k", "--replace", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.command, CTL_COMMAND_AGENTS);
+    CHECK_STR(config.agents_action, "admit");
+    CHECK_STR(config.agent_name, "web-1");
+    CHECK_STR(config.agent_key, "KEY");
+    CHECK_STR(config.keys, "/k");
+    CHECK_TRUE(config.replace);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "agents", "list", NULL), CTL_CONFIG_RUN);
+    CHECK_STR(config.agents_action, "list");
+    CHECK_NULL(config.agent_name);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "agents", "revoke", "web-1", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_STR(config.agent_name, "web-1");
+    S_EXPECT_USAGE("give an action: admit, revoke or list", "agents");
+    S_EXPECT_USAGE("unknown action 'add' (admit, revoke or list)", "agents", "add");
+    S_EXPECT_USAGE("admit needs NAME and KEY", "agents", "admit", "web-1");
+    S_EXPECT_USAGE("revoke needs NAME", "agents", "revoke");
+    S_EXPECT_USAGE("unexpected argument 'extra'", "agents", "list", "extra");
+    S_EXPECT_USAGE("--replace goes with admit", "agents", "revoke", "web-1", "--replace");
+
     //  export.
     CHECK_INT(s_try(&config, NULL, NULL, 0, "export", "7", NULL), CTL_CONFIG_RUN);
     CHECK_INT(config.command, CTL_COMMAND_EXPORT);

@@ -50,6 +50,31 @@ const char *ctl_keys_agents_dir(ctl_keys_t *self);
 const char *ctl_keys_issue_local(ctl_keys_t *self, const char *name, char *err,
                                  size_t err_size);
 
+//  Enrolment of agents whose keys were made on their own hosts
+//  (`stampede agents admit|revoke|list`), working on DIR/agents directly:
+//  the controller's ZAP handler rereads the directory, so a running
+//  controller needs no restart. Names are [A-Za-z0-9._-], 1-64, not
+//  starting with '.'.
+
+//  Admits agent name with its public key: 40 characters of Z85, or the
+//  path of a certificate file holding one (what `stampede-agent --keygen`
+//  writes). Writes DIR/agents/NAME.key (via a temporary file and a
+//  rename, so the controller never reads half of it), creating the
+//  directories (0700) when missing. The same key already admitted under
+//  the name: nothing changes, returns 1; another key: refused unless
+//  replace. Returns 0 when admitted, 1 when it already was, -1 with err.
+int ctl_keys_admit(const char *dir, const char *name, const char *key, bool replace,
+                   char *err, size_t err_size);
+
+//  Removes agent name's certificate. Returns 0, or -1 with err (not
+//  admitted, or it cannot be removed).
+int ctl_keys_revoke(const char *dir, const char *name, char *err, size_t err_size);
+
+//  One line per admitted agent, "NAME KEY", sorted by name; certificates
+//  of local agents (local-PID-NAME) included. Returns the number listed,
+//  or -1 with err when DIR/agents cannot be read.
+int ctl_keys_list(const char *dir, FILE *out, char *err, size_t err_size);
+
 void ctl_keys_test(bool verbose);
 
 #endif

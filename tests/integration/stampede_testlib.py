@@ -307,7 +307,11 @@ class SystemTest(unittest.TestCase):
 class ControllerTest(SystemTest):
     """`stampede serve` with CURVE keys under the temp dir (keys/, r.db) and
     agents that generate their own certificates (stampede-agent --keygen),
-    admitted by copying the public half into keys/agents/."""
+    admitted by the enrolment step (`stampede agents admit`)."""
+
+    def setUp(self):
+        super().setUp()
+        self.public_keys = {}  # agent name -> the Z85 key its keygen printed
 
     def start_serve(self, listen, target, token=None):
         """Starts serve; returns (proc, agents endpoint, HTTP base URL)."""
@@ -332,14 +336,27 @@ class ControllerTest(SystemTest):
                               text=True, timeout=30, env=self.env)
 
     def keygen(self, name, admit):
-        """A certificate for agent name; admitted when admit (serve must
-        have created keys/ already). Returns the key path."""
+        """A certificate for agent name, made as on the agent's host;
+        admitted when admit (the enrolment step, `stampede agents admit`,
+        with the public key keygen printed). Returns the key path."""
         key = self.path(name + ".key")
         result = self.run_agent_cli(["--keygen", key])
         self.assertEqual(result.returncode, 0, result.stderr)
+        prefix = "stampede-agent: public key "
+        public = [line[len(prefix):] for line in result.stdout.splitlines()
+                  if line.startswith(prefix)]
+        self.assertEqual(len(public), 1, result.stdout)
+        self.public_keys[name] = public[0]
         if admit:
-            shutil.copy(key, self.path("keys", "agents", name + ".key"))
+            self.admit(name)
         return key
+
+    def admit(self, name):
+        """`stampede agents admit NAME KEY` into keys/, as an operator would."""
+        result = self.run_cli(["agents", "admit", name, self.public_keys[name],
+                               "--keys", self.path("keys")])
+        self.assertEqual((result.returncode, result.stdout),
+                         (0, "admitted agent %s\n" % name), result.stderr)
 
     def start_agent(self, name, endpoint, key):
         return self.procs.start([binary("stampede-agent"), "--controller", endpoint,

@@ -1,13 +1,13 @@
 """System test of `stampede serve` with agents started separately.
 
 The controller runs as a daemon with CURVE keys; agents generate their own
-certificates (stampede-agent --keygen) and are admitted by copying the public
-half into KEYS/agents/. An agent whose key was not copied never registers.
+certificates (stampede-agent --keygen) and are admitted by the enrolment
+step (`stampede agents admit NAME KEY`). An agent not admitted never
+registers.
 Runs are started over the HTTP API (POST /api/test) against the real
 emulator, and a controller restarted on the same endpoint gets its agents
 back without touching them.
 """
-import shutil
 import subprocess
 import time
 import unittest
@@ -85,7 +85,7 @@ class ControllerServeTest(ControllerTest):
     def test_agent_admitted_late_joins(self):
         # An agent whose key is not admitted hears nothing; it keeps saying
         # hello and says every 10 s that it is still unanswered and why that
-        # may be. Admitted later (its public key copied in), it joins without
+        # may be. Admitted later (`stampede agents admit`), it joins without
         # a restart of either side, and a run uses it.
         base = self.start_lambda(reserved=5)
         serve, endpoint, http = self.start_serve("tcp://127.0.0.1:*", base + "/url/demo/")
@@ -105,7 +105,7 @@ class ControllerServeTest(ControllerTest):
             self.assertIn("; it answers only agents whose public key is in its "
                           "keys/agents/ directory", text)
             self.assertEqual(self.agent_ids(http), [])
-            shutil.copy(key, self.path("keys", "agents", "late.key"))
+            self.admit("late")
             wait_until(lambda: self.agent_ids(http) == ["late"], 30, 0.1,
                        "the late agent admitted")
             run = self.burst(http, 4)
