@@ -365,7 +365,7 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
     assert(spec && store && registry && status);
     ctl_run_t *self = NULL;
     ctl_agent_t **agents = NULL;
-    uint32_t *firsts = NULL, *counts = NULL;
+    uint32_t *firsts = NULL, *counts = NULL, *capacities = NULL;
     Stampede__Header *headers = NULL;
     Stampede__Header **header_ptrs = NULL;
     char(*names)[PROTO_MAX_HEADER_NAME + 1] = NULL;
@@ -382,11 +382,13 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
     agents = calloc(n_agents, sizeof *agents);
     firsts = calloc(n_agents, sizeof *firsts);
     counts = calloc(n_agents, sizeof *counts);
+    capacities = calloc(n_agents, sizeof *capacities);
     headers = calloc(PROTO_MAX_HEADERS, sizeof *headers);
     header_ptrs = calloc(PROTO_MAX_HEADERS, sizeof *header_ptrs);
     names = calloc(PROTO_MAX_HEADERS, sizeof *names);
     self = calloc(1, sizeof *self);
-    if (!agents || !firsts || !counts || !headers || !header_ptrs || !names || !self)
+    if (!agents || !firsts || !counts || !capacities || !headers || !header_ptrs ||
+        !names || !self)
         goto oom;
     self->rows = calloc(PROTO_MAX_BATCH, sizeof *self->rows);
     self->shares = calloc(n_agents, sizeof *self->shares);
@@ -404,17 +406,29 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
     self->state = S_PREPARING;
 
     n_agents = ctl_registry_list(registry, agents, n_agents);
-    ctl_share_split(spec->requests, n_agents, firsts, counts);
+    //  Equal shares as far as each agent can hold them; a run the agents
+    //  cannot hold together is refused before anything is sent.
+    for (size_t i = 0; i < n_agents; i++)
+        capacities[i] = agents[i]->capacity;
+    if (ctl_share_split_fit(spec->requests, n_agents, capacities, firsts, counts)) {
+        *status = 400;
+        uint64_t total = 0;
+        for (size_t i = 0; i < n_agents; i++)
+            total += agents[i]->capacity;
+        size_t used = (size_t)snprintf(
+            err, err_size, "the agents take at most %" PRIu64 " requests together (",
+            total);
+        for (size_t i = 0; i < n_agents && i < 8 && used < err_size; i++)
+            used += (size_t)snprintf(err + used, err_size - used, "%s%s %u",
+                                     i ? ", " : "", agents[i]->id, agents[i]->capacity);
+        if (used < err_size)
+            snprintf(err + used, err_size - used, "%s), the run asks for %u",
+                     n_agents > 8 ? ", …" : "", spec->requests);
+        goto fail;
+    }
     for (size_t i = 0; i < n_agents; i++) {
         if (counts[i] == 0)
             continue;
-        if (counts[i] > agents[i]->capacity) {
-            *status = 400;
-            sp_err_set(err, err_size,
-                       "agent %s takes at most %u requests, its share would be %u",
-                       agents[i]->id, agents[i]->capacity, counts[i]);
-            goto fail;
-        }
         ctl_share_t *share = ctl_share_new(agents[i]->id, firsts[i], counts[i],
                                            ctl_clock_offset_ns(agents[i]->clock),
                                            ctl_clock_rtt_ns(agents[i]->clock));
@@ -493,6 +507,7 @@ out:
     free(agents);
     free(firsts);
     free(counts);
+    free(capacities);
     free(headers);
     free(header_ptrs);
     free(names);

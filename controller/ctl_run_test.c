@@ -606,7 +606,8 @@ ctl_run_test(bool verbose)
     CHECK_NULL(ctl_run_new(&spec, &timing, rig.store, rig.registry, t0, err, sizeof err,
                            &status));
     CHECK_INT(status, 400);
-    CHECK_STR(err, "agent agent-1 takes at most 100 requests, its share would be 101");
+    CHECK_STR(err, "the agents take at most 300 requests together (agent-1 100, agent-2 "
+                   "100, agent-3 100), the run asks for 301");
     s_rig_stop(&rig);
     if (verbose)
         printf("(run checks done) ");

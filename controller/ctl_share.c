@@ -36,15 +36,47 @@ struct _ctl_share_t {
 void
 ctl_share_split(uint32_t n, size_t agents, uint32_t *first, uint32_t *count)
 {
+    int fits = ctl_share_split_fit(n, agents, NULL, first, count);
+    assert(fits == 0);
+    (void)fits;
+}
+
+int
+ctl_share_split_fit(uint32_t n, size_t agents, const uint32_t *capacity, uint32_t *first,
+                    uint32_t *count)
+{
     assert(agents >= 1 && first && count);
-    uint32_t base = (uint32_t)(n / agents);
-    uint32_t extra = (uint32_t)(n % agents);
+    //  Smallest capacity first, agent order among equals (a stable
+    //  insertion sort: a run has few agents); each takes the ceiling of an
+    //  equal part of what is left, or its capacity when that is less.
+    size_t *order = malloc(agents * sizeof *order);
+    if (!order)
+        return -1;
+    for (size_t i = 0; i < agents; i++) {
+        size_t j = i;
+        while (capacity && j > 0 && capacity[order[j - 1]] > capacity[i]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    uint64_t remaining = n;
+    for (size_t k = 0; k < agents; k++) {
+        size_t i = order[k];
+        uint64_t left = agents - k;
+        uint64_t part = (remaining + left - 1) / left;
+        if (capacity && part > capacity[i])
+            part = capacity[i];
+        count[i] = (uint32_t)part;
+        remaining -= part;
+    }
+    free(order);
     uint32_t next = 0;
     for (size_t i = 0; i < agents; i++) {
         first[i] = next;
-        count[i] = base + (i < extra ? 1 : 0);
         next += count[i];
     }
+    return remaining == 0 ? 0 : -1;
 }
 
 ctl_share_t *
@@ -356,6 +388,61 @@ ctl_share_test(bool verbose)
             }
             CHECK_INT(next, n);
         }
+
+    //  With capacities: equal while every part fits; what an agent cannot
+    //  hold goes equally to the others; -1 when all together are too few.
+    uint32_t roomy[3] = {1000, 1000, 1000};
+    CHECK_INT(ctl_share_split_fit(10, 3, roomy, first, count), 0);
+    CHECK_INT(count[0], 4);
+    CHECK_INT(count[1], 3);
+    CHECK_INT(count[2], 3);
+    uint32_t one_small[3] = {100, 10, 100};
+    CHECK_INT(ctl_share_split_fit(100, 3, one_small, first, count), 0);
+    CHECK_INT(count[0], 45);
+    CHECK_INT(count[1], 10);
+    CHECK_INT(count[2], 45);
+    CHECK_INT(first[1], 45);
+    CHECK_INT(first[2], 55);
+    uint32_t two_small[4] = {5, 50, 7, 1000};
+    CHECK_INT(ctl_share_split_fit(100, 4, two_small, first, count), 0);
+    CHECK_INT(count[0], 5);
+    CHECK_INT(count[1], 44);
+    CHECK_INT(count[2], 7);
+    CHECK_INT(count[3], 44);
+    CHECK_INT(ctl_share_split_fit(62, 4, two_small, first, count), 0);
+    CHECK_INT(count[0], 5);
+    CHECK_INT(count[1], 25);
+    CHECK_INT(count[2], 7);
+    CHECK_INT(count[3], 25);
+    uint32_t full[2] = {136, 136};
+    CHECK_INT(ctl_share_split_fit(272, 2, full, first, count), 0);
+    CHECK_INT(ctl_share_split_fit(273, 2, full, first, count), -1);
+    CHECK_INT(count[0] + count[1], 272);
+    //  Differential: never above a capacity, sums to n whenever the
+    //  capacities allow, and no share can take from a larger one and leave
+    //  both more equal (max-min fair).
+    uint32_t caps[6];
+    for (uint32_t seed = 1; seed < 400; seed++) {
+        size_t k = 1 + seed % 6;
+        for (size_t i = 0; i < k; i++)
+            caps[i] = (seed * 7 + (uint32_t)i * 13) % 23;
+        uint32_t n = (seed * 11) % 80, total = 0;
+        for (size_t i = 0; i < k; i++)
+            total += caps[i];
+        int rc = ctl_share_split_fit(n, k, caps, first, count);
+        CHECK_INT(rc, n <= total ? 0 : -1);
+        uint32_t sum = 0, next = 0;
+        for (size_t i = 0; i < k; i++) {
+            CHECK_TRUE(count[i] <= caps[i]);
+            CHECK_INT(first[i], next);
+            next += count[i];
+            sum += count[i];
+        }
+        CHECK_INT(sum, n <= total ? n : total);
+        for (size_t i = 0; i < k; i++)
+            for (size_t j = 0; j < k; j++)
+                CHECK_TRUE(!(count[i] + 1 < count[j] && count[i] < caps[i]));
+    }
 
     //  A share's life: ready, batches (one resent), done, complete.
     CHECK_NULL(ctl_share_new("a", 0, 0, 0, 0));

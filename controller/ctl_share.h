@@ -7,7 +7,11 @@
     Also home of ctl_share_split, the rule that divides N requests over K
     agents: contiguous ranges in agent order, equal sizes, the remainder
     spread one each over the first agents (100 over 4 → 25/25/25/25; 10
-    over 3 → 4/3/3).
+    over 3 → 4/3/3) — as long as every agent can hold its part. An agent
+    whose capacity is below its equal part gets its capacity, and what it
+    cannot hold is shared equally by the others, by the same rule (water
+    filling: 100 over capacities 10, 100, 100 → 10/45/45), so the shares
+    stay as equal as the agents allow.
 
     Batch numbers come from agents: ctl_share_batch_stored refuses a seq
     outside 1..count (every batch carries at least one result) rather than
@@ -27,6 +31,12 @@ typedef struct _ctl_share_t ctl_share_t;
 //  Splits n requests over `agents` slots: fills first[i] and count[i] for
 //  i < agents (count may be 0 when n < agents). agents >= 1.
 void ctl_share_split(uint32_t n, size_t agents, uint32_t *first, uint32_t *count);
+
+//  The same split with agent i holding at most capacity[i]. Returns 0, or
+//  -1 when the capacities together are below n (first/count then hold
+//  what would fit).
+int ctl_share_split_fit(uint32_t n, size_t agents, const uint32_t *capacity,
+                        uint32_t *first, uint32_t *count);
 
 //  A share of agent_id (copied) with its range and clock estimate, or NULL
 //  when count is 0 or allocation fails.

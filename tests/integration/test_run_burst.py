@@ -590,8 +590,9 @@ class RunBurstTest(SystemTest):
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
             env=self.env, preexec_fn=low_files)
         self.assertEqual(result.returncode, 1, result.stderr)
-        self.assertIn("the run was not started: agent local-1 takes at most 136 "
-                      "requests, its share would be 250", result.stderr)
+        self.assertIn("the run was not started: the agents take at most 272 requests "
+                      "together (local-1 136, local-2 136), the run asks for 500",
+                      result.stderr)
         self.assertIn("capacity 136, not 10000: the open-file limit is 200 (64 kept "
                       "for the agent itself)", result.stderr)
         conn = sqlite3.connect(db)
