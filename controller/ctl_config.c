@@ -85,68 +85,50 @@ static const struct option s_serve_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+//  What run and sweep both take: the burst, its agents, the function and
+//  the run's rules; then help and version, and the end.
+// clang-format off
+#define S_BURST_OPTIONS                                                      \
+    {"url", required_argument, NULL, S_OPT_URL},                             \
+    {"requests", required_argument, NULL, S_OPT_REQUESTS},                   \
+    {"local-agents", required_argument, NULL, S_OPT_LOCAL_AGENTS},           \
+    {"wait-agents", required_argument, NULL, S_OPT_WAIT_AGENTS},             \
+    {"listen", required_argument, NULL, S_OPT_LISTEN},                       \
+    {"method", required_argument, NULL, S_OPT_METHOD},                       \
+    {"data", required_argument, NULL, S_OPT_DATA},                           \
+    {"header", required_argument, NULL, S_OPT_HEADER},                       \
+    {"timeout-ms", required_argument, NULL, S_OPT_TIMEOUT_MS},               \
+    {"start-mode", required_argument, NULL, S_OPT_START_MODE},               \
+    {"door", required_argument, NULL, S_OPT_DOOR},                           \
+    {"arrival-header", required_argument, NULL, S_OPT_ARRIVAL_HEADER},       \
+    {"cacert", required_argument, NULL, S_OPT_CACERT},                       \
+    {"db", required_argument, NULL, S_OPT_DB},                               \
+    {"json", no_argument, NULL, S_OPT_JSON},                                 \
+    {"keys", required_argument, NULL, S_OPT_KEYS},                           \
+    {"insecure", no_argument, NULL, S_OPT_INSECURE},                         \
+    {"start-tolerance", required_argument, NULL, S_OPT_START_TOLERANCE},     \
+    {"clock-samples", required_argument, NULL, S_OPT_CLOCK_SAMPLES},         \
+    {"clock-max-age", required_argument, NULL, S_OPT_CLOCK_MAX_AGE},         \
+    {"function", required_argument, NULL, S_OPT_FUNCTION},                   \
+    {"lambda-endpoint", required_argument, NULL, S_OPT_LAMBDA_ENDPOINT},     \
+    {"region", required_argument, NULL, S_OPT_REGION},                       \
+    {"help", no_argument, NULL, S_OPT_HELP},                                 \
+    {"version", no_argument, NULL, S_OPT_VERSION},                           \
+    {NULL, 0, NULL, 0}
+// clang-format on
+
 static const struct option s_run_options[] = {
-    {"url", required_argument, NULL, S_OPT_URL},
-    {"requests", required_argument, NULL, S_OPT_REQUESTS},
-    {"local-agents", required_argument, NULL, S_OPT_LOCAL_AGENTS},
-    {"wait-agents", required_argument, NULL, S_OPT_WAIT_AGENTS},
-    {"listen", required_argument, NULL, S_OPT_LISTEN},
-    {"method", required_argument, NULL, S_OPT_METHOD},
-    {"data", required_argument, NULL, S_OPT_DATA},
-    {"header", required_argument, NULL, S_OPT_HEADER},
-    {"timeout-ms", required_argument, NULL, S_OPT_TIMEOUT_MS},
-    {"start-mode", required_argument, NULL, S_OPT_START_MODE},
-    {"door", required_argument, NULL, S_OPT_DOOR},
-    {"arrival-header", required_argument, NULL, S_OPT_ARRIVAL_HEADER},
-    {"cacert", required_argument, NULL, S_OPT_CACERT},
-    {"db", required_argument, NULL, S_OPT_DB},
-    {"json", no_argument, NULL, S_OPT_JSON},
     {"expect-ok", required_argument, NULL, S_OPT_EXPECT_OK},
     {"expect-throttled", required_argument, NULL, S_OPT_EXPECT_THROTTLED},
     {"expect-errors", required_argument, NULL, S_OPT_EXPECT_ERRORS},
     {"expect-lost", required_argument, NULL, S_OPT_EXPECT_LOST},
-    {"keys", required_argument, NULL, S_OPT_KEYS},
-    {"insecure", no_argument, NULL, S_OPT_INSECURE},
-    {"start-tolerance", required_argument, NULL, S_OPT_START_TOLERANCE},
-    {"clock-samples", required_argument, NULL, S_OPT_CLOCK_SAMPLES},
-    {"clock-max-age", required_argument, NULL, S_OPT_CLOCK_MAX_AGE},
-    {"function", required_argument, NULL, S_OPT_FUNCTION},
-    {"lambda-endpoint", required_argument, NULL, S_OPT_LAMBDA_ENDPOINT},
-    {"region", required_argument, NULL, S_OPT_REGION},
-    {"help", no_argument, NULL, S_OPT_HELP},
-    {"version", no_argument, NULL, S_OPT_VERSION},
-    {NULL, 0, NULL, 0},
+    S_BURST_OPTIONS,
 };
 
-//  run's options and the values to sweep.
+//  run's options but the expectations, and the values to sweep.
 static const struct option s_sweep_options[] = {
-    {"url", required_argument, NULL, S_OPT_URL},
-    {"requests", required_argument, NULL, S_OPT_REQUESTS},
     {"reserved", required_argument, NULL, S_OPT_RESERVED},
-    {"function", required_argument, NULL, S_OPT_FUNCTION},
-    {"lambda-endpoint", required_argument, NULL, S_OPT_LAMBDA_ENDPOINT},
-    {"region", required_argument, NULL, S_OPT_REGION},
-    {"local-agents", required_argument, NULL, S_OPT_LOCAL_AGENTS},
-    {"wait-agents", required_argument, NULL, S_OPT_WAIT_AGENTS},
-    {"listen", required_argument, NULL, S_OPT_LISTEN},
-    {"method", required_argument, NULL, S_OPT_METHOD},
-    {"data", required_argument, NULL, S_OPT_DATA},
-    {"header", required_argument, NULL, S_OPT_HEADER},
-    {"timeout-ms", required_argument, NULL, S_OPT_TIMEOUT_MS},
-    {"start-mode", required_argument, NULL, S_OPT_START_MODE},
-    {"door", required_argument, NULL, S_OPT_DOOR},
-    {"arrival-header", required_argument, NULL, S_OPT_ARRIVAL_HEADER},
-    {"cacert", required_argument, NULL, S_OPT_CACERT},
-    {"db", required_argument, NULL, S_OPT_DB},
-    {"json", no_argument, NULL, S_OPT_JSON},
-    {"keys", required_argument, NULL, S_OPT_KEYS},
-    {"insecure", no_argument, NULL, S_OPT_INSECURE},
-    {"start-tolerance", required_argument, NULL, S_OPT_START_TOLERANCE},
-    {"clock-samples", required_argument, NULL, S_OPT_CLOCK_SAMPLES},
-    {"clock-max-age", required_argument, NULL, S_OPT_CLOCK_MAX_AGE},
-    {"help", no_argument, NULL, S_OPT_HELP},
-    {"version", no_argument, NULL, S_OPT_VERSION},
-    {NULL, 0, NULL, 0},
+    S_BURST_OPTIONS,
 };
 
 static const struct option s_demo_options[] = {
