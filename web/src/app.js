@@ -14,6 +14,7 @@ import {
   $, api, download, token, formatCount, formatMs, formatPercent, formatSeconds, formatWhen,
 } from './api.js';
 import { RunCharts } from './charts.js';
+import { COMPARE_MAX, CompareView } from './compare.js';
 import { RowsTable } from './table.js';
 
 Chart.register(DoughnutController, ArcElement, Tooltip, Legend);
@@ -32,6 +33,8 @@ let activeRunId = null;
 let lastRunsKey = '';
 const table = new RowsTable(showError);
 const charts = new RunCharts(showError);
+const compare = new CompareView(showError);
+const picked = new Set(); // runs ticked for comparison
 
 function showError(message) {
   const banner = $('error');
@@ -246,10 +249,53 @@ function renderRuns(runs) {
       followLatest = false;
       selectRun(id);
     });
-    item.append(button);
+    const pick = document.createElement('input');
+    pick.type = 'checkbox';
+    pick.className = 'pick';
+    pick.checked = picked.has(id);
+    pick.setAttribute('aria-label', `Compare run #${id}`);
+    pick.addEventListener('change', () => pickRun(id, pick));
+    item.append(pick, button);
     return item;
   });
   list.replaceChildren(...items);
+}
+
+// Ticks or unticks run id for comparison; a fifth is refused.
+function pickRun(id, box) {
+  const message = $('compare-message');
+  if (box.checked && picked.size >= COMPARE_MAX) {
+    box.checked = false;
+    message.textContent = `At most ${COMPARE_MAX} runs can be compared.`;
+    return;
+  }
+  if (box.checked) picked.add(id);
+  else picked.delete(id);
+  const n = picked.size;
+  $('compare-open').disabled = n < 2;
+  message.textContent = n < 2 ? 'Tick 2 to 4 runs to compare them.'
+    : `${n} runs picked: ${[...picked].sort((a, b) => a - b).map((r) => `#${r}`).join(', ')}.`;
+}
+
+// The run list's query from its filter form: outcome, target or label,
+// and the day it starts from (local midnight, in ns since the epoch).
+function runsQuery() {
+  const params = new URLSearchParams({ limit: String(RUNS_LIMIT) });
+  const outcome = $('runs-outcome').value;
+  const q = $('runs-q').value.trim();
+  const since = $('runs-since').value;
+  if (outcome) params.set('outcome', outcome);
+  if (q) params.set('q', q);
+  if (since) {
+    const ms = new Date(`${since}T00:00`).getTime();
+    if (Number.isFinite(ms) && ms >= 0) {
+      // Past the API's largest instant (int64 ns, year 2262) nothing matches.
+      const ns = BigInt(ms) * 1000000n;
+      const max = 9223372036854775807n;
+      params.set('since', (ns > max ? max : ns).toString());
+    }
+  }
+  return params.toString();
 }
 
 function markSelected() {
@@ -259,7 +305,7 @@ function markSelected() {
 }
 
 async function loadRuns() {
-  const body = await api(`/api/runs?limit=${RUNS_LIMIT}`);
+  const body = await api(`/api/runs?${runsQuery()}`);
   const runs = Array.isArray(body) ? body : [];
   renderRuns(runs);
   return runs;
@@ -455,6 +501,17 @@ async function downloadRun(kind) {
 async function main() {
   $('burst-form').addEventListener('submit', submitBurst);
   $('download-csv').addEventListener('click', () => downloadRun('csv'));
+  $('compare-open').addEventListener('click', () => compare.show([...picked].sort((a, b) => a - b)));
+  $('compare-close').addEventListener('click', () => compare.hide());
+  const refilter = () => loadRuns().then(markSelected, (error) => showError(error.message));
+  $('runs-filter').addEventListener('submit', (event) => { event.preventDefault(); refilter(); });
+  $('runs-outcome').addEventListener('change', refilter);
+  $('runs-since').addEventListener('change', refilter);
+  let typing = null;
+  $('runs-q').addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(refilter, 250);
+  });
   $('download-json').addEventListener('click', () => downloadRun('json'));
   live = startEvents();
   if (!live) loadStatus();
