@@ -214,7 +214,20 @@ static int
 s_start_http(ctl_app_t *self)
 {
     char err[512];
+    //  The function behind the dashboard's runs: serve's --function, or
+    //  the demo's own.
+    ctl_lambda_t lambda;
+    const ctl_lambda_t *behind = NULL;
+    if (self->config->function &&
+        ctl_lambda_init(&lambda, self->config->lambda_endpoint, self->config->function,
+                        self->config->region, NULL, err, sizeof err) == 0)
+        behind = &lambda;
+    else if (self->config->command == CTL_COMMAND_DEMO && self->lambda_url[0] &&
+             ctl_lambda_init(&lambda, self->lambda_url, "demo", NULL, NULL, err,
+                             sizeof err) == 0)
+        behind = &lambda;
     ctl_http_config_t config = {
+        .lambda = behind,
         .listen = self->config->http,
         .db_path = self->config->db,
         .token = self->config->token,
@@ -876,7 +889,8 @@ s_demo(ctl_app_t *self)
     if (s_start_agents(self, config->local_agents, config->requests, NULL) ||
         s_wait_agents(self, config->local_agents, CTL_APP_WAIT_LOCAL_MS))
         return 1;
-    json_t *command = json_pack("{s:s, s:s}", "action", "run", "label", "demo");
+    json_t *command = json_pack("{s:s, s:s, s:i}", "action", "run", "label", "demo",
+                                "reserved_configured", (int)config->reserved);
     int rc = s_run_once(self, command, false, NULL);
     if (self->dashboard_url[0])
         fprintf(self->out, "dashboard: %s\n", self->dashboard_url);

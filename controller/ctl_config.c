@@ -80,6 +80,9 @@ static const struct option s_serve_options[] = {
     {"start-tolerance", required_argument, NULL, S_OPT_START_TOLERANCE},
     {"clock-samples", required_argument, NULL, S_OPT_CLOCK_SAMPLES},
     {"clock-max-age", required_argument, NULL, S_OPT_CLOCK_MAX_AGE},
+    {"function", required_argument, NULL, S_OPT_FUNCTION},
+    {"lambda-endpoint", required_argument, NULL, S_OPT_LAMBDA_ENDPOINT},
+    {"region", required_argument, NULL, S_OPT_REGION},
     {"help", no_argument, NULL, S_OPT_HELP},
     {"version", no_argument, NULL, S_OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -200,6 +203,9 @@ static const char s_usage_serve[] =
     "                     the run is mis_started\n"
     "  --clock-samples N  fresh clock samples each agent needs before Go (3)\n"
     "  --clock-max-age S  how old a sample may be and count as fresh (10)\n"
+    "  --function NAME    the Lambda function behind the runs: its reserved\n"
+    "                     concurrency is read before each run and recorded\n"
+    "  --lambda-endpoint URL, --region R  its management API, as for run\n"
     "  -h, --help         this text\n"
     "      --version      print the version\n";
 

@@ -76,6 +76,8 @@ struct _ctl_http_t {
     char *snapshot;            //  the last event snapshot; daemon thread only
     int64_t snapshot_ns;       //  monotonic time it was built
     int64_t status_retry_ns;   //  monotonic: no status command for snapshots before
+    ctl_lambda_t lambda;       //  the function behind the runs, when has_lambda
+    bool has_lambda;
 };
 
 #define S_STATUS_BACKOFF_NS (10 * SP_NS_PER_S) //  after the core failed to answer one
@@ -255,6 +257,22 @@ s_respond_controller_error(ctl_http_t *self, struct MHD_Connection *conn, json_t
 //  ---------------------------------------------------------------------
 //  Endpoints
 
+//  With serve --function, the function's reserved concurrency now, into a
+//  run command that does not give one.
+static void
+s_add_reserved(ctl_http_t *self, json_t *command)
+{
+    if (!self->has_lambda || json_object_get(command, "reserved_configured"))
+        return;
+    int32_t reserved;
+    char err[512];
+    if (ctl_lambda_get_reserved(&self->lambda, &reserved, err, sizeof err) == 0)
+        json_object_set_new(command, "reserved_configured", json_integer(reserved));
+    else
+        zsys_warning("http: the run goes without the function's reserved concurrency: %s",
+                     err);
+}
+
 //  A read-only route, answered from the store (ctl_http_views).
 static enum MHD_Result
 s_serve_view(ctl_http_t *self, struct MHD_Connection *conn, ctl_http_request_t *request,
@@ -371,6 +389,7 @@ s_dispatch(ctl_http_t *self, struct MHD_Connection *conn, s_exchange_t *ex,
         return s_respond_json(conn, MHD_HTTP_OK, reply, NULL);
     }
     case CTL_HTTP_ROUTE_TEST: {
+        s_add_reserved(self, request->command);
         status = s_command(self, request->command, &reply, err, sizeof err);
         if (status)
             return s_respond_error(self, conn, (unsigned)status, err, NULL, method, path);
@@ -685,6 +704,10 @@ ctl_http_new(const ctl_http_config_t *config, char *err, size_t err_size)
         (config->command_endpoint && !self->command_endpoint)) {
         sp_err_set(err, err_size, "out of memory");
         goto fail;
+    }
+    if (config->lambda) {
+        self->lambda = *config->lambda;
+        self->has_lambda = true;
     }
     if (config->public_host && !ctl_http_public_host_ok(config->public_host)) {
         sp_err_set(err, err_size,

@@ -27,6 +27,7 @@
 #define CTL_HTTP_H
 
 #include "ctl_http_request.h"
+#include "ctl_lambda.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -47,6 +48,11 @@ typedef struct {
                               //  ctl_http_guard), or NULL
     const char *const *allow; //  target allow-list patterns (sp_allow); none: loopback
     size_t allow_count;       //  patterns in allow
+    //  The function behind the runs (serve --function), or NULL: before a
+    //  run started here without reserved_configured, its reserved
+    //  concurrency is read and recorded with the run (a failure to read
+    //  it is logged; the run goes on without it).
+    const ctl_lambda_t *lambda;
 } ctl_http_config_t;
 
 //  Opens the store on config->db_path, binds config->listen and starts

@@ -35,13 +35,16 @@ def request(port, method, path, headers, body=None):
 
 class DashboardApiTest(ControllerTest):
 
-    def start(self, extra=()):
-        """stampede serve with a loopback target and two agents; returns
-        (the emulator's base URL, the dashboard's port)."""
+    def start(self, extra=(), function=False):
+        """stampede serve with a loopback target and two agents (with
+        function, serve --function demo on the emulator's management API);
+        returns (the emulator's base URL, the dashboard's port)."""
         base = self.start_lambda(reserved=5)
         argv = [binary("stampede"), "serve", "--listen", "tcp://127.0.0.1:*", "--http",
                 "127.0.0.1:0", "--db", self.path("r.db"), "--keys", self.path("keys"),
                 "--target", base + "/url/demo/"] + list(extra)
+        if function:
+            argv += ["--function", "demo", "--lambda-endpoint", base]
         proc = self.procs.start(argv, env=self.env)
         words = proc.read_line(SERVE_READY).split()
         endpoint, http = words[3], words[5]
@@ -122,7 +125,7 @@ class DashboardApiTest(ControllerTest):
         self.assertEqual((status, body), (202, {"run_id": 1}))
 
     def test_original_api(self):
-        base, port = self.start()
+        base, port = self.start(function=True)
         api = "http://127.0.0.1:%d" % port
         status, body = http_json(api + "/api/test", "POST",
                                  {"url": base + "/url/demo/", "num_requests": 100})
@@ -133,6 +136,10 @@ class DashboardApiTest(ControllerTest):
             return run if code == 200 and run["status"] in ("completed", "failed") \
                 else None
         wait_until(finished, 60, 0.1, "run 1 to finish")
+        # serve --function: the run records the reserved concurrency the
+        # function had.
+        status, run = http_json(api + "/api/runs/1?requests=0")
+        self.assertEqual(run["reserved_configured"], 5)
 
         status, results = http_json(api + "/api/results", timeout=30)
         self.assertEqual(status, 200)

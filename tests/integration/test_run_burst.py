@@ -565,8 +565,9 @@ class RunBurstTest(SystemTest):
         self.assertIn("(start mode last_byte)", result.stdout)
         conn = sqlite3.connect(db)
         try:
-            self.assertEqual(conn.execute("SELECT method, start_mode, label FROM runs")
-                             .fetchall(), [("POST", "last_byte", "demo")])
+            self.assertEqual(conn.execute("SELECT method, start_mode, label, "
+                                          "reserved_configured FROM runs").fetchall(),
+                             [("POST", "last_byte", "demo", 5)])
         finally:
             conn.close()
         self.assertRegex(result.stdout, r"dashboard: http://127\.0\.0\.1:\d+/")
