@@ -35,6 +35,27 @@ export function concurrencySteps(invocations) {
   return { points, peak };
 }
 
+// Draws config on canvas id, replacing the chart charts[id] held.
+export function drawChart(charts, id, config) {
+  if (charts[id]) charts[id].destroy();
+  charts[id] = new Chart($(id), config);
+}
+
+// Options every chart shares: no animation, the theme's text colour, the
+// legend below, titled axes (the y title only when given).
+export function chartOptions(color, xTitle, yTitle) {
+  return {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    plugins: { legend: { position: 'bottom', labels: { boxWidth: 12, color } } },
+    scales: {
+      x: { title: { display: true, text: xTitle, color }, ticks: { color } },
+      y: { title: { display: !!yTitle, text: yTitle, color }, ticks: { color } },
+    },
+  };
+}
+
 export class RunCharts {
   constructor(onError) {
     this.onError = onError;
@@ -72,22 +93,11 @@ export class RunCharts {
   }
 
   draw(id, config) {
-    if (this.charts[id]) this.charts[id].destroy();
-    this.charts[id] = new Chart($(id), config);
+    drawChart(this.charts, id, config);
   }
 
   base(xTitle, yTitle) {
-    const color = this.textColor;
-    return {
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: false,
-      plugins: { legend: { position: 'bottom', labels: { boxWidth: 12, color } } },
-      scales: {
-        x: { title: { display: true, text: xTitle, color }, ticks: { color } },
-        y: { title: { display: !!yTitle, text: yTitle, color }, ticks: { color } },
-      },
-    };
+    return chartOptions(this.textColor, xTitle, yTitle);
   }
 
   timeline(invocations, throttles) {

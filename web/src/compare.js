@@ -9,7 +9,7 @@ import {
 import {
   $, api, formatCount, formatMs, formatPercent, formatSeconds,
 } from './api.js';
-import { concurrencySteps } from './charts.js';
+import { chartOptions, concurrencySteps, drawChart } from './charts.js';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip, Legend);
 
@@ -42,7 +42,6 @@ export function sweepPoints(runs) {
 }
 
 const ROWS = [
-  ['Run', (r) => `#${r.run_id}`],
   ['Outcome', (r) => r.outcome || r.status || '–'],
   ['Target', (r) => (typeof r.url === 'string' ? r.url : '–')],
   ['Label', (r) => (typeof r.label === 'string' && r.label ? r.label : '–')],
@@ -59,6 +58,13 @@ const ROWS = [
   ['p99', (r) => formatMs(num(r.summary && r.summary.p99_ms))],
   ['Arrival spread', (r) => formatMs(num(r.summary && r.summary.spread_ms))],
 ];
+
+// One run's line on an overlaid chart.
+function runLine(run, i, data, extra = {}) {
+  return {
+    label: `#${run.run_id}`, data, borderColor: RUN_COLORS[i], backgroundColor: RUN_COLORS[i], borderWidth: 2, ...extra,
+  };
+}
 
 export class CompareView {
   constructor(onError) {
@@ -106,7 +112,7 @@ export class CompareView {
       head.append(th);
     }
     $('compare-head').replaceChildren(head);
-    const rows = ROWS.slice(1).map(([name, value]) => {
+    const rows = ROWS.map(([name, value]) => {
       const tr = document.createElement('tr');
       const th = document.createElement('th');
       th.scope = 'row';
@@ -123,22 +129,15 @@ export class CompareView {
   }
 
   draw(id, config) {
-    if (this.charts[id]) this.charts[id].destroy();
-    this.charts[id] = new Chart($(id), config);
+    drawChart(this.charts, id, config);
   }
 
+  // Linear x, y from 0.
   options(xTitle, yTitle) {
-    const color = this.textColor;
-    return {
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: false,
-      plugins: { legend: { position: 'bottom', labels: { boxWidth: 12, color } } },
-      scales: {
-        x: { type: 'linear', title: { display: true, text: xTitle, color }, ticks: { color } },
-        y: { beginAtZero: true, title: { display: true, text: yTitle, color }, ticks: { color } },
-      },
-    };
+    const options = chartOptions(this.textColor, xTitle, yTitle);
+    options.scales.x.type = 'linear';
+    options.scales.y.beginAtZero = true;
+    return options;
   }
 
   // The successful requests' latency histogram of each run, as lines over
@@ -148,14 +147,7 @@ export class CompareView {
       const latency = charts[i].latency || {};
       const bin = num(latency.bin_ms) ?? 1;
       const ok = Array.isArray(latency.ok) ? latency.ok : [];
-      return {
-        label: `#${run.run_id}`,
-        data: ok.map((count, b) => ({ x: b * bin, y: count })),
-        borderColor: RUN_COLORS[i],
-        backgroundColor: RUN_COLORS[i],
-        pointRadius: 2,
-        borderWidth: 2,
-      };
+      return runLine(run, i, ok.map((count, b) => ({ x: b * bin, y: count })), { pointRadius: 2 });
     });
     const options = this.options('latency, ms (bin start)', 'successful requests');
     options.scales.y.ticks.precision = 0;
@@ -163,15 +155,9 @@ export class CompareView {
   }
 
   concurrency(runs, charts) {
-    const datasets = runs.map((run, i) => ({
-      label: `#${run.run_id}`,
-      data: concurrencySteps(Array.isArray(charts[i].invocations) ? charts[i].invocations : []).points,
-      stepped: true,
-      borderColor: RUN_COLORS[i],
-      backgroundColor: RUN_COLORS[i],
-      pointRadius: 0,
-      borderWidth: 2,
-    }));
+    const datasets = runs.map((run, i) => runLine(run, i,
+      concurrencySteps(Array.isArray(charts[i].invocations) ? charts[i].invocations : []).points,
+      { stepped: true, pointRadius: 0 }));
     const options = this.options('ms since the start instant', 'concurrent invocations');
     options.scales.y.ticks.precision = 0;
     this.draw('compare-concurrency', { type: 'line', data: { datasets }, options });
