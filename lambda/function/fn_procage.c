@@ -140,8 +140,8 @@ fn_procage_test(bool verbose)
         "4242 (a)S 1 4242 4242 0 -1 4194304 95 0 0 0 0 0 0 0 20 0 1 0 7 1", //  no blank
         "4242 (a) S 1 4242 4242 0 -1 4194304 95 0 0 0 0 0 0 0 20 0 1 0 -7 1", //  sign
         "4242 (a) S 1 4242 4242 0 -1 4194304 95 0 0 0 0 0 0 0 20 0 1 0 7x 1", //  junk
-        "4242 (a) S 1 4242 4242 0 -1 4194304 95 0 0 0 0 0 0 0 20 0 1 0 "
-        "99999999999999999999999 1", //  overflow
+        ("4242 (a) S 1 4242 4242 0 -1 4194304 95 0 0 0 0 0 0 0 20 0 1 0 "
+         "99999999999999999999999 1"), //  overflow
         "no parenthesis at all"};
     for (size_t i = 0; i < sizeof bad_stats / sizeof bad_stats[0]; i++)
         CHECK_INT(fn_procage_parse_stat(bad_stats[i], &ticks), -1);
