@@ -204,9 +204,17 @@ ctl_http_is_json(const char *content_type)
 }
 
 //  The fields of a run command the API takes, in the order it forwards them.
-static const char *const s_run_fields[] = {"url",     "requests",       "method",
-                                           "headers", "body",           "start_mode",
-                                           "door",    "arrival_header", "ca_pem"};
+static const char *const s_run_fields[] = {"url",
+                                           "requests",
+                                           "method",
+                                           "headers",
+                                           "body",
+                                           "start_mode",
+                                           "door",
+                                           "arrival_header",
+                                           "ca_pem",
+                                           "label",
+                                           "reserved_configured"};
 
 //  Checks one field of the run command: a field the API takes, by the
 //  run specification's rules; returns false with err set.
