@@ -14,7 +14,7 @@ import {
   $, api, download, token, formatCount, formatMs, formatPercent, formatSeconds, formatWhen,
 } from './api.js';
 import { RunCharts } from './charts.js';
-import { COMPARE_MAX, CompareView } from './compare.js';
+import { COMPARE_MAX, CompareView, reservedName } from './compare.js';
 import { RowsTable } from './table.js';
 
 Chart.register(DoughnutController, ArcElement, Tooltip, Legend);
@@ -133,19 +133,27 @@ function renderChart(f) {
     : 'no requests';
 }
 
-// Reserved concurrency as detected from the results and, when the run
-// knows it and it differs, as configured on the function.
-function formatReserved(f) {
+// Reserved concurrency into dd: as detected from the results and, when
+// the run knows it and it differs, as configured on the function ("5
+// (configured 10)", the second part on its own line in smaller type).
+function renderReserved(dd, f) {
   const detected = formatCount(f.reserved_concurrency);
   const configured = f.reserved_configured;
-  if (configured === null || configured === f.reserved_concurrency) return detected;
-  return `${detected} (configured ${configured === -1 ? 'unreserved' : configured})`;
+  if (configured === null || configured === f.reserved_concurrency) {
+    dd.textContent = detected;
+    return;
+  }
+  const note = document.createElement('span');
+  note.className = 'configured';
+  note.textContent = `(configured ${reservedName(configured)})`;
+  dd.replaceChildren(detected, ' ', note);
 }
 
 function renderFigures(f) {
   for (const dd of document.querySelectorAll('[data-stat]')) {
     const key = dd.dataset.stat;
-    dd.textContent = key === 'reserved_concurrency' ? formatReserved(f) : (FORMAT[key] || formatCount)(f[key]);
+    if (key === 'reserved_concurrency') renderReserved(dd, f);
+    else dd.textContent = (FORMAT[key] || formatCount)(f[key]);
   }
   document.querySelector('.stat.pending').hidden = f.pending === 0;
   renderChart(f);

@@ -1,8 +1,10 @@
 // Runs side by side: a table of the original demo's metrics and ours, one
 // column per run, and charts overlaid — latency of the successful requests,
 // concurrency over time, and, when the runs know the reserved concurrency
-// they were made with (a `stampede sweep`), the success rate against it.
-// Every value is set as text; nothing from a run is inserted as HTML.
+// they were made with (`stampede sweep`, or run and serve with --function),
+// the success rate against it.
+// Every value is set as text; nothing from a run is inserted as HTML. The
+// runs' colours are the stylesheet's --run-1..4, one set a theme.
 import {
   Chart, LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip, Legend,
 } from 'chart.js';
@@ -14,11 +16,13 @@ import { chartOptions, concurrencySteps, drawChart } from './charts.js';
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip, Legend);
 
 export const COMPARE_MAX = 4;
-// One colour a run, distinguishable in both themes.
+// Fallbacks of --run-1..4 (the light theme's).
 const RUN_COLORS = ['#2f6fdb', '#d9480f', '#2b8a3e', '#ae3ec9'];
 
 const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
+// A configured reserved concurrency as the page names it: -1 is
+// "unreserved", unknown is "–".
 export function reservedName(value) {
   if (value === -1) return 'unreserved';
   return value === null || value === undefined ? '–' : String(value);
@@ -26,25 +30,30 @@ export function reservedName(value) {
 
 // The sweep chart's points: x the configured reserved concurrency (the
 // unreserved run drawn right of the largest, labelled "unreserved"), y the
-// success rate; sorted by x. Runs without a configured value are left out.
+// success rate; sorted by x. Runs without a configured value or without a
+// success rate (nothing recorded yet) are left out rather than drawn at 0.
 export function sweepPoints(runs) {
-  const known = runs.filter((r) => num(r.reserved_configured) !== null);
+  const known = runs.filter((r) => num(r.reserved_configured) !== null && num(r.success_rate) !== null);
   const largest = Math.max(0, ...known.map((r) => r.reserved_configured));
   const unreservedX = Math.max(largest * 1.25, largest + 10);
   return known
     .map((r) => ({
       x: r.reserved_configured === -1 ? unreservedX : r.reserved_configured,
-      y: num(r.success_rate) ?? 0,
+      y: r.success_rate,
       label: reservedName(r.reserved_configured),
       run: r.run_id,
     }))
     .sort((a, b) => a.x - b.x);
 }
 
+const text = (v) => (typeof v === 'string' && v ? v : null);
+
+// The table's rows: name, the cell's text from a run, and whether the
+// cell may wrap (a long URL wraps rather than being cut).
 const ROWS = [
-  ['Outcome', (r) => r.outcome || r.status || '–'],
-  ['Target', (r) => (typeof r.url === 'string' ? r.url : '–')],
-  ['Label', (r) => (typeof r.label === 'string' && r.label ? r.label : '–')],
+  ['Outcome', (r) => (text(r.outcome) ?? text(r.status) ?? '–').replaceAll('_', ' ')],
+  ['Target', (r) => text(r.url) ?? '–', true],
+  ['Label', (r) => text(r.label) ?? '–', true],
   ['Reserved (configured)', (r) => reservedName(num(r.reserved_configured))],
   ['Reserved (detected)', (r) => formatCount(num(r.reserved_concurrency))],
   ['Total Requests', (r) => formatCount(num(r.total_requests))],
@@ -59,10 +68,19 @@ const ROWS = [
   ['Arrival spread', (r) => formatMs(num(r.summary && r.summary.spread_ms))],
 ];
 
+// A colour of the theme in force (read at each drawing: the theme may
+// have changed since the page loaded).
+function themeColor(name, fallback) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+}
+
+const runColor = (i) => themeColor(`--run-${i + 1}`, RUN_COLORS[i]);
+
 // One run's line on an overlaid chart.
 function runLine(run, i, data, extra = {}) {
+  const color = runColor(i);
   return {
-    label: `#${run.run_id}`, data, borderColor: RUN_COLORS[i], backgroundColor: RUN_COLORS[i], borderWidth: 2, ...extra,
+    label: `#${run.run_id}`, data, borderColor: color, backgroundColor: color, borderWidth: 2, ...extra,
   };
 }
 
@@ -71,12 +89,13 @@ export class CompareView {
     this.onError = onError;
     this.charts = {};
     this.seq = 0;
-    this.textColor = getComputedStyle(document.documentElement).getPropertyValue('--muted').trim() || '#4f5a68';
   }
 
+  // Back to the run's view; the keyboard goes back to the Compare button.
   hide() {
     this.seq += 1;
     $('compare-card').hidden = true;
+    if (!$('compare-open').disabled) $('compare-open').focus();
   }
 
   async show(ids) {
@@ -112,7 +131,7 @@ export class CompareView {
       head.append(th);
     }
     $('compare-head').replaceChildren(head);
-    const rows = ROWS.map(([name, value]) => {
+    const rows = ROWS.map(([name, value, wraps]) => {
       const tr = document.createElement('tr');
       const th = document.createElement('th');
       th.scope = 'row';
@@ -121,6 +140,7 @@ export class CompareView {
       for (const run of runs) {
         const td = document.createElement('td');
         td.textContent = value(run);
+        if (wraps) td.className = 'wrap';
         tr.append(td);
       }
       return tr;
@@ -134,7 +154,7 @@ export class CompareView {
 
   // Linear x, y from 0.
   options(xTitle, yTitle) {
-    const options = chartOptions(this.textColor, xTitle, yTitle);
+    const options = chartOptions(themeColor('--muted', '#4f5a68'), xTitle, yTitle);
     options.scales.x.type = 'linear';
     options.scales.y.beginAtZero = true;
     return options;
@@ -176,12 +196,19 @@ export class CompareView {
     options.scales.y.max = 100;
     options.scales.x.ticks.callback = (value) => labels.get(value) ?? '';
     options.scales.x.afterBuildTicks = (axis) => { axis.ticks = points.map((p) => ({ value: p.x })); };
+    options.plugins.tooltip = {
+      callbacks: {
+        title: (items) => items.map((item) => `reserved ${points[item.dataIndex].label} (run #${points[item.dataIndex].run})`),
+        label: (item) => formatPercent(item.parsed.y),
+      },
+    };
+    const color = runColor(0);
     this.draw('compare-sweep', {
       type: 'line',
       data: {
         datasets: [{
-          label: 'success rate', data: points.map((p) => ({ x: p.x, y: p.y })), borderColor: RUN_COLORS[0],
-          backgroundColor: RUN_COLORS[0], pointRadius: 5, borderWidth: 2, clip: 8,
+          label: 'success rate', data: points.map((p) => ({ x: p.x, y: p.y })), borderColor: color,
+          backgroundColor: color, pointRadius: 5, borderWidth: 2, clip: 8,
         }],
       },
       options,
