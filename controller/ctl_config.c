@@ -303,14 +303,15 @@ static const char s_usage_demo[] =
     "      --version             print the version\n";
 
 static const char s_usage_agents[] =
-    "Usage: stampede agents admit NAME KEY [--replace] [--keys DIR]\n"
+    "Usage: stampede agents admit [--replace] [--keys DIR] -- NAME KEY\n"
     "       stampede agents revoke NAME [--keys DIR]\n"
     "       stampede agents list [--keys DIR]\n"
     "Enrol the agents whose keys were made on their own hosts: admit writes\n"
     "the agent's public certificate into DIR/agents/NAME.key, where a running\n"
     "controller picks it up; revoke removes it. KEY is the agent's public key\n"
     "(40 characters of Z85, as `stampede-agent --keygen` prints it) or its\n"
-    "certificate file. Nothing secret is copied.\n"
+    "certificate file; a key may start with '-', so give the options first\n"
+    "and `--` before NAME. Nothing secret is copied.\n"
     "\n"
     "  --keys DIR         the controller's key directory (results/keys)\n"
     "  --replace          admit: replace another key admitted under NAME\n"

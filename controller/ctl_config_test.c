@@ -380,6 +380,11 @@ ctl_config_test(bool verbose)
     CHECK_STR(config.agent_key, "KEY");
     CHECK_STR(config.keys, "/k");
     CHECK_TRUE(config.replace);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "agents", "admit", "--keys", "/k", "--",
+                    "web-2", "-Z85key", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_STR(config.agent_name, "web-2");
+    CHECK_STR(config.agent_key, "-Z85key");
     CHECK_INT(s_try(&config, NULL, NULL, 0, "agents", "list", NULL), CTL_CONFIG_RUN);
     CHECK_STR(config.agents_action, "list");
     CHECK_NULL(config.agent_name);

@@ -353,8 +353,9 @@ class ControllerTest(SystemTest):
 
     def admit(self, name):
         """`stampede agents admit NAME KEY` into keys/, as an operator would."""
-        result = self.run_cli(["agents", "admit", name, self.public_keys[name],
-                               "--keys", self.path("keys")])
+        # A Z85 key may start with '-': "--" ends the options.
+        result = self.run_cli(["agents", "admit", "--keys", self.path("keys"), "--", name,
+                               self.public_keys[name]])
         self.assertEqual((result.returncode, result.stdout),
                          (0, "admitted agent %s\n" % name), result.stderr)
 
