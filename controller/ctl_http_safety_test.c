@@ -107,25 +107,8 @@ ctl_http_test_guard(void)
     free(last);
 
     //  2 MiB chunked: refused with 413 once past the cap, not read to its end.
-    size_t total = 2 * 1024 * 1024;
-    size_t chunked_cap = total + total / 0x4000 * 16 + 1024;
-    char *chunked = malloc(chunked_cap);
-    CHECK_NOT_NULL(chunked);
-    int n =
-        snprintf(chunked, chunked_cap,
-                 "POST /api/test HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
-                 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-                 port);
-    for (size_t sent = 0; sent < total; sent += 0x4000) {
-        n += snprintf(chunked + n, chunked_cap - (size_t)n, "4000\r\n");
-        memset(chunked + n, ' ', 0x4000);
-        n += 0x4000;
-        n += snprintf(chunked + n, chunked_cap - (size_t)n, "\r\n");
-    }
-    n += snprintf(chunked + n, chunked_cap - (size_t)n, "0\r\n\r\n");
-    CHECK_INT(ctl_http_tl_raw(port, chunked, (size_t)n, &r), 0);
+    ctl_http_tl_post_chunked(port, 2 * 1024 * 1024 / 0x4000, &r);
     ctl_http_tl_check(&r, 413, "{\"error\":\"request body larger than 65536 bytes\"}");
-    free(chunked);
 
     ctl_http_destroy(&http);
 

@@ -375,24 +375,8 @@ s_test_daemon(bool verbose)
     ctl_http_tl_post(port, "/api/test", "application/json", huge, NULL, &r);
     ctl_http_tl_check(&r, 202, "{\"run_id\":7}");
     free(huge);
-    size_t chunked_cap = 2 * CTL_HTTP_MAX_BODY + 1024;
-    char *chunked = malloc(chunked_cap);
-    CHECK_NOT_NULL(chunked);
-    int n =
-        snprintf(chunked, chunked_cap,
-                 "POST /api/test HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
-                 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-                 port);
-    for (int i = 0; i < 5; i++) {
-        n += snprintf(chunked + n, chunked_cap - (size_t)n, "4000\r\n");
-        memset(chunked + n, ' ', 0x4000);
-        n += 0x4000;
-        n += snprintf(chunked + n, chunked_cap - (size_t)n, "\r\n");
-    }
-    n += snprintf(chunked + n, chunked_cap - (size_t)n, "0\r\n\r\n");
-    CHECK_INT(ctl_http_tl_raw(port, chunked, (size_t)n, &r), 0);
+    ctl_http_tl_post_chunked(port, 5, &r);
     ctl_http_tl_check(&r, 413, "{\"error\":\"request body larger than 65536 bytes\"}");
-    free(chunked);
 
     //  Methods.
     ctl_http_tl_get(port, "/api/test", NULL, &r);

@@ -336,6 +336,28 @@ ctl_http_tl_read_until(int fd, char *buf, size_t size, size_t *have, const char 
 }
 
 void
+ctl_http_tl_post_chunked(int port, size_t chunks, ctl_http_tl_response_t *out)
+{
+    size_t cap = chunks * (0x4000 + 16) + 1024;
+    char *chunked = malloc(cap);
+    CHECK_NOT_NULL(chunked);
+    int n =
+        snprintf(chunked, cap,
+                 "POST /api/test HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+                 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 port);
+    for (size_t i = 0; i < chunks; i++) {
+        n += snprintf(chunked + n, cap - (size_t)n, "4000\r\n");
+        memset(chunked + n, ' ', 0x4000);
+        n += 0x4000;
+        n += snprintf(chunked + n, cap - (size_t)n, "\r\n");
+    }
+    n += snprintf(chunked + n, cap - (size_t)n, "0\r\n\r\n");
+    CHECK_INT(ctl_http_tl_raw(port, chunked, (size_t)n, out), 0);
+    free(chunked);
+}
+
+void
 ctl_http_tl_fixture_start(ctl_http_tl_fixture_t *self, const char *name)
 {
     snprintf(self->dir, sizeof self->dir, "/tmp/ctl_http_%s.XXXXXX", name);

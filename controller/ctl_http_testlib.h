@@ -37,6 +37,9 @@ void ctl_http_tl_get(int port, const char *path, const char *token,
                      ctl_http_tl_response_t *out);
 void ctl_http_tl_post(int port, const char *path, const char *content_type,
                       const char *body, const char *token, ctl_http_tl_response_t *out);
+//  POST /api/test with a chunked body of `chunks` chunks of 16 KiB of
+//  blanks, then the last chunk.
+void ctl_http_tl_post_chunked(int port, size_t chunks, ctl_http_tl_response_t *out);
 //  A request with exactly the given head lines (each ending CRLF) and body.
 void ctl_http_tl_request(int port, const char *method, const char *path, const char *head,
                          const char *body, ctl_http_tl_response_t *out);
