@@ -488,8 +488,10 @@ s_run_wait(ctl_app_t *self, json_t *command, int64_t *run_id_out, char *error,
 }
 
 //  Reports run run_id, which ended with the core's error text: printed
-//  as text or JSON, or, with json_out, handed over as JSON (caller owns)
-//  and not printed. Returns the exit status.
+//  as text or as JSON (json_output). With json_out, the JSON report is
+//  also handed over (caller owns; NULL when out of memory), and in JSON
+//  mode it is not printed: the caller prints it within its own. Returns
+//  the exit status.
 static int
 s_run_report(ctl_app_t *self, int64_t run_id, const char *error, bool json_output,
              const ctl_expect_t *expect, json_t **json_out)
@@ -524,23 +526,23 @@ s_run_report(ctl_app_t *self, int64_t run_id, const char *error, bool json_outpu
     //  its own status.
     bool completed = strcmp(summary.outcome, "completed") == 0;
     int missed = 0;
-    if (json_out) {
-        *json_out = ctl_report_json(&report);
-        if (*json_out && expect && completed)
-            missed = ctl_report_expect(&summary, expect, *json_out, self->err);
-    } else if (json_output) {
-        json_t *json = ctl_report_json(&report);
+    json_t *json = json_output || json_out ? ctl_report_json(&report) : NULL;
+    if (json_output) {
         if (json && expect && completed)
             missed = ctl_report_expect(&summary, expect, json, self->err);
-        char *text = json ? json_dumps(json, CTL_REPORT_JSON_FLAGS) : NULL;
-        fprintf(self->out, "%s\n", text ? text : "{}");
+        char *text = json && !json_out ? json_dumps(json, CTL_REPORT_JSON_FLAGS) : NULL;
+        if (!json_out)
+            fprintf(self->out, "%s\n", text ? text : "{}");
         free(text);
-        json_decref(json);
     } else {
         ctl_report_text(&report, self->out);
         if (expect && completed)
             missed = ctl_report_expect(&summary, expect, NULL, self->err);
     }
+    if (json_out)
+        *json_out = json;
+    else
+        json_decref(json);
     fflush(self->out);
     if (strcmp(summary.outcome, "completed_with_losses") == 0)
         return CTL_APP_EXIT_LOSSES;
@@ -800,19 +802,12 @@ s_sweep(ctl_app_t *self)
             status = 1;
             break;
         }
-        int rc = s_run_report(self, run_id, error, config->json, NULL,
-                              config->json ? &report : NULL);
+        //  Text mode prints each run's report as it ends; the table and
+        //  the --json output are made from the JSON reports.
+        int rc = s_run_report(self, run_id, error, config->json, NULL, &report);
         if (report) {
             json_object_set_new(report, "reserved_configured", json_integer(reserved));
             json_array_append_new(reports, report);
-        } else if (!config->json) {
-            //  The text report went out; the table needs the figures.
-            s_run_report(self, run_id, error, true, NULL, &report);
-            if (report) {
-                json_object_set_new(report, "reserved_configured",
-                                    json_integer(reserved));
-                json_array_append_new(reports, report);
-            }
         }
         if (rc && !status)
             status = rc;
