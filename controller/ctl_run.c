@@ -408,13 +408,13 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
     n_agents = ctl_registry_list(registry, agents, n_agents);
     //  Equal shares as far as each agent can hold them; a run the agents
     //  cannot hold together is refused before anything is sent.
-    for (size_t i = 0; i < n_agents; i++)
+    uint64_t total = 0;
+    for (size_t i = 0; i < n_agents; i++) {
         capacities[i] = agents[i]->capacity;
+        total += capacities[i];
+    }
     if (ctl_share_split_fit(spec->requests, n_agents, capacities, firsts, counts)) {
         *status = 400;
-        uint64_t total = 0;
-        for (size_t i = 0; i < n_agents; i++)
-            total += agents[i]->capacity;
         size_t used = (size_t)snprintf(
             err, err_size, "the agents take at most %" PRIu64 " requests together (",
             total);
