@@ -5,7 +5,8 @@
                 PREPARE 0 0 <Envelope{Prepare}> | GO run_id start_at_ns |
                 CANCEL run_id 0 (answered CANCELLED) | FLUSH max interval_ms
       events    "s844sb": name, run_id, a, b, error, bytes
-                READY run_id prepared 0 error | BATCH run_id seq 0 "" frame |
+                READY run_id prepared armed error int64{arm_ns} |
+                BATCH run_id seq 0 "" frame |
                 RELEASED run_id armed late "" int64[2]{released, end} |
                 DONE run_id results batches | CANCELLED run_id 0 0
 
@@ -14,52 +15,58 @@
     result is batched, or at once on cancel. The multi handle is made per
     run, so no connection outlives its run and each run starts cold.
 
-    START_MODE_LAST_BYTE puts HOLDING between ARMED and RUNNING: the
-    transfers are added S_HOLD_LEAD_NS before the instant (at once when Go
-    leaves less) and driven while each connects, writes its head and every
-    body byte but the last, and pauses in its read callback. At the instant
-    one tight pass unpauses them all; the multi loop then writes every last
-    byte in its next turn. A transfer that fails meanwhile is a result like
-    any other; one still connecting at the instant sends its whole request
-    as soon as it can.
+    START_MODE_LAST_BYTE puts ARMING before PREPARED: every slot connects
+    (curl, CONNECT_ONLY: TCP and TLS) and writes its request but the final
+    byte (agent_wire's bytes, through curl_easy_send) as soon as Prepare
+    arrives, and READY goes once every slot holds only its final byte or
+    has failed (or after S_ARM_LIMIT_NS, the rest counting late). So the
+    write-ahead is whatever the share took, measured and reported (READY's
+    arm time), never a guess. Each slot's connection lives in a curl share
+    of its own: a connect-only connection is idle in its cache, and curl
+    closes idle connections with unread input when another transfer of the
+    same cache connects, which would take an answer away from under us. At
+    the instant one tight pass writes every final byte; the answers are
+    read with curl_easy_recv and parsed by agent_wire. A slot still
+    connecting at the instant writes its whole request when it can.
 */
 #include "agent_burst.h"
 #include "agent_response.h"
-#include "agent_testserver.h"
-#include "sp_check.h"
+#include "agent_wire.h"
 #include "sp_clock.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define S_PIPE_CHECK_MS 20           //  longest the engine goes without reading its pipe
 #define S_SPIN_NS (2 * SP_NS_PER_MS) //  the last stretch before GO is a sleep
-//  LAST_BYTE: how long before the instant the transfers start, so that
-//  connecting and writing all but the last byte are over by then. The
-//  controller's Go comes at least 250 ms ahead, so this is normally all
-//  there; a nearer instant starts them at once.
-#define S_HOLD_LEAD_NS (200 * SP_NS_PER_MS)
+//  LAST_BYTE: READY goes at the latest this long after Prepare, below the
+//  controller's 10 s wait for Ready; slots not armed by then go late.
+#define S_ARM_LIMIT_NS (8 * SP_NS_PER_S)
+#define S_READ_CHUNK 16384 //  bytes read from a connection at a time
+#define S_EVENTS 256       //  epoll events taken at a time
 
-typedef enum { S_IDLE, S_PREPARED, S_ARMED, S_HOLDING, S_RUNNING } s_state_t;
+typedef enum { S_IDLE, S_ARMING, S_PREPARED, S_ARMED, S_RUNNING } s_state_t;
 
 typedef struct _s_engine_t s_engine_t;
 
 typedef struct {
-    s_engine_t *engine;           //  owner, for the run's body
+    s_engine_t *engine;           //  owner
     CURL *easy;                   //  NULL once its result is taken
     agent_response_t *response;   //  what the transfer received
     int64_t sent_ns;              //  wall clock when the request went out
-                                  //  (LAST_BYTE: when its last byte was released)
+                                  //  (LAST_BYTE: when its final byte was written)
     int64_t first_byte_ns;        //  wall clock when the answer began
-    size_t body_off;              //  LAST_BYTE: body bytes handed to curl
-    bool held;                    //  LAST_BYTE: paused with only the last byte left
-    bool released;                //  LAST_BYTE: the last byte may go
     char errbuf[CURL_ERROR_SIZE]; //  curl's text for a failure
+    //  LAST_BYTE only
+    CURLSH *share;           //  the slot's own connection cache
+    agent_wire_t *wire;      //  reads the answer
+    int fd;                  //  the connection, once connected (else -1)
+    size_t written;          //  request bytes written
+    bool want_out;           //  waiting for the socket to take more
+    Stampede__Result *early; //  its result, when it failed before Go
 } s_slot_t;
 
 struct _s_engine_t {
@@ -74,18 +81,25 @@ struct _s_engine_t {
     uint32_t count;                             //  slots
     proto_envelope_t *prepare;                  //  the Prepare: owns URL, method and body
     CURLM *multi;                               //  per run
-    struct curl_slist *headers;                 //  shared by every easy handle of the run
+    struct curl_slist *headers;                 //  AT_GO: shared by every easy handle
     bool last_byte;                             //  start mode LAST_BYTE
-    const uint8_t *body;                        //  the target's body (owned by prepare)
-    size_t body_len;                            //  its length
     s_slot_t *slots;                            //  count slots
     bool added;                                 //  easy handles are in the multi
     int64_t start_at_ns;                        //  GO instant, agent wall clock
-    uint32_t finished;                          //  results taken from curl
+    uint32_t finished;                          //  results taken
     uint32_t seq;                               //  last batch number sent
     Stampede__Result *pending[PROTO_MAX_BATCH]; //  results not yet batched
     uint32_t pending_count;
     int64_t pending_since; //  mono ns when pending became non-empty
+    //  LAST_BYTE only
+    char *request;        //  the bytes every slot writes
+    size_t request_len;   //  >= 1
+    bool head;            //  the method is HEAD
+    int epfd;             //  connected slots (data: the slot), or -1
+    uint32_t connecting;  //  slots whose connect is not over
+    int64_t arm_begin_ns; //  mono: Prepare arrived
+    bool released;        //  the final bytes may go
+    int64_t next_scan_ns; //  mono: next look for timed-out slots
 };
 
 struct _agent_burst_t {
@@ -104,10 +118,18 @@ s_emit(s_engine_t *self, const char *name, uint64_t run_id, uint32_t a, uint32_t
         zsys_error("agent burst: event lost event=%s run_id=%" PRIu64, name, run_id);
 }
 
+//  Says the share is ready: prepared requests built, armed of them holding
+//  only their final byte after arm_ns (LAST_BYTE; AT_GO: 0 and 0).
+static void
+s_emit_ready(s_engine_t *self, uint32_t prepared, uint32_t armed, int64_t arm_ns)
+{
+    s_emit(self, "READY", self->run_id, prepared, armed, "", &arm_ns, sizeof arm_ns);
+}
+
 //  Says when the share was released: the pass that started (AT_GO) or
-//  unpaused (LAST_BYTE) its transfers began at released_ns and ended at
-//  end_ns, wall clock; armed of them held only their last byte then, late
-//  were still connecting or writing.
+//  wrote the final bytes (LAST_BYTE) began at released_ns and ended at
+//  end_ns, wall clock; armed of them held only their final byte then,
+//  late were still connecting or writing.
 static void
 s_emit_released(s_engine_t *self, int64_t released_ns, int64_t end_ns, uint32_t armed,
                 uint32_t late)
@@ -123,46 +145,8 @@ s_on_prereq(void *user, char *primary_ip, char *local_ip, int primary_port,
             int local_port)
 {
     s_slot_t *slot = user;
-    if (!slot->engine->last_byte)
-        slot->sent_ns = sp_clock_wall_ns();
+    slot->sent_ns = sp_clock_wall_ns();
     return CURL_PREREQFUNC_OK;
-}
-
-//  LAST_BYTE: curl pulls the body through here. Until the slot is released
-//  it gets every byte but the last, then the transfer pauses; afterwards
-//  the rest. A transfer that only gets here after the release (it was
-//  still connecting) is stamped sent when its last byte is handed out.
-static size_t
-s_on_read(char *buffer, size_t size, size_t count, void *user)
-{
-    s_slot_t *slot = user;
-    s_engine_t *self = slot->engine;
-    size_t limit = slot->released ? self->body_len : self->body_len - 1;
-    if (slot->body_off >= limit) {
-        if (slot->released)
-            return 0;
-        slot->held = true;
-        return CURL_READFUNC_PAUSE;
-    }
-    size_t n = size * count;
-    if (n > limit - slot->body_off)
-        n = limit - slot->body_off;
-    memcpy(buffer, self->body + slot->body_off, n);
-    slot->body_off += n;
-    if (slot->body_off == self->body_len && slot->sent_ns == 0)
-        slot->sent_ns = sp_clock_wall_ns();
-    return n;
-}
-
-//  LAST_BYTE: lets curl rewind the body (it only ever asks for the start).
-static int
-s_on_seek(void *user, curl_off_t offset, int origin)
-{
-    s_slot_t *slot = user;
-    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > slot->engine->body_len)
-        return CURL_SEEKFUNC_CANTSEEK;
-    slot->body_off = (size_t)offset;
-    return CURL_SEEKFUNC_OK;
 }
 
 static size_t
@@ -192,18 +176,34 @@ s_result_free(Stampede__Result **result_p)
     }
 }
 
+//  Frees one slot's transfer: its connection, handles and parser.
+static void
+s_slot_free(s_engine_t *self, s_slot_t *slot)
+{
+    if (slot->fd >= 0 && self->epfd >= 0)
+        epoll_ctl(self->epfd, EPOLL_CTL_DEL, slot->fd, NULL);
+    slot->fd = -1;
+    if (slot->easy) {
+        if (self->added)
+            curl_multi_remove_handle(self->multi, slot->easy);
+        curl_easy_cleanup(slot->easy);
+        slot->easy = NULL;
+    }
+    //  After its only easy handle: closes the slot's connection.
+    if (slot->share)
+        curl_share_cleanup(slot->share);
+    slot->share = NULL;
+    agent_wire_destroy(&slot->wire);
+    agent_response_destroy(&slot->response);
+}
+
 //  Frees everything of the current run and returns to IDLE.
 static void
 s_run_free(s_engine_t *self)
 {
     for (uint32_t i = 0; self->slots && i < self->count; i++) {
-        s_slot_t *slot = &self->slots[i];
-        if (slot->easy) {
-            if (self->added)
-                curl_multi_remove_handle(self->multi, slot->easy);
-            curl_easy_cleanup(slot->easy);
-        }
-        agent_response_destroy(&slot->response);
+        s_slot_free(self, &self->slots[i]);
+        s_result_free(&self->slots[i].early);
     }
     free(self->slots);
     self->slots = NULL;
@@ -215,29 +215,30 @@ s_run_free(s_engine_t *self)
     if (self->multi)
         curl_multi_cleanup(self->multi);
     self->multi = NULL;
+    if (self->epfd >= 0)
+        close(self->epfd);
+    self->epfd = -1;
+    free(self->request);
+    self->request = NULL;
+    self->request_len = 0;
     proto_envelope_destroy(&self->prepare);
     self->state = S_IDLE;
     self->added = false;
     self->last_byte = false;
-    self->body = NULL;
-    self->body_len = 0;
-    self->count = self->finished = self->seq = 0;
+    self->released = false;
+    self->head = false;
+    self->count = self->finished = self->seq = self->connecting = 0;
 }
 
-//  The request headers of the run: the target's, plus an empty Expect so a
-//  large body is not held back waiting for "100 Continue". LAST_BYTE drops
-//  the target's own Expect too: a request waiting for 100 Continue could
-//  not be written ahead of the instant.
+//  AT_GO: the request headers of the run: the target's, plus an empty
+//  Expect so a large body is not held back waiting for "100 Continue".
 static int
 s_headers_build(s_engine_t *self, const Stampede__Target *target)
 {
     bool has_expect = false;
     for (size_t i = 0; i < target->n_headers; i++) {
         const Stampede__Header *header = target->headers[i];
-        bool expect = strcasecmp(header->name, "Expect") == 0;
-        if (expect && self->last_byte)
-            continue;
-        has_expect |= expect;
+        has_expect |= strcasecmp(header->name, "Expect") == 0;
         //  "Name;" is curl's spelling of a header with an empty value.
         char *line = header->value[0]
                          ? zsys_sprintf("%s: %s", header->name, header->value)
@@ -263,18 +264,12 @@ s_headers_build(s_engine_t *self, const Stampede__Target *target)
             rc = curl_easy_setopt(easy, option, value);                                  \
     } while (0)
 
-//  Builds one easy handle of the share into slot.
-static int
-s_slot_build(s_engine_t *self, s_slot_t *slot)
+//  The options of every slot, whatever the start mode: where, how long,
+//  which CAs, no redirects, no proxy, a connection of its own.
+static CURLcode
+s_slot_common(s_engine_t *self, s_slot_t *slot)
 {
     const Stampede__Target *target = self->prepare->prepare->target;
-    slot->engine = self;
-    slot->response = agent_response_new();
-    if (slot->response)
-        agent_response_set_arrival_header(slot->response, target->arrival_header);
-    slot->easy = curl_easy_init();
-    if (!slot->response || !slot->easy)
-        return -1;
     CURL *easy = slot->easy;
     CURLcode rc = CURLE_OK;
     S_SETOPT(easy, CURLOPT_URL, target->url);
@@ -299,9 +294,38 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
     //  quadratically without it: 2000 requests took 124 ms to get out of it
     //  before, 60 ms after.
     S_SETOPT(easy, CURLOPT_FRESH_CONNECT, 1L);
-    S_SETOPT(easy, CURLOPT_FORBID_REUSE, 1L);
     S_SETOPT(easy, CURLOPT_PROXY, ""); //  no proxy from the environment
     S_SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    return rc;
+}
+
+//  LAST_BYTE: a connect-only handle (TCP, and TLS offering HTTP/1.1 only:
+//  the bytes written are HTTP/1.1) in a connection cache of its own.
+static CURLcode
+s_slot_wire(s_engine_t *self, s_slot_t *slot)
+{
+    slot->share = curl_share_init();
+    slot->wire = agent_wire_new(slot->response, self->head);
+    if (!slot->share || !slot->wire ||
+        curl_share_setopt(slot->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) !=
+            CURLSHE_OK)
+        return CURLE_OUT_OF_MEMORY;
+    CURL *easy = slot->easy;
+    CURLcode rc = CURLE_OK;
+    S_SETOPT(easy, CURLOPT_SHARE, slot->share);
+    S_SETOPT(easy, CURLOPT_CONNECT_ONLY, 1L);
+    S_SETOPT(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    return rc;
+}
+
+//  AT_GO: a whole transfer, request and answer, done by curl.
+static CURLcode
+s_slot_transfer(s_engine_t *self, s_slot_t *slot)
+{
+    const Stampede__Target *target = self->prepare->prepare->target;
+    CURL *easy = slot->easy;
+    CURLcode rc = CURLE_OK;
+    S_SETOPT(easy, CURLOPT_FORBID_REUSE, 1L);
     S_SETOPT(easy, CURLOPT_USERAGENT, "stampede-agent/" STAMPEDE_VERSION);
     S_SETOPT(easy, CURLOPT_HTTPHEADER, self->headers);
     S_SETOPT(easy, CURLOPT_HEADERFUNCTION, s_on_header);
@@ -312,19 +336,7 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
     S_SETOPT(easy, CURLOPT_PREREQDATA, (void *)slot);
     const char *method = target->method;
     bool has_body = target->body.len > 0 || strcmp(method, "POST") == 0;
-    if (self->last_byte) {
-        //  The codec guarantees a body of >= 1 byte and no HEAD. A POST
-        //  whose body comes from the read callback, with its length known
-        //  (Content-Length, not chunked), under the target's method.
-        S_SETOPT(easy, CURLOPT_POST, 1L);
-        S_SETOPT(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)target->body.len);
-        S_SETOPT(easy, CURLOPT_READFUNCTION, s_on_read);
-        S_SETOPT(easy, CURLOPT_READDATA, (void *)slot);
-        S_SETOPT(easy, CURLOPT_SEEKFUNCTION, s_on_seek);
-        S_SETOPT(easy, CURLOPT_SEEKDATA, (void *)slot);
-        if (strcmp(method, "POST") != 0)
-            S_SETOPT(easy, CURLOPT_CUSTOMREQUEST, method);
-    } else if (strcmp(method, "HEAD") == 0)
+    if (strcmp(method, "HEAD") == 0)
         S_SETOPT(easy, CURLOPT_NOBODY, 1L); //  a HEAD never carries a body
     else {
         if (has_body) {
@@ -337,6 +349,25 @@ s_slot_build(s_engine_t *self, s_slot_t *slot)
         if (strcmp(method, has_body ? "POST" : "GET") != 0)
             S_SETOPT(easy, CURLOPT_CUSTOMREQUEST, method);
     }
+    return rc;
+}
+
+//  Builds one easy handle of the share into slot.
+static int
+s_slot_build(s_engine_t *self, s_slot_t *slot)
+{
+    const Stampede__Target *target = self->prepare->prepare->target;
+    slot->engine = self;
+    slot->fd = -1;
+    slot->response = agent_response_new();
+    if (slot->response)
+        agent_response_set_arrival_header(slot->response, target->arrival_header);
+    slot->easy = curl_easy_init();
+    if (!slot->response || !slot->easy)
+        return -1;
+    CURLcode rc = s_slot_common(self, slot);
+    if (rc == CURLE_OK)
+        rc = self->last_byte ? s_slot_wire(self, slot) : s_slot_transfer(self, slot);
     return rc == CURLE_OK ? 0 : -1;
 }
 
@@ -368,6 +399,37 @@ s_reserve_fds(uint32_t count)
 }
 
 static void
+s_add_all(s_engine_t *self)
+{
+    for (uint32_t i = 0; i < self->count; i++) {
+        s_slot_t *slot = &self->slots[i];
+        if (curl_multi_add_handle(self->multi, slot->easy) != CURLM_OK)
+            zsys_error("agent burst: cannot add transfer run_id=%" PRIu64 " index=%u",
+                       self->run_id, self->first_index + i);
+    }
+    self->added = true;
+}
+
+//  LAST_BYTE: the request bytes, the socket set, and every connect begun.
+static int
+s_arm_begin(s_engine_t *self, char *error, size_t error_size)
+{
+    const Stampede__Target *target = self->prepare->prepare->target;
+    if (agent_wire_request(target, &self->request, &self->request_len, error,
+                           error_size) != 0)
+        return -1;
+    self->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (self->epfd < 0) {
+        snprintf(error, error_size, "agent cannot poll: %s", strerror(errno));
+        return -1;
+    }
+    self->connecting = self->count;
+    self->arm_begin_ns = sp_clock_mono_ns();
+    s_add_all(self);
+    return 0;
+}
+
+static void
 s_on_prepare(s_engine_t *self, zframe_t *frame)
 {
     char error[PROTO_MAX_ERROR + 1] = "";
@@ -386,8 +448,7 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
     self->first_index = prepare->first_index;
     self->prepare = env;
     self->last_byte = prepare->start_mode == STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
-    self->body = prepare->target->body.data;
-    self->body_len = prepare->target->body.len;
+    self->head = strcmp(prepare->target->method, "HEAD") == 0;
     self->multi = curl_multi_init();
     self->slots = calloc(prepare->count, sizeof *self->slots);
     self->count = self->slots ? prepare->count : 0;
@@ -396,27 +457,34 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
         rc = curl_multi_setopt(self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) == CURLM_OK
                  ? 0
                  : -1;
-    if (rc == 0)
+    if (rc == 0 && !self->last_byte)
         rc = s_headers_build(self, prepare->target);
     for (uint32_t i = 0; rc == 0 && i < self->count; i++)
         rc = s_slot_build(self, &self->slots[i]);
-    if (rc != 0) {
+    if (rc != 0)
         snprintf(error, sizeof error,
                  "agent could not build %u requests (out of memory or bad option)",
                  prepare->count);
-        zsys_warning("agent burst: prepare failed run_id=%" PRIu64 " count=%u",
-                     prepare->run_id, prepare->count);
+    if (rc == 0) {
+        s_reserve_fds(self->count);
+        if (self->last_byte)
+            rc = s_arm_begin(self, error, sizeof error);
+    }
+    if (rc != 0) {
+        zsys_warning("agent burst: prepare failed run_id=%" PRIu64 " count=%u "
+                     "reason=\"%s\"",
+                     prepare->run_id, prepare->count, error);
         s_emit(self, "READY", self->run_id, 0, 0, error, NULL, 0);
         s_run_free(self);
         return;
     }
-    s_reserve_fds(self->count);
-    self->state = S_PREPARED;
+    self->state = self->last_byte ? S_ARMING : S_PREPARED;
     zsys_info("agent burst: prepared run_id=%" PRIu64 " count=%u first_index=%u "
               "start_mode=%s",
               self->run_id, self->count, self->first_index,
               proto_start_mode_name(prepare->start_mode));
-    s_emit(self, "READY", self->run_id, self->count, 0, "", NULL, 0);
+    if (!self->last_byte)
+        s_emit_ready(self, self->count, 0, 0);
 }
 
 //  Sends the pending results as the next batch of the run.
@@ -456,54 +524,70 @@ s_flush(s_engine_t *self)
     self->pending_count = 0;
 }
 
-//  Turns one finished transfer into a pending Result and frees its handle.
+static void s_pend(s_engine_t *self, Stampede__Result *result);
+
+//  Turns a slot's exchange into a pending Result (curl_code and its text,
+//  the answer's status) and frees the slot's transfer.
 static void
-s_take_result(s_engine_t *self, CURL *easy, CURLcode code)
+s_take(s_engine_t *self, s_slot_t *slot, int curl_code, const char *error, long status,
+       uint64_t bytes)
+{
+    Stampede__Result *result = malloc(sizeof *result);
+    assert(result);
+    agent_response_result_init(result,
+                               self->first_index + (uint32_t)(slot - self->slots));
+    result->scheduled_ns = self->start_at_ns;
+    result->sent_ns = slot->sent_ns;
+    result->first_byte_ns = slot->first_byte_ns;
+    result->done_ns = sp_clock_wall_ns();
+    result->bytes_received = bytes;
+    agent_response_finish(slot->response, result, self->prepare->prepare->target->door,
+                          curl_code, error, status);
+    s_slot_free(self, slot);
+    self->finished++;
+    if (self->state == S_ARMING || self->state == S_PREPARED) {
+        //  LAST_BYTE, before Go: kept until the instant is known.
+        slot->early = result;
+        return;
+    }
+    s_pend(self, result);
+}
+
+//  Queues a result for the next batch.
+static void
+s_pend(s_engine_t *self, Stampede__Result *result)
+{
+
+    if (self->pending_count == 0)
+        self->pending_since = sp_clock_mono_ns();
+    self->pending[self->pending_count++] = result;
+    if (self->pending_count >= self->flush_max)
+        s_flush(self);
+}
+
+//  AT_GO: one finished transfer from the multi handle.
+static void
+s_take_transfer(s_engine_t *self, CURL *easy, CURLcode code)
 {
     char *private = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, &private);
     s_slot_t *slot = (s_slot_t *)private;
     assert(slot && slot->easy == easy);
-    Stampede__Result *result = malloc(sizeof *result);
-    assert(result);
-    agent_response_result_init(result,
-                               self->first_index + (uint32_t)(slot - self->slots));
     curl_off_t downloaded = 0;
-    long status = 0, connects = 0;
+    long status = 0;
     curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &downloaded);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
-    result->scheduled_ns = self->start_at_ns;
-    result->sent_ns = slot->sent_ns;
-    result->first_byte_ns = slot->first_byte_ns;
-    result->done_ns = sp_clock_wall_ns();
-    result->bytes_received = downloaded > 0 ? (uint64_t)downloaded : 0;
-    result->connection_reused = connects == 0 && slot->sent_ns > 0;
-    agent_response_finish(slot->response, result, self->prepare->prepare->target->door,
-                          code, slot->errbuf, status);
-    curl_multi_remove_handle(self->multi, easy);
-    curl_easy_cleanup(easy);
-    slot->easy = NULL;
-    agent_response_destroy(&slot->response);
-
-    if (self->pending_count == 0)
-        self->pending_since = sp_clock_mono_ns();
-    self->pending[self->pending_count++] = result;
-    self->finished++;
-    if (self->pending_count >= self->flush_max)
-        s_flush(self);
+    s_take(self, slot, code, slot->errbuf, status,
+           downloaded > 0 ? (uint64_t)downloaded : 0);
 }
 
+//  LAST_BYTE: the slot's exchange is over (answered or failed).
 static void
-s_add_all(s_engine_t *self)
+s_take_wire(s_engine_t *self, s_slot_t *slot)
 {
-    for (uint32_t i = 0; i < self->count; i++) {
-        s_slot_t *slot = &self->slots[i];
-        if (curl_multi_add_handle(self->multi, slot->easy) != CURLM_OK)
-            zsys_error("agent burst: cannot add transfer run_id=%" PRIu64 " index=%u",
-                       self->run_id, self->first_index + i);
-    }
-    self->added = true;
+    agent_wire_t *wire = slot->wire;
+    s_take(self, slot, agent_wire_code(wire), agent_wire_error(wire),
+           agent_wire_status(wire), agent_response_body_size(slot->response));
 }
 
 //  AT_GO: every transfer starts at the instant.
@@ -520,64 +604,303 @@ s_fire(s_engine_t *self)
               self->run_id, self->count, released_ns - self->start_at_ns);
 }
 
-//  LAST_BYTE: starts every transfer ahead of the instant. The time left
-//  until the instant is added to each timeout, so a request gets the
-//  target's timeout_ms from the instant on, as in AT_GO.
+//  --------------------------------------------------------------------------
+//  LAST_BYTE: connections written and read by the engine itself
+
+//  Watches the slot's socket for input, and for room to write when want_out.
 static void
-s_hold(s_engine_t *self)
+s_wire_watch(s_engine_t *self, s_slot_t *slot, int op)
 {
-    int64_t ahead_ms = (self->start_at_ns - sp_clock_wall_ns()) / SP_NS_PER_MS;
-    if (ahead_ms < 0)
-        ahead_ms = 0;
-    long timeout_ms = (long)self->prepare->prepare->target->timeout_ms + (long)ahead_ms;
-    for (uint32_t i = 0; i < self->count; i++)
-        if (curl_easy_setopt(self->slots[i].easy, CURLOPT_TIMEOUT_MS, timeout_ms) !=
-            CURLE_OK)
-            zsys_error("agent burst: cannot set the timeout run_id=%" PRIu64 " index=%u",
-                       self->run_id, self->first_index + i);
-    s_add_all(self);
-    self->state = S_HOLDING;
-    zsys_info("agent burst: writing ahead run_id=%" PRIu64 " count=%u ahead_ms=%" PRId64,
-              self->run_id, self->count, ahead_ms);
+    struct epoll_event event = {.events = EPOLLIN | (slot->want_out ? EPOLLOUT : 0u),
+                                .data.ptr = slot};
+    if (epoll_ctl(self->epfd, op, slot->fd, &event) != 0)
+        zsys_error("agent burst: cannot watch a connection run_id=%" PRIu64 " index=%u "
+                   "error=\"%s\"",
+                   self->run_id, self->first_index + (uint32_t)(slot - self->slots),
+                   strerror(errno));
 }
 
-//  LAST_BYTE: at the instant, lets every held last byte go in one pass;
-//  the next multi-loop turn writes them.
+//  The bytes the slot may write now: all but the final one until the release.
+static size_t
+s_wire_limit(s_engine_t *self)
+{
+    return self->released ? self->request_len : self->request_len - 1;
+}
+
+//  Writes what the slot may write. Returns -1 when the exchange failed
+//  (the slot is then a result).
+static int
+s_wire_write(s_engine_t *self, s_slot_t *slot)
+{
+    size_t limit = s_wire_limit(self);
+    while (slot->written < limit) {
+        size_t n = 0;
+        //  Sent: just before the write that can complete the request (on
+        //  loopback the target may read it before the write returns).
+        int64_t now = limit == self->request_len ? sp_clock_wall_ns() : 0;
+        CURLcode rc = curl_easy_send(slot->easy, self->request + slot->written,
+                                     limit - slot->written, &n);
+        if (rc == CURLE_AGAIN)
+            break;
+        if (rc != CURLE_OK) {
+            agent_wire_fail(slot->wire, CURLE_SEND_ERROR, curl_easy_strerror(rc));
+            s_take_wire(self, slot);
+            return -1;
+        }
+        slot->written += n;
+        if (slot->written == self->request_len)
+            slot->sent_ns = now;
+    }
+    bool want_out = slot->written < limit;
+    if (want_out != slot->want_out) {
+        slot->want_out = want_out;
+        s_wire_watch(self, slot, EPOLL_CTL_MOD);
+    }
+    return 0;
+}
+
+//  Reads what the connection has. Answered, failed or closed: a result.
 static void
-s_release(s_engine_t *self)
+s_wire_read(s_engine_t *self, s_slot_t *slot)
+{
+    char buffer[S_READ_CHUNK];
+    for (;;) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_recv(slot->easy, buffer, sizeof buffer, &n);
+        if (rc == CURLE_AGAIN)
+            return;
+        agent_wire_state_t state;
+        if (rc != CURLE_OK)
+            state = agent_wire_fail(slot->wire, CURLE_RECV_ERROR, curl_easy_strerror(rc));
+        else if (n == 0)
+            state = agent_wire_eof(slot->wire);
+        else {
+            if (slot->first_byte_ns == 0)
+                slot->first_byte_ns = sp_clock_wall_ns();
+            state = agent_wire_feed(slot->wire, buffer, n);
+        }
+        if (state != AGENT_WIRE_MORE) {
+            s_take_wire(self, slot);
+            return;
+        }
+    }
+}
+
+//  A connect is over: failed (a result), or the slot starts writing.
+static void
+s_wire_connected(s_engine_t *self, CURL *easy, CURLcode code)
+{
+    char *private = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &private);
+    s_slot_t *slot = (s_slot_t *)private;
+    assert(slot && slot->easy == easy);
+    self->connecting--;
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    if (code == CURLE_OK &&
+        (curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
+         fd == CURL_SOCKET_BAD))
+        code = CURLE_COULDNT_CONNECT;
+    if (code != CURLE_OK) {
+        agent_wire_fail(slot->wire, code,
+                        slot->errbuf[0] ? slot->errbuf : curl_easy_strerror(code));
+        s_take_wire(self, slot);
+        return;
+    }
+    slot->fd = fd;
+    s_wire_watch(self, slot, EPOLL_CTL_ADD);
+    s_wire_write(self, slot);
+}
+
+//  The slots past their timeout (counted from the instant) fail.
+static void
+s_wire_timeouts(s_engine_t *self)
+{
+    int64_t now = sp_clock_mono_ns();
+    if (self->state != S_RUNNING || now < self->next_scan_ns)
+        return;
+    self->next_scan_ns = now + 10 * SP_NS_PER_MS;
+    int64_t timeout_ms = self->prepare->prepare->target->timeout_ms;
+    int64_t overdue = sp_clock_wall_ns() - self->start_at_ns - timeout_ms * SP_NS_PER_MS;
+    if (overdue < 0)
+        return;
+    char text[CURL_ERROR_SIZE];
+    snprintf(text, sizeof text, "Operation timed out after %" PRId64 " milliseconds",
+             timeout_ms);
+    for (uint32_t i = 0; i < self->count; i++) {
+        s_slot_t *slot = &self->slots[i];
+        if (!slot->easy)
+            continue;
+        if (slot->fd < 0)
+            self->connecting--; //  curl's connect is abandoned with the handle
+        agent_wire_fail(slot->wire, CURLE_OPERATION_TIMEDOUT, text);
+        s_take_wire(self, slot);
+    }
+}
+
+//  Slots holding only their final byte (or done), and whether all are.
+static uint32_t
+s_wire_armed(s_engine_t *self, bool *all)
+{
+    uint32_t armed = 0;
+    *all = true;
+    for (uint32_t i = 0; i < self->count; i++) {
+        s_slot_t *slot = &self->slots[i];
+        if (!slot->easy)
+            continue;
+        if (slot->fd >= 0 && slot->written == self->request_len - 1)
+            armed++;
+        else
+            *all = false;
+    }
+    return armed;
+}
+
+//  ARMING: READY once every slot is armed or a result, or at the limit.
+static void
+s_wire_check_ready(s_engine_t *self)
+{
+    if (self->state != S_ARMING)
+        return;
+    bool all = false;
+    uint32_t armed = s_wire_armed(self, &all);
+    int64_t arm_ns = sp_clock_mono_ns() - self->arm_begin_ns;
+    if (!all && arm_ns < S_ARM_LIMIT_NS)
+        return;
+    self->state = S_PREPARED;
+    zsys_info("agent burst: armed run_id=%" PRIu64 " armed=%u failed=%u count=%u "
+              "arm_ms=%.1f",
+              self->run_id, armed, self->finished, self->count, (double)arm_ns / 1e6);
+    s_emit_ready(self, self->count, armed, arm_ns);
+}
+
+//  At the instant, every held final byte goes in one pass.
+static void
+s_wire_release(s_engine_t *self)
 {
     sp_clock_sleep_until(self->start_at_ns);
     int64_t released_ns = sp_clock_wall_ns();
-    uint32_t held = 0, live = 0;
+    self->released = true;
+    uint32_t armed = 0, late = 0;
+    const char *last = self->request + self->request_len - 1;
     for (uint32_t i = 0; i < self->count; i++) {
         s_slot_t *slot = &self->slots[i];
         if (!slot->easy)
             continue; //  already a result
-        live++;
-        slot->released = true;
-        if (slot->held) {
-            held++;
-            slot->sent_ns = sp_clock_wall_ns();
-            if (curl_easy_pause(slot->easy, CURLPAUSE_CONT) != CURLE_OK)
-                zsys_error("agent burst: cannot release run_id=%" PRIu64 " index=%u",
-                           self->run_id, self->first_index + i);
+        if (slot->fd < 0 || slot->written != self->request_len - 1) {
+            late++;
+            continue;
         }
+        size_t n = 0;
+        int64_t now = sp_clock_wall_ns();
+        if (curl_easy_send(slot->easy, last, 1, &n) == CURLE_OK && n == 1) {
+            slot->written++;
+            slot->sent_ns = now;
+        }
+        armed++;
     }
+    int64_t end_ns = sp_clock_wall_ns();
     self->state = S_RUNNING;
-    s_emit_released(self, released_ns, sp_clock_wall_ns(), held, live - held);
+    s_emit_released(self, released_ns, end_ns, armed, late);
+    //  The rest (late ones, and a final byte the socket did not take) as
+    //  the sockets allow.
+    for (uint32_t i = 0; i < self->count; i++) {
+        s_slot_t *slot = &self->slots[i];
+        if (slot->easy && slot->fd >= 0 && slot->written < self->request_len)
+            s_wire_write(self, slot);
+    }
     int64_t late_ns = released_ns - self->start_at_ns;
-    if (held < live)
+    if (late > 0)
         zsys_warning("agent burst: released before every request was written "
-                     "run_id=%" PRIu64 " held=%u live=%u count=%u late_ns=%" PRId64,
-                     self->run_id, held, live, self->count, late_ns);
+                     "run_id=%" PRIu64 " armed=%u late=%u count=%u late_ns=%" PRId64,
+                     self->run_id, armed, late, self->count, late_ns);
     else
-        zsys_info("agent burst: released run_id=%" PRIu64
-                  " held=%u count=%u late_ns=%" PRId64,
-                  self->run_id, held, self->count, late_ns);
+        zsys_info("agent burst: released run_id=%" PRIu64 " armed=%u count=%u "
+                  "late_ns=%" PRId64 " pass_us=%.1f",
+                  self->run_id, armed, self->count, late_ns,
+                  (double)(end_ns - released_ns) / 1e3);
 }
 
-//  One turn of the multi loop: drive transfers, take finished ones, flush,
-//  then wait for curl at most max_wait_ms.
+//  Flushes what is due, and ends the run once every result is batched.
+//  Returns true when the run is over.
+static bool
+s_run_settle(s_engine_t *self)
+{
+    int64_t now = sp_clock_mono_ns();
+    if (self->pending_count > 0 && now - self->pending_since >= self->flush_ns)
+        s_flush(self);
+    if (self->finished < self->count)
+        return false;
+    if (self->state == S_ARMING || self->state == S_PREPARED || self->state == S_ARMED) {
+        //  LAST_BYTE: everything failed before the instant. Ready, and
+        //  released, are owed all the same, in their order.
+        if (self->state == S_ARMING)
+            s_wire_check_ready(self);
+        if (self->state != S_ARMED)
+            return false; //  the results go once Go has come
+    }
+    s_flush(self);
+    zsys_info("agent burst: run complete run_id=%" PRIu64 " results=%u batches=%u",
+              self->run_id, self->finished, self->seq);
+    s_emit(self, "DONE", self->run_id, self->finished, self->seq, "", NULL, 0);
+    s_run_free(self);
+    return true;
+}
+
+//  How long the loop may wait for the next batch to be due.
+static int64_t
+s_flush_wait_ms(s_engine_t *self, int64_t max_wait_ms)
+{
+    if (self->pending_count == 0)
+        return max_wait_ms;
+    int64_t flush_in =
+        (self->pending_since + self->flush_ns - sp_clock_mono_ns()) / SP_NS_PER_MS;
+    return flush_in < max_wait_ms ? (flush_in > 0 ? flush_in : 0) : max_wait_ms;
+}
+
+//  LAST_BYTE: one turn: connects, writes, reads, timeouts, batches; then
+//  wait for curl or the sockets at most max_wait_ms.
+static void
+s_wire_step(s_engine_t *self, int64_t max_wait_ms)
+{
+    if (self->connecting > 0) {
+        int running = 0;
+        if (curl_multi_perform(self->multi, &running) != CURLM_OK)
+            zsys_error("agent burst: curl_multi_perform failed run_id=%" PRIu64,
+                       self->run_id);
+        for (;;) {
+            int left = 0;
+            CURLMsg *msg = curl_multi_info_read(self->multi, &left);
+            if (!msg)
+                break;
+            if (msg->msg == CURLMSG_DONE)
+                s_wire_connected(self, msg->easy_handle, msg->data.result);
+        }
+    }
+    struct epoll_event events[S_EVENTS];
+    int ready;
+    do {
+        ready = epoll_wait(self->epfd, events, S_EVENTS, 0);
+        for (int i = 0; i < ready; i++) {
+            s_slot_t *slot = events[i].data.ptr;
+            if (!slot->easy)
+                continue; //  a result earlier in this batch
+            if ((events[i].events & EPOLLOUT) && s_wire_write(self, slot) != 0)
+                continue;
+            if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                s_wire_read(self, slot);
+        }
+    } while (ready == S_EVENTS);
+    s_wire_timeouts(self);
+    s_wire_check_ready(self);
+    if (s_run_settle(self))
+        return;
+    struct curl_waitfd sockets = {.fd = self->epfd, .events = CURL_WAIT_POLLIN};
+    curl_multi_poll(self->multi, &sockets, 1, (int)s_flush_wait_ms(self, max_wait_ms),
+                    NULL);
+}
+
+//  AT_GO: one turn of the multi loop: drive transfers, take finished ones,
+//  flush, then wait for curl at most max_wait_ms.
 static void
 s_run_step(s_engine_t *self, int64_t max_wait_ms)
 {
@@ -591,39 +914,26 @@ s_run_step(s_engine_t *self, int64_t max_wait_ms)
         if (!msg)
             break;
         if (msg->msg == CURLMSG_DONE)
-            s_take_result(self, msg->easy_handle, msg->data.result);
+            s_take_transfer(self, msg->easy_handle, msg->data.result);
     }
-    int64_t now = sp_clock_mono_ns();
-    if (self->pending_count > 0 && now - self->pending_since >= self->flush_ns)
-        s_flush(self);
-    if (self->finished == self->count) {
-        s_flush(self);
-        zsys_info("agent burst: run complete run_id=%" PRIu64 " results=%u batches=%u",
-                  self->run_id, self->finished, self->seq);
-        s_emit(self, "DONE", self->run_id, self->finished, self->seq, "", NULL, 0);
-        s_run_free(self);
+    if (s_run_settle(self))
         return;
-    }
-    int64_t wait_ms = max_wait_ms;
-    if (self->pending_count > 0) {
-        int64_t flush_in = (self->pending_since + self->flush_ns - now) / SP_NS_PER_MS;
-        wait_ms = flush_in < wait_ms ? (flush_in > 0 ? flush_in : 0) : wait_ms;
-    }
-    curl_multi_poll(self->multi, NULL, 0, (int)wait_ms, NULL);
+    curl_multi_poll(self->multi, NULL, 0, (int)s_flush_wait_ms(self, max_wait_ms), NULL);
 }
 
-//  LAST_BYTE, HOLDING: drives the transfers until shortly before the
-//  instant, then releases.
+//  Go: the results of the slots that failed before it are due now, with
+//  the instant they were scheduled for.
 static void
-s_hold_step(s_engine_t *self)
+s_pend_early(s_engine_t *self)
 {
-    int64_t left = self->start_at_ns - sp_clock_wall_ns() - S_SPIN_NS;
-    if (left < SP_NS_PER_MS) {
-        s_release(self);
-        return;
+    for (uint32_t i = 0; i < self->count; i++) {
+        s_slot_t *slot = &self->slots[i];
+        if (slot->early) {
+            slot->early->scheduled_ns = self->start_at_ns;
+            s_pend(self, slot->early);
+            slot->early = NULL;
+        }
     }
-    int64_t wait_ms = left / SP_NS_PER_MS;
-    s_run_step(self, wait_ms < S_PIPE_CHECK_MS ? wait_ms : S_PIPE_CHECK_MS);
 }
 
 static void
@@ -642,6 +952,7 @@ s_on_command(s_engine_t *self)
         if (self->state == S_PREPARED && self->run_id == a) {
             self->start_at_ns = (int64_t)b;
             self->state = S_ARMED;
+            s_pend_early(self);
         } else
             zsys_warning("agent burst: go ignored run_id=%" PRIu64 " state=%d", a,
                          (int)self->state);
@@ -669,38 +980,54 @@ s_wait_command(s_engine_t *self, long timeout_ms)
         s_on_command(self);
 }
 
+//  ARMED: waits for the instant (LAST_BYTE: driving the connections
+//  meanwhile), then fires or releases.
+static void
+s_armed_step(s_engine_t *self)
+{
+    int64_t until = self->start_at_ns - S_SPIN_NS - sp_clock_wall_ns();
+    if (until <= 0) {
+        if (self->last_byte)
+            s_wire_release(self);
+        else
+            s_fire(self);
+        return;
+    }
+    int64_t wait_ms =
+        until / SP_NS_PER_MS < S_PIPE_CHECK_MS ? until / SP_NS_PER_MS : S_PIPE_CHECK_MS;
+    if (self->last_byte) {
+        s_wait_command(self, 0);
+        if (self->state == S_ARMED && !self->terminated)
+            s_wire_step(self, wait_ms);
+    } else
+        s_wait_command(self, (long)wait_ms);
+}
+
 static void
 s_engine_actor(zsock_t *pipe, void *args)
 {
     s_engine_t *self = calloc(1, sizeof *self);
     assert(self);
     self->pipe = pipe;
+    self->epfd = -1;
     self->flush_max = AGENT_BURST_FLUSH_MAX;
     self->flush_ns = AGENT_BURST_FLUSH_MS * SP_NS_PER_MS;
     zsock_signal(pipe, 0);
     while (!self->terminated) {
-        if (self->state == S_ARMED) {
-            int64_t fire_at = self->last_byte ? self->start_at_ns - S_HOLD_LEAD_NS
-                                              : self->start_at_ns - S_SPIN_NS;
-            int64_t until = fire_at - sp_clock_wall_ns();
-            if (until > 0)
-                s_wait_command(self, (long)(until / SP_NS_PER_MS) < S_PIPE_CHECK_MS
-                                         ? (long)(until / SP_NS_PER_MS)
-                                         : S_PIPE_CHECK_MS);
-            else if (self->last_byte)
-                s_hold(self);
-            else
-                s_fire(self);
-        } else if (self->state == S_HOLDING) {
-            s_wait_command(self, 0);
-            if (self->state == S_HOLDING && !self->terminated)
-                s_hold_step(self);
-        } else if (self->state == S_RUNNING) {
-            s_wait_command(self, 0);
-            if (self->state == S_RUNNING && !self->terminated)
-                s_run_step(self, S_PIPE_CHECK_MS);
-        } else
+        if (self->state == S_ARMED)
+            s_armed_step(self);
+        else if (self->state == S_IDLE || (self->state == S_PREPARED && !self->last_byte))
             s_wait_command(self, -1);
+        else {
+            //  ARMING, PREPARED (LAST_BYTE) and RUNNING drive the transfers.
+            s_wait_command(self, 0);
+            if (self->state == S_IDLE || self->terminated || self->state == S_ARMED)
+                continue;
+            if (self->last_byte)
+                s_wire_step(self, S_PIPE_CHECK_MS);
+            else
+                s_run_step(self, S_PIPE_CHECK_MS);
+        }
     }
     s_run_free(self);
     free(self);
@@ -827,9 +1154,12 @@ agent_burst_recv(agent_burst_t *self, agent_burst_event_t *event)
         if (s_recv_raw(self, &name, event) != 0)
             return -1;
         int rc = 0;
-        if (streq(name, "READY"))
+        if (streq(name, "READY")) {
             event->type = AGENT_BURST_READY;
-        else if (streq(name, "BATCH"))
+            event->armed = event->batches;
+            if (event->frame && zframe_size(event->frame) == sizeof(int64_t))
+                memcpy(&event->arm_ns, zframe_data(event->frame), sizeof event->arm_ns);
+        } else if (streq(name, "BATCH"))
             event->type = AGENT_BURST_BATCH;
         else if (streq(name, "DONE"))
             event->type = AGENT_BURST_DONE;
@@ -850,443 +1180,4 @@ agent_burst_recv(agent_burst_t *self, agent_burst_event_t *event)
         if (rc == 0)
             return 0;
     }
-}
-
-//  --------------------------------------------------------------------------
-//  Selftest
-
-//  Next event (10 s at most).
-static void
-s_next_event(agent_burst_t *burst, agent_burst_event_t *event)
-{
-    zpoller_t *poller = zpoller_new(agent_burst_sock(burst), NULL);
-    CHECK_TRUE(zpoller_wait(poller, 10000) != NULL);
-    zpoller_destroy(&poller);
-    CHECK_INT(agent_burst_recv(burst, event), 0);
-}
-
-//  Next event, which must be of type `type`.
-static void
-s_expect_event(agent_burst_t *burst, agent_burst_event_type_t type,
-               agent_burst_event_t *event)
-{
-    s_next_event(burst, event);
-    CHECK_INT(event->type, type);
-}
-
-typedef struct {
-    Stampede__Target target;
-    Stampede__Prepare prepare;
-    Stampede__Header header;
-    Stampede__Header *headers[1];
-    char url[256];
-    int64_t lead_ns; //  how far ahead of the instant s_run sends Go
-} s_share_t;
-
-static void
-s_share_init(s_share_t *share, uint64_t run_id, uint32_t first_index, uint32_t count,
-             const char *url, uint32_t timeout_ms)
-{
-    Stampede__Target target = STAMPEDE__TARGET__INIT;
-    Stampede__Prepare prepare = STAMPEDE__PREPARE__INIT;
-    Stampede__Header header = STAMPEDE__HEADER__INIT;
-    share->target = target;
-    share->prepare = prepare;
-    share->header = header;
-    snprintf(share->url, sizeof share->url, "%s", url);
-    share->target.url = share->url;
-    share->target.method = "GET";
-    share->target.timeout_ms = timeout_ms;
-    share->prepare.run_id = run_id;
-    share->prepare.first_index = first_index;
-    share->prepare.count = count;
-    share->prepare.target = &share->target;
-    share->prepare.start_mode = STAMPEDE__START_MODE__START_MODE_AT_GO;
-    share->lead_ns = 20 * SP_NS_PER_MS;
-}
-
-//  Prepares, fires now and collects every result of the run into results
-//  (indexed by index - first_index; caller frees with stampede__envelope__
-//  free_unpacked on each batch kept in batches[]). Returns the batch count.
-typedef struct {
-    proto_envelope_t *batches[64];
-    uint32_t batch_count;
-    Stampede__Result *results[64];
-    uint32_t result_count;
-    int64_t start_at_ns;
-    agent_burst_event_t released; //  the RELEASED event
-} s_outcome_t;
-
-static void
-s_run(agent_burst_t *burst, s_share_t *share, s_outcome_t *out)
-{
-    memset(out, 0, sizeof *out);
-    agent_burst_event_t event;
-    CHECK_INT(agent_burst_prepare(burst, &share->prepare), 0);
-    s_expect_event(burst, AGENT_BURST_READY, &event);
-    CHECK_INT(event.run_id, share->prepare.run_id);
-    CHECK_STR(event.error, "");
-    CHECK_INT(event.prepared, share->prepare.count);
-    out->start_at_ns = sp_clock_wall_ns() + share->lead_ns;
-    CHECK_INT(agent_burst_go(burst, share->prepare.run_id, out->start_at_ns), 0);
-    //  Released at most once, at or after the instant; results may come
-    //  before it (those that failed before the instant), and when every
-    //  request failed before it nothing is released.
-    bool released = false;
-    for (;;) {
-        s_next_event(burst, &event);
-        CHECK_INT(event.run_id, share->prepare.run_id);
-        if (event.type == AGENT_BURST_RELEASED) {
-            CHECK_TRUE(!released);
-            released = true;
-            out->released = event;
-            continue;
-        }
-        if (event.type == AGENT_BURST_DONE)
-            break;
-        CHECK_INT(event.type, AGENT_BURST_BATCH);
-        CHECK_INT(event.seq, out->batch_count + 1);
-        char err[256];
-        proto_envelope_t *env = proto_decode(zframe_data(event.frame),
-                                             zframe_size(event.frame), err, sizeof err);
-        zframe_destroy(&event.frame);
-        CHECK_NOT_NULL(env);
-        CHECK_INT(env->result_batch->seq, event.seq);
-        CHECK_INT(env->result_batch->run_id, share->prepare.run_id);
-        out->batches[out->batch_count++] = env;
-        for (size_t i = 0; i < env->result_batch->n_results; i++) {
-            Stampede__Result *result = env->result_batch->results[i];
-            uint32_t slot = result->index - share->prepare.first_index;
-            CHECK_TRUE(slot < share->prepare.count);
-            CHECK_NULL(out->results[slot]); //  each index exactly once
-            out->results[slot] = result;
-            out->result_count++;
-        }
-    }
-    CHECK_INT(out->result_count, share->prepare.count);
-    if (released) {
-        CHECK_TRUE(out->released.released_ns >= out->start_at_ns);
-        CHECK_TRUE(out->released.release_end_ns >= out->released.released_ns);
-        CHECK_TRUE(out->released.armed + out->released.late <= share->prepare.count);
-    }
-    if (share->prepare.start_mode == STAMPEDE__START_MODE__START_MODE_AT_GO) {
-        CHECK_TRUE(released);
-        CHECK_INT(out->released.armed + out->released.late, 0);
-    }
-    CHECK_INT(event.results, share->prepare.count);
-    CHECK_INT(event.batches, out->batch_count);
-}
-
-static void
-s_outcome_free(s_outcome_t *out)
-{
-    for (uint32_t i = 0; i < out->batch_count; i++)
-        proto_envelope_destroy(&out->batches[i]);
-}
-
-//  Timings hang together: scheduled = GO instant, sent <= first <= done.
-static void
-s_check_times(const Stampede__Result *result, int64_t start_at_ns)
-{
-    CHECK_INT(result->scheduled_ns, start_at_ns);
-    CHECK_TRUE(result->sent_ns >= start_at_ns);
-    CHECK_TRUE(result->first_byte_ns >= result->sent_ns);
-    CHECK_TRUE(result->done_ns >= result->first_byte_ns);
-}
-
-//  A loopback port nobody listens on (bound, then closed).
-static int
-s_closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    CHECK_INT(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    CHECK_INT(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-    close(fd);
-    return ntohs(addr.sin_port);
-}
-
-void
-agent_burst_test(bool verbose)
-{
-    agent_testserver_t *server = agent_testserver_new();
-    CHECK_NOT_NULL(server);
-    agent_burst_t *burst = agent_burst_new();
-    CHECK_NOT_NULL(burst);
-    //  Batches by count only, so their sizes are exact.
-    CHECK_INT(agent_burst_set_flush(burst, 8, 60000), 0);
-    char url[256];
-    s_share_t share;
-    s_outcome_t out;
-    agent_burst_event_t event;
-
-    //  200 with Lambda fields: every field exact.
-    agent_testserver_url(server, "/ok", url, sizeof url);
-    s_share_init(&share, 1, 40, 3, url, 5000);
-    s_run(burst, &share, &out);
-    CHECK_INT(out.batch_count, 1);
-    for (uint32_t i = 0; i < 3; i++) {
-        Stampede__Result *r = out.results[i];
-        CHECK_INT(r->index, 40 + i);
-        CHECK_STR(proto_outcome_name(r->outcome), "ok");
-        CHECK_INT(r->http_status, 200);
-        CHECK_STR(r->request_id, AGENT_TESTSERVER_REQUEST_ID);
-        CHECK_STR(r->environment_id, AGENT_TESTSERVER_ENVIRONMENT_ID);
-        CHECK_INT(r->has_cold_start, true);
-        CHECK_INT(r->cold_start, true);
-        CHECK_TRUE(r->cold_start_time == 0.125);
-        CHECK_STR(r->initialization_type, "on-demand");
-        CHECK_INT(r->invocation_count, 3);
-        CHECK_INT(r->function_started_ns, AGENT_TESTSERVER_STARTED_NS);
-        CHECK_INT(r->function_finished_ns, AGENT_TESTSERVER_FINISHED_NS);
-        //  Same host, same clock: the target got it between send and done.
-        CHECK_TRUE(r->received_ns >= r->sent_ns && r->received_ns <= r->first_byte_ns);
-        CHECK_INT(r->connection_reused, false);
-        CHECK_STR(r->error, "");
-        CHECK_INT(r->bytes_received, 218);
-        s_check_times(r, out.start_at_ns);
-    }
-    s_outcome_free(&out);
-
-    //  One run per answer kind; outcome and status exact.
-    struct {
-        const char *path;
-        const char *outcome;
-        uint32_t status;
-        uint32_t timeout_ms;
-    } kinds[] = {
-        {"/throttle", "throttled", 429, 5000},
-        {"/error", "http_error", 500, 5000},
-        {"/function-error", "function_error", 200, 5000},
-        {"/redirect", "http_error", 302, 5000},
-        {"/hang", "timeout", 0, 300},
-        {"/big", "ok", 200, 5000},
-    };
-    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        agent_testserver_url(server, kinds[k].path, url, sizeof url);
-        s_share_init(&share, 10 + k, 0, 2, url, kinds[k].timeout_ms);
-        s_run(burst, &share, &out);
-        for (uint32_t i = 0; i < 2; i++) {
-            CHECK_STR(proto_outcome_name(out.results[i]->outcome), kinds[k].outcome);
-            CHECK_INT(out.results[i]->http_status, kinds[k].status);
-            CHECK_INT(out.results[i]->invocation_count, -1);
-        }
-        if (streq(kinds[k].path, "/hang")) {
-            CHECK_TRUE(strstr(out.results[0]->error, "timed out") != NULL);
-            CHECK_INT(out.results[0]->first_byte_ns, 0);
-        } else if (streq(kinds[k].path, "/big"))
-            CHECK_INT(out.results[0]->bytes_received, AGENT_TESTSERVER_BIG_SIZE);
-        else
-            CHECK_STR(out.results[0]->error, "");
-        s_outcome_free(&out);
-    }
-
-    //  Connection refused.
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", s_closed_port());
-    s_share_init(&share, 20, 0, 2, url, 5000);
-    s_run(burst, &share, &out);
-    CHECK_STR(proto_outcome_name(out.results[0]->outcome), "connect_error");
-    CHECK_INT(out.results[0]->http_status, 0);
-    CHECK_INT(out.results[0]->sent_ns, 0);
-    CHECK_INT(out.results[0]->connection_reused, false);
-    CHECK_TRUE(strstr(out.results[0]->error, "onnect") != NULL);
-    s_outcome_free(&out);
-
-    //  Method, header and body reach the target.
-    agent_testserver_url(server, "/echo", url, sizeof url);
-    s_share_init(&share, 21, 0, 1, url, 5000);
-    share.target.method = "PUT";
-    share.header.name = "X-Test";
-    share.header.value = "abc";
-    share.headers[0] = &share.header;
-    share.target.headers = share.headers;
-    share.target.n_headers = 1;
-    share.target.body.data = (uint8_t *)"hello";
-    share.target.body.len = 5;
-    s_run(burst, &share, &out);
-    CHECK_STR(out.results[0]->request_id, "PUT");
-    CHECK_STR(out.results[0]->environment_id, "abc");
-    CHECK_STR(out.results[0]->initialization_type, "hello");
-    CHECK_INT(out.results[0]->invocation_count, 5);
-    s_outcome_free(&out);
-    share.target.method = "POST";
-    share.target.body.len = 0;
-    share.prepare.run_id = 22;
-    s_run(burst, &share, &out);
-    CHECK_STR(out.results[0]->request_id, "POST");
-    CHECK_INT(out.results[0]->invocation_count, 0);
-    s_outcome_free(&out);
-
-    //  LAST_BYTE, 300 ms ahead: every request reached the server before the
-    //  instant (its first byte was read then) and completed at or after it
-    //  (its last byte was held until then), all with the exact body.
-    struct {
-        const char *method;
-        const char *body;
-        uint32_t count;
-    } holds[] = {
-        {"POST", "{\"burst\":1}", 20}, //  the demo's body
-        {"PUT", "x", 3},               //  one byte: held from the first read
-    };
-    for (size_t h = 0; h < sizeof holds / sizeof holds[0]; h++) {
-        agent_testserver_url(server, "/echo", url, sizeof url);
-        s_share_init(&share, 23 + h, 10, holds[h].count, url, 5000);
-        share.prepare.start_mode = STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
-        share.lead_ns = 300 * SP_NS_PER_MS;
-        share.target.method = (char *)holds[h].method;
-        share.target.body.data = (uint8_t *)holds[h].body;
-        share.target.body.len = strlen(holds[h].body);
-        s_run(burst, &share, &out);
-        CHECK_INT(out.released.armed, holds[h].count);
-        CHECK_INT(out.released.late, 0);
-        for (uint32_t i = 0; i < holds[h].count; i++) {
-            Stampede__Result *r = out.results[i];
-            CHECK_STR(proto_outcome_name(r->outcome), "ok");
-            CHECK_INT(r->http_status, 200);
-            CHECK_STR(r->request_id, holds[h].method);
-            CHECK_STR(r->initialization_type, holds[h].body);
-            CHECK_INT(r->invocation_count, (int64_t)strlen(holds[h].body));
-            CHECK_TRUE(r->function_started_ns > 0);
-            CHECK_TRUE(r->function_started_ns < out.start_at_ns);
-            CHECK_TRUE(r->received_ns >= out.start_at_ns);
-            CHECK_INT(r->function_finished_ns, r->received_ns);
-            //  sent = the release, at or after the instant; the server
-            //  completed the request after it.
-            s_check_times(r, out.start_at_ns);
-            CHECK_TRUE(r->received_ns >= r->sent_ns);
-        }
-        s_outcome_free(&out);
-    }
-    //  A body larger than one read (48 KiB, PATCH), and a target's own
-    //  "Expect: 100-continue", which would hold the body back: dropped.
-    static char big_body[48 * 1024 + 1];
-    for (size_t i = 0; i < sizeof big_body - 1; i++)
-        big_body[i] = (char)('a' + i % 26);
-    agent_testserver_url(server, "/echo", url, sizeof url);
-    s_share_init(&share, 25, 0, 2, url, 5000);
-    share.prepare.start_mode = STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
-    share.lead_ns = 300 * SP_NS_PER_MS;
-    share.target.method = "PATCH";
-    share.target.body.data = (uint8_t *)big_body;
-    share.target.body.len = sizeof big_body - 1;
-    share.header.name = "Expect";
-    share.header.value = "100-continue";
-    share.headers[0] = &share.header;
-    share.target.headers = share.headers;
-    share.target.n_headers = 1;
-    s_run(burst, &share, &out);
-    char sample[65];
-    memcpy(sample, big_body, 32);
-    memcpy(sample + 32, big_body + sizeof big_body - 1 - 32, 32);
-    sample[64] = '\0';
-    for (uint32_t i = 0; i < 2; i++) {
-        Stampede__Result *r = out.results[i];
-        CHECK_STR(proto_outcome_name(r->outcome), "ok");
-        CHECK_STR(r->request_id, "PATCH");
-        CHECK_INT(r->invocation_count, 48 * 1024);
-        CHECK_STR(r->initialization_type, sample);
-        CHECK_TRUE(r->function_started_ns < out.start_at_ns);
-        CHECK_TRUE(r->received_ns >= out.start_at_ns);
-        s_check_times(r, out.start_at_ns);
-    }
-    s_outcome_free(&out);
-    //  A request that cannot connect is a result before the instant.
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", s_closed_port());
-    s_share_init(&share, 26, 0, 2, url, 5000);
-    share.prepare.start_mode = STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
-    share.lead_ns = 300 * SP_NS_PER_MS;
-    share.target.method = "POST";
-    share.target.body.data = (uint8_t *)"{}";
-    share.target.body.len = 2;
-    s_run(burst, &share, &out);
-    CHECK_INT(out.released.run_id, 0); //  both had failed: nothing released
-    for (uint32_t i = 0; i < 2; i++) {
-        CHECK_STR(proto_outcome_name(out.results[i]->outcome), "connect_error");
-        CHECK_INT(out.results[i]->sent_ns, 0);
-        CHECK_INT(out.results[i]->scheduled_ns, out.start_at_ns);
-        CHECK_TRUE(out.results[i]->done_ns < out.start_at_ns);
-    }
-    s_outcome_free(&out);
-
-    //  20 requests that the server answers only once all 20 are open: they
-    //  went out in parallel. Batches of 8: exactly 8, 8, 4.
-    agent_testserver_url(server, "/gather/20", url, sizeof url);
-    s_share_init(&share, 30, 100, 20, url, 10000);
-    s_run(burst, &share, &out);
-    CHECK_INT(out.batch_count, 3);
-    CHECK_INT(out.batches[0]->result_batch->n_results, 8);
-    CHECK_INT(out.batches[1]->result_batch->n_results, 8);
-    CHECK_INT(out.batches[2]->result_batch->n_results, 4);
-    for (uint32_t i = 0; i < 20; i++) {
-        CHECK_INT(out.results[i]->index, 100 + i);
-        CHECK_STR(proto_outcome_name(out.results[i]->outcome), "ok");
-        CHECK_INT(out.results[i]->invocation_count, 20);
-    }
-    s_outcome_free(&out);
-
-    //  One run at a time; cancel frees the engine.
-    agent_testserver_url(server, "/hang", url, sizeof url);
-    s_share_init(&share, 40, 0, 5, url, 10000);
-    CHECK_INT(agent_burst_prepare(burst, &share.prepare), 0);
-    s_expect_event(burst, AGENT_BURST_READY, &event);
-    CHECK_STR(event.error, "");
-    share.prepare.run_id = 41;
-    CHECK_INT(agent_burst_prepare(burst, &share.prepare), 0);
-    s_expect_event(burst, AGENT_BURST_READY, &event);
-    CHECK_INT(event.run_id, 41);
-    CHECK_INT(event.prepared, 0);
-    CHECK_STR(event.error, "agent is busy with run 40");
-    //  A go for another run is ignored; the real one fires; cancel mid-burst.
-    CHECK_INT(agent_burst_go(burst, 41, sp_clock_wall_ns()), 0);
-    CHECK_INT(agent_burst_go(burst, 40, sp_clock_wall_ns()), 0);
-    CHECK_INT(agent_burst_cancel(burst, 40), 0);
-    CHECK_INT(zsock_events(agent_burst_sock(burst)) & ZMQ_POLLIN, 0);
-    //  A go far in the future is cancellable too.
-    share.prepare.run_id = 42;
-    CHECK_INT(agent_burst_prepare(burst, &share.prepare), 0);
-    s_expect_event(burst, AGENT_BURST_READY, &event);
-    CHECK_STR(event.error, "");
-    CHECK_INT(agent_burst_go(burst, 42, sp_clock_wall_ns() + 3600 * SP_NS_PER_S), 0);
-    CHECK_INT(agent_burst_cancel(burst, 42), 0);
-    CHECK_INT(agent_burst_cancel(burst, 999), 0); //  unknown: confirmed anyway
-    //  LAST_BYTE: cancelled while holding its last bytes.
-    agent_testserver_url(server, "/echo", url, sizeof url);
-    s_share_init(&share, 45, 0, 4, url, 10000);
-    share.prepare.start_mode = STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
-    share.target.method = "POST";
-    share.target.body.data = (uint8_t *)"{}";
-    share.target.body.len = 2;
-    CHECK_INT(agent_burst_prepare(burst, &share.prepare), 0);
-    s_expect_event(burst, AGENT_BURST_READY, &event);
-    CHECK_STR(event.error, "");
-    //  An instant nearer than the lead: the engine writes ahead at once.
-    uint32_t before = agent_testserver_requests(server);
-    CHECK_INT(agent_burst_go(burst, 45, sp_clock_wall_ns() + 150 * SP_NS_PER_MS), 0);
-    zclock_sleep(50);
-    CHECK_INT(agent_burst_cancel(burst, 45), 0);
-    CHECK_INT(zsock_events(agent_burst_sock(burst)) & ZMQ_POLLIN, 0);
-    zclock_sleep(150); //  past the instant: no last byte ever went out
-    CHECK_INT(agent_testserver_requests(server), before);
-
-    //  The engine is free again.
-    agent_testserver_url(server, "/throttle", url, sizeof url);
-    s_share_init(&share, 43, 0, 1, url, 5000);
-    s_run(burst, &share, &out);
-    CHECK_STR(proto_outcome_name(out.results[0]->outcome), "throttled");
-    s_outcome_free(&out);
-
-    //  Shutdown with a run in flight.
-    agent_testserver_url(server, "/hang", url, sizeof url);
-    s_share_init(&share, 44, 0, 3, url, 10000);
-    CHECK_INT(agent_burst_prepare(burst, &share.prepare), 0);
-    s_expect_event(burst, AGENT_BURST_READY, &event);
-    CHECK_INT(agent_burst_go(burst, 44, sp_clock_wall_ns()), 0);
-    agent_burst_destroy(&burst);
-    agent_burst_destroy(&burst);
-    CHECK_NULL(burst);
-    agent_testserver_destroy(&server);
-    if (verbose)
-        printf("(burst checks done) ");
 }

@@ -67,6 +67,8 @@ typedef struct {
     agent_burst_event_type_t type;
     uint64_t run_id;
     uint32_t prepared;               //  READY: requests built (0 on error)
+    int64_t arm_ns;                  //  READY: LAST_BYTE: how long connecting and
+                                     //  writing ahead took; AT_GO: 0
     char error[PROTO_MAX_ERROR + 1]; //  READY: "" or why the share was refused
     uint32_t seq;                    //  BATCH: batch number, from 1
     zframe_t *frame;                 //  BATCH: Envelope{ResultBatch}; caller owns
@@ -74,8 +76,8 @@ typedef struct {
     uint32_t batches;                //  DONE: last seq
     int64_t released_ns;             //  RELEASED: the release pass began (wall)
     int64_t release_end_ns;          //  RELEASED: it ended (wall)
-    uint32_t armed;                  //  RELEASED: LAST_BYTE requests holding only
-                                     //  their last byte then; AT_GO: 0
+    uint32_t armed;                  //  READY, RELEASED: LAST_BYTE requests holding
+                                     //  only their final byte then; AT_GO: 0
     uint32_t late;                   //  RELEASED: LAST_BYTE requests still
                                      //  connecting or writing then; AT_GO: 0
 } agent_burst_event_t;

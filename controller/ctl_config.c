@@ -229,10 +229,10 @@ static const char s_usage_run[] =
     "  --data BODY          request body\n"
     "  --header 'K: V'      request header, repeatable (up to 64)\n"
     "  --timeout-ms MS      per-request timeout (" S_XSTR(CTL_RUNSPEC_DEFAULT_TIMEOUT_MS) ")\n"
-    "  --start-mode MODE    at-go: start every request at the instant;\n"
-    "                       last-byte: write each request but its last body\n"
-    "                       byte ahead, release them all at the instant (needs\n"
-    "                       --data); auto (default): last-byte with a body\n"
+    "  --start-mode MODE    last-byte (default; auto is the same): connect\n"
+    "                       (TLS too) and write each request but its final\n"
+    "                       byte ahead, release them all at the instant;\n"
+    "                       at-go: start every request at the instant\n"
     "  --door DOOR          the front door, which decides what is a throttle:\n"
     "                       function-url, invoke, apigw-rest, apigw-http, apigw\n"
     "                       (REST or HTTP API, told by each answer), http (429\n"
@@ -764,16 +764,6 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
         if (!self->listen)
             self->listen =
                 self->local_agents ? "tcp://127.0.0.1:*" : "tcp://127.0.0.1:5555";
-        //  The byte held back is a body byte.
-        if (self->start_mode == CTL_START_MODE_LAST_BYTE && (!self->data || !*self->data))
-            return s_usage(err, cmd,
-                           "--start-mode last-byte needs a request body: give --data "
-                           "with at least 1 byte");
-        if (self->start_mode == CTL_START_MODE_LAST_BYTE &&
-            strcmp(self->method, "HEAD") == 0)
-            return s_usage(err, cmd,
-                           "--start-mode last-byte cannot be used with "
-                           "--method HEAD (it sends no body)");
         break;
     case CTL_COMMAND_DEMO:
         if (!n_given)

@@ -271,14 +271,11 @@ ctl_config_test(bool verbose)
                     "--start-mode", "at_go", NULL),
               CTL_CONFIG_RUN);
     CHECK_INT(config.start_mode, CTL_START_MODE_AT_GO);
-    S_EXPECT_USAGE("--start-mode last-byte needs a request body: give --data with at "
-                   "least 1 byte",
-                   "run", "--url", "http://h/", "-n", "1", "--start-mode", "last-byte");
-    S_EXPECT_USAGE("--start-mode last-byte needs a request body", "run", "--url",
-                   "http://h/", "-n", "1", "--data", "", "--start-mode", "last-byte");
-    S_EXPECT_USAGE("--start-mode last-byte cannot be used with --method HEAD", "run",
-                   "--url", "http://h/", "-n", "1", "--data", "x", "--method", "HEAD",
-                   "--start-mode", "last-byte");
+    //  Last byte for any method, with a body or not.
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
+                    "--method", "HEAD", "--start-mode", "last-byte", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.start_mode, CTL_START_MODE_LAST_BYTE);
     S_EXPECT_USAGE("--start-mode must be at-go, last-byte or auto", "run", "--url",
                    "http://h/", "-n", "1", "--start-mode", "lastbyte");
     S_EXPECT_USAGE("option '--start-mode' needs a value", "run", "--url", "http://h/",

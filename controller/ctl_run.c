@@ -605,6 +605,10 @@ ctl_run_on_ready(ctl_run_t *self, const char *agent_id, const Stampede__Ready *r
         s_fail(self, reason, now_ns);
         return;
     }
+    zsys_info("run: share ready run_id=%" PRId64 " agent_id=%s prepared=%u armed=%u "
+              "arm_ms=%.1f",
+              self->id, agent_id, ready->prepared, ready->armed,
+              (double)ready->arm_ns / 1e6);
     ctl_share_set_ready(share);
     s_try_go(self, now_ns);
 }

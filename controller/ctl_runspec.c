@@ -131,10 +131,8 @@ ctl_runspec_start_mode(const ctl_runspec_t *spec)
     case CTL_START_MODE_LAST_BYTE:
         return STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
     default:
-        return spec->body && spec->body_size > 0 &&
-                       !(spec->method && strcmp(spec->method, "HEAD") == 0)
-                   ? STAMPEDE__START_MODE__START_MODE_LAST_BYTE
-                   : STAMPEDE__START_MODE__START_MODE_AT_GO;
+        //  auto: every method can hold its final byte (protocol 4).
+        return STAMPEDE__START_MODE__START_MODE_LAST_BYTE;
     }
 }
 
@@ -550,14 +548,13 @@ ctl_runspec_test(bool verbose)
     CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), 0);
     spec.label = NULL;
 
-    //  Start modes: auto is last_byte with a body (not for HEAD), at_go
-    //  without; last_byte without a body byte is refused.
+    //  Start modes: auto is last_byte for every method, with a body or not;
+    //  at-go only when asked for.
     CHECK_INT(ctl_runspec_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
     spec.method = "HEAD";
-    CHECK_INT(ctl_runspec_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
+    CHECK_INT(ctl_runspec_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
     spec.start_mode = CTL_START_MODE_LAST_BYTE;
-    CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), -1);
-    CHECK_STR(err, "start_mode last_byte cannot be used with HEAD");
+    CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), 0);
     spec.method = NULL;
     CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), 0);
     spec.start_mode = CTL_START_MODE_AT_GO;
@@ -566,13 +563,12 @@ ctl_runspec_test(bool verbose)
     spec.body_size = 0;
     CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), 0);
     spec.start_mode = CTL_START_MODE_AUTO;
-    CHECK_INT(ctl_runspec_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
+    CHECK_INT(ctl_runspec_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
     spec.body = NULL;
-    CHECK_INT(ctl_runspec_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
+    CHECK_INT(ctl_runspec_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
     spec.start_mode = CTL_START_MODE_LAST_BYTE;
     CHECK_INT(ctl_runspec_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_LAST_BYTE);
-    CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), -1);
-    CHECK_STR(err, "start_mode last_byte needs a body of at least 1 byte");
+    CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), 0);
 
     //  The target a spec makes: defaults filled in.
     Stampede__Target target;

@@ -432,8 +432,6 @@ s_test_plain(const char *db_path)
                    "URL must start with http:// or https://");
     s_expect_error(server, "{\"action\":\"run\",\"start_mode\":\"soon\"}", 400,
                    "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
-    s_expect_error(server, "{\"action\":\"run\",\"start_mode\":\"last-byte\"}", 400,
-                   "start_mode last_byte needs a body of at least 1 byte");
 
     //  agent-2 goes silent mid-run: its missing results are lost, the run
     //  completes with requested = recorded + lost.

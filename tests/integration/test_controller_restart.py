@@ -56,8 +56,12 @@ class ControllerRestartTest(ControllerTest):
         self.assertEqual(status, 202, body)
         run_id = body["run_id"]
         self.assertEqual(run_id, 1)
-        wait_until(lambda: self.run_json(http, run_id)["status"] == "running", 30, 0.02,
-                   "run %d to start" % run_id)
+        # Both agents got Go and released (the controller stores "running"
+        # before it sends Go, so a kill then could leave an agent without it).
+        wait_until(lambda: all(s["released_ns"] for s in
+                               self.run_json(http, run_id)["shares"]), 30, 0.02,
+                   "both shares of run %d to be released" % run_id)
+        self.assertEqual(self.run_json(http, run_id)["status"], "running")
         # A crash: no Cancel reaches the agents, the run row stays "running".
         self.assertEqual(serve.kill(), -9)
 

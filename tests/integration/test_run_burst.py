@@ -73,7 +73,7 @@ class RunBurstTest(SystemTest):
         expected = {"requested": 100, "recorded": 100, "ok": 5, "throttled": 95,
                     "errors": 0, "lost": 0, "environments": 5, "cold_starts": 5,
                     "peak_concurrency": 5, "status": "completed", "db": db,
-                    "start_mode": "at_go"}
+                    "start_mode": "last_byte"}
         self.assertEqual({k: summary[k] for k in expected}, expected)
         for key in ("run_id", "p50_ms", "p90_ms", "p99_ms", "max_ms", "spread_ms",
                     "wall_ms"):
@@ -132,10 +132,6 @@ class RunBurstTest(SystemTest):
         finally:
             conn.close()
 
-        # --start-mode last-byte needs a body.
-        self.assert_usage_error(["run", "--url", base + "/url/demo/", "-n", "5",
-                                 "--start-mode", "last-byte", "--db", db],
-                                "--start-mode last-byte needs a request body")
         # An explicit at-go with a body is kept.
         summary = self.run_json(base + "/url/demo/", 4, 2, db,
                                 ["--method", "POST", "--data", "x",
@@ -414,10 +410,28 @@ class RunBurstTest(SystemTest):
         self.assertIn("most frequent error (20 of 20): SSL certificate problem: "
                       "self-signed certificate (give the agents the target's CA with "
                       "--cacert FILE)", untrusted.stdout)
-        trusted = self.run_json(url, 20, 2, db, ["--cacert", cert])
-        self.assertEqual((trusted["ok"], trusted["errors"], trusted["lost"],
-                          trusted["outcome"], trusted["top_error"]),
-                         (20, 0, 0, "completed", None))
+        # Last byte over TLS, a GET and a POST: every connection is set up
+        # and its TLS handshake done before the instant (armed, none late),
+        # and the target reads each request whole only after the instant.
+        for extra in ([], ["--method", "POST", "--data", '{"burst":1}']):
+            trusted = self.run_json(url, 20, 2, db, ["--cacert", cert] + extra)
+            self.assertEqual((trusted["ok"], trusted["errors"], trusted["lost"],
+                              trusted["outcome"], trusted["top_error"],
+                              trusted["start_mode"]),
+                             (20, 0, 0, "completed", None, "last_byte"))
+            conn = sqlite3.connect(db)
+            try:
+                shares = conn.execute(
+                    "SELECT count, armed, late FROM run_agents WHERE run_id = ?",
+                    (trusted["run_id"],)).fetchall()
+                self.assertEqual(shares, [(10, 10, 0), (10, 10, 0)])
+                early = conn.execute(
+                    "SELECT count(*) FROM requests WHERE run_id = ? AND "
+                    "(received_ns IS NULL OR received_ns < scheduled_ns)",
+                    (trusted["run_id"],)).fetchone()[0]
+                self.assertEqual(early, 0)
+            finally:
+                conn.close()
         self.assert_usage_error(["run", "--url", url, "-n", "1", "--cacert",
                                  self.path("nope.pem"), "--db", db],
                                 "--cacert %s: No such file or directory"

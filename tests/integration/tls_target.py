@@ -1,6 +1,7 @@
 """A small HTTPS target for system tests: answers every GET and POST with
 200 and a short JSON body, over TLS with the certificate and key it is
-given. Prints "tls_target listening on https://127.0.0.1:PORT" when ready
+given, stamping X-Stampede-Received-Ns with when it had read the whole
+request (CLOCK_REALTIME ns). Prints "tls_target listening on https://127.0.0.1:PORT" when ready
 and serves until it is terminated.
 
     python3 tls_target.py CERT KEY
@@ -8,6 +9,7 @@ and serves until it is terminated.
 import http.server
 import ssl
 import sys
+import time
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -17,8 +19,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
+        received_ns = time.time_ns()
         body = b'{"ok":true}'
         self.send_response(200)
+        self.send_header("X-Stampede-Received-Ns", str(received_ns))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
