@@ -44,151 +44,29 @@ Python 3 standard library only.
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
 import resource
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from benchlib import READY_PREFIX, read_ready_line
+from benchlib import (DEB_PACKAGES, LOCUSTFILE, POST_BODY, POST_TYPE, READY_PREFIX,
+                      WRK_POST_LUA, Bounded, fmt, locust_command, log, median, percentile,
+                      ratio, read_ready_line, time_v_maxrss)
 
 TOOLS = ["stampede", "hey", "ab", "wrk", "locust"]
 METHODS = ["GET", "POST"]
-# The POST burst of every tool: these exact 11 bytes, this content type
-# (the body of `stampede demo`).
-POST_BODY = '{"burst":1}'
-POST_TYPE = "application/json"
 FUNCTION = "demo"
 HEADLINE = (100, 5)  # the demo: 100 requests against reserved concurrency 5
-DEB_PACKAGES = {"hey": "hey", "wrk": "wrk", "ab": "apache2-utils", "locust": "python3-locust"}
 
-# The locust user: one request (a GET, or a POST of POST_BODY), then it
-# stops; the runner quits as soon as N requests have completed (success or
-# failure), so locust's wall time is not padded up to --run-time.
-LOCUSTFILE = '''\
-import os
-
-import gevent
-from locust import HttpUser, constant, events, task
-from locust.exception import StopUser
-
-N = int(os.environ["STAMPEDE_BENCH_N"])
-PATH = os.environ["STAMPEDE_BENCH_PATH"]
-METHOD = os.environ["STAMPEDE_BENCH_METHOD"]
-BODY = os.environ.get("STAMPEDE_BENCH_BODY", "")
-HEADERS = {"Content-Type": os.environ.get("STAMPEDE_BENCH_TYPE", "")}
-STATE = {"done": 0, "environment": None}
-
-
-@events.init.add_listener
-def on_init(environment, **kwargs):
-    STATE["environment"] = environment
-
-
-@events.request.add_listener
-def on_request(**kwargs):
-    STATE["done"] += 1
-    if STATE["done"] == N:
-        gevent.spawn(STATE["environment"].runner.quit)
-
-
-class OneShot(HttpUser):
-    wait_time = constant(0)
-
-    @task
-    def one(self):
-        if METHOD == "POST":
-            # data=, not json=: the same 11 bytes as every other tool's
-            # (json= would serialise {"burst": 1}, with a space).
-            self.client.post(PATH, data=BODY, headers=HEADERS, name="burst")
-        else:
-            self.client.get(PATH, name="burst")
-        raise StopUser()
-'''
-
-
-def log(*args):
-    print(*args, file=sys.stderr, flush=True)
 
 
 # --- processes ---------------------------------------------------------------
-
-
-class Bounded:
-    """One child process in its own process group, reaped by a thread blocked
-    in wait4 so that its exit time is exact. With `time_report` it runs under
-    /usr/bin/time -v, which writes the process's peak RSS there. Stopped by
-    its own pid (the process group it leads)."""
-
-    def __init__(self, argv, cwd, stdout_path, stderr_path, env=None, time_report=None):
-        if time_report:
-            argv = ["/usr/bin/time", "-v", "-o", time_report] + argv
-        self.argv = argv
-        self.time_report = time_report
-        self.stdout = open(stdout_path, "wb")
-        self.stderr = open(stderr_path, "wb")
-        self.done = threading.Event()
-        self.status = None
-        self.ended = None
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
-                                     stdout=self.stdout, stderr=self.stderr, env=env,
-                                     start_new_session=True)
-        self.pid = self.proc.pid
-        self.reaper = threading.Thread(target=self._reap, daemon=True)
-        self.reaper.start()
-
-    def _reap(self):
-        _, status, _ = os.wait4(self.pid, 0)
-        self.ended = time.monotonic()
-        self.status = status
-        self.proc.returncode = os.waitstatus_to_exitcode(status)
-        self.done.set()
-
-    def wait(self, timeout):
-        """Waits up to `timeout` s; on overrun kills the process group
-        (whose id is this child's pid). Returns True when it ended in time."""
-        if self.done.wait(timeout):
-            self._close()
-            return True
-        self.kill(signal.SIGKILL)
-        self.done.wait(10)
-        self._close()
-        return False
-
-    def kill(self, sig):
-        if not self.done.is_set():
-            try:
-                os.killpg(self.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def _close(self):
-        self.stdout.close()
-        self.stderr.close()
-
-    @property
-    def returncode(self):
-        return self.proc.returncode
-
-    @property
-    def wall_ms(self):
-        return (self.ended - self.started) * 1e3 if self.ended else None
-
-    @property
-    def maxrss_kb(self):
-        """Peak RSS from /usr/bin/time -v. Not ru_maxrss of our own wait4: the
-        kernel keeps the high-water mark of the image a process had before
-        exec, which for a child of this script is the Python interpreter."""
-        return time_v_maxrss(self.time_report) if self.time_report else None
 
 
 class Emulator:
@@ -272,14 +150,6 @@ def free_port():
 # --- measurement --------------------------------------------------------------
 
 
-def percentile(sorted_values, p):
-    """Nearest rank."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
 def at_target(arrivals, n):
     """The burst as the target saw it. Only the first n arrivals are the
     burst (wrk keeps sending on its connections)."""
@@ -299,14 +169,6 @@ def at_target(arrivals, n):
     else:
         stats.update(spread_ms=None, p50_offset_ms=None, p99_offset_ms=None)
     return stats
-
-
-WRK_POST_LUA = """\
--- Every request of this wrk run: a POST of the bench's JSON body.
-wrk.method = "POST"
-wrk.body = '%s'
-wrk.headers["Content-Type"] = "%s"
-""" % (POST_BODY, POST_TYPE)
 
 
 def method_args(method):
@@ -365,13 +227,6 @@ def tool_argv(tool, emulator, n, method, args, workdir):
             "-f", locustfile, "--headless", "--only-summary", "-u", str(n), "-r", str(n),
             "--run-time", "10s", "--host", emulator.base, "--loglevel", "WARNING"], env
     raise ValueError(tool)
-
-
-def locust_command():
-    found = shutil.which("locust")
-    if found:
-        return [found]
-    return ["/usr/bin/python3", "-m", "locust"]
 
 
 def tool_available(tool, bin_dir):
@@ -434,18 +289,6 @@ def one_run(tool, n, reserved, method, args, root):
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return run
-
-
-def time_v_maxrss(path):
-    """'Maximum resident set size (kbytes)' from a /usr/bin/time -v report."""
-    try:
-        with open(path) as report:
-            for line in report:
-                if "Maximum resident set size" in line:
-                    return int(line.rsplit(":", 1)[1])
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def children_of(pid):
@@ -528,11 +371,6 @@ def rss_floor_kb(root_parent):
             os.unlink(report)
 
 
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
 def summarise(runs):
     keys = ["arrived", "arrived_total", "ok", "throttled", "other", "undelivered",
             "spread_ms",
@@ -541,20 +379,6 @@ def summarise(runs):
 
 
 # --- report ---------------------------------------------------------------------
-
-
-def fmt(value, digits=1):
-    if value is None:
-        return "–"
-    if isinstance(value, float) and not value.is_integer():
-        return "%.*f" % (digits, value)
-    return "%d" % value
-
-
-def ratio(peer, base):
-    if peer is None or not base:
-        return None
-    return peer / base
 
 
 def shape_name(n, reserved):

@@ -1,16 +1,17 @@
 #!/bin/sh
 # tests/bench/run.sh BUILD_DIR [burst_bench.py options]
-# tests/bench/run.sh BUILD_DIR --only burst|emulator [that bench's options]
+# tests/bench/run.sh BUILD_DIR --only burst|emulator|arrival [that bench's options]
 # What `make bench` runs: installs the peers from Debian when they are
 # missing (as root; else prints the command and measures the tools that are
 # there), then runs burst_bench.py (with the options given) and
 # emulator_bench.py (with its defaults) against the binaries in
-# BUILD_DIR/bin; `--only` runs one of them. The Markdown tables go to
-# stdout, the JSON reports to BUILD_DIR/bench/burst_bench.json and
-# BUILD_DIR/bench/emulator_bench.json.
+# BUILD_DIR/bin; `--only` runs one of them. arrival_bench.py runs only with
+# `--only arrival` (it also needs BUILD_DIR/bench/rx_server and floor, built
+# from tests/bench/*.c with the rest of BUILD_DIR). The Markdown tables go to
+# stdout, the JSON reports to BUILD_DIR/bench/<bench>.json.
 # Not part of ctest: it measures time, it asserts nothing.
 set -eu
-usage="usage: tests/bench/run.sh BUILD_DIR [--only burst|emulator] [options of that bench]"
+usage="usage: tests/bench/run.sh BUILD_DIR [--only burst|emulator|arrival] [options of that bench]"
 if [ $# -lt 1 ]; then
     echo "$usage" >&2
     exit 2
@@ -19,7 +20,7 @@ build=$1
 shift
 only=all
 if [ $# -ge 1 ] && [ "$1" = "--only" ]; then
-    if [ $# -lt 2 ] || { [ "$2" != burst ] && [ "$2" != emulator ]; }; then
+    if [ $# -lt 2 ] || { [ "$2" != burst ] && [ "$2" != emulator ] && [ "$2" != arrival ]; }; then
         echo "$usage" >&2
         exit 2
     fi
@@ -57,6 +58,10 @@ burst)
     ;;
 emulator)
     exec python3 "$here/emulator_bench.py" --bin "$build/bin" --out "$build/bench/emulator_bench.json" "$@"
+    ;;
+arrival)
+    exec python3 "$here/arrival_bench.py" --bin "$build/bin" --bench-bin "$build/bench" \
+        --out "$build/bench/arrival_bench.json" "$@"
     ;;
 esac
 python3 "$here/burst_bench.py" --bin "$build/bin" --out "$build/bench/burst_bench.json" "$@"
