@@ -567,6 +567,136 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
     return s_run_report(self, run_id, error, json_output, expect, NULL);
 }
 
+//  What the connected agents hold together (0 when the core does not say).
+static uint64_t
+s_capacity(ctl_app_t *self)
+{
+    json_t *status = s_status(self);
+    json_t *agent;
+    size_t i;
+    uint64_t total = 0;
+    json_array_foreach(json_object_get(status, "agents"), i, agent)
+    {
+        json_int_t capacity = json_integer_value(json_object_get(agent, "capacity"));
+        total += capacity > 0 ? (uint64_t)capacity : 0;
+    }
+    json_decref(status);
+    return total;
+}
+
+//  Adds run run_id's counts to *total. Returns 0, or -1 when it cannot be
+//  read (said).
+static int
+s_wave_add(ctl_app_t *self, int64_t run_id, store_summary_t *total)
+{
+    char err[512];
+    store_summary_t wave;
+    store_t *store = store_open(self->config->db, err, sizeof err);
+    int rc = store ? store_summary(store, run_id, &wave) : -1;
+    store_destroy(&store);
+    if (rc != 0) {
+        s_say(self, "cannot read run %" PRId64 " from %s", run_id, self->config->db);
+        return -1;
+    }
+    total->requested += wave.requested;
+    total->recorded += wave.recorded;
+    total->ok += wave.ok;
+    total->throttled += wave.throttled;
+    total->throttled_lambda += wave.throttled_lambda;
+    total->throttled_gateway += wave.throttled_gateway;
+    total->errors += wave.errors;
+    total->lost += wave.lost;
+    return 0;
+}
+
+//  --waves: a run larger than what the agents hold together goes out as W
+//  consecutive runs ("wave K of W", sizes as even as they can be), each
+//  reported as it ends, then the totals, which --expect-* is checked
+//  against. A wave that does not complete ends the waves with its exit
+//  status; the requests of the waves after it are not run (and said so).
+//  A run that fits is one ordinary run. command is consumed.
+static int
+s_run_waves(ctl_app_t *self, json_t *command)
+{
+    const ctl_config_t *config = self->config;
+    uint64_t capacity = s_capacity(self);
+    uint32_t n = config->requests;
+    if (!command || capacity == 0 || n <= capacity)
+        return s_run_once(self, command, config->json, &config->expect);
+    uint32_t waves = (uint32_t)((n + capacity - 1) / capacity);
+    zsys_notice("run in waves requested=%u capacity=%" PRIu64 " waves=%u", n, capacity,
+                waves);
+    store_summary_t total = {0};
+    json_t *reports = json_array();
+    int rc = 0;
+    uint32_t done = 0;
+    int64_t first_id = 0, last_id = 0;
+    while (done < waves && rc == 0) {
+        uint32_t size = n / waves + (done < n % waves ? 1 : 0);
+        char label[64];
+        snprintf(label, sizeof label, "wave %u of %u", done + 1, waves);
+        json_t *wave = json_deep_copy(command);
+        if (wave && (json_object_set_new(wave, "requests", json_integer(size)) ||
+                     json_object_set_new(wave, "label", json_string(label)))) {
+            json_decref(wave);
+            wave = NULL;
+        }
+        if (!config->json) {
+            fprintf(self->out, "%s: %u requests\n", label, size);
+            fflush(self->out);
+        }
+        int64_t run_id = 0;
+        char error[PROTO_MAX_ERROR + 256];
+        if (s_run_wait(self, wave, &run_id, error, sizeof error)) {
+            rc = 1;
+            break;
+        }
+        json_t *report = NULL;
+        rc = s_run_report(self, run_id, error, config->json, NULL,
+                          config->json ? &report : NULL);
+        if (report)
+            json_array_append_new(reports, report);
+        if (s_wave_add(self, run_id, &total))
+            rc = rc ? rc : 1;
+        first_id = first_id ? first_id : run_id;
+        last_id = run_id;
+        done++;
+    }
+    json_decref(command);
+    uint32_t not_run = n - total.requested;
+    snprintf(total.outcome, sizeof total.outcome, "%s",
+             rc == 0 ? "completed" : "stopped");
+    int missed = 0;
+    if (config->json) {
+        json_t *json = json_pack(
+            "{s:o, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "waves", reports,
+            "waves_planned", (json_int_t)waves, "waves_run", (json_int_t)done, "capacity",
+            (json_int_t)capacity, "outcome", total.outcome, "requested", (json_int_t)n,
+            "not_run", (json_int_t)not_run, "recorded", (json_int_t)total.recorded, "ok",
+            (json_int_t)total.ok, "throttled", (json_int_t)total.throttled, "errors",
+            (json_int_t)total.errors);
+        if (json && json_object_set_new(json, "lost", json_integer(total.lost)) == 0 &&
+            rc == 0)
+            missed = ctl_report_expect(&total, &config->expect, json, self->err);
+        char *text = json ? json_dumps(json, CTL_REPORT_JSON_FLAGS) : NULL;
+        fprintf(self->out, "%s\n", text ? text : "{}");
+        free(text);
+        json_decref(json);
+    } else {
+        json_decref(reports);
+        fprintf(self->out,
+                "waves: %u of %u run (runs %" PRId64 "-%" PRId64
+                "): %u requested, %u ok, "
+                "%u throttled, %u errors, %u lost, %u not run\n",
+                done, waves, first_id, last_id, n, total.ok, total.throttled,
+                total.errors, total.lost, not_run);
+        if (rc == 0)
+            missed = ctl_report_expect(&total, &config->expect, NULL, self->err);
+    }
+    fflush(self->out);
+    return rc ? rc : missed ? CTL_APP_EXIT_EXPECTATION : 0;
+}
+
 //  The run command of the `run` subcommand's options (caller owns).
 static json_t *
 s_run_command(const ctl_config_t *config, const char *url, const char *ca_pem)
@@ -722,6 +852,8 @@ s_run(ctl_app_t *self)
         json_decref(command);
         command = NULL;
     }
+    if (config->waves)
+        return s_run_waves(self, command);
     return s_run_once(self, command, config->json, &config->expect);
 }
 

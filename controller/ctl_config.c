@@ -65,6 +65,7 @@ enum {
     S_OPT_LAMBDA_ENDPOINT,
     S_OPT_REGION,
     S_OPT_REPLACE,
+    S_OPT_WAVES,
 };
 
 static const struct option s_serve_options[] = {
@@ -125,6 +126,7 @@ static const struct option s_run_options[] = {
     {"expect-throttled", required_argument, NULL, S_OPT_EXPECT_THROTTLED},
     {"expect-errors", required_argument, NULL, S_OPT_EXPECT_ERRORS},
     {"expect-lost", required_argument, NULL, S_OPT_EXPECT_LOST},
+    {"waves", no_argument, NULL, S_OPT_WAVES},
     S_BURST_OPTIONS,
 };
 
@@ -246,6 +248,11 @@ static const char s_usage_run[] =
     "  --expect-ok N        exit 3 unless exactly N requests succeeded; the same\n"
     "  --expect-throttled N   for throttled, --expect-errors N for errors and\n"
     "  --expect-lost N        --expect-lost N for lost requests (0-" S_XSTR(CTL_RUNSPEC_MAX_REQUESTS) ")\n"
+    "                       (with --waves: the totals of every wave)\n"
+    "  --waves              N above what the agents hold together goes out in\n"
+    "                       consecutive bursts of at most that, each its own\n"
+    "                       run (labelled \"wave K of W\"), instead of being\n"
+    "                       refused; a wave that does not complete ends them\n"
     "  --keys DIR           CURVE keys (results/keys)\n"
     "  --insecure           plain TCP without CURVE; loopback --listen only\n"
     "  --start-tolerance MS how far past its clock bound an agent may release\n"
@@ -707,6 +714,9 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
     }
     case S_OPT_EXIT:
         self->exit_after = true;
+        break;
+    case S_OPT_WAVES:
+        self->waves = true;
         break;
     case S_OPT_REPLACE:
         self->replace = true;

@@ -99,6 +99,9 @@ typedef struct {
     const char *lambda_listen; //  HOST:PORT for stampede-lambda
     uint32_t reserved;         //  the demo function's reserved concurrency
     bool exit_after;           //  --exit: leave after the summary
+    //  run: --waves: N above what the agents hold together goes out in
+    //  consecutive bursts (waves), each its own run, instead of being refused
+    bool waves;
     //  agents: enrolment ("admit", "revoke" or "list"), the agent's name and
     //  its public key (Z85 or a certificate file)
     const char *agents_action;

@@ -271,6 +271,13 @@ ctl_config_test(bool verbose)
                     "--start-mode", "at_go", NULL),
               CTL_CONFIG_RUN);
     CHECK_INT(config.start_mode, CTL_START_MODE_AT_GO);
+    //  --waves is run's alone.
+    CHECK_INT(config.waves, false);
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
+                    "--waves", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.waves, true);
+    S_EXPECT_USAGE("unknown option '--waves'", "sweep", "--url", "http://h/", "--waves");
     //  Last byte for any method, with a body or not.
     CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
                     "--method", "HEAD", "--start-mode", "last-byte", NULL),

@@ -616,6 +616,49 @@ class RunBurstTest(SystemTest):
         finally:
             conn.close()
 
+    def test_waves_run_what_cannot_fit_in_turns(self):
+        # The same 500 requests over 2 agents that hold 136 each, with
+        # --waves: 2 runs of 250, one after the other, each its own burst
+        # against reserved concurrency 5 (the first wave's environments are
+        # free again by the second); the totals meet the expectations.
+        base = self.start_lambda(reserved=5)
+        db = self.path("waves.db")
+
+        def low_files():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+        result = subprocess.run(
+            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "500",
+             "--local-agents", "2", "--db", db, "--keys", self.path("keys"), "--waves",
+             "--json", "--expect-ok", "10", "--expect-throttled", "490",
+             "--expect-lost", "0"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
+            env=self.env, preexec_fn=low_files)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        report = json.loads(result.stdout)
+        self.assertEqual({k: report[k] for k in (
+            "waves_planned", "waves_run", "capacity", "outcome", "requested",
+            "not_run", "recorded", "ok", "throttled", "errors", "lost",
+            "expectations_met")},
+            {"waves_planned": 2, "waves_run": 2, "capacity": 272,
+             "outcome": "completed", "requested": 500, "not_run": 0,
+             "recorded": 500, "ok": 10, "throttled": 490, "errors": 0, "lost": 0,
+             "expectations_met": True})
+        self.assertEqual([(w["requested"], w["ok"], w["throttled"], w["outcome"])
+                          for w in report["waves"]],
+                         [(250, 5, 245, "completed"), (250, 5, 245, "completed")])
+        conn = sqlite3.connect(db)
+        try:
+            self.assertEqual(conn.execute(
+                "SELECT id, label, requested, outcome FROM runs ORDER BY id").fetchall(),
+                [(1, "wave 1 of 2", 250, "completed"),
+                 (2, "wave 2 of 2", 250, "completed")])
+            self.assertEqual(conn.execute(
+                "SELECT run_id, count(*) FROM requests GROUP BY run_id").fetchall(),
+                [(1, 250), (2, 250)])
+        finally:
+            conn.close()
+
     def test_usage_and_failures(self):
         binary("stampede")
         result = self.run_cli(["run", "-n", "5"])
