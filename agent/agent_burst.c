@@ -5,7 +5,7 @@
                 PREPARE 0 0 <Envelope{Prepare}> | GO run_id start_at_ns |
                 CANCEL run_id 0 (answered CANCELLED) | FLUSH max interval_ms
       events    "s844sb": name, run_id, a, b, error, bytes
-                READY run_id prepared armed error int64{arm_ns} |
+                READY run_id prepared armed error int64[2]{arm_ns, path_rtt_ns} |
                 BATCH run_id seq 0 "" frame |
                 RELEASED run_id armed late "" int64[2]{released, end} |
                 DONE run_id results batches | CANCELLED run_id 0 0
@@ -100,6 +100,7 @@ struct _s_engine_t {
     int64_t arm_begin_ns; //  mono: Prepare arrived
     bool released;        //  the final bytes may go
     int64_t next_scan_ns; //  mono: next look for timed-out slots
+    int64_t path_rtt_ns;  //  the shortest handshake so far, 0 before one
 };
 
 struct _agent_burst_t {
@@ -119,11 +120,14 @@ s_emit(s_engine_t *self, const char *name, uint64_t run_id, uint32_t a, uint32_t
 }
 
 //  Says the share is ready: prepared requests built, armed of them holding
-//  only their final byte after arm_ns (LAST_BYTE; AT_GO: 0 and 0).
+//  only their final byte after arm_ns, the shortest handshake path_rtt_ns
+//  (LAST_BYTE; AT_GO: 0, 0 and 0).
 static void
-s_emit_ready(s_engine_t *self, uint32_t prepared, uint32_t armed, int64_t arm_ns)
+s_emit_ready(s_engine_t *self, uint32_t prepared, uint32_t armed, int64_t arm_ns,
+             int64_t path_rtt_ns)
 {
-    s_emit(self, "READY", self->run_id, prepared, armed, "", &arm_ns, sizeof arm_ns);
+    int64_t times[2] = {arm_ns, path_rtt_ns};
+    s_emit(self, "READY", self->run_id, prepared, armed, "", times, sizeof times);
 }
 
 //  Says when the share was released: the pass that started (AT_GO) or
@@ -228,6 +232,7 @@ s_run_free(s_engine_t *self)
     self->released = false;
     self->head = false;
     self->count = self->finished = self->seq = self->connecting = 0;
+    self->path_rtt_ns = 0;
 }
 
 //  AT_GO: the request headers of the run: the target's, plus an empty
@@ -484,7 +489,7 @@ s_on_prepare(s_engine_t *self, zframe_t *frame)
               self->run_id, self->count, self->first_index,
               proto_start_mode_name(prepare->start_mode));
     if (!self->last_byte)
-        s_emit_ready(self, self->count, 0, 0);
+        s_emit_ready(self, self->count, 0, 0, 0);
 }
 
 //  Sends the pending results as the next batch of the run.
@@ -706,6 +711,16 @@ s_wire_connected(s_engine_t *self, CURL *easy, CURLcode code)
         s_take_wire(self, slot);
         return;
     }
+    //  The handshake alone (name lookup excluded): the least of the share
+    //  is the round trip to whatever accepts the connections.
+    curl_off_t lookup_us = 0, connect_us = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_NAMELOOKUP_TIME_T, &lookup_us) == CURLE_OK &&
+        curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us) == CURLE_OK &&
+        connect_us > lookup_us) {
+        int64_t rtt_ns = (int64_t)(connect_us - lookup_us) * 1000;
+        if (self->path_rtt_ns == 0 || rtt_ns < self->path_rtt_ns)
+            self->path_rtt_ns = rtt_ns;
+    }
     slot->fd = fd;
     s_wire_watch(self, slot, EPOLL_CTL_ADD);
     s_wire_write(self, slot);
@@ -770,7 +785,7 @@ s_wire_check_ready(s_engine_t *self)
     zsys_info("agent burst: armed run_id=%" PRIu64 " armed=%u failed=%u count=%u "
               "arm_ms=%.1f",
               self->run_id, armed, self->finished, self->count, (double)arm_ns / 1e6);
-    s_emit_ready(self, self->count, armed, arm_ns);
+    s_emit_ready(self, self->count, armed, arm_ns, self->path_rtt_ns);
 }
 
 //  At the instant, every held final byte goes in one pass.
@@ -1157,8 +1172,11 @@ agent_burst_recv(agent_burst_t *self, agent_burst_event_t *event)
         if (streq(name, "READY")) {
             event->type = AGENT_BURST_READY;
             event->armed = event->batches;
-            if (event->frame && zframe_size(event->frame) == sizeof(int64_t))
-                memcpy(&event->arm_ns, zframe_data(event->frame), sizeof event->arm_ns);
+            int64_t times[2] = {0, 0};
+            if (event->frame && zframe_size(event->frame) == sizeof times)
+                memcpy(times, zframe_data(event->frame), sizeof times);
+            event->arm_ns = times[0];
+            event->path_rtt_ns = times[1];
         } else if (streq(name, "BATCH"))
             event->type = AGENT_BURST_BATCH;
         else if (streq(name, "DONE"))

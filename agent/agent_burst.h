@@ -69,6 +69,8 @@ typedef struct {
     uint32_t prepared;               //  READY: requests built (0 on error)
     int64_t arm_ns;                  //  READY: LAST_BYTE: how long connecting and
                                      //  writing ahead took; AT_GO: 0
+    int64_t path_rtt_ns;             //  READY: LAST_BYTE: the shortest TCP handshake
+                                     //  of the share; 0 when none (or AT_GO)
     char error[PROTO_MAX_ERROR + 1]; //  READY: "" or why the share was refused
     uint32_t seq;                    //  BATCH: batch number, from 1
     zframe_t *frame;                 //  BATCH: Envelope{ResultBatch}; caller owns

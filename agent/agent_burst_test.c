@@ -303,6 +303,7 @@ agent_burst_test(bool verbose)
         s_run(burst, &share, &out);
         CHECK_INT(out.ready.armed, holds[h].count);
         CHECK_TRUE(out.ready.arm_ns > 0);
+        CHECK_TRUE(out.ready.path_rtt_ns > 0);
         CHECK_INT(out.released.armed, holds[h].count);
         CHECK_INT(out.released.late, 0);
         for (uint32_t i = 0; i < holds[h].count; i++) {

@@ -47,11 +47,10 @@ struct _agent_link_t {
     //  The current run
     s_state_t state;
     uint64_t run_id;
-    uint32_t count;        //  requests in the share
-    uint32_t armed;        //  of them armed when Ready went out (LAST_BYTE)
-    int64_t arm_ns;        //  how long arming took
-    int64_t prepared_at;   //  mono ns when Ready went out
-    uint32_t done_results; //  from the engine's DONE
+    uint32_t count;            //  requests in the share
+    agent_burst_event_t ready; //  the engine's READY, for a resend
+    int64_t prepared_at;       //  mono ns when Ready went out
+    uint32_t done_results;     //  from the engine's DONE
     uint32_t done_batches;
     Stampede__Released released; //  from the engine's RELEASED (run_id 0: none yet)
     bool done_pending;           //  Done must be (re)sent
@@ -76,15 +75,20 @@ s_send(agent_link_t *self, proto_envelope_t *env)
     return 0;
 }
 
+//  Ready for run_id: the engine's READY (armed, arming time, path), or a
+//  refusal (ready NULL, error not empty).
 static void
-s_send_ready(agent_link_t *self, uint64_t run_id, uint32_t prepared, uint32_t armed,
-             int64_t arm_ns, const char *error)
+s_send_ready(agent_link_t *self, uint64_t run_id, const agent_burst_event_t *event,
+             const char *error)
 {
     Stampede__Ready ready = STAMPEDE__READY__INIT;
     ready.run_id = run_id;
-    ready.prepared = prepared;
-    ready.armed = armed;
-    ready.arm_ns = arm_ns;
+    if (event) {
+        ready.prepared = event->prepared;
+        ready.armed = event->armed;
+        ready.arm_ns = event->arm_ns;
+        ready.path_rtt_ns = event->path_rtt_ns;
+    }
     ready.error = (char *)error;
     proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
     env.body_case = STAMPEDE__ENVELOPE__BODY_READY;
@@ -213,8 +217,7 @@ s_on_prepare(agent_link_t *self, const Stampede__Prepare *prepare)
     char error[PROTO_MAX_ERROR + 1] = "";
     sp_url_t target;
     if (self->run_id == prepare->run_id && self->state == S_PREPARED) {
-        s_send_ready(self, self->run_id, self->count, self->armed, self->arm_ns,
-                     ""); //  a resend
+        s_send_ready(self, self->run_id, &self->ready, ""); //  a resend
         return;
     }
     if (self->run_id == prepare->run_id && self->state == S_PREPARING)
@@ -242,7 +245,7 @@ s_on_prepare(agent_link_t *self, const Stampede__Prepare *prepare)
     else if (agent_burst_prepare(self->burst, prepare) != 0)
         snprintf(error, sizeof error, "agent could not start preparing");
     if (error[0]) {
-        s_send_ready(self, prepare->run_id, 0, 0, 0, error);
+        s_send_ready(self, prepare->run_id, NULL, error);
         return;
     }
     self->state = S_PREPARING;
@@ -363,10 +366,8 @@ s_on_engine(agent_link_t *self)
         bool current = self->state != S_IDLE && event.run_id == self->run_id;
         if (event.type == AGENT_BURST_READY && current &&
             (self->state == S_PREPARING || self->state == S_RUNNING)) {
-            s_send_ready(self, event.run_id, event.prepared, event.armed, event.arm_ns,
-                         event.error);
-            self->armed = event.armed;
-            self->arm_ns = event.arm_ns;
+            s_send_ready(self, event.run_id, &event, event.error);
+            self->ready = event;
             if (event.error[0])
                 self->state = S_IDLE;
             else if (self->state == S_PREPARING) {

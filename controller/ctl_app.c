@@ -721,7 +721,9 @@ s_run_command(const ctl_config_t *config, const char *url, const char *ca_pem)
          (config->arrival_header &&
           json_object_set_new(command, "arrival_header",
                               json_string(config->arrival_header)) != 0) ||
-         (ca_pem && json_object_set_new(command, "ca_pem", json_string(ca_pem)) != 0))) {
+         (ca_pem && json_object_set_new(command, "ca_pem", json_string(ca_pem)) != 0) ||
+         (config->compensate_path &&
+          json_object_set_new(command, "compensate_path", json_true()) != 0))) {
         json_decref(command);
         command = NULL;
     }

@@ -66,6 +66,7 @@ enum {
     S_OPT_REGION,
     S_OPT_REPLACE,
     S_OPT_WAVES,
+    S_OPT_COMPENSATE_PATH,
 };
 
 static const struct option s_serve_options[] = {
@@ -103,6 +104,7 @@ static const struct option s_serve_options[] = {
     {"header", required_argument, NULL, S_OPT_HEADER},                       \
     {"timeout-ms", required_argument, NULL, S_OPT_TIMEOUT_MS},               \
     {"start-mode", required_argument, NULL, S_OPT_START_MODE},               \
+    {"compensate-path", no_argument, NULL, S_OPT_COMPENSATE_PATH},           \
     {"door", required_argument, NULL, S_OPT_DOOR},                           \
     {"arrival-header", required_argument, NULL, S_OPT_ARRIVAL_HEADER},       \
     {"cacert", required_argument, NULL, S_OPT_CACERT},                       \
@@ -235,6 +237,10 @@ static const char s_usage_run[] =
     "                       (TLS too) and write each request but its final\n"
     "                       byte ahead, release them all at the instant;\n"
     "                       at-go: start every request at the instant\n"
+    "  --compensate-path    shift each agent's instant by half the shortest TCP\n"
+    "                       handshake it measured while connecting ahead, so\n"
+    "                       agents on far and near paths meet at the target\n"
+    "                       (last-byte only)\n"
     "  --door DOOR          the front door, which decides what is a throttle:\n"
     "                       function-url, invoke, apigw-rest, apigw-http, apigw\n"
     "                       (REST or HTTP API, told by each answer), http (429\n"
@@ -718,6 +724,9 @@ s_apply(ctl_config_t *self, const char *cmd, int opt, const char *arg, bool *n_g
     case S_OPT_WAVES:
         self->waves = true;
         break;
+    case S_OPT_COMPENSATE_PATH:
+        self->compensate_path = true;
+        break;
     case S_OPT_REPLACE:
         self->replace = true;
         break;
@@ -774,6 +783,10 @@ s_finish(ctl_config_t *self, const char *cmd, bool n_given, const char *env_toke
         if (!self->listen)
             self->listen =
                 self->local_agents ? "tcp://127.0.0.1:*" : "tcp://127.0.0.1:5555";
+        if (self->compensate_path && self->start_mode == CTL_START_MODE_AT_GO)
+            return s_usage(err, cmd,
+                           "--compensate-path needs the last-byte start mode (the "
+                           "path is measured while the agents connect ahead)");
         break;
     case CTL_COMMAND_DEMO:
         if (!n_given)

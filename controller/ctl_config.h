@@ -102,6 +102,8 @@ typedef struct {
     //  run: --waves: N above what the agents hold together goes out in
     //  consecutive bursts (waves), each its own run, instead of being refused
     bool waves;
+    //  run, sweep: --compensate-path (last-byte only)
+    bool compensate_path;
     //  agents: enrolment ("admit", "revoke" or "list"), the agent's name and
     //  its public key (Z85 or a certificate file)
     const char *agents_action;

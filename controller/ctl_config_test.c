@@ -278,6 +278,12 @@ ctl_config_test(bool verbose)
               CTL_CONFIG_RUN);
     CHECK_INT(config.waves, true);
     S_EXPECT_USAGE("unknown option '--waves'", "sweep", "--url", "http://h/", "--waves");
+    CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
+                    "--compensate-path", NULL),
+              CTL_CONFIG_RUN);
+    CHECK_INT(config.compensate_path, true);
+    S_EXPECT_USAGE("--compensate-path needs the last-byte start mode", "run", "--url",
+                   "http://h/", "-n", "1", "--compensate-path", "--start-mode", "at-go");
     //  Last byte for any method, with a body or not.
     CHECK_INT(s_try(&config, NULL, NULL, 0, "run", "--url", "http://h/", "-n", "1",
                     "--method", "HEAD", "--start-mode", "last-byte", NULL),

@@ -214,7 +214,8 @@ static const char *const s_run_fields[] = {"url",
                                            "arrival_header",
                                            "ca_pem",
                                            "label",
-                                           "reserved_configured"};
+                                           "reserved_configured",
+                                           "compensate_path"};
 
 //  Checks one field of the run command: a field the API takes, by the
 //  run specification's rules; returns false with err set.

@@ -55,6 +55,14 @@ ctl_report_json(const ctl_report_t *report)
                                 "mis_start",
                                 a->mis_start[0] ? json_string(a->mis_start) : json_null())
                     : json_null());
+        //  Its path: the shortest handshake measured while arming (null
+        //  when unknown) and the shift --compensate-path gave its instant.
+        if (agent) {
+            json_object_set_new(agent, "path_rtt_ms",
+                                a->path_rtt_ns > 0 ? s_ms((double)a->path_rtt_ns / 1e6)
+                                                   : json_null());
+            json_object_set_new(agent, "shift_ms", s_ms((double)a->shift_ns / 1e6));
+        }
         json_array_append_new(agents, agent);
     }
     if (object)
@@ -152,6 +160,9 @@ ctl_report_text(const ctl_report_t *report, FILE *out)
         fprintf(out, "  agent %s: %u requests, clock %+.3f ms ± %.3f ms", a->agent_id,
                 a->count, (double)a->clock_offset_ns / 1e6,
                 (double)a->clock_bound_ns / 1e6);
+        if (a->shift_ns > 0)
+            fprintf(out, ", shifted %+.3f ms for its path (handshake %.3f ms)",
+                    (double)a->shift_ns / 1e6, (double)a->path_rtt_ns / 1e6);
         if (a->released)
             fprintf(out, ", released %+.3f ms from the instant%s",
                     (double)a->start_error_ns / 1e6,
@@ -212,7 +223,9 @@ ctl_report_test(bool verbose)
          .last_ms = 0.99,
          .released = true,
          .start_error_ns = 61234,
-         .armed = 50},
+         .armed = 50,
+         .path_rtt_ns = 42000,
+         .shift_ns = 1500000},
         {.agent_id = "local-2", .first_index = 50, .count = 50, .recorded = 50}};
     ctl_report_t report = {
         .summary = &s, .agents = agents, .n_agents = 2, .db_path = "r.db"};
@@ -224,12 +237,14 @@ ctl_report_test(bool verbose)
         "{\"agents\":[{\"agent_id\":\"local-1\",\"arrival_first_ms\":0.5,"
         "\"arrival_last_ms\":0.99,\"arrival_median_ms\":0.74,\"arrivals\":50,"
         "\"clock_bound_ms\":0.38,\"clock_offset_ms\":-0.001,\"count\":50,"
-        "\"first_index\":0,\"recorded\":50,\"release\":{\"armed\":50,\"late\":0,"
-        "\"mis_start\":null,\"start_error_ms\":0.061}},{\"agent_id\":\"local-2\","
+        "\"first_index\":0,\"path_rtt_ms\":0.042,\"recorded\":50,"
+        "\"release\":{\"armed\":50,\"late\":0,"
+        "\"mis_start\":null,\"start_error_ms\":0.061},\"shift_ms\":1.5},"
+        "{\"agent_id\":\"local-2\","
         "\"arrival_first_ms\":0.0,\"arrival_last_ms\":0.0,"
         "\"arrival_median_ms\":0.0,\"arrivals\":0,\"clock_bound_ms\":0.0,"
         "\"clock_offset_ms\":0.0,\"count\":50,\"first_index\":50,"
-        "\"recorded\":50,\"release\":null}],"
+        "\"path_rtt_ms\":null,\"recorded\":50,\"release\":null,\"shift_ms\":0.0}],"
         "\"cold_starts\":5,\"db\":\"r.db\",\"door\":\"apigw_rest\","
         "\"environments\":5,\"errors\":0,"
         "\"lost\":0,\"max_ms\":2011.5,\"ok\":5,\"outcome\":\"completed\",\"p50_"
@@ -255,7 +270,8 @@ ctl_report_test(bool verbose)
               "  latency: p50 2.7 ms, p90 4.0 ms, p99 2010.1 ms, max 2011.5 ms\n"
               "  arrival spread at the target 1.234 ms (start mode last_byte), wall "
               "time 2100.0 ms\n"
-              "  agent local-1: 50 requests, clock -0.001 ms ± 0.380 ms, released "
+              "  agent local-1: 50 requests, clock -0.001 ms ± 0.380 ms, shifted "
+              "+1.500 ms for its path (handshake 0.042 ms), released "
               "+0.061 ms from the instant, arrived 0.500 / 0.740 / 0.990 ms after the "
               "instant\n"
               "  agent local-2: 50 requests, clock +0.000 ms ± 0.000 ms, no arrival "

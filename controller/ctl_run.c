@@ -35,6 +35,7 @@ struct _ctl_run_t {
     uint32_t timeout_ms;               //  per request
     int64_t prepare_deadline_ns;       //  Ready (and clocks) must all be there by this
     bool clock_wait_logged;            //  "waiting for clocks" said once
+    bool compensate_path;              //  --compensate-path
     bool ending;                       //  the end could not be stored yet
     int64_t end_retry_ns;              //  next attempt to store it
     int64_t end_backoff_ns;            //  wait before the attempt after that
@@ -190,7 +191,7 @@ s_mis_start_reason(ctl_run_t *self, char *reason, size_t size)
         ctl_share_t *share = self->shares[i];
         char why[512];
         if (ctl_share_released(share) &&
-            ctl_share_mis_started(share, self->start_ns + ctl_share_offset_ns(share),
+            ctl_share_mis_started(share, ctl_share_instant_ns(share, self->start_ns),
                                   self->timing.start_tolerance_ns, why, sizeof why) &&
             mis++ == 0)
             snprintf(first, sizeof first, "%s", why);
@@ -304,6 +305,35 @@ s_try_go(ctl_run_t *self, int64_t now_ns)
     s_go(self, now_ns);
 }
 
+//  --compensate-path: each share's one-way path is half the shortest
+//  handshake its agent measured; the farthest agent releases at the
+//  instant, each nearer one later by the difference, so their final bytes
+//  meet at the target. An agent that measured nothing is not shifted.
+static void
+s_compensate(ctl_run_t *self)
+{
+    int64_t farthest = 0;
+    for (size_t i = 0; i < self->n_shares; i++) {
+        int64_t one_way = ctl_share_path_rtt_ns(self->shares[i]) / 2;
+        farthest = one_way > farthest ? one_way : farthest;
+    }
+    for (size_t i = 0; i < self->n_shares; i++) {
+        ctl_share_t *share = self->shares[i];
+        int64_t rtt = ctl_share_path_rtt_ns(share);
+        int64_t shift = self->compensate_path && rtt > 0 ? farthest - rtt / 2 : 0;
+        ctl_share_set_shift(share, shift);
+        if (store_share_path(self->store, self->id, ctl_share_agent_id(share),
+                             rtt > 0 ? rtt : -1, shift))
+            zsys_error("run: cannot record the path of agent_id=%s run_id=%" PRId64,
+                       ctl_share_agent_id(share), self->id);
+        if (self->compensate_path)
+            zsys_info("run path run_id=%" PRId64 " agent_id=%s path_rtt_us=%.1f "
+                      "shift_us=%.1f",
+                      self->id, ctl_share_agent_id(share), (double)rtt / 1e3,
+                      (double)shift / 1e3);
+    }
+}
+
 static void
 s_go(ctl_run_t *self, int64_t now_ns)
 {
@@ -341,9 +371,13 @@ s_go(ctl_run_t *self, int64_t now_ns)
                       ctl_clock_drift_ppm(agent->clock),
                       ctl_clock_drift_known(agent->clock) ? "" : " (drift unknown)");
         }
+    }
+    s_compensate(self);
+    for (size_t i = 0; i < self->n_shares; i++) {
+        ctl_share_t *share = self->shares[i];
         Stampede__Go go = STAMPEDE__GO__INIT;
         go.run_id = (uint64_t)self->id;
-        go.start_at_ns = self->start_ns + ctl_share_offset_ns(share);
+        go.start_at_ns = ctl_share_instant_ns(share, self->start_ns);
         proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
         env.body_case = STAMPEDE__ENVELOPE__BODY_GO;
         env.go = &go;
@@ -401,6 +435,7 @@ ctl_run_new(const ctl_runspec_t *spec, const ctl_run_timing_t *timing, store_t *
     else
         ctl_run_timing_defaults(&self->timing);
     self->requested = spec->requests;
+    self->compensate_path = spec->compensate_path;
     self->timeout_ms =
         spec->timeout_ms ? spec->timeout_ms : CTL_RUNSPEC_DEFAULT_TIMEOUT_MS;
     self->state = S_PREPARING;
@@ -609,6 +644,7 @@ ctl_run_on_ready(ctl_run_t *self, const char *agent_id, const Stampede__Ready *r
               "arm_ms=%.1f",
               self->id, agent_id, ready->prepared, ready->armed,
               (double)ready->arm_ns / 1e6);
+    ctl_share_set_path(share, ready->path_rtt_ns);
     ctl_share_set_ready(share);
     s_try_go(self, now_ns);
 }
@@ -754,7 +790,7 @@ s_released(ctl_run_t *self, ctl_share_t *share, const Stampede__Released *releas
                          released->late, ctl_share_count(share));
         return;
     }
-    int64_t start_at = self->start_ns + ctl_share_offset_ns(share);
+    int64_t start_at = ctl_share_instant_ns(share, self->start_ns);
     char why[512];
     bool mis = ctl_share_mis_started(share, start_at, self->timing.start_tolerance_ns,
                                      why, sizeof why);

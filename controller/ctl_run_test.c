@@ -25,6 +25,7 @@ typedef struct {
     store_t *store;
     char path[64];
     Stampede__StartMode start_mode; //  of the last Prepare received
+    int64_t path_rtt_ns[4];         //  what each agent's Ready says it measured
 } s_rig_t;
 
 //  True when nothing waits on dealer (checked without blocking long).
@@ -120,6 +121,7 @@ s_expect_prepare(ctl_run_t *run, s_rig_t *rig, size_t agent, uint32_t first,
     Stampede__Ready ready = STAMPEDE__READY__INIT;
     ready.run_id = env->prepare->run_id;
     ready.prepared = count;
+    ready.path_rtt_ns = rig->path_rtt_ns[agent];
     char id[32];
     snprintf(id, sizeof id, "agent-%zu", agent + 1);
     ctl_run_on_ready(run, id, &ready, now);
@@ -495,6 +497,54 @@ ctl_run_test(bool verbose)
     for (size_t a = 0; a < 3; a++)
         s_expect_ack(&rig, a, 1);
     ctl_run_destroy(&run);
+
+    //  --compensate-path: agent-1's shortest handshake 40 ms, agent-2's
+    //  10 ms, agent-3 measured none. agent-1 (the farthest) goes at the
+    //  instant, agent-2 15 ms later (20 - 5 ms one way), agent-3 unshifted;
+    //  paths and shifts are stored, and each released at its own instant
+    //  is a start as agreed: completed.
+    rig.path_rtt_ns[0] = 40 * SP_NS_PER_MS;
+    rig.path_rtt_ns[1] = 10 * SP_NS_PER_MS;
+    spec.compensate_path = true;
+    run = s_run_three(&spec, &timing, &rig, t0, &deadline);
+    start = ctl_run_start_ns(run);
+    json = store_run_json(rig.store, ctl_run_id(run), false);
+    shares = json_object_get(json, "shares");
+    const int64_t shifts[3] = {0, 15 * SP_NS_PER_MS, 0};
+    for (size_t a = 0; a < 3; a++) {
+        share = json_array_get(shares, a);
+        CHECK_INT(json_integer_value(json_object_get(share, "shift_ns")), shifts[a]);
+        if (a < 2)
+            CHECK_INT(json_integer_value(json_object_get(share, "path_rtt_ns")),
+                      rig.path_rtt_ns[a]);
+        else
+            CHECK_TRUE(json_is_null(json_object_get(share, "path_rtt_ns")));
+        int64_t offset = json_integer_value(json_object_get(share, "clock_offset_ns"));
+        proto_envelope_t *go = proto_recv(rig.dealer[a], 2000, NULL, 0);
+        CHECK_NOT_NULL(go);
+        CHECK_STR(proto_body_name(go), "go");
+        CHECK_INT(go->go->start_at_ns, start + shifts[a] + offset);
+        Stampede__Released released = STAMPEDE__RELEASED__INIT;
+        released.run_id = (uint64_t)ctl_run_id(run);
+        released.released_ns = go->go->start_at_ns + 100 * 1000;
+        released.release_end_ns = released.released_ns + 1000;
+        released.count = 1;
+        released.armed = 1;
+        char id[32];
+        snprintf(id, sizeof id, "agent-%zu", a + 1);
+        ctl_run_on_released(run, id, &released, start);
+        s_batch(run, a, 1, (uint32_t)a, 1, STAMPEDE__OUTCOME__OUTCOME_OK, start);
+        ctl_run_on_done(run, id, &done, start);
+        proto_envelope_destroy(&go);
+    }
+    json_decref(json);
+    CHECK_STR(ctl_run_state(run), "completed");
+    CHECK_STR(s_outcome(rig.store, ctl_run_id(run)), "completed");
+    for (size_t a = 0; a < 3; a++)
+        s_expect_ack(&rig, a, 1);
+    ctl_run_destroy(&run);
+    spec.compensate_path = false;
+    memset(rig.path_rtt_ns, 0, sizeof rig.path_rtt_ns);
 
     //  A store that refuses the run's end (a full disk, a read-only file):
     //  the run is not completed; it retries, backing off, and ends as soon

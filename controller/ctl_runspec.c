@@ -190,6 +190,11 @@ ctl_runspec_check(const ctl_runspec_t *spec, char *err, size_t err_size)
         sp_err_set(err, err_size, "label longer than %d bytes", CTL_RUNSPEC_MAX_LABEL);
         return -1;
     }
+    if (spec->compensate_path &&
+        ctl_runspec_start_mode(spec) != STAMPEDE__START_MODE__START_MODE_LAST_BYTE) {
+        sp_err_set(err, err_size, "%s", CTL_RUNSPEC_COMPENSATE_ERROR);
+        return -1;
+    }
     //  The rest is exactly what the agent will check: let the codec say it.
     Stampede__Target target;
     Stampede__Header headers[PROTO_MAX_HEADERS];
@@ -250,7 +255,8 @@ ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_siz
                 strcmp(key, "headers") == 0 || strcmp(key, "body") == 0 ||
                 strcmp(key, "label") == 0 || strcmp(key, "start_mode") == 0 ||
                 strcmp(key, "door") == 0 || strcmp(key, "arrival_header") == 0 ||
-                strcmp(key, "ca_pem") == 0 || strcmp(key, "reserved_configured") == 0;
+                strcmp(key, "ca_pem") == 0 || strcmp(key, "reserved_configured") == 0 ||
+                strcmp(key, "compensate_path") == 0;
     else if (strcmp(key, "url") == 0) {
         if (!s_json_string_ok(value, PROTO_MAX_URL)) {
             sp_err_set(err, err_size, "url must be a string of 1-%d bytes",
@@ -351,6 +357,11 @@ ctl_runspec_json_field(const char *key, json_t *value, char *err, size_t err_siz
             sp_err_set(err, err_size, "%s", CTL_RUNSPEC_RESERVED_ERROR);
             return -1;
         }
+    } else if (strcmp(key, "compensate_path") == 0) {
+        if (!json_is_boolean(value)) {
+            sp_err_set(err, err_size, "compensate_path must be true or false");
+            return -1;
+        }
     } else
         known = false;
     return known ? 0 : 1;
@@ -398,7 +409,9 @@ ctl_runspec_from_json(json_t *command, ctl_runspec_t *spec, const char **headers
         } else if (strcmp(key, "reserved_configured") == 0) {
             spec->reserved_known = true;
             spec->reserved_configured = (int32_t)json_integer_value(value);
-        } else if (strcmp(key, "headers") == 0) {
+        } else if (strcmp(key, "compensate_path") == 0)
+            spec->compensate_path = json_is_true(value);
+        else if (strcmp(key, "headers") == 0) {
             for (size_t i = 0; i < json_array_size(value); i++)
                 headers[i] = json_string_value(json_array_get(value, i));
             spec->headers = headers;
@@ -560,6 +573,11 @@ ctl_runspec_test(bool verbose)
     spec.start_mode = CTL_START_MODE_AT_GO;
     CHECK_INT(ctl_runspec_start_mode(&spec), STAMPEDE__START_MODE__START_MODE_AT_GO);
     CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), 0);
+    //  The path is measured while arming: at-go cannot compensate it.
+    spec.compensate_path = true;
+    CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), -1);
+    CHECK_STR(err, CTL_RUNSPEC_COMPENSATE_ERROR);
+    spec.compensate_path = false;
     spec.body_size = 0;
     CHECK_INT(ctl_runspec_check(&spec, err, sizeof err), 0);
     spec.start_mode = CTL_START_MODE_AUTO;
@@ -617,6 +635,9 @@ ctl_runspec_test(bool verbose)
               "body must be a string of at most 6291456 bytes without NUL characters");
     CHECK_INT(s_field("body", "\"a\\u0000b\"", err, sizeof err), -1);
     CHECK_INT(s_field("label", "\"nightly\"", err, sizeof err), 0);
+    CHECK_INT(s_field("compensate_path", "true", err, sizeof err), 0);
+    CHECK_INT(s_field("compensate_path", "1", err, sizeof err), -1);
+    CHECK_STR(err, "compensate_path must be true or false");
     CHECK_INT(s_field("start_mode", "\"soon\"", err, sizeof err), -1);
     CHECK_STR(err, "start_mode must be \"at-go\", \"last-byte\" or \"auto\"");
     CHECK_INT(s_field("action", "\"run\"", err, sizeof err), 1);

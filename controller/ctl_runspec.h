@@ -39,8 +39,11 @@
 
 #define CTL_RUNSPEC_MAX_REQUESTS PROTO_MAX_SHARE //  requests of one run
 #define CTL_RUNSPEC_DEFAULT_TIMEOUT_MS                                                   \
-    PROTO_TIMEOUT_MS_DEFAULT            //  per request, none given
-#define CTL_RUNSPEC_MAX_LABEL 256       //  label shown in the UI, bytes
+    PROTO_TIMEOUT_MS_DEFAULT      //  per request, none given
+#define CTL_RUNSPEC_MAX_LABEL 256 //  label shown in the UI, bytes
+#define CTL_RUNSPEC_COMPENSATE_ERROR                                                     \
+    "compensate_path needs the last-byte start mode (the path is measured while the "    \
+    "agents connect ahead)"
 #define CTL_RUNSPEC_MAX_AGENTS 256      //  agents one command may start or await
 #define CTL_RUNSPEC_MAX_RESERVED 100000 //  a function's reserved concurrency
 #define CTL_RUNSPEC_RESERVED_ERROR                                                       \
@@ -91,6 +94,8 @@ typedef struct {
     size_t ca_pem_size;          //  <= PROTO_MAX_CA_PEM
     bool reserved_known;         //  the function's reserved concurrency is known:
     int32_t reserved_configured; //  then 0..CTL_RUNSPEC_MAX_RESERVED, or -1 unreserved
+    bool compensate_path;        //  shift each agent's instant by its measured path
+                                 //  (last-byte only: measured while arming)
 } ctl_runspec_t;
 
 //  Zeroes spec: no URL, GET, no body, 0 requests, the default timeout,
@@ -142,7 +147,8 @@ int ctl_runspec_check(const ctl_runspec_t *spec, char *err, size_t err_size);
 //  "requests", "timeout_ms", "method", "headers", "body", "label",
 //  "start_mode", "door", "arrival_header", "ca_pem", "reserved_configured"
 //  (what the caller knows of the function's reserved concurrency, -1 for
-//  unreserved: recorded with the run). null means "not
+//  unreserved: recorded with the run), "compensate_path" (a boolean).
+//  null means "not
 //  given" and passes. Returns 0; -1 with a
 //  message naming the field; 1 when key is none of those fields (err
 //  untouched).

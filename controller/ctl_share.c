@@ -19,6 +19,8 @@ struct _ctl_share_t {
     int64_t offset_ns;               //  agent clock minus controller clock at the instant
     int64_t bound_ns;                //  its error bound
     int64_t rtt_ns;                  //  rtt of that estimate
+    int64_t path_rtt_ns;             //  shortest handshake while arming, 0 unknown
+    int64_t shift_ns;                //  --compensate-path: the instant's shift
     bool ready;                      //  Ready without error received
     uint8_t *stored;                 //  bit seq-1 set when batch seq is stored
     uint32_t stored_count;           //  bits set in stored
@@ -151,6 +153,41 @@ ctl_share_offset_ns(ctl_share_t *self)
 {
     assert(self);
     return self->offset_ns;
+}
+
+void
+ctl_share_set_path(ctl_share_t *self, int64_t path_rtt_ns)
+{
+    assert(self && path_rtt_ns >= 0);
+    self->path_rtt_ns = path_rtt_ns;
+}
+
+int64_t
+ctl_share_path_rtt_ns(ctl_share_t *self)
+{
+    assert(self);
+    return self->path_rtt_ns;
+}
+
+void
+ctl_share_set_shift(ctl_share_t *self, int64_t shift_ns)
+{
+    assert(self && shift_ns >= 0);
+    self->shift_ns = shift_ns;
+}
+
+int64_t
+ctl_share_shift_ns(ctl_share_t *self)
+{
+    assert(self);
+    return self->shift_ns;
+}
+
+int64_t
+ctl_share_instant_ns(ctl_share_t *self, int64_t start_ns)
+{
+    assert(self);
+    return start_ns + self->shift_ns + self->offset_ns;
 }
 
 int64_t

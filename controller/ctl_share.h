@@ -56,6 +56,18 @@ void ctl_share_set_clock(ctl_share_t *self, int64_t offset_ns, int64_t bound_ns)
 int64_t ctl_share_bound_ns(ctl_share_t *self);
 int64_t ctl_share_rtt_ns(ctl_share_t *self);
 
+//  The shortest TCP handshake the agent measured while arming (Ready), 0
+//  when unknown; and the shift of its instant that --compensate-path gave it
+//  (>= 0: nearer paths go later).
+void ctl_share_set_path(ctl_share_t *self, int64_t path_rtt_ns);
+int64_t ctl_share_path_rtt_ns(ctl_share_t *self);
+void ctl_share_set_shift(ctl_share_t *self, int64_t shift_ns);
+int64_t ctl_share_shift_ns(ctl_share_t *self);
+
+//  The share's instant on the agent's clock: the run's instant (controller
+//  clock) shifted and converted with the share's offset.
+int64_t ctl_share_instant_ns(ctl_share_t *self, int64_t start_ns);
+
 //  True when index belongs to the share.
 bool ctl_share_contains(ctl_share_t *self, uint32_t index);
 

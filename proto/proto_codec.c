@@ -253,6 +253,8 @@ proto_validate(const proto_envelope_t *env, char *err, size_t err_size)
                    env->ready->prepared);
         if (env->ready->arm_ns < 0)
             S_FAIL("ready: arm_ns must not be negative");
+        if (env->ready->path_rtt_ns < 0)
+            S_FAIL("ready: path_rtt_ns must not be negative");
         return 0;
     case STAMPEDE__ENVELOPE__BODY_GO:
         if (env->go->run_id < 1 || env->go->start_at_ns <= 0)
@@ -620,6 +622,9 @@ proto_codec_test(bool verbose)
     ready.armed = 10;
     ready.arm_ns = -1;
     s_expect_reject(&env, "ready: arm_ns must not be negative");
+    ready.arm_ns = 0;
+    ready.path_rtt_ns = -1;
+    s_expect_reject(&env, "ready: path_rtt_ns must not be negative");
     env.body_case = STAMPEDE__ENVELOPE__BODY_RELEASED;
     env.released = &released;
     released.release_end_ns = 999;

@@ -43,6 +43,25 @@ store_share_add(store_t *self, int64_t run_id, const char *agent_id, uint32_t fi
 }
 
 int
+store_share_path(store_t *self, int64_t run_id, const char *agent_id, int64_t path_rtt_ns,
+                 int64_t shift_ns)
+{
+    assert(self && agent_id && shift_ns >= 0);
+    sqlite3_stmt *stmt = store_stmt(self, STORE_SHARE_PATH);
+    int rc = SQLITE_OK;
+    store_bind_i64(stmt, 1, run_id, &rc);
+    store_bind_text(stmt, 2, agent_id, &rc);
+    if (path_rtt_ns >= 0)
+        store_bind_i64(stmt, 3, path_rtt_ns, &rc);
+    else if (rc == SQLITE_OK)
+        rc = sqlite3_bind_null(stmt, 3);
+    store_bind_i64(stmt, 4, shift_ns, &rc);
+    if (store_stmt_exec(stmt, rc, "share path"))
+        return -1;
+    return sqlite3_changes(store_db(self)) == 1 ? 0 : -1;
+}
+
+int
 store_share_released(store_t *self, int64_t run_id, const char *agent_id,
                      const store_release_t *release)
 {

@@ -38,6 +38,13 @@ typedef struct {
 int store_share_released(store_t *self, int64_t run_id, const char *agent_id,
                          const store_release_t *release);
 
+//  The path of agent_id's share of run_id: the shortest handshake its
+//  agent measured (path_rtt_ns, < 0 for unknown: stored NULL) and the shift
+//  of its instant (>= 0). Returns 0, or -1 (also when there is no such
+//  share).
+int store_share_path(store_t *self, int64_t run_id, const char *agent_id,
+                     int64_t path_rtt_ns, int64_t shift_ns);
+
 //  agent_id's share of run_id as store_share_add recorded it: its index
 //  range [*first_index, *first_index + *count) and the clock offset its
 //  results were converted with. Returns 0 when there is one, 1 when the run

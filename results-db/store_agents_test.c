@@ -49,6 +49,27 @@ s_test_agents(store_t *store)
                                   run_id),
               1);
 
+    //  Its path: unknown (NULL) by default; a measured one and a shift; no
+    //  such share, no update.
+    CHECK_INT(store_fixture_count(store,
+                                  "SELECT count(*) FROM run_agents WHERE run_id = ?1"
+                                  " AND path_rtt_ns IS NULL AND shift_ns = 0",
+                                  run_id),
+              1);
+    CHECK_INT(store_share_path(store, run_id, "agent-c", 40000, 15000), 0);
+    CHECK_INT(store_fixture_count(store,
+                                  "SELECT count(*) FROM run_agents WHERE run_id = ?1"
+                                  " AND path_rtt_ns = 40000 AND shift_ns = 15000",
+                                  run_id),
+              1);
+    CHECK_INT(store_share_path(store, run_id, "agent-c", -1, 0), 0);
+    CHECK_INT(store_fixture_count(store,
+                                  "SELECT count(*) FROM run_agents WHERE run_id = ?1"
+                                  " AND path_rtt_ns IS NULL AND shift_ns = 0",
+                                  run_id),
+              1);
+    CHECK_INT(store_share_path(store, run_id, "nobody", 1, 0), -1);
+
     //  A share reads back as recorded; none for another agent or run.
     uint32_t first = 99, count = 99;
     int64_t offset = 99;

@@ -132,6 +132,12 @@ static const char *const s_migrations[] = {
     //  management API): >= 0, -1 for unreserved, NULL when unknown.
     "ALTER TABLE runs ADD COLUMN reserved_configured INTEGER"
     "  CHECK (reserved_configured >= -1);",
+    //  7: each share's path: the shortest TCP handshake its agent measured
+    //  while connecting ahead (NULL when unknown), and how far its instant
+    //  was shifted for it (--compensate-path; 0 otherwise).
+    "ALTER TABLE run_agents ADD COLUMN path_rtt_ns INTEGER CHECK (path_rtt_ns >= 0);"
+    "ALTER TABLE run_agents ADD COLUMN shift_ns INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (shift_ns >= 0);",
 };
 
 #define S_MIGRATION_COUNT ((int)(sizeof s_migrations / sizeof s_migrations[0]))
@@ -308,12 +314,12 @@ store_schema_test(bool verbose)
     CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
     CHECK_INT(store_schema_user_version(db), store_schema_version());
-    CHECK_INT(store_schema_version(), 6);
+    CHECK_INT(store_schema_version(), 7);
     const char *tables[] = {"runs", "agents", "run_agents", "requests"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         CHECK_INT(s_count_tables(db, tables[i]), 1);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 6);
+    CHECK_INT(store_schema_user_version(db), 7);
     sqlite3_close(db);
 
     //  A version-3 file: migration 4 gives each ended run its outcome.
@@ -358,7 +364,7 @@ store_schema_test(bool verbose)
                            NULL, NULL, NULL),
               SQLITE_OK);
     CHECK_INT(store_schema_migrate(db, err, sizeof err), 0);
-    CHECK_INT(store_schema_user_version(db), 6);
+    CHECK_INT(store_schema_user_version(db), 7);
     CHECK_INT(sqlite3_prepare_v2(db, "SELECT start_mode FROM runs WHERE id = 7", -1,
                                  &stmt, NULL),
               SQLITE_OK);

@@ -49,6 +49,8 @@ static const store_column_t s_share_columns[] = {
     {"armed", "armed", STORE_INT},
     {"late", "late", STORE_INT},
     {"mis_start", "mis_start", STORE_TEXT},
+    {"path_rtt_ns", "path_rtt_ns", STORE_INT},
+    {"shift_ns", "shift_ns", STORE_INT},
 };
 
 static const store_column_t s_request_columns[] = {
@@ -134,6 +136,9 @@ static const struct {
                               " late = ?7, mis_start = ?8"
                               " WHERE run_id = ?1 AND agent_id = ?2",
                               NULL, 0},
+    [STORE_SHARE_PATH] = {"UPDATE run_agents SET path_rtt_ns = ?3, shift_ns = ?4"
+                          " WHERE run_id = ?1 AND agent_id = ?2",
+                          NULL, 0},
     [STORE_SHARE_GET] = {"SELECT first_index, count, clock_offset_ns FROM run_agents"
                          " WHERE run_id = ?1 AND agent_id = ?2",
                          NULL, 0},

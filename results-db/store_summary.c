@@ -98,7 +98,8 @@ const char store_summary_agents_sql[] =
     "       coalesce(rec.recorded, 0), coalesce(stats.n, 0), coalesce(stats.first, 0),"
     "       coalesce(stats.median, 0), coalesce(stats.last, 0),"
     "       a.released_ns IS NOT NULL, coalesce(a.start_error_ns, 0),"
-    "       coalesce(a.armed, 0), coalesce(a.late, 0), a.mis_start"
+    "       coalesce(a.armed, 0), coalesce(a.late, 0), a.mis_start,"
+    "       coalesce(a.path_rtt_ns, 0), a.shift_ns"
     "  FROM run_agents a LEFT JOIN stats ON stats.agent_id = a.agent_id"
     "  LEFT JOIN rec ON rec.agent_id = a.agent_id"
     "  WHERE a.run_id = ?1 ORDER BY a.first_index";
@@ -137,6 +138,8 @@ store_summary_agents(store_t *self, int64_t run_id, store_agent_summary_t *out,
             const unsigned char *mis = sqlite3_column_text(stmt, 14);
             snprintf(a->mis_start, sizeof a->mis_start, "%s",
                      mis ? (const char *)mis : "");
+            a->path_rtt_ns = sqlite3_column_int64(stmt, 15);
+            a->shift_ns = sqlite3_column_int64(stmt, 16);
         }
     } while (store_stmt_row(stmt, &rc));
     store_stmt_done(stmt);

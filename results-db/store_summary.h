@@ -71,6 +71,8 @@ typedef struct {
     uint32_t armed;         //  requests holding their last byte then
     uint32_t late;          //  requests still connecting then
     char mis_start[512];    //  "" when the start is certified, else why
+    int64_t path_rtt_ns;    //  shortest handshake measured while arming, 0 unknown
+    int64_t shift_ns;       //  --compensate-path: its instant's shift
 } store_agent_summary_t;
 
 //  Fills out[0..max) with the agents of run_id in index order and sets *n

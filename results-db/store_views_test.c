@@ -64,11 +64,13 @@ s_test_json(store_t *store, int64_t headline_id)
               "\"shares\":[{\"agent_id\":\"agent-a\",\"first_index\":0,\"count\":50,"
               "\"clock_offset_ns\":-1200,\"clock_error_ns\":300,"
               "\"released_ns\":1700000000000040000,\"start_error_ns\":40000,"
-              "\"release_span_ns\":30000,\"armed\":50,\"late\":0,\"mis_start\":null},"
+              "\"release_span_ns\":30000,\"armed\":50,\"late\":0,\"mis_start\":null,"
+              "\"path_rtt_ns\":null,\"shift_ns\":0},"
               "{\"agent_id\":\"agent-b\",\"first_index\":50,\"count\":50,"
               "\"clock_offset_ns\":800,\"clock_error_ns\":250,"
               "\"released_ns\":1700000000000055000,\"start_error_ns\":55000,"
-              "\"release_span_ns\":30000,\"armed\":50,\"late\":0,\"mis_start\":null}]}");
+              "\"release_span_ns\":30000,\"armed\":50,\"late\":0,\"mis_start\":null,"
+              "\"path_rtt_ns\":null,\"shift_ns\":0}]}");
     free(text);
     json_decref(run);
 

@@ -616,6 +616,36 @@ class RunBurstTest(SystemTest):
         finally:
             conn.close()
 
+    def test_compensate_path(self):
+        # Each agent measures its shortest TCP handshake while connecting
+        # ahead; with --compensate-path the farthest releases at the instant
+        # and each other later by half the difference. On loopback the paths
+        # are microseconds, but the rule is exact: every path is reported,
+        # the largest is not shifted, the others by (largest - own) / 2.
+        base = self.start_lambda(reserved=5)
+        db = self.path("path.db")
+        summary = self.run_json(base + "/url/demo/", 20, 2, db, ["--compensate-path"])
+        self.assertEqual((summary["outcome"], summary["recorded"], summary["lost"],
+                          summary["start_mode"]), ("completed", 20, 0, "last_byte"))
+        rtts = [a["path_rtt_ms"] for a in summary["agents"]]
+        self.assertTrue(all(r is not None and r > 0 for r in rtts), summary["agents"])
+        conn = sqlite3.connect(db)
+        try:
+            rows = conn.execute("SELECT path_rtt_ns, shift_ns FROM run_agents WHERE "
+                                "run_id = ? ORDER BY first_index",
+                                (summary["run_id"],)).fetchall()
+        finally:
+            conn.close()
+        farthest = max(rtt // 2 for rtt, _ in rows)
+        self.assertEqual([shift for _, shift in rows],
+                         [farthest - rtt // 2 for rtt, _ in rows])
+        self.assertEqual(min(shift for _, shift in rows), 0)
+        # Measured only while connecting ahead: at-go cannot compensate.
+        self.assert_usage_error(["run", "--url", base + "/url/demo/", "-n", "5",
+                                 "--compensate-path", "--start-mode", "at-go",
+                                 "--db", db],
+                                "--compensate-path needs the last-byte start mode")
+
     def test_waves_run_what_cannot_fit_in_turns(self):
         # The same 500 requests over 2 agents that hold 136 each, with
         # --waves: 2 runs of 250, one after the other, each its own burst
