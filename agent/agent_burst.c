@@ -36,6 +36,8 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -595,13 +597,46 @@ s_take_wire(s_engine_t *self, s_slot_t *slot)
            agent_wire_status(wire), agent_response_body_size(slot->response));
 }
 
+//  The last stretch before the instant and the release pass run as a
+//  real-time thread (SCHED_FIFO) where the agent may (root, or
+//  CAP_SYS_NICE): it then wakes at the instant even on a busy host and is
+//  not preempted by ordinary processes during its pass. A few milliseconds
+//  at most; s_realtime_leave puts the thread back. Without the right it
+//  runs as it is, said once.
+static bool
+s_realtime_enter(int *policy, struct sched_param *param)
+{
+    static bool said;
+    if (pthread_getschedparam(pthread_self(), policy, param) != 0)
+        return false;
+    struct sched_param fifo = {.sched_priority = sched_get_priority_min(SCHED_FIFO) + 9};
+    int rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo);
+    if (rc != 0 && !said) {
+        zsys_info("agent burst: release runs without real-time priority (%s)",
+                  strerror(rc));
+        said = true;
+    }
+    return rc == 0;
+}
+
+static void
+s_realtime_leave(bool entered, int policy, const struct sched_param *param)
+{
+    if (entered && pthread_setschedparam(pthread_self(), policy, param) != 0)
+        zsys_error("agent burst: cannot leave real-time priority");
+}
+
 //  AT_GO: every transfer starts at the instant.
 static void
 s_fire(s_engine_t *self)
 {
+    int policy;
+    struct sched_param param;
+    bool realtime = s_realtime_enter(&policy, &param);
     sp_clock_sleep_until(self->start_at_ns);
     int64_t released_ns = sp_clock_wall_ns();
     s_add_all(self);
+    s_realtime_leave(realtime, policy, &param);
     self->state = S_RUNNING;
     int64_t end_ns = sp_clock_wall_ns();
     s_emit_released(self, released_ns, end_ns, 0, 0);
@@ -792,6 +827,9 @@ s_wire_check_ready(s_engine_t *self)
 static void
 s_wire_release(s_engine_t *self)
 {
+    int policy;
+    struct sched_param param;
+    bool realtime = s_realtime_enter(&policy, &param);
     sp_clock_sleep_until(self->start_at_ns);
     int64_t released_ns = sp_clock_wall_ns();
     self->released = true;
@@ -814,6 +852,7 @@ s_wire_release(s_engine_t *self)
         armed++;
     }
     int64_t end_ns = sp_clock_wall_ns();
+    s_realtime_leave(realtime, policy, &param);
     self->state = S_RUNNING;
     s_emit_released(self, released_ns, end_ns, armed, late);
     //  The rest (late ones, and a final byte the socket did not take) as
