@@ -26,8 +26,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.dirname(os.path.abspath(BIN)) if BIN else ""
 UNITS = ["stampede-agent.service", "stampede-controller.service"]
 # The exposure systemd-analyze gave each unit when last tightened; a unit
-# that rates worse than this has lost some hardening.
-EXPOSURE = {"stampede-agent.service": 1.2, "stampede-controller.service": 1.1}
+# that rates worse than this has lost some hardening. The agent gave up
+# RestrictRealtime (1.2 -> 1.3) for its real-time release.
+EXPOSURE = {"stampede-agent.service": 1.3, "stampede-controller.service": 1.1}
 RATINGS_OK = {"PERFECT", "SAFE", "OK"}
 
 
