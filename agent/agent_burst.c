@@ -911,25 +911,32 @@ s_flush_wait_ms(s_engine_t *self, int64_t max_wait_ms)
     return flush_in < max_wait_ms ? (flush_in > 0 ? flush_in : 0) : max_wait_ms;
 }
 
+//  Drives the multi handle and hands every transfer it finished (a whole
+//  exchange in AT_GO, a connect in LAST_BYTE) to on_done.
+static void
+s_multi_turn(s_engine_t *self, void (*on_done)(s_engine_t *, CURL *, CURLcode))
+{
+    int running = 0;
+    if (curl_multi_perform(self->multi, &running) != CURLM_OK)
+        zsys_error("agent burst: curl_multi_perform failed run_id=%" PRIu64,
+                   self->run_id);
+    for (;;) {
+        int left = 0;
+        CURLMsg *msg = curl_multi_info_read(self->multi, &left);
+        if (!msg)
+            break;
+        if (msg->msg == CURLMSG_DONE)
+            on_done(self, msg->easy_handle, msg->data.result);
+    }
+}
+
 //  LAST_BYTE: one turn: connects, writes, reads, timeouts, batches; then
 //  wait for curl or the sockets at most max_wait_ms.
 static void
 s_wire_step(s_engine_t *self, int64_t max_wait_ms)
 {
-    if (self->connecting > 0) {
-        int running = 0;
-        if (curl_multi_perform(self->multi, &running) != CURLM_OK)
-            zsys_error("agent burst: curl_multi_perform failed run_id=%" PRIu64,
-                       self->run_id);
-        for (;;) {
-            int left = 0;
-            CURLMsg *msg = curl_multi_info_read(self->multi, &left);
-            if (!msg)
-                break;
-            if (msg->msg == CURLMSG_DONE)
-                s_wire_connected(self, msg->easy_handle, msg->data.result);
-        }
-    }
+    if (self->connecting > 0)
+        s_multi_turn(self, s_wire_connected);
     struct epoll_event events[S_EVENTS];
     int ready;
     do {
@@ -958,18 +965,7 @@ s_wire_step(s_engine_t *self, int64_t max_wait_ms)
 static void
 s_run_step(s_engine_t *self, int64_t max_wait_ms)
 {
-    int running = 0;
-    if (curl_multi_perform(self->multi, &running) != CURLM_OK)
-        zsys_error("agent burst: curl_multi_perform failed run_id=%" PRIu64,
-                   self->run_id);
-    for (;;) {
-        int left = 0;
-        CURLMsg *msg = curl_multi_info_read(self->multi, &left);
-        if (!msg)
-            break;
-        if (msg->msg == CURLMSG_DONE)
-            s_take_transfer(self, msg->easy_handle, msg->data.result);
-    }
+    s_multi_turn(self, s_take_transfer);
     if (s_run_settle(self))
         return;
     curl_multi_poll(self->multi, NULL, 0, (int)s_flush_wait_ms(self, max_wait_ms), NULL);

@@ -5,6 +5,7 @@
     comes in, the state is one of the three and the Result must encode as a
     valid protobuf. */
 #include "agent_wire.h"
+#include "fuzz_result.h"
 
 #include <stdlib.h>
 
@@ -41,19 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     agent_response_finish(response, &result, STAMPEDE__DOOR__DOOR_FUNCTION_URL,
                           agent_wire_code(wire), agent_wire_error(wire),
                           agent_wire_status(wire));
-    Stampede__Result *results[] = {&result};
-    Stampede__ResultBatch batch = STAMPEDE__RESULT_BATCH__INIT;
-    batch.run_id = 1;
-    batch.seq = 1;
-    batch.results = results;
-    batch.n_results = 1;
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_RESULT_BATCH;
-    env.result_batch = &batch;
-    zframe_t *frame = proto_encode(&env);
-    if (!frame)
-        abort();
-    zframe_destroy(&frame);
+    fuzz_result_encodes(&result);
     agent_response_result_clear(&result);
     agent_wire_destroy(&wire);
     agent_response_destroy(&response);

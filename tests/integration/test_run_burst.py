@@ -40,6 +40,16 @@ class RunBurstTest(SystemTest):
         self.assertIn(message, result.stderr)
         self.assertEqual(result.stdout, "")
 
+    def run_low_files(self, args, timeout):
+        """`stampede ARGS` with an open-file limit of 200, which caps each
+        local agent's capacity at 136 (64 kept for the agent itself)."""
+        def low_files():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+        return subprocess.run([binary("stampede")] + args, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout,
+                              env=self.env, preexec_fn=low_files)
+
     def popen_run(self, args):
         """`stampede run ARGS` started in the background, its output piped."""
         return subprocess.Popen([binary("stampede"), "run"] + args,
@@ -595,15 +605,9 @@ class RunBurstTest(SystemTest):
         # request at the target, exit 1 with the reason.
         base = self.start_lambda(reserved=5)
         db = self.path("fit.db")
-
-        def low_files():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
-
-        result = subprocess.run(
-            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "500",
-             "--local-agents", "2", "--db", db, "--keys", self.path("keys")],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
-            env=self.env, preexec_fn=low_files)
+        result = self.run_low_files(["run", "--url", base + "/url/demo/", "-n", "500",
+                                     "--local-agents", "2", "--db", db, "--keys",
+                                     self.path("keys")], 60)
         self.assertEqual(result.returncode, 1, result.stderr)
         self.assertIn("the run was not started: the agents take at most 272 requests "
                       "together (local-1 136, local-2 136), the run asks for 500",
@@ -653,17 +657,10 @@ class RunBurstTest(SystemTest):
         # free again by the second); the totals meet the expectations.
         base = self.start_lambda(reserved=5)
         db = self.path("waves.db")
-
-        def low_files():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
-
-        result = subprocess.run(
-            [binary("stampede"), "run", "--url", base + "/url/demo/", "-n", "500",
-             "--local-agents", "2", "--db", db, "--keys", self.path("keys"), "--waves",
-             "--json", "--expect-ok", "10", "--expect-throttled", "490",
-             "--expect-lost", "0"],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
-            env=self.env, preexec_fn=low_files)
+        result = self.run_low_files(
+            ["run", "--url", base + "/url/demo/", "-n", "500", "--local-agents", "2",
+             "--db", db, "--keys", self.path("keys"), "--waves", "--json",
+             "--expect-ok", "10", "--expect-throttled", "490", "--expect-lost", "0"], 180)
         self.assertEqual(result.returncode, 0, result.stderr)
         report = json.loads(result.stdout)
         self.assertEqual({k: report[k] for k in (
