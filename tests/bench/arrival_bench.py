@@ -46,9 +46,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import (DEB_PACKAGES, LOCUSTFILE, POST_BODY, POST_TYPE, WRK_POST_LUA,
-                      Bounded, fmt, locust_command, log, median, percentile, ratio,
-                      read_ready_line)
+from benchlib import (DEB_PACKAGES, POST_BODY, POST_TYPE, Bounded, fmt, log, median,
+                      peer_argv, percentile, ratio, read_ready_line)
 
 STAMPEDES = {"stampede-1": 1, "stampede-4": 4}  # tool name -> local agents
 PEERS = ["hey", "ab", "wrk", "locust"]
@@ -161,39 +160,10 @@ def tool_argv(tool, args, server, n, method, workdir, start_modes):
         return [os.path.join(args.bench_bin, "floor"), "--port", str(server.port),
                 "-n", str(n), "--path", PATH, "--method", method,
                 "--max-seconds", str(int(args.timeout))] + extra, None
-    if tool == "hey":
-        extra = ["-m", "POST", "-d", POST_BODY, "-T", POST_TYPE] if post else []
-        return ["hey", "-n", str(n), "-c", str(n), "-disable-keepalive"] + extra + [url], None
-    if tool == "ab":
-        extra = []
-        if post:
-            body = os.path.join(workdir, "body.json")
-            with open(body, "w") as out:
-                out.write(POST_BODY)
-            extra = ["-p", body, "-T", POST_TYPE]
-        return ["ab", "-n", str(n), "-c", str(n)] + extra + [url], None
-    if tool == "wrk":
-        # rx_server --hold: no answer before all N requests are in, so within
-        # -d1s every connection sends exactly its first request.
-        extra = []
-        if post:
-            script = os.path.join(workdir, "post.lua")
-            with open(script, "w") as out:
-                out.write(WRK_POST_LUA)
-            extra = ["-s", script]
-        return ["wrk", "-t2", "-c%d" % n, "-d1s", "--timeout", "5s"] + extra + [url], None
-    if tool == "locust":
-        locustfile = os.path.join(workdir, "locustfile.py")
-        with open(locustfile, "w") as out:
-            out.write(LOCUSTFILE)
-        env = dict(os.environ, STAMPEDE_BENCH_N=str(n), STAMPEDE_BENCH_PATH=PATH,
-                   STAMPEDE_BENCH_METHOD=method, STAMPEDE_BENCH_BODY=POST_BODY,
-                   STAMPEDE_BENCH_TYPE=POST_TYPE)
-        return locust_command() + [
-            "-f", locustfile, "--headless", "--only-summary", "-u", str(n), "-r", str(n),
-            "--run-time", "%ds" % args.locust_seconds,
-            "--host", "http://127.0.0.1:%d" % server.port, "--loglevel", "WARNING"], env
-    raise ValueError(tool)
+    # rx_server --hold for wrk: no answer before all N requests are in, so
+    # within -d1s every connection sends exactly its first request.
+    return peer_argv(tool, n, url, "http://127.0.0.1:%d" % server.port, PATH, method,
+                     workdir, args.locust_seconds)
 
 
 def tool_available(tool, args):

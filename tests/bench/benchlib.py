@@ -191,6 +191,48 @@ def locust_command():
     return ["/usr/bin/python3", "-m", "locust"]
 
 
+def peer_argv(tool, n, url, host, path, method, workdir, locust_seconds):
+    """The one-burst invocation of a peer (hey, ab, wrk or locust) firing n
+    requests at url (host + path) with `method` (GET, or POST of POST_BODY
+    as POST_TYPE), and its environment (None: inherited). wrk is
+    duration-based (-d1s): the caller makes sure each connection sends
+    exactly one request within it."""
+    post = method == "POST"
+    if tool == "hey":
+        # -c N -n N: N workers, one request each, no connection reuse.
+        extra = ["-m", "POST", "-d", POST_BODY, "-T", POST_TYPE] if post else []
+        return ["hey", "-n", str(n), "-c", str(n), "-disable-keepalive"] + extra + [url], None
+    if tool == "ab":
+        extra = []
+        if post:
+            # -p FILE makes ab POST the file's bytes (no trailing newline).
+            body = os.path.join(workdir, "body.json")
+            with open(body, "w") as out:
+                out.write(POST_BODY)
+            extra = ["-p", body, "-T", POST_TYPE]
+        return ["ab", "-n", str(n), "-c", str(n)] + extra + [url], None
+    if tool == "wrk":
+        extra = []
+        if post:
+            script = os.path.join(workdir, "post.lua")
+            with open(script, "w") as out:
+                out.write(WRK_POST_LUA)
+            extra = ["-s", script]
+        return ["wrk", "-t2", "-c%d" % n, "-d1s", "--timeout", "5s"] + extra + [url], None
+    if tool == "locust":
+        locustfile = os.path.join(workdir, "locustfile.py")
+        with open(locustfile, "w") as out:
+            out.write(LOCUSTFILE)
+        env = dict(os.environ, STAMPEDE_BENCH_N=str(n), STAMPEDE_BENCH_PATH=path,
+                   STAMPEDE_BENCH_METHOD=method, STAMPEDE_BENCH_BODY=POST_BODY,
+                   STAMPEDE_BENCH_TYPE=POST_TYPE)
+        return locust_command() + [
+            "-f", locustfile, "--headless", "--only-summary", "-u", str(n), "-r", str(n),
+            "--run-time", "%ds" % locust_seconds, "--host", host,
+            "--loglevel", "WARNING"], env
+    raise ValueError(tool)
+
+
 def time_v_maxrss(path):
     """'Maximum resident set size (kbytes)' from a /usr/bin/time -v report."""
     try:

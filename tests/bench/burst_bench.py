@@ -55,9 +55,9 @@ import sys
 import tempfile
 import time
 
-from benchlib import (DEB_PACKAGES, LOCUSTFILE, POST_BODY, POST_TYPE, READY_PREFIX,
-                      WRK_POST_LUA, Bounded, fmt, locust_command, log, median, percentile,
-                      ratio, read_ready_line, time_v_maxrss)
+from benchlib import (DEB_PACKAGES, POST_BODY, POST_TYPE, READY_PREFIX, Bounded, fmt,
+                      log, median, peer_argv, percentile, ratio, read_ready_line,
+                      time_v_maxrss)
 
 TOOLS = ["stampede", "hey", "ab", "wrk", "locust"]
 METHODS = ["GET", "POST"]
@@ -184,49 +184,16 @@ def tool_argv(tool, emulator, n, method, args, workdir):
     """The one-burst invocation of `tool` for `method` (GET, or POST of
     POST_BODY as POST_TYPE), and its environment."""
     url = emulator.url
-    post = method == "POST"
     if tool == "stampede":
-        # --start-mode auto (the default, spelled out): at_go for the GET,
-        # last_byte for the POST.
+        # --start-mode auto (the default, spelled out): last_byte for both
+        # methods since protocol 4 (at_go for the GET before).
         return [os.path.join(args.bin, "stampede"), "run", "--url", url, "-n", str(n),
                 "--local-agents", str(args.agents), "--json",
                 "--db", os.path.join(workdir, "s.db"),
                 "--keys", os.path.join(workdir, "keys")] + method_args(method), None
-    if tool == "hey":
-        # -c N -n N: N workers, one request each, no connection reuse.
-        extra = ["-m", "POST", "-d", POST_BODY, "-T", POST_TYPE] if post else []
-        return ["hey", "-n", str(n), "-c", str(n), "-disable-keepalive"] + extra + [url], None
-    if tool == "ab":
-        extra = []
-        if post:
-            # -p FILE makes ab POST the file's bytes (no trailing newline).
-            body = os.path.join(workdir, "body.json")
-            with open(body, "w") as out:
-                out.write(POST_BODY)
-            extra = ["-p", body, "-T", POST_TYPE]
-        return ["ab", "-n", str(n), "-c", str(n)] + extra + [url], None
-    if tool == "wrk":
-        # Duration-based: every connection sends its first request at once and
-        # the function holds each for longer than the 1 s window, so within
-        # it a connection sends exactly one request unless it was throttled.
-        extra = []
-        if post:
-            script = os.path.join(workdir, "post.lua")
-            with open(script, "w") as out:
-                out.write(WRK_POST_LUA)
-            extra = ["-s", script]
-        return ["wrk", "-t2", "-c%d" % n, "-d1s", "--timeout", "5s"] + extra + [url], None
-    if tool == "locust":
-        locustfile = os.path.join(workdir, "locustfile.py")
-        with open(locustfile, "w") as out:
-            out.write(LOCUSTFILE)
-        env = dict(os.environ, STAMPEDE_BENCH_N=str(n), STAMPEDE_BENCH_PATH=emulator.path,
-                   STAMPEDE_BENCH_METHOD=method, STAMPEDE_BENCH_BODY=POST_BODY,
-                   STAMPEDE_BENCH_TYPE=POST_TYPE)
-        return locust_command() + [
-            "-f", locustfile, "--headless", "--only-summary", "-u", str(n), "-r", str(n),
-            "--run-time", "10s", "--host", emulator.base, "--loglevel", "WARNING"], env
-    raise ValueError(tool)
+    # wrk: the function holds each request longer than wrk's 1 s window, so
+    # within it a connection sends exactly one request unless throttled.
+    return peer_argv(tool, n, url, emulator.base, emulator.path, method, workdir, 10)
 
 
 def tool_available(tool, bin_dir):
