@@ -27,7 +27,8 @@ enum {
     S_OPT_INSECURE,
     S_OPT_CAPACITY,
     S_OPT_ALLOW,
-    S_OPT_KEYGEN
+    S_OPT_KEYGEN,
+    S_OPT_SPOOL
 };
 
 static const struct option s_options[] = {
@@ -39,6 +40,7 @@ static const struct option s_options[] = {
     {"capacity", required_argument, NULL, S_OPT_CAPACITY},
     {"allow", required_argument, NULL, S_OPT_ALLOW},
     {"keygen", required_argument, NULL, S_OPT_KEYGEN},
+    {"spool", required_argument, NULL, S_OPT_SPOOL},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}};
@@ -270,6 +272,10 @@ agent_config_parse(agent_config_t *self, int argc, char **argv, char *err,
             rc = s_set_string(self->keygen, sizeof self->keygen, optarg, "--keygen", err,
                               err_size);
             break;
+        case S_OPT_SPOOL:
+            rc = s_set_string(self->spool, sizeof self->spool, optarg, "--spool", err,
+                              err_size);
+            break;
         case ':':
             sp_err_set(err, err_size, "option %s needs a value", argv[optind - 1]);
             return AGENT_CONFIG_ERROR;
@@ -324,6 +330,9 @@ agent_config_usage(FILE *out)
         "  --capacity N         most requests accepted per run (default %d)\n"
         "  --allow PATTERN      target hosts allowed (fnmatch, repeatable); the\n"
         "                       first replaces the default 127.* localhost ::1 [::1]\n"
+        "  --spool DIR          keep unacknowledged results in DIR too (created;\n"
+        "                       at most 256 MiB), so they are sent again after\n"
+        "                       the agent restarts (default: memory only)\n"
         "  --keygen FILE        write a new certificate (FILE, FILE_secret), exit\n"
         "  -h, --help           this text\n"
         "  -V, --version        print the version\n",
@@ -411,9 +420,11 @@ agent_config_test(bool verbose)
     CHECK_INT(s_parse(&config, err, sizeof err, "--controller", "tcp://10.0.0.5:5555",
                       "--id", "eu-west-1a.agent_7", "--server-key", "keys/ctl.key",
                       "--key", "keys/agent.key", "--capacity", "2500", "--allow",
-                      "*.lambda-url.*.on.aws", "--allow", "api.example.com", NULL),
+                      "*.lambda-url.*.on.aws", "--allow", "api.example.com", "--spool",
+                      "/var/lib/stampede-agent/spool", NULL),
               AGENT_CONFIG_RUN);
     CHECK_STR(err, "");
+    CHECK_STR(config.spool, "/var/lib/stampede-agent/spool");
     CHECK_STR(config.controller, "tcp://10.0.0.5:5555");
     CHECK_STR(config.controller_host, "10.0.0.5");
     CHECK_STR(config.id, "eu-west-1a.agent_7");
@@ -504,6 +515,7 @@ agent_config_test(bool verbose)
         {{"--controller", "tcp://[]:5555", "--insecure", NULL},
          "--controller host must be a name, an IPv4 address or a bracketed IPv6 "
          "address"},
+        {{"--spool", "", NULL}, "--spool must be 1-4096 characters"},
         {{"--capacity", "0", NULL},
          "--capacity must be a whole number from 1 to 1000000"},
         {{"--capacity", "1000001", NULL},

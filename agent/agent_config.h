@@ -33,6 +33,7 @@ typedef struct {
     char server_key[AGENT_CONFIG_MAX_PATH + 1];     //  controller's public cert
     char key[AGENT_CONFIG_MAX_PATH + 1];            //  our certificate (secret)
     char keygen[AGENT_CONFIG_MAX_PATH + 1];         //  --keygen output path
+    char spool[AGENT_CONFIG_MAX_PATH + 1];          //  --spool DIR, or ""
     bool insecure;                                  //  plain TCP (loopback only)
     uint32_t capacity;                              //  max requests per run
     bool allow_loopback;                            //  default: sp_addr loopback hosts

@@ -579,6 +579,18 @@ agent_link_new(const agent_config_t *config, agent_cert_t *cert)
         zsys_error("agent: cannot start (engine or spool)");
         goto fail;
     }
+    if (config->spool[0]) {
+        //  What a killed agent had not had acknowledged goes out again
+        //  after the first Hello (the controller stores a batch once).
+        char err[AGENT_CONFIG_MAX_PATH + 128];
+        int loaded = agent_spool_attach(self->spool, config->spool,
+                                        AGENT_SPOOL_DEFAULT_MAX_BYTES, err, sizeof err);
+        if (loaded < 0) {
+            zsys_error("agent: cannot start: %s", err);
+            goto fail;
+        }
+        zsys_notice("agent: spool dir=%s batches_to_resend=%d", config->spool, loaded);
+    }
     if (s_dealer_open(self))
         goto fail;
     zsys_notice("agent: connecting controller=%s id=%s capacity=%u secure=%s",

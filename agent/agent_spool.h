@@ -7,6 +7,16 @@
     its queue is full), agent_spool_rewind() marks everything unsent again
     (after a re-Hello), and agent_spool_ack() forgets an entry for good.
 
+    With a directory attached (agent_spool_attach, the agent's --spool),
+    every batch is also a file there until it is acknowledged or dropped,
+    so an agent that is killed and started again with the same directory
+    sends what the controller never acknowledged. The directory is bounded:
+    past its byte limit a batch is kept in memory only (said, at most once a
+    minute). Files are written to a temporary name, flushed with fdatasync
+    and renamed, so a crash leaves either the whole batch or none; a file
+    that does not decode as the batch its name says is set aside as
+    *.corrupt, never sent.
+
     Workload: one run at a time, up to share/flush-size entries (a few
     thousand), acks mostly in order, so a list with linear search is enough.
     Owned and used by one thread (the link's).
@@ -26,6 +36,19 @@ agent_spool_t *agent_spool_new(void);
 
 //  Frees every entry; safe on NULL and twice; nulls *self_p.
 void agent_spool_destroy(agent_spool_t **self_p);
+
+//  Default byte limit of an attached directory.
+#define AGENT_SPOOL_DEFAULT_MAX_BYTES (UINT64_C(256) * 1024 * 1024)
+
+//  Attaches directory dir (created, mode 0700, when missing) holding at
+//  most max_bytes of batches, and loads the batches already there, oldest
+//  run and sequence first, as unsent entries. Returns how many it loaded,
+//  or -1 with a reason in err.
+int agent_spool_attach(agent_spool_t *self, const char *dir, uint64_t max_bytes,
+                       char *err, size_t err_size);
+
+//  Bytes of batches in the attached directory (0 without one).
+uint64_t agent_spool_disk_bytes(agent_spool_t *self);
 
 //  Keeps *frame_p (taken over and nulled) as batch seq of run_id, unsent.
 //  Returns 0, or -1 when that batch is already held (the frame is then

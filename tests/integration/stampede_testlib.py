@@ -359,11 +359,11 @@ class ControllerTest(SystemTest):
         self.assertEqual((result.returncode, result.stdout),
                          (0, "admitted agent %s\n" % name), result.stderr)
 
-    def start_agent(self, name, endpoint, key):
+    def start_agent(self, name, endpoint, key, extra=()):
         return self.procs.start([binary("stampede-agent"), "--controller", endpoint,
                                  "--id", name, "--server-key",
-                                 self.path("keys", "controller.key"), "--key", key],
-                                env=self.env, capture=False)
+                                 self.path("keys", "controller.key"), "--key", key]
+                                + list(extra), env=self.env, capture=False)
 
     def agent_ids(self, http):
         """Ids of the agents serve has registered, sorted."""

@@ -9,6 +9,7 @@ against their shares, each real result replacing its lost row. Nothing is
 acknowledged without being stored, so in the end every request of the run has
 its real row, and the agents are free for the next run.
 """
+import os
 import sqlite3
 import unittest
 
@@ -118,6 +119,52 @@ class ControllerRestartTest(ControllerTest):
         self.assertEqual((run["summary"]["ok"], run["summary"]["throttled"],
                           run["summary"]["lost"]), (5, 5, 0))
         self.assertEqual(self.db_rows()[run_id], {"ok": 5, "throttled": 15})
+
+    def test_results_survive_an_agent_and_controller_crash(self):
+        # The controller dies right after the release, before any result
+        # came back (each ok request holds its environment 3 s); the agent
+        # gets its 10 results, cannot have them acknowledged, keeps them in
+        # its --spool directory, and is killed too: its memory and ZeroMQ
+        # queues are gone. Both start again; the agent sends what it
+        # finds in the directory, and every lost row is replaced.
+        base = self.start_lambda(reserved=5, extra=["--timeout", "30",
+                                                    "--env", "STAMPEDE_HOLD_MS=3000"])
+        target = base + "/url/demo/"
+        spool = self.path("spool")
+        serve, endpoint, http = self.start_serve("tcp://127.0.0.1:*", target)
+        key = self.keygen("agent-1", admit=True)
+        agent = self.start_agent("agent-1", endpoint, key, ["--spool", spool])
+        wait_until(lambda: self.agent_ids(http) == ["agent-1"], 30, 0.1, "the agent")
+        status, body = http_json(http + "/api/test", "POST", {"requests": 10})
+        self.assertEqual(status, 202, body)
+        run_id = body["run_id"]
+        wait_until(lambda: all(s["released_ns"] for s in
+                               self.run_json(http, run_id)["shares"]), 30, 0.02,
+                   "the share of run %d to be released" % run_id)
+        self.assertEqual(serve.kill(), -9)
+
+        def spooled():
+            names = os.listdir(spool)
+            return names if names and all(n.endswith(".batch") for n in names) \
+                and len(names) >= 2 else None
+        # The 5 throttles at once, the 5 ok after the 3 s hold: 2 batches.
+        files = wait_until(spooled, 30, 0.1, "both batches in the spool directory")
+        self.assertEqual(agent.kill(), -9)
+        self.assertEqual(sorted(os.listdir(spool)), sorted(files))
+
+        serve, endpoint2, http = self.start_serve(endpoint, target)
+        self.assertEqual(endpoint2, endpoint)
+        run = self.run_json(http, run_id)
+        self.assertEqual((run["status"], run["summary"]["lost"]), ("failed", 10))
+        self.start_agent("agent-1", endpoint, key, ["--spool", spool])
+
+        def delivered():
+            counts = self.db_rows().get(run_id, {})
+            return counts if "lost" not in counts else None
+        counts = wait_until(delivered, 30, 0.1, "the spooled batches to be stored")
+        self.assertEqual(counts, {"ok": 5, "throttled": 5})
+        # Acknowledged, so gone from the directory.
+        wait_until(lambda: os.listdir(spool) == [], 10, 0.1, "an empty spool")
 
 
 if __name__ == "__main__":

@@ -171,6 +171,7 @@ class SystemdUnitsTest(SystemTest):
         self.assertEqual(argv, ["/usr/bin/stampede-agent", "--controller", "tcp://h:5555",
                                 "--server-key", "/etc/stampede/controller.key", "--key",
                                 "/run/credentials/stampede-agent.service/agent.key",
+                                "--spool", "/var/lib/stampede-agent/spool",
                                 "--id", "a-1", "--allow", "x.example"])
 
     def test_controller_unit_starts_serve_from_the_default_config(self):
