@@ -416,7 +416,8 @@ store_stmt_test(bool verbose)
               " clock_error_ns AS \"clock_error_ns\", released_ns AS \"released_ns\","
               " start_error_ns AS \"start_error_ns\","
               " release_span_ns AS \"release_span_ns\", armed AS \"armed\","
-              " late AS \"late\", mis_start AS \"mis_start\""
+              " late AS \"late\", mis_start AS \"mis_start\","
+              " path_rtt_ns AS \"path_rtt_ns\", shift_ns AS \"shift_ns\""
               " FROM run_agents WHERE run_id = ?1 ORDER BY first_index, agent_id");
     CHECK_NULL(s_sql(STORE_REQUESTS, generated, 64)); //  refused, not truncated
 
