@@ -10,6 +10,7 @@
 #include "emu_mgmt.h"
 #include "emu_reply.h"
 #include "emu_route.h"
+#include "emu_rxstamp.h"
 #include "sp_clock.h"
 #include "sp_err.h"
 #include "sp_log.h"
@@ -52,7 +53,7 @@ struct _s_request_t {
     emu_doorbody_t *body;   //  owned: kept up to the door's limit, then drained
     bool answered;          //  an answer is queued (drained bytes still may come)
     bool throttled;         //  the answer is a throttle
-    int64_t received_ns;    //  complete request held, CLOCK_REALTIME
+    int64_t received_ns;    //  CLOCK_REALTIME: emu_rxstamp's, once complete
     char request_id[EMU_INVOCATION_ID_SIZE];
     emu_invocation_t *invocation; //  owned; lent to an environment while waiting
     emu_timer_t *timer;           //  API Gateway integration timeout, while waiting
@@ -68,6 +69,7 @@ struct _emu_frontdoor_t {
     uint16_t port;
     struct MHD_Daemon *daemon;
     emu_loop_mhd_t *source;
+    emu_rxstamp_t *rxstamp; //  receive times of the daemon's connections
     emu_function_t *functions[EMU_CONFIG_FUNCTIONS_MAX]; //  borrowed, without an account
     size_t function_count;
     emu_account_t *account;      //  borrowed; NULL until set
@@ -279,6 +281,7 @@ s_invoke(emu_frontdoor_t *self, s_request_t *req, char **event_p, size_t event_l
         emu_invocation_new(req->request_id, event_p, event_len, s_invocation_done, req);
     if (!invocation)
         return MHD_NO;
+    emu_invocation_set_received_ns(invocation, req->received_ns);
     if (client_context && emu_invocation_set_client_context(invocation, client_context,
                                                             client_context_len)) {
         emu_invocation_destroy(&invocation);
@@ -597,7 +600,7 @@ s_handle(void *cls, struct MHD_Connection *connection, const char *url,
         return s_answer(req, &req->reply);
     if (req->waiting || req->invocation || req->completed)
         return MHD_NO; //  resumed without an answer: shutdown, or out of memory
-    req->received_ns = sp_clock_wall_ns();
+    req->received_ns = emu_rxstamp_take(self->rxstamp, connection);
     return s_dispatch(self, req, method, version);
 }
 
@@ -667,11 +670,18 @@ emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose, char *err,
     int fd = emu_listener_open(listen, S_BACKLOG, &self->port, err, err_size);
     if (fd < 0)
         goto fail;
+    self->rxstamp = emu_rxstamp_new(loop, fd);
+    if (!self->rxstamp) {
+        close(fd);
+        sp_err_set(err, err_size, "out of memory");
+        goto fail;
+    }
     self->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         s_handle, self, MHD_OPTION_EXTERNAL_LOGGER, s_log_mhd, self,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, s_request_new, self,
         MHD_OPTION_NOTIFY_COMPLETED, s_request_completed, self,
+        MHD_OPTION_NOTIFY_CONNECTION, emu_rxstamp_notify, self->rxstamp,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)EMU_FRONTDOOR_CONNECTIONS_MAX,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, S_MEMORY_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         S_IDLE_TIMEOUT_S, MHD_OPTION_END);
@@ -681,7 +691,7 @@ emu_frontdoor_new(emu_loop_t *loop, const char *listen, bool verbose, char *err,
         goto fail;
     }
     self->source = emu_loop_mhd_add(loop, self->daemon);
-    if (!self->source) {
+    if (!self->source || emu_rxstamp_drive(self->rxstamp, self->source)) {
         sp_err_set(err, err_size, "cannot drive the front door daemon");
         goto fail;
     }
@@ -701,10 +711,12 @@ emu_frontdoor_destroy(emu_frontdoor_t **self_p)
     if (self->daemon) {
         //  Nothing may stay suspended when MHD stops, nor run on unowned.
         assert(!self->waiting && self->stats.abandoned == 0);
+        emu_rxstamp_drive(self->rxstamp, NULL);
         emu_loop_mhd_remove(self->loop, &self->source);
         MHD_run(self->daemon);
         MHD_stop_daemon(self->daemon);
     }
+    emu_rxstamp_destroy(&self->rxstamp);
     free(self);
     *self_p = NULL;
 }
@@ -761,4 +773,8 @@ emu_frontdoor_stats(emu_frontdoor_t *self, emu_frontdoor_stats_t *stats)
 {
     assert(self && stats);
     *stats = self->stats;
+    emu_rxstamp_stats_t rx;
+    emu_rxstamp_stats(self->rxstamp, &rx);
+    stats->rx_kernel = rx.stamped;
+    stats->rx_loop = rx.fallbacks;
 }

@@ -42,8 +42,7 @@
     invocations abandoned by a timeout until they complete. Functions and
     the account are borrowed.
 
-    Every answer carries X-Stampede-Received-Ns (CLOCK_REALTIME ns when
-    the emulator held the complete request) and x-amzn-RequestId, and,
+    Every answer carries X-Stampede-Received-Ns and x-amzn-RequestId, and,
     when an access log is set, leaves one JSON line there (see
     emu_frontdoor_set_access_log). A body over the door's limit is drained
     (read and thrown away, within emu_doorbody's bounds) and then answered
@@ -52,6 +51,14 @@
     Request line and headers are capped by the connection memory limit
     (32 KiB); a malformed request gets MHD's 4xx and the door keeps
     serving.
+
+    X-Stampede-Received-Ns (CLOCK_REALTIME ns; also the access log's
+    received_ns, the event's requestContext time and a synchronous
+    invocation's X-Ray trace id time) is when the request arrived: the
+    kernel's receive timestamp of the TCP segment that completed it
+    (emu_rxstamp, with its limits), or the loop's clock when none was
+    peeked (stats.rx_loop) and for an answer given before the request was
+    complete (a body refused unread).
 
     Thread model: the emulator loop's thread only.
 */
@@ -82,6 +89,8 @@ typedef struct {
     uint64_t timeouts;    //  API Gateway integration timeouts answered
     size_t waiting;       //  suspended on an invocation now
     size_t abandoned;     //  invocations still running after their timeout answer
+    uint64_t rx_kernel;   //  requests stamped with the kernel's receive time
+    uint64_t rx_loop;     //  requests stamped with the loop's clock (emu_rxstamp)
 } emu_frontdoor_stats_t;
 
 //  Listens on `listen` ("HOST:PORT", port 0 = ephemeral) and serves from

@@ -166,6 +166,13 @@ emu_server_destroy(emu_server_t **self_p)
                     (unsigned long long)stats.async_dropped);
     }
     emu_account_destroy(&self->account);
+    if (self->door) {
+        emu_frontdoor_stats_t door;
+        emu_frontdoor_stats(self->door, &door);
+        zsys_notice("front door stopped requests=%llu rx_kernel=%llu rx_loop=%llu",
+                    (unsigned long long)door.requests, (unsigned long long)door.rx_kernel,
+                    (unsigned long long)door.rx_loop);
+    }
     emu_frontdoor_destroy(&self->door);
     if (self->access_log)
         fclose(self->access_log);

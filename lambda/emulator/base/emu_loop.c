@@ -1,27 +1,23 @@
 /*  emu_loop — single-threaded epoll loop with timers, deferred calls and
     libmicrohttpd glue; see emu_loop.h. */
 #include "emu_loop.h"
-#include "sp_check.h"
 #include "sp_clock.h"
 
-#include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #define S_EVENTS_MAX 256
 
 typedef struct _s_watch_t s_watch_t;
 struct _s_watch_t {
-    int fd;             //  the watched descriptor
-    emu_loop_fd_fn *fn; //  callback
+    int fd;                 //  the watched descriptor
+    int set_fd;             //  the epoll instance it is in: the loop's or a pre-run set
+    emu_loop_mhd_t *source; //  pre-run watch: the daemon it runs before; else NULL
+    emu_loop_fd_fn *fn;     //  callback
     void *arg;
     bool removed;            //  unwatched; freed at the end of the iteration
     s_watch_t *next_garbage; //  garbage list link
@@ -47,6 +43,8 @@ struct _emu_loop_mhd_t {
     bool running;              //  inside MHD_run
     bool kicked;               //  kicked while running: run again at once
     bool removed;              //  removed while running: free after
+    int pre_fd;                //  epoll set of the pre-run watches; -1 until needed
+    size_t pre_count;          //  live pre-run watches
 };
 
 struct _emu_loop_t {
@@ -109,8 +107,11 @@ emu_loop_destroy(emu_loop_t **self_p)
     *self_p = NULL;
 }
 
-int
-emu_loop_watch(emu_loop_t *self, int fd, uint32_t events, emu_loop_fd_fn *fn, void *arg)
+//  Registers a watch of `fd` in the epoll set `set_fd` (the loop's, or
+//  `source`'s pre-run set).
+static int
+s_watch_add(emu_loop_t *self, int set_fd, emu_loop_mhd_t *source, int fd, uint32_t events,
+            emu_loop_fd_fn *fn, void *arg)
 {
     assert(self && fd >= 0 && fn);
     if ((size_t)fd >= self->watch_slots) {
@@ -130,16 +131,27 @@ emu_loop_watch(emu_loop_t *self, int fd, uint32_t events, emu_loop_fd_fn *fn, vo
     if (!watch)
         return -1;
     watch->fd = fd;
+    watch->set_fd = set_fd;
+    watch->source = source;
     watch->fn = fn;
     watch->arg = arg;
     struct epoll_event ev = {.events = events, .data.ptr = watch};
-    if (epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (epoll_ctl(set_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         free(watch);
         return -1;
     }
     self->watches[fd] = watch;
     self->watch_count++;
+    if (source)
+        source->pre_count++;
     return 0;
+}
+
+int
+emu_loop_watch(emu_loop_t *self, int fd, uint32_t events, emu_loop_fd_fn *fn, void *arg)
+{
+    assert(self);
+    return s_watch_add(self, self->epoll_fd, NULL, fd, events, fn, arg);
 }
 
 void
@@ -149,9 +161,11 @@ emu_loop_unwatch(emu_loop_t *self, int fd)
     if (fd < 0 || (size_t)fd >= self->watch_slots || !self->watches[fd])
         return;
     s_watch_t *watch = self->watches[fd];
-    epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    epoll_ctl(watch->set_fd, EPOLL_CTL_DEL, fd, NULL);
     self->watches[fd] = NULL;
     self->watch_count--;
+    if (watch->source)
+        watch->source->pre_count--;
     watch->removed = true;
     watch->next_garbage = self->garbage;
     self->garbage = watch;
@@ -332,18 +346,42 @@ s_mhd_connections(emu_loop_mhd_t *source)
     return info ? info->num_connections : 0;
 }
 
-//  Runs the daemon once. It runs again at once when it was kicked meanwhile
-//  (a resume from inside a handler) or when connections closed: at its
-//  connection limit MHD takes the listening socket out of its epoll set and
-//  puts it back only at the start of a later MHD_run, which nothing else
-//  would trigger while the remaining connections are quiet.
+//  Calls the daemon's pre-run watches whose descriptors became ready since
+//  it last ran, without waiting: what the daemon is about to read is seen
+//  first. At most one round per S_EVENTS_MAX live watches, so that fds
+//  turning ready meanwhile cannot hold the daemon back.
+static void
+s_mhd_pre_run(emu_loop_t *self, emu_loop_mhd_t *source)
+{
+    struct epoll_event events[S_EVENTS_MAX];
+    size_t rounds = source->pre_count / S_EVENTS_MAX + 1;
+    while (source->pre_count > 0 && rounds-- > 0) {
+        int count = epoll_wait(source->pre_fd, events, S_EVENTS_MAX, 0);
+        for (int i = 0; i < count; i++) {
+            s_watch_t *watch = events[i].data.ptr;
+            if (!watch->removed)
+                watch->fn(self, watch->fd, events[i].events, watch->arg);
+        }
+        if (count < S_EVENTS_MAX)
+            break;
+    }
+}
+
+//  Runs the daemon once, its ready pre-run watches first. It runs again
+//  at once when it was kicked meanwhile (a resume from inside a handler) or
+//  when connections closed: at its connection limit MHD takes the listening
+//  socket out of its epoll set and puts it back only at the start of a
+//  later MHD_run, which nothing else would trigger while the remaining
+//  connections are quiet.
 static void
 s_mhd_run(emu_loop_t *self, emu_loop_mhd_t *source)
 {
     unsigned before = s_mhd_connections(source);
     source->running = true;
     source->kicked = false;
-    MHD_run(source->daemon);
+    s_mhd_pre_run(self, source);
+    if (!source->removed)
+        MHD_run(source->daemon);
     source->running = false;
     if (source->removed) {
         free(source);
@@ -386,6 +424,7 @@ emu_loop_mhd_add(emu_loop_t *self, struct MHD_Daemon *daemon)
         return NULL;
     source->daemon = daemon;
     source->epoll_fd = info->epoll_fd;
+    source->pre_fd = -1;
     if (emu_loop_watch(self, source->epoll_fd, EPOLLIN, s_mhd_ready, source)) {
         free(source);
         return NULL;
@@ -407,6 +446,24 @@ emu_loop_mhd_kick(emu_loop_t *self, emu_loop_mhd_t *source)
     assert(source->timer);
 }
 
+int
+emu_loop_mhd_watch_prepare(emu_loop_t *self, emu_loop_mhd_t *source)
+{
+    assert(self && source && !source->removed);
+    if (source->pre_fd < 0)
+        source->pre_fd = epoll_create1(EPOLL_CLOEXEC);
+    return source->pre_fd < 0 ? -1 : 0;
+}
+
+int
+emu_loop_mhd_watch(emu_loop_t *self, emu_loop_mhd_t *source, int fd, uint32_t events,
+                   emu_loop_fd_fn *fn, void *arg)
+{
+    if (emu_loop_mhd_watch_prepare(self, source))
+        return -1;
+    return s_watch_add(self, source->pre_fd, source, fd, events, fn, arg);
+}
+
 void
 emu_loop_mhd_remove(emu_loop_t *self, emu_loop_mhd_t **source_p)
 {
@@ -414,6 +471,12 @@ emu_loop_mhd_remove(emu_loop_t *self, emu_loop_mhd_t **source_p)
     emu_loop_mhd_t *source = *source_p;
     if (!source)
         return;
+    for (size_t fd = 0; source->pre_count > 0 && fd < self->watch_slots; fd++)
+        if (self->watches[fd] && self->watches[fd]->source == source)
+            emu_loop_unwatch(self, (int)fd);
+    if (source->pre_fd >= 0)
+        close(source->pre_fd);
+    source->pre_fd = -1;
     emu_loop_unwatch(self, source->epoll_fd);
     emu_loop_timer_cancel(self, &source->timer);
     if (source->running)
@@ -486,276 +549,4 @@ emu_loop_timer_count(emu_loop_t *self)
 {
     assert(self);
     return self->heap_count;
-}
-
-//  --- selftest -----------------------------------------------------------
-
-typedef struct {
-    emu_loop_t *loop;
-    int order[16]; //  callback ids in firing order
-    int fired;
-    emu_timer_t *victim; //  cancelled by another callback
-    int efd;             //  eventfd watched in the test
-    int reads;
-    uint16_t port;                 //  MHD test daemon
-    struct MHD_Connection *parked; //  suspended connection
-    emu_loop_mhd_t *source;
-    char reply[256];  //  what the client thread read
-    char second[256]; //  what the second client read (connection limit test)
-} s_test_t;
-
-typedef struct {
-    s_test_t *test;
-    int id;
-} s_tick_t;
-
-static void
-s_test_tick(emu_loop_t *loop, void *arg)
-{
-    s_tick_t *tick = arg;
-    tick->test->order[tick->test->fired++] = tick->id;
-}
-
-static void
-s_test_cancel_victim(emu_loop_t *loop, void *arg)
-{
-    s_test_t *test = arg;
-    test->order[test->fired++] = 99;
-    emu_loop_timer_cancel(loop, &test->victim);
-}
-
-static void
-s_test_stop(emu_loop_t *loop, void *arg)
-{
-    emu_loop_stop(loop);
-}
-
-static void
-s_test_readable(emu_loop_t *loop, int fd, uint32_t events, void *arg)
-{
-    s_test_t *test = arg;
-    uint64_t value = 0;
-    CHECK_INT(read(fd, &value, sizeof value), sizeof value);
-    test->reads++;
-    //  Removing our own watch from inside the callback is allowed.
-    emu_loop_unwatch(loop, fd);
-    emu_loop_stop(loop);
-}
-
-static void
-s_test_defer_chain(emu_loop_t *loop, void *arg)
-{
-    s_test_t *test = arg;
-    int id = 51 + test->fired;
-    test->order[test->fired++] = id;
-    if (test->fired < 3)
-        CHECK_INT(emu_loop_defer(loop, s_test_defer_chain, test), 0);
-}
-
-//  MHD handler: suspends the request, a timer resumes it 20 ms later.
-static void
-s_test_resume(emu_loop_t *loop, void *arg)
-{
-    s_test_t *test = arg;
-    MHD_resume_connection(test->parked);
-    emu_loop_mhd_kick(loop, test->source);
-}
-
-static enum MHD_Result
-s_test_handler(void *cls, struct MHD_Connection *connection, const char *url,
-               const char *method, const char *version, const char *upload_data,
-               size_t *upload_data_size, void **req_cls)
-{
-    s_test_t *test = cls;
-    if (!*req_cls) {
-        *req_cls = test;
-        return MHD_YES;
-    }
-    if (!test->parked) {
-        test->parked = connection;
-        MHD_suspend_connection(connection);
-        CHECK_NOT_NULL(
-            emu_loop_timer_start(test->loop, 20 * SP_NS_PER_MS, s_test_resume, test));
-        return MHD_YES;
-    }
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(5, (void *)"hello", MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result rc = MHD_queue_response(connection, 200, response);
-    MHD_destroy_response(response);
-    return rc;
-}
-
-static void *
-s_test_client(void *arg)
-{
-    s_test_t *test = arg;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(test->port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK_INT(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    const char *request = "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    CHECK_INT(write(fd, request, strlen(request)), strlen(request));
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, test->reply + len, sizeof test->reply - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    test->reply[len] = '\0';
-    close(fd);
-    uint64_t one = 1;
-    CHECK_INT(write(test->efd, &one, sizeof one), sizeof one);
-    return NULL;
-}
-
-//  Reads what `fd` sends until it closes or 3 s pass, into `out`.
-static void
-s_test_read_all(int fd, char *out, size_t size)
-{
-    struct timeval limit = {.tv_sec = 3};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, out + len, size - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    out[len] = '\0';
-}
-
-//  Two clients against a daemon limited to one connection: the second
-//  waits in the backlog until the first is closed.
-static void *
-s_test_client_pair(void *arg)
-{
-    s_test_t *test = arg;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(test->port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const char *request = "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    int first = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK_INT(connect(first, (struct sockaddr *)&addr, sizeof addr), 0);
-    int second = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK_INT(connect(second, (struct sockaddr *)&addr, sizeof addr), 0);
-    CHECK_INT(write(first, request, strlen(request)), strlen(request));
-    CHECK_INT(write(second, request, strlen(request)), strlen(request));
-    s_test_read_all(first, test->reply, sizeof test->reply);
-    close(first);
-    s_test_read_all(second, test->second, sizeof test->second);
-    close(second);
-    uint64_t one = 1;
-    CHECK_INT(write(test->efd, &one, sizeof one), sizeof one);
-    return NULL;
-}
-
-void
-emu_loop_test(bool verbose)
-{
-    s_test_t test = {.fired = 0};
-    emu_loop_t *loop = emu_loop_new();
-    CHECK_NOT_NULL(loop);
-    test.loop = loop;
-
-    //  Timers fire in deadline order, ties in start order; a cancelled
-    //  timer never fires, even when cancelled by a timer due at the same
-    //  instant. The delays are 100 ms apart so that the time it takes to
-    //  start the timers (long under the sanitizers) cannot reorder them.
-    s_tick_t t1 = {&test, 1}, t2 = {&test, 2}, t3 = {&test, 3}, t4 = {&test, 4};
-    CHECK_NOT_NULL(emu_loop_timer_start(loop, 300 * SP_NS_PER_MS, s_test_tick, &t3));
-    CHECK_NOT_NULL(emu_loop_timer_start(loop, 100 * SP_NS_PER_MS, s_test_tick, &t1));
-    CHECK_NOT_NULL(
-        emu_loop_timer_start(loop, 200 * SP_NS_PER_MS, s_test_cancel_victim, &test));
-    test.victim = emu_loop_timer_start(loop, 200 * SP_NS_PER_MS, s_test_tick, &t2);
-    emu_timer_t *cancelled = emu_loop_timer_start(loop, 1, s_test_tick, &t4);
-    CHECK_INT(emu_loop_timer_count(loop), 5);
-    emu_loop_timer_cancel(loop, &cancelled);
-    CHECK_NULL(cancelled);
-    emu_loop_timer_cancel(loop, &cancelled);
-    CHECK_INT(emu_loop_timer_count(loop), 4);
-    CHECK_NOT_NULL(emu_loop_timer_start(loop, 400 * SP_NS_PER_MS, s_test_stop, NULL));
-    CHECK_INT(emu_loop_run(loop), 0);
-    CHECK_INT(test.fired, 3);
-    CHECK_INT(test.order[0], 1);
-    CHECK_INT(test.order[1], 99);
-    CHECK_INT(test.order[2], 3);
-    CHECK_NULL(test.victim);
-    CHECK_INT(emu_loop_timer_count(loop), 0);
-
-    //  Deferred calls run in order, chained ones in the same drain, all
-    //  before run returns.
-    test.fired = 0;
-    CHECK_INT(emu_loop_defer(loop, s_test_defer_chain, &test), 0);
-    CHECK_INT(emu_loop_defer(loop, s_test_stop, NULL), 0);
-    CHECK_INT(emu_loop_run(loop), 0);
-    CHECK_INT(test.fired, 3);
-    CHECK_INT(test.order[0], 51);
-    CHECK_INT(test.order[1], 52);
-    CHECK_INT(test.order[2], 53);
-
-    //  Watches: readiness calls back; one watch per fd.
-    test.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    CHECK_TRUE(test.efd >= 0);
-    CHECK_INT(emu_loop_watch(loop, test.efd, EPOLLIN, s_test_readable, &test), 0);
-    CHECK_INT(emu_loop_watch(loop, test.efd, EPOLLIN, s_test_readable, &test), -1);
-    CHECK_INT(emu_loop_watch_count(loop), 1);
-    uint64_t one = 1;
-    CHECK_INT(write(test.efd, &one, sizeof one), sizeof one);
-    CHECK_INT(emu_loop_run(loop), 0);
-    CHECK_INT(test.reads, 1);
-    CHECK_INT(emu_loop_watch_count(loop), 0);
-    emu_loop_unwatch(loop, test.efd); //  no-op when unwatched
-    emu_loop_unwatch(loop, 100000);
-
-    //  An MHD daemon in external epoll mode, with suspend and resume.
-    struct sockaddr_in bind_addr = {.sin_family = AF_INET, .sin_port = 0};
-    bind_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, s_test_handler, &test,
-        MHD_OPTION_SOCK_ADDR, &bind_addr, MHD_OPTION_END);
-    CHECK_NOT_NULL(daemon);
-    test.port = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
-    test.source = emu_loop_mhd_add(loop, daemon);
-    CHECK_NOT_NULL(test.source);
-    CHECK_INT(emu_loop_watch(loop, test.efd, EPOLLIN, s_test_readable, &test), 0);
-    pthread_t client;
-    CHECK_INT(pthread_create(&client, NULL, s_test_client, &test), 0);
-    CHECK_INT(emu_loop_run(loop), 0);
-    pthread_join(client, NULL);
-    CHECK_TRUE(strncmp(test.reply, "HTTP/1.1 200 OK\r\n", 17) == 0);
-    CHECK_TRUE(strstr(test.reply, "\r\n\r\nhello") != NULL);
-    CHECK_NOT_NULL(test.parked);
-    emu_loop_mhd_remove(loop, &test.source);
-    CHECK_NULL(test.source);
-    emu_loop_mhd_remove(loop, &test.source);
-    MHD_stop_daemon(daemon);
-
-    //  At its connection limit MHD stops accepting; once the connection it
-    //  holds is closed, the next one in the backlog is served without any
-    //  other event arriving.
-    memset(test.reply, 0, sizeof test.reply);
-    daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-                              s_test_handler, &test, MHD_OPTION_SOCK_ADDR, &bind_addr,
-                              MHD_OPTION_CONNECTION_LIMIT, 1u, MHD_OPTION_END);
-    CHECK_NOT_NULL(daemon);
-    test.port = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
-    test.source = emu_loop_mhd_add(loop, daemon);
-    CHECK_NOT_NULL(test.source);
-    CHECK_INT(emu_loop_watch(loop, test.efd, EPOLLIN, s_test_readable, &test), 0);
-    CHECK_INT(pthread_create(&client, NULL, s_test_client_pair, &test), 0);
-    CHECK_INT(emu_loop_run(loop), 0);
-    pthread_join(client, NULL);
-    CHECK_TRUE(strncmp(test.reply, "HTTP/1.1 200 OK\r\n", 17) == 0);
-    CHECK_TRUE(strncmp(test.second, "HTTP/1.1 200 OK\r\n", 17) == 0);
-    emu_loop_mhd_remove(loop, &test.source);
-    MHD_stop_daemon(daemon);
-    close(test.efd);
-
-    //  Leftovers are released by destroy.
-    CHECK_NOT_NULL(emu_loop_timer_start(loop, SP_NS_PER_S, s_test_stop, NULL));
-    CHECK_INT(emu_loop_defer(loop, s_test_stop, NULL), 0);
-    emu_loop_destroy(&loop);
-    CHECK_NULL(loop);
-    emu_loop_destroy(&loop);
-    (void)verbose;
 }

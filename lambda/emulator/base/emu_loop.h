@@ -7,6 +7,16 @@
     when MHD_get_timeout says so, or when kicked after a resume). It does
     not own the daemons or the watched descriptors.
 
+    A daemon may have pre-run watches (emu_loop_mhd_watch), typically on
+    its connections' sockets: they live in an epoll set of that daemon's
+    own, which the loop polls without waiting right before every run of
+    the daemon - from a ready event, a timer, a kick or a re-run alike -
+    calling the ready ones first. So a pre-run callback sees what arrived
+    on a socket (MSG_PEEK) before the daemon reads it. Ordering the
+    callbacks of one epoll batch would not be enough: the daemon also runs
+    from timers and kicks, and it reads every connection it has marked
+    ready, not only those of the batch.
+
     Thread model: one thread. Every call, and every callback, happens on
     the thread running emu_loop_run; no locks anywhere.
 
@@ -15,7 +25,10 @@
     even with events already pending in the current batch (its memory is
     released at the end of the iteration). Deferred calls run after the
     current batch of events and timers, in the order they were queued, and
-    all of them before emu_loop_run returns.
+    all of them before emu_loop_run returns. Pre-run watches are called
+    only right before their daemon runs, never from the loop's own epoll
+    batch, and every one ready then is called before MHD_run; removing the
+    daemon removes them.
 
     Expected workload: thousands of watched descriptors and timers (one
     Runtime API daemon, one pidfd, one output pipe and up to two timers per
@@ -49,7 +62,8 @@ void emu_loop_destroy(emu_loop_t **self_p);
 int emu_loop_watch(emu_loop_t *self, int fd, uint32_t events, emu_loop_fd_fn *fn,
                    void *arg);
 
-//  Stops watching `fd` (call it before closing the fd). No-op if unwatched.
+//  Stops watching `fd`, a plain or a pre-run watch (call it before closing
+//  the fd). No-op if unwatched.
 void emu_loop_unwatch(emu_loop_t *self, int fd);
 
 //  Starts a one-shot timer firing `delay_ns` from now. The timer belongs
@@ -70,12 +84,28 @@ int emu_loop_defer(emu_loop_t *self, emu_loop_fn *fn, void *arg);
 //  from this loop. Returns a handle, or NULL on failure.
 emu_loop_mhd_t *emu_loop_mhd_add(emu_loop_t *self, struct MHD_Daemon *daemon);
 
+//  Watches `fd` for `events` (EPOLLIN, EPOLLET...) as a pre-run watch of
+//  the daemon (see the header): `fn` is called right before a run of the
+//  daemon whenever `fd` became ready since, and at no other time. One
+//  watch per fd across the loop; removed by emu_loop_unwatch (before `fd`
+//  is closed) or with the daemon. Returns 0, or -1 (fd already watched,
+//  epoll failure).
+int emu_loop_mhd_watch(emu_loop_t *self, emu_loop_mhd_t *source, int fd, uint32_t events,
+                       emu_loop_fd_fn *fn, void *arg);
+
+//  Opens the daemon's pre-run set now (one epoll descriptor, else opened
+//  by the first emu_loop_mhd_watch), so that the descriptors the loop
+//  holds do not change at the daemon's first connection. Returns 0, or -1
+//  when epoll fails.
+int emu_loop_mhd_watch_prepare(emu_loop_t *self, emu_loop_mhd_t *source);
+
 //  Makes the loop run the daemon before it next waits; call it after
 //  MHD_resume_connection.
 void emu_loop_mhd_kick(emu_loop_t *self, emu_loop_mhd_t *source);
 
-//  Stops driving the daemon (before MHD_stop_daemon) and nulls *source_p.
-//  May be called from the daemon's own callbacks.
+//  Stops driving the daemon (before MHD_stop_daemon), removes its pre-run
+//  watches and nulls *source_p. May be called from the daemon's own
+//  callbacks.
 void emu_loop_mhd_remove(emu_loop_t *self, emu_loop_mhd_t **source_p);
 
 //  Runs until emu_loop_stop. Returns 0, or -1 when epoll fails.
@@ -84,7 +114,8 @@ int emu_loop_run(emu_loop_t *self);
 //  Makes emu_loop_run return after the current iteration.
 void emu_loop_stop(emu_loop_t *self);
 
-//  Live registrations, for tests and statistics.
+//  Live registrations (watches: plain and pre-run), for tests and
+//  statistics.
 size_t emu_loop_watch_count(emu_loop_t *self);
 size_t emu_loop_timer_count(emu_loop_t *self);
 

@@ -24,7 +24,7 @@ typedef struct {
     const char *method;
     const char *version;    //  "HTTP/1.1"
     const char *request_id; //  the invocation's
-    int64_t received_ns;    //  CLOCK_REALTIME, complete request held
+    int64_t received_ns;    //  CLOCK_REALTIME, X-Stampede-Received-Ns
     const void *body;
     size_t body_len;
 } emu_doorevent_request_t;

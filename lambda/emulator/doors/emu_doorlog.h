@@ -21,7 +21,7 @@
 
 //  One answer, as the access log records it. Strings are borrowed.
 typedef struct {
-    int64_t received_ns; //  CLOCK_REALTIME, complete request held
+    int64_t received_ns; //  CLOCK_REALTIME, X-Stampede-Received-Ns
     int64_t answered_ns; //  CLOCK_REALTIME, answer queued (or dropped)
     int status;
     const char *function;   //  NULL: none
