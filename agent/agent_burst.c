@@ -389,13 +389,15 @@ s_reserve_fds(uint32_t count)
     struct rlimit limit;
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
         return;
+    //  The agent keeps AGENT_CONFIG_FD_RESERVE for itself: a share of its
+    //  announced capacity fits exactly.
     rlim_t want = (rlim_t)count + 64;
-    if (want >= limit.rlim_cur) {
+    if (want > limit.rlim_cur)
         zsys_warning("agent burst: share needs more sockets than the open-file limit "
                      "count=%u limit=%lu",
                      count, (unsigned long)limit.rlim_cur);
+    if (want >= limit.rlim_cur)
         want = limit.rlim_cur - 1;
-    }
     int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;

@@ -1,17 +1,18 @@
 #!/bin/sh
 # tests/bench/run.sh BUILD_DIR [burst_bench.py options]
-# tests/bench/run.sh BUILD_DIR --only burst|emulator|arrival [that bench's options]
+# tests/bench/run.sh BUILD_DIR --only burst|emulator|arrival|scale [that bench's options]
 # What `make bench` runs: installs the peers from Debian when they are
 # missing (as root; else prints the command and measures the tools that are
 # there), then runs burst_bench.py (with the options given) and
 # emulator_bench.py (with its defaults) against the binaries in
 # BUILD_DIR/bin; `--only` runs one of them. arrival_bench.py runs only with
 # `--only arrival` (it also needs BUILD_DIR/bench/rx_server and floor, built
-# from tests/bench/*.c with the rest of BUILD_DIR). The Markdown tables go to
+# from tests/bench/*.c with the rest of BUILD_DIR); scale_bench.py only with
+# `--only scale` (it needs no peer). The Markdown tables go to
 # stdout, the JSON reports to BUILD_DIR/bench/<bench>.json.
 # Not part of ctest: it measures time, it asserts nothing.
 set -eu
-usage="usage: tests/bench/run.sh BUILD_DIR [--only burst|emulator|arrival] [options of that bench]"
+usage="usage: tests/bench/run.sh BUILD_DIR [--only burst|emulator|arrival|scale] [options of that bench]"
 if [ $# -lt 1 ]; then
     echo "$usage" >&2
     exit 2
@@ -20,7 +21,8 @@ build=$1
 shift
 only=all
 if [ $# -ge 1 ] && [ "$1" = "--only" ]; then
-    if [ $# -lt 2 ] || { [ "$2" != burst ] && [ "$2" != emulator ] && [ "$2" != arrival ]; }; then
+    if [ $# -lt 2 ] || { [ "$2" != burst ] && [ "$2" != emulator ] && [ "$2" != arrival ] &&
+        [ "$2" != scale ]; }; then
         echo "$usage" >&2
         exit 2
     fi
@@ -28,6 +30,12 @@ if [ $# -ge 1 ] && [ "$1" = "--only" ]; then
     shift 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
+
+# The scale benchmark uses no peer: nothing to install.
+if [ "$only" = scale ]; then
+    mkdir -p "$build/bench"
+    exec python3 "$here/scale_bench.py" --bin "$build/bin" --out "$build/bench/scale_bench.json" "$@"
+fi
 
 missing=""
 command -v hey >/dev/null 2>&1 || missing="$missing hey"
