@@ -99,6 +99,25 @@ s_test_lost(store_t *store)
                                   run_id),
               1);
     CHECK_REAL(s.p50_ms, 2.0); //  a timeout has no response: not a latency
+
+    //  A run that ended with losses and whose late results all came: it
+    //  completed after all, and the losses' reason goes with them.
+    int64_t later = store_fixture_run(store, 2, NULL);
+    store_result_t first = store_fixture_row(0, "ok", 200);
+    CHECK_INT(store_results_insert(store, later, "agent-a", &first, 1), 0);
+    CHECK_INT(store_mark_lost(store, later, "agent-a", 1, 1, "agent vanished"), 1);
+    CHECK_INT(store_run_set_status(store, later, "completed", S_BASE, S_BASE + S_MS,
+                                   "1 of 2 requests lost (agent agent-a disconnected)"),
+              0);
+    CHECK_INT(store_summary(store, later, &s), 0);
+    CHECK_STR(s.outcome, "completed_with_losses");
+    CHECK_STR(s.reason, "1 of 2 requests lost (agent agent-a disconnected)");
+    store_result_t second = store_fixture_row(1, "ok", 200);
+    CHECK_INT(store_results_insert(store, later, "agent-a", &second, 1), 0);
+    CHECK_INT(store_summary(store, later, &s), 0);
+    CHECK_STR(s.outcome, "completed");
+    CHECK_STR(s.reason, "");
+    CHECK_INT(s.lost, 0);
 }
 
 static void

@@ -169,10 +169,15 @@ static const struct {
          " WHERE requests.outcome = 'lost'",
          NULL, 0},
     //  A late result that replaced a run's last lost row completes it.
+    //  The losses' reason goes with the losses: a run completed by late
+    //  results has none (or the first mis-start's).
     [STORE_RUN_OUTCOME_REFRESH] = {"UPDATE runs SET outcome = CASE WHEN EXISTS (SELECT 1"
                                    " FROM run_agents WHERE run_id = ?1"
                                    " AND mis_start IS NOT NULL) THEN 'mis_started'"
-                                   " ELSE 'completed' END"
+                                   " ELSE 'completed' END,"
+                                   " error = (SELECT mis_start FROM run_agents"
+                                   " WHERE run_id = ?1 AND mis_start IS NOT NULL"
+                                   " ORDER BY first_index LIMIT 1)"
                                    " WHERE id = ?1 AND outcome = 'completed_with_losses'"
                                    " AND NOT EXISTS (SELECT 1 FROM requests"
                                    " WHERE run_id = ?1 AND outcome = 'lost')",
