@@ -776,5 +776,6 @@ emu_frontdoor_stats(emu_frontdoor_t *self, emu_frontdoor_stats_t *stats)
     emu_rxstamp_stats_t rx;
     emu_rxstamp_stats(self->rxstamp, &rx);
     stats->rx_kernel = rx.stamped;
+    stats->rx_coarse = rx.coarse;
     stats->rx_loop = rx.fallbacks;
 }

@@ -90,6 +90,7 @@ typedef struct {
     size_t waiting;       //  suspended on an invocation now
     size_t abandoned;     //  invocations still running after their timeout answer
     uint64_t rx_kernel;   //  requests stamped with the kernel's receive time
+    uint64_t rx_coarse;   //  stamped with the kernel's last receive (TCP_INFO, ms)
     uint64_t rx_loop;     //  requests stamped with the loop's clock (emu_rxstamp)
 } emu_frontdoor_stats_t;
 

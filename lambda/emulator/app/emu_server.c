@@ -169,9 +169,10 @@ emu_server_destroy(emu_server_t **self_p)
     if (self->door) {
         emu_frontdoor_stats_t door;
         emu_frontdoor_stats(self->door, &door);
-        zsys_notice("front door stopped requests=%llu rx_kernel=%llu rx_loop=%llu",
+        zsys_notice("front door stopped requests=%llu rx_kernel=%llu rx_coarse=%llu "
+                    "rx_loop=%llu",
                     (unsigned long long)door.requests, (unsigned long long)door.rx_kernel,
-                    (unsigned long long)door.rx_loop);
+                    (unsigned long long)door.rx_coarse, (unsigned long long)door.rx_loop);
     }
     emu_frontdoor_destroy(&self->door);
     if (self->access_log)

@@ -32,7 +32,10 @@
     stamp; a segment arriving between the peek and MHD's read of the same
     connection in that run (microseconds; longer for a connection whose
     body fills MHD's buffer) is not seen, and the request keeps the stamp
-    of the segment before it.
+    of the segment before it — unless that is more than 20 ms older than
+    the kernel's own "last data received" (TCP_INFO, millisecond
+    resolution), which the request then gets instead (counted `coarse`):
+    with requests written ahead, the segment before can be seconds older.
 
     Thread model: the loop's thread only (MHD calls back from MHD_run,
     which the loop calls).
@@ -50,6 +53,9 @@ typedef struct _emu_rxstamp_t emu_rxstamp_t;
 
 typedef struct {
     uint64_t stamped;   //  requests given the kernel's receive time
+    uint64_t coarse;    //  requests whose peeked stamp was older than the kernel's
+                        //  last receive (their final segment came after the
+                        //  peek): given that receive time (TCP_INFO, ms)
     uint64_t fallbacks; //  requests given the loop's clock
     uint64_t unwatched; //  connections that could not be watched (no memory, epoll)
     size_t connections; //  open now
