@@ -417,13 +417,12 @@ s_timers(agent_link_t *self)
                 "agent: controller silent, saying hello again silent_ms=%" PRId64,
                 (now - self->last_rx) / SP_NS_PER_MS);
         else
-            zsys_warning("agent: still no answer from the controller after %" PRId64
-                         " s%s",
-                         (now - self->last_rx) / SP_NS_PER_S,
-                         self->config->insecure
-                             ? ""
-                             : "; it answers only agents whose public key is in its "
-                               "keys/agents/ directory");
+            zsys_warning(
+                "agent: still no answer from the controller after %" PRId64 " s%s",
+                (now - self->last_rx) / SP_NS_PER_S,
+                self->config->insecure ? ""
+                                       : "; the controller is unreachable, or it has not "
+                                         "admitted this agent's key (keys/agents/)");
         self->silence_said = now;
         self->silent = true;
     }
@@ -435,8 +434,9 @@ s_timers(agent_link_t *self)
         zsys_info("agent: reconnecting to the controller silent_ms=%" PRId64,
                   (now - self->last_rx) / SP_NS_PER_MS);
         self->last_reconnect = now;
-        if (self->reconnect_after_ns < AGENT_LINK_RECONNECT_MAX_MS * SP_NS_PER_MS)
-            self->reconnect_after_ns *= 2;
+        self->reconnect_after_ns *= 2;
+        if (self->reconnect_after_ns > AGENT_LINK_RECONNECT_MAX_MS * SP_NS_PER_MS)
+            self->reconnect_after_ns = AGENT_LINK_RECONNECT_MAX_MS * SP_NS_PER_MS;
         if (s_dealer_open(self) == 0)
             s_hello(self);
     }

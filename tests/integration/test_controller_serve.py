@@ -102,8 +102,8 @@ class ControllerServeTest(ControllerTest):
                        open(log_path).read(), 30, 0.2, "the repeated silence warning")
             text = open(log_path).read()
             self.assertIn("agent: controller silent, saying hello again", text)
-            self.assertIn("; it answers only agents whose public key is in its "
-                          "keys/agents/ directory", text)
+            self.assertIn("; the controller is unreachable, or it has not admitted "
+                          "this agent's key (keys/agents/)", text)
             self.assertEqual(self.agent_ids(http), [])
             self.admit("late")
             wait_until(lambda: self.agent_ids(http) == ["late"], 30, 0.1,
