@@ -17,7 +17,7 @@ DEB_PACKAGES = build-essential cmake pkg-config clang clang-format \
 	libczmq-dev libzmq3-dev libcurl4-openssl-dev libprotobuf-c-dev \
 	protobuf-c-compiler libsqlite3-dev sqlite3 libmicrohttpd-dev \
 	libjansson-dev libssl-dev libhttp-parser-dev libclang-rt-14-dev chromium curl python3 \
-	procps time awscli autoconf automake libtool g++ faketime openssl \
+	procps time awscli autoconf automake libtool g++ faketime openssl iproute2 \
 	$(DEPLOY_PACKAGES)
 # What deploy/ is linted, packaged and proved offline with.
 DEPLOY_PACKAGES = shellcheck zip umoci cloud-init jq systemd ca-certificates
