@@ -4,7 +4,7 @@ The binaries come from $STAMPEDE_BIN. Every process a test starts goes
 through Procs, which remembers its pid and stops exactly that pid (SIGTERM,
 then SIGKILL after a grace period) in tearDown. Tests make this process a
 child subreaper, so anything a stampede process leaves behind is reparented
-here and shows up in orphans() - a leaked agent or emulator fails the test
+here and shows up in settle_orphans() - a leaked agent or emulator fails the test
 instead of lingering.
 
 Network: everything binds 127.0.0.1 with port 0 / '*'; every wait is bounded.
@@ -142,6 +142,41 @@ def process_groups():
     return {int(fields[2]) for fields in proc_stats().values()}
 
 
+def reap_children(keep=()):
+    """Collects exited children (zombies) of this process, but those in keep
+    (pids a Procs still owns and waits for itself)."""
+    for pid in children_of(os.getpid()):
+        if pid in keep:
+            continue
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def settle_orphans(keep=(), grace=5.0):
+    """Live descendants reparented to this process (but those in keep),
+    after up to `grace` seconds for them to finish exiting; each one still
+    there is killed (SIGKILL) and reaped. Returns their pids: [] when
+    everything stopped by itself."""
+    def live():
+        reap_children(keep)
+        return [pid for pid in children_of(os.getpid(), zombies=False)
+                if pid not in keep]
+    deadline = time.monotonic() + grace
+    leaked = live()
+    while leaked and time.monotonic() < deadline:
+        time.sleep(0.05)
+        leaked = live()
+    for pid in leaked:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    reap_children(keep)
+    return leaked
+
+
 def wait_until(predicate, timeout, interval=0.05, what="condition"):
     """Polls predicate() until it returns a true value; returns that value."""
     deadline = time.monotonic() + timeout
@@ -253,40 +288,12 @@ class SystemTest(unittest.TestCase):
     def tearDown(self):
         self.procs.stop_all()
         # Children of stopped processes get a moment to finish exiting.
-        deadline = time.monotonic() + 5
-        leaked = self.orphans()
-        while leaked and time.monotonic() < deadline:
-            time.sleep(0.05)
-            leaked = self.orphans()
-        for pid in leaked:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.reap()
+        leaked = settle_orphans({p.pid for p in self.procs.procs})
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.assertEqual(leaked, [], "processes left behind")
 
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
-
-    def orphans(self):
-        """Live descendants reparented to us (not ones we started)."""
-        ours = {p.pid for p in self.procs.procs}
-        self.reap()
-        return [pid for pid in children_of(os.getpid(), zombies=False)
-                if pid not in ours]
-
-    def reap(self):
-        """Collects exited orphans (zombies) reparented to us."""
-        ours = {p.pid for p in self.procs.procs}
-        for pid in children_of(os.getpid()):
-            if pid in ours:
-                continue
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
 
     def run_cli(self, args, timeout=120):
         """Runs `stampede ARGS` to completion; returns CompletedProcess."""

@@ -199,6 +199,10 @@ class CloudInitTest(ControllerTest):
         conf["STAMPEDE_SERVER_KEY"] = conf["STAMPEDE_SERVER_KEY"].replace("/etc/stampede", etc)
         argv = units.exec_start_argv("stampede-agent.service", conf, credentials)
         self.assertEqual(argv[0], "/usr/bin/stampede-agent")
+        # StateDirectory=stampede-agent: systemd makes /var/lib/stampede-agent.
+        state = self.path("state")
+        os.mkdir(state)
+        argv = [arg.replace("/var/lib/stampede-agent", state) for arg in argv]
         self.procs.start([binary("stampede-agent")] + argv[1:], env=self.env, capture=False)
 
         # Not admitted until enrolled.

@@ -10,6 +10,7 @@ acknowledged without being stored, so in the end every request of the run has
 its real row, and the agents are free for the next run.
 """
 import os
+import signal
 import sqlite3
 import unittest
 
@@ -121,12 +122,14 @@ class ControllerRestartTest(ControllerTest):
         self.assertEqual(self.db_rows()[run_id], {"ok": 5, "throttled": 15})
 
     def test_results_survive_an_agent_and_controller_crash(self):
-        # The controller dies right after the release, before any result
+        # The controller stops right after the release, before any result
         # came back (each ok request holds its environment 3 s); the agent
         # gets its 10 results, cannot have them acknowledged, keeps them in
-        # its --spool directory, and is killed too: its memory and ZeroMQ
-        # queues are gone. Both start again; the agent sends what it
-        # finds in the directory, and every lost row is replaced.
+        # its --spool directory, and is killed: its memory and ZeroMQ
+        # queues are gone. Then the controller is killed too (what reached
+        # its socket unread dies with it; stopped, it kept its port) and
+        # both start again; the agent sends what it finds in the
+        # directory, and every lost row is replaced.
         base = self.start_lambda(reserved=5, extra=["--timeout", "30",
                                                     "--env", "STAMPEDE_HOLD_MS=3000"])
         target = base + "/url/demo/"
@@ -141,7 +144,7 @@ class ControllerRestartTest(ControllerTest):
         wait_until(lambda: all(s["released_ns"] for s in
                                self.run_json(http, run_id)["shares"]), 30, 0.02,
                    "the share of run %d to be released" % run_id)
-        self.assertEqual(serve.kill(), -9)
+        os.kill(serve.pid, signal.SIGSTOP)
 
         def spooled():
             names = os.listdir(spool)
@@ -151,6 +154,7 @@ class ControllerRestartTest(ControllerTest):
         files = wait_until(spooled, 30, 0.1, "both batches in the spool directory")
         self.assertEqual(agent.kill(), -9)
         self.assertEqual(sorted(os.listdir(spool)), sorted(files))
+        self.assertEqual(serve.kill(), -9)
 
         serve, endpoint2, http = self.start_serve(endpoint, target)
         self.assertEqual(endpoint2, endpoint)

@@ -11,7 +11,6 @@ fails it. STAMPEDE_LAB_KEEP=1 keeps the temp dir (logs, database).
 """
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -19,7 +18,7 @@ import time
 import unittest
 
 import netlab
-from stampede_testlib import binary, children_of, set_subreaper, wait_until
+from stampede_testlib import binary, set_subreaper, settle_orphans, wait_until
 
 LAMBDA_READY = "stampede-lambda listening on "
 SERVE_READY = "stampede serve: agents "
@@ -61,30 +60,9 @@ class LabCase(unittest.TestCase):
     def teardown_lab(self):
         leftovers = self.lab.destroy()
         # Children of what we stopped get a moment to be reaped.
-        deadline = time.monotonic() + 5
-        orphans = self.orphans()
-        while orphans and time.monotonic() < deadline:
-            time.sleep(0.05)
-            orphans = self.orphans()
-        for pid in orphans:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.reap()
+        orphans = settle_orphans()
         print("%s: %.1f s" % (self.id(), time.monotonic() - self.started))
         self.assertEqual((leftovers, orphans), ([], []), "processes left behind")
-
-    def orphans(self):
-        self.reap()
-        return children_of(os.getpid(), zombies=False)
-
-    def reap(self):
-        for pid in children_of(os.getpid()):
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
 
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
