@@ -49,7 +49,7 @@
 #define S_ARM_LIMIT_NS (8 * SP_NS_PER_S)
 #define S_READ_CHUNK 16384 //  bytes read from a connection at a time
 #define S_EVENTS 256       //  epoll events taken at a time
-#define S_RT_WRITES 256    //  final bytes written with real-time priority
+#define S_RT_WRITES 256    //  final bytes written between two turns of the CPU
 
 typedef enum { S_IDLE, S_ARMING, S_PREPARED, S_ARMED, S_RUNNING } s_state_t;
 
@@ -600,15 +600,16 @@ s_take_wire(s_engine_t *self, s_slot_t *slot)
            agent_wire_status(wire), agent_response_body_size(slot->response));
 }
 
-//  The last stretch before the instant and the start of the release pass
-//  run as a real-time thread (SCHED_FIFO) where the agent may (root,
-//  CAP_SYS_NICE or RLIMIT_RTPRIO): it then wakes at the instant even on a
-//  busy host and is not preempted by ordinary processes while it writes
-//  its first S_RT_WRITES final bytes; then s_realtime_leave puts the thread
-//  back, so a long pass does not keep another agent on the same CPUs from
-//  waking (4 agents x 2,500 on 2 cores: two of them started 29 ms late
-//  while the other two held the CPUs for their whole passes). Without the
-//  right it runs as it is, said once.
+//  The last stretch before the instant and the release pass run as a
+//  real-time thread (SCHED_FIFO) where the agent may (root, CAP_SYS_NICE
+//  or RLIMIT_RTPRIO): it then wakes at the instant even on a busy host and
+//  is not preempted by ordinary processes during its pass. Every
+//  S_RT_WRITES final bytes the pass yields to the other real-time threads
+//  of its priority, so agents sharing the CPUs take turns instead of one
+//  long pass keeping another from waking (4 agents x 2,500 on 2 cores: two
+//  of them started 29 ms late without it). s_realtime_leave puts the
+//  thread back after the pass. Without the right it runs as it is, said
+//  once.
 static bool
 s_realtime_enter(int *policy, struct sched_param *param)
 {
@@ -855,10 +856,11 @@ s_wire_release(s_engine_t *self)
             slot->written++;
             slot->sent_ns = now;
         }
-        if (++armed == S_RT_WRITES) {
-            s_realtime_leave(realtime, policy, &param);
-            realtime = false;
-        }
+        //  Every S_RT_WRITES bytes the CPU goes round the real-time
+        //  threads of the same priority that are waiting (other agents on
+        //  this host waking at the instant); alone, it carries straight on.
+        if (++armed % S_RT_WRITES == 0 && realtime)
+            sched_yield();
     }
     int64_t end_ns = sp_clock_wall_ns();
     s_realtime_leave(realtime, policy, &param);
