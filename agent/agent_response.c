@@ -7,6 +7,7 @@
 */
 #include "agent_response.h"
 #include "agent_door.h"
+#include "proto_fixture.h"
 #include "sp_check.h"
 
 #include <curl/curl.h>
@@ -433,16 +434,7 @@ s_feed_headers(agent_response_t *self, const char *block)
 static void
 s_check_encodes(Stampede__Result *result)
 {
-    Stampede__Result *results[] = {result};
-    Stampede__ResultBatch batch = STAMPEDE__RESULT_BATCH__INIT;
-    batch.run_id = 1;
-    batch.seq = 1;
-    batch.results = results;
-    batch.n_results = 1;
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_RESULT_BATCH;
-    env.result_batch = &batch;
-    zframe_t *frame = proto_encode(&env);
+    zframe_t *frame = proto_fixture_batch(1, 1, result);
     CHECK_NOT_NULL(frame);
     zframe_destroy(&frame);
 }

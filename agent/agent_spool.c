@@ -4,6 +4,7 @@
 */
 #include "agent_spool.h"
 #include "proto_codec.h"
+#include "proto_fixture.h"
 #include "sp_check.h"
 #include "sp_clock.h"
 #include "sp_log.h"
@@ -413,16 +414,7 @@ s_batch_frame(uint64_t run_id, uint32_t seq)
     result.index = seq;
     result.outcome = STAMPEDE__OUTCOME__OUTCOME_OK;
     result.invocation_count = -1;
-    Stampede__Result *results[] = {&result};
-    Stampede__ResultBatch batch = STAMPEDE__RESULT_BATCH__INIT;
-    batch.run_id = run_id;
-    batch.seq = seq;
-    batch.results = results;
-    batch.n_results = 1;
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_RESULT_BATCH;
-    env.result_batch = &batch;
-    zframe_t *frame = proto_encode(&env);
+    zframe_t *frame = proto_fixture_batch(run_id, seq, &result);
     CHECK_NOT_NULL(frame);
     return frame;
 }

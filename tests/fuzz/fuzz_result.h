@@ -4,7 +4,7 @@
 #ifndef FUZZ_RESULT_H
 #define FUZZ_RESULT_H
 
-#include "proto_codec.h"
+#include "proto_fixture.h"
 
 #include <stdlib.h>
 
@@ -13,16 +13,7 @@
 static inline void
 fuzz_result_encodes(Stampede__Result *result)
 {
-    Stampede__Result *results[] = {result};
-    Stampede__ResultBatch batch = STAMPEDE__RESULT_BATCH__INIT;
-    batch.run_id = 1;
-    batch.seq = 1;
-    batch.results = results;
-    batch.n_results = 1;
-    proto_envelope_t env = STAMPEDE__ENVELOPE__INIT;
-    env.body_case = STAMPEDE__ENVELOPE__BODY_RESULT_BATCH;
-    env.result_batch = &batch;
-    zframe_t *frame = proto_encode(&env);
+    zframe_t *frame = proto_fixture_batch(1, 1, result);
     if (!frame)
         abort();
     zframe_destroy(&frame);
