@@ -941,6 +941,23 @@ s_multi_turn(s_engine_t *self, void (*on_done)(s_engine_t *, CURL *, CURLcode))
     }
 }
 
+//  Waits at most max_wait_ms (less when a batch falls due) for curl, for
+//  `extra` (a descriptor, or -1) and for the pipe: a command (Go above
+//  all) is taken at once, not after the wait. ZMQ_FD only says the
+//  socket's state may have changed, so a command already queued makes
+//  the wait zero.
+static void
+s_poll(s_engine_t *self, int extra, int64_t max_wait_ms)
+{
+    struct curl_waitfd fds[2] = {
+        {.fd = zsock_fd(self->pipe), .events = CURL_WAIT_POLLIN},
+        {.fd = extra, .events = CURL_WAIT_POLLIN},
+    };
+    int64_t wait_ms =
+        zsock_events(self->pipe) & ZMQ_POLLIN ? 0 : s_flush_wait_ms(self, max_wait_ms);
+    curl_multi_poll(self->multi, fds, extra >= 0 ? 2 : 1, (int)wait_ms, NULL);
+}
+
 //  LAST_BYTE: one turn: connects, writes, reads, timeouts, batches; then
 //  wait for curl or the sockets at most max_wait_ms.
 static void
@@ -966,9 +983,7 @@ s_wire_step(s_engine_t *self, int64_t max_wait_ms)
     s_wire_check_ready(self);
     if (s_run_settle(self))
         return;
-    struct curl_waitfd sockets = {.fd = self->epfd, .events = CURL_WAIT_POLLIN};
-    curl_multi_poll(self->multi, &sockets, 1, (int)s_flush_wait_ms(self, max_wait_ms),
-                    NULL);
+    s_poll(self, self->epfd, max_wait_ms);
 }
 
 //  AT_GO: one turn of the multi loop: drive transfers, take finished ones,
@@ -979,7 +994,7 @@ s_run_step(s_engine_t *self, int64_t max_wait_ms)
     s_multi_turn(self, s_take_transfer);
     if (s_run_settle(self))
         return;
-    curl_multi_poll(self->multi, NULL, 0, (int)s_flush_wait_ms(self, max_wait_ms), NULL);
+    s_poll(self, -1, max_wait_ms);
 }
 
 //  Go: the results of the slots that failed before it are due now, with
