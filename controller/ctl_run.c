@@ -318,19 +318,48 @@ s_compensate(ctl_run_t *self)
         farthest = one_way > farthest ? one_way : farthest;
     }
     for (size_t i = 0; i < self->n_shares; i++) {
+        int64_t rtt = ctl_share_path_rtt_ns(self->shares[i]);
+        ctl_share_set_shift(self->shares[i],
+                            self->compensate_path && rtt > 0 ? farthest - rtt / 2 : 0);
+    }
+}
+
+//  Records the start: the run running at its instant, and each share's
+//  clock and path (after Go went out: a slow disk must not eat the lead).
+static void
+s_record_start(ctl_run_t *self, int64_t lead)
+{
+    if (store_run_set_status(self->store, self->id, "running", self->start_ns, 0, NULL))
+        zsys_error("run: cannot record the start run_id=%" PRId64, self->id);
+    zsys_notice("run started run_id=%" PRId64 " requested=%u agents=%zu lead_ms=%" PRId64,
+                self->id, self->requested, self->n_shares, lead / SP_NS_PER_MS);
+    for (size_t i = 0; i < self->n_shares; i++) {
         ctl_share_t *share = self->shares[i];
+        const char *id = ctl_share_agent_id(share);
+        ctl_agent_t *agent = ctl_registry_lookup(self->registry, id);
+        if (agent) {
+            if (store_share_add(self->store, self->id, id, ctl_share_first(share),
+                                ctl_share_count(share), ctl_share_offset_ns(share),
+                                ctl_share_bound_ns(share)))
+                zsys_error("run: cannot record the clock of agent_id=%s run_id=%" PRId64,
+                           id, self->id);
+            zsys_info("run clock run_id=%" PRId64 " agent_id=%s offset_us=%.1f "
+                      "bound_us=%.1f drift_ppm=%.1f%s",
+                      self->id, id, (double)ctl_share_offset_ns(share) / 1e3,
+                      (double)ctl_share_bound_ns(share) / 1e3,
+                      ctl_clock_drift_ppm(agent->clock),
+                      ctl_clock_drift_known(agent->clock) ? "" : " (drift unknown)");
+        }
         int64_t rtt = ctl_share_path_rtt_ns(share);
-        int64_t shift = self->compensate_path && rtt > 0 ? farthest - rtt / 2 : 0;
-        ctl_share_set_shift(share, shift);
-        if (store_share_path(self->store, self->id, ctl_share_agent_id(share),
-                             rtt > 0 ? rtt : -1, shift))
-            zsys_error("run: cannot record the path of agent_id=%s run_id=%" PRId64,
-                       ctl_share_agent_id(share), self->id);
+        if (store_share_path(self->store, self->id, id, rtt > 0 ? rtt : -1,
+                             ctl_share_shift_ns(share)))
+            zsys_error("run: cannot record the path of agent_id=%s run_id=%" PRId64, id,
+                       self->id);
         if (self->compensate_path)
             zsys_info("run path run_id=%" PRId64 " agent_id=%s path_rtt_us=%.1f "
                       "shift_us=%.1f",
-                      self->id, ctl_share_agent_id(share), (double)rtt / 1e3,
-                      (double)shift / 1e3);
+                      self->id, id, (double)rtt / 1e3,
+                      (double)ctl_share_shift_ns(share) / 1e3);
     }
 }
 
@@ -347,30 +376,15 @@ s_go(ctl_run_t *self, int64_t now_ns)
     self->deadline_ns = self->start_ns + (int64_t)self->timeout_ms * SP_NS_PER_MS +
                         self->timing.deadline_grace_ns;
     self->state = S_RUNNING;
-    if (store_run_set_status(self->store, self->id, "running", self->start_ns, 0, NULL))
-        zsys_error("run: cannot record the start run_id=%" PRId64, self->id);
-    zsys_notice("run started run_id=%" PRId64 " requested=%u agents=%zu lead_ms=%" PRId64,
-                self->id, self->requested, self->n_shares, lead / SP_NS_PER_MS);
+    //  The offset at the instant itself, drift applied, and its bound: Go is
+    //  converted with it, results back with it, and it is stored.
     for (size_t i = 0; i < self->n_shares; i++) {
         ctl_share_t *share = self->shares[i];
-        //  The offset at the instant itself, drift applied, and its bound:
-        //  Go is converted with it, results back with it, and it is stored.
         ctl_agent_t *agent =
             ctl_registry_lookup(self->registry, ctl_share_agent_id(share));
-        if (agent) {
-            int64_t offset = ctl_clock_offset_at(agent->clock, self->start_ns);
-            int64_t bound = ctl_clock_bound_at(agent->clock, self->start_ns);
-            ctl_share_set_clock(share, offset, bound);
-            if (store_share_add(self->store, self->id, agent->id, ctl_share_first(share),
-                                ctl_share_count(share), offset, bound))
-                zsys_error("run: cannot record the clock of agent_id=%s run_id=%" PRId64,
-                           agent->id, self->id);
-            zsys_info("run clock run_id=%" PRId64 " agent_id=%s offset_us=%.1f "
-                      "bound_us=%.1f drift_ppm=%.1f%s",
-                      self->id, agent->id, (double)offset / 1e3, (double)bound / 1e3,
-                      ctl_clock_drift_ppm(agent->clock),
-                      ctl_clock_drift_known(agent->clock) ? "" : " (drift unknown)");
-        }
+        if (agent)
+            ctl_share_set_clock(share, ctl_clock_offset_at(agent->clock, self->start_ns),
+                                ctl_clock_bound_at(agent->clock, self->start_ns));
     }
     s_compensate(self);
     for (size_t i = 0; i < self->n_shares; i++) {
@@ -388,6 +402,7 @@ s_go(ctl_run_t *self, int64_t now_ns)
             ctl_share_abandon(share, reason);
         }
     }
+    s_record_start(self, lead);
     s_check_settled(self, now_ns);
 }
 
