@@ -440,9 +440,10 @@ s_files(const char *dir, const char *suffix)
 static void
 s_test_directory(void)
 {
-    char dir[64], err[256], corrupt[128], notes[128];
+    char dir[64], err[256], corrupt[128], aside[160], notes[128];
     snprintf(dir, sizeof dir, "/tmp/agent_spool_test-%ld", (long)getpid());
     snprintf(corrupt, sizeof corrupt, "%s/00000000000000000007-0000000003.batch", dir);
+    snprintf(aside, sizeof aside, "%s.corrupt", corrupt);
     snprintf(notes, sizeof notes, "%s/notes.txt", dir);
     agent_spool_t *spool = agent_spool_new();
     CHECK_INT(
@@ -502,8 +503,7 @@ s_test_directory(void)
     CHECK_TRUE(strncmp(err, "--spool /proc/no-such-dir: ", 27) == 0);
     agent_spool_destroy(&spool);
     CHECK_INT(unlink(notes), 0);
-    strcat(corrupt, ".corrupt");
-    CHECK_INT(unlink(corrupt), 0);
+    CHECK_INT(unlink(aside), 0);
     CHECK_INT(rmdir(dir), 0);
 }
 
