@@ -490,13 +490,16 @@ s_run_wait(ctl_app_t *self, json_t *command, int64_t *run_id_out, char *error,
 //  Reports run run_id, which ended with the core's error text: printed
 //  as text or as JSON (json_output). With json_out, the JSON report is
 //  also handed over (caller owns; NULL when out of memory), and in JSON
-//  mode it is not printed: the caller prints it within its own. Returns
-//  the exit status.
+//  mode it is not printed: the caller prints it within its own. With
+//  summary_out, the run's summary is handed over too (zeroed when it could
+//  not be read). Returns the exit status.
 static int
 s_run_report(ctl_app_t *self, int64_t run_id, const char *error, bool json_output,
-             const ctl_expect_t *expect, json_t **json_out)
+             const ctl_expect_t *expect, json_t **json_out, store_summary_t *summary_out)
 {
     char err[512];
+    if (summary_out)
+        memset(summary_out, 0, sizeof *summary_out);
     store_t *store = store_open(self->config->db, err, sizeof err);
     store_summary_t summary;
     static store_agent_summary_t agents[CTL_RUNSPEC_MAX_AGENTS];
@@ -509,6 +512,8 @@ s_run_report(ctl_app_t *self, int64_t run_id, const char *error, bool json_outpu
         return 1;
     }
     store_destroy(&store);
+    if (summary_out)
+        *summary_out = summary;
     if (!*summary.outcome) {
         //  The core ended the run but the database could not record it.
         s_say(self, "run %" PRId64 " failed: %s", run_id,
@@ -564,7 +569,7 @@ s_run_once(ctl_app_t *self, json_t *command, bool json_output, const ctl_expect_
     char error[PROTO_MAX_ERROR + 256];
     if (s_run_wait(self, command, &run_id, error, sizeof error))
         return 1;
-    return s_run_report(self, run_id, error, json_output, expect, NULL);
+    return s_run_report(self, run_id, error, json_output, expect, NULL, NULL);
 }
 
 //  What the connected agents hold together (0 when the core does not say).
@@ -584,29 +589,18 @@ s_capacity(ctl_app_t *self)
     return total;
 }
 
-//  Adds run run_id's counts to *total. Returns 0, or -1 when it cannot be
-//  read (said).
-static int
-s_wave_add(ctl_app_t *self, int64_t run_id, store_summary_t *total)
+//  Adds one wave's counts to *total.
+static void
+s_wave_add(store_summary_t *total, const store_summary_t *wave)
 {
-    char err[512];
-    store_summary_t wave;
-    store_t *store = store_open(self->config->db, err, sizeof err);
-    int rc = store ? store_summary(store, run_id, &wave) : -1;
-    store_destroy(&store);
-    if (rc != 0) {
-        s_say(self, "cannot read run %" PRId64 " from %s", run_id, self->config->db);
-        return -1;
-    }
-    total->requested += wave.requested;
-    total->recorded += wave.recorded;
-    total->ok += wave.ok;
-    total->throttled += wave.throttled;
-    total->throttled_lambda += wave.throttled_lambda;
-    total->throttled_gateway += wave.throttled_gateway;
-    total->errors += wave.errors;
-    total->lost += wave.lost;
-    return 0;
+    total->requested += wave->requested;
+    total->recorded += wave->recorded;
+    total->ok += wave->ok;
+    total->throttled += wave->throttled;
+    total->throttled_lambda += wave->throttled_lambda;
+    total->throttled_gateway += wave->throttled_gateway;
+    total->errors += wave->errors;
+    total->lost += wave->lost;
 }
 
 //  --waves: a run larger than what the agents hold together goes out as W
@@ -652,12 +646,12 @@ s_run_waves(ctl_app_t *self, json_t *command)
             break;
         }
         json_t *report = NULL;
+        store_summary_t summary;
         rc = s_run_report(self, run_id, error, config->json, NULL,
-                          config->json ? &report : NULL);
+                          config->json ? &report : NULL, &summary);
         if (report)
             json_array_append_new(reports, report);
-        if (s_wave_add(self, run_id, &total))
-            rc = rc ? rc : 1;
+        s_wave_add(&total, &summary);
         first_id = first_id ? first_id : run_id;
         last_id = run_id;
         done++;
@@ -938,7 +932,7 @@ s_sweep(ctl_app_t *self)
         }
         //  Text mode prints each run's report as it ends; the table and
         //  the --json output are made from the JSON reports.
-        int rc = s_run_report(self, run_id, error, config->json, NULL, &report);
+        int rc = s_run_report(self, run_id, error, config->json, NULL, &report, NULL);
         if (report) {
             json_object_set_new(report, "reserved_configured", json_integer(reserved));
             json_array_append_new(reports, report);
