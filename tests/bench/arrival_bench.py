@@ -47,7 +47,7 @@ import tempfile
 import time
 
 from benchlib import (DEB_PACKAGES, POST_BODY, POST_TYPE, Bounded, fmt, log, median,
-                      peer_argv, percentile, ratio, read_ready_line)
+                      peer_argv, percentile, ratio, read_ready_line, write_report)
 
 STAMPEDES = {"stampede-1": 1, "stampede-4": 4}  # tool name -> local agents
 PEERS = ["hey", "ab", "wrk", "locust"]
@@ -545,10 +545,7 @@ def main():
     }
     print(markdown(report))
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as out:
-            json.dump(report, out, indent=1)
-        log("arrival_bench: report written to %s" % args.out)
+        write_report(report, args.out, "arrival_bench")
     return 0
 
 

@@ -184,6 +184,15 @@ wrk.headers["Content-Type"] = "%s"
 """ % (POST_BODY, POST_TYPE)
 
 
+def write_report(report, path, bench):
+    """The full JSON report of `bench` into path (its folder made when
+    missing), said on stderr."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as out:
+        json.dump(report, out, indent=1)
+    log("%s: report written to %s" % (bench, path))
+
+
 def locust_command():
     found = shutil.which("locust")
     if found:

@@ -57,7 +57,7 @@ import time
 
 from benchlib import (DEB_PACKAGES, POST_BODY, POST_TYPE, READY_PREFIX, Bounded, fmt,
                       log, median, peer_argv, percentile, ratio, read_ready_line,
-                      time_v_maxrss)
+                      time_v_maxrss, write_report)
 
 TOOLS = ["stampede", "hey", "ab", "wrk", "locust"]
 METHODS = ["GET", "POST"]
@@ -609,10 +609,7 @@ def main():
     }
     print(markdown(report))
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as out:
-            json.dump(report, out, indent=1)
-        log("burst_bench: report written to %s" % args.out)
+        write_report(report, args.out, "burst_bench")
     return 0
 
 

@@ -22,6 +22,9 @@
     --max-seconds. Test code: never shipped.
 */
 #define _GNU_SOURCE
+#include "benchtool.h"
+#include "sp_clock.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -80,14 +83,6 @@ typedef struct {
     bool acked;                               //  every head acknowledged in time
 } s_figures_t;
 
-static int64_t
-s_clock_ns(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static int
 s_usage(const char *message)
 {
@@ -99,18 +94,6 @@ s_usage(const char *message)
         "             [--data BODY] [--header 'K: V']... [--settle-ms 200]\n"
         "             [--max-seconds 60]\n");
     return 2;
-}
-
-static bool
-s_parse_long(const char *text, long min, long max, long *value)
-{
-    char *end = NULL;
-    errno = 0;
-    long parsed = strtol(text, &end, 10);
-    if (errno || end == text || *end || parsed < min || parsed > max)
-        return false;
-    *value = parsed;
-    return true;
 }
 
 static int
@@ -139,7 +122,7 @@ s_config_parse(s_config_t *config, int argc, char **argv)
             snprintf(config->host, sizeof config->host, "%s", optarg);
             break;
         case 'p':
-            if (!s_parse_long(optarg, 1, 65535, &port))
+            if (!bench_parse_long(optarg, 1, 65535, &port))
                 return s_usage("--port must be 1..65535");
             config->port = (int)port;
             break;
@@ -149,7 +132,7 @@ s_config_parse(s_config_t *config, int argc, char **argv)
             config->path = optarg;
             break;
         case 'n':
-            if (!s_parse_long(optarg, 1, S_MAX_N, &config->n))
+            if (!bench_parse_long(optarg, 1, S_MAX_N, &config->n))
                 return s_usage("-n must be 1..100000");
             break;
         case 'm':
@@ -167,11 +150,11 @@ s_config_parse(s_config_t *config, int argc, char **argv)
             config->headers[config->header_count++] = optarg;
             break;
         case 's':
-            if (!s_parse_long(optarg, 0, 10000, &config->settle_ms))
+            if (!bench_parse_long(optarg, 0, 10000, &config->settle_ms))
                 return s_usage("--settle-ms must be 0..10000");
             break;
         case 'x':
-            if (!s_parse_long(optarg, 1, S_MAX_SECONDS, &config->max_s))
+            if (!bench_parse_long(optarg, 1, S_MAX_SECONDS, &config->max_s))
                 return s_usage("--max-seconds must be 1..600");
             break;
         default:
@@ -244,9 +227,9 @@ s_connect_all(const s_config_t *config, s_conn_t *conns, const char *request,
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(config->port)};
     if (inet_pton(AF_INET, config->host, &addr.sin_addr) != 1)
         return -1; //  checked by s_config_parse
-    int64_t started = s_clock_ns(CLOCK_MONOTONIC);
+    int64_t started = sp_clock_mono_ns();
     for (long i = 0; i < config->n; i++) {
-        int64_t left = deadline - s_clock_ns(CLOCK_MONOTONIC);
+        int64_t left = deadline - sp_clock_mono_ns();
         if (left <= 0)
             break;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -266,7 +249,7 @@ s_connect_all(const s_config_t *config, s_conn_t *conns, const char *request,
         if (send(fd, request, head_len, MSG_NOSIGNAL) == (ssize_t)head_len)
             fig->prewritten++;
     }
-    fig->connect_ns = s_clock_ns(CLOCK_MONOTONIC) - started;
+    fig->connect_ns = sp_clock_mono_ns() - started;
     return 0;
 }
 
@@ -276,9 +259,9 @@ static void
 s_wait_acked(const s_config_t *config, s_conn_t *conns, int64_t deadline,
              s_figures_t *fig)
 {
-    int64_t started = s_clock_ns(CLOCK_MONOTONIC);
+    int64_t started = sp_clock_mono_ns();
     long next = 0;
-    while (next < config->n && s_clock_ns(CLOCK_MONOTONIC) < deadline) {
+    while (next < config->n && sp_clock_mono_ns() < deadline) {
         int queued = 0;
         if (conns[next].fd >= 0 && ioctl(conns[next].fd, SIOCOUTQ, &queued) == 0 &&
             queued > 0) {
@@ -289,7 +272,7 @@ s_wait_acked(const s_config_t *config, s_conn_t *conns, int64_t deadline,
         next++;
     }
     fig->acked = next == config->n;
-    fig->acked_ns = s_clock_ns(CLOCK_MONOTONIC) - started;
+    fig->acked_ns = sp_clock_mono_ns() - started;
     struct timespec settle = {.tv_sec = config->settle_ms / 1000,
                               .tv_nsec = (config->settle_ms % 1000) * 1000000L};
     nanosleep(&settle, NULL);
@@ -300,11 +283,11 @@ static void
 s_release_all(const s_config_t *config, s_conn_t *conns, char last, s_figures_t *fig)
 {
     long released = 0;
-    fig->release_start_ns = s_clock_ns(CLOCK_REALTIME);
+    fig->release_start_ns = sp_clock_wall_ns();
     for (long i = 0; i < config->n; i++)
         if (conns[i].fd >= 0 && send(conns[i].fd, &last, 1, MSG_NOSIGNAL) == 1)
             released++;
-    fig->release_end_ns = s_clock_ns(CLOCK_REALTIME);
+    fig->release_end_ns = sp_clock_wall_ns();
     fig->released = released;
 }
 
@@ -332,7 +315,7 @@ s_read_all(const s_config_t *config, s_conn_t *conns, int64_t deadline, s_figure
     struct epoll_event events[256];
     char data[4096];
     while (waiting > 0) {
-        int64_t left = deadline - s_clock_ns(CLOCK_MONOTONIC);
+        int64_t left = deadline - sp_clock_mono_ns();
         if (left <= 0)
             break;
         int ready = epoll_wait(epfd, events, 256, (int)(left / 1000000) + 1);
@@ -383,7 +366,7 @@ main(int argc, char **argv)
         http_parser_init(&conns[i].parser, HTTP_RESPONSE);
         conns[i].parser.data = &conns[i];
     }
-    int64_t deadline = s_clock_ns(CLOCK_MONOTONIC) + config.max_s * 1000000000LL;
+    int64_t deadline = sp_clock_mono_ns() + config.max_s * 1000000000LL;
     s_figures_t fig = {0};
     status = 1;
     if (s_connect_all(&config, conns, request, len - 1, deadline, &fig) != 0)

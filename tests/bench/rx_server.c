@@ -27,6 +27,9 @@
     deadline. Listens on 127.0.0.0/8 only. Test code: never shipped.
 */
 #define _GNU_SOURCE
+#include "benchtool.h"
+#include "sp_clock.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -112,14 +115,6 @@ struct _s_server_t {
     http_parser_settings settings;
 };
 
-static int64_t
-s_clock_ns(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static int
 s_usage(const char *message)
 {
@@ -134,18 +129,6 @@ s_usage(const char *message)
             "  --hold             hold every answer until N requests are complete\n"
             "  --max-seconds S    write the stamps and exit 3 after S s (60)\n");
     return 2;
-}
-
-static bool
-s_parse_long(const char *text, long min, long max, long *value)
-{
-    char *end = NULL;
-    errno = 0;
-    long parsed = strtol(text, &end, 10);
-    if (errno || end == text || *end || parsed < min || parsed > max)
-        return false;
-    *value = parsed;
-    return true;
 }
 
 //  Returns 0, or 2 after printing the usage.
@@ -168,18 +151,18 @@ s_config_parse(s_config_t *config, int argc, char **argv)
         case 'l':
             colon = strrchr(optarg, ':');
             if (!colon || (size_t)(colon - optarg) >= sizeof config->host ||
-                !s_parse_long(colon + 1, 0, 65535, &port))
+                !bench_parse_long(colon + 1, 0, 65535, &port))
                 return s_usage("--listen must be HOST:PORT");
             memcpy(config->host, optarg, (size_t)(colon - optarg));
             config->host[colon - optarg] = '\0';
             config->port = (int)port;
             break;
         case 'e':
-            if (!s_parse_long(optarg, 1, S_MAX_EXPECT, &config->expect))
+            if (!bench_parse_long(optarg, 1, S_MAX_EXPECT, &config->expect))
                 return s_usage("--expect must be 1..1000000");
             break;
         case 'm':
-            if (!s_parse_long(optarg, 1, S_MAX_SECONDS, &config->max_s))
+            if (!bench_parse_long(optarg, 1, S_MAX_SECONDS, &config->max_s))
                 return s_usage("--max-seconds must be 1..3600");
             break;
         case 'o':
@@ -284,7 +267,7 @@ s_on_message_complete(http_parser *parser)
         }
         server->records[server->records_len++] =
             (s_record_t){.stamp_ns = server->read_stamp_ns,
-                         .user_ns = s_clock_ns(CLOCK_REALTIME),
+                         .user_ns = sp_clock_wall_ns(),
                          .conn = conn->id,
                          .method = (uint8_t)parser->method};
     } else
@@ -348,7 +331,7 @@ s_conn_read(s_conn_t *conn)
     }
     if (!stamped) {
         server->unstamped_reads++;
-        server->read_stamp_ns = s_clock_ns(CLOCK_REALTIME);
+        server->read_stamp_ns = sp_clock_wall_ns();
     }
     size_t parsed =
         http_parser_execute(&conn->parser, &server->settings, data, (size_t)got);
@@ -500,12 +483,12 @@ s_release(s_server_t *server)
 static int
 s_server_run(s_server_t *server)
 {
-    int64_t deadline = s_clock_ns(CLOCK_MONOTONIC) + server->config.max_s * 1000000000LL;
+    int64_t deadline = sp_clock_mono_ns() + server->config.max_s * 1000000000LL;
     struct epoll_event events[S_MAX_EVENTS];
     const char *reason = "deadline";
     int status = 3;
     for (;;) {
-        int64_t now = s_clock_ns(CLOCK_MONOTONIC);
+        int64_t now = sp_clock_mono_ns();
         if (server->written && (server->open == 0 || now >= server->linger_until)) {
             reason = "expected requests answered";
             status = 0;
@@ -551,7 +534,7 @@ s_server_run(s_server_t *server)
             s_release(server);
         if (expect && !server->written && server->answered >= (uint64_t)expect) {
             s_write_stamps(server);
-            server->linger_until = s_clock_ns(CLOCK_MONOTONIC) + S_LINGER_NS;
+            server->linger_until = sp_clock_mono_ns() + S_LINGER_NS;
         }
     }
     if (!server->written && s_write_stamps(server) != 0)

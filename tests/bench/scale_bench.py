@@ -52,7 +52,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import Bounded, log
+from benchlib import Bounded, log, write_report
 from emulator_bench import Emulator, children_of, loadavg, proc_status_kb
 
 FUNCTION = "demo"
@@ -495,11 +495,8 @@ def main():
             log("scale_bench: kept %s" % workdir)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as out:
-        json.dump(report, out, indent=1)
     sys.stdout.write(markdown(report))
-    log("scale_bench: report in %s" % args.out)
+    write_report(report, args.out, "scale_bench")
     return 1 if failed else 0
 
 
