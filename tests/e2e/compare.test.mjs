@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   BIN, STEP_MS, browser, check, checkAccessible, checkBinaries, checkClean, checkEqual, finish, launch,
-  loadChromium, log, runTest, start, stats,
+  loadChromium, log, runTest, start, startLambda, stats,
 } from './lib.mjs';
 
 const chromium = loadChromium();
@@ -155,11 +155,7 @@ async function main() {
   const shots = path.join(tmp, 'screenshots');
   let context = null;
   try {
-    const lambda = await start('stampede-lambda', path.join(BIN, 'stampede-lambda'),
-      ['--listen', '127.0.0.1:0', '--function', `demo=${path.join(BIN, 'bootstrap')}`, '--reserved', '5',
-        '--account-concurrency', '1000'],
-      /stampede-lambda listening on (http:\/\/127\.0\.0\.1:\d+)/);
-    const base = lambda.match[1];
+    const base = await startLambda(['--account-concurrency', '1000']);
     const target = `${base}/url/demo/`;
     const serve = await start('stampede serve', path.join(BIN, 'stampede'),
       ['serve', '--db', db, '--http', '127.0.0.1:0', '--listen', 'tcp://127.0.0.1:*', '--insecure', '--keys', keys,

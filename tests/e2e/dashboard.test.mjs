@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   BIN, CHROMIUM, STEP_MS, accessibilityViolations, browser, check, checkAccessible, checkBinaries, checkClean, checkEqual, checkHeadline, finish,
-  launch, loadChromium, log, run, runTest, start, stats, stopChild,
+  launch, loadChromium, log, run, runTest, start, startLambda, stats, stopChild,
 } from './lib.mjs';
 
 // Without the browser or its driver the test cannot run: exit 77, which
@@ -47,10 +47,7 @@ async function main() {
   const keys = path.join(tmp, 'keys');
   let context = null;
   try {
-    const lambda = await start('stampede-lambda', path.join(BIN, 'stampede-lambda'),
-      ['--listen', '127.0.0.1:0', '--function', `demo=${path.join(BIN, 'bootstrap')}`, '--reserved', '5'],
-      /stampede-lambda listening on (http:\/\/127\.0\.0\.1:\d+)/);
-    const target = `${lambda.match[1]}/url/demo/`;
+    const target = `${await startLambda()}/url/demo/`;
     log(`# lambda ${target}`);
 
     const burst = await run('stampede run', path.join(BIN, 'stampede'),

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   BIN, STEP_MS, browser, check, checkAccessible, checkBinaries, checkClean, checkEqual, checkHeadline, finish, launch,
-  loadChromium, log, run, runTest, start, stats, stopChild, tableRows,
+  loadChromium, log, run, runTest, start, startLambda, stats, stopChild, tableRows,
 } from './lib.mjs';
 
 const chromium = loadChromium();
@@ -66,11 +66,7 @@ async function main() {
   const shots = path.join(tmp, 'screenshots');
   let context = null;
   try {
-    const lambda = await start('stampede-lambda', path.join(BIN, 'stampede-lambda'),
-      ['--listen', '127.0.0.1:0', '--function', `demo=${path.join(BIN, 'bootstrap')}`, '--reserved', '5',
-        '--env', `STAMPEDE_HOLD_MS=${HOLD_MS}`],
-      /stampede-lambda listening on (http:\/\/127\.0\.0\.1:\d+)/);
-    const target = `${lambda.match[1]}/url/demo/`;
+    const target = `${await startLambda(['--env', `STAMPEDE_HOLD_MS=${HOLD_MS}`])}/url/demo/`;
     const serveArgs = ['serve', '--db', db, '--http', '127.0.0.1:0', '--listen', 'tcp://127.0.0.1:*',
       '--insecure', '--keys', keys, '--target', target];
     let serve = await start('stampede serve', path.join(BIN, 'stampede'), serveArgs, SERVE_READY);

@@ -95,6 +95,16 @@ export function start(name, file, args, ready, timeoutMs = STEP_MS) {
   });
 }
 
+// stampede-lambda on 127.0.0.1:0 with the demo function at reserved
+// concurrency 5 (plus `extra` options); resolves with its base URL.
+export async function startLambda(extra = []) {
+  const lambda = await start('stampede-lambda', path.join(BIN, 'stampede-lambda'),
+    ['--listen', '127.0.0.1:0', '--function', `demo=${path.join(BIN, 'bootstrap')}`, '--reserved', '5',
+      ...extra],
+    /stampede-lambda listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  return lambda.match[1];
+}
+
 // A background process until stopAll; its stderr kept (bounded).
 export function launch(file, args) {
   const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
