@@ -190,16 +190,18 @@ def wait_until(predicate, timeout, interval=0.05, what="condition"):
 
 
 class Proc:
-    """One started process; stdout lines are read by a thread into a queue."""
+    """One started process; stdout lines are read by a thread into a queue.
+    With `log` (an open file), stderr goes there and stdout lines too."""
 
-    def __init__(self, argv, env=None, capture=True):
+    def __init__(self, argv, env=None, capture=True, log=None):
         self.argv = argv
+        self.log = log
         self.lines = queue.Queue()
         self.output = []
         self.popen = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-            stderr=None, env=env, text=True)
+            stderr=log, env=env, text=True)
         self.pid = self.popen.pid
         if capture:
             self.reader = threading.Thread(target=self._read, daemon=True)
@@ -208,8 +210,19 @@ class Proc:
     def _read(self):
         for line in self.popen.stdout:
             self.output.append(line)
+            if self.log:
+                self.log.write(line)
+                self.log.flush()
             self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
+
+    def label(self):
+        """What a failure calls this process."""
+        return self.argv[0]
+
+    def context(self):
+        """What a failure adds to its message (nothing here)."""
+        return ""
 
     def read_line(self, prefix, timeout=30):
         """The first stdout line starting with prefix (bounded wait)."""
@@ -217,15 +230,16 @@ class Proc:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError("%s: no line starting %r within %d s"
-                                     % (self.argv[0], prefix, timeout))
+                raise AssertionError("%s: no line starting %r within %d s%s"
+                                     % (self.label(), prefix, timeout, self.context()))
             try:
                 line = self.lines.get(timeout=left)
             except queue.Empty:
                 continue
             if line is None:
-                raise AssertionError("%s exited (status %s) before printing %r"
-                                     % (self.argv[0], self.popen.poll(), prefix))
+                raise AssertionError("%s exited (status %s) before printing %r%s"
+                                     % (self.label(), self.popen.poll(), prefix,
+                                        self.context()))
             if line.startswith(prefix):
                 return line
 
@@ -238,9 +252,16 @@ class Proc:
         if self.popen.poll() is None:
             os.kill(self.pid, signal.SIGKILL)
         self.popen.wait(timeout=10)
+        self._close_stdout()
+        return self.popen.returncode
+
+    def _close_stdout(self):
+        """Closes stdout once the reader has read what is left."""
+        reader = getattr(self, "reader", None)
+        if reader:
+            reader.join(5)
         if self.popen.stdout:
             self.popen.stdout.close()
-        return self.popen.returncode
 
     def stop(self, grace=5.0):
         """SIGTERM, then SIGKILL after grace; reaps. Returns the exit status."""
@@ -251,8 +272,7 @@ class Proc:
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.popen.wait(timeout=grace)
-        if self.popen.stdout:
-            self.popen.stdout.close()
+        self._close_stdout()
         return self.popen.returncode
 
 

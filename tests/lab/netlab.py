@@ -35,13 +35,13 @@ Every wait is bounded. Needs root, iproute2 and libfaketime.
 import itertools
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
+
+from stampede_testlib import Proc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RELAY = os.path.join(HERE, "delay_relay.py")
@@ -115,50 +115,24 @@ def sweep_stale():
             _ip("netns", "del", name, check=False)
 
 
-class LabProc:
-    """One process in a lab host. stdout lines go to a queue and, like
-    stderr, to NAME.log in the lab's directory."""
+class LabProc(Proc):
+    """One process in a lab host: stdout lines go to a queue and, like
+    stderr, to NAME.log in the lab's directory (O_APPEND: both share it);
+    a failure shows the log's tail."""
 
     def __init__(self, name, argv, env, log_path):
         self.name = name
         self.log_path = log_path
-        self.lines = queue.Queue()
-        self.log = open(log_path, "a")  # O_APPEND: stderr shares it
-        self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE, stderr=self.log,
-                                      env=env, text=True)
-        self.pid = self.popen.pid
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        super().__init__(argv, env=env, log=open(log_path, "a"))
 
-    def _read(self):
-        for line in self.popen.stdout:
-            self.log.write(line)
-            self.log.flush()
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
+    def label(self):
+        return self.name
+
+    def context(self):
+        return "\n" + self.tail()
 
     def read_line(self, prefix, timeout=20):
-        """The first stdout line starting with prefix (bounded wait)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("%s: no line starting %r within %d s\n%s"
-                                     % (self.name, prefix, timeout, self.tail()))
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError("%s exited (status %s) before printing %r\n%s"
-                                     % (self.name, self.popen.poll(), prefix,
-                                        self.tail()))
-            if line.startswith(prefix):
-                return line
-
-    def running(self):
-        return self.popen.poll() is None
+        return super().read_line(prefix, timeout)
 
     def wait(self, timeout):
         """Waits (bounded) for the exit; returns the status."""
@@ -176,17 +150,9 @@ class LabProc:
 
     def stop(self, grace=5.0):
         """SIGTERM to this pid, SIGKILL after grace; reaps it."""
-        if self.popen.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
-                self.popen.wait(timeout=grace)
-        self.reader.join(5)
-        self.popen.stdout.close()
+        status = super().stop(grace)
         self.log.close()
-        return self.popen.returncode
+        return status
 
 
 class Lab:
