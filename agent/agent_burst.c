@@ -104,6 +104,10 @@ struct _s_engine_t {
     bool released;        //  the final bytes may go
     int64_t next_scan_ns; //  mono: next look for timed-out slots
     int64_t path_rtt_ns;  //  the shortest handshake so far, 0 before one
+    //  Real-time priority from Go to the end of the release pass
+    bool rt;       //  the thread runs SCHED_FIFO now
+    int rt_policy; //  what it ran as before
+    struct sched_param rt_param;
 };
 
 struct _agent_burst_t {
@@ -204,10 +208,14 @@ s_slot_free(s_engine_t *self, s_slot_t *slot)
     agent_response_destroy(&slot->response);
 }
 
-//  Frees everything of the current run and returns to IDLE.
+static void s_realtime_leave(s_engine_t *self);
+
+//  Frees everything of the current run and returns to IDLE (at normal
+//  priority, when Go had raised it and the run ends early: a cancel).
 static void
 s_run_free(s_engine_t *self)
 {
+    s_realtime_leave(self);
     for (uint32_t i = 0; self->slots && i < self->count; i++) {
         s_slot_free(self, &self->slots[i]);
         s_result_free(&self->slots[i].early);
@@ -600,22 +608,25 @@ s_take_wire(s_engine_t *self, s_slot_t *slot)
            agent_wire_status(wire), agent_response_body_size(slot->response));
 }
 
-//  The last stretch before the instant and the release pass run as a
-//  real-time thread (SCHED_FIFO) where the agent may (root, CAP_SYS_NICE
-//  or RLIMIT_RTPRIO): it then wakes at the instant even on a busy host and
-//  is not preempted by ordinary processes during its pass. Every
+//  From Go to the end of the release pass the engine runs as a real-time
+//  thread (SCHED_FIFO) where the agent may (root, CAP_SYS_NICE or
+//  RLIMIT_RTPRIO): it then wakes for the instant even on a busy host (it
+//  mostly sleeps until then) and is not preempted by ordinary processes
+//  during its pass. Entering only 2 ms before the instant was too late: a
+//  thread at normal priority on a busy host can get there 70 ms late. Every
 //  S_RT_WRITES final bytes the pass yields to the other real-time threads
 //  of its priority, so agents sharing the CPUs take turns instead of one
 //  long pass keeping another from waking (4 agents x 2,500 on 2 cores: two
 //  of them started 29 ms late without it). s_realtime_leave puts the
 //  thread back after the pass. Without the right it runs as it is, said
 //  once.
-static bool
-s_realtime_enter(int *policy, struct sched_param *param)
+static void
+s_realtime_enter(s_engine_t *self)
 {
     static bool said;
-    if (pthread_getschedparam(pthread_self(), policy, param) != 0)
-        return false;
+    if (self->rt ||
+        pthread_getschedparam(pthread_self(), &self->rt_policy, &self->rt_param) != 0)
+        return;
     struct sched_param fifo = {.sched_priority = sched_get_priority_min(SCHED_FIFO) + 9};
     int rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo);
     if (rc != 0 && !said) {
@@ -623,27 +634,26 @@ s_realtime_enter(int *policy, struct sched_param *param)
                   strerror(rc));
         said = true;
     }
-    return rc == 0;
+    self->rt = rc == 0;
 }
 
 static void
-s_realtime_leave(bool entered, int policy, const struct sched_param *param)
+s_realtime_leave(s_engine_t *self)
 {
-    if (entered && pthread_setschedparam(pthread_self(), policy, param) != 0)
+    if (self->rt &&
+        pthread_setschedparam(pthread_self(), self->rt_policy, &self->rt_param) != 0)
         zsys_error("agent burst: cannot leave real-time priority");
+    self->rt = false;
 }
 
 //  AT_GO: every transfer starts at the instant.
 static void
 s_fire(s_engine_t *self)
 {
-    int policy;
-    struct sched_param param;
-    bool realtime = s_realtime_enter(&policy, &param);
     sp_clock_sleep_until(self->start_at_ns);
     int64_t released_ns = sp_clock_wall_ns();
     s_add_all(self);
-    s_realtime_leave(realtime, policy, &param);
+    s_realtime_leave(self);
     self->state = S_RUNNING;
     int64_t end_ns = sp_clock_wall_ns();
     s_emit_released(self, released_ns, end_ns, 0, 0);
@@ -834,9 +844,6 @@ s_wire_check_ready(s_engine_t *self)
 static void
 s_wire_release(s_engine_t *self)
 {
-    int policy;
-    struct sched_param param;
-    bool realtime = s_realtime_enter(&policy, &param);
     sp_clock_sleep_until(self->start_at_ns);
     int64_t released_ns = sp_clock_wall_ns();
     self->released = true;
@@ -859,11 +866,11 @@ s_wire_release(s_engine_t *self)
         //  Every S_RT_WRITES bytes the CPU goes round the real-time
         //  threads of the same priority that are waiting (other agents on
         //  this host waking at the instant); alone, it carries straight on.
-        if (++armed % S_RT_WRITES == 0 && realtime)
+        if (++armed % S_RT_WRITES == 0 && self->rt)
             sched_yield();
     }
     int64_t end_ns = sp_clock_wall_ns();
-    s_realtime_leave(realtime, policy, &param);
+    s_realtime_leave(self);
     self->state = S_RUNNING;
     s_emit_released(self, released_ns, end_ns, armed, late);
     //  The rest (late ones, and a final byte the socket did not take) as
@@ -1028,6 +1035,7 @@ s_on_command(s_engine_t *self)
         if (self->state == S_PREPARED && self->run_id == a) {
             self->start_at_ns = (int64_t)b;
             self->state = S_ARMED;
+            s_realtime_enter(self);
             s_pend_early(self);
         } else
             zsys_warning("agent burst: go ignored run_id=%" PRIu64 " state=%d", a,
